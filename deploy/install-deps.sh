@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package SmartBus needs to build, test and run its demo.
+# Idempotent: packages already installed are skipped; with nothing missing it does nothing.
+# Runs apt through sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ninja-build
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libabsl-dev libgeographiclib-dev libhiredis-dev redis-server libzip-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev tzdata
+  python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,63 @@
+#include "services/cli/args.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace smartbus::cli {
+
+absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::string>& flags) {
+  Args a;
+  for (int i = 0; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2);
+      auto eq = name.find('=');
+      if (eq != std::string::npos) {
+        a.values_[name.substr(0, eq)].push_back(name.substr(eq + 1));
+      } else if (flags.count(name)) {
+        a.values_[name].push_back("true");
+      } else {
+        if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+        a.values_[name].push_back(argv[++i]);
+      }
+    } else {
+      a.positional_.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string Args::Get(const std::string& name, const std::string& def) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? def : it->second.back();
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+absl::StatusOr<double> Args::GetDouble(const std::string& name, double def) const {
+  if (!Has(name)) return def;
+  double v;
+  if (!absl::SimpleAtod(Get(name), &v))
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: '", Get(name), "'"));
+  return v;
+}
+
+absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t def) const {
+  if (!Has(name)) return def;
+  int64_t v;
+  if (!absl::SimpleAtoi(Get(name), &v))
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not an integer: '", Get(name), "'"));
+  return v;
+}
+
+absl::Status Args::CheckKnown(const std::set<std::string>& known) const {
+  for (const auto& [name, v] : values_) {
+    if (!known.count(name)) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace smartbus::cli

@@ -1,0 +1,46 @@
+// smartbus: the command-line tool (offline tools over GTFS and recorded fixes, and a client of
+// a running smartbusd).
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "services/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* help;
+  int (*run)(int, char**);
+  int skip;  // how many words name the command
+};
+
+const Command kCommands[] = {
+    {"gtfs inspect", "FEED... [--date YYYYMMDD] [--json]  summarize GTFS feeds",
+     smartbus::cli::RunGtfsInspect, 2},
+    {"replay", "--gtfs FEED... --positions CSV [--matches OUT] [--visits OUT] ...  run the engine "
+               "over recorded fixes", smartbus::cli::RunReplay, 1},
+};
+
+void Usage() {
+  std::fprintf(stderr, "usage: smartbus COMMAND [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(stderr, "  smartbus %s %s\n", c.name, c.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+    Usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    std::string name;
+    for (int i = 1; i <= c.skip && i < argc; ++i) name += (i > 1 ? " " : "") + std::string(argv[i]);
+    if (name == c.name) return c.run(argc - 1 - c.skip, argv + 1 + c.skip);
+  }
+  std::fprintf(stderr, "smartbus: unknown command '%s'\n", argv[1]);
+  Usage();
+  return 2;
+}

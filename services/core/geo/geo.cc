@@ -1,0 +1,193 @@
+#include "services/core/geo/geo.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "GeographicLib/Geodesic.hpp"
+
+namespace smartbus {
+namespace {
+
+uint64_t CellKey(int64_t cx, int64_t cy) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(cx)) << 32) |
+         static_cast<uint32_t>(cy);
+}
+
+}  // namespace
+
+bool IsValidLatLon(double lat, double lon) {
+  if (!std::isfinite(lat) || !std::isfinite(lon)) return false;
+  if (lat < -90 || lat > 90 || lon < -180 || lon > 180) return false;
+  if (lat == 0 && lon == 0) return false;
+  return true;
+}
+
+double GeodesicDistanceM(LatLon a, LatLon b) {
+  double s12 = 0;
+  GeographicLib::Geodesic::WGS84().Inverse(a.lat, a.lon, b.lat, b.lon, s12);
+  return s12;
+}
+
+double BearingDeg(Vec2 dir) {
+  double deg = std::atan2(dir.x, dir.y) * 180.0 / M_PI;
+  return deg < 0 ? deg + 360.0 : deg;
+}
+
+double BearingDiffDeg(double a_deg, double b_deg) {
+  double d = std::fmod(std::fabs(a_deg - b_deg), 360.0);
+  return d > 180 ? 360 - d : d;
+}
+
+LocalProjection::LocalProjection(LatLon origin)
+    : origin_(origin), lc_(origin.lat, origin.lon, 0, GeographicLib::Geocentric::WGS84()) {}
+
+Vec2 LocalProjection::Forward(LatLon p) const {
+  double x, y, z;
+  lc_.Forward(p.lat, p.lon, 0, x, y, z);
+  return {x, y};
+}
+
+LatLon LocalProjection::Reverse(Vec2 p) const {
+  double lat, lon, h;
+  lc_.Reverse(p.x, p.y, 0, lat, lon, h);
+  return {lat, lon};
+}
+
+Polyline::Polyline(const std::vector<LatLon>& points, const LocalProjection& proj) {
+  if (points.empty()) return;
+  std::vector<LatLon> ll = points;
+  if (ll.size() == 1) ll.push_back(ll[0]);
+  pts_.reserve(ll.size());
+  cum_m_.reserve(ll.size());
+  seg_scale_.reserve(ll.size() - 1);
+  for (const LatLon& p : ll) pts_.push_back(proj.Forward(p));
+  cum_m_.push_back(0);
+  for (size_t i = 1; i < ll.size(); ++i) {
+    double geo = GeodesicDistanceM(ll[i - 1], ll[i]);
+    double plane = Dist(pts_[i - 1], pts_[i]);
+    seg_scale_.push_back(plane > 1e-9 ? geo / plane : 1.0);
+    cum_m_.push_back(cum_m_.back() + geo);
+  }
+  BuildGrid();
+}
+
+void Polyline::BuildGrid() {
+  for (uint32_t s = 0; s + 1 < pts_.size(); ++s) {
+    Vec2 a = pts_[s], b = pts_[s + 1];
+    int64_t x0 = static_cast<int64_t>(std::floor(std::min(a.x, b.x) / cell_m_));
+    int64_t x1 = static_cast<int64_t>(std::floor(std::max(a.x, b.x) / cell_m_));
+    int64_t y0 = static_cast<int64_t>(std::floor(std::min(a.y, b.y) / cell_m_));
+    int64_t y1 = static_cast<int64_t>(std::floor(std::max(a.y, b.y) / cell_m_));
+    for (int64_t cx = x0; cx <= x1; ++cx)
+      for (int64_t cy = y0; cy <= y1; ++cy) grid_[CellKey(cx, cy)].push_back(s);
+  }
+}
+
+PolylinePoint Polyline::ProjectOnSegment(Vec2 p, uint32_t s) const {
+  PolylinePoint r;
+  Vec2 a = pts_[s], b = pts_[s + 1];
+  Vec2 ab = b - a;
+  double len2 = Dot(ab, ab);
+  double t = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
+  Vec2 q = a + ab * t;
+  r.offset_m = Dist(p, q);
+  r.dist_along_m = cum_m_[s] + t * (cum_m_[s + 1] - cum_m_[s]);
+  r.segment = s;
+  return r;
+}
+
+PolylinePoint Polyline::Project(Vec2 p, double from_m, double to_m) const {
+  PolylinePoint best;
+  if (pts_.size() < 2) return best;
+  from_m = std::max(0.0, from_m);
+  to_m = std::min(to_m, length_m());
+  if (to_m < from_m) to_m = from_m;
+  uint32_t s0 = SegmentAt(from_m), s1 = SegmentAt(to_m);
+  for (uint32_t s = s0; s <= s1; ++s) {
+    PolylinePoint c = ProjectOnSegment(p, s);
+    // Clamp to the allowed range on the boundary segments.
+    if (c.dist_along_m < from_m || c.dist_along_m > to_m) {
+      double d = std::clamp(c.dist_along_m, from_m, to_m);
+      c.dist_along_m = d;
+      c.offset_m = Dist(p, PointAt(d));
+    }
+    if (c.offset_m < best.offset_m) best = c;
+  }
+  return best;
+}
+
+void Polyline::Candidates(Vec2 p, double radius_m, std::vector<PolylinePoint>* out) const {
+  out->clear();
+  if (pts_.size() < 2) return;
+  int64_t x0 = static_cast<int64_t>(std::floor((p.x - radius_m) / cell_m_));
+  int64_t x1 = static_cast<int64_t>(std::floor((p.x + radius_m) / cell_m_));
+  int64_t y0 = static_cast<int64_t>(std::floor((p.y - radius_m) / cell_m_));
+  int64_t y1 = static_cast<int64_t>(std::floor((p.y + radius_m) / cell_m_));
+  std::vector<PolylinePoint> hits;
+  for (int64_t cx = x0; cx <= x1; ++cx) {
+    for (int64_t cy = y0; cy <= y1; ++cy) {
+      auto it = grid_.find(CellKey(cx, cy));
+      if (it == grid_.end()) continue;
+      for (uint32_t s : it->second) {
+        PolylinePoint c = ProjectOnSegment(p, s);
+        if (c.offset_m <= radius_m) hits.push_back(c);
+      }
+    }
+  }
+  if (hits.empty()) return;
+  std::sort(hits.begin(), hits.end(), [](const PolylinePoint& a, const PolylinePoint& b) {
+    return a.segment < b.segment;
+  });
+  hits.erase(std::unique(hits.begin(), hits.end(),
+                         [](const PolylinePoint& a, const PolylinePoint& b) {
+                           return a.segment == b.segment;
+                         }),
+             hits.end());
+  // Group runs of consecutive segments (one pass near p) and keep the best of each run.
+  size_t i = 0;
+  while (i < hits.size()) {
+    PolylinePoint best = hits[i];
+    size_t j = i + 1;
+    while (j < hits.size() && hits[j].segment == hits[j - 1].segment + 1) {
+      if (hits[j].offset_m < best.offset_m) best = hits[j];
+      ++j;
+    }
+    out->push_back(best);
+    i = j;
+  }
+}
+
+uint32_t Polyline::SegmentAt(double dist_m) const {
+  if (pts_.size() < 2) return 0;
+  auto it = std::upper_bound(cum_m_.begin(), cum_m_.end(), dist_m);
+  int64_t s = static_cast<int64_t>(it - cum_m_.begin()) - 1;
+  return static_cast<uint32_t>(std::clamp<int64_t>(s, 0, static_cast<int64_t>(pts_.size()) - 2));
+}
+
+Vec2 Polyline::PointAt(double dist_m) const {
+  if (pts_.empty()) return {};
+  if (pts_.size() < 2) return pts_[0];
+  uint32_t s = SegmentAt(dist_m);
+  double len = cum_m_[s + 1] - cum_m_[s];
+  double t = len > 1e-12 ? std::clamp((dist_m - cum_m_[s]) / len, 0.0, 1.0) : 0.0;
+  return pts_[s] + (pts_[s + 1] - pts_[s]) * t;
+}
+
+Vec2 Polyline::DirectionAt(double dist_m) const {
+  if (pts_.size() < 2) return {0, 1};
+  uint32_t s = SegmentAt(dist_m);
+  // Skip zero-length segments forward, then backward.
+  for (uint32_t k = s; k + 1 < pts_.size(); ++k) {
+    Vec2 d = pts_[k + 1] - pts_[k];
+    double n = Norm(d);
+    if (n > 1e-9) return d * (1.0 / n);
+  }
+  for (int64_t k = s; k >= 0; --k) {
+    Vec2 d = pts_[k + 1] - pts_[k];
+    double n = Norm(d);
+    if (n > 1e-9) return d * (1.0 / n);
+  }
+  return {0, 1};
+}
+
+}  // namespace smartbus

@@ -1,0 +1,140 @@
+#pragma once
+// The static GTFS model: what one or several GTFS feeds say, parsed and cross-referenced,
+// before any geometry is derived (services/core/network builds on it).
+//
+// Indices: every entity is referred to by its position in the vectors of GtfsFeed (uint32_t).
+// Ids that clash between feeds loaded together are kept apart (see LoadGtfs).
+// Thread safety: a GtfsFeed is immutable after LoadGtfs returns and safe to share.
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/core/geo/geo.h"
+
+namespace smartbus {
+
+inline constexpr uint32_t kNoIndex = 0xFFFFFFFFu;
+
+struct GtfsAgency {
+  std::string id;        // agency_id (may be empty in single-agency feeds)
+  std::string name;
+  std::string timezone;  // IANA name, e.g. "America/New_York"
+};
+
+struct GtfsRoute {
+  std::string id;  // route_id as exposed by SmartBus (feed-qualified when it clashed)
+  std::string short_name;
+  std::string long_name;
+  int type = 3;    // route_type
+  uint32_t agency = 0;
+};
+
+struct GtfsStop {
+  std::string id;  // stop_id as exposed by SmartBus (feed-qualified when it clashed)
+  std::string code;
+  std::string name;
+  LatLon pos;
+};
+
+// One stop_times row. Times are seconds since "noon minus 12 h" of the service date; they may
+// exceed 24 h.
+struct GtfsStopTime {
+  uint32_t stop = kNoIndex;
+  uint32_t stop_sequence = 0;
+  int32_t arrival_s = 0;
+  int32_t departure_s = 0;
+  float shape_dist = NAN;  // shape_dist_traveled as given (feed units), NaN when absent
+  uint8_t pickup_type = 0;
+  uint8_t drop_off_type = 0;
+};
+
+struct GtfsTrip {
+  std::string id;
+  uint32_t route = kNoIndex;
+  uint32_t service = kNoIndex;
+  uint32_t shape = kNoIndex;  // kNoIndex when the trip has no shape
+  int8_t direction_id = -1;   // 0/1, -1 when absent
+  std::string headsign;
+  std::string block_id;       // empty when absent
+  // This trip's rows in GtfsFeed::stop_times: [first_stop_time, first_stop_time + num_stop_times),
+  // sorted by stop_sequence.
+  uint32_t first_stop_time = 0;
+  uint32_t num_stop_times = 0;
+};
+
+struct GtfsShape {
+  std::string id;
+  std::vector<LatLon> points;  // in shape_pt_sequence order
+  std::vector<float> dist;     // shape_dist_traveled per point, empty when absent
+};
+
+// A service_id: calendar.txt row (if any) plus calendar_dates.txt exceptions.
+struct GtfsService {
+  std::string id;
+  uint8_t weekdays = 0;       // bit 0 = Monday ... bit 6 = Sunday
+  int32_t start_date = 0;     // YYYYMMDD, 0 when no calendar.txt row
+  int32_t end_date = 0;       // YYYYMMDD inclusive
+  std::vector<int32_t> added_dates;    // exception_type 1, sorted
+  std::vector<int32_t> removed_dates;  // exception_type 2, sorted
+};
+
+struct GtfsFrequency {
+  uint32_t trip = kNoIndex;
+  int32_t start_s = 0;
+  int32_t end_s = 0;
+  int32_t headway_s = 0;
+  bool exact_times = false;
+};
+
+struct GtfsFeed {
+  std::vector<GtfsAgency> agencies;
+  std::vector<GtfsRoute> routes;
+  std::vector<GtfsStop> stops;
+  std::vector<GtfsTrip> trips;
+  std::vector<GtfsStopTime> stop_times;  // grouped by trip (see GtfsTrip)
+  std::vector<GtfsShape> shapes;
+  std::vector<GtfsService> services;
+  std::vector<GtfsFrequency> frequencies;
+
+  absl::flat_hash_map<std::string, uint32_t> route_index;
+  absl::flat_hash_map<std::string, uint32_t> stop_index;
+  absl::flat_hash_map<std::string, uint32_t> trip_index;
+  absl::flat_hash_map<std::string, uint32_t> shape_index;
+  absl::flat_hash_map<std::string, uint32_t> service_index;
+
+  std::string timezone;  // the first agency's timezone; all service days are resolved in it
+  std::map<std::string, int64_t> warnings;  // recoverable oddities, counted by kind
+
+  // True when the service runs on the date (YYYYMMDD), calendar_dates exceptions applied.
+  bool ServiceRunsOn(uint32_t service, int32_t yyyymmdd) const;
+  // First and last date (YYYYMMDD) on which at least one trip runs; 0 when none.
+  int32_t FirstServiceDate() const;
+  int32_t LastServiceDate() const;
+};
+
+struct GtfsLoadOptions {
+  // Print a progress line to stderr while reading large files. Default: off.
+  bool progress = false;
+};
+
+// Loads one or several GTFS feeds (each a directory or a .zip) into one model. Required files:
+// agency, routes, trips, stops, stop_times, and calendar and/or calendar_dates; shapes,
+// frequencies and feed_info are used when present. Ids that clash between feeds are kept apart:
+// an entity whose id was already loaded from an earlier feed with different content gets the id
+// "<feed name>:<id>" (feed name = file or directory stem); identical rows are merged. On error the
+// status names the file, and for a bad row its line, column and value; nothing is returned.
+absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
+                                 const GtfsLoadOptions& options = {});
+
+// Parses "HH:MM:SS" (hours may exceed 24) into seconds. Returns false when malformed.
+bool ParseGtfsTime(absl::string_view text, int32_t* seconds);
+// Parses YYYYMMDD. Returns false when malformed or not a calendar date.
+bool ParseGtfsDate(absl::string_view text, int32_t* yyyymmdd);
+
+}  // namespace smartbus

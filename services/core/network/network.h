@@ -1,0 +1,130 @@
+#pragma once
+// The immutable static network built from a GtfsFeed: patterns with their shape geometry, stops
+// placed along each pattern, the service calendar in the agency's time zone, blocks, and a
+// spatial index of stops.
+//
+// Readers never lock a Network. A reload builds a new one (Network::Build) and swaps the
+// shared_ptr in. Thread safety: every const method is safe to call from any thread.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/core/geo/geo.h"
+#include "services/core/gtfs/feed.h"
+
+namespace smartbus {
+
+// Trips with the same route, direction, stop sequence and shape.
+struct Pattern {
+  uint32_t route = kNoIndex;
+  int8_t direction_id = -1;
+  uint32_t shape = kNoIndex;     // GTFS shape index, kNoIndex when built from the stops
+  uint32_t polyline = 0;         // index into Network::polylines()
+  std::vector<uint32_t> stops;   // stop indices in stop_sequence order
+  // Distance of each stop along the polyline, metres; never decreases along the pattern, even
+  // on loops and out-and-back streets.
+  std::vector<double> stop_dist_m;
+  std::vector<float> stop_offset_m;  // distance of each stop from the polyline, metres
+  double max_stop_offset_m = 0;
+  // False when the stops could not be placed in order along the shape near their positions
+  // (placement then falls back to the best monotone approximation).
+  bool monotone = true;
+  std::vector<uint32_t> trips;   // trip indices, sorted by first departure time
+};
+
+struct NetworkOptions {
+  // Stops farther than this from the shape count as badly placed (warning "stop_far_from_shape").
+  double max_stop_offset_m = 150;
+};
+
+// A trip running on a service date: trip index plus the instant its times count from.
+struct TripInstance {
+  uint32_t trip = kNoIndex;
+  int32_t service_date = 0;  // YYYYMMDD
+  absl::Time day_start;      // noon minus 12 h of service_date, in the agency's time zone
+};
+
+class Network {
+ public:
+  // Builds the derived model; takes ownership of the feed. Fails (naming the trip or shape) only
+  // on data it cannot use at all; oddities are counted as warnings in feed().warnings.
+  static absl::StatusOr<std::shared_ptr<const Network>> Build(GtfsFeed feed,
+                                                             const NetworkOptions& options = {});
+
+  const GtfsFeed& feed() const { return feed_; }
+  const LocalProjection& projection() const { return projection_; }
+  const std::vector<Pattern>& patterns() const { return patterns_; }
+  const std::vector<Polyline>& polylines() const { return polylines_; }
+  const Pattern& pattern(uint32_t p) const { return patterns_[p]; }
+  uint32_t trip_pattern(uint32_t trip) const { return trip_pattern_[trip]; }
+  const Polyline& trip_polyline(uint32_t trip) const {
+    return polylines_[patterns_[trip_pattern_[trip]].polyline];
+  }
+  // Patterns of a route.
+  const std::vector<uint32_t>& route_patterns(uint32_t route) const {
+    return route_patterns_[route];
+  }
+  // (pattern, position of the stop in the pattern) for every pattern serving the stop.
+  const std::vector<std::pair<uint32_t, uint32_t>>& stop_patterns(uint32_t stop) const {
+    return stop_patterns_[stop];
+  }
+
+  std::optional<uint32_t> FindTrip(absl::string_view id) const;
+  std::optional<uint32_t> FindStop(absl::string_view id) const;
+  std::optional<uint32_t> FindRoute(absl::string_view id) const;
+
+  // --- Service calendar (agency time zone) ---
+  const absl::TimeZone& time_zone() const { return tz_; }
+  // "Noon minus 12 h" of the service date: the instant a GTFS time of 00:00:00 stands for.
+  // On DST days this is not local midnight.
+  absl::Time ServiceDayStart(int32_t yyyymmdd) const;
+  // Service ids (indices) active on the date; sorted by id.
+  std::vector<uint32_t> ActiveServices(int32_t yyyymmdd) const;
+  // Trips running on the date.
+  std::vector<uint32_t> ActiveTrips(int32_t yyyymmdd) const;
+  // Trip instances whose scheduled span [first departure - before, last arrival + after]
+  // contains t, over the service dates that can reach t (yesterday's trips past 24:00 too).
+  std::vector<TripInstance> TripsAround(absl::Time t, absl::Duration before,
+                                        absl::Duration after) const;
+  // Scheduled arrival/departure of a trip's k-th stop_time as an instant.
+  absl::Time ScheduledArrival(const TripInstance& ti, uint32_t k) const;
+  absl::Time ScheduledDeparture(const TripInstance& ti, uint32_t k) const;
+
+  // --- Blocks ---
+  // The trip that follows `trip` in its block on the same service (by first departure), if any.
+  std::optional<uint32_t> NextTripInBlock(uint32_t trip) const;
+
+  // --- Stops near a point ---
+  // Up to `max_results` stops within `radius_m` of p, nearest first, with their distances (m).
+  std::vector<std::pair<uint32_t, double>> StopsNear(LatLon p, double radius_m,
+                                                     size_t max_results) const;
+
+  // Number of patterns whose stops could not be placed in order along their shape.
+  int nonmonotone_patterns() const;
+  // Largest stop-to-shape offset over all patterns, metres.
+  double max_stop_offset_m() const;
+
+ private:
+  Network() = default;
+  GtfsFeed feed_;
+  LocalProjection projection_;
+  absl::TimeZone tz_;
+  std::vector<Pattern> patterns_;
+  std::vector<Polyline> polylines_;
+  std::vector<uint32_t> trip_pattern_;
+  std::vector<std::vector<uint32_t>> route_patterns_;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> stop_patterns_;
+  std::vector<uint32_t> next_in_block_;  // kNoIndex when none
+  // Stop grid for StopsNear: cell key -> stop indices.
+  double stop_cell_m_ = 250;
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> stop_grid_;
+  std::vector<Vec2> stop_xy_;
+};
+
+}  // namespace smartbus

@@ -1,0 +1,71 @@
+#include "services/core/geo/geo.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace smartbus {
+namespace {
+
+const LocalProjection kProj({38.9, -77.03});
+
+// A straight street 1 km due east of the origin.
+Polyline EastStreet() {
+  LatLon a{38.9, -77.03};
+  Vec2 end{1000, 0};
+  return Polyline({a, kProj.Reverse(end)}, kProj);
+}
+
+TEST(LocalProjection, RoundTripsWithinACentimetre) {
+  LatLon p{38.95, -77.1};
+  LatLon q = kProj.Reverse(kProj.Forward(p));
+  EXPECT_NEAR(q.lat, p.lat, 1e-7);  // ~1 cm: the plane drops the height
+  EXPECT_NEAR(q.lon, p.lon, 1e-7);
+}
+
+TEST(Polyline, LengthIsGeodesic) {
+  Polyline line = EastStreet();
+  LatLon a = kProj.Reverse({0, 0}), b = kProj.Reverse({1000, 0});
+  EXPECT_NEAR(line.length_m(), GeodesicDistanceM(a, b), 1e-6);
+  EXPECT_NEAR(line.length_m(), 1000, 0.5);
+}
+
+TEST(Polyline, ProjectsOntoNearestPointWithinRange) {
+  Polyline line = EastStreet();
+  PolylinePoint p = line.Project({400, 30});
+  EXPECT_NEAR(p.dist_along_m, 400, 0.5);
+  EXPECT_NEAR(p.offset_m, 30, 0.01);
+  PolylinePoint q = line.Project({400, 30}, 600, 900);
+  EXPECT_NEAR(q.dist_along_m, 600, 0.5);
+}
+
+// An out-and-back street: east 500 m, then back west 15 m further north.
+TEST(Polyline, CandidatesGivesOnePerPassOnOutAndBack) {
+  std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({500, 0}),
+                             kProj.Reverse({500, 15}), kProj.Reverse({0, 15})};
+  Polyline line(pts, kProj);
+  std::vector<PolylinePoint> c;
+  line.Candidates({200, 7}, 50, &c);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_NEAR(c[0].dist_along_m, 200, 1);
+  EXPECT_NEAR(c[1].dist_along_m, 500 + 15 + 300, 1);
+}
+
+TEST(Polyline, RepeatedPointsAreHarmless) {
+  std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({100, 0}),
+                             kProj.Reverse({100, 0}), kProj.Reverse({200, 0})};
+  Polyline line(pts, kProj);
+  EXPECT_NEAR(line.length_m(), 200, 0.2);
+  EXPECT_NEAR(line.PointAt(150).x, 150, 0.2);
+  EXPECT_NEAR(line.DirectionAt(100).x, 1, 1e-9);
+}
+
+TEST(Geo, RejectsInvalidCoordinates) {
+  EXPECT_FALSE(IsValidLatLon(NAN, 1));
+  EXPECT_FALSE(IsValidLatLon(91, 1));
+  EXPECT_FALSE(IsValidLatLon(0, 0));
+  EXPECT_TRUE(IsValidLatLon(38.9, -77));
+}
+
+}  // namespace
+}  // namespace smartbus
