@@ -74,4 +74,25 @@ struct StopVisit {
   int32_t occupancy = -1;
 };
 
+// What the tracker knows about one vehicle after its newest accepted fix: what readers
+// (predictor, arrival boards, fleet status) see.
+struct VehicleState {
+  std::string vehicle_id;
+  int64_t timestamp_s = 0;      // newest accepted fix, epoch seconds
+  LatLon pos;                   // as reported
+  float bearing_deg = NAN;
+  float speed_mps = NAN;        // reported, or estimated from progress along the shape
+  MatchState state = MatchState::kUnassigned;
+  uint32_t trip = kNoIndex;     // current (or, at a layover, upcoming) trip
+  uint32_t route = kNoIndex;
+  int32_t service_date = 0;     // YYYYMMDD of the trip instance
+  int64_t day_start_s = 0;      // epoch seconds of the service day's "noon minus 12 h"
+  double dist_along_m = NAN;    // along the trip's shape
+  double offset_m = NAN;
+  uint32_t next_stop_index = 0; // first stop of the trip (0-based) not yet visited
+  double delay_s = NAN;         // schedule deviation at the current position (+ late), NaN unknown
+  int32_t occupancy = -1;
+  int32_t load = -1;
+};
+
 }  // namespace smartbus
