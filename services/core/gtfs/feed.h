@@ -40,6 +40,7 @@ struct GtfsStop {
   std::string code;
   std::string name;
   LatLon pos;
+  uint8_t location_type = 0;  // 0 stop, 1 station, 2 entrance, 3 node, 4 boarding area
 };
 
 // One stop_times row. Times are seconds since "noon minus 12 h" of the service date; they may
@@ -92,6 +93,16 @@ struct GtfsFrequency {
   bool exact_times = false;
 };
 
+// One loaded feed (one per path given to LoadGtfs, in order), with its feed_info.txt if any.
+struct GtfsFeedInfo {
+  std::string name;  // feed name: file or directory stem (the prefix of renamed clashing ids)
+  std::string path;
+  std::string publisher_name;  // feed_info.txt fields; empty when absent
+  std::string version;
+  int32_t start_date = 0;  // YYYYMMDD, 0 when absent
+  int32_t end_date = 0;
+};
+
 struct GtfsFeed {
   std::vector<GtfsAgency> agencies;
   std::vector<GtfsRoute> routes;
@@ -101,6 +112,7 @@ struct GtfsFeed {
   std::vector<GtfsShape> shapes;
   std::vector<GtfsService> services;
   std::vector<GtfsFrequency> frequencies;
+  std::vector<GtfsFeedInfo> feed_infos;  // one per loaded feed
 
   absl::flat_hash_map<std::string, uint32_t> route_index;
   absl::flat_hash_map<std::string, uint32_t> stop_index;

@@ -1,9 +1,1136 @@
+// GTFS loader: one or several feeds (directories or zips) into one GtfsFeed.
+//
+// Speed: each file is read whole into one buffer and parsed in place (csv.h); the stop_times
+// loop allocates nothing per row (ids are looked up as string_views into the buffer, numbers
+// and times are parsed by hand) and writes straight into the final vector, reserved up front.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/core/gtfs/csv.h"
 #include "services/core/gtfs/feed.h"
+#include "services/core/gtfs/source.h"
 
 namespace smartbus {
 
-absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>&, const GtfsLoadOptions&) {
-  return absl::UnimplementedError("LoadGtfs: not implemented yet");
+using gtfs_internal::CountLines;
+using gtfs_internal::CsvReader;
+using gtfs_internal::FeedSource;
+using gtfs_internal::FileBuffer;
+using gtfs_internal::ParseDouble;
+using gtfs_internal::ParseInt64;
+using gtfs_internal::TrimSpaces;
+
+namespace {
+
+constexpr int32_t kNoTime = std::numeric_limits<int32_t>::min();
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int32_t CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t y0 = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = y0 + (m <= 2);
+  return static_cast<int32_t>(y * 10000 + m * 100 + d);
+}
+
+int64_t DayNumber(int32_t yyyymmdd) {
+  return DaysFromCivil(yyyymmdd / 10000, static_cast<unsigned>(yyyymmdd / 100 % 100),
+                       static_cast<unsigned>(yyyymmdd % 100));
+}
+
+// 0 = Monday ... 6 = Sunday.
+int WeekdayOf(int64_t day_number) {
+  int w = static_cast<int>((day_number + 3) % 7);
+  return w < 0 ? w + 7 : w;
+}
+
+std::string FileStem(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".zip") == 0) {
+    base.resize(base.size() - 4);
+  }
+  return base;
+}
+
+bool SameFloat(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+bool SameStopTime(const GtfsStopTime& a, const GtfsStopTime& b) {
+  return a.stop == b.stop && a.stop_sequence == b.stop_sequence && a.arrival_s == b.arrival_s &&
+         a.departure_s == b.departure_s && SameFloat(a.shape_dist, b.shape_dist) &&
+         a.pickup_type == b.pickup_type && a.drop_off_type == b.drop_off_type;
+}
+
+using LocalMap = absl::flat_hash_map<absl::string_view, uint32_t>;
+
+// Loads one feed into the combined model `f`. References inside the feed resolve through the
+// feed's own id maps (local id -> global index), so clashing ids from other feeds never mix.
+class FeedLoader {
+ public:
+  FeedLoader(GtfsFeed* f, const FeedSource* src, std::string name, std::string path,
+             const GtfsLoadOptions& options)
+      : f_(*f), src_(*src), name_(std::move(name)), path_(std::move(path)), options_(options) {}
+
+  absl::Status Load() {
+    GtfsFeedInfo info;
+    info.name = name_;
+    info.path = path_;
+    for (const char* req : {"agency.txt", "routes.txt", "trips.txt", "stops.txt",
+                            "stop_times.txt"}) {
+      if (!src_.Has(req)) {
+        return absl::NotFoundError(absl::StrCat(src_.Describe(req), ": missing (a required GTFS file)"));
+      }
+    }
+    if (!src_.Has("calendar.txt") && !src_.Has("calendar_dates.txt")) {
+      return absl::NotFoundError(absl::StrCat(
+          src_.Describe("calendar.txt"),
+          ": missing, and so is calendar_dates.txt (a GTFS feed needs at least one of them)"));
+    }
+    if (auto s = LoadAgencies(); !s.ok()) return s;
+    if (auto s = LoadRoutes(); !s.ok()) return s;
+    if (auto s = LoadStops(); !s.ok()) return s;
+    if (auto s = LoadCalendar(); !s.ok()) return s;
+    if (auto s = LoadShapes(); !s.ok()) return s;
+    if (auto s = LoadTrips(); !s.ok()) return s;
+    if (auto s = LoadStopTimes(); !s.ok()) return s;
+    if (auto s = LoadFrequencies(); !s.ok()) return s;
+    if (auto s = LoadFeedInfo(&info); !s.ok()) return s;
+    f_.feed_infos.push_back(std::move(info));
+    return absl::OkStatus();
+  }
+
+ private:
+  // ---- helpers -------------------------------------------------------------------------------
+  void Warn(const char* kind, int64_t n = 1) { f_.warnings[kind] += n; }
+
+  absl::Status RowError(absl::string_view file, int64_t line, absl::string_view column,
+                        absl::string_view value, absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file), ": line ", line,
+                                                   ", column ", column, ", value '", value,
+                                                   "': ", what));
+  }
+
+  // Reads a file into a buffer kept alive for the whole feed (local maps point into it).
+  absl::StatusOr<CsvReader> Open(absl::string_view file) {
+    auto buf = src_.Read(file);
+    if (!buf.ok()) return buf.status();
+    buffers_.push_back(std::move(*buf));
+    FileBuffer& b = buffers_.back();
+    return CsvReader(b.data.get(), b.size);
+  }
+
+  absl::Status RequireColumns(const CsvReader& r, absl::string_view file,
+                              std::initializer_list<const char*> cols) const {
+    for (const char* c : cols) {
+      if (r.Column(c) < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file),
+                                                       ": missing required column '", c, "'"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void CheckWidth(const CsvReader& r) {
+    if (r.num_fields() != r.num_columns()) Warn("row_field_count_mismatch");
+  }
+
+  // Adds `item` to `vec` unless an entity with that id came from an earlier feed: identical ->
+  // merged (the earlier index), different -> renamed "<feed>:<id>". Returns the global index.
+  template <typename T, typename Same>
+  uint32_t Place(std::vector<T>* vec, absl::flat_hash_map<std::string, uint32_t>* index, T item,
+                 Same same, const char* merged_kind, const char* renamed_kind) {
+    auto it = index->find(item.id);
+    if (it != index->end()) {
+      if (same((*vec)[it->second], item)) {
+        Warn(merged_kind);
+        return it->second;
+      }
+      std::string id = absl::StrCat(name_, ":", item.id);
+      while (index->contains(id)) id = absl::StrCat(name_, ":", id);
+      item.id = std::move(id);
+      Warn(renamed_kind);
+    }
+    uint32_t idx = static_cast<uint32_t>(vec->size());
+    index->emplace(item.id, idx);
+    vec->push_back(std::move(item));
+    return idx;
+  }
+
+  // ---- agency.txt ----------------------------------------------------------------------------
+  absl::Status LoadAgencies() {
+    const char* file = "agency.txt";
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file, {"agency_name", "agency_timezone"}); !s.ok()) return s;
+    int c_id = r->Column("agency_id"), c_name = r->Column("agency_name"),
+        c_tz = r->Column("agency_timezone");
+    while (r->Next()) {
+      CheckWidth(*r);
+      GtfsAgency a;
+      a.id = std::string(r->Field(c_id));
+      a.name = std::string(r->Field(c_name));
+      a.timezone = std::string(r->Trimmed(c_tz));
+      absl::TimeZone tz;
+      if (!absl::LoadTimeZone(a.timezone, &tz)) {
+        return RowError(file, r->line(), "agency_timezone", a.timezone,
+                        "unknown time zone (expected an IANA name like America/New_York)");
+      }
+      if (agency_map_.contains(r->Field(c_id))) {
+        return RowError(file, r->line(), "agency_id", a.id, "duplicate agency_id");
+      }
+      uint32_t idx = kNoIndex;
+      for (uint32_t i = 0; i < f_.agencies.size(); ++i) {
+        if (f_.agencies[i].id == a.id) {
+          if (f_.agencies[i].name == a.name && f_.agencies[i].timezone == a.timezone) {
+            idx = i;
+            Warn("agency_id_merged");
+          } else {
+            a.id = absl::StrCat(name_, ":", a.id);
+            Warn("agency_id_renamed");
+          }
+          break;
+        }
+      }
+      if (idx == kNoIndex) {
+        idx = static_cast<uint32_t>(f_.agencies.size());
+        if (f_.timezone.empty()) {
+          f_.timezone = a.timezone;
+        } else if (f_.timezone != a.timezone) {
+          Warn("agency_timezone_differs");
+        }
+        f_.agencies.push_back(std::move(a));
+      }
+      agency_map_.emplace(r->Field(c_id), idx);
+      if (first_agency_ == kNoIndex) first_agency_ = idx;
+    }
+    if (first_agency_ == kNoIndex) {
+      return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file), ": no agency rows"));
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- routes.txt ----------------------------------------------------------------------------
+  absl::Status LoadRoutes() {
+    const char* file = "routes.txt";
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file, {"route_id", "route_type"}); !s.ok()) return s;
+    int c_id = r->Column("route_id"), c_agency = r->Column("agency_id"),
+        c_short = r->Column("route_short_name"), c_long = r->Column("route_long_name"),
+        c_type = r->Column("route_type");
+    while (r->Next()) {
+      CheckWidth(*r);
+      absl::string_view id = r->Field(c_id);
+      if (id.empty()) return RowError(file, r->line(), "route_id", id, "empty route_id");
+      if (route_map_.contains(id)) {
+        return RowError(file, r->line(), "route_id", id, "duplicate route_id");
+      }
+      GtfsRoute route;
+      route.id = std::string(id);
+      route.short_name = std::string(r->Field(c_short));
+      route.long_name = std::string(r->Field(c_long));
+      int64_t type = 3;
+      if (!ParseInt64(r->Field(c_type), &type) || type < 0) {
+        return RowError(file, r->line(), "route_type", r->Field(c_type),
+                        "not a route type (an integer such as 3 for bus)");
+      }
+      route.type = static_cast<int>(type);
+      absl::string_view agency = r->Field(c_agency);
+      auto ait = agency_map_.find(agency);
+      if (ait != agency_map_.end()) {
+        route.agency = ait->second;
+      } else {
+        if (!agency.empty() || agency_map_.size() > 1) Warn("route_unknown_agency_id");
+        route.agency = first_agency_;
+      }
+      uint32_t idx = Place(
+          &f_.routes, &f_.route_index, std::move(route),
+          [](const GtfsRoute& a, const GtfsRoute& b) {
+            return a.short_name == b.short_name && a.long_name == b.long_name &&
+                   a.type == b.type && a.agency == b.agency;
+          },
+          "route_id_merged", "route_id_renamed");
+      route_map_.emplace(id, idx);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- stops.txt -----------------------------------------------------------------------------
+  absl::Status LoadStops() {
+    const char* file = "stops.txt";
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file, {"stop_id"}); !s.ok()) return s;
+    int c_id = r->Column("stop_id"), c_code = r->Column("stop_code"),
+        c_name = r->Column("stop_name"), c_lat = r->Column("stop_lat"),
+        c_lon = r->Column("stop_lon"), c_type = r->Column("location_type");
+    while (r->Next()) {
+      CheckWidth(*r);
+      absl::string_view id = r->Field(c_id);
+      if (id.empty()) return RowError(file, r->line(), "stop_id", id, "empty stop_id");
+      if (stop_map_.contains(id)) {
+        return RowError(file, r->line(), "stop_id", id, "duplicate stop_id");
+      }
+      GtfsStop stop;
+      stop.id = std::string(id);
+      stop.code = std::string(r->Field(c_code));
+      stop.name = std::string(r->Field(c_name));
+      int64_t type = 0;
+      if (!r->Trimmed(c_type).empty()) {
+        if (!ParseInt64(r->Field(c_type), &type) || type < 0 || type > 4) {
+          return RowError(file, r->line(), "location_type", r->Field(c_type),
+                          "not a location type (0..4)");
+        }
+      }
+      stop.location_type = static_cast<uint8_t>(type);
+      const bool needs_pos = type <= 2;
+      if (needs_pos && (c_lat < 0 || c_lon < 0)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            src_.Describe(file), ": missing required column '", c_lat < 0 ? "stop_lat" : "stop_lon",
+            "'"));
+      }
+      double lat = NAN, lon = NAN;
+      bool have_lat = !r->Trimmed(c_lat).empty(), have_lon = !r->Trimmed(c_lon).empty();
+      if (needs_pos || have_lat || have_lon) {
+        if (!ParseDouble(r->Field(c_lat), &lat) || !(lat >= -90 && lat <= 90)) {
+          return RowError(file, r->line(), "stop_lat", r->Field(c_lat),
+                          "latitude missing or out of range (-90..90)");
+        }
+        if (!ParseDouble(r->Field(c_lon), &lon) || !(lon >= -180 && lon <= 180)) {
+          return RowError(file, r->line(), "stop_lon", r->Field(c_lon),
+                          "longitude missing or out of range (-180..180)");
+        }
+        if (lat == 0 && lon == 0) Warn("stop_at_0_0");
+      }
+      stop.pos = {lat, lon};
+      uint32_t idx = Place(
+          &f_.stops, &f_.stop_index, std::move(stop),
+          [](const GtfsStop& a, const GtfsStop& b) {
+            return a.code == b.code && a.name == b.name && a.location_type == b.location_type &&
+                   ((a.pos.lat == b.pos.lat && a.pos.lon == b.pos.lon) ||
+                    (std::isnan(a.pos.lat) && std::isnan(b.pos.lat)));
+          },
+          "stop_id_merged", "stop_id_renamed");
+      stop_map_.emplace(id, idx);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- calendar.txt + calendar_dates.txt -----------------------------------------------------
+  absl::Status LoadCalendar() {
+    std::vector<GtfsService> local;
+    LocalMap local_map;
+    if (src_.Has("calendar.txt")) {
+      const char* file = "calendar.txt";
+      auto r = Open(file);
+      if (!r.ok()) return r.status();
+      static const char* kDays[] = {"monday", "tuesday",  "wednesday", "thursday",
+                                    "friday", "saturday", "sunday"};
+      if (auto s = RequireColumns(*r, file,
+                                  {"service_id", "monday", "tuesday", "wednesday", "thursday",
+                                   "friday", "saturday", "sunday", "start_date", "end_date"});
+          !s.ok()) {
+        return s;
+      }
+      int c_id = r->Column("service_id"), c_start = r->Column("start_date"),
+          c_end = r->Column("end_date");
+      int c_day[7];
+      for (int d = 0; d < 7; ++d) c_day[d] = r->Column(kDays[d]);
+      while (r->Next()) {
+        CheckWidth(*r);
+        absl::string_view id = r->Field(c_id);
+        if (id.empty()) return RowError(file, r->line(), "service_id", id, "empty service_id");
+        if (local_map.contains(id)) {
+          return RowError(file, r->line(), "service_id", id, "duplicate service_id");
+        }
+        GtfsService s;
+        s.id = std::string(id);
+        for (int d = 0; d < 7; ++d) {
+          absl::string_view v = r->Trimmed(c_day[d]);
+          if (v == "1") {
+            s.weekdays |= static_cast<uint8_t>(1u << d);
+          } else if (v != "0") {
+            return RowError(file, r->line(), kDays[d], v, "expected 0 or 1");
+          }
+        }
+        if (!ParseGtfsDate(r->Field(c_start), &s.start_date)) {
+          return RowError(file, r->line(), "start_date", r->Field(c_start),
+                          "not a date (YYYYMMDD)");
+        }
+        if (!ParseGtfsDate(r->Field(c_end), &s.end_date)) {
+          return RowError(file, r->line(), "end_date", r->Field(c_end), "not a date (YYYYMMDD)");
+        }
+        if (s.end_date < s.start_date) Warn("calendar_end_before_start");
+        local_map.emplace(id, static_cast<uint32_t>(local.size()));
+        local.push_back(std::move(s));
+      }
+    }
+    if (src_.Has("calendar_dates.txt")) {
+      const char* file = "calendar_dates.txt";
+      auto r = Open(file);
+      if (!r.ok()) return r.status();
+      if (auto s = RequireColumns(*r, file, {"service_id", "date", "exception_type"}); !s.ok()) {
+        return s;
+      }
+      int c_id = r->Column("service_id"), c_date = r->Column("date"),
+          c_type = r->Column("exception_type");
+      while (r->Next()) {
+        CheckWidth(*r);
+        absl::string_view id = r->Field(c_id);
+        if (id.empty()) return RowError(file, r->line(), "service_id", id, "empty service_id");
+        int32_t date;
+        if (!ParseGtfsDate(r->Field(c_date), &date)) {
+          return RowError(file, r->line(), "date", r->Field(c_date), "not a date (YYYYMMDD)");
+        }
+        absl::string_view type = r->Trimmed(c_type);
+        if (type != "1" && type != "2") {
+          return RowError(file, r->line(), "exception_type", type,
+                          "expected 1 (service added) or 2 (service removed)");
+        }
+        auto it = local_map.find(id);
+        if (it == local_map.end()) {
+          it = local_map.emplace(id, static_cast<uint32_t>(local.size())).first;
+          local.emplace_back();
+          local.back().id = std::string(id);
+        }
+        GtfsService& s = local[it->second];
+        (type == "1" ? s.added_dates : s.removed_dates).push_back(date);
+      }
+    }
+    for (auto& [id, i] : local_map) {
+      GtfsService s = std::move(local[i]);
+      for (auto* v : {&s.added_dates, &s.removed_dates}) {
+        std::sort(v->begin(), v->end());
+        size_t before = v->size();
+        v->erase(std::unique(v->begin(), v->end()), v->end());
+        if (v->size() != before) Warn("calendar_dates_duplicate", before - v->size());
+      }
+      for (int32_t d : s.added_dates) {
+        if (std::binary_search(s.removed_dates.begin(), s.removed_dates.end(), d)) {
+          Warn("calendar_dates_added_and_removed");
+        }
+      }
+      uint32_t idx = Place(
+          &f_.services, &f_.service_index, std::move(s),
+          [](const GtfsService& a, const GtfsService& b) {
+            return a.weekdays == b.weekdays && a.start_date == b.start_date &&
+                   a.end_date == b.end_date && a.added_dates == b.added_dates &&
+                   a.removed_dates == b.removed_dates;
+          },
+          "service_id_merged", "service_id_renamed");
+      service_map_.emplace(id, idx);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- shapes.txt ----------------------------------------------------------------------------
+  absl::Status LoadShapes() {
+    const char* file = "shapes.txt";
+    if (!src_.Has(file)) return absl::OkStatus();
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file,
+                                {"shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"});
+        !s.ok()) {
+      return s;
+    }
+    int c_id = r->Column("shape_id"), c_lat = r->Column("shape_pt_lat"),
+        c_lon = r->Column("shape_pt_lon"), c_seq = r->Column("shape_pt_sequence"),
+        c_dist = r->Column("shape_dist_traveled");
+    struct Point {
+      uint32_t shape;
+      uint32_t seq;
+      double lat, lon;
+      float dist;
+    };
+    std::vector<Point> pts;
+    pts.reserve(CountLines(buffers_.back().data.get(), buffers_.back().size));
+    LocalMap local_map;
+    std::vector<absl::string_view> local_ids;
+    absl::string_view last_id;
+    uint32_t last = kNoIndex;
+    bool sorted = true;
+    while (r->Next()) {
+      CheckWidth(*r);
+      absl::string_view id = r->Field(c_id);
+      if (last == kNoIndex || id != last_id) {
+        if (id.empty()) return RowError(file, r->line(), "shape_id", id, "empty shape_id");
+        auto [it, inserted] = local_map.emplace(id, static_cast<uint32_t>(local_ids.size()));
+        if (inserted) {
+          local_ids.push_back(id);
+        } else {
+          sorted = false;
+        }
+        last = it->second;
+        last_id = id;
+      }
+      Point p;
+      p.shape = last;
+      int64_t seq;
+      if (!ParseInt64(r->Field(c_seq), &seq) || seq < 0 || seq > 0xFFFFFFFEll) {
+        return RowError(file, r->line(), "shape_pt_sequence", r->Field(c_seq),
+                        "not a non-negative integer");
+      }
+      p.seq = static_cast<uint32_t>(seq);
+      if (!ParseDouble(r->Field(c_lat), &p.lat) || !(p.lat >= -90 && p.lat <= 90)) {
+        return RowError(file, r->line(), "shape_pt_lat", r->Field(c_lat),
+                        "latitude missing or out of range (-90..90)");
+      }
+      if (!ParseDouble(r->Field(c_lon), &p.lon) || !(p.lon >= -180 && p.lon <= 180)) {
+        return RowError(file, r->line(), "shape_pt_lon", r->Field(c_lon),
+                        "longitude missing or out of range (-180..180)");
+      }
+      p.dist = NAN;
+      double d;
+      if (c_dist >= 0 && !r->Trimmed(c_dist).empty()) {
+        if (ParseDouble(r->Field(c_dist), &d)) {
+          p.dist = static_cast<float>(d);
+        } else {
+          Warn("shape_dist_traveled_unparsable");
+        }
+      }
+      if (!pts.empty() && pts.back().shape == p.shape && pts.back().seq >= p.seq) sorted = false;
+      pts.push_back(p);
+    }
+    if (!sorted) {
+      std::stable_sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) {
+        return a.shape != b.shape ? a.shape < b.shape : a.seq < b.seq;
+      });
+    }
+    // pts is now grouped by shape (in first-appearance order when it was already sorted).
+    std::vector<GtfsShape> local(local_ids.size());
+    for (size_t i = 0; i < pts.size();) {
+      size_t j = i;
+      while (j < pts.size() && pts[j].shape == pts[i].shape) ++j;
+      GtfsShape& s = local[pts[i].shape];
+      s.points.reserve(j - i);
+      bool all_dist = true, any_dist = false;
+      for (size_t k = i; k < j; ++k) {
+        if (k > i && pts[k].seq == pts[k - 1].seq) Warn("shape_pt_sequence_repeated");
+        if (k > i && pts[k].lat == pts[k - 1].lat && pts[k].lon == pts[k - 1].lon) {
+          Warn("shape_point_repeated");
+        }
+        s.points.push_back({pts[k].lat, pts[k].lon});
+        all_dist &= !std::isnan(pts[k].dist);
+        any_dist |= !std::isnan(pts[k].dist);
+      }
+      if (all_dist) {
+        s.dist.reserve(j - i);
+        for (size_t k = i; k < j; ++k) s.dist.push_back(pts[k].dist);
+        for (size_t k = 1; k < s.dist.size(); ++k) {
+          if (s.dist[k] < s.dist[k - 1]) {
+            Warn("shape_dist_traveled_decreasing");
+            break;
+          }
+        }
+      } else if (any_dist) {
+        Warn("shape_dist_traveled_partial");
+      }
+      if (j - i < 2) Warn("shape_with_one_point");
+      i = j;
+    }
+    std::vector<Point>().swap(pts);
+    for (uint32_t i = 0; i < local.size(); ++i) {
+      local[i].id = std::string(local_ids[i]);
+      uint32_t idx = Place(
+          &f_.shapes, &f_.shape_index, std::move(local[i]),
+          [](const GtfsShape& a, const GtfsShape& b) {
+            if (a.points.size() != b.points.size() || a.dist != b.dist) return false;
+            for (size_t k = 0; k < a.points.size(); ++k) {
+              if (a.points[k].lat != b.points[k].lat || a.points[k].lon != b.points[k].lon) {
+                return false;
+              }
+            }
+            return true;
+          },
+          "shape_id_merged", "shape_id_renamed");
+      shape_map_.emplace(local_ids[i], idx);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- trips.txt -----------------------------------------------------------------------------
+  absl::Status LoadTrips() {
+    const char* file = "trips.txt";
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file, {"route_id", "service_id", "trip_id"}); !s.ok()) return s;
+    int c_route = r->Column("route_id"), c_service = r->Column("service_id"),
+        c_id = r->Column("trip_id"), c_head = r->Column("trip_headsign"),
+        c_dir = r->Column("direction_id"), c_block = r->Column("block_id"),
+        c_shape = r->Column("shape_id");
+    size_t n = CountLines(buffers_.back().data.get(), buffers_.back().size);
+    trips_.reserve(n);
+    trip_map_.reserve(n);
+    while (r->Next()) {
+      CheckWidth(*r);
+      absl::string_view id = r->Field(c_id);
+      if (id.empty()) return RowError(file, r->line(), "trip_id", id, "empty trip_id");
+      GtfsTrip t;
+      auto rit = route_map_.find(r->Field(c_route));
+      if (rit == route_map_.end()) {
+        return RowError(file, r->line(), "route_id", r->Field(c_route),
+                        "unknown route_id (not in routes.txt)");
+      }
+      t.route = rit->second;
+      auto sit = service_map_.find(r->Field(c_service));
+      if (sit == service_map_.end()) {
+        return RowError(file, r->line(), "service_id", r->Field(c_service),
+                        "unknown service_id (not in calendar.txt or calendar_dates.txt)");
+      }
+      t.service = sit->second;
+      absl::string_view shape = r->Field(c_shape);
+      if (!shape.empty()) {
+        auto shit = shape_map_.find(shape);
+        if (shit == shape_map_.end()) {
+          Warn("trip_unknown_shape_id");
+        } else {
+          t.shape = shit->second;
+        }
+      }
+      absl::string_view dir = r->Trimmed(c_dir);
+      if (dir == "0" || dir == "1") {
+        t.direction_id = static_cast<int8_t>(dir[0] - '0');
+      } else if (!dir.empty()) {
+        Warn("trip_bad_direction_id");
+      }
+      t.headsign = std::string(r->Field(c_head));
+      t.block_id = std::string(r->Field(c_block));
+      if (!trip_map_.emplace(id, static_cast<uint32_t>(trips_.size())).second) {
+        return RowError(file, r->line(), "trip_id", id, "duplicate trip_id");
+      }
+      trip_ids_.push_back(id);
+      trips_.push_back(std::move(t));
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- stop_times.txt ------------------------------------------------------------------------
+  absl::Status LoadStopTimes() {
+    const char* file = "stop_times.txt";
+    auto t0 = std::chrono::steady_clock::now();
+    auto bufor = src_.Read(file);
+    if (!bufor.ok()) return bufor.status();
+    FileBuffer buf = std::move(*bufor);
+    CsvReader r(buf.data.get(), buf.size);
+    if (auto s = RequireColumns(r, file, {"trip_id", "stop_id", "stop_sequence"}); !s.ok()) {
+      return s;
+    }
+    int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
+        c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
+        c_dep = r.Column("departure_time"), c_dist = r.Column("shape_dist_traveled"),
+        c_pick = r.Column("pickup_type"), c_drop = r.Column("drop_off_type");
+    if (c_arr < 0 && c_dep < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          src_.Describe(file), ": missing required column 'arrival_time' (and 'departure_time')"));
+    }
+    const size_t n_lines = CountLines(buf.data.get(), buf.size) + 1;
+    std::vector<GtfsStopTime>& st = f_.stop_times;
+    const size_t base = st.size();
+    if (st.capacity() < base + n_lines) st.reserve(base + n_lines);
+    std::vector<uint32_t> row_trip, row_line;
+    row_trip.reserve(n_lines);
+    row_line.reserve(n_lines);
+    std::vector<uint32_t> trip_rows(trips_.size(), 0);
+    absl::string_view last_id;
+    uint32_t last = kNoIndex;
+    bool grouped = true;
+    int64_t width_mismatch = 0;
+    size_t next_progress = options_.progress ? size_t{1} << 20 : SIZE_MAX;
+    const size_t ncols = r.num_columns();
+    while (r.Next()) {
+      if (r.num_fields() != ncols) ++width_mismatch;
+      absl::string_view tid = r.Field(c_trip);
+      if (last == kNoIndex || tid != last_id) {
+        auto it = trip_map_.find(tid);
+        if (it == trip_map_.end()) {
+          return RowError(file, r.line(), "trip_id", tid, "unknown trip_id (not in trips.txt)");
+        }
+        if (trip_rows[it->second] != 0) grouped = false;
+        last = it->second;
+        last_id = tid;
+      }
+      GtfsStopTime s;
+      absl::string_view sid = r.Field(c_stop);
+      auto sit = stop_map_.find(sid);
+      if (sit == stop_map_.end()) {
+        return RowError(file, r.line(), "stop_id", sid, "unknown stop_id (not in stops.txt)");
+      }
+      s.stop = sit->second;
+      int64_t seq;
+      if (!ParseInt64(r.Field(c_seq), &seq) || seq < 0 || seq > 0xFFFFFFFFll) {
+        return RowError(file, r.line(), "stop_sequence", r.Field(c_seq),
+                        "not a non-negative integer");
+      }
+      s.stop_sequence = static_cast<uint32_t>(seq);
+      absl::string_view arr = r.Field(c_arr), dep = r.Field(c_dep);
+      s.arrival_s = kNoTime;
+      s.departure_s = kNoTime;
+      if (!arr.empty() && !ParseGtfsTime(arr, &s.arrival_s)) {
+        if (!TrimSpaces(arr).empty()) {
+          return RowError(file, r.line(), "arrival_time", arr, "not a time (HH:MM:SS)");
+        }
+        s.arrival_s = kNoTime;
+      }
+      if (!dep.empty() && !ParseGtfsTime(dep, &s.departure_s)) {
+        if (!TrimSpaces(dep).empty()) {
+          return RowError(file, r.line(), "departure_time", dep, "not a time (HH:MM:SS)");
+        }
+        s.departure_s = kNoTime;
+      }
+      if (s.arrival_s == kNoTime) s.arrival_s = s.departure_s;
+      if (s.departure_s == kNoTime) s.departure_s = s.arrival_s;
+      if (c_dist >= 0) {
+        absl::string_view d = r.Field(c_dist);
+        double v;
+        if (!d.empty() && ParseDouble(d, &v)) {
+          s.shape_dist = static_cast<float>(v);
+        } else if (!TrimSpaces(d).empty()) {
+          Warn("stop_time_shape_dist_traveled_unparsable");
+        }
+      }
+      if (c_pick >= 0) {
+        absl::string_view v = r.Field(c_pick);
+        int64_t x;
+        if (!v.empty()) {
+          if (ParseInt64(v, &x) && x >= 0 && x <= 3) {
+            s.pickup_type = static_cast<uint8_t>(x);
+          } else if (!TrimSpaces(v).empty()) {
+            Warn("stop_time_bad_pickup_type");
+          }
+        }
+      }
+      if (c_drop >= 0) {
+        absl::string_view v = r.Field(c_drop);
+        int64_t x;
+        if (!v.empty()) {
+          if (ParseInt64(v, &x) && x >= 0 && x <= 3) {
+            s.drop_off_type = static_cast<uint8_t>(x);
+          } else if (!TrimSpaces(v).empty()) {
+            Warn("stop_time_bad_drop_off_type");
+          }
+        }
+      }
+      st.push_back(s);
+      row_trip.push_back(last);
+      row_line.push_back(static_cast<uint32_t>(std::min<int64_t>(r.line(), 0xFFFFFFFF)));
+      ++trip_rows[last];
+      if (r.position() >= next_progress) {
+        std::fprintf(stderr, "\r%s: %zu%%", src_.Describe(file).c_str(),
+                     r.position() * 100 / std::max<size_t>(r.size(), 1));
+        next_progress += size_t{1} << 24;
+      }
+    }
+    if (width_mismatch) Warn("row_field_count_mismatch", width_mismatch);
+    const size_t n = st.size() - base;
+    buf = FileBuffer();  // the text is no longer needed
+
+    // Group rows by trip (a counting sort, only when the file did not already group them).
+    std::vector<uint32_t> first(trips_.size(), 0);
+    if (!grouped) {
+      Warn("stop_times_not_grouped_by_trip");
+      uint32_t acc = 0;
+      for (size_t t = 0; t < trips_.size(); ++t) {
+        first[t] = acc;
+        acc += trip_rows[t];
+      }
+      std::vector<uint32_t> pos(first);
+      std::vector<GtfsStopTime> st2(n);
+      std::vector<uint32_t> line2(n);
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t k = pos[row_trip[i]]++;
+        st2[k] = st[base + i];
+        line2[k] = row_line[i];
+      }
+      std::copy(st2.begin(), st2.end(), st.begin() + static_cast<ptrdiff_t>(base));
+      row_line.swap(line2);
+    } else {
+      for (size_t i = n; i-- > 0;) first[row_trip[i]] = static_cast<uint32_t>(i);
+    }
+    std::vector<uint32_t>().swap(row_trip);
+
+    // Per trip: sort by stop_sequence, reject repeats, fill missing times.
+    std::vector<uint32_t> perm;
+    std::vector<GtfsStopTime> tmp_st;
+    std::vector<uint32_t> tmp_line;
+    int64_t interpolated = 0, decreasing = 0;
+    for (size_t t = 0; t < trips_.size(); ++t) {
+      const uint32_t cnt = trip_rows[t];
+      if (cnt == 0) continue;
+      GtfsStopTime* rows = st.data() + base + first[t];
+      uint32_t* lines = row_line.data() + first[t];
+      bool in_order = true;
+      for (uint32_t k = 1; k < cnt; ++k) {
+        if (rows[k].stop_sequence <= rows[k - 1].stop_sequence) {
+          in_order = false;
+          break;
+        }
+      }
+      if (!in_order) {
+        perm.resize(cnt);
+        std::iota(perm.begin(), perm.end(), 0u);
+        std::stable_sort(perm.begin(), perm.end(), [rows](uint32_t a, uint32_t b) {
+          return rows[a].stop_sequence < rows[b].stop_sequence;
+        });
+        tmp_st.assign(rows, rows + cnt);
+        tmp_line.assign(lines, lines + cnt);
+        for (uint32_t k = 0; k < cnt; ++k) {
+          rows[k] = tmp_st[perm[k]];
+          lines[k] = tmp_line[perm[k]];
+        }
+        for (uint32_t k = 1; k < cnt; ++k) {
+          if (rows[k].stop_sequence == rows[k - 1].stop_sequence) {
+            uint32_t l1 = std::min(lines[k - 1], lines[k]), l2 = std::max(lines[k - 1], lines[k]);
+            return RowError(file, l2, "stop_sequence", absl::StrCat(rows[k].stop_sequence),
+                            absl::StrCat("stop_sequence repeated within trip '", trip_ids_[t],
+                                         "' (also on line ", l1, ")"));
+          }
+        }
+      }
+      // Missing times: the first and last stop need them; the others are interpolated.
+      if (rows[0].arrival_s == kNoTime || rows[cnt - 1].arrival_s == kNoTime) {
+        uint32_t k = rows[0].arrival_s == kNoTime ? 0 : cnt - 1;
+        return RowError(file, lines[k], "arrival_time", "",
+                        absl::StrCat("the first and last stop of trip '", trip_ids_[t],
+                                     "' need arrival_time and departure_time"));
+      }
+      for (uint32_t k = 1; k + 1 < cnt; ++k) {
+        if (rows[k].arrival_s != kNoTime) continue;
+        uint32_t e = k;
+        while (rows[e].arrival_s == kNoTime) ++e;  // rows[cnt-1] has a time
+        const GtfsStopTime& a = rows[k - 1];
+        const GtfsStopTime& b = rows[e];
+        bool by_dist = !std::isnan(a.shape_dist) && !std::isnan(b.shape_dist) &&
+                       b.shape_dist > a.shape_dist;
+        for (uint32_t j = k; j < e && by_dist; ++j) by_dist = !std::isnan(rows[j].shape_dist);
+        for (uint32_t j = k; j < e; ++j) {
+          double frac = by_dist ? (rows[j].shape_dist - a.shape_dist) / (b.shape_dist - a.shape_dist)
+                                : double(j - (k - 1)) / double(e - (k - 1));
+          frac = std::clamp(frac, 0.0, 1.0);
+          int32_t tm = a.departure_s + static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
+          rows[j].arrival_s = rows[j].departure_s = tm;
+          ++interpolated;
+        }
+        k = e;
+      }
+      for (uint32_t k = 0; k < cnt; ++k) {
+        if (rows[k].departure_s < rows[k].arrival_s ||
+            (k > 0 && rows[k].arrival_s < rows[k - 1].departure_s)) {
+          ++decreasing;
+          break;
+        }
+      }
+    }
+    if (interpolated) Warn("stop_times_interpolated", interpolated);
+    if (decreasing) Warn("trip_times_decreasing", decreasing);
+    std::vector<uint32_t>().swap(row_line);
+
+    // Trips into the model: drop trips with fewer than 2 stop_times, merge identical trips that
+    // an earlier feed already had, rename clashing ones.
+    local_to_global_.assign(trips_.size(), kNoIndex);
+    std::vector<char> keep(trips_.size(), 0);
+    bool drop_any = false;
+    f_.trips.reserve(f_.trips.size() + trips_.size());
+    for (size_t t = 0; t < trips_.size(); ++t) {
+      const uint32_t cnt = trip_rows[t];
+      if (cnt < 2) {
+        Warn(cnt == 0 ? "trip_without_stop_times" : "trip_with_one_stop_time");
+        drop_any |= cnt > 0;
+        continue;
+      }
+      GtfsTrip& trip = trips_[t];
+      trip.id = std::string(trip_ids_[t]);
+      trip.first_stop_time = static_cast<uint32_t>(base + first[t]);
+      trip.num_stop_times = cnt;
+      auto it = f_.trip_index.find(trip.id);
+      if (it != f_.trip_index.end()) {
+        const GtfsTrip& o = f_.trips[it->second];
+        bool same = o.route == trip.route && o.service == trip.service &&
+                    o.shape == trip.shape && o.direction_id == trip.direction_id &&
+                    o.headsign == trip.headsign && o.block_id == trip.block_id &&
+                    o.num_stop_times == cnt;
+        for (uint32_t k = 0; same && k < cnt; ++k) {
+          same = SameStopTime(st[o.first_stop_time + k], st[trip.first_stop_time + k]);
+        }
+        if (same) {
+          Warn("trip_id_merged");
+          local_to_global_[t] = it->second;
+          drop_any = true;
+          continue;
+        }
+        std::string id = absl::StrCat(name_, ":", trip.id);
+        while (f_.trip_index.contains(id)) id = absl::StrCat(name_, ":", id);
+        trip.id = std::move(id);
+        Warn("trip_id_renamed");
+      }
+      keep[t] = 1;
+      uint32_t idx = static_cast<uint32_t>(f_.trips.size());
+      local_to_global_[t] = idx;
+      f_.trip_index.emplace(trip.id, idx);
+      f_.trips.push_back(std::move(trip));
+    }
+    if (drop_any) {
+      // Compact this feed's rows: kept trips' runs move down, in position order.
+      std::vector<uint32_t> order;
+      for (size_t t = 0; t < trips_.size(); ++t) {
+        if (keep[t]) order.push_back(static_cast<uint32_t>(t));
+      }
+      std::sort(order.begin(), order.end(),
+                [&](uint32_t a, uint32_t b) { return first[a] < first[b]; });
+      size_t w = base;
+      for (uint32_t t : order) {
+        GtfsTrip& trip = f_.trips[local_to_global_[t]];
+        const size_t from = base + first[t];
+        if (from != w) {
+          std::memmove(static_cast<void*>(st.data() + w), st.data() + from,
+                       trip.num_stop_times * sizeof(GtfsStopTime));
+        }
+        trip.first_stop_time = static_cast<uint32_t>(w);
+        w += trip.num_stop_times;
+      }
+      st.resize(w);
+    }
+    std::vector<GtfsTrip>().swap(trips_);
+    if (options_.progress) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "\r%s: %zu rows in %.1f s\n", src_.Describe(file).c_str(), n, secs);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- frequencies.txt -----------------------------------------------------------------------
+  absl::Status LoadFrequencies() {
+    const char* file = "frequencies.txt";
+    if (!src_.Has(file)) return absl::OkStatus();
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    if (auto s = RequireColumns(*r, file, {"trip_id", "start_time", "end_time", "headway_secs"});
+        !s.ok()) {
+      return s;
+    }
+    int c_trip = r->Column("trip_id"), c_start = r->Column("start_time"),
+        c_end = r->Column("end_time"), c_head = r->Column("headway_secs"),
+        c_exact = r->Column("exact_times");
+    while (r->Next()) {
+      CheckWidth(*r);
+      auto it = trip_map_.find(r->Field(c_trip));
+      if (it == trip_map_.end()) {
+        return RowError(file, r->line(), "trip_id", r->Field(c_trip),
+                        "unknown trip_id (not in trips.txt)");
+      }
+      GtfsFrequency fq;
+      fq.trip = local_to_global_[it->second];
+      if (!ParseGtfsTime(r->Field(c_start), &fq.start_s)) {
+        return RowError(file, r->line(), "start_time", r->Field(c_start), "not a time (HH:MM:SS)");
+      }
+      if (!ParseGtfsTime(r->Field(c_end), &fq.end_s)) {
+        return RowError(file, r->line(), "end_time", r->Field(c_end), "not a time (HH:MM:SS)");
+      }
+      int64_t h;
+      if (!ParseInt64(r->Field(c_head), &h) || h <= 0 || h > 86400) {
+        return RowError(file, r->line(), "headway_secs", r->Field(c_head),
+                        "not a positive number of seconds");
+      }
+      fq.headway_s = static_cast<int32_t>(h);
+      fq.exact_times = r->Trimmed(c_exact) == "1";
+      if (fq.trip == kNoIndex) {
+        Warn("frequency_of_dropped_trip");
+        continue;
+      }
+      if (fq.end_s <= fq.start_s) Warn("frequency_end_not_after_start");
+      f_.frequencies.push_back(fq);
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- feed_info.txt -------------------------------------------------------------------------
+  absl::Status LoadFeedInfo(GtfsFeedInfo* info) {
+    const char* file = "feed_info.txt";
+    if (!src_.Has(file)) return absl::OkStatus();
+    auto r = Open(file);
+    if (!r.ok()) return r.status();
+    int c_pub = r->Column("feed_publisher_name"), c_ver = r->Column("feed_version"),
+        c_start = r->Column("feed_start_date"), c_end = r->Column("feed_end_date");
+    if (r->Next()) {
+      info->publisher_name = std::string(r->Field(c_pub));
+      info->version = std::string(r->Field(c_ver));
+      if (!r->Trimmed(c_start).empty() && !ParseGtfsDate(r->Field(c_start), &info->start_date)) {
+        Warn("feed_info_bad_date");
+      }
+      if (!r->Trimmed(c_end).empty() && !ParseGtfsDate(r->Field(c_end), &info->end_date)) {
+        Warn("feed_info_bad_date");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  GtfsFeed& f_;
+  const FeedSource& src_;
+  const std::string name_;
+  const std::string path_;
+  const GtfsLoadOptions& options_;
+  std::vector<FileBuffer> buffers_;  // the feed's small files; local maps point into them
+  LocalMap agency_map_, route_map_, stop_map_, service_map_, shape_map_, trip_map_;
+  uint32_t first_agency_ = kNoIndex;
+  std::vector<GtfsTrip> trips_;  // this feed's trips (local index), before placement
+  std::vector<absl::string_view> trip_ids_;
+  std::vector<uint32_t> local_to_global_;
+};
+
+}  // namespace
+
+bool ParseGtfsTime(absl::string_view text, int32_t* seconds) {
+  absl::string_view s = TrimSpaces(text);
+  size_t i = 0;
+  int32_t h = 0;
+  size_t hd = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && hd < 4) {
+    h = h * 10 + (s[i] - '0');
+    ++i;
+    ++hd;
+  }
+  if (hd == 0 || s.size() != i + 6 || s[i] != ':' || s[i + 3] != ':') return false;
+  auto two = [&](size_t k, int32_t* v) {
+    unsigned a = static_cast<unsigned char>(s[k]) - '0',
+             b = static_cast<unsigned char>(s[k + 1]) - '0';
+    if (a > 9 || b > 9) return false;
+    *v = static_cast<int32_t>(a * 10 + b);
+    return *v < 60;
+  };
+  int32_t m, sec;
+  if (!two(i + 1, &m) || !two(i + 4, &sec)) return false;
+  *seconds = h * 3600 + m * 60 + sec;
+  return true;
+}
+
+bool ParseGtfsDate(absl::string_view text, int32_t* yyyymmdd) {
+  absl::string_view s = TrimSpaces(text);
+  if (s.size() != 8) return false;
+  int32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  int y = v / 10000, m = v / 100 % 100, d = v % 100;
+  if (y < 1900 || m < 1 || m > 12 || d < 1) return false;
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > kDays[m - 1] + (m == 2 && leap ? 1 : 0)) return false;
+  *yyyymmdd = v;
+  return true;
+}
+
+bool GtfsFeed::ServiceRunsOn(uint32_t service, int32_t yyyymmdd) const {
+  if (service >= services.size()) return false;
+  const GtfsService& s = services[service];
+  if (std::binary_search(s.removed_dates.begin(), s.removed_dates.end(), yyyymmdd)) return false;
+  if (std::binary_search(s.added_dates.begin(), s.added_dates.end(), yyyymmdd)) return true;
+  if (s.start_date == 0 || yyyymmdd < s.start_date || yyyymmdd > s.end_date) return false;
+  return (s.weekdays >> WeekdayOf(DayNumber(yyyymmdd))) & 1;
+}
+
+namespace {
+
+// First (or last, when `last`) date on which the service runs; 0 when never.
+int32_t ServiceEdge(const GtfsFeed& f, uint32_t service, bool last) {
+  const GtfsService& s = f.services[service];
+  int32_t best = 0;
+  for (int32_t d : s.added_dates) {
+    if (std::binary_search(s.removed_dates.begin(), s.removed_dates.end(), d)) continue;
+    if (best == 0 || (last ? d > best : d < best)) best = d;
+  }
+  if (s.start_date != 0 && s.weekdays != 0 && s.end_date >= s.start_date) {
+    const int64_t a = DayNumber(s.start_date), b = DayNumber(s.end_date);
+    for (int64_t i = 0; i <= b - a; ++i) {
+      int64_t day = last ? b - i : a + i;
+      int32_t d = CivilFromDays(day);
+      if (best != 0 && (last ? d <= best : d >= best)) break;
+      if (((s.weekdays >> WeekdayOf(day)) & 1) &&
+          !std::binary_search(s.removed_dates.begin(), s.removed_dates.end(), d)) {
+        best = d;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+int32_t FeedEdge(const GtfsFeed& f, bool last) {
+  std::vector<char> used(f.services.size(), 0);
+  for (const GtfsTrip& t : f.trips) {
+    if (t.service < used.size()) used[t.service] = 1;
+  }
+  int32_t best = 0;
+  for (uint32_t s = 0; s < f.services.size(); ++s) {
+    if (!used[s]) continue;
+    int32_t d = ServiceEdge(f, s, last);
+    if (d != 0 && (best == 0 || (last ? d > best : d < best))) best = d;
+  }
+  return best;
+}
+
+}  // namespace
+
+int32_t GtfsFeed::FirstServiceDate() const { return FeedEdge(*this, false); }
+int32_t GtfsFeed::LastServiceDate() const { return FeedEdge(*this, true); }
+
+absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
+                                  const GtfsLoadOptions& options) {
+  if (paths.empty()) return absl::InvalidArgumentError("LoadGtfs: no GTFS feed given");
+  std::vector<std::unique_ptr<FeedSource>> sources;
+  size_t st_bytes = 0;
+  for (const std::string& p : paths) {
+    auto src = FeedSource::Open(p);
+    if (!src.ok()) return src.status();
+    st_bytes += (*src)->Size("stop_times.txt");
+    sources.push_back(std::move(*src));
+  }
+  GtfsFeed feed;
+  // Room for every stop_time at once (an upper bound: a row takes at least 20 bytes of text);
+  // pages never written are never touched, so this costs address space, not memory.
+  if (paths.size() > 1) feed.stop_times.reserve(st_bytes / 20 + 16);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::string name = FileStem(paths[i]);
+    std::string unique = name;
+    for (int k = 2; std::find(names.begin(), names.end(), unique) != names.end(); ++k) {
+      unique = absl::StrCat(name, k);
+    }
+    names.push_back(unique);
+    if (options.progress) {
+      std::fprintf(stderr, "loading %s (%zu/%zu)\n", paths[i].c_str(), i + 1, paths.size());
+    }
+    FeedLoader loader(&feed, sources[i].get(), unique, paths[i], options);
+    if (auto s = loader.Load(); !s.ok()) return s;
+    sources[i].reset();
+  }
+  return feed;
 }
 
 }  // namespace smartbus

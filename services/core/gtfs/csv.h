@@ -1,0 +1,71 @@
+#pragma once
+// A fast reader for real-world GTFS CSV held in one mutable buffer: UTF-8 BOM, LF or CRLF line
+// ends, RFC 4180 quoted fields (commas, doubled quotes and line breaks inside quotes), columns
+// found by header name in any order, unknown columns ignored, short rows padded with empty
+// fields. Fields are string_views into the buffer (quoted fields are unescaped in place), so
+// reading a row allocates nothing.
+//
+// Thread safety: a CsvReader is used by one thread; different readers over different buffers
+// are independent.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace smartbus::gtfs_internal {
+
+class CsvReader {
+ public:
+  // `data` must stay valid (and is modified: quoted fields are unescaped in place) while the
+  // reader is used. Reads the header row at once.
+  CsvReader(char* data, size_t size);
+
+  // Index of the column named `name` (header names are compared after trimming spaces), or -1.
+  int Column(absl::string_view name) const;
+  const std::vector<std::string>& header() const { return header_; }
+
+  // Advances to the next non-empty record; false at the end of the data.
+  bool Next();
+  // Field `col` of the current record (empty when col < 0 or the row is short). Not trimmed.
+  absl::string_view Field(int col) const {
+    return (col < 0 || col >= static_cast<int>(fields_.size())) ? absl::string_view()
+                                                                 : fields_[col];
+  }
+  // Field with leading/trailing spaces and tabs removed.
+  absl::string_view Trimmed(int col) const;
+  // 1-based line number of the current record's first line in the file (header = line 1).
+  int64_t line() const { return line_; }
+  // Number of fields in the current record.
+  size_t num_fields() const { return fields_.size(); }
+  size_t num_columns() const { return header_.size(); }
+  // Bytes consumed so far (for progress reports).
+  size_t position() const { return static_cast<size_t>(p_ - begin_); }
+  size_t size() const { return static_cast<size_t>(end_ - begin_); }
+
+ private:
+  // Splits one record starting at p_ into fields_; advances p_ past its line end.
+  void ReadRecord();
+
+  char* begin_;
+  char* p_;
+  char* end_;
+  int64_t next_line_ = 1;  // line number at p_
+  int64_t line_ = 0;
+  std::vector<absl::string_view> fields_;
+  std::vector<std::string> header_;
+};
+
+absl::string_view TrimSpaces(absl::string_view s);
+
+// Number parsing on (untrimmed) fields: leading/trailing spaces are ignored; an empty field
+// or trailing garbage is a failure. None of them allocates.
+bool ParseInt64(absl::string_view s, int64_t* out);
+bool ParseDouble(absl::string_view s, double* out);
+
+// Counts '\n' in the buffer (an upper bound on records, for reserve()).
+size_t CountLines(const char* data, size_t size);
+
+}  // namespace smartbus::gtfs_internal

@@ -1,0 +1,136 @@
+#include "services/core/gtfs/source.h"
+
+#include <sys/stat.h>
+#include <zip.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace smartbus::gtfs_internal {
+namespace {
+
+class DirSource : public FeedSource {
+ public:
+  explicit DirSource(std::string dir) : dir_(std::move(dir)) {
+    while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  }
+  std::string PathOf(absl::string_view name) const { return absl::StrCat(dir_, "/", name); }
+  bool Has(absl::string_view name) const override {
+    struct stat st;
+    return ::stat(PathOf(name).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+  size_t Size(absl::string_view name) const override {
+    struct stat st;
+    if (::stat(PathOf(name).c_str(), &st) != 0) return 0;
+    return static_cast<size_t>(st.st_size);
+  }
+  absl::StatusOr<FileBuffer> Read(absl::string_view name) const override {
+    std::string path = PathOf(name);
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    }
+    FileBuffer buf;
+    struct stat st;
+    if (::fstat(fileno(f), &st) != 0) {
+      std::fclose(f);
+      return absl::InternalError(absl::StrCat(path, ": cannot stat"));
+    }
+    buf.size = static_cast<size_t>(st.st_size);
+    buf.data.reset(new char[buf.size + 1]);
+    size_t got = buf.size ? std::fread(buf.data.get(), 1, buf.size, f) : 0;
+    std::fclose(f);
+    if (got != buf.size) return absl::DataLossError(absl::StrCat(path, ": short read"));
+    buf.data[buf.size] = '\0';
+    return buf;
+  }
+  std::string Describe(absl::string_view name) const override { return PathOf(name); }
+
+ private:
+  std::string dir_;
+};
+
+class ZipSource : public FeedSource {
+ public:
+  ZipSource(std::string path, zip_t* z) : path_(std::move(path)), zip_(z) {}
+  ~ZipSource() override { zip_discard(zip_); }
+
+  // Index of the entry `name` at the root, or in a single folder; -1 when absent.
+  zip_int64_t Locate(absl::string_view name) const {
+    std::string n(name);
+    zip_int64_t i = zip_name_locate(zip_, n.c_str(), 0);
+    if (i >= 0) return i;
+    return zip_name_locate(zip_, n.c_str(), ZIP_FL_NODIR);
+  }
+  bool Has(absl::string_view name) const override { return Locate(name) >= 0; }
+  size_t Size(absl::string_view name) const override {
+    zip_int64_t i = Locate(name);
+    zip_stat_t st;
+    if (i < 0 || zip_stat_index(zip_, i, 0, &st) != 0) return 0;
+    return static_cast<size_t>(st.size);
+  }
+  absl::StatusOr<FileBuffer> Read(absl::string_view name) const override {
+    zip_int64_t i = Locate(name);
+    if (i < 0) return absl::NotFoundError(absl::StrCat(Describe(name), ": not in the zip"));
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(zip_, i, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
+      return absl::DataLossError(absl::StrCat(Describe(name), ": cannot read zip entry size"));
+    }
+    zip_file_t* zf = zip_fopen_index(zip_, i, 0);
+    if (!zf) {
+      return absl::DataLossError(
+          absl::StrCat(Describe(name), ": cannot open zip entry: ", zip_strerror(zip_)));
+    }
+    FileBuffer buf;
+    buf.size = static_cast<size_t>(st.size);
+    buf.data.reset(new char[buf.size + 1]);
+    size_t done = 0;
+    while (done < buf.size) {
+      zip_int64_t n = zip_fread(zf, buf.data.get() + done, buf.size - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    std::string err = done == buf.size ? "" : zip_file_strerror(zf);
+    zip_fclose(zf);
+    if (done != buf.size) {
+      return absl::DataLossError(absl::StrCat(Describe(name), ": corrupt zip entry: ", err));
+    }
+    buf.data[buf.size] = '\0';
+    return buf;
+  }
+  std::string Describe(absl::string_view name) const override {
+    return absl::StrCat(path_, "/", name);
+  }
+
+ private:
+  std::string path_;
+  zip_t* zip_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FeedSource>> FeedSource::Open(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": no such GTFS feed (expected a directory or a .zip file)"));
+  }
+  if (S_ISDIR(st.st_mode)) return std::unique_ptr<FeedSource>(new DirSource(path));
+  int err = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &err);
+  if (!z) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, err);
+    std::string msg = zip_error_strerror(&ze);
+    zip_error_fini(&ze);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a GTFS directory or readable .zip file: ", msg));
+  }
+  return std::unique_ptr<FeedSource>(new ZipSource(path, z));
+}
+
+}  // namespace smartbus::gtfs_internal

@@ -1,0 +1,39 @@
+#pragma once
+// Where the files of one GTFS feed come from: a directory or a .zip (libzip). Each file is read
+// whole into one buffer (the CSV reader parses it in place).
+//
+// Thread safety: a FeedSource is used by one thread at a time.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace smartbus::gtfs_internal {
+
+// A file's bytes; owns them.
+struct FileBuffer {
+  std::unique_ptr<char[]> data;
+  size_t size = 0;
+};
+
+class FeedSource {
+ public:
+  virtual ~FeedSource() = default;
+  // Opens `path`: a .zip file or a directory. Fails naming the path when neither.
+  static absl::StatusOr<std::unique_ptr<FeedSource>> Open(const std::string& path);
+
+  // True when the feed has a file of that name (e.g. "stops.txt"). In a zip the file may sit in
+  // one folder (feeds zipped with their directory).
+  virtual bool Has(absl::string_view name) const = 0;
+  // Reads the whole file. Fails naming the file when it is missing or unreadable.
+  virtual absl::StatusOr<FileBuffer> Read(absl::string_view name) const = 0;
+  // Uncompressed size of the file, 0 when missing.
+  virtual size_t Size(absl::string_view name) const = 0;
+  // How to name a file of this feed in messages, e.g. "feeds/bx.zip/stops.txt".
+  virtual std::string Describe(absl::string_view name) const = 0;
+};
+
+}  // namespace smartbus::gtfs_internal
