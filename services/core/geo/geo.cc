@@ -143,16 +143,69 @@ void Polyline::Candidates(Vec2 p, double radius_m, std::vector<PolylinePoint>* o
                            return a.segment == b.segment;
                          }),
              hits.end());
-  // Group runs of consecutive segments (one pass near p) and keep the best of each run.
+  // The distance from p is convex along each segment, so its local minima along the polyline
+  // are (a) a segment's interior nearest point, or (b) a vertex where the segment before it ends
+  // nearest and the one after it starts nearest (zero-length segments skipped), or (c) an end of
+  // the polyline. Runs of consecutive hit segments are passes near p; a pass that turns back
+  // (a U-turn at the end of an out-and-back street) holds several minima.
+  const uint32_t num_segs = static_cast<uint32_t>(pts_.size() - 1);
+  auto degenerate = [this](uint32_t s) {
+    Vec2 d = pts_[s + 1] - pts_[s];
+    return Dot(d, d) <= 1e-12;
+  };
+  // Raw parameter of p's foot on segment s: <= 0 at its start, >= 1 at its end.
+  auto param = [this, p](uint32_t s) {
+    Vec2 ab = pts_[s + 1] - pts_[s];
+    return Dot(p - pts_[s], ab) / Dot(ab, ab);
+  };
+  std::vector<PolylinePoint> minima;
   size_t i = 0;
   while (i < hits.size()) {
-    PolylinePoint best = hits[i];
     size_t j = i + 1;
-    while (j < hits.size() && hits[j].segment == hits[j - 1].segment + 1) {
-      if (hits[j].offset_m < best.offset_m) best = hits[j];
-      ++j;
+    while (j < hits.size() && hits[j].segment == hits[j - 1].segment + 1) ++j;
+    minima.clear();
+    for (size_t k = i; k < j; ++k) {
+      const uint32_t s = hits[k].segment;
+      if (degenerate(s)) {
+        // A polyline of repeated points only: its single point is the minimum.
+        bool all_degenerate = true;
+        for (uint32_t q = 0; q < num_segs && all_degenerate; ++q) all_degenerate = degenerate(q);
+        if (all_degenerate && k == i) minima.push_back(hits[k]);
+        continue;
+      }
+      const double t = param(s);
+      if (t > 0 && t < 1) {
+        minima.push_back(hits[k]);
+      } else if (t <= 0) {
+        // At the start vertex: a minimum when nothing before it approaches p further.
+        int64_t q = static_cast<int64_t>(s) - 1;
+        while (q >= 0 && degenerate(static_cast<uint32_t>(q))) --q;
+        if (q < 0 || param(static_cast<uint32_t>(q)) >= 1) minima.push_back(hits[k]);
+      } else {
+        // At the end vertex: a minimum here only at the end of the polyline (otherwise the
+        // next non-degenerate segment reports it from its start).
+        uint32_t q = s + 1;
+        while (q < num_segs && degenerate(q)) ++q;
+        if (q == num_segs) minima.push_back(hits[k]);
+      }
     }
-    out->push_back(best);
+    // Merge minima of one pass not separated by a rise of at least kMinRiseM (noise in a shape
+    // traced by GPS), keeping the nearer.
+    constexpr double kMinRiseM = 2.0;
+    size_t first_out = out->size();
+    for (const PolylinePoint& m : minima) {
+      if (out->size() > first_out) {
+        PolylinePoint& last = out->back();
+        double peak = std::max(last.offset_m, m.offset_m);
+        for (uint32_t v = last.segment + 1; v <= m.segment; ++v)
+          peak = std::max(peak, Dist(p, pts_[v]));
+        if (peak - std::max(last.offset_m, m.offset_m) < kMinRiseM) {
+          if (m.offset_m < last.offset_m) last = m;
+          continue;
+        }
+      }
+      out->push_back(m);
+    }
     i = j;
   }
 }

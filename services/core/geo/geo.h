@@ -84,8 +84,10 @@ class Polyline {
   // Nearest point on one segment.
   PolylinePoint ProjectOnSegment(Vec2 p, uint32_t segment) const;
   // Every local minimum of the distance from `p` to the polyline within `radius_m`, one per
-  // separate pass of the polyline near `p` (a loop or out-and-back street gives several),
-  // sorted by dist_along_m. Uses a segment grid: cost grows with the segments near `p`.
+  // separate pass of the polyline near `p` (a loop or out-and-back street gives several, also
+  // when the street turns back on itself within the radius), sorted by dist_along_m. Minima
+  // not separated by a rise of at least 2 m (noise in a traced shape) count as one, the nearer.
+  // Uses a segment grid: cost grows with the segments near `p`.
   void Candidates(Vec2 p, double radius_m, std::vector<PolylinePoint>* out) const;
 
   // Point and direction (unit vector) at a distance along the polyline (clamped to its ends).

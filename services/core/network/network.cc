@@ -1,9 +1,584 @@
 #include "services/core/network/network.h"
 
-namespace smartbus {
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <utility>
 
-absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed, const NetworkOptions&) {
-  return absl::UnimplementedError("Network::Build: not implemented yet");
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace smartbus {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int64_t kDayS = 86400;
+// Dates farther apart than this are not precomputed for ActiveServices (computed on demand).
+constexpr int64_t kMaxPrecomputedDays = 4000;
+// Weight of the schedule-consistency term in stop placement: metres of stop offset per metre of
+// difference between the along-shape gap of two consecutive stops and the gap their scheduled
+// times suggest. Small: it only decides between placements whose offsets are about equal (the
+// two sides of an out-and-back street).
+constexpr double kGapWeight = 0.002;
+
+uint64_t CellKey(int64_t cx, int64_t cy) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(cx)) << 32) | static_cast<uint32_t>(cy);
 }
+
+absl::CivilDay ToCivilDay(int32_t yyyymmdd) {
+  return absl::CivilDay(yyyymmdd / 10000, (yyyymmdd / 100) % 100, yyyymmdd % 100);
+}
+
+int32_t FromCivilDay(absl::CivilDay d) {
+  return static_cast<int32_t>(d.year() * 10000 + d.month() * 100 + d.day());
+}
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+
+// ---- Stop placement ----------------------------------------------------------------------
+
+struct PlaceState {
+  double dist = 0;     // along the polyline
+  double offset = 0;   // stop to polyline
+  double cost = 0;     // accumulated
+  int32_t prev = -1;   // index into the previous stop's states
+  bool forced = false; // placed out of reach only because of the order constraint
+};
+
+// Reusable scratch space for placement (one per Build).
+struct Placer {
+  std::vector<std::vector<PlaceState>> states;
+  std::vector<PolylinePoint> cands;
+  std::vector<PlaceState> tmp;
+};
+
+// Keeps states sorted by dist with the cheapest per distinct dist, dropping states that an
+// earlier, cheaper one dominates (every continuation of the later one is open to the earlier one
+// at no more cost, the schedule term included).
+void PruneStates(std::vector<PlaceState>* s) {
+  std::sort(s->begin(), s->end(), [](const PlaceState& a, const PlaceState& b) {
+    return a.dist != b.dist ? a.dist < b.dist : a.cost < b.cost;
+  });
+  size_t w = 0;
+  for (size_t i = 0; i < s->size(); ++i) {
+    const PlaceState& c = (*s)[i];
+    bool dominated = false;
+    for (size_t k = 0; k < w; ++k) {
+      const PlaceState& a = (*s)[k];
+      if (a.cost + kGapWeight * (c.dist - a.dist) <= c.cost) {
+        dominated = true;
+        break;
+      }
+    }
+    if (!dominated) (*s)[w++] = c;
+  }
+  s->resize(w);
+}
+
+// Places the stops (plane positions `xy`) along `line` at non-decreasing distances, minimising
+// the sum of offsets (plus a small schedule-consistency term, see kGapWeight). `times_s` are the
+// scheduled times of one trip of the pattern (may be empty).
+void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
+                const std::vector<int32_t>& times_s, double radius_m, Placer* pl, Pattern* pat) {
+  const size_t n = xy.size();
+  pat->stop_dist_m.assign(n, 0);
+  pat->stop_offset_m.assign(n, 0);
+  pat->max_stop_offset_m = 0;
+  pat->monotone = true;
+  if (n == 0) return;
+
+  // Expected along-shape gap between consecutive stops.
+  double speed = 0;
+  if (times_s.size() == n && times_s.back() > times_s.front()) {
+    double straight = 0;
+    for (size_t i = 1; i < n; ++i) straight += Dist(xy[i - 1], xy[i]);
+    speed = straight / (times_s.back() - times_s.front());
+  }
+  auto expected_gap = [&](size_t i) {
+    if (speed > 0) return speed * std::max(0, times_s[i] - times_s[i - 1]);
+    return Dist(xy[i - 1], xy[i]);
+  };
+
+  if (pl->states.size() < n) pl->states.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<PlaceState>& cur = pl->states[i];
+    cur.clear();
+    line.Candidates(xy[i], radius_m, &pl->cands);
+    if (i == 0) {
+      for (const PolylinePoint& c : pl->cands) cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1, false});
+      if (cur.empty()) {
+        PolylinePoint c = line.Project(xy[i]);
+        cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1, false});
+      }
+      PruneStates(&cur);
+      continue;
+    }
+    const std::vector<PlaceState>& prev = pl->states[i - 1];
+    const double gap = expected_gap(i);
+    // Candidates (one per pass of the shape near the stop).
+    for (const PolylinePoint& c : pl->cands) {
+      PlaceState best{c.dist_along_m, c.offset_m, kInf, -1, false};
+      for (size_t j = 0; j < prev.size(); ++j) {
+        if (prev[j].dist > c.dist_along_m + 1e-9) break;  // prev sorted by dist
+        double cost = prev[j].cost + c.offset_m +
+                      kGapWeight * std::fabs(c.dist_along_m - prev[j].dist - gap);
+        if (cost < best.cost) {
+          best.cost = cost;
+          best.prev = static_cast<int32_t>(j);
+        }
+      }
+      if (best.prev >= 0) cur.push_back(best);
+    }
+    // Boundary states: the stop at the same distance as the previous one (the constrained
+    // nearest point when the stop's own nearest point lies just before the previous stop).
+    for (size_t j = 0; j < prev.size(); ++j) {
+      double off = Dist(xy[i], line.PointAt(prev[j].dist));
+      if (off > radius_m) continue;
+      cur.push_back({prev[j].dist, off, prev[j].cost + off + kGapWeight * gap,
+                     static_cast<int32_t>(j), false});
+    }
+    if (cur.empty()) {
+      // No in-order placement within the radius: the nearest point at or after each previous
+      // placement. Forced (non-monotone in spirit) when the stop does lie near the shape.
+      bool near_shape = !pl->cands.empty();
+      for (size_t j = 0; j < prev.size(); ++j) {
+        PolylinePoint c = line.Project(xy[i], prev[j].dist);
+        cur.push_back({c.dist_along_m, c.offset_m,
+                       prev[j].cost + c.offset_m +
+                           kGapWeight * std::fabs(c.dist_along_m - prev[j].dist - gap),
+                       static_cast<int32_t>(j), near_shape});
+      }
+    }
+    PruneStates(&cur);
+  }
+  // Backtrack from the cheapest final state.
+  const std::vector<PlaceState>& last = pl->states[n - 1];
+  int32_t k = 0;
+  for (size_t j = 1; j < last.size(); ++j)
+    if (last[j].cost < last[k].cost) k = static_cast<int32_t>(j);
+  for (size_t i = n; i-- > 0;) {
+    const PlaceState& s = pl->states[i][k];
+    pat->stop_dist_m[i] = s.dist;
+    pat->stop_offset_m[i] = static_cast<float>(s.offset);
+    pat->max_stop_offset_m = std::max(pat->max_stop_offset_m, s.offset);
+    if (s.forced) pat->monotone = false;
+    k = s.prev;
+  }
+  // Guard against rounding: distances never decrease.
+  for (size_t i = 1; i < n; ++i)
+    pat->stop_dist_m[i] = std::max(pat->stop_dist_m[i], pat->stop_dist_m[i - 1]);
+}
+
+}  // namespace
+
+// ---- Build ---------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
+                                                             const NetworkOptions& options) {
+  std::shared_ptr<Network> net(new Network());
+  net->feed_ = std::move(feed);
+  GtfsFeed& f = net->feed_;
+
+  // Time zone.
+  std::string tz_name = f.timezone;
+  if (tz_name.empty() && !f.agencies.empty()) tz_name = f.agencies[0].timezone;
+  if (tz_name.empty())
+    return absl::InvalidArgumentError(
+        "agency.txt: agency_timezone is empty; service days cannot be resolved");
+  if (!absl::LoadTimeZone(tz_name, &net->tz_))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "agency.txt: agency_timezone '", tz_name,
+        "' is not a time zone known to tzdata (expected an IANA name like America/New_York)"));
+
+  // Validate the cross references Build relies on.
+  const uint32_t num_stops = static_cast<uint32_t>(f.stops.size());
+  for (uint32_t t = 0; t < f.trips.size(); ++t) {
+    const GtfsTrip& trip = f.trips[t];
+    if (static_cast<uint64_t>(trip.first_stop_time) + trip.num_stop_times > f.stop_times.size())
+      return absl::InvalidArgumentError(absl::StrCat("trip '", trip.id,
+                                                     "': stop_times range out of bounds"));
+    if (trip.route >= f.routes.size())
+      return absl::InvalidArgumentError(absl::StrCat("trip '", trip.id, "': unknown route"));
+    if (trip.service >= f.services.size())
+      return absl::InvalidArgumentError(absl::StrCat("trip '", trip.id, "': unknown service"));
+    if (trip.shape != kNoIndex && trip.shape >= f.shapes.size())
+      return absl::InvalidArgumentError(absl::StrCat("trip '", trip.id, "': unknown shape"));
+    for (uint32_t k = 0; k < trip.num_stop_times; ++k)
+      if (f.stop_times[trip.first_stop_time + k].stop >= num_stops)
+        return absl::InvalidArgumentError(
+            absl::StrCat("trip '", trip.id, "': stop_time ", k, " has an unknown stop"));
+  }
+
+  // Projection: origin at the centre of the stops' bounding box.
+  {
+    double lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
+    for (const GtfsStop& s : f.stops) {
+      lat0 = std::min(lat0, s.pos.lat);
+      lat1 = std::max(lat1, s.pos.lat);
+      lon0 = std::min(lon0, s.pos.lon);
+      lon1 = std::max(lon1, s.pos.lon);
+    }
+    LatLon origin = f.stops.empty() ? LatLon{0, 0} : LatLon{(lat0 + lat1) / 2, (lon0 + lon1) / 2};
+    net->projection_ = LocalProjection(origin);
+  }
+  net->stop_xy_.resize(num_stops);
+  for (uint32_t s = 0; s < num_stops; ++s) net->stop_xy_[s] = net->projection_.Forward(f.stops[s].pos);
+
+  // ---- Patterns: group trips by (route, direction, shape, stop sequence) ----
+  const uint32_t num_trips = static_cast<uint32_t>(f.trips.size());
+  net->trip_pattern_.assign(num_trips, kNoIndex);
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_hash;
+  by_hash.reserve(num_trips / 8 + 16);
+  std::vector<Pattern>& patterns = net->patterns_;
+  for (uint32_t t = 0; t < num_trips; ++t) {
+    const GtfsTrip& trip = f.trips[t];
+    uint32_t shape = trip.shape;
+    if (shape != kNoIndex && f.shapes[shape].points.size() < 2) shape = kNoIndex;
+    const GtfsStopTime* st = f.stop_times.data() + trip.first_stop_time;
+    uint64_t h = Mix(Mix(Mix(trip.route, static_cast<uint64_t>(trip.direction_id + 1)), shape),
+                     trip.num_stop_times);
+    for (uint32_t k = 0; k < trip.num_stop_times; ++k) h = Mix(h, st[k].stop);
+    std::vector<uint32_t>& bucket = by_hash[h];
+    uint32_t found = kNoIndex;
+    for (uint32_t p : bucket) {
+      const Pattern& pat = patterns[p];
+      if (pat.route != trip.route || pat.direction_id != trip.direction_id || pat.shape != shape ||
+          pat.stops.size() != trip.num_stop_times)
+        continue;
+      bool same = true;
+      for (uint32_t k = 0; k < trip.num_stop_times && same; ++k) same = pat.stops[k] == st[k].stop;
+      if (same) {
+        found = p;
+        break;
+      }
+    }
+    if (found == kNoIndex) {
+      found = static_cast<uint32_t>(patterns.size());
+      Pattern pat;
+      pat.route = trip.route;
+      pat.direction_id = trip.direction_id;
+      pat.shape = shape;
+      pat.stops.resize(trip.num_stop_times);
+      for (uint32_t k = 0; k < trip.num_stop_times; ++k) pat.stops[k] = st[k].stop;
+      patterns.push_back(std::move(pat));
+      bucket.push_back(found);
+    }
+    patterns[found].trips.push_back(t);
+    net->trip_pattern_[t] = found;
+    if (trip.shape != kNoIndex && shape == kNoIndex) ++f.warnings["shape_too_short"];
+    if (trip.num_stop_times == 0) ++f.warnings["trip_without_stop_times"];
+  }
+  auto first_dep = [&f](uint32_t t) {
+    const GtfsTrip& trip = f.trips[t];
+    return trip.num_stop_times ? f.stop_times[trip.first_stop_time].departure_s : 0;
+  };
+  for (Pattern& pat : patterns) {
+    std::stable_sort(pat.trips.begin(), pat.trips.end(),
+                     [&](uint32_t a, uint32_t b) { return first_dep(a) < first_dep(b); });
+  }
+
+  // ---- Polylines (one per used shape, one per shapeless pattern) and stop placement ----
+  std::vector<uint32_t> shape_polyline(f.shapes.size(), kNoIndex);
+  Placer placer;
+  std::vector<Vec2> xy;
+  std::vector<int32_t> times;
+  std::vector<LatLon> ll;
+  for (Pattern& pat : patterns) {
+    const size_t n = pat.stops.size();
+    if (pat.shape != kNoIndex) {
+      uint32_t& pl = shape_polyline[pat.shape];
+      if (pl == kNoIndex) {
+        pl = static_cast<uint32_t>(net->polylines_.size());
+        net->polylines_.emplace_back(f.shapes[pat.shape].points, net->projection_);
+      }
+      pat.polyline = pl;
+      xy.resize(n);
+      for (size_t i = 0; i < n; ++i) xy[i] = net->stop_xy_[pat.stops[i]];
+      times.clear();
+      const GtfsTrip& rep = f.trips[pat.trips.front()];
+      for (uint32_t k = 0; k < rep.num_stop_times; ++k)
+        times.push_back(f.stop_times[rep.first_stop_time + k].arrival_s);
+      PlaceStops(net->polylines_[pl], xy, times, options.max_stop_offset_m, &placer, &pat);
+    } else {
+      ll.resize(n);
+      for (size_t i = 0; i < n; ++i) ll[i] = f.stops[pat.stops[i]].pos;
+      pat.polyline = static_cast<uint32_t>(net->polylines_.size());
+      net->polylines_.emplace_back(ll, net->projection_);
+      const Polyline& line = net->polylines_.back();
+      pat.stop_dist_m.resize(n);
+      pat.stop_offset_m.assign(n, 0);
+      for (size_t i = 0; i < n; ++i) pat.stop_dist_m[i] = line.cum_m()[i];
+      pat.max_stop_offset_m = 0;
+      pat.monotone = true;
+    }
+    for (float off : pat.stop_offset_m)
+      if (off > options.max_stop_offset_m) ++f.warnings["stop_far_from_shape"];
+    if (!pat.monotone) {
+      ++f.warnings["nonmonotone_pattern"];
+      ++net->nonmonotone_patterns_;
+    }
+    net->max_stop_offset_all_m_ = std::max(net->max_stop_offset_all_m_, pat.max_stop_offset_m);
+  }
+
+  // ---- Per-route and per-stop pattern lists ----
+  net->route_patterns_.assign(f.routes.size(), {});
+  net->stop_patterns_.assign(num_stops, {});
+  for (uint32_t p = 0; p < patterns.size(); ++p) {
+    net->route_patterns_[patterns[p].route].push_back(p);
+    for (uint32_t k = 0; k < patterns[p].stops.size(); ++k)
+      net->stop_patterns_[patterns[p].stops[k]].emplace_back(p, k);
+  }
+
+  // ---- Calendar index ----
+  const size_t num_services = f.services.size();
+  net->service_spans_.assign(num_services, {});
+  net->service_trips_.assign(num_services, {});
+  net->service_max_duration_s_.assign(num_services, 0);
+  net->min_start_s_ = std::numeric_limits<int32_t>::max();
+  net->max_end_s_ = std::numeric_limits<int32_t>::min();
+  for (uint32_t t = 0; t < num_trips; ++t) {
+    const GtfsTrip& trip = f.trips[t];
+    net->service_trips_[trip.service].push_back(t);
+    if (trip.num_stop_times == 0) continue;
+    const GtfsStopTime* st = f.stop_times.data() + trip.first_stop_time;
+    int32_t start = st[0].departure_s;
+    int32_t end = std::max(start, st[trip.num_stop_times - 1].arrival_s);
+    net->service_spans_[trip.service].push_back({start, end, t});
+    net->service_max_duration_s_[trip.service] =
+        std::max(net->service_max_duration_s_[trip.service], end - start);
+    net->min_start_s_ = std::min(net->min_start_s_, start);
+    net->max_end_s_ = std::max(net->max_end_s_, end);
+  }
+  if (net->min_start_s_ > net->max_end_s_) net->min_start_s_ = net->max_end_s_ = 0;
+  for (auto& spans : net->service_spans_)
+    std::sort(spans.begin(), spans.end(), [](const TripSpan& a, const TripSpan& b) {
+      return a.start_s != b.start_s ? a.start_s < b.start_s : a.trip < b.trip;
+    });
+  {
+    int32_t first = 0, last = 0;
+    auto widen = [&](int32_t d) {
+      if (d <= 0) return;
+      if (first == 0 || d < first) first = d;
+      if (last == 0 || d > last) last = d;
+    };
+    for (const GtfsService& s : f.services) {
+      if (s.start_date > 0 && s.weekdays != 0) {
+        widen(s.start_date);
+        widen(s.end_date);
+      }
+      if (!s.added_dates.empty()) {
+        widen(s.added_dates.front());
+        widen(s.added_dates.back());
+      }
+    }
+    if (first > 0) {
+      absl::CivilDay d0 = ToCivilDay(first), d1 = ToCivilDay(last);
+      if (d1 >= d0 && d1 - d0 < kMaxPrecomputedDays) {
+        net->first_day_ = d0;
+        net->active_by_day_.resize(static_cast<size_t>(d1 - d0 + 1));
+        for (absl::CivilDay d = d0; d <= d1; ++d)
+          net->active_by_day_[static_cast<size_t>(d - d0)] =
+              net->ComputeActiveServices(FromCivilDay(d));
+      }
+    }
+  }
+
+  // ---- Blocks: same block_id and service, ordered by first departure ----
+  net->next_in_block_.assign(num_trips, kNoIndex);
+  {
+    std::vector<uint32_t> blocked;
+    for (uint32_t t = 0; t < num_trips; ++t)
+      if (!f.trips[t].block_id.empty()) blocked.push_back(t);
+    std::sort(blocked.begin(), blocked.end(), [&](uint32_t a, uint32_t b) {
+      const GtfsTrip& ta = f.trips[a];
+      const GtfsTrip& tb = f.trips[b];
+      if (ta.service != tb.service) return ta.service < tb.service;
+      int c = ta.block_id.compare(tb.block_id);
+      if (c != 0) return c < 0;
+      int32_t da = first_dep(a), db = first_dep(b);
+      return da != db ? da < db : a < b;
+    });
+    for (size_t i = 0; i + 1 < blocked.size(); ++i) {
+      const GtfsTrip& a = f.trips[blocked[i]];
+      const GtfsTrip& b = f.trips[blocked[i + 1]];
+      if (a.service == b.service && a.block_id == b.block_id)
+        net->next_in_block_[blocked[i]] = blocked[i + 1];
+    }
+  }
+
+  // ---- Stop grid ----
+  for (uint32_t s = 0; s < num_stops; ++s) {
+    const Vec2 p = net->stop_xy_[s];
+    net->stop_grid_[CellKey(static_cast<int64_t>(std::floor(p.x / net->stop_cell_m_)),
+                            static_cast<int64_t>(std::floor(p.y / net->stop_cell_m_)))]
+        .push_back(s);
+  }
+
+  return std::shared_ptr<const Network>(std::move(net));
+}
+
+// ---- Lookups -------------------------------------------------------------------------------
+
+std::optional<uint32_t> Network::FindTrip(absl::string_view id) const {
+  auto it = feed_.trip_index.find(id);
+  if (it == feed_.trip_index.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Network::FindStop(absl::string_view id) const {
+  auto it = feed_.stop_index.find(id);
+  if (it == feed_.stop_index.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Network::FindRoute(absl::string_view id) const {
+  auto it = feed_.route_index.find(id);
+  if (it == feed_.route_index.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---- Calendar ------------------------------------------------------------------------------
+
+absl::Time Network::ServiceDayStart(int32_t yyyymmdd) const {
+  absl::CivilDay d = ToCivilDay(yyyymmdd);
+  absl::CivilSecond noon(d.year(), d.month(), d.day(), 12, 0, 0);
+  return absl::FromCivil(noon, tz_) - absl::Hours(12);
+}
+
+std::vector<uint32_t> Network::ComputeActiveServices(int32_t yyyymmdd) const {
+  std::vector<uint32_t> out;
+  for (uint32_t s = 0; s < feed_.services.size(); ++s)
+    if (feed_.ServiceRunsOn(s, yyyymmdd)) out.push_back(s);
+  std::sort(out.begin(), out.end(), [this](uint32_t a, uint32_t b) {
+    const std::string& ia = feed_.services[a].id;
+    const std::string& ib = feed_.services[b].id;
+    return ia != ib ? ia < ib : a < b;
+  });
+  return out;
+}
+
+const std::vector<uint32_t>* Network::PrecomputedActive(int32_t yyyymmdd) const {
+  if (active_by_day_.empty()) return nullptr;
+  int64_t i = ToCivilDay(yyyymmdd) - first_day_;
+  if (i < 0 || i >= static_cast<int64_t>(active_by_day_.size())) return nullptr;
+  return &active_by_day_[static_cast<size_t>(i)];
+}
+
+std::vector<uint32_t> Network::ActiveServices(int32_t yyyymmdd) const {
+  if (const std::vector<uint32_t>* pre = PrecomputedActive(yyyymmdd)) return *pre;
+  return ComputeActiveServices(yyyymmdd);
+}
+
+std::vector<uint32_t> Network::ActiveTrips(int32_t yyyymmdd) const {
+  std::vector<uint32_t> out;
+  for (uint32_t s : ActiveServices(yyyymmdd))
+    out.insert(out.end(), service_trips_[s].begin(), service_trips_[s].end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<TripInstance> Network::TripsAround(absl::Time t, absl::Duration before,
+                                               absl::Duration after) const {
+  std::vector<TripInstance> out;
+  if (service_spans_.empty()) return out;
+  const int64_t before_s = absl::ToInt64Seconds(absl::Ceil(before, absl::Seconds(1)));
+  const int64_t after_s = absl::ToInt64Seconds(absl::Ceil(after, absl::Seconds(1)));
+  // A service day starts within a few hours of local midnight; scan every date whose widened
+  // span could contain t, then check each exactly.
+  const absl::CivilDay today = absl::ToCivilDay(t, tz_);
+  const int64_t back_days = (std::max<int64_t>(0, max_end_s_ + after_s)) / kDayS + 1;
+  const int64_t fwd_days = (std::max<int64_t>(0, before_s - min_start_s_)) / kDayS + 1;
+  std::vector<uint32_t> computed;
+  for (absl::CivilDay d = today - back_days; d <= today + fwd_days; ++d) {
+    const int32_t date = FromCivilDay(d);
+    const absl::Time day_start = ServiceDayStart(date);
+    const int64_t off = absl::ToInt64Seconds(absl::Floor(t - day_start, absl::Seconds(1)));
+    if (off < min_start_s_ - before_s || off > max_end_s_ + after_s) continue;
+    const std::vector<uint32_t>* active = PrecomputedActive(date);
+    if (active == nullptr) {
+      computed = ComputeActiveServices(date);
+      active = &computed;
+    }
+    for (uint32_t s : *active) {
+      const std::vector<TripSpan>& spans = service_spans_[s];
+      // start - before <= off  <=>  start <= off + before;
+      // end + after >= off and end <= start + max_duration  =>  start >= off - after - max_dur.
+      const int64_t lo = off - after_s - service_max_duration_s_[s];
+      const int64_t hi = off + before_s;
+      auto it = std::lower_bound(spans.begin(), spans.end(), lo,
+                                 [](const TripSpan& a, int64_t v) { return a.start_s < v; });
+      for (; it != spans.end() && it->start_s <= hi; ++it)
+        if (it->end_s + after_s >= off) out.push_back({it->trip, date, day_start});
+    }
+  }
+  return out;
+}
+
+absl::Time Network::ScheduledArrival(const TripInstance& ti, uint32_t k) const {
+  const GtfsTrip& trip = feed_.trips[ti.trip];
+  return ti.day_start + absl::Seconds(feed_.stop_times[trip.first_stop_time + k].arrival_s);
+}
+
+absl::Time Network::ScheduledDeparture(const TripInstance& ti, uint32_t k) const {
+  const GtfsTrip& trip = feed_.trips[ti.trip];
+  return ti.day_start + absl::Seconds(feed_.stop_times[trip.first_stop_time + k].departure_s);
+}
+
+// ---- Blocks --------------------------------------------------------------------------------
+
+std::optional<uint32_t> Network::NextTripInBlock(uint32_t trip) const {
+  if (trip >= next_in_block_.size() || next_in_block_[trip] == kNoIndex) return std::nullopt;
+  return next_in_block_[trip];
+}
+
+// ---- Stops near a point --------------------------------------------------------------------
+
+std::vector<std::pair<uint32_t, double>> Network::StopsNear(LatLon p, double radius_m,
+                                                            size_t max_results) const {
+  std::vector<std::pair<uint32_t, double>> out;
+  if (max_results == 0 || !(radius_m >= 0)) return out;
+  const Vec2 q = projection_.Forward(p);
+  const int64_t x0 = static_cast<int64_t>(std::floor((q.x - radius_m) / stop_cell_m_));
+  const int64_t x1 = static_cast<int64_t>(std::floor((q.x + radius_m) / stop_cell_m_));
+  const int64_t y0 = static_cast<int64_t>(std::floor((q.y - radius_m) / stop_cell_m_));
+  const int64_t y1 = static_cast<int64_t>(std::floor((q.y + radius_m) / stop_cell_m_));
+  if ((x1 - x0 + 1) * (y1 - y0 + 1) > static_cast<int64_t>(stop_grid_.size())) {
+    // A radius larger than the network: scan every stop.
+    for (uint32_t s = 0; s < stop_xy_.size(); ++s) {
+      double d = Dist(q, stop_xy_[s]);
+      if (d <= radius_m) out.emplace_back(s, d);
+    }
+  } else {
+    for (int64_t cx = x0; cx <= x1; ++cx)
+      for (int64_t cy = y0; cy <= y1; ++cy) {
+        auto it = stop_grid_.find(CellKey(cx, cy));
+        if (it == stop_grid_.end()) continue;
+        for (uint32_t s : it->second) {
+          double d = Dist(q, stop_xy_[s]);
+          if (d <= radius_m) out.emplace_back(s, d);
+        }
+      }
+  }
+  auto cmp = [](const std::pair<uint32_t, double>& a, const std::pair<uint32_t, double>& b) {
+    return a.second != b.second ? a.second < b.second : a.first < b.first;
+  };
+  if (out.size() > max_results) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(max_results), out.end(),
+                      cmp);
+    out.resize(max_results);
+  } else {
+    std::sort(out.begin(), out.end(), cmp);
+  }
+  return out;
+}
+
+int Network::nonmonotone_patterns() const { return nonmonotone_patterns_; }
+double Network::max_stop_offset_m() const { return max_stop_offset_all_m_; }
 
 }  // namespace smartbus

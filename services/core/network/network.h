@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "services/core/geo/geo.h"
 #include "services/core/gtfs/feed.h"
@@ -125,6 +127,26 @@ class Network {
   double stop_cell_m_ = 250;
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> stop_grid_;
   std::vector<Vec2> stop_xy_;
+
+  // Calendar index. A trip's scheduled span in seconds since its service day start.
+  struct TripSpan {
+    int32_t start_s = 0;  // first departure
+    int32_t end_s = 0;    // last arrival
+    uint32_t trip = kNoIndex;
+  };
+  std::vector<std::vector<TripSpan>> service_spans_;  // per service, sorted by start_s
+  std::vector<int32_t> service_max_duration_s_;       // per service, longest trip span
+  std::vector<std::vector<uint32_t>> service_trips_;  // per service, ascending trip index
+  int32_t min_start_s_ = 0;                           // over all trips
+  int32_t max_end_s_ = 0;
+  // Active services (sorted by service id) for every date in [first_day_, first_day_ + size).
+  absl::CivilDay first_day_;
+  std::vector<std::vector<uint32_t>> active_by_day_;
+  std::vector<uint32_t> ComputeActiveServices(int32_t yyyymmdd) const;
+  const std::vector<uint32_t>* PrecomputedActive(int32_t yyyymmdd) const;
+
+  int nonmonotone_patterns_ = 0;
+  double max_stop_offset_all_m_ = 0;
 };
 
 }  // namespace smartbus

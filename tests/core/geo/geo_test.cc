@@ -51,6 +51,37 @@ TEST(Polyline, CandidatesGivesOnePerPassOnOutAndBack) {
   EXPECT_NEAR(c[1].dist_along_m, 500 + 15 + 300, 1);
 }
 
+// A dead-end street driven out and straight back on the same line: the two passes touch at
+// the turnaround, so the segments near a point form one run; both passes must still be found.
+TEST(Polyline, CandidatesSplitsAPassThatTurnsBack) {
+  std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({500, 0}),
+                             kProj.Reverse({0, 0.5})};
+  Polyline line(pts, kProj);
+  std::vector<PolylinePoint> c;
+  line.Candidates({450, 6}, 100, &c);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_NEAR(c[0].dist_along_m, 450, 1);
+  EXPECT_NEAR(c[1].dist_along_m, 550, 1);
+  // At the turnaround itself there is a single pass.
+  line.Candidates({505, 0}, 100, &c);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_NEAR(c[0].dist_along_m, 500, 1);
+}
+
+// A shape ending at a point near p and starting elsewhere: the end vertex is a candidate.
+TEST(Polyline, CandidatesIncludesPolylineEnds) {
+  std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({0, 300}),
+                             kProj.Reverse({300, 300}), kProj.Reverse({300, 10})};
+  Polyline line(pts, kProj);
+  std::vector<PolylinePoint> c;
+  line.Candidates({310, 0}, 50, &c);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_NEAR(c[0].dist_along_m, line.length_m(), 1);
+  line.Candidates({-10, -5}, 50, &c);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_NEAR(c[0].dist_along_m, 0, 1e-6);
+}
+
 TEST(Polyline, RepeatedPointsAreHarmless) {
   std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({100, 0}),
                              kProj.Reverse({100, 0}), kProj.Reverse({200, 0})};
