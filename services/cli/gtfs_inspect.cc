@@ -1,12 +1,179 @@
-#include <cstdio>
+// smartbus gtfs inspect FEED... [--date YYYYMMDD] [--json]
+//
+// Loads one or several GTFS feeds as one network and prints a summary (FORMATS.md): counts,
+// service date range, warnings by kind, pattern placement quality and, with --date, the
+// services and trips running on that service date.
 
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "services/cli/args.h"
 #include "services/cli/commands.h"
+#include "services/core/gtfs/feed.h"
+#include "services/core/network/network.h"
 
 namespace smartbus::cli {
+namespace {
 
-int RunGtfsInspect(int, char**) {
-  std::fprintf(stderr, "smartbus: not implemented yet\n");
-  return 1;
+constexpr const char* kUsage =
+    "usage: smartbus gtfs inspect FEED... [--date YYYYMMDD] [--json]\n"
+    "  FEED: a GTFS directory or .zip; several feeds form one network\n";
+
+// Bytes of stop_times text to expect (for deciding whether to show progress).
+size_t FeedSizeBytes(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  if (S_ISDIR(st.st_mode)) {
+    if (::stat((path + "/stop_times.txt").c_str(), &st) != 0) return 0;
+  }
+  return static_cast<size_t>(st.st_size);
+}
+
+std::string DateString(int32_t d) { return d == 0 ? "" : absl::StrCat(d); }
+
+}  // namespace
+
+int RunGtfsInspect(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, {"json", "help"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "smartbus gtfs inspect: %s\n%s", args.status().message().data(), kUsage);
+    return 2;
+  }
+  if (args->Has("help")) {
+    std::fprintf(stdout, "%s", kUsage);
+    return 0;
+  }
+  if (auto s = args->CheckKnown({"json", "date", "help"}); !s.ok()) {
+    std::fprintf(stderr, "smartbus gtfs inspect: %s\n%s", std::string(s.message()).c_str(), kUsage);
+    return 2;
+  }
+  const std::vector<std::string>& paths = args->positional();
+  if (paths.empty()) {
+    std::fprintf(stderr, "smartbus gtfs inspect: no FEED given\n%s", kUsage);
+    return 2;
+  }
+  int32_t date = 0;
+  const bool has_date = args->Has("date");
+  if (has_date && !ParseGtfsDate(args->Get("date"), &date)) {
+    std::fprintf(stderr, "smartbus gtfs inspect: --date: not a date (YYYYMMDD): '%s'\n",
+                 args->Get("date").c_str());
+    return 2;
+  }
+  const bool json = args->Has("json");
+
+  GtfsLoadOptions options;
+  size_t bytes = 0;
+  for (const std::string& p : paths) bytes += FeedSizeBytes(p);
+  options.progress = bytes > (32u << 20);  // large feeds: a progress line on stderr
+
+  auto feed = LoadGtfs(paths, options);
+  if (!feed.ok()) {
+    std::fprintf(stderr, "smartbus gtfs inspect: %s\n", std::string(feed.status().message()).c_str());
+    return 1;
+  }
+
+  // Feed-level figures (taken before the feed moves into the network).
+  const GtfsFeed& f = *feed;
+  nlohmann::ordered_json out;
+  out["agencies"] = f.agencies.size();
+  out["routes"] = f.routes.size();
+  out["trips"] = f.trips.size();
+  out["stops"] = f.stops.size();
+  out["stop_times"] = f.stop_times.size();
+  out["shapes"] = f.shapes.size();
+  const int32_t first_date = f.FirstServiceDate(), last_date = f.LastServiceDate();
+  std::vector<std::string> active_ids;
+  size_t active_trips = 0;
+  if (has_date) {
+    std::vector<char> active(f.services.size(), 0);
+    for (uint32_t s = 0; s < f.services.size(); ++s) {
+      if (f.ServiceRunsOn(s, date)) {
+        active[s] = 1;
+        active_ids.push_back(f.services[s].id);
+      }
+    }
+    std::sort(active_ids.begin(), active_ids.end());
+    for (const GtfsTrip& t : f.trips) active_trips += active[t.service];
+  }
+
+  if (options.progress) std::fprintf(stderr, "building network (patterns, stop placement)...\n");
+  auto net = Network::Build(std::move(*feed));
+  bool have_net = net.ok();
+  if (!net.ok()) {
+    if (net.status().code() != absl::StatusCode::kUnimplemented) {
+      std::fprintf(stderr, "smartbus gtfs inspect: %s\n",
+                   std::string(net.status().message()).c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "smartbus gtfs inspect: network model not available (%s)\n",
+                 std::string(net.status().message()).c_str());
+  }
+  std::map<std::string, int64_t> warnings = have_net ? (*net)->feed().warnings : f.warnings;
+  double max_offset = 0;
+  if (have_net) {
+    out["patterns"] = (*net)->patterns().size();
+  } else {
+    out["patterns"] = nullptr;
+  }
+  out["first_service_date"] = DateString(first_date);
+  out["last_service_date"] = DateString(last_date);
+  out["warnings"] = nlohmann::ordered_json::object();
+  for (const auto& [kind, n] : warnings) out["warnings"][kind] = n;
+  if (have_net) {
+    out["nonmonotone_patterns"] = (*net)->nonmonotone_patterns();
+    max_offset = std::round((*net)->max_stop_offset_m() * 100) / 100;
+    out["max_stop_offset_m"] = max_offset;
+  } else {
+    out["nonmonotone_patterns"] = nullptr;
+    out["max_stop_offset_m"] = nullptr;
+  }
+  if (has_date) {
+    out["active_service_ids"] = active_ids;
+    out["active_trips"] = active_trips;
+  }
+
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("GTFS network from %zu feed%s:", paths.size(), paths.size() == 1 ? "" : "s");
+  for (const std::string& p : paths) std::printf(" %s", p.c_str());
+  std::printf("\n");
+  for (const char* key : {"agencies", "routes", "trips", "stops", "stop_times", "shapes",
+                          "patterns"}) {
+    if (out[key].is_null()) {
+      std::printf("  %-22s (not available)\n", key);
+    } else {
+      std::printf("  %-22s %s\n", key, out[key].dump().c_str());
+    }
+  }
+  std::printf("  %-22s %s .. %s\n", "service dates", DateString(first_date).c_str(),
+              DateString(last_date).c_str());
+  if (have_net) {
+    std::printf("  %-22s %d\n", "nonmonotone patterns", (*net)->nonmonotone_patterns());
+    std::printf("  %-22s %.2f m\n", "max stop offset", max_offset);
+  }
+  if (has_date) {
+    std::string ids;
+    for (const std::string& id : active_ids) absl::StrAppend(&ids, ids.empty() ? "" : ", ", id);
+    std::printf("  on %d: %zu active service%s (%s), %zu active trips\n", date, active_ids.size(),
+                active_ids.size() == 1 ? "" : "s", ids.c_str(), active_trips);
+  }
+  if (warnings.empty()) {
+    std::printf("  warnings: none\n");
+  } else {
+    std::printf("  warnings:\n");
+    for (const auto& [kind, n] : warnings) {
+      std::printf("    %-40s %lld\n", kind.c_str(), static_cast<long long>(n));
+    }
+  }
+  return 0;
 }
 
 }  // namespace smartbus::cli
