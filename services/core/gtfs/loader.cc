@@ -4,6 +4,8 @@
 // loop allocates nothing per row (ids are looked up as string_views into the buffer, numbers
 // and times are parsed by hand) and writes straight into the final vector, reserved up front.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -662,7 +664,8 @@ class FeedLoader {
     uint32_t last = kNoIndex;
     bool grouped = true;
     int64_t width_mismatch = 0;
-    size_t next_progress = options_.progress ? size_t{1} << 20 : SIZE_MAX;
+    // A percentage that rewrites itself, on a terminal only (logs get the final line).
+    size_t next_progress = options_.progress && isatty(2) ? size_t{1} << 20 : SIZE_MAX;
     const size_t ncols = r.num_columns();
     while (r.Next()) {
       if (r.num_fields() != ncols) ++width_mismatch;

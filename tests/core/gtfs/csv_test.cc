@@ -1,0 +1,91 @@
+// The CSV reader on its own: fields, quotes, line ends and line numbers, number parsing.
+
+#include "services/core/gtfs/csv.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace smartbus::gtfs_internal {
+namespace {
+
+// All records of `text` (after the header) as vectors of strings, with their line numbers.
+struct Parsed {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int64_t> lines;
+};
+Parsed ParseAll(std::string text) {
+  Parsed p;
+  CsvReader r(text.data(), text.size());
+  p.header = r.header();
+  while (r.Next()) {
+    std::vector<std::string> row;
+    for (size_t i = 0; i < r.num_fields(); ++i) row.emplace_back(r.Field(static_cast<int>(i)));
+    p.rows.push_back(row);
+    p.lines.push_back(r.line());
+  }
+  return p;
+}
+
+TEST(CsvReaderTest, HeaderColumnsByNameWithBomAndSpaces) {
+  std::string text = "\xEF\xBB\xBF" "b, a ,c\r\n1,2,3\r\n";
+  CsvReader r(text.data(), text.size());
+  EXPECT_EQ(r.Column("a"), 1);
+  EXPECT_EQ(r.Column("b"), 0);
+  EXPECT_EQ(r.Column("missing"), -1);
+  ASSERT_TRUE(r.Next());
+  EXPECT_EQ(r.Field(r.Column("c")), "3");  // no CR left at the end of the line
+  EXPECT_EQ(r.Field(-1), "");
+  EXPECT_EQ(r.Field(7), "");
+  EXPECT_FALSE(r.Next());
+}
+
+TEST(CsvReaderTest, QuotedFields) {
+  Parsed p = ParseAll(
+      "a,b,c\n"
+      "\"x, y\",\"say \"\"hi\"\"\",\"\"\n"
+      "\"multi\r\nline\",2,3\r\n"
+      "last,row,no-newline");
+  ASSERT_EQ(p.rows.size(), 3u);
+  EXPECT_EQ(p.rows[0], (std::vector<std::string>{"x, y", "say \"hi\"", ""}));
+  EXPECT_EQ(p.rows[1], (std::vector<std::string>{"multi\r\nline", "2", "3"}));
+  EXPECT_EQ(p.rows[2], (std::vector<std::string>{"last", "row", "no-newline"}));
+  EXPECT_EQ(p.lines, (std::vector<int64_t>{2, 3, 5}));
+}
+
+TEST(CsvReaderTest, BlankLinesAndShortRows) {
+  Parsed p = ParseAll("a,b,c\n\n1,,\n\r\n4\n  \n");
+  ASSERT_EQ(p.rows.size(), 2u);
+  EXPECT_EQ(p.rows[0], (std::vector<std::string>{"1", "", ""}));
+  EXPECT_EQ(p.rows[1], (std::vector<std::string>{"4"}));
+  EXPECT_EQ(p.lines, (std::vector<int64_t>{3, 5}));
+}
+
+TEST(CsvReaderTest, TrimmedAndNumbers) {
+  std::string text = "lat,lon\n  40.578350, -73.940029\n";
+  CsvReader r(text.data(), text.size());
+  ASSERT_TRUE(r.Next());
+  EXPECT_EQ(r.Trimmed(0), "40.578350");
+  double lat = 0, lon = 0;
+  EXPECT_TRUE(ParseDouble(r.Field(0), &lat));
+  EXPECT_TRUE(ParseDouble(r.Field(1), &lon));
+  EXPECT_DOUBLE_EQ(lat, 40.578350);
+  EXPECT_DOUBLE_EQ(lon, -73.940029);
+  double d;
+  EXPECT_FALSE(ParseDouble("", &d));
+  EXPECT_FALSE(ParseDouble("1.5x", &d));
+  EXPECT_TRUE(ParseDouble("+2", &d));
+  int64_t v = 0;
+  EXPECT_TRUE(ParseInt64(" 1140026 ", &v));
+  EXPECT_EQ(v, 1140026);
+  EXPECT_TRUE(ParseInt64("-3", &v));
+  EXPECT_EQ(v, -3);
+  EXPECT_FALSE(ParseInt64("3.0", &v));
+  EXPECT_FALSE(ParseInt64("  ", &v));
+  EXPECT_EQ(CountLines("a\nb\nc", 5), 2u);
+}
+
+}  // namespace
+}  // namespace smartbus::gtfs_internal

@@ -1,0 +1,603 @@
+// LoadGtfs on tiny inline feeds: real-world CSV oddities, directory and zip, several feeds with
+// clashing ids, the service calendar, and every bad-feed error (each must name the file and,
+// for a bad row, the line).
+
+#include <cmath>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/core/gtfs/feed.h"
+#include "tests/core/gtfs/test_feed.h"
+
+namespace smartbus {
+namespace {
+
+using ::smartbus::testing::FeedFiles;
+using ::smartbus::testing::MinimalFeed;
+using ::smartbus::testing::TempDir;
+using ::smartbus::testing::WriteFeedDir;
+using ::smartbus::testing::WriteFeedZip;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<GtfsFeed> LoadFiles(const FeedFiles& files) {
+  TempDir dir;
+  return LoadGtfs({WriteFeedDir(dir.path() + "/feed", files)});
+}
+
+// The error message of loading `files` (empty when the load succeeded).
+std::string LoadError(const FeedFiles& files) {
+  auto feed = LoadFiles(files);
+  return feed.ok() ? "" : std::string(feed.status().message());
+}
+
+const GtfsTrip& Trip(const GtfsFeed& f, const std::string& id) {
+  return f.trips[f.trip_index.at(id)];
+}
+const GtfsStopTime& StopTime(const GtfsFeed& f, const std::string& trip, uint32_t k) {
+  return f.stop_times[Trip(f, trip).first_stop_time + k];
+}
+
+// ---- a good feed ------------------------------------------------------------------------------
+
+TEST(LoadGtfsTest, MinimalFeedCrossReferenced) {
+  auto feed = LoadFiles(MinimalFeed());
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->agencies.size(), 1u);
+  EXPECT_EQ(feed->timezone, "America/New_York");
+  EXPECT_EQ(feed->routes.size(), 1u);
+  EXPECT_EQ(feed->stops.size(), 3u);
+  EXPECT_EQ(feed->trips.size(), 2u);
+  EXPECT_EQ(feed->stop_times.size(), 6u);
+  const GtfsTrip& t1 = Trip(*feed, "T1");
+  EXPECT_EQ(t1.num_stop_times, 3u);
+  EXPECT_EQ(feed->routes[t1.route].id, "R1");
+  EXPECT_EQ(feed->services[t1.service].id, "WK");
+  EXPECT_EQ(t1.shape, kNoIndex);
+  EXPECT_EQ(t1.direction_id, 0);
+  EXPECT_EQ(feed->stops[StopTime(*feed, "T1", 2).stop].id, "S3");
+  EXPECT_EQ(StopTime(*feed, "T1", 1).arrival_s, 8 * 3600 + 5 * 60);
+  EXPECT_TRUE(std::isnan(StopTime(*feed, "T1", 0).shape_dist));
+  EXPECT_TRUE(feed->warnings.empty());
+}
+
+TEST(LoadGtfsTest, RealWorldCsvOddities) {
+  FeedFiles files = MinimalFeed();
+  // BOM, CRLF, columns in another order, an unknown column, quoted fields with commas and
+  // doubled quotes, padded coordinates (NYC), an empty optional field, a blank line.
+  files["stops.txt"] =
+      "\xEF\xBB\xBFstop_lon,stop_name,extra_column,stop_id,stop_lat,stop_code\r\n"
+      " -75.000000,\"Main St, \"\"North\"\" side\",x,S1,  40.000000,\r\n"
+      "-75.0000,Second,,S2,40.0010,1002\r\n"
+      "\r\n"
+      "-75.0000,\"Third\",,S3,40.0020,1003\r\n";
+  // Times past 24:00:00, one-digit hours, padded times.
+  files["stop_times.txt"] =
+      "trip_id,stop_sequence,stop_id,arrival_time,departure_time,pickup_type\r\n"
+      "T1,1,S1,23:58:00,23:59:30,\r\n"
+      "T1,2,S2, 24:05:00,24:05:00,1\r\n"
+      "T1,3,S3,25:10:00,25:10:00,\r\n"
+      "T2,1,S1,9:00:00,9:00:00,\r\n"
+      "T2,2,S2,9:05:00,9:05:00,\r\n"
+      "T2,3,S3,9:10:00,9:10:00,\r\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  const GtfsStop& s1 = feed->stops[feed->stop_index.at("S1")];
+  EXPECT_EQ(s1.name, "Main St, \"North\" side");
+  EXPECT_DOUBLE_EQ(s1.pos.lat, 40.0);
+  EXPECT_DOUBLE_EQ(s1.pos.lon, -75.0);
+  EXPECT_EQ(s1.code, "");
+  EXPECT_EQ(feed->stops[feed->stop_index.at("S3")].name, "Third");
+  EXPECT_EQ(feed->stops[feed->stop_index.at("S3")].code, "1003");
+  EXPECT_EQ(StopTime(*feed, "T1", 0).arrival_s, 23 * 3600 + 58 * 60);
+  EXPECT_EQ(StopTime(*feed, "T1", 0).departure_s, 23 * 3600 + 59 * 60 + 30);
+  EXPECT_EQ(StopTime(*feed, "T1", 1).arrival_s, 24 * 3600 + 5 * 60);
+  EXPECT_EQ(StopTime(*feed, "T1", 1).pickup_type, 1);
+  EXPECT_EQ(StopTime(*feed, "T1", 2).arrival_s, 25 * 3600 + 10 * 60);
+  EXPECT_EQ(StopTime(*feed, "T2", 0).arrival_s, 9 * 3600);
+}
+
+TEST(LoadGtfsTest, QuotedLineBreakKeepsLineNumbersRight) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,\"Two\nlines\",40.0,-75.0\n"
+      "S2,Second,40.001,-75.0\n"
+      "S3,Third,91.5,-75.0\n";  // line 5 of the file
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("line 5"),
+                                      HasSubstr("stop_lat"), HasSubstr("91.5")));
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,\"Two\nlines\",40.0,-75.0\n"
+      "S2,Second,40.001,-75.0\n"
+      "S3,Third,40.002,-75.0\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->stops[feed->stop_index.at("S1")].name, "Two\nlines");
+}
+
+TEST(LoadGtfsTest, StopTimesInAnyOrderAreSortedPerTrip) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T2,09:10:00,09:10:00,S3,30\n"
+      "T1,08:05:00,08:05:00,S2,2\n"
+      "T2,09:00:00,09:00:00,S1,10\n"
+      "T1,08:10:00,08:10:00,S3,3\n"
+      "T1,08:00:00,08:00:00,S1,1\n"
+      "T2,09:05:00,09:05:00,S2,20\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  for (const char* trip : {"T1", "T2"}) {
+    const GtfsTrip& t = Trip(*feed, trip);
+    ASSERT_EQ(t.num_stop_times, 3u);
+    EXPECT_EQ(feed->stops[StopTime(*feed, trip, 0).stop].id, "S1") << trip;
+    EXPECT_EQ(feed->stops[StopTime(*feed, trip, 1).stop].id, "S2") << trip;
+    EXPECT_EQ(feed->stops[StopTime(*feed, trip, 2).stop].id, "S3") << trip;
+  }
+  EXPECT_EQ(StopTime(*feed, "T2", 2).stop_sequence, 30u);
+}
+
+TEST(LoadGtfsTest, MissingIntermediateTimesAreInterpolated) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,08:00:00,08:00:00,S1,1\n"
+      "T1,,,S2,2\n"
+      "T1,08:10:00,08:10:00,S3,3\n"
+      "T2,09:00:00,09:00:00,S1,1\n"
+      "T2,09:05:00,,S2,2\n"
+      "T2,09:10:00,09:10:00,S3,3\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(StopTime(*feed, "T1", 1).arrival_s, 8 * 3600 + 5 * 60);
+  EXPECT_EQ(StopTime(*feed, "T2", 1).departure_s, 9 * 3600 + 5 * 60);  // copied from arrival
+  EXPECT_EQ(feed->warnings.at("stop_times_interpolated"), 1);
+}
+
+TEST(LoadGtfsTest, ShapesSparseUnsortedWithAndWithoutDistance) {
+  FeedFiles files = MinimalFeed();
+  // NYC style: sparse sequence numbers, a repeated point at a block start; rows out of order.
+  files["shapes.txt"] =
+      "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence,shape_dist_traveled\n"
+      "SH1,40.0010,-75.0000,10002,\n"
+      "SH1,40.0000,-75.0000,10001,\n"
+      "SH1,40.0010,-75.0000,20001,\n"
+      "SH1,40.0020,-75.0000,20002,\n"
+      "SH2,40.0000,-75.0000,1,0\n"
+      "SH2,40.0020,-75.0000,2,222.4\n";
+  files["trips.txt"] =
+      "route_id,service_id,trip_id,direction_id,shape_id\n"
+      "R1,WK,T1,0,SH1\n"
+      "R1,WE,T2,0,SH2\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_EQ(feed->shapes.size(), 2u);
+  const GtfsShape& sh1 = feed->shapes[Trip(*feed, "T1").shape];
+  EXPECT_EQ(sh1.id, "SH1");
+  ASSERT_EQ(sh1.points.size(), 4u);
+  EXPECT_DOUBLE_EQ(sh1.points[0].lat, 40.0);
+  EXPECT_DOUBLE_EQ(sh1.points[1].lat, 40.001);
+  EXPECT_DOUBLE_EQ(sh1.points[2].lat, 40.001);
+  EXPECT_TRUE(sh1.dist.empty());
+  const GtfsShape& sh2 = feed->shapes[Trip(*feed, "T2").shape];
+  ASSERT_EQ(sh2.dist.size(), 2u);
+  EXPECT_FLOAT_EQ(sh2.dist[1], 222.4f);
+  EXPECT_EQ(feed->warnings.at("shape_point_repeated"), 1);
+}
+
+TEST(LoadGtfsTest, UnknownShapeIsAWarningNotAnError) {
+  FeedFiles files = MinimalFeed();
+  files["trips.txt"] =
+      "route_id,service_id,trip_id,direction_id,shape_id\n"
+      "R1,WK,T1,0,NOPE\n"
+      "R1,WE,T2,0,\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(Trip(*feed, "T1").shape, kNoIndex);
+  EXPECT_EQ(feed->warnings.at("trip_unknown_shape_id"), 1);
+}
+
+TEST(LoadGtfsTest, TripsWithoutStopTimesAreDroppedAndCounted) {
+  FeedFiles files = MinimalFeed();
+  files["trips.txt"] += "R1,WK,T3,1,\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->trips.size(), 2u);
+  EXPECT_FALSE(feed->trip_index.contains("T3"));
+  EXPECT_EQ(feed->warnings.at("trip_without_stop_times"), 1);
+}
+
+TEST(LoadGtfsTest, FrequenciesAndFeedInfo) {
+  FeedFiles files = MinimalFeed();
+  files["frequencies.txt"] =
+      "trip_id,start_time,end_time,headway_secs,exact_times\n"
+      "T1,06:00:00,10:00:00,600,1\n";
+  files["feed_info.txt"] =
+      "feed_publisher_name,feed_publisher_url,feed_lang,feed_start_date,feed_end_date,"
+      "feed_version\nTest,https://example.org,en,20260105,20260227,v7\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_EQ(feed->frequencies.size(), 1u);
+  EXPECT_EQ(feed->frequencies[0].trip, feed->trip_index.at("T1"));
+  EXPECT_EQ(feed->frequencies[0].headway_s, 600);
+  EXPECT_EQ(feed->frequencies[0].end_s, 10 * 3600);
+  EXPECT_TRUE(feed->frequencies[0].exact_times);
+  ASSERT_EQ(feed->feed_infos.size(), 1u);
+  EXPECT_EQ(feed->feed_infos[0].name, "feed");
+  EXPECT_EQ(feed->feed_infos[0].version, "v7");
+  EXPECT_EQ(feed->feed_infos[0].start_date, 20260105);
+}
+
+// ---- directory and zip ------------------------------------------------------------------------
+
+TEST(LoadGtfsTest, ZipAndDirectoryGiveTheSameFeed) {
+  TempDir dir;
+  FeedFiles files = MinimalFeed();
+  auto from_dir = LoadGtfs({WriteFeedDir(dir.path() + "/city", files)});
+  auto from_zip = LoadGtfs({WriteFeedZip(dir.path() + "/city.zip", files)});
+  auto from_nested = LoadGtfs({WriteFeedZip(dir.path() + "/nested.zip", files, "gtfs/")});
+  ASSERT_TRUE(from_dir.ok()) << from_dir.status();
+  ASSERT_TRUE(from_zip.ok()) << from_zip.status();
+  ASSERT_TRUE(from_nested.ok()) << from_nested.status();
+  for (const GtfsFeed* f : {&*from_zip, &*from_nested}) {
+    EXPECT_EQ(f->trips.size(), from_dir->trips.size());
+    ASSERT_EQ(f->stop_times.size(), from_dir->stop_times.size());
+    for (size_t i = 0; i < f->stop_times.size(); ++i) {
+      EXPECT_EQ(f->stop_times[i].arrival_s, from_dir->stop_times[i].arrival_s);
+      EXPECT_EQ(f->stop_times[i].stop, from_dir->stop_times[i].stop);
+    }
+  }
+  EXPECT_EQ(from_zip->feed_infos[0].name, "city");
+}
+
+TEST(LoadGtfsTest, ZipMissingAFileNamesIt) {
+  TempDir dir;
+  FeedFiles files = MinimalFeed();
+  files.erase("trips.txt");
+  auto feed = LoadGtfs({WriteFeedZip(dir.path() + "/city.zip", files)});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()),
+              AllOf(HasSubstr("city.zip"), HasSubstr("trips.txt")));
+}
+
+TEST(LoadGtfsTest, NotAFeedNamesThePath) {
+  TempDir dir;
+  std::string path = dir.path() + "/notes.zip";
+  std::ofstream(path) << "this is not a zip";
+  auto feed = LoadGtfs({path});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()), HasSubstr("notes.zip"));
+  auto missing = LoadGtfs({dir.path() + "/nowhere"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nowhere"));
+}
+
+// ---- several feeds: clashing ids --------------------------------------------------------------
+
+TEST(LoadGtfsTest, SeveralFeedsKeepClashingIdsApart) {
+  TempDir dir;
+  FeedFiles a = MinimalFeed();
+  FeedFiles b = MinimalFeed();
+  // b: same agency and route rows (merged), S1 identical (merged), S2 moved (renamed),
+  // S3 identical; its own trips B1 and a trip T1 that differs from a's T1 (renamed).
+  b["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,40.0000,-75.0000\n"
+      "S2,Second (other operator),40.0011,-75.0001\n"
+      "S3,Third,40.0020,-75.0000\n";
+  b["trips.txt"] =
+      "route_id,service_id,trip_id,direction_id,shape_id\n"
+      "R1,WK,T1,0,\n"
+      "R1,WE,B1,0,\n";
+  b["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,10:00:00,10:00:00,S1,1\n"
+      "T1,10:05:00,10:05:00,S2,2\n"
+      "B1,11:00:00,11:00:00,S2,1\n"
+      "B1,11:05:00,11:05:00,S3,2\n";
+  auto feed = LoadGtfs({WriteFeedDir(dir.path() + "/north", a),
+                        WriteFeedDir(dir.path() + "/south", b)});
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->agencies.size(), 1u);
+  EXPECT_EQ(feed->routes.size(), 1u);
+  EXPECT_EQ(feed->services.size(), 2u);
+  ASSERT_EQ(feed->stops.size(), 4u);
+  ASSERT_TRUE(feed->stop_index.contains("south:S2"));
+  EXPECT_EQ(feed->stops[feed->stop_index.at("south:S2")].name, "Second (other operator)");
+  EXPECT_EQ(feed->stops[feed->stop_index.at("S2")].name, "Second");
+  // References inside each feed resolve to that feed's own stop.
+  EXPECT_EQ(feed->stops[StopTime(*feed, "B1", 0).stop].id, "south:S2");
+  EXPECT_EQ(feed->stops[StopTime(*feed, "south:T1", 1).stop].id, "south:S2");
+  EXPECT_EQ(feed->stops[StopTime(*feed, "T1", 1).stop].id, "S2");
+  EXPECT_EQ(feed->stops[StopTime(*feed, "B1", 1).stop].id, "S3");
+  EXPECT_EQ(StopTime(*feed, "south:T1", 0).arrival_s, 10 * 3600);
+  EXPECT_EQ(feed->trips.size(), 4u);
+  EXPECT_EQ(feed->stop_times.size(), 10u);
+  EXPECT_EQ(feed->warnings.at("stop_id_renamed"), 1);
+  EXPECT_EQ(feed->warnings.at("stop_id_merged"), 2);
+  EXPECT_EQ(feed->warnings.at("route_id_merged"), 1);
+  EXPECT_EQ(feed->warnings.at("trip_id_renamed"), 1);
+  ASSERT_EQ(feed->feed_infos.size(), 2u);
+  EXPECT_EQ(feed->feed_infos[1].name, "south");
+}
+
+TEST(LoadGtfsTest, SameFeedTwiceMergesEverything) {
+  TempDir dir;
+  std::string a = WriteFeedDir(dir.path() + "/a", MinimalFeed());
+  std::string b = WriteFeedZip(dir.path() + "/b.zip", MinimalFeed());
+  auto feed = LoadGtfs({a, b});
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->stops.size(), 3u);
+  EXPECT_EQ(feed->trips.size(), 2u);
+  EXPECT_EQ(feed->stop_times.size(), 6u);
+  EXPECT_EQ(feed->warnings.at("trip_id_merged"), 2);
+  // The surviving rows are intact after the duplicate rows were dropped.
+  EXPECT_EQ(StopTime(*feed, "T2", 2).arrival_s, 9 * 3600 + 10 * 60);
+}
+
+// ---- calendar -------------------------------------------------------------------------------
+
+TEST(GtfsCalendarTest, HolidayExceptionsLikeWmataPresidentsDay) {
+  FeedFiles files = MinimalFeed();
+  // WK runs weekdays, but not on Monday 2026-02-16; HOL has no weekday flags and runs only on
+  // that date (the WMATA calendar_dates pattern).
+  files["calendar.txt"] =
+      "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+      "WK,1,1,1,1,1,0,0,20260105,20260227\n"
+      "WE,0,0,0,0,0,1,1,20260105,20260227\n"
+      "HOL,0,0,0,0,0,0,0,20260105,20260227\n";
+  files["calendar_dates.txt"] =
+      "service_id,date,exception_type\n"
+      "HOL,20260216,1\n"
+      "WK,20260216,2\n";
+  files["trips.txt"] += "R1,HOL,T3,0,\n";
+  files["stop_times.txt"] +=
+      "T3,10:00:00,10:00:00,S1,1\n"
+      "T3,10:10:00,10:10:00,S3,2\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  const uint32_t wk = feed->service_index.at("WK"), we = feed->service_index.at("WE"),
+                 hol = feed->service_index.at("HOL");
+  EXPECT_FALSE(feed->ServiceRunsOn(wk, 20260216));  // removed for the holiday
+  EXPECT_TRUE(feed->ServiceRunsOn(hol, 20260216));   // added for the holiday
+  EXPECT_FALSE(feed->ServiceRunsOn(we, 20260216));
+  EXPECT_TRUE(feed->ServiceRunsOn(wk, 20260217));    // Tuesday
+  EXPECT_FALSE(feed->ServiceRunsOn(hol, 20260217));
+  EXPECT_TRUE(feed->ServiceRunsOn(we, 20260221));    // Saturday
+  EXPECT_FALSE(feed->ServiceRunsOn(wk, 20260221));
+  EXPECT_FALSE(feed->ServiceRunsOn(wk, 20260302));   // after end_date
+  EXPECT_THAT(feed->services[wk].removed_dates, ElementsAre(20260216));
+  EXPECT_EQ(feed->FirstServiceDate(), 20260105);     // a Monday
+  EXPECT_EQ(feed->LastServiceDate(), 20260227);      // a Friday
+}
+
+TEST(GtfsCalendarTest, OnlyCalendarDates) {
+  FeedFiles files = MinimalFeed();
+  files.erase("calendar.txt");
+  files["calendar_dates.txt"] =
+      "service_id,date,exception_type\n"
+      "WK,20260302,1\n"
+      "WK,20260303,1\n"
+      "WE,20260307,1\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_TRUE(feed->ServiceRunsOn(feed->service_index.at("WK"), 20260303));
+  EXPECT_FALSE(feed->ServiceRunsOn(feed->service_index.at("WK"), 20260304));
+  EXPECT_EQ(feed->FirstServiceDate(), 20260302);
+  EXPECT_EQ(feed->LastServiceDate(), 20260307);
+}
+
+TEST(GtfsCalendarTest, FirstAndLastDateSkipRemovedDaysAndUnusedServices) {
+  FeedFiles files = MinimalFeed();
+  files["calendar.txt"] =
+      "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+      "WK,1,1,1,1,1,0,0,20260105,20260227\n"
+      "WE,0,0,0,0,0,1,1,20260105,20260227\n"
+      "UNUSED,1,1,1,1,1,1,1,20250101,20291231\n";
+  files["calendar_dates.txt"] =
+      "service_id,date,exception_type\n"
+      "WK,20260105,2\n"
+      "WE,20260228,2\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->FirstServiceDate(), 20260106);
+  EXPECT_EQ(feed->LastServiceDate(), 20260227);
+}
+
+TEST(GtfsTimeTest, ParseGtfsTimeAndDate) {
+  int32_t s = -1;
+  EXPECT_TRUE(ParseGtfsTime("08:05:09", &s));
+  EXPECT_EQ(s, 8 * 3600 + 5 * 60 + 9);
+  EXPECT_TRUE(ParseGtfsTime("7:00:00", &s));
+  EXPECT_EQ(s, 7 * 3600);
+  EXPECT_TRUE(ParseGtfsTime("27:27:00", &s));
+  EXPECT_EQ(s, 27 * 3600 + 27 * 60);
+  EXPECT_TRUE(ParseGtfsTime(" 24:00:00 ", &s));
+  EXPECT_EQ(s, 24 * 3600);
+  for (const char* bad : {"", "8:5:00", "08:60:00", "08:00:61", "08:00", "ab:cd:ef", "08:00:00x",
+                          "-1:00:00"}) {
+    EXPECT_FALSE(ParseGtfsTime(bad, &s)) << bad;
+  }
+  int32_t d = 0;
+  EXPECT_TRUE(ParseGtfsDate("20240229", &d));
+  EXPECT_EQ(d, 20240229);
+  for (const char* bad : {"20230229", "20261301", "20260100", "2026-01-01", "202601011", ""}) {
+    EXPECT_FALSE(ParseGtfsDate(bad, &d)) << bad;
+  }
+}
+
+// ---- bad feeds: each message names the file (and the line of a bad row) --------------------
+
+TEST(BadFeedTest, MissingRequiredFile) {
+  for (const char* file :
+       {"agency.txt", "routes.txt", "trips.txt", "stops.txt", "stop_times.txt"}) {
+    FeedFiles files = MinimalFeed();
+    files.erase(file);
+    EXPECT_THAT(LoadError(files), HasSubstr(file));
+  }
+  FeedFiles files = MinimalFeed();
+  files.erase("calendar.txt");
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("calendar.txt"), HasSubstr("calendar_dates.txt")));
+}
+
+TEST(BadFeedTest, MissingRequiredColumn) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_sequence\n"
+      "T1,08:00:00,08:00:00,1\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stop_times.txt"), HasSubstr("stop_id")));
+  files = MinimalFeed();
+  files["stops.txt"] = "stop_id,stop_name,stop_lon\nS1,First,-75.0\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("stop_lat")));
+}
+
+TEST(BadFeedTest, UnknownStopIdInStopTimes) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,08:00:00,08:00:00,S1,1\n"
+      "T1,08:05:00,08:05:00,S9,2\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 3"),
+                                      HasSubstr("stop_id"), HasSubstr("'S9'")));
+}
+
+TEST(BadFeedTest, UnknownTripIdInStopTimes) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] += "T7,10:00:00,10:00:00,S1,1\n";  // line 8
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 8"),
+                                      HasSubstr("trip_id"), HasSubstr("'T7'")));
+}
+
+TEST(BadFeedTest, RepeatedStopSequenceRowsInAnyOrder) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,08:10:00,08:10:00,S3,2\n"
+      "T2,09:00:00,09:00:00,S1,1\n"
+      "T1,08:00:00,08:00:00,S1,1\n"
+      "T2,09:05:00,09:05:00,S2,2\n"
+      "T1,08:05:00,08:05:00,S2,2\n";  // line 6 repeats line 2's stop_sequence 2
+  EXPECT_THAT(LoadError(files),
+              AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 6"), HasSubstr("line 2"),
+                    HasSubstr("stop_sequence"), HasSubstr("'T1'")));
+}
+
+TEST(BadFeedTest, UnparsableTime) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T1,08:00:00,08:00:00,S1,1\n"
+      "T1,08:05:00,8h05,S2,2\n"
+      "T1,08:10:00,08:10:00,S3,3\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 3"),
+                                      HasSubstr("departure_time"), HasSubstr("'8h05'")));
+}
+
+TEST(BadFeedTest, LatLonOutOfRange) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,40.0000,-75.0000\n"
+      "S2,Second,40.0010,-195.0000\n"
+      "S3,Third,40.0020,-75.0000\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("line 3"),
+                                      HasSubstr("stop_lon"), HasSubstr("-195.0000")));
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,,-75.0000\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("line 2"),
+                                      HasSubstr("stop_lat")));
+  files = MinimalFeed();
+  files["shapes.txt"] =
+      "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence\n"
+      "SH1,40.0,-75.0,1\n"
+      "SH1,140.0,-75.0,2\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("shapes.txt"), HasSubstr("line 3"),
+                                      HasSubstr("shape_pt_lat")));
+}
+
+TEST(BadFeedTest, UnknownRouteOrServiceInTrips) {
+  FeedFiles files = MinimalFeed();
+  files["trips.txt"] =
+      "route_id,service_id,trip_id,direction_id,shape_id\n"
+      "R1,WK,T1,0,\n"
+      "R9,WE,T2,0,\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("trips.txt"), HasSubstr("line 3"),
+                                      HasSubstr("route_id"), HasSubstr("'R9'")));
+  files["trips.txt"] =
+      "route_id,service_id,trip_id,direction_id,shape_id\n"
+      "R1,HOLIDAY,T1,0,\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("trips.txt"), HasSubstr("line 2"),
+                                      HasSubstr("service_id"), HasSubstr("'HOLIDAY'")));
+}
+
+TEST(BadFeedTest, DuplicateIdsAndBadDates) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] += "S2,Again,40.0,-75.0\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("line 5"),
+                                      HasSubstr("duplicate stop_id")));
+  files = MinimalFeed();
+  files["calendar.txt"] =
+      "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+      "WK,1,1,1,1,1,0,0,20260105,2026-02-27\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("calendar.txt"), HasSubstr("line 2"),
+                                      HasSubstr("end_date")));
+  files = MinimalFeed();
+  files["agency.txt"] =
+      "agency_id,agency_name,agency_url,agency_timezone\n"
+      "A,Test Transit,https://example.org,Mars/Olympus_Mons\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("agency.txt"), HasSubstr("line 2"),
+                                      HasSubstr("Mars/Olympus_Mons")));
+}
+
+TEST(BadFeedTest, ErrorInSecondFeedNamesThatFeed) {
+  TempDir dir;
+  FeedFiles bad = MinimalFeed();
+  bad["stop_times.txt"] += "T1,08:20:00,08:20:00,S4,4\n";
+  auto feed = LoadGtfs({WriteFeedDir(dir.path() + "/good", MinimalFeed()),
+                        WriteFeedZip(dir.path() + "/bad.zip", bad)});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()),
+              AllOf(HasSubstr("bad.zip/stop_times.txt"), HasSubstr("line 8")));
+}
+
+// ---- the real WMATA feed ----------------------------------------------------------------------
+
+TEST(RealFeedTest, WmataPresidentsDay) {
+  const std::string path = std::string(SMARTBUS_SHARED_DATA) + "/wmata-2026-02-16/gtfs";
+  if (!std::filesystem::exists(path + "/stop_times.txt")) {
+    GTEST_SKIP() << "shared data not found at " << path << " (set -DSMARTBUS_SHARED_DATA=...)";
+  }
+  auto feed = LoadGtfs({path});
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->trips.size(), 4167u);
+  EXPECT_EQ(feed->stop_times.size(), 232187u);
+  EXPECT_EQ(feed->stops.size(), 347u);
+  EXPECT_EQ(feed->shapes.size(), 15u);
+  EXPECT_EQ(feed->timezone, "America/New_York");
+  std::vector<std::string> active;
+  std::vector<char> runs(feed->services.size());
+  for (uint32_t s = 0; s < feed->services.size(); ++s) {
+    runs[s] = feed->ServiceRunsOn(s, 20260216);
+    if (runs[s]) active.push_back(feed->services[s].id);
+  }
+  EXPECT_THAT(active, ElementsAre("4"));
+  size_t trips = 0;
+  for (const GtfsTrip& t : feed->trips) trips += runs[t.service];
+  EXPECT_EQ(trips, 462u);
+  // stop_sequence starts at 2 in every trip (a README quirk) and stays sorted.
+  for (const GtfsTrip& t : feed->trips) {
+    ASSERT_GE(t.num_stop_times, 2u);
+    EXPECT_EQ(feed->stop_times[t.first_stop_time].stop_sequence, 2u);
+    for (uint32_t k = 1; k < t.num_stop_times; ++k) {
+      ASSERT_LT(feed->stop_times[t.first_stop_time + k - 1].stop_sequence,
+                feed->stop_times[t.first_stop_time + k].stop_sequence);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace smartbus
