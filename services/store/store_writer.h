@@ -59,13 +59,14 @@ class StoreWriter {
  public:
   // Starts the writer thread. `store` must outlive the writer.
   explicit StoreWriter(Store* store, StoreWriterOptions options = {});
-  // Stops the thread after one last attempt to write what is queued (no waiting for a down
-  // store: call Flush first for a clean shutdown).
+  // Stops the thread after one last attempt to write what is queued (no retrying against a
+  // down store: call Flush first for a clean shutdown).
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
 
-  // Queues one change (moved from only on success). RESOURCE_EXHAUSTED when the queue is full.
+  // Queues one change (moved from only on success). RESOURCE_EXHAUSTED when the queue is full;
+  // INVALID_ARGUMENT for a change no store can apply (empty vehicle id or model name).
   absl::Status Enqueue(StoreChange change);
   // Queues all changes or none (moved from only on success): RESOURCE_EXHAUSTED when they do
   // not all fit. For a gateway batch of fixes acknowledged as a whole.
@@ -90,12 +91,12 @@ class StoreWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // writer waits for changes / stop
   std::condition_variable done_cv_;   // Flush waits for progress
-  // Ring buffer of queue_capacity slots.
-  std::vector<StoreChange> ring_;
-  size_t head_ = 0;   // next to take
-  size_t size_ = 0;   // queued, not yet taken by the writer
+  // Accepted, not yet taken by the writer. The writer swaps it with its (cleared) batch
+  // vector, so steady state allocates nothing for the queue itself.
+  std::vector<StoreChange> pending_;
   uint64_t enqueued_seq_ = 0;  // changes accepted so far
   uint64_t applied_seq_ = 0;   // changes applied so far (in order)
+  uint64_t flush_target_ = 0;  // a Flush waits for applied_seq_ to reach this
   size_t in_flight_ = 0;       // taken by the writer, not yet applied
   bool stop_ = false;
   StoreHealth health_;

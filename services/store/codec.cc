@@ -1,0 +1,181 @@
+#include "services/store/codec.h"
+
+#include <charconv>
+#include <cmath>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace smartbus::store_codec {
+namespace {
+
+template <typename T>
+void AppendChars(std::string* out, T v) {
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+template <typename T>
+bool ParseChars(absl::string_view s, T* v) {
+  if (s.empty()) return false;
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(s.data(), end, *v);
+  return r.ec == std::errc() && r.ptr == end;
+}
+
+template <typename T>
+bool ParseFloating(absl::string_view s, T* v) {
+  // from_chars does not accept a leading '+' and parses "nan"/"inf" (any case).
+  return ParseChars(s, v);
+}
+
+void AppendEscaped(std::string* out, absl::string_view s) {
+  for (char c : s) {
+    switch (c) {
+      case '\t': out->append("\\t"); break;
+      case '\n': out->append("\\n"); break;
+      case '\\': out->append("\\\\"); break;
+      default: out->push_back(c);
+    }
+  }
+}
+
+bool Unescape(absl::string_view s, std::string* out) {
+  out->clear();
+  out->reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out->push_back(s[i]);
+      continue;
+    }
+    if (++i == s.size()) return false;
+    switch (s[i]) {
+      case 't': out->push_back('\t'); break;
+      case 'n': out->push_back('\n'); break;
+      case '\\': out->push_back('\\'); break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void AppendNumber(std::string* out, double v) {
+  if (std::isnan(v)) {
+    out->append("nan");
+    return;
+  }
+  AppendChars(out, v);
+}
+void AppendNumber(std::string* out, float v) {
+  if (std::isnan(v)) {
+    out->append("nan");
+    return;
+  }
+  AppendChars(out, v);
+}
+void AppendNumber(std::string* out, int64_t v) { AppendChars(out, v); }
+
+bool ParseNumber(absl::string_view s, double* v) { return ParseFloating(s, v); }
+bool ParseNumber(absl::string_view s, float* v) { return ParseFloating(s, v); }
+bool ParseNumber(absl::string_view s, int64_t* v) { return ParseChars(s, v); }
+bool ParseNumber(absl::string_view s, int32_t* v) { return ParseChars(s, v); }
+bool ParseNumber(absl::string_view s, uint32_t* v) { return ParseChars(s, v); }
+
+absl::string_view StateName(MatchState s) {
+  switch (s) {
+    case MatchState::kInService: return "in_service";
+    case MatchState::kLayover: return "layover";
+    case MatchState::kOffRoute: return "off_route";
+    case MatchState::kUnassigned: return "unassigned";
+    case MatchState::kRejected: return "rejected";
+  }
+  return "unassigned";
+}
+
+bool ParseState(absl::string_view name, MatchState* s) {
+  for (MatchState m : {MatchState::kInService, MatchState::kLayover, MatchState::kOffRoute,
+                       MatchState::kUnassigned, MatchState::kRejected}) {
+    if (StateName(m) == name) {
+      *s = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string EncodeStopVisit(const StopVisitRecord& r) {
+  const StopVisit& v = r.visit;
+  std::string out;
+  out.reserve(128);
+  AppendEscaped(&out, v.vehicle_id);
+  out.push_back('\t');
+  AppendEscaped(&out, r.trip_id);
+  out.push_back('\t');
+  AppendEscaped(&out, r.route_id);
+  out.push_back('\t');
+  AppendEscaped(&out, r.stop_id);
+  for (double x : {double(v.stop_index), double(v.stop_sequence), double(v.service_date)}) {
+    out.push_back('\t');
+    AppendNumber(&out, int64_t(x));
+  }
+  out.push_back('\t');
+  AppendNumber(&out, v.scheduled_arrival_s);
+  out.push_back('\t');
+  AppendNumber(&out, v.scheduled_departure_s);
+  out.push_back('\t');
+  AppendNumber(&out, v.arrival_s);
+  out.push_back('\t');
+  AppendNumber(&out, v.departure_s);
+  for (int32_t x : {v.boardings, v.alightings, v.load, v.occupancy}) {
+    out.push_back('\t');
+    AppendNumber(&out, x);
+  }
+  return out;
+}
+
+absl::StatusOr<StopVisitRecord> DecodeStopVisit(absl::string_view s) {
+  std::vector<absl::string_view> f = absl::StrSplit(s, '\t');
+  auto bad = [&](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("stored stop visit \"", s.substr(0, 200), "\": ", what));
+  };
+  if (f.size() != 15) return bad(absl::StrCat("has ", f.size(), " fields, expected 15"));
+  StopVisitRecord r;
+  StopVisit& v = r.visit;
+  if (!Unescape(f[0], &v.vehicle_id) || !Unescape(f[1], &r.trip_id) ||
+      !Unescape(f[2], &r.route_id) || !Unescape(f[3], &r.stop_id)) {
+    return bad("bad escape in an id");
+  }
+  if (!ParseNumber(f[4], &v.stop_index)) return bad("bad stop_index");
+  if (!ParseNumber(f[5], &v.stop_sequence)) return bad("bad stop_sequence");
+  if (!ParseNumber(f[6], &v.service_date)) return bad("bad service_date");
+  if (!ParseNumber(f[7], &v.scheduled_arrival_s)) return bad("bad scheduled_arrival_s");
+  if (!ParseNumber(f[8], &v.scheduled_departure_s)) return bad("bad scheduled_departure_s");
+  if (!ParseNumber(f[9], &v.arrival_s)) return bad("bad arrival_s");
+  if (!ParseNumber(f[10], &v.departure_s)) return bad("bad departure_s");
+  if (!ParseNumber(f[11], &v.boardings)) return bad("bad boardings");
+  if (!ParseNumber(f[12], &v.alightings)) return bad("bad alightings");
+  if (!ParseNumber(f[13], &v.load)) return bad("bad load");
+  if (!ParseNumber(f[14], &v.occupancy)) return bad("bad occupancy");
+  v.trip = v.route = v.stop = kNoIndex;
+  return r;
+}
+
+bool StopVisitLess(const StopVisitRecord& a, const StopVisitRecord& b) {
+  return std::tie(a.visit.arrival_s, a.visit.vehicle_id, a.visit.stop_sequence, a.trip_id,
+                  a.stop_id, a.visit.departure_s) <
+         std::tie(b.visit.arrival_s, b.visit.vehicle_id, b.visit.stop_sequence, b.trip_id,
+                  b.stop_id, b.visit.departure_s);
+}
+
+bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q) {
+  if (!q.route_id.empty() && v.route_id != q.route_id) return false;
+  if (!q.stop_id.empty() && v.stop_id != q.stop_id) return false;
+  return v.visit.arrival_s >= q.from_s && v.visit.arrival_s <= q.to_s;
+}
+
+}  // namespace smartbus::store_codec

@@ -1,0 +1,49 @@
+#pragma once
+// Text encodings shared by the store implementations (internal to sb_store, exposed for tests).
+// Numbers are written in the shortest form that parses back to the same value (std::to_chars),
+// NaN as "nan"; so every stored record reads back bit-for-bit.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/core/tracking/types.h"
+#include "services/store/store.h"
+
+namespace smartbus::store_codec {
+
+// Appends the shortest round-trip text of a number.
+void AppendNumber(std::string* out, double v);
+void AppendNumber(std::string* out, float v);
+void AppendNumber(std::string* out, int64_t v);
+inline void AppendNumber(std::string* out, int32_t v) { AppendNumber(out, int64_t{v}); }
+inline void AppendNumber(std::string* out, uint32_t v) { AppendNumber(out, int64_t{v}); }
+
+// Parse a whole field; false when `s` is not entirely a number.
+bool ParseNumber(absl::string_view s, double* v);
+bool ParseNumber(absl::string_view s, float* v);
+bool ParseNumber(absl::string_view s, int64_t* v);
+bool ParseNumber(absl::string_view s, int32_t* v);
+bool ParseNumber(absl::string_view s, uint32_t* v);
+
+// Stable names of MatchState ("in_service", "layover", "off_route", "unassigned", "rejected").
+absl::string_view StateName(MatchState s);
+bool ParseState(absl::string_view name, MatchState* s);
+
+// A stop visit as one line of tab-separated fields (the member of the Redis visit sorted sets):
+// vehicle_id, trip_id, route_id, stop_id, stop_index, stop_sequence, service_date,
+// scheduled_arrival_s, scheduled_departure_s, arrival_s, departure_s, boardings, alightings,
+// load, occupancy. Tabs, newlines and backslashes inside ids are escaped (\t \n \\).
+// Identical visits encode identically.
+std::string EncodeStopVisit(const StopVisitRecord& v);
+// DATA_LOSS naming the problem when the text is not an encoded visit. Indices are kNoIndex.
+absl::StatusOr<StopVisitRecord> DecodeStopVisit(absl::string_view s);
+
+// The order ReadStopVisits returns: arrival_s, then vehicle id, stop_sequence, trip id, stop id.
+bool StopVisitLess(const StopVisitRecord& a, const StopVisitRecord& b);
+// Whether the visit matches the query's route/stop/time window (not the limit).
+bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q);
+
+}  // namespace smartbus::store_codec

@@ -1,0 +1,157 @@
+#include "services/store/memory_store.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "services/store/codec.h"
+
+namespace smartbus {
+
+MemoryStore::MemoryStore(StoreOptions options) : options_(std::move(options)) {}
+
+absl::Status MemoryStore::PutVehicleLocked(const VehicleRecord& v) {
+  if (v.state.vehicle_id.empty()) {
+    return absl::InvalidArgumentError("PutVehicle: empty vehicle_id");
+  }
+  VehicleRecord& r = vehicles_[v.state.vehicle_id];
+  r = v;
+  r.state.trip = kNoIndex;
+  r.state.route = kNoIndex;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::AppendPositionLocked(const Fix& fix) {
+  if (fix.vehicle_id.empty()) {
+    return absl::InvalidArgumentError("AppendPosition: empty vehicle_id");
+  }
+  if (options_.positions_cap == 0) return absl::OkStatus();
+  std::deque<Fix>& q = positions_[fix.vehicle_id];
+  q.push_back(fix);
+  while (q.size() > options_.positions_cap) q.pop_front();
+  return absl::OkStatus();
+}
+
+void MemoryStore::TrimVisitsLocked() {
+  if (options_.visits_retention_s <= 0) return;
+  const double cutoff = newest_visit_s_ - double(options_.visits_retention_s);
+  while (!visits_.empty() && visits_.begin()->first < cutoff) {
+    visit_keys_.erase(store_codec::EncodeStopVisit(visits_.begin()->second));
+    visits_.erase(visits_.begin());
+  }
+}
+
+absl::Status MemoryStore::AppendStopVisitLocked(const StopVisitRecord& v) {
+  if (v.visit.vehicle_id.empty()) {
+    return absl::InvalidArgumentError("AppendStopVisit: empty vehicle_id");
+  }
+  std::string key = store_codec::EncodeStopVisit(v);
+  if (!visit_keys_.emplace(std::move(key), v.visit.arrival_s).second) return absl::OkStatus();
+  StopVisitRecord r = v;
+  r.visit.trip = r.visit.route = r.visit.stop = kNoIndex;
+  visits_.emplace(v.visit.arrival_s, std::move(r));
+  newest_visit_s_ = std::max(newest_visit_s_, v.visit.arrival_s);
+  TrimVisitsLocked();
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::PutModelLocked(absl::string_view name, absl::string_view bytes) {
+  if (name.empty()) return absl::InvalidArgumentError("PutModel: empty model name");
+  models_[std::string(name)] = std::string(bytes);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::PutVehicle(const VehicleRecord& v) {
+  std::lock_guard<std::mutex> l(mu_);
+  return PutVehicleLocked(v);
+}
+
+absl::StatusOr<VehicleRecord> MemoryStore::GetVehicle(absl::string_view vehicle_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = vehicles_.find(vehicle_id);
+  if (it == vehicles_.end()) {
+    return absl::NotFoundError(absl::StrCat("no stored state for vehicle \"", vehicle_id, "\""));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::vector<VehicleRecord>> MemoryStore::ListVehicles() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<VehicleRecord> out;
+  out.reserve(vehicles_.size());
+  for (const auto& [id, v] : vehicles_) out.push_back(v);
+  return out;
+}
+
+absl::Status MemoryStore::AppendPosition(const Fix& fix) {
+  std::lock_guard<std::mutex> l(mu_);
+  return AppendPositionLocked(fix);
+}
+
+absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view vehicle_id,
+                                                            int64_t since_s) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Fix> out;
+  auto it = positions_.find(vehicle_id);
+  if (it == positions_.end()) return out;
+  absl::flat_hash_set<int64_t> seen;
+  for (const Fix& f : it->second) {
+    if (f.timestamp_s < since_s) continue;
+    if (!seen.insert(f.timestamp_s).second) continue;
+    out.push_back(f);
+  }
+  return out;
+}
+
+absl::Status MemoryStore::AppendStopVisit(const StopVisitRecord& v) {
+  std::lock_guard<std::mutex> l(mu_);
+  return AppendStopVisitLocked(v);
+}
+
+absl::StatusOr<std::vector<StopVisitRecord>> MemoryStore::ReadStopVisits(
+    const StopVisitQuery& q) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<StopVisitRecord> out;
+  for (auto it = visits_.lower_bound(q.from_s); it != visits_.end() && it->first <= q.to_s;
+       ++it) {
+    if (store_codec::StopVisitMatches(it->second, q)) out.push_back(it->second);
+  }
+  std::sort(out.begin(), out.end(), store_codec::StopVisitLess);
+  if (out.size() > q.limit) out.resize(q.limit);
+  return out;
+}
+
+absl::Status MemoryStore::PutModel(absl::string_view name, absl::string_view bytes) {
+  std::lock_guard<std::mutex> l(mu_);
+  return PutModelLocked(name, bytes);
+}
+
+absl::StatusOr<std::string> MemoryStore::GetModel(absl::string_view name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) {
+    return absl::NotFoundError(absl::StrCat("no stored model named \"", name, "\""));
+  }
+  return it->second;
+}
+
+absl::Status MemoryStore::Apply(absl::Span<const StoreChange> changes) {
+  std::lock_guard<std::mutex> l(mu_);
+  absl::Status first;
+  for (const StoreChange& c : changes) {
+    absl::Status s;
+    if (const auto* v = std::get_if<VehicleRecord>(&c)) {
+      s = PutVehicleLocked(*v);
+    } else if (const auto* f = std::get_if<Fix>(&c)) {
+      s = AppendPositionLocked(*f);
+    } else if (const auto* sv = std::get_if<StopVisitRecord>(&c)) {
+      s = AppendStopVisitLocked(*sv);
+    } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
+      s = PutModelLocked(m->name, m->bytes);
+    }
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+}  // namespace smartbus

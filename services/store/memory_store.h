@@ -1,0 +1,53 @@
+#pragma once
+// The embedded default Store: everything in process memory, gone at exit. Thread-safe (one
+// mutex). Same contract as RedisStore (tests/store/store_contract_test.cc runs both), except
+// that TTLs (positions_ttl_s, vehicle_ttl_s) are not applied: nothing outlives the process.
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "services/store/store.h"
+
+namespace smartbus {
+
+class MemoryStore : public Store {
+ public:
+  explicit MemoryStore(StoreOptions options = {});
+
+  absl::Status PutVehicle(const VehicleRecord& v) override;
+  absl::StatusOr<VehicleRecord> GetVehicle(absl::string_view vehicle_id) override;
+  absl::StatusOr<std::vector<VehicleRecord>> ListVehicles() override;
+  absl::Status AppendPosition(const Fix& fix) override;
+  absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view vehicle_id,
+                                                 int64_t since_s) override;
+  absl::Status AppendStopVisit(const StopVisitRecord& v) override;
+  absl::StatusOr<std::vector<StopVisitRecord>> ReadStopVisits(const StopVisitQuery& q) override;
+  absl::Status PutModel(absl::string_view name, absl::string_view bytes) override;
+  absl::StatusOr<std::string> GetModel(absl::string_view name) override;
+  absl::Status Apply(absl::Span<const StoreChange> changes) override;
+  StoreHealth Health() override { return {}; }
+  std::string Describe() const override { return "memory"; }
+
+ private:
+  absl::Status PutVehicleLocked(const VehicleRecord& v);
+  absl::Status AppendPositionLocked(const Fix& fix);
+  absl::Status AppendStopVisitLocked(const StopVisitRecord& v);
+  absl::Status PutModelLocked(absl::string_view name, absl::string_view bytes);
+  void TrimVisitsLocked();
+
+  const StoreOptions options_;
+  std::mutex mu_;
+  std::map<std::string, VehicleRecord, std::less<>> vehicles_;
+  absl::flat_hash_map<std::string, std::deque<Fix>> positions_;
+  // Encoded visit -> arrival_s (dedupe) and arrival_s -> encoded visit (retention, windows).
+  absl::flat_hash_map<std::string, double> visit_keys_;
+  std::multimap<double, StopVisitRecord> visits_;
+  double newest_visit_s_ = -1e300;
+  absl::flat_hash_map<std::string, std::string> models_;
+};
+
+}  // namespace smartbus

@@ -1,0 +1,701 @@
+#include "services/store/redis_store.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "services/store/codec.h"
+
+namespace smartbus {
+
+using store_codec::AppendNumber;
+using store_codec::ParseNumber;
+
+// ---------------------------------------------------------------------------------------------
+// URL
+
+std::string RedisAddress::ToString() const { return absl::StrCat(host, ":", port, "/", db); }
+
+absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis URL \"", url, "\": ", why, " (expected redis://host[:port][/db])"));
+  };
+  absl::string_view rest = url;
+  if (absl::StartsWith(rest, "rediss://")) return bad("TLS (rediss://) is not supported");
+  if (absl::StartsWith(rest, "unix://")) return bad("unix sockets are not supported");
+  if (!absl::ConsumePrefix(&rest, "redis://")) return bad("must start with redis://");
+  RedisAddress a;
+  absl::string_view hostport = rest;
+  size_t slash = rest.find('/');
+  if (slash != absl::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    absl::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      if (!absl::SimpleAtoi(db, &a.db) || a.db < 0 || a.db > 65535) {
+        return bad(absl::StrCat("database \"", db, "\" is not a number >= 0"));
+      }
+    }
+  }
+  if (hostport.find('@') != absl::string_view::npos) {
+    return bad("passwords (user:pass@host) are not supported");
+  }
+  if (hostport.empty()) return bad("no host");
+  if (hostport.front() == '[') {  // [ipv6]:port
+    size_t close = hostport.find(']');
+    if (close == absl::string_view::npos) return bad("unterminated [ipv6] host");
+    a.host = std::string(hostport.substr(1, close - 1));
+    hostport = hostport.substr(close + 1);
+    if (!hostport.empty() && hostport.front() != ':') return bad("junk after [ipv6] host");
+    if (!hostport.empty()) hostport.remove_prefix(1);
+    else hostport = {};
+    if (!hostport.empty() && (!absl::SimpleAtoi(hostport, &a.port) || a.port <= 0 ||
+                              a.port > 65535)) {
+      return bad(absl::StrCat("port \"", hostport, "\" is not in 1..65535"));
+    }
+    return a;
+  }
+  size_t colon = hostport.rfind(':');
+  if (colon != absl::string_view::npos) {
+    absl::string_view port = hostport.substr(colon + 1);
+    if (!absl::SimpleAtoi(port, &a.port) || a.port <= 0 || a.port > 65535) {
+      return bad(absl::StrCat("port \"", port, "\" is not in 1..65535"));
+    }
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return bad("no host");
+  a.host = std::string(hostport);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline: commands encoded in RESP into one buffer, sent with one write.
+
+class RedisPipeline {
+ public:
+  // Starts a command of `argc` arguments (the command name included).
+  void Begin(int argc) {
+    buf_.push_back('*');
+    AppendNumber(&buf_, int64_t{argc});
+    buf_.append("\r\n");
+    ++count_;
+  }
+  void Arg(absl::string_view s) { Key(s, {}, {}); }
+  // One argument made of up to three concatenated parts (prefix + kind + id).
+  void Key(absl::string_view a, absl::string_view b, absl::string_view c = {}) {
+    buf_.push_back('$');
+    AppendNumber(&buf_, int64_t(a.size() + b.size() + c.size()));
+    buf_.append("\r\n");
+    buf_.append(a.data(), a.size());
+    buf_.append(b.data(), b.size());
+    buf_.append(c.data(), c.size());
+    buf_.append("\r\n");
+  }
+  template <typename T>
+  void Num(T v) {
+    num_.clear();
+    AppendNumber(&num_, v);
+    Arg(num_);
+  }
+  void Clear() {
+    buf_.clear();
+    count_ = 0;
+  }
+  const std::string& buffer() const { return buf_; }
+  int count() const { return count_; }
+
+ private:
+  std::string buf_;
+  std::string num_;
+  int count_ = 0;
+};
+
+namespace {
+
+timeval ClampedTimeval(absl::Duration d) { return absl::ToTimeval(std::max(d, absl::Milliseconds(1))); }
+
+absl::string_view Str(const redisReply* r) { return absl::string_view(r->str, r->len); }
+
+bool IsStr(const redisReply* r) {
+  return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
+}
+
+int64_t NowUnixS() { return absl::ToUnixSeconds(absl::Now()); }
+
+// HSET <prefix>veh:<id> + 16 field/value pairs.
+void AddVehicle(RedisPipeline& p, absl::string_view prefix, const VehicleRecord& r) {
+  const VehicleState& v = r.state;
+  p.Begin(2 + 2 * 16);
+  p.Arg("HSET");
+  p.Key(prefix, "veh:", v.vehicle_id);
+  p.Arg("t"), p.Num(v.timestamp_s);
+  p.Arg("lat"), p.Num(v.pos.lat);
+  p.Arg("lon"), p.Num(v.pos.lon);
+  p.Arg("bearing"), p.Num(v.bearing_deg);
+  p.Arg("speed"), p.Num(v.speed_mps);
+  p.Arg("state"), p.Arg(store_codec::StateName(v.state));
+  p.Arg("trip"), p.Arg(r.trip_id);
+  p.Arg("route"), p.Arg(r.route_id);
+  p.Arg("date"), p.Num(v.service_date);
+  p.Arg("day_start"), p.Num(v.day_start_s);
+  p.Arg("dist"), p.Num(v.dist_along_m);
+  p.Arg("offset"), p.Num(v.offset_m);
+  p.Arg("next_stop"), p.Num(v.next_stop_index);
+  p.Arg("delay"), p.Num(v.delay_s);
+  p.Arg("occ"), p.Num(v.occupancy);
+  p.Arg("load"), p.Num(v.load);
+}
+
+absl::StatusOr<VehicleRecord> DecodeVehicle(absl::string_view key, absl::string_view id,
+                                            const redisReply* r) {
+  VehicleRecord out;
+  VehicleState& v = out.state;
+  v.vehicle_id = std::string(id);
+  if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a hash of field/values"));
+  }
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    absl::string_view f = Str(r->element[i]);
+    absl::string_view x = Str(r->element[i + 1]);
+    bool ok = true;
+    if (f == "t") ok = ParseNumber(x, &v.timestamp_s);
+    else if (f == "lat") ok = ParseNumber(x, &v.pos.lat);
+    else if (f == "lon") ok = ParseNumber(x, &v.pos.lon);
+    else if (f == "bearing") ok = ParseNumber(x, &v.bearing_deg);
+    else if (f == "speed") ok = ParseNumber(x, &v.speed_mps);
+    else if (f == "state") ok = store_codec::ParseState(x, &v.state);
+    else if (f == "trip") out.trip_id = std::string(x);
+    else if (f == "route") out.route_id = std::string(x);
+    else if (f == "date") ok = ParseNumber(x, &v.service_date);
+    else if (f == "day_start") ok = ParseNumber(x, &v.day_start_s);
+    else if (f == "dist") ok = ParseNumber(x, &v.dist_along_m);
+    else if (f == "offset") ok = ParseNumber(x, &v.offset_m);
+    else if (f == "next_stop") ok = ParseNumber(x, &v.next_stop_index);
+    else if (f == "delay") ok = ParseNumber(x, &v.delay_s);
+    else if (f == "occ") ok = ParseNumber(x, &v.occupancy);
+    else if (f == "load") ok = ParseNumber(x, &v.load);
+    // Unknown fields (written by a newer version) are ignored.
+    if (!ok) {
+      return absl::DataLossError(
+          absl::StrCat("redis key ", key, ": field ", f, " has bad value \"", x, "\""));
+    }
+  }
+  v.trip = kNoIndex;
+  v.route = kNoIndex;
+  return out;
+}
+
+// Optional position fields, written only when known.
+int PositionFieldCount(const Fix& f) {
+  int n = 3;  // t lat lon
+  n += !std::isnan(f.bearing_deg);
+  n += !std::isnan(f.speed_mps);
+  n += !f.trip_id.empty();
+  n += !f.route_id.empty();
+  n += f.occupancy >= 0;
+  n += f.boardings >= 0;
+  n += f.alightings >= 0;
+  n += f.load >= 0;
+  n += !std::isnan(f.accuracy_m);
+  return n;
+}
+
+// XADD <prefix>pos:<id> MAXLEN ~ cap * field value ...
+void AddPosition(RedisPipeline& p, absl::string_view prefix, size_t cap, const Fix& f) {
+  p.Begin(6 + 2 * PositionFieldCount(f));
+  p.Arg("XADD");
+  p.Key(prefix, "pos:", f.vehicle_id);
+  p.Arg("MAXLEN");
+  p.Arg("~");
+  p.Num(int64_t(cap));
+  p.Arg("*");
+  p.Arg("t"), p.Num(f.timestamp_s);
+  p.Arg("lat"), p.Num(f.lat);
+  p.Arg("lon"), p.Num(f.lon);
+  if (!std::isnan(f.bearing_deg)) p.Arg("bearing"), p.Num(f.bearing_deg);
+  if (!std::isnan(f.speed_mps)) p.Arg("speed"), p.Num(f.speed_mps);
+  if (!f.trip_id.empty()) p.Arg("trip"), p.Arg(f.trip_id);
+  if (!f.route_id.empty()) p.Arg("route"), p.Arg(f.route_id);
+  if (f.occupancy >= 0) p.Arg("occ"), p.Num(f.occupancy);
+  if (f.boardings >= 0) p.Arg("board"), p.Num(f.boardings);
+  if (f.alightings >= 0) p.Arg("alight"), p.Num(f.alightings);
+  if (f.load >= 0) p.Arg("load"), p.Num(f.load);
+  if (!std::isnan(f.accuracy_m)) p.Arg("acc"), p.Num(f.accuracy_m);
+}
+
+absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
+                                   const redisReply* entry) {
+  // [entry-id, [field, value, ...]]
+  if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+      entry->element[1]->type != REDIS_REPLY_ARRAY) {
+    return absl::DataLossError(absl::StrCat("redis stream ", key, ": malformed entry"));
+  }
+  const redisReply* kv = entry->element[1];
+  Fix f;
+  f.vehicle_id = std::string(id);
+  for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+    absl::string_view n = Str(kv->element[i]);
+    absl::string_view x = Str(kv->element[i + 1]);
+    bool ok = true;
+    if (n == "t") ok = ParseNumber(x, &f.timestamp_s);
+    else if (n == "lat") ok = ParseNumber(x, &f.lat);
+    else if (n == "lon") ok = ParseNumber(x, &f.lon);
+    else if (n == "bearing") ok = ParseNumber(x, &f.bearing_deg);
+    else if (n == "speed") ok = ParseNumber(x, &f.speed_mps);
+    else if (n == "trip") f.trip_id = std::string(x);
+    else if (n == "route") f.route_id = std::string(x);
+    else if (n == "occ") ok = ParseNumber(x, &f.occupancy);
+    else if (n == "board") ok = ParseNumber(x, &f.boardings);
+    else if (n == "alight") ok = ParseNumber(x, &f.alightings);
+    else if (n == "load") ok = ParseNumber(x, &f.load);
+    else if (n == "acc") ok = ParseNumber(x, &f.accuracy_m);
+    if (!ok) {
+      return absl::DataLossError(absl::StrCat("redis stream ", key, " entry ",
+                                              Str(entry->element[0]), ": field ", n,
+                                              " has bad value \"", x, "\""));
+    }
+  }
+  return f;
+}
+
+// Redis error replies that go away by themselves (retry later) are UNAVAILABLE.
+absl::Status ErrorReply(absl::string_view where, absl::string_view msg) {
+  std::string text = absl::StrCat("redis ", where, ": ", msg);
+  for (absl::string_view transient :
+       {"LOADING", "BUSY", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "NOREPLICAS"}) {
+    if (absl::StartsWith(msg, transient)) return absl::UnavailableError(text);
+  }
+  return absl::InternalError(text);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Connection
+
+void RedisStore::ReplyDeleter::operator()(redisReply* r) const {
+  if (r != nullptr) freeReplyObject(r);
+}
+
+RedisStore::RedisStore(RedisAddress address, StoreOptions options)
+    : address_(std::move(address)),
+      options_(std::move(options)),
+      pipeline_(std::make_unique<RedisPipeline>()) {}
+
+RedisStore::~RedisStore() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+}
+
+std::string RedisStore::Describe() const {
+  return absl::StrCat("redis ", address_.ToString(), " prefix \"", options_.key_prefix, "\"");
+}
+
+absl::Status RedisStore::IoErrorLocked(absl::string_view what) {
+  std::string msg = absl::StrCat("redis ", address_.host, ":", address_.port, ": ", what);
+  if (ctx_ != nullptr) {
+    if (ctx_->err != 0) absl::StrAppend(&msg, ": ", ctx_->errstr);
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  last_error_ = msg;
+  return absl::UnavailableError(msg);
+}
+
+absl::Status RedisStore::EnsureConnectedLocked() {
+  if (ctx_ != nullptr) return absl::OkStatus();
+  known_vehicles_.clear();
+  veh_expire_s_.clear();
+  pos_expire_s_.clear();
+  ctx_ = redisConnectWithTimeout(address_.host.c_str(), address_.port,
+                                 ClampedTimeval(options_.connect_timeout));
+  if (ctx_ == nullptr) return IoErrorLocked("cannot allocate a connection");
+  if (ctx_->err != 0) return IoErrorLocked("connect");
+  if (redisSetTimeout(ctx_, ClampedTimeval(options_.command_timeout)) != REDIS_OK) {
+    return IoErrorLocked("set timeout");
+  }
+  redisEnableKeepAlive(ctx_);
+  if (address_.db != 0) {
+    std::string db = absl::StrCat(address_.db);
+    auto* r = static_cast<redisReply*>(redisCommand(ctx_, "SELECT %s", db.c_str()));
+    if (r == nullptr) return IoErrorLocked("SELECT");
+    Reply reply(r);
+    if (r->type == REDIS_REPLY_ERROR) {
+      absl::Status s = ErrorReply(absl::StrCat("SELECT ", db), Str(r));
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      last_error_ = std::string(s.message());
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisStore::RunLocked(RedisPipeline& p, std::vector<Reply>* replies) {
+  if (p.count() == 0) return absl::OkStatus();
+  absl::Status st = EnsureConnectedLocked();
+  if (!st.ok()) return st;
+  if (redisAppendFormattedCommand(ctx_, p.buffer().data(), p.buffer().size()) != REDIS_OK) {
+    return IoErrorLocked("append");
+  }
+  absl::Status first;
+  for (int i = 0; i < p.count(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      return IoErrorLocked(absl::StrCat("reading reply ", i + 1, " of ", p.count()));
+    }
+    Reply r(static_cast<redisReply*>(raw));
+    if (r->type == REDIS_REPLY_ERROR && first.ok()) first = ErrorReply("command", Str(r.get()));
+    if (replies != nullptr) replies->push_back(std::move(r));
+  }
+  if (!first.ok()) last_error_ = std::string(first.message());
+  return first;
+}
+
+absl::StatusOr<RedisStore::Reply> RedisStore::CommandLocked(
+    std::initializer_list<absl::string_view> args) {
+  RedisPipeline p;
+  p.Begin(int(args.size()));
+  for (absl::string_view a : args) p.Arg(a);
+  std::vector<Reply> replies;
+  absl::Status st = RunLocked(p, &replies);
+  if (!st.ok()) return st;
+  return std::move(replies[0]);
+}
+
+StoreHealth RedisStore::Health() {
+  std::lock_guard<std::mutex> l(mu_);
+  auto r = CommandLocked({"PING"});
+  if (!r.ok()) return {false, std::string(r.status().message())};
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
+  RedisPipeline& p = *pipeline_;
+  p.Clear();
+  const absl::string_view prefix = options_.key_prefix;
+  const int64_t now_s = NowUnixS();
+  absl::Status invalid;
+
+  // Latest state per vehicle: only the last record of each vehicle in the batch is written.
+  absl::flat_hash_map<absl::string_view, const VehicleRecord*> last_state;
+  std::vector<absl::string_view> new_vehicles;
+  // Visit indices touched, with the newest arrival written to them (for retention).
+  double newest_visit_s = -1e300;
+  absl::flat_hash_set<std::string> visit_keys;
+
+  for (const StoreChange& c : changes) {
+    if (const auto* v = std::get_if<VehicleRecord>(&c)) {
+      if (v->state.vehicle_id.empty()) {
+        invalid = absl::InvalidArgumentError("PutVehicle: empty vehicle_id");
+        continue;
+      }
+      last_state[v->state.vehicle_id] = v;
+    } else if (const auto* f = std::get_if<Fix>(&c)) {
+      if (f->vehicle_id.empty()) {
+        invalid = absl::InvalidArgumentError("AppendPosition: empty vehicle_id");
+        continue;
+      }
+      if (options_.positions_cap == 0) continue;
+      AddPosition(p, prefix, options_.positions_cap, *f);
+      if (options_.positions_ttl_s > 0) {
+        auto [it, inserted] = pos_expire_s_.try_emplace(f->vehicle_id, 0);
+        if (now_s - it->second >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
+          it->second = now_s;
+          p.Begin(3);
+          p.Arg("EXPIRE");
+          p.Key(prefix, "pos:", f->vehicle_id);
+          p.Num(options_.positions_ttl_s);
+        }
+      }
+    } else if (const auto* sv = std::get_if<StopVisitRecord>(&c)) {
+      if (sv->visit.vehicle_id.empty()) {
+        invalid = absl::InvalidArgumentError("AppendStopVisit: empty vehicle_id");
+        continue;
+      }
+      std::string member = store_codec::EncodeStopVisit(*sv);
+      newest_visit_s = std::max(newest_visit_s, sv->visit.arrival_s);
+      auto zadd = [&](absl::string_view kind, absl::string_view id) {
+        p.Begin(4);
+        p.Arg("ZADD");
+        p.Key(prefix, kind, id);
+        p.Num(sv->visit.arrival_s);
+        p.Arg(member);
+        visit_keys.insert(absl::StrCat(prefix, kind, id));
+      };
+      zadd("visits", "");
+      if (!sv->stop_id.empty()) zadd("visits:stop:", sv->stop_id);
+      if (!sv->route_id.empty()) zadd("visits:route:", sv->route_id);
+    } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
+      if (m->name.empty()) {
+        invalid = absl::InvalidArgumentError("PutModel: empty model name");
+        continue;
+      }
+      p.Begin(3);
+      p.Arg("SET");
+      p.Key(prefix, "model:", m->name);
+      p.Arg(m->bytes);
+    }
+  }
+  for (const auto& [id, rec] : last_state) {
+    AddVehicle(p, prefix, *rec);
+    if (!known_vehicles_.contains(id)) new_vehicles.push_back(id);
+    if (options_.vehicle_ttl_s > 0) {
+      auto [it, inserted] = veh_expire_s_.try_emplace(id, 0);
+      if (now_s - it->second >= std::max<int64_t>(1, options_.vehicle_ttl_s / 4)) {
+        it->second = now_s;
+        p.Begin(3);
+        p.Arg("EXPIRE");
+        p.Key(prefix, "veh:", id);
+        p.Num(options_.vehicle_ttl_s);
+      }
+    }
+  }
+  if (!new_vehicles.empty()) {
+    p.Begin(2 + int(new_vehicles.size()));
+    p.Arg("SADD");
+    p.Key(prefix, "vehicles");
+    for (absl::string_view id : new_vehicles) p.Arg(id);
+  }
+  if (options_.visits_retention_s > 0) {
+    const double cutoff = newest_visit_s - double(options_.visits_retention_s);
+    std::string max = "(";
+    AppendNumber(&max, cutoff);
+    for (const std::string& key : visit_keys) {
+      p.Begin(4);
+      p.Arg("ZREMRANGEBYSCORE");
+      p.Arg(key);
+      p.Arg("-inf");
+      p.Arg(max);
+    }
+  }
+  absl::Status st = RunLocked(p, nullptr);
+  if (!st.ok()) {
+    // The TTL refresh and vehicle-set bookkeeping above may not have reached Redis.
+    veh_expire_s_.clear();
+    pos_expire_s_.clear();
+    return st;
+  }
+  for (absl::string_view id : new_vehicles) known_vehicles_.emplace(id);
+  return invalid;
+}
+
+absl::Status RedisStore::Apply(absl::Span<const StoreChange> changes) {
+  std::lock_guard<std::mutex> l(mu_);
+  return ApplyLocked(changes);
+}
+
+absl::Status RedisStore::PutVehicle(const VehicleRecord& v) {
+  StoreChange c = v;
+  return Apply(absl::MakeConstSpan(&c, 1));
+}
+
+absl::Status RedisStore::AppendPosition(const Fix& fix) {
+  StoreChange c = fix;
+  return Apply(absl::MakeConstSpan(&c, 1));
+}
+
+absl::Status RedisStore::AppendStopVisit(const StopVisitRecord& v) {
+  StoreChange c = v;
+  return Apply(absl::MakeConstSpan(&c, 1));
+}
+
+absl::Status RedisStore::PutModel(absl::string_view name, absl::string_view bytes) {
+  StoreChange c = ModelBlob{std::string(name), std::string(bytes)};
+  return Apply(absl::MakeConstSpan(&c, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+absl::StatusOr<VehicleRecord> RedisStore::GetVehicle(absl::string_view vehicle_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string key = absl::StrCat(options_.key_prefix, "veh:", vehicle_id);
+  auto r = CommandLocked({"HGETALL", key});
+  if (!r.ok()) return r.status();
+  if ((*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 0) {
+    return absl::NotFoundError(absl::StrCat("no stored state for vehicle \"", vehicle_id, "\""));
+  }
+  return DecodeVehicle(key, vehicle_id, r->get());
+}
+
+absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string set_key = absl::StrCat(options_.key_prefix, "vehicles");
+  auto members = CommandLocked({"SMEMBERS", set_key});
+  if (!members.ok()) return members.status();
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < (*members)->elements; ++i) {
+    ids.emplace_back(Str((*members)->element[i]));
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<VehicleRecord> out;
+  out.reserve(ids.size());
+  std::vector<std::string> gone;
+  constexpr size_t kChunk = 512;
+  for (size_t start = 0; start < ids.size(); start += kChunk) {
+    const size_t end = std::min(ids.size(), start + kChunk);
+    RedisPipeline p;
+    for (size_t i = start; i < end; ++i) {
+      p.Begin(2);
+      p.Arg("HGETALL");
+      p.Key(options_.key_prefix, "veh:", ids[i]);
+    }
+    std::vector<Reply> replies;
+    absl::Status st = RunLocked(p, &replies);
+    if (!st.ok()) return st;
+    for (size_t i = start; i < end; ++i) {
+      const redisReply* r = replies[i - start].get();
+      if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
+        gone.push_back(ids[i]);  // expired
+        continue;
+      }
+      auto v = DecodeVehicle(absl::StrCat(options_.key_prefix, "veh:", ids[i]), ids[i], r);
+      if (!v.ok()) return v.status();
+      out.push_back(*std::move(v));
+    }
+  }
+  if (!gone.empty()) {
+    RedisPipeline p;
+    p.Begin(2 + int(gone.size()));
+    p.Arg("SREM");
+    p.Arg(set_key);
+    for (const std::string& id : gone) p.Arg(id);
+    absl::Status st = RunLocked(p, nullptr);
+    if (!st.ok()) return st;
+    for (const std::string& id : gone) known_vehicles_.erase(id);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view vehicle_id,
+                                                           int64_t since_s) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Fix> out;
+  if (options_.positions_cap == 0) return out;
+  const std::string key = absl::StrCat(options_.key_prefix, "pos:", vehicle_id);
+  // Newest `cap` entries (MAXLEN ~ may keep a few more than the cap).
+  const std::string count = absl::StrCat(options_.positions_cap);
+  auto r = CommandLocked({"XREVRANGE", key, "+", "-", "COUNT", count});
+  if (!r.ok()) return r.status();
+  const redisReply* arr = r->get();
+  if (arr->type != REDIS_REPLY_ARRAY) {
+    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a stream"));
+  }
+  absl::flat_hash_set<int64_t> seen;
+  for (size_t i = arr->elements; i-- > 0;) {
+    auto f = DecodePosition(key, vehicle_id, arr->element[i]);
+    if (!f.ok()) return f.status();
+    if (f->timestamp_s < since_s) continue;
+    if (!seen.insert(f->timestamp_s).second) continue;  // a retried batch wrote it twice
+    out.push_back(*std::move(f));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StopVisitRecord>> RedisStore::ReadStopVisits(
+    const StopVisitQuery& q) {
+  std::lock_guard<std::mutex> l(mu_);
+  const absl::string_view prefix = options_.key_prefix;
+  std::string key = !q.stop_id.empty()    ? absl::StrCat(prefix, "visits:stop:", q.stop_id)
+                    : !q.route_id.empty() ? absl::StrCat(prefix, "visits:route:", q.route_id)
+                                          : absl::StrCat(prefix, "visits");
+  RedisPipeline p;
+  std::string from, to;
+  AppendNumber(&from, q.from_s);
+  AppendNumber(&to, q.to_s);
+  p.Begin(4);
+  p.Arg("ZRANGEBYSCORE");
+  p.Arg(key);
+  p.Arg(from);
+  p.Arg(to);
+  p.Begin(5);
+  p.Arg("ZREVRANGE");
+  p.Key(prefix, "visits");
+  p.Arg("0");
+  p.Arg("0");
+  p.Arg("WITHSCORES");
+  std::vector<Reply> replies;
+  absl::Status st = RunLocked(p, &replies);
+  if (!st.ok()) return st;
+  double cutoff = -1e300;
+  const redisReply* newest = replies[1].get();
+  if (options_.visits_retention_s > 0 && newest->type == REDIS_REPLY_ARRAY &&
+      newest->elements == 2) {
+    double n = 0;
+    if (ParseNumber(Str(newest->element[1]), &n)) cutoff = n - double(options_.visits_retention_s);
+  }
+  const redisReply* arr = replies[0].get();
+  std::vector<StopVisitRecord> out;
+  if (arr->type != REDIS_REPLY_ARRAY) {
+    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a sorted set"));
+  }
+  for (size_t i = 0; i < arr->elements; ++i) {
+    if (!IsStr(arr->element[i])) continue;
+    auto v = store_codec::DecodeStopVisit(Str(arr->element[i]));
+    if (!v.ok()) {
+      return absl::DataLossError(absl::StrCat("redis key ", key, ": ", v.status().message()));
+    }
+    if (v->visit.arrival_s < cutoff) continue;
+    if (!store_codec::StopVisitMatches(*v, q)) continue;
+    out.push_back(*std::move(v));
+  }
+  std::sort(out.begin(), out.end(), store_codec::StopVisitLess);
+  if (out.size() > q.limit) out.resize(q.limit);
+  return out;
+}
+
+absl::StatusOr<std::string> RedisStore::GetModel(absl::string_view name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto r = CommandLocked({"GET", absl::StrCat(options_.key_prefix, "model:", name)});
+  if (!r.ok()) return r.status();
+  if ((*r)->type == REDIS_REPLY_NIL) {
+    return absl::NotFoundError(absl::StrCat("no stored model named \"", name, "\""));
+  }
+  if (!IsStr(r->get())) {
+    return absl::DataLossError(absl::StrCat("redis key ", options_.key_prefix, "model:", name,
+                                            ": not a string"));
+  }
+  return std::string(Str(r->get()));
+}
+
+absl::Status RedisStore::DeleteAllKeys() {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string pattern = absl::StrCat(options_.key_prefix, "*");
+  std::string cursor = "0";
+  do {
+    auto r = CommandLocked({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+    if (!r.ok()) return r.status();
+    const redisReply* arr = r->get();
+    if (arr->type != REDIS_REPLY_ARRAY || arr->elements != 2) {
+      return absl::InternalError("redis SCAN: unexpected reply");
+    }
+    cursor = std::string(Str(arr->element[0]));
+    const redisReply* keys = arr->element[1];
+    if (keys->elements > 0) {
+      RedisPipeline p;
+      p.Begin(1 + int(keys->elements));
+      p.Arg("UNLINK");
+      for (size_t i = 0; i < keys->elements; ++i) p.Arg(Str(keys->element[i]));
+      absl::Status st = RunLocked(p, nullptr);
+      if (!st.ok()) return st;
+    }
+  } while (cursor != "0");
+  known_vehicles_.clear();
+  veh_expire_s_.clear();
+  pos_expire_s_.clear();
+  return absl::OkStatus();
+}
+
+}  // namespace smartbus
