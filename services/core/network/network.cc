@@ -22,6 +22,13 @@ constexpr int64_t kMaxPrecomputedDays = 4000;
 // times suggest. Small: it only decides between placements whose offsets are about equal (the
 // two sides of an out-and-back street).
 constexpr double kGapWeight = 0.002;
+// Cost (metres of offset) of placing a stop on the side of the street opposite to where the
+// feed's unambiguous stops stand (right in right-hand traffic): decides between the two passes
+// of a street driven both ways along one centreline.
+constexpr double kWrongSideM = 0.5;
+// A pattern is non-monotone when keeping its stops in order puts a stop more than this much
+// farther from the shape than its nearest pass.
+constexpr double kOrderSlackM = 30;
 
 uint64_t CellKey(int64_t cx, int64_t cy) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(cx)) << 32) | static_cast<uint32_t>(cy);
@@ -43,19 +50,36 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 
 // ---- Stop placement ----------------------------------------------------------------------
 
+// A place for a stop along a polyline: one pass of the shape near the stop.
+struct StopCand {
+  double dist = 0;    // along the polyline, m
+  double offset = 0;  // stop to polyline, m
+  int8_t side = 0;    // +1 the stop is right of the direction of travel, -1 left, 0 on the line
+};
+
+// Which side of the polyline (seen in its direction) p lies on at `c`.
+int8_t SideOf(const Polyline& line, Vec2 p, const PolylinePoint& c) {
+  constexpr double kOnLineM = 2.0;
+  if (c.offset_m < kOnLineM || line.size() < 2) return 0;
+  const Vec2 a = line.points()[c.segment];
+  Vec2 dir = line.points()[c.segment + 1] - a;
+  if (Dot(dir, dir) <= 1e-12) dir = line.DirectionAt(c.dist_along_m);
+  const Vec2 v = p - line.PointAt(c.dist_along_m);
+  const double cross = dir.x * v.y - dir.y * v.x;
+  return cross < 0 ? 1 : -1;
+}
+
 struct PlaceState {
   double dist = 0;     // along the polyline
   double offset = 0;   // stop to polyline
   double cost = 0;     // accumulated
   int32_t prev = -1;   // index into the previous stop's states
-  bool forced = false; // placed out of reach only because of the order constraint
 };
 
 // Reusable scratch space for placement (one per Build).
 struct Placer {
   std::vector<std::vector<PlaceState>> states;
-  std::vector<PolylinePoint> cands;
-  std::vector<PlaceState> tmp;
+  std::vector<double> nearest_offset;  // per stop, its smallest offset to any pass
 };
 
 // Keeps states sorted by dist with the cheapest per distinct dist, dropping states that an
@@ -81,11 +105,14 @@ void PruneStates(std::vector<PlaceState>* s) {
   s->resize(w);
 }
 
-// Places the stops (plane positions `xy`) along `line` at non-decreasing distances, minimising
-// the sum of offsets (plus a small schedule-consistency term, see kGapWeight). `times_s` are the
-// scheduled times of one trip of the pattern (may be empty).
-void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
-                const std::vector<int32_t>& times_s, double radius_m, Placer* pl, Pattern* pat) {
+// Places the stops (plane positions `xy`, candidate passes `cands[cand_begin[i] ..
+// cand_begin[i+1])`) along `line` at non-decreasing distances, minimising the sum of offsets
+// plus two small tie-breakers: a schedule-consistency term (kGapWeight) and kWrongSideM for a
+// stop on the side of the street opposite to the feed's usual one (`traffic_side`).
+// `times_s` are the scheduled times of one trip of the pattern (may be empty).
+void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCand* cands,
+                const uint32_t* cand_begin, const std::vector<int32_t>& times_s,
+                int8_t traffic_side, double radius_m, Placer* pl, Pattern* pat) {
   const size_t n = xy.size();
   pat->stop_dist_m.assign(n, 0);
   pat->stop_offset_m.assign(n, 0);
@@ -104,17 +131,34 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
     if (speed > 0) return speed * std::max(0, times_s[i] - times_s[i - 1]);
     return Dist(xy[i - 1], xy[i]);
   };
+  auto side_cost = [traffic_side](int8_t side) {
+    return side != 0 && side != traffic_side ? kWrongSideM : 0.0;
+  };
+  auto side_at = [&line](Vec2 p, double d) {
+    PolylinePoint c;
+    c.dist_along_m = d;
+    c.segment = line.SegmentAt(d);
+    c.offset_m = Dist(p, line.PointAt(d));
+    return SideOf(line, p, c);
+  };
 
   if (pl->states.size() < n) pl->states.resize(n);
+  pl->nearest_offset.assign(n, 0);
   for (size_t i = 0; i < n; ++i) {
     std::vector<PlaceState>& cur = pl->states[i];
     cur.clear();
-    line.Candidates(xy[i], radius_m, &pl->cands);
+    const StopCand* cb = cands + cand_begin[i];
+    const StopCand* ce = cands + cand_begin[i + 1];
+    double nearest = kInf;
+    for (const StopCand* c = cb; c != ce; ++c) nearest = std::min(nearest, c->offset);
+    if (cb == ce) nearest = line.Project(xy[i]).offset_m;
+    pl->nearest_offset[i] = nearest;
     if (i == 0) {
-      for (const PolylinePoint& c : pl->cands) cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1, false});
+      for (const StopCand* c = cb; c != ce; ++c)
+        cur.push_back({c->dist, c->offset, c->offset + side_cost(c->side), -1});
       if (cur.empty()) {
         PolylinePoint c = line.Project(xy[i]);
-        cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1, false});
+        cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1});
       }
       PruneStates(&cur);
       continue;
@@ -122,12 +166,12 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
     const std::vector<PlaceState>& prev = pl->states[i - 1];
     const double gap = expected_gap(i);
     // Candidates (one per pass of the shape near the stop).
-    for (const PolylinePoint& c : pl->cands) {
-      PlaceState best{c.dist_along_m, c.offset_m, kInf, -1, false};
+    for (const StopCand* c = cb; c != ce; ++c) {
+      PlaceState best{c->dist, c->offset, kInf, -1};
       for (size_t j = 0; j < prev.size(); ++j) {
-        if (prev[j].dist > c.dist_along_m + 1e-9) break;  // prev sorted by dist
-        double cost = prev[j].cost + c.offset_m +
-                      kGapWeight * std::fabs(c.dist_along_m - prev[j].dist - gap);
+        if (prev[j].dist > c->dist + 1e-9) break;  // prev sorted by dist
+        double cost = prev[j].cost + c->offset + side_cost(c->side) +
+                      kGapWeight * std::fabs(c->dist - prev[j].dist - gap);
         if (cost < best.cost) {
           best.cost = cost;
           best.prev = static_cast<int32_t>(j);
@@ -140,19 +184,20 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
     for (size_t j = 0; j < prev.size(); ++j) {
       double off = Dist(xy[i], line.PointAt(prev[j].dist));
       if (off > radius_m) continue;
-      cur.push_back({prev[j].dist, off, prev[j].cost + off + kGapWeight * gap,
-                     static_cast<int32_t>(j), false});
+      cur.push_back({prev[j].dist, off,
+                     prev[j].cost + off + side_cost(side_at(xy[i], prev[j].dist)) +
+                         kGapWeight * gap,
+                     static_cast<int32_t>(j)});
     }
     if (cur.empty()) {
       // No in-order placement within the radius: the nearest point at or after each previous
-      // placement. Forced (non-monotone in spirit) when the stop does lie near the shape.
-      bool near_shape = !pl->cands.empty();
+      // placement.
       for (size_t j = 0; j < prev.size(); ++j) {
         PolylinePoint c = line.Project(xy[i], prev[j].dist);
         cur.push_back({c.dist_along_m, c.offset_m,
                        prev[j].cost + c.offset_m +
                            kGapWeight * std::fabs(c.dist_along_m - prev[j].dist - gap),
-                       static_cast<int32_t>(j), near_shape});
+                       static_cast<int32_t>(j)});
       }
     }
     PruneStates(&cur);
@@ -167,7 +212,8 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy,
     pat->stop_dist_m[i] = s.dist;
     pat->stop_offset_m[i] = static_cast<float>(s.offset);
     pat->max_stop_offset_m = std::max(pat->max_stop_offset_m, s.offset);
-    if (s.forced) pat->monotone = false;
+    // Out of order: the order pushed the stop well away from its nearest pass.
+    if (s.offset - pl->nearest_offset[i] > kOrderSlackM) pat->monotone = false;
     k = s.prev;
   }
   // Guard against rounding: distances never decrease.
@@ -284,28 +330,18 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   }
 
   // ---- Polylines (one per used shape, one per shapeless pattern) and stop placement ----
+  // Pass 1 builds the polylines and finds each stop's candidate passes; the stops with a single
+  // pass tell which side of the street stops stand on. Pass 2 places the stops.
   std::vector<uint32_t> shape_polyline(f.shapes.size(), kNoIndex);
-  Placer placer;
-  std::vector<Vec2> xy;
-  std::vector<int32_t> times;
+  std::vector<StopCand> cands;
+  std::vector<uint32_t> cand_begin;  // per pattern stop (flattened), plus an end per pattern
+  std::vector<uint32_t> pattern_cand_base(patterns.size(), 0);
+  std::vector<PolylinePoint> found;
   std::vector<LatLon> ll;
+  int64_t right_side = 0, left_side = 0;
   for (Pattern& pat : patterns) {
     const size_t n = pat.stops.size();
-    if (pat.shape != kNoIndex) {
-      uint32_t& pl = shape_polyline[pat.shape];
-      if (pl == kNoIndex) {
-        pl = static_cast<uint32_t>(net->polylines_.size());
-        net->polylines_.emplace_back(f.shapes[pat.shape].points, net->projection_);
-      }
-      pat.polyline = pl;
-      xy.resize(n);
-      for (size_t i = 0; i < n; ++i) xy[i] = net->stop_xy_[pat.stops[i]];
-      times.clear();
-      const GtfsTrip& rep = f.trips[pat.trips.front()];
-      for (uint32_t k = 0; k < rep.num_stop_times; ++k)
-        times.push_back(f.stop_times[rep.first_stop_time + k].arrival_s);
-      PlaceStops(net->polylines_[pl], xy, times, options.max_stop_offset_m, &placer, &pat);
-    } else {
+    if (pat.shape == kNoIndex) {
       ll.resize(n);
       for (size_t i = 0; i < n; ++i) ll[i] = f.stops[pat.stops[i]].pos;
       pat.polyline = static_cast<uint32_t>(net->polylines_.size());
@@ -316,6 +352,46 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       for (size_t i = 0; i < n; ++i) pat.stop_dist_m[i] = line.cum_m()[i];
       pat.max_stop_offset_m = 0;
       pat.monotone = true;
+      continue;
+    }
+    uint32_t& pl = shape_polyline[pat.shape];
+    if (pl == kNoIndex) {
+      pl = static_cast<uint32_t>(net->polylines_.size());
+      net->polylines_.emplace_back(f.shapes[pat.shape].points, net->projection_);
+    }
+    pat.polyline = pl;
+    const Polyline& line = net->polylines_[pl];
+    pattern_cand_base[&pat - patterns.data()] = static_cast<uint32_t>(cand_begin.size());
+    for (size_t i = 0; i < n; ++i) {
+      cand_begin.push_back(static_cast<uint32_t>(cands.size()));
+      const Vec2 p = net->stop_xy_[pat.stops[i]];
+      line.Candidates(p, options.max_stop_offset_m, &found);
+      for (const PolylinePoint& c : found)
+        cands.push_back({c.dist_along_m, c.offset_m, SideOf(line, p, c)});
+      if (found.size() == 1) {
+        if (cands.back().side > 0) ++right_side;
+        if (cands.back().side < 0) ++left_side;
+      }
+    }
+    cand_begin.push_back(static_cast<uint32_t>(cands.size()));
+  }
+  const int8_t traffic_side = right_side >= left_side ? 1 : -1;
+  Placer placer;
+  std::vector<Vec2> xy;
+  std::vector<int32_t> times;
+  for (uint32_t p = 0; p < patterns.size(); ++p) {
+    Pattern& pat = patterns[p];
+    const size_t n = pat.stops.size();
+    if (pat.shape != kNoIndex) {
+      xy.resize(n);
+      for (size_t i = 0; i < n; ++i) xy[i] = net->stop_xy_[pat.stops[i]];
+      times.clear();
+      const GtfsTrip& rep = f.trips[pat.trips.front()];
+      for (uint32_t k = 0; k < rep.num_stop_times; ++k)
+        times.push_back(f.stop_times[rep.first_stop_time + k].arrival_s);
+      PlaceStops(net->polylines_[pat.polyline], xy, cands.data(),
+                 cand_begin.data() + pattern_cand_base[p], times, traffic_side,
+                 options.max_stop_offset_m, &placer, &pat);
     }
     for (float off : pat.stop_offset_m)
       if (off > options.max_stop_offset_m) ++f.warnings["stop_far_from_shape"];

@@ -1,0 +1,540 @@
+#include "services/core/network/network.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "gtest/gtest.h"
+
+namespace smartbus {
+namespace {
+
+// ---- A tiny map language (in the spirit of Valhalla's gurka tests) -------------------------
+// Each character of the drawing is a 10 m square; x grows to the east (right), y to the north
+// (up). Upper-case letters are shape vertices, lower-case letters and digits are stops; other
+// characters are decoration.
+constexpr double kCellM = 10;
+const LocalProjection kDrawing({38.9, -77.03});
+
+std::map<char, LatLon> ParseMap(const std::string& art) {
+  std::map<char, LatLon> out;
+  int row = 0, col = 0;
+  for (char c : art) {
+    if (c == '\n') {
+      ++row;
+      col = 0;
+      continue;
+    }
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      EXPECT_EQ(out.count(c), 0u) << "letter " << c << " drawn twice";
+      out[c] = kDrawing.Reverse({col * kCellM, -row * kCellM});
+    }
+    ++col;
+  }
+  return out;
+}
+
+// Builds feeds by hand (the way LoadGtfs fills them).
+class FeedBuilder {
+ public:
+  explicit FeedBuilder(std::string tz = "America/New_York") {
+    f_.timezone = tz;
+    f_.agencies.push_back({"A", "Agency", tz});
+    AddRoute("R1");
+  }
+  uint32_t AddRoute(const std::string& id) {
+    f_.route_index[id] = static_cast<uint32_t>(f_.routes.size());
+    f_.routes.push_back({id, id, "", 3, 0});
+    return f_.route_index[id];
+  }
+  uint32_t AddStop(const std::string& id, LatLon pos) {
+    auto it = f_.stop_index.find(id);
+    if (it != f_.stop_index.end()) return it->second;
+    f_.stop_index[id] = static_cast<uint32_t>(f_.stops.size());
+    f_.stops.push_back({id, "", id, pos});
+    return f_.stop_index[id];
+  }
+  // Every stop drawn in `art` (single characters) becomes a stop with that id.
+  void AddStops(const std::map<char, LatLon>& m) {
+    for (auto& [c, pos] : m)
+      if (!std::isupper(static_cast<unsigned char>(c))) AddStop(std::string(1, c), pos);
+  }
+  // A shape through the vertices named by `nodes` (upper-case letters of the drawing).
+  uint32_t AddShape(const std::string& id, const std::map<char, LatLon>& m,
+                    const std::string& nodes) {
+    GtfsShape s;
+    s.id = id;
+    for (char c : nodes) s.points.push_back(m.at(c));
+    f_.shape_index[id] = static_cast<uint32_t>(f_.shapes.size());
+    f_.shapes.push_back(std::move(s));
+    return f_.shape_index[id];
+  }
+  uint32_t AddService(const std::string& id, uint8_t weekdays, int32_t start, int32_t end,
+                      std::vector<int32_t> added = {}, std::vector<int32_t> removed = {}) {
+    f_.service_index[id] = static_cast<uint32_t>(f_.services.size());
+    f_.services.push_back({id, weekdays, start, end, added, removed});
+    return f_.service_index[id];
+  }
+  // A trip through `stops` (stop ids), leaving the first at `start_s`, `step_s` between stops.
+  uint32_t AddTrip(const std::string& id, const std::vector<std::string>& stops, int32_t start_s,
+                   int32_t step_s = 60, const std::string& shape = "",
+                   const std::string& service = "S", int8_t direction = 0,
+                   const std::string& block = "", const std::string& route = "R1") {
+    if (!f_.service_index.count(service)) AddService(service, 0x7f, 20260101, 20261231);
+    GtfsTrip t;
+    t.id = id;
+    t.route = f_.route_index.at(route);
+    t.service = f_.service_index.at(service);
+    t.shape = shape.empty() ? kNoIndex : f_.shape_index.at(shape);
+    t.direction_id = direction;
+    t.block_id = block;
+    t.first_stop_time = static_cast<uint32_t>(f_.stop_times.size());
+    t.num_stop_times = static_cast<uint32_t>(stops.size());
+    for (size_t k = 0; k < stops.size(); ++k) {
+      GtfsStopTime st;
+      st.stop = f_.stop_index.at(stops[k]);
+      st.stop_sequence = static_cast<uint32_t>(k + 1);
+      st.arrival_s = st.departure_s = start_s + static_cast<int32_t>(k) * step_s;
+      f_.stop_times.push_back(st);
+    }
+    f_.trip_index[id] = static_cast<uint32_t>(f_.trips.size());
+    f_.trips.push_back(t);
+    return f_.trip_index[id];
+  }
+  GtfsFeed& feed() { return f_; }
+  std::shared_ptr<const Network> Build() {
+    auto net = Network::Build(f_);
+    EXPECT_TRUE(net.ok()) << net.status();
+    return net.ok() ? *net : nullptr;
+  }
+
+ private:
+  GtfsFeed f_;
+};
+
+std::vector<std::string> Chars(const std::string& s) {
+  std::vector<std::string> out;
+  for (char c : s) out.push_back(std::string(1, c));
+  return out;
+}
+
+// What a naive placement does: each stop at its nearest point on the shape.
+std::vector<double> NearestPointPlacement(const Network& net, uint32_t trip) {
+  const Pattern& pat = net.pattern(net.trip_pattern(trip));
+  std::vector<double> out;
+  for (uint32_t s : pat.stops)
+    out.push_back(
+        net.trip_polyline(trip).Project(net.projection().Forward(net.feed().stops[s].pos))
+            .dist_along_m);
+  return out;
+}
+
+bool NonDecreasing(const std::vector<double>& v) { return std::is_sorted(v.begin(), v.end()); }
+
+// ---- Stop placement --------------------------------------------------------------------------
+
+// A loop: the bus leaves stop a, goes round the block clockwise and ends at stop a again.
+TEST(StopPlacement, LoopRouteEndsAtTheEndOfTheShape) {
+  const std::string art = R"(
+      a
+  A---S-------------B
+  |                 |
+  |                 |b
+  |                 |
+  D-------------c---C
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("loop", m, "SBCDAS");
+  uint32_t t = fb.AddTrip("t", Chars("abca"), 8 * 3600, 60, "loop");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  const double len = net->trip_polyline(t).length_m();
+  EXPECT_NEAR(len, 140 + 40 + 180 + 40 + 40, 1);
+  // Nearest-point placement puts the last stop at the start: out of order.
+  EXPECT_FALSE(NonDecreasing(NearestPointPlacement(*net, t)));
+  ASSERT_EQ(pat.stop_dist_m.size(), 4u);
+  EXPECT_NEAR(pat.stop_dist_m[0], 0, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 140 + 20, 1);       // S->B 140 m, B->b 20 m
+  EXPECT_NEAR(pat.stop_dist_m[2], 140 + 40 + 40, 1);  // c is 40 m west of C
+  EXPECT_NEAR(pat.stop_dist_m[3], len, 1);
+  EXPECT_TRUE(pat.monotone);
+  EXPECT_NEAR(pat.max_stop_offset_m, 10, 0.1);
+  EXPECT_EQ(net->nonmonotone_patterns(), 0);
+}
+
+// An out-and-back street: the shape goes east from A to the turning circle at B and comes back
+// west on exactly the same line. Eastbound stops (a b c) stand on the south kerb, westbound ones
+// (d e f) on the north kerb: every stop is equally near both passes. Stop m, on the centre line,
+// is served in both directions.
+TEST(StopPlacement, OutAndBackStreetPutsReturnStopsOnTheReturnPass) {
+  const std::string art = R"(
+        f       e          d
+   A-----------------m--------B
+       a       b       c
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("out_back", m, "ABA");
+  uint32_t t = fb.AddTrip("t", Chars("abmcdmef"), 8 * 3600, 30, "out_back");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  const double len = net->trip_polyline(t).length_m();  // 2 x 270 m
+  EXPECT_NEAR(len, 540, 1);
+  EXPECT_FALSE(NonDecreasing(NearestPointPlacement(*net, t)));
+  std::vector<double> expect = {40, 120, 180, 200, 540 - 240, 540 - 180, 540 - 130, 540 - 50};
+  ASSERT_EQ(pat.stop_dist_m.size(), expect.size());
+  for (size_t i = 0; i < expect.size(); ++i)
+    EXPECT_NEAR(pat.stop_dist_m[i], expect[i], 1) << "stop " << i;
+  EXPECT_TRUE(pat.monotone);
+  EXPECT_NEAR(pat.max_stop_offset_m, 10, 0.1);
+}
+
+// Out on one street, back on the parallel one 30 m north. Stop e, on the return trip, stands
+// nearer the outbound street: the nearest point is the wrong pass.
+TEST(StopPlacement, StopNearerTheOtherPassIsPlacedOnItsOwnPass) {
+  const std::string art = R"(
+   D-------------------C
+                       |
+       e               |
+   A-------a-----------B
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("u", m, "ABCD");
+  uint32_t t = fb.AddTrip("t", Chars("ae"), 8 * 3600, 120, "u");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_FALSE(NonDecreasing(NearestPointPlacement(*net, t)));
+  ASSERT_EQ(pat.stop_dist_m.size(), 2u);
+  EXPECT_NEAR(pat.stop_dist_m[0], 80, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 200 + 30 + 160, 1);  // on C-D, 40 m from D
+  EXPECT_NEAR(pat.stop_offset_m[1], 20, 0.1);
+  EXPECT_TRUE(pat.monotone);
+}
+
+// Stop b comes after a in the trip but is drawn 10 m before it on the street (a real-world
+// inaccuracy). Its own nearest point is before a; the return street 20 m away is after a. The
+// right placement keeps b on the first street, at a's distance, not on the far pass.
+TEST(StopPlacement, SlightlyOutOfOrderStopStaysOnItsStreet) {
+  const std::string art = R"(
+   A-------------B
+          ba     |
+                 |
+   D-------------C
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("s", m, "ABCD");
+  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_NEAR(pat.stop_dist_m[0], 80, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 80, 1);
+  EXPECT_NEAR(pat.stop_offset_m[1], std::hypot(10, 10), 0.1);
+  EXPECT_TRUE(pat.monotone);
+}
+
+// Stops in an order the shape cannot give them in (the shape runs the other way): flagged.
+TEST(StopPlacement, ImpossibleOrderIsFlaggedNonMonotone) {
+  const std::string art = R"(
+   A--------b------------------------------------------a--------B
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("s", m, "AB");
+  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_LE(pat.stop_dist_m[0], pat.stop_dist_m[1]);
+  EXPECT_EQ(net->nonmonotone_patterns(), 1);
+  EXPECT_FALSE(pat.monotone);
+  EXPECT_EQ(net->feed().warnings.at("nonmonotone_pattern"), 1);
+}
+
+TEST(StopPlacement, TripWithoutShapeGetsStraightSegmentsBetweenItsStops) {
+  const std::string art = R"(
+   a
+   |
+   |
+   b--------c
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  uint32_t t = fb.AddTrip("t", Chars("abc"), 8 * 3600);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_EQ(pat.shape, kNoIndex);
+  EXPECT_NEAR(net->trip_polyline(t).length_m(), 30 + 90, 0.1);
+  ASSERT_EQ(pat.stop_dist_m.size(), 3u);
+  EXPECT_NEAR(pat.stop_dist_m[1], 30, 0.1);
+  EXPECT_NEAR(pat.stop_dist_m[2], 120, 0.1);
+  EXPECT_EQ(pat.max_stop_offset_m, 0);
+}
+
+// ---- Patterns --------------------------------------------------------------------------------
+
+TEST(Patterns, TripsWithTheSameStopsShapeAndDirectionShareOne) {
+  const std::string art = R"(
+   A---a-----b-----c---B
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("s", m, "AB");
+  fb.AddShape("s_back", m, "BA");
+  uint32_t late = fb.AddTrip("late", Chars("abc"), 9 * 3600, 60, "s");
+  uint32_t early = fb.AddTrip("early", Chars("abc"), 7 * 3600, 60, "s");
+  uint32_t short_turn = fb.AddTrip("short", Chars("ab"), 8 * 3600, 60, "s");
+  uint32_t back = fb.AddTrip("back", Chars("cba"), 8 * 3600, 60, "s_back", "S", 1);
+  uint32_t no_shape = fb.AddTrip("noshape", Chars("abc"), 8 * 3600);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->patterns().size(), 4u);
+  EXPECT_EQ(net->trip_pattern(late), net->trip_pattern(early));
+  EXPECT_NE(net->trip_pattern(late), net->trip_pattern(short_turn));
+  EXPECT_NE(net->trip_pattern(back), net->trip_pattern(late));
+  EXPECT_NE(net->trip_pattern(no_shape), net->trip_pattern(late));
+  // One polyline per shape plus one for the shapeless pattern.
+  EXPECT_EQ(net->polylines().size(), 3u);
+  EXPECT_EQ(net->pattern(net->trip_pattern(late)).polyline,
+            net->pattern(net->trip_pattern(short_turn)).polyline);
+  // Trips of a pattern by first departure.
+  EXPECT_EQ(net->pattern(net->trip_pattern(late)).trips, (std::vector<uint32_t>{early, late}));
+  EXPECT_EQ(net->route_patterns(0).size(), 4u);
+  uint32_t b = *net->FindStop("b");
+  EXPECT_EQ(net->stop_patterns(b).size(), 4u);
+  for (auto [p, k] : net->stop_patterns(b)) EXPECT_EQ(net->pattern(p).stops[k], b);
+}
+
+TEST(Network, FindsTripsStopsAndRoutesById) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddTrip("trip-1", {"s1", "s2"}, 8 * 3600);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->FindTrip("trip-1"), 0u);
+  EXPECT_EQ(net->FindStop("s2"), 1u);
+  EXPECT_EQ(net->FindRoute("R1"), 0u);
+  EXPECT_FALSE(net->FindTrip("nope").has_value());
+  EXPECT_FALSE(net->FindStop("").has_value());
+}
+
+TEST(Network, UnknownTimeZoneIsAnError) {
+  FeedBuilder fb("Mars/Olympus_Mons");
+  fb.AddStop("s1", {38.9, -77.03});
+  auto net = Network::Build(fb.feed());
+  ASSERT_FALSE(net.ok());
+  EXPECT_NE(net.status().message().find("Mars/Olympus_Mons"), std::string::npos);
+}
+
+// ---- Calendar --------------------------------------------------------------------------------
+
+absl::Time Utc(int y, int mo, int d, int h, int mi = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone());
+}
+
+std::shared_ptr<const Network> OneTripAt8() {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddTrip("t", {"s1", "s2"}, 8 * 3600, 600);
+  return fb.Build();
+}
+
+TEST(Calendar, ServiceDayStartsAtNoonMinus12hOnDstDays) {
+  auto net = OneTripAt8();
+  ASSERT_NE(net, nullptr);
+  // An ordinary winter day: local midnight EST = 05:00 UTC.
+  EXPECT_EQ(net->ServiceDayStart(20260216), Utc(2026, 2, 16, 5));
+  // Spring forward (2026-03-08): noon EDT is 16:00 UTC, so the day starts at 04:00 UTC
+  // (23:00 EST the evening before), not at local midnight.
+  EXPECT_EQ(net->ServiceDayStart(20260308), Utc(2026, 3, 8, 4));
+  // Fall back (2026-11-01): noon EST is 17:00 UTC, so 05:00 UTC (01:00 EDT).
+  EXPECT_EQ(net->ServiceDayStart(20261101), Utc(2026, 11, 1, 5));
+}
+
+TEST(Calendar, TripAt8LandsAt8LocalOnDstDays) {
+  auto net = OneTripAt8();
+  ASSERT_NE(net, nullptr);
+  const absl::TimeZone& tz = net->time_zone();
+  struct Case { int32_t date; absl::Time utc; };
+  for (const Case& c : {Case{20260307, Utc(2026, 3, 7, 13)},    // EST
+                        Case{20260308, Utc(2026, 3, 8, 12)},    // EDT from 02:00
+                        Case{20261031, Utc(2026, 10, 31, 12)},  // EDT
+                        Case{20261101, Utc(2026, 11, 1, 13)}}) { // EST from 02:00
+    TripInstance ti{0, c.date, net->ServiceDayStart(c.date)};
+    absl::Time dep = net->ScheduledDeparture(ti, 0);
+    EXPECT_EQ(dep, c.utc) << c.date;
+    absl::CivilSecond local = absl::ToCivilSecond(dep, tz);
+    EXPECT_EQ(local.hour(), 8) << c.date;
+    EXPECT_EQ(local.minute(), 0) << c.date;
+    EXPECT_EQ(net->ScheduledArrival(ti, 1), dep + absl::Minutes(10));
+  }
+}
+
+// Presidents' Day: the holiday service H is added for the date, weekday service W removed.
+TEST(Calendar, CalendarDatesAddAndRemoveServices) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddService("W", 0b0011111, 20260101, 20261231, {}, {20260216});
+  fb.AddService("H", 0, 20260101, 20261231, {20260216}, {});
+  fb.AddService("Sat", 0b0100000, 20260101, 20261231);
+  uint32_t w1 = fb.AddTrip("w1", {"s1", "s2"}, 8 * 3600, 60, "", "W");
+  uint32_t h1 = fb.AddTrip("h1", {"s1", "s2"}, 9 * 3600, 60, "", "H");
+  uint32_t w2 = fb.AddTrip("w2", {"s1", "s2"}, 10 * 3600, 60, "", "W");
+  uint32_t sa = fb.AddTrip("sa", {"s1", "s2"}, 10 * 3600, 60, "", "Sat");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const uint32_t W = 0, H = 1, Sat = 2;
+  EXPECT_EQ(net->ActiveServices(20260216), (std::vector<uint32_t>{H}));  // Monday, holiday
+  EXPECT_EQ(net->ActiveServices(20260217), (std::vector<uint32_t>{W}));  // Tuesday
+  EXPECT_EQ(net->ActiveServices(20260221), (std::vector<uint32_t>{Sat}));
+  EXPECT_TRUE(net->ActiveServices(20270216).empty());  // after the calendar ends
+  EXPECT_EQ(net->ActiveTrips(20260216), (std::vector<uint32_t>{h1}));
+  EXPECT_EQ(net->ActiveTrips(20260217), (std::vector<uint32_t>{w1, w2}));
+  EXPECT_EQ(net->ActiveTrips(20260221), (std::vector<uint32_t>{sa}));
+}
+
+TEST(Calendar, TripsAroundFindsTodaysAndYesterdaysTripsPastMidnight) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddService("WD", 0b0011111, 20260101, 20261231);  // Monday..Friday
+  // 23:50 -> 24:30 (past midnight), 08:00 -> 08:30, 08:40 -> 09:10.
+  uint32_t night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
+  uint32_t morning = fb.AddTrip("morning", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
+  uint32_t later = fb.AddTrip("later", {"s1", "s2"}, 8 * 3600 + 40 * 60, 30 * 60, "", "WD");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  auto ids = [](const std::vector<TripInstance>& v) {
+    std::vector<std::pair<uint32_t, int32_t>> out;
+    for (const TripInstance& ti : v) out.emplace_back(ti.trip, ti.service_date);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::pair<uint32_t, int32_t>>;
+  // Tuesday 2026-02-17 00:10 EST = 05:10 UTC: Monday's night trip is still running.
+  EXPECT_EQ(ids(net->TripsAround(Utc(2026, 2, 17, 5, 10), absl::ZeroDuration(),
+                                 absl::ZeroDuration())),
+            (V{{night, 20260216}}));
+  // Saturday 00:10: Friday's night trip runs; Saturday has no service.
+  EXPECT_EQ(ids(net->TripsAround(Utc(2026, 2, 21, 5, 10), absl::ZeroDuration(),
+                                 absl::ZeroDuration())),
+            (V{{night, 20260220}}));
+  // Tuesday 08:35 EST: between morning and later. Widened by 10 min before / 10 min after,
+  // both; not widened, neither.
+  absl::Time t = Utc(2026, 2, 17, 13, 35);
+  EXPECT_TRUE(ids(net->TripsAround(t, absl::ZeroDuration(), absl::ZeroDuration())).empty());
+  EXPECT_EQ(ids(net->TripsAround(t, absl::Minutes(10), absl::Minutes(10))),
+            (V{{morning, 20260217}, {later, 20260217}}));
+  EXPECT_EQ(ids(net->TripsAround(t, absl::Minutes(10), absl::ZeroDuration())),
+            (V{{later, 20260217}}));
+  // The instance carries the service day start it counts from.
+  auto v = net->TripsAround(Utc(2026, 2, 17, 13, 10), absl::ZeroDuration(), absl::ZeroDuration());
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].day_start, net->ServiceDayStart(20260217));
+  EXPECT_EQ(net->ScheduledDeparture(v[0], 0), Utc(2026, 2, 17, 13));
+}
+
+// ---- Blocks ----------------------------------------------------------------------------------
+
+TEST(Blocks, NextTripInBlockFollowsFirstDepartureWithinTheService) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddService("WD", 0b0011111, 20260101, 20261231);
+  fb.AddService("SA", 0b0100000, 20260101, 20261231);
+  uint32_t b2 = fb.AddTrip("b2", {"s2", "s1"}, 9 * 3600, 1800, "", "WD", 1, "B");
+  uint32_t b1 = fb.AddTrip("b1", {"s1", "s2"}, 8 * 3600, 1800, "", "WD", 0, "B");
+  uint32_t b3 = fb.AddTrip("b3", {"s1", "s2"}, 10 * 3600, 1800, "", "WD", 0, "B");
+  uint32_t sat = fb.AddTrip("sat", {"s1", "s2"}, 9 * 3600 + 60, 1800, "", "SA", 0, "B");
+  uint32_t other = fb.AddTrip("other", {"s1", "s2"}, 8 * 3600 + 60, 1800, "", "WD", 0, "C");
+  uint32_t none = fb.AddTrip("none", {"s1", "s2"}, 8 * 3600 + 120, 1800, "", "WD");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->NextTripInBlock(b1), b2);
+  EXPECT_EQ(net->NextTripInBlock(b2), b3);
+  EXPECT_FALSE(net->NextTripInBlock(b3).has_value());
+  EXPECT_FALSE(net->NextTripInBlock(sat).has_value());
+  EXPECT_FALSE(net->NextTripInBlock(other).has_value());
+  EXPECT_FALSE(net->NextTripInBlock(none).has_value());
+}
+
+// ---- Stops near a point ----------------------------------------------------------------------
+
+TEST(StopsNear, NearestFirstWithinTheRadius) {
+  // Stops every 100 m on a 10 x 10 grid (1 km square), named x_y in hundreds of metres.
+  FeedBuilder fb;
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < 10; ++j)
+      fb.AddStop(absl::StrCat(i, "_", j), kDrawing.Reverse({i * 100.0, j * 100.0}));
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  LatLon q = kDrawing.Reverse({310, 415});
+  auto near = net->StopsNear(q, 140, 10);
+  std::vector<std::string> ids;
+  for (auto [s, d] : near) ids.push_back(net->feed().stops[s].id);
+  // Within 140 m: 3_4 18 m, 3_5 86 m, 4_4 91 m, 2_4 111 m, 3_3 115 m, 4_5 124 m, 2_5 139 m
+  // (4_3 is 146 m away).
+  EXPECT_EQ(ids, (std::vector<std::string>{"3_4", "3_5", "4_4", "2_4", "3_3", "4_5", "2_5"}));
+  ASSERT_FALSE(near.empty());
+  EXPECT_NEAR(near[0].second, std::hypot(10, 15), 0.05);
+  for (size_t i = 1; i < near.size(); ++i) EXPECT_LE(near[i - 1].second, near[i].second);
+  for (auto [s, d] : near) EXPECT_LE(d, 140);
+  EXPECT_EQ(net->StopsNear(q, 140, 2).size(), 2u);
+  EXPECT_TRUE(net->StopsNear(kDrawing.Reverse({5000, 5000}), 200, 5).empty());
+  // A radius larger than the network finds every stop.
+  EXPECT_EQ(net->StopsNear(q, 1e6, 1000).size(), 100u);
+}
+
+// ---- The real WMATA feed ---------------------------------------------------------------------
+
+TEST(RealFeed, WmataStopsPlaceInOrderNearTheirShapes) {
+  const std::string dir = std::string(SMARTBUS_SHARED_DATA) + "/wmata-2026-02-16/gtfs";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "shared data not found at " << dir;
+  auto feed = LoadGtfs({dir});
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  auto net_or = Network::Build(*std::move(feed));
+  ASSERT_TRUE(net_or.ok()) << net_or.status();
+  const Network& net = **net_or;
+  EXPECT_EQ(net.feed().trips.size(), 4167u);
+  EXPECT_EQ(net.nonmonotone_patterns(), 0);
+  EXPECT_LT(net.max_stop_offset_m(), 25);
+  EXPECT_EQ(net.ActiveTrips(20260216).size(), 462u);
+  std::vector<std::string> active;
+  for (uint32_t s : net.ActiveServices(20260216)) active.push_back(net.feed().services[s].id);
+  EXPECT_EQ(active, (std::vector<std::string>{"4"}));
+  for (const Pattern& p : net.patterns()) {
+    EXPECT_TRUE(std::is_sorted(p.stop_dist_m.begin(), p.stop_dist_m.end()));
+    EXPECT_EQ(p.stops.size(), p.stop_dist_m.size());
+  }
+  // A C53 bus at 11:00 EST runs one of the trips TripsAround returns.
+  auto around = net.TripsAround(Utc(2026, 2, 16, 16), absl::Minutes(5), absl::Minutes(5));
+  EXPECT_FALSE(around.empty());
+  for (const TripInstance& ti : around) {
+    EXPECT_EQ(ti.service_date, 20260216);
+    EXPECT_EQ(net.feed().services[net.feed().trips[ti.trip].service].id, "4");
+  }
+}
+
+}  // namespace
+}  // namespace smartbus
