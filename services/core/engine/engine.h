@@ -1,0 +1,77 @@
+#pragma once
+// The Engine: runs the per-fix pipeline (tracker now; the predictor plugs in as another stage)
+// single-threaded. `smartbus replay` runs one Engine over a recorded file; the server runs one
+// Engine per shard (all fixes of a vehicle go to the same shard). No gRPC, no Redis here.
+//
+// Per fix, Process() runs the Tracker, then calls every listener, in the order they were added:
+//   OnStopVisit(v)       for each stop visit this fix completed (in stop order),
+//   OnMatch(m)           exactly once per fix (rejected fixes too),
+//   OnVehicleUpdate(s)   once per fix that has a vehicle (not for an empty vehicle id),
+//                        after OnMatch; for a rejected fix `s` is the unchanged state.
+// A predictor is a listener: it reads VehicleState/StopVisit and emits its own output.
+//
+// Clock: with ClockMode::kFixes (replay), the engine clock is the newest accepted fix time; a fix
+// more than max_clock_jump_s ahead of it is rejected as future_timestamp (a bogus date in a
+// file), unless it is the very first. With ClockMode::kExternal (server), SetClock() sets it.
+//
+// Thread safety: not thread-safe. Listeners are not owned and must outlive the Engine.
+// Allocation: Process allocates nothing per fix once buffers have grown (see Tracker).
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "services/core/network/network.h"
+#include "services/core/tracking/tracker.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus {
+
+class EngineListener {
+ public:
+  virtual ~EngineListener() = default;
+  virtual void OnStopVisit(const StopVisit& visit) { (void)visit; }
+  virtual void OnMatch(const MatchResult& match) { (void)match; }
+  virtual void OnVehicleUpdate(const VehicleState& state) { (void)state; }
+};
+
+enum class ClockMode : uint8_t { kFixes, kExternal };
+
+struct EngineOptions {
+  TrackerOptions tracker;
+  // Default: kFixes (replay).
+  ClockMode clock_mode = ClockMode::kFixes;
+  // kFixes: a fix this far ahead of the clock is future_timestamp (s). Default 6 h.
+  int64_t max_clock_jump_s = 6 * 3600;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Network> network, const EngineOptions& options = {});
+
+  void AddListener(EngineListener* listener) { listeners_.push_back(listener); }
+  // kExternal clock: the current time (epoch s).
+  void SetClock(int64_t now_s) { clock_s_ = now_s; }
+  int64_t clock_s() const { return clock_s_; }
+
+  // Runs the pipeline on one fix; the results are also kept until the next call.
+  void Process(const Fix& fix);
+  const MatchResult& last_match() const { return match_; }
+  const std::vector<StopVisit>& last_visits() const { return visits_; }
+
+  const Tracker& tracker() const { return tracker_; }
+  const Network& network() const { return *network_; }
+  std::shared_ptr<const Network> network_ptr() const { return network_; }
+
+ private:
+  std::shared_ptr<const Network> network_;
+  EngineOptions options_;
+  Tracker tracker_;
+  std::vector<EngineListener*> listeners_;
+  int64_t clock_s_ = 0;
+  bool clock_set_ = false;
+  MatchResult match_;
+  std::vector<StopVisit> visits_;
+};
+
+}  // namespace smartbus

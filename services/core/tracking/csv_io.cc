@@ -1,0 +1,372 @@
+#include "services/core/tracking/csv_io.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+
+namespace smartbus {
+namespace {
+
+enum Col : int {
+  kVehicleId,
+  kTimestamp,
+  kLat,
+  kLon,
+  kBearing,
+  kSpeed,
+  kTripId,
+  kRouteId,
+  kOccupancy,
+  kBoardings,
+  kAlightings,
+  kLoad,
+  kAccuracy,
+  kNumCols
+};
+constexpr const char* kColNames[kNumCols] = {
+    "vehicle_id", "timestamp", "lat",       "lon",        "bearing", "speed",   "trip_id",
+    "route_id",   "occupancy", "boardings", "alightings", "load",    "accuracy"};
+
+absl::string_view Trim(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Splits one line into fields. Handles "quoted" fields ("" inside is a quote); unquoted text is
+// returned as views into the line, unquoted copies go to `scratch` (a deque: stable).
+void SplitLine(absl::string_view line, std::vector<absl::string_view>* fields,
+               std::deque<std::string>* scratch) {
+  fields->clear();
+  size_t scratch_used = 0;
+  size_t i = 0;
+  while (true) {
+    if (i < line.size() && line[i] == '"') {
+      if (scratch_used == scratch->size()) scratch->emplace_back();
+      std::string& s = (*scratch)[scratch_used++];
+      s.clear();
+      ++i;
+      while (i < line.size()) {
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            s.push_back('"');
+            i += 2;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          s.push_back(line[i++]);
+        }
+      }
+      while (i < line.size() && line[i] != ',') ++i;
+      fields->push_back(s);
+    } else {
+      size_t j = line.find(',', i);
+      if (j == absl::string_view::npos) j = line.size();
+      fields->push_back(line.substr(i, j - i));
+      i = j;
+    }
+    if (i >= line.size()) break;
+    ++i;  // the comma
+    if (i == line.size()) {
+      fields->push_back(absl::string_view());
+      break;
+    }
+  }
+}
+
+bool IsNanText(absl::string_view s) {
+  return s == "NA" || s == "nan" || s == "NaN" || s == "NAN";
+}
+
+// Parses a double; empty or NA/nan -> NaN (returns true). False when not a number.
+bool ParseOptDouble(absl::string_view s, double* v) {
+  s = Trim(s);
+  if (s.empty() || IsNanText(s)) {
+    *v = NAN;
+    return true;
+  }
+  if (s.front() == '+') s.remove_prefix(1);
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool ParseOptInt(absl::string_view s, int32_t* v) {
+  double d;
+  if (!ParseOptDouble(s, &d)) return false;
+  if (std::isnan(d)) {
+    *v = -1;
+    return true;
+  }
+  if (d != std::floor(d) || d < -1e9 || d > 1e9) return false;
+  *v = static_cast<int32_t>(d);
+  return true;
+}
+
+void AppendDouble1(double v, std::string* out) {
+  if (!std::isfinite(v)) return;
+  char buf[32];
+  // One decimal, without locale.
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed, 1);
+  out->append(buf, r.ptr);
+}
+
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+void AppendOptInt(int32_t v, std::string* out) {
+  if (v >= 0) AppendInt(v, out);
+}
+
+}  // namespace
+
+absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOptions& options,
+                               std::vector<Fix>* out, PositionsReadStats* stats) {
+  PositionsReadStats local;
+  PositionsReadStats& st = stats ? *stats : local;
+  const std::string& src = options.source_name;
+  if (content.size() >= 3 && std::memcmp(content.data(), "\xEF\xBB\xBF", 3) == 0)
+    content.remove_prefix(3);
+  size_t pos = 0;
+  int64_t line_no = 0;
+  auto next_line = [&](absl::string_view* line) {
+    if (pos >= content.size()) return false;
+    size_t e = content.find('\n', pos);
+    if (e == absl::string_view::npos) e = content.size();
+    *line = content.substr(pos, e - pos);
+    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+    pos = e + 1;
+    ++line_no;
+    return true;
+  };
+  std::vector<absl::string_view> fields;
+  std::deque<std::string> scratch;
+  absl::string_view line;
+  // Header.
+  bool have_header = false;
+  while (next_line(&line)) {
+    if (Trim(line).empty()) continue;
+    have_header = true;
+    break;
+  }
+  if (!have_header) return absl::InvalidArgumentError(absl::StrCat(src, ": empty file (no header)"));
+  SplitLine(line, &fields, &scratch);
+  int col[kNumCols];
+  for (int& c : col) c = -1;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    absl::string_view name = Trim(fields[i]);
+    for (int c = 0; c < kNumCols; ++c)
+      if (name == kColNames[c] && col[c] < 0) col[c] = static_cast<int>(i);
+  }
+  for (int c : {kVehicleId, kTimestamp, kLat, kLon}) {
+    if (col[c] < 0)
+      return absl::InvalidArgumentError(absl::StrCat(
+          src, " line ", line_no, ": header has no column '", kColNames[c],
+          "' (required: vehicle_id,timestamp,lat,lon; found: ", Trim(line), ")"));
+  }
+  const size_t num_fields = fields.size();
+
+  auto bad = [&](absl::string_view what) -> absl::Status {
+    std::string msg = absl::StrCat(src, " line ", line_no, ": ", what);
+    if (!options.skip_bad_rows) return absl::InvalidArgumentError(msg);
+    ++st.skipped_rows;
+    if (st.first_error.empty()) st.first_error = msg;
+    return absl::OkStatus();
+  };
+  auto bad_value = [&](int c, absl::string_view value, absl::string_view expect) {
+    return bad(absl::StrCat("column ", kColNames[c], ": '", value, "' is not ", expect));
+  };
+
+  while (next_line(&line)) {
+    if (Trim(line).empty()) continue;
+    ++st.rows;
+    SplitLine(line, &fields, &scratch);
+    if (fields.size() < num_fields) {
+      absl::Status s = bad(absl::StrCat("has ", fields.size(), " fields, the header has ",
+                                        num_fields, ": '", line, "'"));
+      if (!s.ok()) return s;
+      continue;
+    }
+    auto field = [&](int c) { return col[c] < 0 ? absl::string_view() : fields[col[c]]; };
+    Fix f;
+    double ts;
+    absl::string_view ts_text = Trim(field(kTimestamp));
+    if (!ParseOptDouble(ts_text, &ts) || !std::isfinite(ts)) {
+      absl::Status s = bad_value(kTimestamp, ts_text, "an epoch time in seconds");
+      if (!s.ok()) return s;
+      continue;
+    }
+    f.timestamp_s = static_cast<int64_t>(std::llround(ts));
+    bool ok = true;
+    absl::Status s;
+    for (int c : {kLat, kLon, kBearing, kSpeed, kAccuracy}) {
+      double v;
+      if (!ParseOptDouble(field(c), &v)) {
+        s = bad_value(c, field(c), "a number");
+        ok = false;
+        break;
+      }
+      switch (c) {
+        case kLat: f.lat = v; break;
+        case kLon: f.lon = v; break;
+        case kBearing: f.bearing_deg = static_cast<float>(v); break;
+        case kSpeed: f.speed_mps = static_cast<float>(v); break;
+        case kAccuracy: f.accuracy_m = static_cast<float>(v); break;
+        default: break;
+      }
+    }
+    if (ok) {
+      for (int c : {kOccupancy, kBoardings, kAlightings, kLoad}) {
+        int32_t v;
+        if (!ParseOptInt(field(c), &v)) {
+          s = bad_value(c, field(c), "an integer");
+          ok = false;
+          break;
+        }
+        switch (c) {
+          case kOccupancy: f.occupancy = v; break;
+          case kBoardings: f.boardings = v; break;
+          case kAlightings: f.alightings = v; break;
+          case kLoad: f.load = v; break;
+          default: break;
+        }
+      }
+    }
+    if (!ok) {
+      if (!s.ok()) return s;
+      continue;
+    }
+    absl::string_view vid = Trim(field(kVehicleId));
+    f.vehicle_id.assign(vid.data(), vid.size());
+    absl::string_view tid = Trim(field(kTripId));
+    f.trip_id.assign(tid.data(), tid.size());
+    absl::string_view rid = Trim(field(kRouteId));
+    f.route_id.assign(rid.data(), rid.size());
+    out->push_back(std::move(f));
+    ++st.fixes;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
+                              PositionsReadStats* stats, bool skip_bad_rows) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return absl::NotFoundError(
+        absl::StrCat("cannot open positions file ", path, ": ", std::strerror(errno)));
+  std::string content;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) content.append(buf, n);
+  bool err = std::ferror(f);
+  std::fclose(f);
+  if (err) return absl::DataLossError(absl::StrCat("error reading positions file ", path));
+  PositionsReadOptions options;
+  options.skip_bad_rows = skip_bad_rows;
+  options.source_name = path;
+  return ParsePositionsCsv(content, options, out, stats);
+}
+
+absl::string_view MatchesCsvHeader() {
+  return "vehicle_id,timestamp,trip_id,dist_along_m,offset_m,state,reason\n";
+}
+
+absl::string_view StopVisitsCsvHeader() {
+  return "vehicle_id,trip_id,route_id,stop_id,stop_sequence,service_date,scheduled_arrival,"
+         "scheduled_departure,arrival,departure,boardings,alightings,load,occupancy\n";
+}
+
+void AppendMatchRow(const MatchResult& m, const GtfsFeed& feed, std::string* out) {
+  out->append(m.vehicle_id);
+  out->push_back(',');
+  AppendInt(m.timestamp_s, out);
+  out->push_back(',');
+  if (m.trip < feed.trips.size()) out->append(feed.trips[m.trip].id);
+  out->push_back(',');
+  AppendDouble1(m.dist_along_m, out);
+  out->push_back(',');
+  AppendDouble1(m.offset_m, out);
+  out->push_back(',');
+  absl::string_view st = MatchStateName(m.state);
+  out->append(st.data(), st.size());
+  out->push_back(',');
+  absl::string_view r = RejectReasonName(m.reason);
+  out->append(r.data(), r.size());
+  out->push_back('\n');
+}
+
+void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* out) {
+  out->append(v.vehicle_id);
+  out->push_back(',');
+  if (v.trip < feed.trips.size()) out->append(feed.trips[v.trip].id);
+  out->push_back(',');
+  if (v.route < feed.routes.size()) out->append(feed.routes[v.route].id);
+  out->push_back(',');
+  if (v.stop < feed.stops.size()) out->append(feed.stops[v.stop].id);
+  out->push_back(',');
+  AppendInt(v.stop_sequence, out);
+  out->push_back(',');
+  AppendInt(v.service_date, out);
+  out->push_back(',');
+  AppendInt(v.scheduled_arrival_s, out);
+  out->push_back(',');
+  AppendInt(v.scheduled_departure_s, out);
+  out->push_back(',');
+  AppendInt(std::llround(v.arrival_s), out);
+  out->push_back(',');
+  AppendInt(std::llround(v.departure_s), out);
+  out->push_back(',');
+  AppendOptInt(v.boardings, out);
+  out->push_back(',');
+  AppendOptInt(v.alightings, out);
+  out->push_back(',');
+  AppendOptInt(v.load, out);
+  out->push_back(',');
+  AppendOptInt(v.occupancy, out);
+  out->push_back('\n');
+}
+
+CsvFileWriter::~CsvFileWriter() { (void)Close(); }
+
+absl::Status CsvFileWriter::Open(const std::string& path, absl::string_view header) {
+  (void)Close();
+  file_ = std::fopen(path.c_str(), "wb");
+  if (!file_)
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  path_ = path;
+  buf_.reserve(1 << 20);
+  buf_.assign(header.data(), header.size());
+  return absl::OkStatus();
+}
+
+absl::Status CsvFileWriter::Flush() {
+  if (!file_ || buf_.empty()) return absl::OkStatus();
+  size_t n = std::fwrite(buf_.data(), 1, buf_.size(), file_);
+  buf_.clear();
+  if (n == 0) return absl::DataLossError(absl::StrCat("error writing ", path_));
+  return absl::OkStatus();
+}
+
+absl::Status CsvFileWriter::MaybeFlush() {
+  if (buf_.size() < (1 << 20) - 4096) return absl::OkStatus();
+  return Flush();
+}
+
+absl::Status CsvFileWriter::Close() {
+  if (!file_) return absl::OkStatus();
+  absl::Status s = Flush();
+  if (std::fclose(file_) != 0 && s.ok()) s = absl::DataLossError(absl::StrCat("error closing ", path_));
+  file_ = nullptr;
+  return s;
+}
+
+}  // namespace smartbus

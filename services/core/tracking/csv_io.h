@@ -1,0 +1,120 @@
+#pragma once
+// Reading the Positions CSV and writing the Matches and Stop visits CSV files
+// (../shared/FORMATS.md). Shared by replay, the server's CSV push and analytics.
+//
+// Positions CSV: columns are found by name in the header (a UTF-8 BOM and spaces around names
+// are ignored). Required: vehicle_id, timestamp, lat, lon. Optional: bearing, speed, trip_id,
+// route_id, occupancy, boardings, alightings, load, accuracy; unknown columns are ignored.
+// Simple double-quoted fields are understood (no newline inside quotes).
+//
+// Bad rows (decision, documented here): a row that cannot be read as a fix at all -- wrong
+// number of fields, a timestamp that is not a number, a non-numeric lat/lon/bearing/speed/... --
+// is an error naming the file, line, column and value (or, with `skip_bad_rows`, is skipped and
+// counted). A row that parses but holds an unusable value is returned as a Fix and left to the
+// tracker, which rejects it with a reason: an empty vehicle_id (invalid_vehicle_id), an empty,
+// "nan", out-of-range or (0,0) position (invalid_coordinates). So every readable row gives
+// exactly one Matches row.
+//
+// Thread safety: the readers/writers are not thread-safe; use one per thread.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/core/gtfs/feed.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus {
+
+struct PositionsReadOptions {
+  // Skip (and count) rows that cannot be read instead of failing. Default: fail on the first.
+  bool skip_bad_rows = false;
+  // Name used in error messages (the file path). Default: "positions".
+  std::string source_name = "positions";
+};
+
+struct PositionsReadStats {
+  int64_t rows = 0;          // data rows seen (blank lines excluded)
+  int64_t fixes = 0;         // rows returned as fixes
+  int64_t skipped_rows = 0;  // bad rows skipped (skip_bad_rows only)
+  std::string first_error;   // message of the first skipped row, empty when none
+};
+
+// Parses a whole Positions CSV held in memory. Appends to *out.
+absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOptions& options,
+                               std::vector<Fix>* out, PositionsReadStats* stats = nullptr);
+
+// Reads a Positions CSV file (the error names the path). Appends to *out.
+absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
+                              PositionsReadStats* stats = nullptr, bool skip_bad_rows = false);
+
+// --- Writers -------------------------------------------------------------------------------
+
+// The header lines (with trailing newline) of the two output files.
+absl::string_view MatchesCsvHeader();
+absl::string_view StopVisitsCsvHeader();
+
+// Append one CSV row (with newline) to *out. Ids are looked up in `feed` (trip, route, stop
+// indices). dist_along_m and offset_m are written with 1 decimal, empty when NaN; arrival and
+// departure as integer epoch seconds (rounded).
+void AppendMatchRow(const MatchResult& m, const GtfsFeed& feed, std::string* out);
+void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* out);
+
+// A buffered CSV file writer: Open writes the header; rows are buffered and flushed in large
+// blocks. Close (or the destructor) flushes. Errors name the path.
+class CsvFileWriter {
+ public:
+  CsvFileWriter() = default;
+  ~CsvFileWriter();
+  CsvFileWriter(const CsvFileWriter&) = delete;
+  CsvFileWriter& operator=(const CsvFileWriter&) = delete;
+
+  absl::Status Open(const std::string& path, absl::string_view header);
+  bool is_open() const { return file_ != nullptr; }
+  // The buffer rows are appended to; call MaybeFlush() after appending.
+  std::string* buffer() { return &buf_; }
+  absl::Status MaybeFlush();
+  absl::Status Close();
+
+ private:
+  absl::Status Flush();
+  std::FILE* file_ = nullptr;
+  std::string path_;
+  std::string buf_;
+};
+
+class MatchesCsvWriter {
+ public:
+  explicit MatchesCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
+  absl::Status Open(const std::string& path) { return w_.Open(path, MatchesCsvHeader()); }
+  absl::Status Write(const MatchResult& m) {
+    AppendMatchRow(m, *feed_, w_.buffer());
+    return w_.MaybeFlush();
+  }
+  absl::Status Close() { return w_.Close(); }
+
+ private:
+  const GtfsFeed* feed_;
+  CsvFileWriter w_;
+};
+
+class StopVisitsCsvWriter {
+ public:
+  explicit StopVisitsCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
+  absl::Status Open(const std::string& path) { return w_.Open(path, StopVisitsCsvHeader()); }
+  absl::Status Write(const StopVisit& v) {
+    AppendStopVisitRow(v, *feed_, w_.buffer());
+    return w_.MaybeFlush();
+  }
+  absl::Status Close() { return w_.Close(); }
+
+ private:
+  const GtfsFeed* feed_;
+  CsvFileWriter w_;
+};
+
+}  // namespace smartbus

@@ -1,0 +1,852 @@
+#include "services/core/tracking/tracker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/time/civil_time.h"
+
+namespace smartbus {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kRingSize = 48;
+constexpr int kMaxCandidates = 24;
+constexpr double kTransitionBetaM = 20;  // scale of | along - straight | in the transition cost
+constexpr double kMergeM = 10;           // hypotheses closer than this are one
+
+struct Hyp {
+  double d = 0;     // distance along the shape, m
+  double v = 0;     // speed along the shape, m/s
+  double cost = 0;  // negative log-likelihood so far (normalized: best = 0)
+  double off = 0;   // offset of the fix that placed it, m
+};
+
+struct Cand {
+  double d;
+  double off;
+  uint32_t seg;
+};
+
+uint64_t ClaimKey(uint32_t trip, int32_t date) {
+  return (static_cast<uint64_t>(trip) << 32) | static_cast<uint32_t>(date);
+}
+
+}  // namespace
+
+struct Tracker::Track {
+  VehicleState vs;
+  int64_t newest_ts = std::numeric_limits<int64_t>::min();
+  bool has_pos = false;
+  Vec2 xy;
+  int64_t pos_ts = 0;
+  int jump_count = 0;
+  Vec2 jump_xy;
+  int64_t jump_ts = 0;
+
+  // Assignment.
+  uint32_t trip = kNoIndex;
+  uint32_t pattern = kNoIndex;
+  const Polyline* poly = nullptr;
+  int32_t service_date = 0;
+  int64_t day_start_s = 0;
+  bool from_fix = false;   // the trip came from the fix's trip_id
+  bool confirmed = false;  // inferred trip no longer re-examined
+  int infer_fixes = 0;
+  bool started = false;
+  bool finished = false;
+  int mismatch_count = 0;
+  bool mismatch_counted = false;
+  uint32_t route_hint = kNoIndex;
+
+  // HMM.
+  Hyp hyps[kMaxHypotheses];
+  int n_hyps = 0;
+  int64_t hyps_ts = 0;
+  int off_count = 0;
+  int64_t stalled_since = 0;  // time of the last forward progress (blank-mode trip ends)
+
+  // Progress and visits.
+  double mono_d = NAN;
+  double mono_t = 0;
+  uint32_t next_stop = 0;
+  double pending_arrival = NAN;
+  double ring_t[kRingSize];
+  double ring_d[kRingSize];
+  int ring_n = 0;
+};
+
+class Tracker::Impl {
+ public:
+  Impl(Tracker& tr) : tr_(tr), net_(*tr.net_), opt_(tr.opt_) {}
+
+  const VehicleState* Process(const Fix& fix, int64_t now_s, MatchResult* m,
+                              std::vector<StopVisit>* visits);
+
+ private:
+  // --- Schedule helpers ---
+  const Pattern& Pat(const Track& v) const { return net_.pattern(v.pattern); }
+  const GtfsStopTime& StopTime(const Track& v, uint32_t k) const {
+    return net_.feed().stop_times[net_.feed().trips[v.trip].first_stop_time + k];
+  }
+  double SchedArr(const Track& v, uint32_t k) const {
+    return static_cast<double>(v.day_start_s + StopTime(v, k).arrival_s);
+  }
+  double SchedDep(const Track& v, uint32_t k) const {
+    return static_cast<double>(v.day_start_s + StopTime(v, k).departure_s);
+  }
+  uint32_t NumStops(const Track& v) const {
+    return static_cast<uint32_t>(Pat(v).stop_dist_m.size());
+  }
+  // Scheduled time at distance d along the trip (epoch s).
+  double SchedTimeAt(const Track& v, double d) const;
+
+  // --- Assignment ---
+  void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool from_fix);
+  void Unassign(Track& v);
+  bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
+  void Infer(Track& v, Vec2 p, const Fix& fix);
+
+  // --- Matching ---
+  double Emission(double off, double sigma) const {
+    double z = off / sigma;
+    return std::min(0.5 * z * z, 4.5) + 0.01 * off;
+  }
+  double HeadingCost(const Polyline& poly, uint32_t seg, const Fix& fix) const;
+  void InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma);
+  // One HMM step into out[]; returns the number of hypotheses (0 = no feasible candidate).
+  int Step(const Track& v, Vec2 p, const Fix& fix, double sigma, double g, Hyp* out,
+           double* min_off) const;
+
+  // --- Progress / visits ---
+  void Advance(Track& v, double t0, double d0, double t1, double d1, std::vector<StopVisit>* out);
+  void EmitVisit(Track& v, uint32_t k, double arr, double dep, std::vector<StopVisit>* out);
+  void Progress(Track& v, double t, double d, const Fix& fix, std::vector<StopVisit>* out);
+
+  Tracker& tr_;
+  const Network& net_;
+  const TrackerOptions& opt_;
+  const Fix* fix_ = nullptr;
+};
+
+double Tracker::Impl::SchedTimeAt(const Track& v, double d) const {
+  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  uint32_t n = static_cast<uint32_t>(sd.size());
+  if (n == 0) return static_cast<double>(v.day_start_s);
+  if (d <= sd[0]) return SchedDep(v, 0);
+  if (d >= sd[n - 1]) return SchedArr(v, n - 1);
+  uint32_t k = static_cast<uint32_t>(std::upper_bound(sd.begin(), sd.end(), d) - sd.begin()) - 1;
+  double a = SchedDep(v, k), b = SchedArr(v, k + 1);
+  double span = sd[k + 1] - sd[k];
+  double f = span > 1e-6 ? (d - sd[k]) / span : 0;
+  return a + f * (b - a);
+}
+
+bool Tracker::Impl::InstanceFor(uint32_t trip, int64_t t, int32_t* date,
+                                int64_t* day_start) const {
+  absl::Time at = absl::FromUnixSeconds(t);
+  std::vector<TripInstance> around = net_.TripsAround(at, absl::Hours(4), absl::Hours(4));
+  int64_t best_gap = std::numeric_limits<int64_t>::max();
+  bool found = false;
+  const GtfsTrip& tr = net_.feed().trips[trip];
+  for (const TripInstance& ti : around) {
+    if (ti.trip != trip) continue;
+    int64_t ds = absl::ToUnixSeconds(ti.day_start);
+    int64_t a = ds + net_.feed().stop_times[tr.first_stop_time].departure_s;
+    int64_t gap = std::llabs(t - a);
+    if (gap < best_gap) {
+      best_gap = gap;
+      *date = ti.service_date;
+      *day_start = ds;
+      found = true;
+    }
+  }
+  if (found) return true;
+  // Not scheduled near t: take the local date of t.
+  absl::CivilDay day = absl::ToCivilDay(at, net_.time_zone());
+  *date = static_cast<int32_t>(day.year() * 10000 + day.month() * 100 + day.day());
+  *day_start = absl::ToUnixSeconds(net_.ServiceDayStart(*date));
+  return false;
+}
+
+void Tracker::Impl::Unassign(Track& v) {
+  if (v.trip != kNoIndex) {
+    auto it = tr_.claims_.find(ClaimKey(v.trip, v.service_date));
+    if (it != tr_.claims_.end() && it->second == &v) tr_.claims_.erase(it);
+  }
+  v.trip = kNoIndex;
+  v.pattern = kNoIndex;
+  v.poly = nullptr;
+  v.from_fix = false;
+  v.confirmed = false;
+  v.n_hyps = 0;
+  v.started = false;
+  v.finished = false;
+  v.ring_n = 0;
+  v.mono_d = NAN;
+  v.pending_arrival = NAN;
+  v.off_count = 0;
+  v.vs.trip = kNoIndex;
+  v.vs.route = kNoIndex;
+  v.vs.service_date = 0;
+  v.vs.day_start_s = 0;
+}
+
+void Tracker::Impl::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start,
+                           bool from_fix) {
+  Unassign(v);
+  v.trip = trip;
+  v.pattern = net_.trip_pattern(trip);
+  v.poly = &net_.trip_polyline(trip);
+  v.service_date = date;
+  v.day_start_s = day_start;
+  v.from_fix = from_fix;
+  v.infer_fixes = 0;
+  v.mismatch_count = 0;
+  v.mismatch_counted = false;
+  v.next_stop = 0;
+  v.stalled_since = v.pos_ts;
+  v.vs.trip = trip;
+  v.vs.route = net_.feed().trips[trip].route;
+  v.vs.service_date = date;
+  v.vs.day_start_s = day_start;
+  v.vs.next_stop_index = 0;
+  tr_.claims_[ClaimKey(trip, date)] = &v;
+}
+
+double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix& fix) const {
+  if (!(fix.speed_mps >= opt_.heading_min_speed_mps) || std::isnan(fix.bearing_deg)) return 0;
+  const std::vector<Vec2>& pts = poly.points();
+  if (seg + 1 >= pts.size()) return 0;
+  Vec2 dir = pts[seg + 1] - pts[seg];
+  if (Norm(dir) < 1e-6) dir = poly.DirectionAt(poly.cum_m()[seg]);
+  double diff = BearingDiffDeg(fix.bearing_deg, BearingDeg(dir));
+  double x = diff / 60.0;
+  return std::min(x * x, 9.0);
+}
+
+void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma) {
+  v.n_hyps = 0;
+  const Polyline& poly = *v.poly;
+  std::vector<PolylinePoint>& cands = tr_.scratch_points_;
+  poly.Candidates(p, opt_.candidate_radius_m, &cands);
+  if (cands.empty()) return;
+  // Weak prior: where the schedule says the bus should be.
+  double t = static_cast<double>(fix.timestamp_s);
+  const Pattern& pat = Pat(v);
+  double d_exp = pat.stop_dist_m.empty() ? 0 : pat.stop_dist_m[0];
+  uint32_t n = NumStops(v);
+  if (n >= 2 && t > SchedDep(v, 0)) {
+    d_exp = pat.stop_dist_m[n - 1];
+    for (uint32_t k = 0; k + 1 < n; ++k) {
+      if (t < SchedArr(v, k + 1)) {
+        double a = SchedDep(v, k), b = SchedArr(v, k + 1);
+        double f = b > a ? std::clamp((t - a) / (b - a), 0.0, 1.0) : 0;
+        d_exp = pat.stop_dist_m[k] + f * (pat.stop_dist_m[k + 1] - pat.stop_dist_m[k]);
+        break;
+      }
+    }
+  }
+  Hyp tmp[kMaxCandidates];
+  int nt = 0;
+  for (const PolylinePoint& c : cands) {
+    if (nt == kMaxCandidates) break;
+    Hyp h;
+    h.d = c.dist_along_m;
+    h.off = c.offset_m;
+    h.v = 0;
+    h.cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
+             std::fabs(c.dist_along_m - d_exp) / 1500.0;
+    tmp[nt++] = h;
+  }
+  std::sort(tmp, tmp + nt, [](const Hyp& a, const Hyp& b) { return a.cost < b.cost; });
+  int k = std::min(nt, std::min(opt_.max_hypotheses, kMaxHypotheses));
+  double base = tmp[0].cost;
+  for (int i = 0; i < k; ++i) {
+    v.hyps[i] = tmp[i];
+    v.hyps[i].cost -= base;
+  }
+  v.n_hyps = k;
+  v.hyps_ts = fix.timestamp_s;
+}
+
+int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, double g,
+                        Hyp* out, double* min_off) const {
+  const Polyline& poly = *v.poly;
+  const std::vector<Vec2>& pts = poly.points();
+  const std::vector<double>& cum = poly.cum_m();
+  double L = poly.length_m();
+  double dt = std::max<double>(1.0, static_cast<double>(fix.timestamp_s - v.hyps_ts));
+  double lo = kInf, hi = -kInf;
+  for (int i = 0; i < v.n_hyps; ++i) {
+    lo = std::min(lo, v.hyps[i].d);
+    hi = std::max(hi, v.hyps[i].d);
+  }
+  double reach = opt_.max_speed_mps * dt + 50;
+  lo = v.started ? std::max(0.0, lo - opt_.back_tolerance_m) : 0.0;
+  hi = std::min(L, hi + reach);
+  if (hi < lo) hi = lo;
+
+  Cand cands[kMaxCandidates];
+  int nc = 0;
+  auto add = [&](double d, double off, uint32_t seg) {
+    if (nc < kMaxCandidates) {
+      cands[nc++] = {d, off, seg};
+      return;
+    }
+    int worst = 0;
+    for (int i = 1; i < nc; ++i)
+      if (cands[i].off > cands[worst].off) worst = i;
+    if (off < cands[worst].off) cands[worst] = {d, off, seg};
+  };
+  // Local minima of the offset over the segments in [lo, hi].
+  *min_off = kInf;
+  if (pts.size() >= 2) {
+    uint32_t s0 = poly.SegmentAt(lo), s1 = poly.SegmentAt(hi);
+    double prev_off = kInf;
+    Cand pending{0, kInf, 0};
+    bool descending = true;
+    for (uint32_t s = s0; s <= s1; ++s) {
+      Vec2 a = pts[s], b = pts[s + 1];
+      Vec2 ab = b - a;
+      double len2 = Dot(ab, ab);
+      double u = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
+      double d = cum[s] + u * (cum[s + 1] - cum[s]);
+      double off;
+      if (d < lo || d > hi) {
+        d = std::clamp(d, lo, hi);
+        off = Dist(p, poly.PointAt(d));
+      } else {
+        off = Dist(p, a + ab * u);
+      }
+      if (off < *min_off) *min_off = off;
+      if (off <= prev_off) {
+        pending = {d, off, s};
+        descending = true;
+      } else if (descending) {
+        if (pending.off <= opt_.candidate_radius_m) add(pending.d, pending.off, pending.seg);
+        descending = false;
+      }
+      prev_off = off;
+    }
+    if (descending && pending.off <= opt_.candidate_radius_m) add(pending.d, pending.off, pending.seg);
+  }
+  // Each hypothesis carried on at its own speed (explains an outlier fix).
+  for (int i = 0; i < v.n_hyps; ++i) {
+    double d = std::clamp(v.hyps[i].d + v.hyps[i].v * dt, lo, hi);
+    add(d, Dist(p, poly.PointAt(d)), poly.SegmentAt(d));
+  }
+
+  Hyp next[kMaxCandidates];
+  int nn = 0;
+  for (int c = 0; c < nc; ++c) {
+    double best = kInf, best_v = 0;
+    for (int i = 0; i < v.n_hyps; ++i) {
+      const Hyp& h = v.hyps[i];
+      double delta = cands[c].d - h.d;
+      if (v.started && delta < -opt_.back_tolerance_m) continue;
+      if (delta > reach) continue;
+      double tr = h.cost + std::fabs(std::fabs(delta) - g) / kTransitionBetaM;
+      if (tr < best) {
+        best = tr;
+        best_v = 0.5 * h.v + 0.5 * std::clamp(delta / dt, 0.0, opt_.max_speed_mps);
+      }
+    }
+    if (best == kInf) continue;
+    Hyp h;
+    h.d = cands[c].d;
+    h.v = best_v;
+    h.off = cands[c].off;
+    h.cost = best + Emission(cands[c].off, sigma) + HeadingCost(poly, cands[c].seg, fix);
+    next[nn++] = h;
+  }
+  if (nn == 0) return 0;
+  std::sort(next, next + nn, [](const Hyp& a, const Hyp& b) { return a.cost < b.cost; });
+  int k = 0;
+  int kmax = std::min(opt_.max_hypotheses, kMaxHypotheses);
+  for (int i = 0; i < nn && k < kmax; ++i) {
+    bool dup = false;
+    for (int j = 0; j < k; ++j)
+      if (std::fabs(out[j].d - next[i].d) < kMergeM) dup = true;
+    if (!dup) out[k++] = next[i];
+  }
+  double base = out[0].cost;
+  for (int i = 0; i < k; ++i) out[i].cost -= base;
+  return k;
+}
+
+void Tracker::Impl::EmitVisit(Track& v, uint32_t k, double arr, double dep,
+                              std::vector<StopVisit>* out) {
+  StopVisit sv;
+  sv.vehicle_id = v.vs.vehicle_id;
+  sv.trip = v.trip;
+  sv.route = net_.feed().trips[v.trip].route;
+  sv.stop = Pat(v).stops[k];
+  sv.stop_index = k;
+  sv.stop_sequence = StopTime(v, k).stop_sequence;
+  sv.service_date = v.service_date;
+  sv.scheduled_arrival_s = static_cast<int64_t>(SchedArr(v, k));
+  sv.scheduled_departure_s = static_cast<int64_t>(SchedDep(v, k));
+  sv.arrival_s = arr;
+  sv.departure_s = std::max(arr, dep);
+  if (fix_) {
+    sv.boardings = fix_->boardings;
+    sv.alightings = fix_->alightings;
+    sv.load = fix_->load;
+    sv.occupancy = fix_->occupancy;
+  }
+  out->push_back(std::move(sv));
+  ++tr_.stats_.stop_visits;
+}
+
+// Progress from (t0, d0) to (t1, d1), d1 >= d0: emits the visits it completes.
+void Tracker::Impl::Advance(Track& v, double t0, double d0, double t1, double d1,
+                            std::vector<StopVisit>* out) {
+  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  uint32_t n = static_cast<uint32_t>(sd.size());
+  auto at = [&](double x) {
+    if (x <= d0 || d1 <= d0) return t0;
+    if (x >= d1) return t1;
+    return t0 + (x - d0) / (d1 - d0) * (t1 - t0);
+  };
+  while (v.next_stop < n) {
+    uint32_t k = v.next_stop;
+    bool last = k + 1 == n;
+    double x = sd[k];
+    if (std::isnan(v.pending_arrival)) {
+      double xa = x - (last ? std::max(opt_.arrival_radius_m, opt_.end_radius_m)
+                            : opt_.arrival_radius_m);
+      if (xa > d1) break;
+      v.pending_arrival = at(xa);
+    }
+    if (last) {
+      EmitVisit(v, k, v.pending_arrival, v.pending_arrival, out);
+      v.pending_arrival = NAN;
+      v.next_stop = n;
+      v.finished = true;
+      break;
+    }
+    double xd = x + opt_.departure_radius_m;
+    if (xd > d1) break;
+    EmitVisit(v, k, v.pending_arrival, at(xd), out);
+    v.pending_arrival = NAN;
+    ++v.next_stop;
+  }
+  v.vs.next_stop_index = v.next_stop;
+}
+
+void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
+                             std::vector<StopVisit>* out) {
+  (void)fix;
+  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  if (sd.empty()) return;
+  if (v.started) {
+    if (v.finished) return;
+    if (d > v.mono_d + 1.0) {
+      Advance(v, v.mono_t, v.mono_d, t, d, out);
+      v.mono_d = d;
+      v.mono_t = t;
+      v.stalled_since = fix.timestamp_s;
+    }
+    return;
+  }
+  // Not started: remember the monotone progress since the last time the bus went back.
+  if (v.ring_n == 0 || d < v.ring_d[v.ring_n - 1] - opt_.back_tolerance_m) {
+    v.ring_n = 0;
+  }
+  if (v.ring_n == 0 || d > v.ring_d[v.ring_n - 1]) {
+    if (v.ring_n == kRingSize) {
+      std::copy(v.ring_t + 1, v.ring_t + kRingSize, v.ring_t);
+      std::copy(v.ring_d + 1, v.ring_d + kRingSize, v.ring_d);
+      --v.ring_n;
+    }
+    v.ring_t[v.ring_n] = t;
+    v.ring_d[v.ring_n] = d;
+    ++v.ring_n;
+  }
+  double front = v.ring_d[0], back = v.ring_d[v.ring_n - 1];
+  bool left_start = back >= sd[0] + opt_.start_leave_m;
+  bool time_ok = t >= SchedDep(v, 0) - static_cast<double>(opt_.early_start_s);
+  bool far = back >= sd[0] + opt_.pretrip_zone_m;
+  if (!(left_start && (time_ok || far))) return;
+  v.started = true;
+  ++tr_.stats_.trips_started;
+  // Stops already behind the low point are not visited (the bus joined mid-route), except the
+  // first stop when the bus waited at it.
+  uint32_t n = static_cast<uint32_t>(sd.size());
+  v.next_stop = 0;
+  if (front > sd[0] + opt_.arrival_radius_m) {
+    while (v.next_stop < n && sd[v.next_stop] - opt_.arrival_radius_m <= front) ++v.next_stop;
+  }
+  v.pending_arrival = NAN;
+  v.mono_t = v.ring_t[0];
+  v.mono_d = front;
+  if (v.next_stop == 0) v.pending_arrival = v.ring_t[0];
+  for (int i = 1; i < v.ring_n; ++i) {
+    Advance(v, v.ring_t[i - 1], v.ring_d[i - 1], v.ring_t[i], v.ring_d[i], out);
+    v.mono_t = v.ring_t[i];
+    v.mono_d = v.ring_d[i];
+  }
+  v.ring_n = 0;
+  v.stalled_since = fix.timestamp_s;
+}
+
+void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
+  int64_t t = fix.timestamp_s;
+  std::vector<TripInstance> around =
+      net_.TripsAround(absl::FromUnixSeconds(t), absl::Seconds(opt_.infer_early_s),
+                       absl::Seconds(opt_.infer_late_s));
+  double sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
+                     ? std::max<double>(fix.accuracy_m, 3.0) : opt_.gps_sigma_m;
+  // Candidates per pattern, computed once.
+  std::vector<std::pair<uint32_t, std::vector<PolylinePoint>>> per_pattern;
+  double best_cost = kInf;
+  const TripInstance* best = nullptr;
+  for (const TripInstance& ti : around) {
+    const GtfsTrip& trip = net_.feed().trips[ti.trip];
+    if (v.route_hint != kNoIndex && trip.route != v.route_hint) continue;
+    if (trip.num_stop_times < 2) continue;
+    uint32_t pat = net_.trip_pattern(ti.trip);
+    const std::vector<PolylinePoint>* cands = nullptr;
+    for (auto& [pp, c] : per_pattern)
+      if (pp == pat) cands = &c;
+    if (!cands) {
+      per_pattern.emplace_back(pat, std::vector<PolylinePoint>());
+      net_.polylines()[net_.pattern(pat).polyline].Candidates(p, opt_.candidate_radius_m,
+                                                              &per_pattern.back().second);
+      cands = &per_pattern.back().second;
+    }
+    if (cands->empty()) continue;
+    auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
+    double claim_cost = (it != tr_.claims_.end() && it->second != &v) ? 6.0 : 0.0;
+    double cont = (ti.trip == v.trip && ti.service_date == v.service_date) ? -1.0 : 0.0;
+    // Schedule of this instance.
+    Track tmp;
+    tmp.trip = ti.trip;
+    tmp.pattern = pat;
+    tmp.day_start_s = absl::ToUnixSeconds(ti.day_start);
+    const Pattern& P = net_.pattern(pat);
+    const Polyline& poly = net_.polylines()[P.polyline];
+    double start = SchedDep(tmp, 0);
+    for (const PolylinePoint& c : *cands) {
+      double cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix);
+      double td = static_cast<double>(t);
+      if (c.dist_along_m <= P.stop_dist_m[0] + 200 && td < start) {
+        cost += (start - td) / 600.0;  // waiting at the first stop: the next departure
+      } else {
+        double delay = td - SchedTimeAt(tmp, c.dist_along_m);
+        cost += delay >= 0 ? delay / 300.0 : -delay / 120.0;
+      }
+      cost += claim_cost + cont;
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = &ti;
+      }
+    }
+  }
+  if (!best) {
+    if (v.trip != kNoIndex && !v.from_fix) return;  // keep the tentative trip
+    return;
+  }
+  if (best->trip == v.trip && best->service_date == v.service_date) return;
+  Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
+  ++tr_.stats_.inferred_assignments;
+}
+
+const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchResult* m,
+                                           std::vector<StopVisit>* visits) {
+  TrackerStats& st = tr_.stats_;
+  ++st.fixes;
+  fix_ = &fix;
+  m->vehicle_id = fix.vehicle_id;
+  m->timestamp_s = fix.timestamp_s;
+  m->trip = kNoIndex;
+  m->dist_along_m = NAN;
+  m->offset_m = NAN;
+  m->state = MatchState::kRejected;
+  m->reason = RejectReason::kNone;
+  auto reject = [&](RejectReason r) {
+    m->state = MatchState::kRejected;
+    m->reason = r;
+    ++st.rejected[static_cast<int>(r)];
+    ++st.by_state[static_cast<int>(MatchState::kRejected)];
+  };
+  if (fix.vehicle_id.empty()) {
+    reject(RejectReason::kInvalidVehicleId);
+    return nullptr;
+  }
+  auto it = tr_.vehicles_.find(fix.vehicle_id);
+  Track* vp = it == tr_.vehicles_.end() ? nullptr : it->second.get();
+  if (vp) m->trip = vp->trip;
+  if (!IsValidLatLon(fix.lat, fix.lon)) {
+    reject(RejectReason::kInvalidCoordinates);
+    return vp ? &vp->vs : nullptr;
+  }
+  if (fix.timestamp_s > now_s + opt_.future_tolerance_s) {
+    reject(RejectReason::kFutureTimestamp);
+    return vp ? &vp->vs : nullptr;
+  }
+  if (!vp) {
+    auto t = std::make_unique<Track>();
+    t->vs.vehicle_id = fix.vehicle_id;
+    vp = t.get();
+    tr_.vehicles_.emplace(fix.vehicle_id, std::move(t));
+  }
+  Track& v = *vp;
+  Vec2 p = net_.projection().Forward({fix.lat, fix.lon});
+  if (fix.timestamp_s == v.newest_ts) {
+    m->dist_along_m = v.vs.dist_along_m;
+    m->offset_m = v.vs.offset_m;
+    reject(RejectReason::kDuplicate);
+    return &v.vs;
+  }
+  if (fix.timestamp_s < v.newest_ts) {
+    // Late fix: projected near the current position for history; the state does not move.
+    if (v.poly) {
+      double d = std::isnan(v.vs.dist_along_m) ? 0 : v.vs.dist_along_m;
+      PolylinePoint pp = v.poly->Project(p, d - 3000, d + opt_.back_tolerance_m);
+      m->dist_along_m = pp.dist_along_m;
+      m->offset_m = pp.offset_m;
+    }
+    reject(RejectReason::kOutOfOrder);
+    return &v.vs;
+  }
+  // Implausible jump from the previous accepted position?
+  bool reanchor = false;
+  if (v.has_pos) {
+    double dt = static_cast<double>(fix.timestamp_s - v.pos_ts);
+    double g = Dist(p, v.xy);
+    if (g > opt_.jump_speed_mps * dt + opt_.jump_slack_m) {
+      if (v.jump_count > 0 &&
+          Dist(p, v.jump_xy) <= opt_.jump_speed_mps * static_cast<double>(fix.timestamp_s - v.jump_ts) +
+                                    opt_.jump_slack_m) {
+        ++v.jump_count;
+      } else {
+        v.jump_count = 1;
+      }
+      v.jump_xy = p;
+      v.jump_ts = fix.timestamp_s;
+      if (v.jump_count < opt_.jump_reanchor_fixes) {
+        if (v.poly) {
+          m->dist_along_m = v.vs.dist_along_m;
+          m->offset_m = v.vs.offset_m;
+        }
+        reject(RejectReason::kImplausibleJump);
+        return &v.vs;
+      }
+      reanchor = true;
+      ++st.reanchors;
+    }
+  }
+  v.jump_count = 0;
+  ++st.accepted;
+  double g = v.has_pos ? Dist(p, v.xy) : 0;
+  v.has_pos = true;
+  v.xy = p;
+  v.pos_ts = fix.timestamp_s;
+  v.newest_ts = fix.timestamp_s;
+  if (reanchor) v.n_hyps = 0;
+  double sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
+                     ? std::max<double>(fix.accuracy_m, 3.0) : opt_.gps_sigma_m;
+
+  // --- Trip assignment ---
+  bool given = false;
+  if (!fix.trip_id.empty()) {
+    if (v.trip != kNoIndex && v.from_fix && net_.feed().trips[v.trip].id == fix.trip_id) {
+      given = true;
+    } else if (std::optional<uint32_t> trip = net_.FindTrip(fix.trip_id)) {
+      int32_t date;
+      int64_t day_start;
+      InstanceFor(*trip, fix.timestamp_s, &date, &day_start);
+      Assign(v, *trip, date, day_start, true);
+      given = true;
+    } else {
+      ++st.unknown_trip_ids;
+    }
+  }
+  if (!given) {
+    if (v.from_fix) Unassign(v);  // the bus stopped saying its trip: infer from here on
+    v.route_hint = kNoIndex;
+    if (!fix.route_id.empty()) {
+      if (std::optional<uint32_t> r = net_.FindRoute(fix.route_id)) v.route_hint = *r;
+    }
+    if (v.trip != kNoIndex && v.started && !v.finished && v.mono_d >= 0) {
+      // Blank mode near the end of the trip: finished when it leaves the shape or stops making
+      // progress for a while close to the last stop.
+      const std::vector<double>& sd = Pat(v).stop_dist_m;
+      if (!sd.empty() && v.mono_d >= sd.back() - 400 &&
+          (v.off_count >= 1 || fix.timestamp_s - v.stalled_since > 300)) {
+        v.finished = true;
+      }
+    }
+    if (v.trip != kNoIndex && v.finished) {
+      std::optional<uint32_t> next = net_.NextTripInBlock(v.trip);
+      if (next) {
+        int32_t date = v.service_date;
+        int64_t day_start = v.day_start_s;
+        Assign(v, *next, date, day_start, false);
+        v.confirmed = true;
+        ++st.block_transitions;
+      } else {
+        Unassign(v);
+      }
+    }
+    if (v.trip == kNoIndex || (!v.confirmed && v.infer_fixes < opt_.infer_confirm_fixes)) {
+      uint32_t before = v.trip;
+      Infer(v, p, fix);
+      if (v.trip != kNoIndex) {
+        ++v.infer_fixes;
+        if (v.infer_fixes >= opt_.infer_confirm_fixes) v.confirmed = true;
+      }
+      (void)before;
+    }
+  }
+
+  VehicleState& vs = v.vs;
+  vs.timestamp_s = fix.timestamp_s;
+  vs.pos = {fix.lat, fix.lon};
+  vs.bearing_deg = fix.bearing_deg;
+  vs.occupancy = fix.occupancy;
+  vs.load = fix.load;
+  if (v.trip == kNoIndex) {
+    vs.state = MatchState::kUnassigned;
+    vs.dist_along_m = NAN;
+    vs.offset_m = NAN;
+    vs.delay_s = NAN;
+    vs.speed_mps = fix.speed_mps;
+    m->trip = kNoIndex;
+    m->state = MatchState::kUnassigned;
+    ++st.by_state[static_cast<int>(MatchState::kUnassigned)];
+    return &vs;
+  }
+
+  // --- Map-matching on the trip's shape ---
+  const Polyline& poly = *v.poly;
+  const Pattern& pat = Pat(v);
+  double first_stop_d = pat.stop_dist_m.empty() ? 0 : pat.stop_dist_m[0];
+  bool near_start = Dist(p, poly.PointAt(first_stop_d)) <= opt_.layover_radius_m;
+  double d = NAN, off = NAN;
+  bool on_route = false;
+  if (v.n_hyps == 0) {
+    InitHyps(v, p, fix, sigma);
+    if (v.n_hyps > 0) {
+      on_route = v.hyps[0].off <= opt_.off_route_m || v.n_hyps > 0;
+      d = v.hyps[0].d;
+      off = v.hyps[0].off;
+      v.off_count = v.hyps[0].off > opt_.off_route_m ? 1 : 0;
+    }
+  } else {
+    Hyp next[kMaxHypotheses];
+    double min_off = kInf;
+    int k = Step(v, p, fix, sigma, g, next, &min_off);
+    if (min_off > opt_.off_route_m) {
+      ++v.off_count;
+    } else {
+      v.off_count = 0;
+    }
+    if (k > 0 && v.off_count < opt_.off_route_fixes) {
+      std::copy(next, next + k, v.hyps);
+      v.n_hyps = k;
+      v.hyps_ts = fix.timestamp_s;
+      on_route = true;
+      d = v.hyps[0].d;
+      off = v.hyps[0].off;
+    } else if (v.off_count >= opt_.off_route_fixes * 3 || (k == 0 && min_off <= opt_.off_route_m)) {
+      // Long off route (or back on the shape outside the reachable window): look again along
+      // the whole shape; a started trip only accepts a place ahead of its progress.
+      Hyp keep[kMaxHypotheses];
+      int nkeep = v.n_hyps;
+      std::copy(v.hyps, v.hyps + nkeep, keep);
+      InitHyps(v, p, fix, sigma);
+      int w = 0;
+      for (int i = 0; i < v.n_hyps; ++i) {
+        bool ok = v.hyps[i].off <= opt_.off_route_m &&
+                  (!v.started || std::isnan(v.mono_d) ||
+                   v.hyps[i].d >= v.mono_d - opt_.back_tolerance_m);
+        if (ok) v.hyps[w++] = v.hyps[i];
+      }
+      v.n_hyps = w;
+      if (w > 0) {
+        double base = v.hyps[0].cost;
+        for (int i = 0; i < w; ++i) v.hyps[i].cost -= base;
+        v.off_count = 0;
+        on_route = true;
+        d = v.hyps[0].d;
+        off = v.hyps[0].off;
+      } else {
+        std::copy(keep, keep + nkeep, v.hyps);
+        v.n_hyps = nkeep;
+      }
+    }
+    if (!on_route) {
+      d = v.n_hyps > 0 ? v.hyps[0].d : NAN;
+      off = min_off;
+    }
+  }
+  if (std::isnan(d)) {
+    PolylinePoint pp = poly.Project(p);
+    d = pp.dist_along_m;
+    off = pp.offset_m;
+  }
+  // Given trip_id clearly wrong?
+  if (v.from_fix && off > opt_.trip_mismatch_m && !near_start) {
+    if (++v.mismatch_count >= opt_.trip_mismatch_fixes && !v.mismatch_counted) {
+      ++st.trip_id_mismatches;
+      v.mismatch_counted = true;
+    }
+  } else {
+    v.mismatch_count = 0;
+  }
+
+  MatchState state;
+  bool off_now = !on_route || v.off_count >= opt_.off_route_fixes;
+  if (!v.started) {
+    state = (off_now && !near_start) ? MatchState::kOffRoute : MatchState::kLayover;
+  } else {
+    state = off_now ? MatchState::kOffRoute : MatchState::kInService;
+  }
+  if (on_route && !off_now) Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
+  if (v.started && state == MatchState::kLayover) state = MatchState::kInService;
+
+  vs.state = state;
+  vs.dist_along_m = d;
+  vs.offset_m = off;
+  double hv = v.n_hyps > 0 ? v.hyps[0].v : NAN;
+  vs.speed_mps = std::isnan(fix.speed_mps) ? static_cast<float>(hv) : fix.speed_mps;
+  vs.next_stop_index = v.next_stop;
+  if (v.started && !std::isnan(v.mono_d)) {
+    vs.delay_s = static_cast<double>(fix.timestamp_s) - SchedTimeAt(v, v.mono_d);
+  } else if (!v.started) {
+    double late = static_cast<double>(fix.timestamp_s) - SchedDep(v, 0);
+    vs.delay_s = late > 0 ? late : 0;
+  }
+  m->trip = v.trip;
+  m->dist_along_m = d;
+  m->offset_m = off;
+  m->state = state;
+  ++st.by_state[static_cast<int>(state)];
+  return &vs;
+}
+
+Tracker::Tracker(std::shared_ptr<const Network> network, const TrackerOptions& options)
+    : net_(std::move(network)), opt_(options) {
+  opt_.max_hypotheses = std::clamp(opt_.max_hypotheses, 1, kMaxHypotheses);
+  scratch_points_.reserve(64);
+}
+
+Tracker::~Tracker() = default;
+
+const VehicleState* Tracker::Process(const Fix& fix, int64_t now_s, MatchResult* match,
+                                     std::vector<StopVisit>* visits) {
+  Impl impl(*this);
+  return impl.Process(fix, now_s, match, visits);
+}
+
+const VehicleState* Tracker::Vehicle(absl::string_view vehicle_id) const {
+  auto it = vehicles_.find(vehicle_id);
+  return it == vehicles_.end() ? nullptr : &it->second->vs;
+}
+
+const VehicleState& Tracker::StateOf(const Track& t) const { return t.vs; }
+
+}  // namespace smartbus

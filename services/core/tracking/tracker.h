@@ -1,0 +1,163 @@
+#pragma once
+// The Tracker: one state per vehicle; turns each GPS fix into a MatchResult (a Matches CSV row),
+// StopVisit events and an updated VehicleState.
+//
+// Map-matching (per vehicle, online): an HMM in the spirit of Newson & Krumm over positions along
+// the assigned trip's shape. A few hypotheses (distance along, speed, cost) survive between fixes.
+// Each fix proposes candidates -- one per pass of the shape near the fix (a loop or an
+// out-and-back street gives several) inside the window the hypotheses can reach, plus each
+// hypothesis moved on at its own speed (so a lone outlier fix does not drag the bus) -- scored by
+//   emission:   robust Gaussian of the fix's offset from the shape (sigma = the fix's accuracy
+//               or options.gps_sigma_m), capped (an outlier costs a constant);
+//   transition: | travelled distance along the shape - straight-line distance between fixes |,
+//               no going back beyond back_tolerance_m, no faster than max_speed_mps;
+//   heading:    when the bus moves (speed >= heading_min_speed_mps), passes whose direction
+//               differs from the reported bearing cost more.
+//
+// States: in_service, layover (assigned trip not started yet: waiting at or driving to the first
+// stop, WMATA's pre-trip moves), off_route (several fixes in a row far from the shape; back on
+// route resumes), unassigned. Rejected fixes (see RejectReason) are counted and leave the state
+// untouched; a late (out_of_order) fix still gets a Matches row (projected for history).
+//
+// Trip assignment: the fix's trip_id when given (a trip_id far from the fix for a long time is
+// counted as trip_id_mismatch); otherwise inferred from the route (if given), the geometry, the
+// direction of travel and the schedule; at the end of a trip the vehicle moves on to the next
+// trip of its block (a bus waiting at the terminal is already on its next trip, in layover).
+//
+// Stop visits: the vehicle's progress is kept monotone; arrival = when it reaches
+// stop_dist - arrival_radius_m, departure = when it passes stop_dist + departure_radius_m, both
+// interpolated linearly between fixes (so stops skipped between sparse fixes get interpolated
+// visits). No visits are emitted while the trip has not started (layover): the start is when the
+// bus leaves the first stop going forward no earlier than early_start_s before its scheduled
+// departure, or when it is pretrip_zone_m along the route whatever the time. Visits of the
+// stops it passed before that are then derived from the remembered progress.
+//
+// Thread safety: not thread-safe; one Tracker per shard (all fixes of a vehicle go to one shard).
+// Allocation: after a vehicle's first fixes, the per-fix path allocates nothing except when a
+// trip must be (re)assigned.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "services/core/network/network.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus {
+
+struct TrackerOptions {
+  // GPS noise (m) used when the fix has no accuracy. Default 8.
+  double gps_sigma_m = 8;
+  // Passes of the shape farther than this from a fix are not candidates (m). Default 120.
+  double candidate_radius_m = 120;
+  // A fix farther than this from the trip's shape counts towards off_route (m). Default 70.
+  double off_route_m = 70;
+  // This many such fixes in a row make the vehicle off_route. Default 2.
+  int off_route_fixes = 2;
+  // Progress along the shape may go back this much (GPS jitter) (m). Default 30.
+  double back_tolerance_m = 30;
+  // Fastest plausible progress along the shape (m/s). Default 30.
+  double max_speed_mps = 30;
+  // A fix farther than jump_speed_mps * dt + jump_slack_m (straight line) from the previous
+  // accepted one is an implausible_jump ... Default 60 m/s and 1000 m.
+  double jump_speed_mps = 60;
+  double jump_slack_m = 1000;
+  // ... unless this many such fixes in a row agree with each other: then the previous position
+  // was the wrong one and the vehicle is re-anchored. Default 3.
+  int jump_reanchor_fixes = 3;
+  // Fixes more than this ahead of the engine clock are future_timestamp (s). Default 300.
+  int64_t future_tolerance_s = 300;
+  // Hypotheses kept per vehicle (<= kMaxHypotheses). Default 4.
+  int max_hypotheses = 4;
+  // Reported bearing is used when speed >= this (m/s). Default 3.
+  double heading_min_speed_mps = 3;
+  // Stop visit radii (m): arrival when reaching stop - arrival_radius_m, departure when passing
+  // stop + departure_radius_m. Defaults 10 and 10.
+  double arrival_radius_m = 10;
+  double departure_radius_m = 10;
+  // The trip is finished when the bus reaches its last stop - end_radius_m (m). Default 40.
+  double end_radius_m = 40;
+  // Trip start gate (see above): early_start_s default 300 s, pretrip_zone_m default 1000 m,
+  // and the bus must be this far past the first stop (m), default 50.
+  int64_t early_start_s = 300;
+  double pretrip_zone_m = 1000;
+  double start_leave_m = 50;
+  // A bus not on its trip's shape but within this of the trip's first stop is in layover (m).
+  // Default 300.
+  double layover_radius_m = 300;
+  // Trip inference (no trip_id): trips considered start within infer_early_s after the fix or
+  // ended up to infer_late_s before it. Defaults 40 min and 40 min.
+  int64_t infer_early_s = 2400;
+  int64_t infer_late_s = 2400;
+  // A tentative inferred trip is re-examined for this many fixes before it is kept. Default 6.
+  int infer_confirm_fixes = 6;
+  // A fix whose given trip_id's shape is farther than this for trip_mismatch_fixes fixes in a
+  // row counts as a trip_id_mismatch (m, fixes). Defaults 500 and 5.
+  double trip_mismatch_m = 500;
+  int trip_mismatch_fixes = 5;
+};
+
+struct TrackerStats {
+  int64_t fixes = 0;
+  int64_t accepted = 0;
+  std::array<int64_t, 7> rejected{};   // by RejectReason (index 0 unused)
+  std::array<int64_t, 5> by_state{};   // by MatchState of the MatchResult
+  int64_t stop_visits = 0;
+  int64_t trips_started = 0;
+  int64_t unknown_trip_ids = 0;        // fixes whose trip_id is not in the network
+  int64_t trip_id_mismatches = 0;      // given trip_id clearly wrong (shape far away)
+  int64_t inferred_assignments = 0;    // trips chosen by inference (no trip_id)
+  int64_t block_transitions = 0;       // moved on to the next trip of the block
+  int64_t reanchors = 0;               // jumps accepted after several agreeing fixes
+};
+
+inline constexpr int kMaxHypotheses = 8;
+
+class Tracker {
+ public:
+  Tracker(std::shared_ptr<const Network> network, const TrackerOptions& options = {});
+  ~Tracker();
+
+  // Processes one fix at engine time now_s (epoch s). Always fills *match (one per fix); appends
+  // the stop visits this fix completed to *visits (not cleared). Returns the vehicle's state
+  // after the fix (nullptr when the fix had no usable vehicle id).
+  const VehicleState* Process(const Fix& fix, int64_t now_s, MatchResult* match,
+                              std::vector<StopVisit>* visits);
+
+  // The state of a vehicle, or nullptr if never seen.
+  const VehicleState* Vehicle(absl::string_view vehicle_id) const;
+  // Calls f(const VehicleState&) for every vehicle (unspecified order).
+  template <typename F>
+  void ForEachVehicle(F f) const;
+  size_t num_vehicles() const { return vehicles_.size(); }
+
+  const TrackerStats& stats() const { return stats_; }
+  const Network& network() const { return *net_; }
+  const TrackerOptions& options() const { return opt_; }
+
+  struct Track;  // per-vehicle state (tracker.cc)
+
+ private:
+  const VehicleState& StateOf(const Track& t) const;
+  std::shared_ptr<const Network> net_;
+  TrackerOptions opt_;
+  TrackerStats stats_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Track>> vehicles_;
+  // Trip instance (trip index, service date) -> vehicle holding it (inference avoids them).
+  absl::flat_hash_map<uint64_t, const Track*> claims_;
+  // Scratch buffers reused across fixes.
+  std::vector<PolylinePoint> scratch_points_;
+  class Impl;
+  friend class Impl;
+};
+
+template <typename F>
+void Tracker::ForEachVehicle(F f) const {
+  for (const auto& [id, t] : vehicles_) f(StateOf(*t));
+}
+
+}  // namespace smartbus
