@@ -198,6 +198,27 @@ TEST(StopPlacement, OutAndBackStreetPutsReturnStopsOnTheReturnPass) {
   EXPECT_NEAR(pat.max_stop_offset_m, 10, 0.1);
 }
 
+// Two stops facing each other across the dead end, near the turning circle: c on the south
+// kerb, d on the north kerb. Both passes are as near to each; what tells them apart is the side
+// of the street: with traffic on the right, d is passed on the way back.
+TEST(StopPlacement, FacingStopsAtADeadEndTakeTheirSideOfTheStreet) {
+  const std::string art = R"(
+                       d
+   A---------------------------B
+                     c
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("out_back", m, "ABA");
+  uint32_t t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_NEAR(pat.stop_dist_m[0], 180, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 560 - 200, 1);  // B is 280 m east of A
+}
+
 // Out on one street, back on the parallel one 30 m north. Stop e, on the return trip, stands
 // nearer the outbound street: the nearest point is the wrong pass.
 TEST(StopPlacement, StopNearerTheOtherPassIsPlacedOnItsOwnPass) {
