@@ -1,0 +1,340 @@
+// StoreWriter: back-pressure, ordering, flush, and surviving a store outage — against a gated
+// in-memory store and against a real redis-server that is killed (-9) and restarted.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/store/memory_store.h"
+#include "services/store/redis_store.h"
+#include "services/store/store_writer.h"
+#include "tests/store/redis_test_server.h"
+
+namespace smartbus {
+namespace {
+
+Fix Position(const std::string& id, int64_t t) {
+  Fix f;
+  f.vehicle_id = id;
+  f.timestamp_s = t;
+  f.lat = 38.9;
+  f.lon = -77.0;
+  return f;
+}
+
+// A MemoryStore whose Apply fails with UNAVAILABLE while "down", and can be held (blocked).
+class FlakyStore : public MemoryStore {
+ public:
+  absl::Status Apply(absl::Span<const StoreChange> changes) override {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !held_; });
+    ++calls_;
+    if (down_) return absl::UnavailableError("test store is down");
+    l.unlock();
+    return MemoryStore::Apply(changes);
+  }
+  void SetDown(bool down) {
+    std::lock_guard<std::mutex> l(mu_);
+    down_ = down;
+  }
+  void Hold(bool held) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      held_ = held;
+    }
+    cv_.notify_all();
+  }
+  int calls() {
+    std::lock_guard<std::mutex> l(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool down_ = false;
+  bool held_ = false;
+  int calls_ = 0;
+};
+
+bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return pred();
+}
+
+TEST(StoreWriterTest, FullQueueIsResourceExhaustedNeverSilentlyDropped) {
+  FlakyStore store;
+  store.SetDown(true);
+  StoreWriterOptions o;
+  o.queue_capacity = 100;
+  o.max_batch = 10;
+  o.min_backoff = absl::Milliseconds(5);
+  o.max_backoff = absl::Milliseconds(20);
+  StoreWriter writer(&store, o);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(writer.Enqueue(Position("bus", i)).ok()) << i;
+  }
+  absl::Status full = writer.Enqueue(Position("bus", 100));
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("store queue full"), std::string::npos) << full;
+  // A gateway batch is all-or-nothing, and not moved from when refused.
+  std::vector<StoreChange> batch = {Position("gw", 1), Position("gw", 2)};
+  EXPECT_EQ(writer.EnqueueAll(absl::MakeSpan(batch)).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(std::get<Fix>(batch[0]).vehicle_id, "gw");
+  EXPECT_EQ(writer.Stats().rejected, 3u);
+
+  // The writer reports the outage...
+  ASSERT_TRUE(WaitFor([&] { return !writer.Health().serving; }));
+  EXPECT_EQ(writer.Health().reason, "test store is down");
+  EXPECT_EQ(writer.Flush(absl::Milliseconds(50)).code(), absl::StatusCode::kDeadlineExceeded);
+
+  // ...and catches up when the store is back: every accepted change is there, in order.
+  store.SetDown(false);
+  ASSERT_TRUE(writer.Flush(absl::Seconds(10)).ok());
+  EXPECT_TRUE(writer.Health().serving);
+  auto got = store.ReadPositions("bus", 0);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ((*got)[i].timestamp_s, i);
+  EXPECT_TRUE(writer.Enqueue(Position("bus", 100)).ok());
+}
+
+TEST(StoreWriterTest, QueueCountsTheBatchInFlight) {
+  FlakyStore store;
+  store.Hold(true);  // the writer takes a batch and blocks in Apply
+  StoreWriterOptions o;
+  o.queue_capacity = 10;
+  o.max_batch = 4;
+  StoreWriter writer(&store, o);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer.Enqueue(Position("bus", i)).ok());
+  EXPECT_EQ(writer.Enqueue(Position("bus", 10)).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(writer.Stats().queued, 10u);
+  store.Hold(false);
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(writer.Stats().queued, 0u);
+  EXPECT_EQ(writer.Stats().applied, 10u);
+}
+
+TEST(StoreWriterTest, HealthChangesAreReportedOnce) {
+  FlakyStore store;
+  std::mutex mu;
+  std::vector<StoreHealth> changes;
+  StoreWriterOptions o;
+  o.min_backoff = absl::Milliseconds(2);
+  o.max_backoff = absl::Milliseconds(5);
+  o.on_health_change = [&](const StoreHealth& h) {
+    std::lock_guard<std::mutex> l(mu);
+    changes.push_back(h);
+  };
+  StoreWriter writer(&store, o);
+  store.SetDown(true);
+  ASSERT_TRUE(writer.Enqueue(Position("bus", 1)).ok());
+  ASSERT_TRUE(WaitFor([&] { return store.calls() >= 5; }));  // several failed retries
+  store.SetDown(false);
+  ASSERT_TRUE(writer.Flush().ok());
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_FALSE(changes[0].serving);
+  EXPECT_EQ(changes[0].reason, "test store is down");
+  EXPECT_TRUE(changes[1].serving);
+}
+
+TEST(StoreWriterTest, InvalidChangesAreRefusedAtEnqueue) {
+  MemoryStore store;
+  StoreWriter writer(&store);
+  EXPECT_EQ(writer.Enqueue(Position("", 1)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(writer.Enqueue(ModelBlob{"", "x"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(writer.Stats().enqueued, 0u);
+}
+
+TEST(StoreWriterTest, AcceptedChangeReachesTheStoreWithoutFlush) {
+  MemoryStore store;
+  StoreWriterOptions o;
+  o.flush_interval = absl::Milliseconds(5);
+  StoreWriter writer(&store, o);
+  ASSERT_TRUE(writer.Enqueue(Position("bus", 1)).ok());
+  // Well within the "reaches the store within a second".
+  EXPECT_TRUE(WaitFor([&] { return store.ReadPositions("bus", 0)->size() == 1; },
+                      absl::Seconds(1)));
+}
+
+// --- Against a real redis-server that crashes ---
+
+TEST(StoreWriterRedisTest, RedisDownAtStartIsNotServingThenCatchesUp) {
+  // A server not started yet: its port refuses connections. The port is fixed up front so the
+  // store knows where to connect.
+  testing::RedisTestServerOptions so;
+  so.port = testing::FreeLoopbackPort();
+  testing::RedisTestServer server(so);
+  RedisAddress a;
+  a.port = so.port;
+  StoreOptions opts;
+  opts.connect_timeout = absl::Milliseconds(200);
+  RedisStore store(a, opts);
+  StoreHealth h = store.Health();
+  EXPECT_FALSE(h.serving);
+  EXPECT_NE(h.reason.find(absl::StrCat("127.0.0.1:", so.port)), std::string::npos) << h.reason;
+
+  StoreWriterOptions wo;
+  wo.min_backoff = absl::Milliseconds(10);
+  wo.max_backoff = absl::Milliseconds(50);
+  StoreWriter writer(&store, wo);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(writer.Enqueue(Position("bus", i)).ok());
+  ASSERT_TRUE(WaitFor([&] { return !writer.Health().serving; }));
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(writer.Flush(absl::Seconds(10)).ok());
+  EXPECT_TRUE(writer.Health().serving);
+  EXPECT_TRUE(store.Health().serving);
+  auto got = store.ReadPositions("bus", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 1000u);
+}
+
+TEST(StoreWriterRedisTest, Kill9RedisMidStreamLosesNoAcknowledgedFix) {
+  testing::RedisTestServerOptions so;
+  so.appendonly = true;  // appendonly yes, appendfsync always
+  testing::RedisTestServer redis(so);
+  ASSERT_TRUE(redis.Start().ok());
+  RedisAddress a;
+  a.port = redis.port();
+  StoreOptions opts;
+  opts.positions_cap = 100000;
+  opts.connect_timeout = absl::Milliseconds(200);
+  opts.command_timeout = absl::Milliseconds(500);
+  RedisStore store(a, opts);
+
+  std::atomic<int> not_serving_reports{0}, serving_reports{0};
+  StoreWriterOptions wo;
+  wo.max_batch = 200;
+  wo.queue_capacity = 1000000;
+  wo.min_backoff = absl::Milliseconds(10);
+  wo.max_backoff = absl::Milliseconds(100);
+  wo.on_health_change = [&](const StoreHealth& h) {
+    (h.serving ? serving_reports : not_serving_reports)++;
+  };
+  StoreWriter writer(&store, wo);
+
+  // A producer streams fixes for 20 vehicles; it counts what the writer acknowledged.
+  constexpr int kVehicles = 20;
+  std::atomic<bool> stop{false};
+  std::vector<int64_t> acked(kVehicles, 0);  // fixes 0..acked-1 of each vehicle were accepted
+  std::thread producer([&] {
+    int64_t t = 0;
+    while (!stop.load()) {
+      for (int v = 0; v < kVehicles; ++v) {
+        if (writer.Enqueue(Position(absl::StrCat("bus-", v), t)).ok()) acked[v] = t + 1;
+      }
+      ++t;
+      absl::SleepFor(absl::Microseconds(500));  // about 40,000 fixes/s
+    }
+  });
+
+  ASSERT_TRUE(WaitFor([&] { return writer.Stats().applied > 5000; }));
+  redis.Kill9();
+  ASSERT_TRUE(WaitFor([&] { return !writer.Health().serving; }));
+  absl::SleepFor(absl::Milliseconds(200));  // fixes keep being accepted meanwhile
+  ASSERT_TRUE(redis.Start().ok());          // same port, replays the AOF
+  ASSERT_TRUE(WaitFor([&] { return writer.Health().serving; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  stop = true;
+  producer.join();
+  ASSERT_TRUE(writer.Flush(absl::Seconds(20)).ok());
+  EXPECT_GE(not_serving_reports.load(), 1);
+  EXPECT_GE(serving_reports.load(), 1);
+  EXPECT_EQ(writer.Stats().rejected, 0u);
+
+  // A fresh store on the restarted server: every acknowledged fix is there, once, in order.
+  RedisStore reader(a, opts);
+  for (int v = 0; v < kVehicles; ++v) {
+    auto got = reader.ReadPositions(absl::StrCat("bus-", v), 0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(int64_t(got->size()), acked[v]) << "bus-" << v;
+    for (int64_t t = 0; t < acked[v]; ++t) ASSERT_EQ((*got)[t].timestamp_s, t);
+  }
+}
+
+TEST(StoreWriterRedisTest, TtlsAreSetOnVehicleAndPositionKeys) {
+  testing::RedisTestServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisAddress a;
+  a.port = redis.port();
+  StoreOptions opts;
+  opts.vehicle_ttl_s = 1;
+  opts.positions_ttl_s = 1;
+  RedisStore store(a, opts);
+  VehicleRecord v;
+  v.state.vehicle_id = "bus-1";
+  ASSERT_TRUE(store.PutVehicle(v).ok());
+  ASSERT_TRUE(store.AppendPosition(Position("bus-1", 1)).ok());
+  ASSERT_TRUE(store.GetVehicle("bus-1").ok());
+  ASSERT_TRUE(WaitFor([&] { return store.GetVehicle("bus-1").status().code() ==
+                                   absl::StatusCode::kNotFound; },
+                      absl::Seconds(5)));
+  EXPECT_TRUE(store.ReadPositions("bus-1", 0)->empty());
+  // An expired vehicle disappears from the listing too.
+  auto list = store.ListVehicles();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+}
+
+TEST(RedisUrlTest, ParsesHostPortAndDb) {
+  auto a = ParseRedisUrl("redis://10.0.0.5:6380/2");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host, "10.0.0.5");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 2);
+  a = ParseRedisUrl("redis://cache");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "cache");
+  EXPECT_EQ(a->port, 6379);
+  EXPECT_EQ(a->db, 0);
+  a = ParseRedisUrl("redis://[::1]:7000/");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->port, 7000);
+}
+
+TEST(RedisUrlTest, RejectsWhatItCannotDoWithAReason) {
+  struct Case {
+    const char* url;
+    const char* says;
+  } cases[] = {
+      {"localhost:6379", "must start with redis://"},
+      {"rediss://h", "TLS"},
+      {"redis://h:0", "port \"0\""},
+      {"redis://h:99999", "port \"99999\""},
+      {"redis://h:x", "port \"x\""},
+      {"redis://h/abc", "database \"abc\""},
+      {"redis://user:pw@h", "passwords"},
+      {"redis://", "no host"},
+  };
+  for (const Case& c : cases) {
+    auto a = ParseRedisUrl(c.url);
+    ASSERT_FALSE(a.ok()) << c.url;
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << c.url;
+    EXPECT_NE(a.status().message().find(c.says), std::string::npos) << a.status();
+  }
+}
+
+TEST(OpenStoreTest, ChoosesTheImplementationFromTheUrl) {
+  auto m = OpenStore("");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ((*m)->Describe(), "memory");
+  auto r = OpenStore("redis://127.0.0.1:1/3");  // not contacted yet
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE((*r)->Describe().find("127.0.0.1:1/3"), std::string::npos);
+  EXPECT_EQ(OpenStore("mysql://x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace smartbus
