@@ -27,12 +27,16 @@ class CsvReader {
   int Column(absl::string_view name) const;
   const std::vector<std::string>& header() const { return header_; }
 
+  // Streaming: more of the buffer has become valid; `end` (> the old end) must lie just after a
+  // line break that is not inside a quoted field, or be the end of the file.
+  void ExtendTo(char* end) { end_ = end; }
+
   // Advances to the next non-empty record; false at the end of the data.
   bool Next();
   // Field `col` of the current record (empty when col < 0 or the row is short). Not trimmed.
   absl::string_view Field(int col) const {
     return (col < 0 || col >= static_cast<int>(fields_.size())) ? absl::string_view()
-                                                                 : fields_[col];
+                                                                : fields_[col];
   }
   // Field with leading/trailing spaces and tabs removed.
   absl::string_view Trimmed(int col) const;

@@ -7,12 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -91,6 +95,73 @@ bool SameStopTime(const GtfsStopTime& a, const GtfsStopTime& b) {
 
 using LocalMap = absl::flat_hash_map<absl::string_view, uint32_t>;
 
+// Reads one file of a feed on a background thread (its own FeedSource, so a zip is inflated
+// while the caller parses what has arrived): the two cores decompress and parse at once.
+class StreamedFile {
+ public:
+  StreamedFile() = default;
+  StreamedFile(const StreamedFile&) = delete;
+  StreamedFile& operator=(const StreamedFile&) = delete;
+  ~StreamedFile() {
+    cancel_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Starts reading `name` from the feed at `path` (`src` is that feed, for its size).
+  absl::Status Start(const std::string& path, const FeedSource& src, absl::string_view name) {
+    buf_ = FileBuffer::Allocate(src.Size(name));
+    auto own = FeedSource::Open(path);
+    if (!own.ok()) return own.status();
+    thread_ = std::thread([this, source = std::move(*own), n = std::string(name)] {
+      absl::Status s = source->ReadInto(n, buf_.data.get(), buf_.size, [this](size_t done) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          avail_ = done;
+        }
+        cv_.notify_one();
+        return !cancel_.load();
+      });
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        status_ = s;
+        done_ = true;
+      }
+      cv_.notify_one();
+    });
+    return absl::OkStatus();
+  }
+
+  // Waits until more than `have` bytes are readable or the read ended. Returns the readable
+  // byte count; *done is set once the whole file is there (or the read failed: see status()).
+  size_t WaitMore(size_t have, bool* done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_ || avail_ > have; });
+    *done = done_;
+    return avail_;
+  }
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+  char* data() { return buf_.data.get(); }
+  size_t size() const { return buf_.size; }
+  // Frees the text (after the read ended).
+  void Release() {
+    if (thread_.joinable()) thread_.join();
+    buf_ = FileBuffer();
+  }
+
+ private:
+  FileBuffer buf_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t avail_ = 0;
+  bool done_ = false;
+  absl::Status status_;
+  std::atomic<bool> cancel_{false};
+};
+
 // Loads one feed into the combined model `f`. References inside the feed resolve through the
 // feed's own id maps (local id -> global index), so clashing ids from other feeds never mix.
 class FeedLoader {
@@ -103,10 +174,11 @@ class FeedLoader {
     GtfsFeedInfo info;
     info.name = name_;
     info.path = path_;
-    for (const char* req : {"agency.txt", "routes.txt", "trips.txt", "stops.txt",
-                            "stop_times.txt"}) {
+    for (const char* req :
+         {"agency.txt", "routes.txt", "trips.txt", "stops.txt", "stop_times.txt"}) {
       if (!src_.Has(req)) {
-        return absl::NotFoundError(absl::StrCat(src_.Describe(req), ": missing (a required GTFS file)"));
+        return absl::NotFoundError(
+            absl::StrCat(src_.Describe(req), ": missing (a required GTFS file)"));
       }
     }
     if (!src_.Has("calendar.txt") && !src_.Has("calendar_dates.txt")) {
@@ -151,8 +223,8 @@ class FeedLoader {
                               std::initializer_list<const char*> cols) const {
     for (const char* c : cols) {
       if (r.Column(c) < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file),
-                                                       ": missing required column '", c, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(src_.Describe(file), ": missing required column '", c, "'"));
       }
     }
     return absl::OkStatus();
@@ -274,8 +346,8 @@ class FeedLoader {
       uint32_t idx = Place(
           &f_.routes, &f_.route_index, std::move(route),
           [](const GtfsRoute& a, const GtfsRoute& b) {
-            return a.short_name == b.short_name && a.long_name == b.long_name &&
-                   a.type == b.type && a.agency == b.agency;
+            return a.short_name == b.short_name && a.long_name == b.long_name && a.type == b.type &&
+                   a.agency == b.agency;
           },
           "route_id_merged", "route_id_renamed");
       route_map_.emplace(id, idx);
@@ -313,9 +385,9 @@ class FeedLoader {
       stop.location_type = static_cast<uint8_t>(type);
       const bool needs_pos = type <= 2;
       if (needs_pos && (c_lat < 0 || c_lon < 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            src_.Describe(file), ": missing required column '", c_lat < 0 ? "stop_lat" : "stop_lon",
-            "'"));
+        return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file),
+                                                       ": missing required column '",
+                                                       c_lat < 0 ? "stop_lat" : "stop_lon", "'"));
       }
       double lat = NAN, lon = NAN;
       bool have_lat = !r->Trimmed(c_lat).empty(), have_lon = !r->Trimmed(c_lon).empty();
@@ -637,13 +709,39 @@ class FeedLoader {
   absl::Status LoadStopTimes() {
     const char* file = "stop_times.txt";
     auto t0 = std::chrono::steady_clock::now();
-    auto bufor = src_.Read(file);
-    if (!bufor.ok()) return bufor.status();
-    FileBuffer buf = std::move(*bufor);
-    CsvReader r(buf.data.get(), buf.size);
-    if (auto s = RequireColumns(r, file, {"trip_id", "stop_id", "stop_sequence"}); !s.ok()) {
-      return s;
+    if (!src_.Has(file)) {
+      return absl::NotFoundError(absl::StrCat(src_.Describe(file), ": missing"));
     }
+    StreamedFile stream;
+    if (auto s = stream.Start(path_, src_, file); !s.ok()) return s;
+    char* const text = stream.data();
+    const size_t text_size = stream.size();
+    // Parse up to `limit`: just after the last line break that has arrived. Once a quote shows
+    // up (a quoted field may hold a line break), wait for the whole file instead.
+    size_t avail = 0, limit = 0;
+    bool done = false, quoted = false;
+    auto advance = [&]() -> absl::Status {
+      for (;;) {
+        avail = stream.WaitMore(avail, &done);
+        if (done) {
+          if (auto s = stream.status(); !s.ok()) return s;
+          limit = text_size;
+          return absl::OkStatus();
+        }
+        if (quoted) continue;
+        const void* nl = memrchr(text + limit, '\n', avail - limit);
+        if (!nl) continue;
+        size_t new_limit = static_cast<size_t>(static_cast<const char*>(nl) - text) + 1;
+        if (std::memchr(text + limit, '"', new_limit - limit)) {
+          quoted = true;
+          continue;
+        }
+        limit = new_limit;
+        return absl::OkStatus();
+      }
+    };
+    if (auto s = advance(); !s.ok()) return s;
+    CsvReader r(text, limit);
     int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
         c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
         c_dep = r.Column("departure_time"), c_dist = r.Column("shape_dist_traveled"),
@@ -652,7 +750,9 @@ class FeedLoader {
       return absl::InvalidArgumentError(absl::StrCat(
           src_.Describe(file), ": missing required column 'arrival_time' (and 'departure_time')"));
     }
-    const size_t n_lines = CountLines(buf.data.get(), buf.size) + 1;
+    // Room for every row (a row takes at least 16 bytes of text); pages never written cost
+    // address space, not memory.
+    const size_t n_lines = text_size / 16 + 16;
     std::vector<GtfsStopTime>& st = f_.stop_times;
     const size_t base = st.size();
     if (st.capacity() < base + n_lines) st.reserve(base + n_lines);
@@ -667,7 +767,13 @@ class FeedLoader {
     // A percentage that rewrites itself, on a terminal only (logs get the final line).
     size_t next_progress = options_.progress && isatty(2) ? size_t{1} << 20 : SIZE_MAX;
     const size_t ncols = r.num_columns();
-    while (r.Next()) {
+    for (;;) {
+      if (!r.Next()) {
+        if (limit == text_size) break;
+        if (auto s = advance(); !s.ok()) return s;
+        r.ExtendTo(text + limit);
+        continue;
+      }
       if (r.num_fields() != ncols) ++width_mismatch;
       absl::string_view tid = r.Field(c_trip);
       if (last == kNoIndex || tid != last_id) {
@@ -746,13 +852,13 @@ class FeedLoader {
       ++trip_rows[last];
       if (r.position() >= next_progress) {
         std::fprintf(stderr, "\r%s: %zu%%", src_.Describe(file).c_str(),
-                     r.position() * 100 / std::max<size_t>(r.size(), 1));
+                     r.position() * 100 / std::max<size_t>(text_size, 1));
         next_progress += size_t{1} << 24;
       }
     }
     if (width_mismatch) Warn("row_field_count_mismatch", width_mismatch);
     const size_t n = st.size() - base;
-    buf = FileBuffer();  // the text is no longer needed
+    stream.Release();  // the text is no longer needed
 
     // Group rows by trip (a counting sort, only when the file did not already group them).
     std::vector<uint32_t> first(trips_.size(), 0);
@@ -829,14 +935,16 @@ class FeedLoader {
         while (rows[e].arrival_s == kNoTime) ++e;  // rows[cnt-1] has a time
         const GtfsStopTime& a = rows[k - 1];
         const GtfsStopTime& b = rows[e];
-        bool by_dist = !std::isnan(a.shape_dist) && !std::isnan(b.shape_dist) &&
-                       b.shape_dist > a.shape_dist;
+        bool by_dist =
+            !std::isnan(a.shape_dist) && !std::isnan(b.shape_dist) && b.shape_dist > a.shape_dist;
         for (uint32_t j = k; j < e && by_dist; ++j) by_dist = !std::isnan(rows[j].shape_dist);
         for (uint32_t j = k; j < e; ++j) {
-          double frac = by_dist ? (rows[j].shape_dist - a.shape_dist) / (b.shape_dist - a.shape_dist)
-                                : double(j - (k - 1)) / double(e - (k - 1));
+          double frac = by_dist
+                            ? (rows[j].shape_dist - a.shape_dist) / (b.shape_dist - a.shape_dist)
+                            : double(j - (k - 1)) / double(e - (k - 1));
           frac = std::clamp(frac, 0.0, 1.0);
-          int32_t tm = a.departure_s + static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
+          int32_t tm = a.departure_s +
+                       static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
           rows[j].arrival_s = rows[j].departure_s = tm;
           ++interpolated;
         }
@@ -874,10 +982,9 @@ class FeedLoader {
       auto it = f_.trip_index.find(trip.id);
       if (it != f_.trip_index.end()) {
         const GtfsTrip& o = f_.trips[it->second];
-        bool same = o.route == trip.route && o.service == trip.service &&
-                    o.shape == trip.shape && o.direction_id == trip.direction_id &&
-                    o.headsign == trip.headsign && o.block_id == trip.block_id &&
-                    o.num_stop_times == cnt;
+        bool same = o.route == trip.route && o.service == trip.service && o.shape == trip.shape &&
+                    o.direction_id == trip.direction_id && o.headsign == trip.headsign &&
+                    o.block_id == trip.block_id && o.num_stop_times == cnt;
         for (uint32_t k = 0; same && k < cnt; ++k) {
           same = SameStopTime(st[o.first_stop_time + k], st[trip.first_stop_time + k]);
         }

@@ -1,16 +1,22 @@
 #include "services/core/gtfs/source.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 
 namespace smartbus::gtfs_internal {
 namespace {
+
+constexpr size_t kChunkBytes = size_t{4} << 20;
+constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 class DirSource : public FeedSource {
  public:
@@ -27,25 +33,26 @@ class DirSource : public FeedSource {
     if (::stat(PathOf(name).c_str(), &st) != 0) return 0;
     return static_cast<size_t>(st.st_size);
   }
-  absl::StatusOr<FileBuffer> Read(absl::string_view name) const override {
+  absl::Status ReadInto(absl::string_view name, char* dest, size_t size,
+                        const std::function<bool(size_t)>& on_chunk) const override {
     std::string path = PathOf(name);
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) {
       return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
     }
-    FileBuffer buf;
-    struct stat st;
-    if (::fstat(fileno(f), &st) != 0) {
-      std::fclose(f);
-      return absl::InternalError(absl::StrCat(path, ": cannot stat"));
+    size_t done = 0;
+    while (done < size) {
+      size_t n = std::fread(dest + done, 1, std::min(kChunkBytes, size - done), f);
+      if (n == 0) break;
+      done += n;
+      if (!on_chunk(done)) {
+        std::fclose(f);
+        return absl::CancelledError(path);
+      }
     }
-    buf.size = static_cast<size_t>(st.st_size);
-    buf.data.reset(new char[buf.size + 1]);
-    size_t got = buf.size ? std::fread(buf.data.get(), 1, buf.size, f) : 0;
     std::fclose(f);
-    if (got != buf.size) return absl::DataLossError(absl::StrCat(path, ": short read"));
-    buf.data[buf.size] = '\0';
-    return buf;
+    if (done != size) return absl::DataLossError(absl::StrCat(path, ": short read"));
+    return absl::OkStatus();
   }
   std::string Describe(absl::string_view name) const override { return PathOf(name); }
 
@@ -72,35 +79,31 @@ class ZipSource : public FeedSource {
     if (i < 0 || zip_stat_index(zip_, i, 0, &st) != 0) return 0;
     return static_cast<size_t>(st.size);
   }
-  absl::StatusOr<FileBuffer> Read(absl::string_view name) const override {
+  absl::Status ReadInto(absl::string_view name, char* dest, size_t size,
+                        const std::function<bool(size_t)>& on_chunk) const override {
     zip_int64_t i = Locate(name);
     if (i < 0) return absl::NotFoundError(absl::StrCat(Describe(name), ": not in the zip"));
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(zip_, i, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
-      return absl::DataLossError(absl::StrCat(Describe(name), ": cannot read zip entry size"));
-    }
     zip_file_t* zf = zip_fopen_index(zip_, i, 0);
     if (!zf) {
       return absl::DataLossError(
           absl::StrCat(Describe(name), ": cannot open zip entry: ", zip_strerror(zip_)));
     }
-    FileBuffer buf;
-    buf.size = static_cast<size_t>(st.size);
-    buf.data.reset(new char[buf.size + 1]);
     size_t done = 0;
-    while (done < buf.size) {
-      zip_int64_t n = zip_fread(zf, buf.data.get() + done, buf.size - done);
+    while (done < size) {
+      zip_int64_t n = zip_fread(zf, dest + done, std::min(kChunkBytes, size - done));
       if (n <= 0) break;
       done += static_cast<size_t>(n);
+      if (!on_chunk(done)) {
+        zip_fclose(zf);
+        return absl::CancelledError(Describe(name));
+      }
     }
-    std::string err = done == buf.size ? "" : zip_file_strerror(zf);
+    std::string err = done == size ? "" : zip_file_strerror(zf);
     zip_fclose(zf);
-    if (done != buf.size) {
+    if (done != size) {
       return absl::DataLossError(absl::StrCat(Describe(name), ": corrupt zip entry: ", err));
     }
-    buf.data[buf.size] = '\0';
-    return buf;
+    return absl::OkStatus();
   }
   std::string Describe(absl::string_view name) const override {
     return absl::StrCat(path_, "/", name);
@@ -112,6 +115,32 @@ class ZipSource : public FeedSource {
 };
 
 }  // namespace
+
+FileBuffer FileBuffer::Allocate(size_t size) {
+  FileBuffer b;
+  b.size = size;
+  char* p = nullptr;
+  if (size >= 4 * kHugePageBytes) {
+    size_t bytes = (size + 1 + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    p = static_cast<char*>(std::aligned_alloc(kHugePageBytes, bytes));
+    if (p) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint; failure is harmless
+  }
+  if (!p) p = static_cast<char*>(std::malloc(size + 1));
+  if (!p) throw std::bad_alloc();
+  p[size] = '\0';
+  b.data.reset(p);
+  return b;
+}
+
+absl::StatusOr<FileBuffer> FeedSource::Read(absl::string_view name) const {
+  if (!Has(name)) {
+    return absl::NotFoundError(absl::StrCat(Describe(name), ": missing"));
+  }
+  FileBuffer buf = FileBuffer::Allocate(Size(name));
+  absl::Status s = ReadInto(name, buf.data.get(), buf.size, [](size_t) { return true; });
+  if (!s.ok()) return s;
+  return buf;
+}
 
 absl::StatusOr<std::unique_ptr<FeedSource>> FeedSource::Open(const std::string& path) {
   struct stat st;

@@ -5,6 +5,8 @@
 // Thread safety: a FeedSource is used by one thread at a time.
 
 #include <cstddef>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,9 +15,15 @@
 
 namespace smartbus::gtfs_internal {
 
-// A file's bytes; owns them.
+// A file's bytes (plus a terminating NUL); owns them.
 struct FileBuffer {
-  std::unique_ptr<char[]> data;
+  struct FreeDeleter {
+    void operator()(char* p) const { std::free(p); }
+  };
+  // Room for `size` bytes and a NUL, uninitialised. Large buffers are aligned for transparent
+  // huge pages (fewer page faults when the buffer is filled).
+  static FileBuffer Allocate(size_t size);
+  std::unique_ptr<char[], FreeDeleter> data;
   size_t size = 0;
 };
 
@@ -29,7 +37,11 @@ class FeedSource {
   // one folder (feeds zipped with their directory).
   virtual bool Has(absl::string_view name) const = 0;
   // Reads the whole file. Fails naming the file when it is missing or unreadable.
-  virtual absl::StatusOr<FileBuffer> Read(absl::string_view name) const = 0;
+  absl::StatusOr<FileBuffer> Read(absl::string_view name) const;
+  // Reads the file into dest[0, Size(name)) in chunks, calling on_chunk(bytes read so far) after
+  // each; stops with a Cancelled status when on_chunk returns false.
+  virtual absl::Status ReadInto(absl::string_view name, char* dest, size_t size,
+                                const std::function<bool(size_t)>& on_chunk) const = 0;
   // Uncompressed size of the file, 0 when missing.
   virtual size_t Size(absl::string_view name) const = 0;
   // How to name a file of this feed in messages, e.g. "feeds/bx.zip/stops.txt".

@@ -275,6 +275,65 @@ TEST(LoadGtfsTest, NotAFeedNamesThePath) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nowhere"));
 }
 
+// A stop_times.txt larger than the reader's 4 MiB chunks, so that it is parsed while it is
+// still being read: 250 trips x 500 rows (about 6 MB). `quote_at_trip` >= 0 quotes that trip's
+// ids (the reader must then wait for the whole file); `bad_row` >= 0 breaks that row's stop_id.
+FeedFiles BigFeed(int quote_at_trip, int bad_row) {
+  FeedFiles files = MinimalFeed();
+  std::string trips = "route_id,service_id,trip_id\n";
+  std::string st = "trip_id,arrival_time,departure_time,stop_id,stop_sequence,note\n";
+  int row = 0;
+  for (int t = 0; t < 250; ++t) {
+    std::string id = "TRIP-" + std::to_string(t);
+    trips += "R1,WK," + id + "\n";
+    std::string field = t == quote_at_trip ? "\"" + id + "\"" : id;
+    for (int k = 0; k < 500; ++k, ++row) {
+      int secs = 6 * 3600 + t * 60 + k * 30;
+      char time[16];
+      std::snprintf(time, sizeof time, "%02d:%02d:%02d", secs / 3600, secs / 60 % 60, secs % 60);
+      const char* stop = row == bad_row ? "NOPE" : (k % 3 == 0 ? "S1" : k % 3 == 1 ? "S2" : "S3");
+      st += field + "," + time + "," + time + "," + stop + "," + std::to_string(k + 1) +
+            ",some text" + (k % 7 == 0 ? "\r\n" : "\n");
+    }
+  }
+  files["trips.txt"] = trips;
+  files["stop_times.txt"] = st;
+  return files;
+}
+
+TEST(LoadGtfsTest, LargeFileParsedWhileReadFromZipAndDirectory) {
+  for (int quote : {-1, 200}) {
+    FeedFiles files = BigFeed(quote, -1);
+    TempDir dir;
+    for (const std::string& path : {WriteFeedDir(dir.path() + "/big", files),
+                                    WriteFeedZip(dir.path() + "/big.zip", files)}) {
+      auto feed = LoadGtfs({path});
+      ASSERT_TRUE(feed.ok()) << feed.status();
+      EXPECT_EQ(feed->trips.size(), 250u) << path;
+      EXPECT_EQ(feed->stop_times.size(), 125000u) << path;
+      EXPECT_EQ(StopTime(*feed, "TRIP-249", 499).arrival_s, 6 * 3600 + 249 * 60 + 499 * 30);
+      EXPECT_EQ(Trip(*feed, "TRIP-200").num_stop_times, 500u);
+      EXPECT_TRUE(feed->warnings.empty()) << path;
+    }
+  }
+}
+
+TEST(BadFeedTest, ErrorLateInALargeFileHasTheRightLine) {
+  TempDir dir;
+  FeedFiles files = BigFeed(100, 110000);  // row 110000 is on line 110002
+  for (const std::string& path : {WriteFeedDir(dir.path() + "/big", files),
+                                  WriteFeedZip(dir.path() + "/big.zip", files)}) {
+    auto feed = LoadGtfs({path});
+    ASSERT_FALSE(feed.ok()) << path;
+    EXPECT_THAT(std::string(feed.status().message()),
+                AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 110002"), HasSubstr("NOPE")));
+  }
+  files = BigFeed(-1, 3);  // an early error: the reader thread is still busy and is stopped
+  auto feed = LoadGtfs({WriteFeedZip(dir.path() + "/early.zip", files)});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()), HasSubstr("line 5"));
+}
+
 // ---- several feeds: clashing ids --------------------------------------------------------------
 
 TEST(LoadGtfsTest, SeveralFeedsKeepClashingIdsApart) {

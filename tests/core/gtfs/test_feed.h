@@ -87,7 +87,9 @@ inline std::string WriteFeedZip(const std::string& path, const FeedFiles& files,
   EXPECT_NE(z, nullptr);
   for (const auto& [name, content] : files) {
     zip_source_t* src = zip_source_buffer(z, content.data(), content.size(), 0);
-    EXPECT_GE(zip_file_add(z, (folder + name).c_str(), src, ZIP_FL_OVERWRITE), 0);
+    zip_int64_t idx = zip_file_add(z, (folder + name).c_str(), src, ZIP_FL_OVERWRITE);
+    EXPECT_GE(idx, 0);
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_DEFLATE, 1);
   }
   EXPECT_EQ(zip_close(z), 0);  // the buffers are read here, while `files` is alive
   return path;
