@@ -6,5 +6,6 @@ namespace smartbus::cli {
 
 int RunGtfsInspect(int argc, char** argv);  // smartbus gtfs inspect FEED... [--date] [--json]
 int RunReplay(int argc, char** argv);       // smartbus replay --gtfs ... --positions ...
+int RunReport(int argc, char** argv);       // smartbus report --gtfs ... --visits ... [--json]
 
 }  // namespace smartbus::cli

@@ -21,6 +21,8 @@ const Command kCommands[] = {
      smartbus::cli::RunGtfsInspect, 2},
     {"replay", "--gtfs FEED... --positions CSV [--matches OUT] [--visits OUT] ...  run the engine "
                "over recorded fixes", smartbus::cli::RunReplay, 1},
+    {"report", "--gtfs FEED... --visits CSV [--from T --to T] [--json]  operator analytics from "
+               "stop visits", smartbus::cli::RunReport, 1},
 };
 
 void Usage() {

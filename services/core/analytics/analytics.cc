@@ -227,10 +227,15 @@ int32_t SecondOfDay(double t_s, const absl::TimeZone& tz) {
 
 }  // namespace
 
-bool VisitAggregator::Add(const StopVisit& v) {
-  if (v.route == kNoIndex || v.stop == kNoIndex || v.trip == kNoIndex) return false;
-  if (!std::isfinite(v.arrival_s)) return false;
-  const double departure_s = std::isfinite(v.departure_s) ? v.departure_s : v.arrival_s;
+bool VisitAggregator::Add(const StopVisit& visit) {
+  if (visit.route == kNoIndex || visit.stop == kNoIndex || visit.trip == kNoIndex) return false;
+  if (!std::isfinite(visit.arrival_s)) return false;
+  // Observed times are rounded to whole seconds, the precision of the Stop visits CSV, so that
+  // the live figures equal `smartbus report` over the file exactly.
+  StopVisit v = visit;
+  v.arrival_s = std::round(visit.arrival_s);
+  const double departure_s =
+      std::round(std::isfinite(visit.departure_s) ? visit.departure_s : visit.arrival_s);
   Impl& m = *impl_;
 
   // Trip instance: one visit per stop_index.

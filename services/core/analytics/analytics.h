@@ -247,7 +247,8 @@ class VisitAggregator {
 
   // Adds one visit, in any order. Returns false when it is ignored: a second visit of the same
   // trip instance (trip, service_date) at the same stop_index, a missing route/stop/trip, or a
-  // non-finite arrival. Drops visits past the retention now and then.
+  // non-finite arrival. Observed times are rounded to whole seconds (the Stop visits CSV
+  // precision). Drops visits past the retention now and then.
   bool Add(const StopVisit& v);
   // Drops visits (and traversals, trips) that arrived before `before_s`. Learned usual speeds stay.
   void Prune(double before_s);

@@ -1,0 +1,226 @@
+// smartbus report --gtfs FEED... --visits VISITS.csv [--from T --to T] [--json]
+//
+// Operator analytics computed offline from a Stop visits CSV with the same code smartbusd runs
+// (services/core/analytics): per route on-time performance, headway CV, excess wait, segment
+// speeds, run times, passenger load or crowding; the live lists (bunched pairs, congestion now
+// vs usual) as of --now (default: the newest arrival in the file); where jams usually happen;
+// driving time per vehicle. Definitions: ../shared/FORMATS.md.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "services/cli/args.h"
+#include "services/cli/commands.h"
+#include "services/core/analytics/analytics.h"
+#include "services/core/analytics/analytics_json.h"
+#include "services/core/analytics/network_view.h"
+#include "services/core/analytics/visits_csv.h"
+#include "services/core/gtfs/feed.h"
+#include "services/core/network/network.h"
+
+namespace smartbus::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: smartbus report --gtfs FEED... --visits VISITS.csv [--from T] [--to T] [--json]\n"
+    "         [--stops] [--trips] [--now T] [--on-time-early S] [--on-time-late S]\n"
+    "         [--bunching-ratio X] [--live-window S] [--limit N]\n"
+    "  T: epoch seconds or RFC 3339 (2026-02-16T16:00:00Z); --from/--to filter visits by\n"
+    "  observed arrival, [from, to). --stops/--trips add per-stop and per-trip figures.\n"
+    "  --now: the instant of the live lists (bunched pairs, congestion); default: newest arrival.\n"
+    "  --on-time-early/-late: on-time window in seconds (default -60 and 300).\n";
+
+// Epoch seconds or RFC 3339.
+bool ParseInstant(const std::string& text, double* out) {
+  if (absl::SimpleAtod(text, out)) return true;
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    *out = absl::ToDoubleSeconds(t - absl::UnixEpoch());
+    return true;
+  }
+  return false;
+}
+
+std::string Fmt(double x, const char* fmt = "%.1f") {
+  if (!std::isfinite(x)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fmt, x);
+  return buf;
+}
+
+}  // namespace
+
+int RunReport(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, {"json", "help", "stops", "trips"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n%s", std::string(args.status().message()).c_str(),
+                 kUsage);
+    return 2;
+  }
+  if (args->Has("help")) {
+    std::fprintf(stdout, "%s", kUsage);
+    return 0;
+  }
+  if (auto s = args->CheckKnown({"json", "help", "stops", "trips", "gtfs", "visits", "from", "to",
+                                 "now", "on-time-early", "on-time-late", "bunching-ratio",
+                                 "live-window", "limit"});
+      !s.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n%s", std::string(s.message()).c_str(), kUsage);
+    return 2;
+  }
+  std::vector<std::string> feeds = args->GetAll("gtfs");
+  for (const std::string& p : args->positional()) feeds.push_back(p);
+  if (feeds.empty() || !args->Has("visits")) {
+    std::fprintf(stderr, "smartbus report: --gtfs and --visits are required\n%s", kUsage);
+    return 2;
+  }
+  RouteQuery q;
+  q.stops = args->Has("stops");
+  q.trips = args->Has("trips");
+  for (const char* name : {"from", "to"}) {
+    if (!args->Has(name)) continue;
+    double t;
+    if (!ParseInstant(args->Get(name), &t)) {
+      std::fprintf(stderr,
+                   "smartbus report: --%s: not epoch seconds or RFC 3339 time: '%s'\n", name,
+                   args->Get(name).c_str());
+      return 2;
+    }
+    (std::string(name) == "from" ? q.window.from_s : q.window.to_s) = t;
+  }
+  AnalyticsOptions options;
+  auto early = args->GetDouble("on-time-early", options.on_time_early_s);
+  auto late = args->GetDouble("on-time-late", options.on_time_late_s);
+  auto ratio = args->GetDouble("bunching-ratio", options.bunching_ratio);
+  auto live = args->GetDouble("live-window", options.live_window_s);
+  auto limit = args->GetInt("limit", 20);
+  for (const absl::Status& s : {early.status(), late.status(), ratio.status(), live.status(),
+                                limit.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "smartbus report: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  options.on_time_early_s = *early;
+  options.on_time_late_s = *late;
+  options.bunching_ratio = *ratio;
+  options.live_window_s = *live;
+
+  auto feed = LoadGtfs(feeds);
+  if (!feed.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n", std::string(feed.status().message()).c_str());
+    return 1;
+  }
+  auto net = Network::Build(*std::move(feed));
+  if (!net.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n", std::string(net.status().message()).c_str());
+    return 1;
+  }
+  options.time_zone = (*net)->time_zone();
+  auto view = std::make_shared<NetworkAnalyticsView>(*net);
+
+  VisitsCsvStats stats;
+  auto visits = ReadStopVisitsCsv(args->Get("visits"), (*net)->feed(), &stats);
+  if (!visits.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n", std::string(visits.status().message()).c_str());
+    return 1;
+  }
+  // In arrival order, as the live server receives them (the figures do not depend on it).
+  std::stable_sort(visits->begin(), visits->end(), [](const StopVisit& a, const StopVisit& b) {
+    return a.arrival_s < b.arrival_s;
+  });
+  AnalyticsOptions agg_options = options;
+  agg_options.retention_s = std::numeric_limits<double>::infinity();  // a report keeps all
+  VisitAggregator agg(view, agg_options);
+  int64_t ignored = 0;
+  for (const StopVisit& v : *visits) ignored += agg.Add(v) ? 0 : 1;
+
+  double now = agg.newest_arrival_s();
+  if (args->Has("now") && !ParseInstant(args->Get("now"), &now)) {
+    std::fprintf(stderr, "smartbus report: --now: not epoch seconds or RFC 3339 time: '%s'\n",
+                 args->Get("now").c_str());
+    return 2;
+  }
+  std::vector<RouteStats> routes = agg.Routes(q);
+  const size_t n = static_cast<size_t>(std::max<int64_t>(0, *limit));
+
+  if (args->Has("json")) {
+    nlohmann::json out = RoutesReportJson(routes, *view);
+    out["visits_file"] = args->Get("visits");
+    out["visits_read"] = stats.rows;
+    out["visits_used"] = agg.visits();
+    out["visits_ignored"] = ignored;
+    out["warnings"] = stats.warnings;
+    out["from"] = std::isfinite(q.window.from_s) ? nlohmann::json(q.window.from_s) : nullptr;
+    out["to"] = std::isfinite(q.window.to_s) ? nlohmann::json(q.window.to_s) : nullptr;
+    out["on_time_window_s"] = {options.on_time_early_s, options.on_time_late_s};
+    if (std::isfinite(now)) {
+      out["now"] = now;
+      out["bunched_pairs"] = BunchedPairsJson(agg.BunchedPairs(now), *view);
+      out["congestion"] = CongestionJson(agg.Congestion(now, n), *view);
+    }
+    out["usual_jams"] = UsualJamsJson(agg.UsualJams(n), *view);
+    out["vehicles"] = DrivingJson(agg.Driving(q.window));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+
+  std::printf("%zu visits read from %s (%lld used)\n", static_cast<size_t>(stats.rows),
+              args->Get("visits").c_str(), static_cast<long long>(agg.visits()));
+  for (const auto& [kind, count] : stats.warnings) {
+    std::printf("  skipped %lld rows: %s\n", static_cast<long long>(count), kind.c_str());
+  }
+  std::printf("\n%-12s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n", "route", "visits", "ontime%",
+              "early%", "late%", "hw_cv", "exwait_s", "speedkmh", "run/sch", "crowding");
+  for (const RouteStats& r : routes) {
+    double d = 0, t = 0;
+    for (const SegmentStats& s : r.segments) {
+      d += s.distance_m * s.traversals;
+      t += s.mean_time_s * s.traversals;
+    }
+    std::string crowd = r.passengers.has_load()        ? "load " + Fmt(r.passengers.mean_load())
+                        : r.passengers.has_occupancy() ? "occ " + Fmt(r.passengers.mean_occupancy(), "%.2f")
+                                                       : "no data";
+    std::printf("%-12s %7lld %7s %7s %7s %7s %9s %9s %9s %9s\n", view->RouteId(r.route).c_str(),
+                static_cast<long long>(r.visits), Fmt(r.on_time.on_time_pct()).c_str(),
+                Fmt(r.on_time.early_pct()).c_str(), Fmt(r.on_time.late_pct()).c_str(),
+                Fmt(r.headways.cv(), "%.3f").c_str(), Fmt(r.excess_wait_s).c_str(),
+                Fmt(t > 0 ? d / t * 3.6 : NAN).c_str(),
+                Fmt(r.scheduled_run_s > 0 ? r.actual_run_s / r.scheduled_run_s : NAN, "%.2f").c_str(),
+                crowd.c_str());
+  }
+  if (std::isfinite(now)) {
+    std::vector<BunchedPair> pairs = agg.BunchedPairs(now);
+    std::printf("\nbunched pairs in the %.0f s before %s: %zu\n", options.live_window_s,
+                absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(std::llround(now)),
+                                 absl::UTCTimeZone()).c_str(),
+                pairs.size());
+    for (const BunchedPair& p : pairs) {
+      std::printf("  route %s stop %s: %s then %s %.0f s later (scheduled %.0f s)\n",
+                  view->RouteId(p.route).c_str(), view->StopId(p.stop).c_str(),
+                  p.leader_vehicle.c_str(), p.follower_vehicle.c_str(), p.headway_s,
+                  p.scheduled_headway_s);
+    }
+    std::vector<SegmentCongestion> cong = agg.Congestion(now, std::min<size_t>(n, 10));
+    std::printf("\nslowest segments now (vs usual at this time of day):\n");
+    for (const SegmentCongestion& c : cong) {
+      std::printf("  %s -> %s (route %s): %s km/h now, usual %s km/h\n",
+                  view->StopId(c.from_stop).c_str(), view->StopId(c.to_stop).c_str(),
+                  view->RouteId(c.route).c_str(), Fmt(c.now_speed_kmh).c_str(),
+                  Fmt(c.usual_speed_kmh).c_str());
+    }
+  }
+  std::printf("\n(--json for every figure: segments, rankings, usual jams, vehicles)\n");
+  return 0;
+}
+
+}  // namespace smartbus::cli
