@@ -82,6 +82,17 @@ TEST(Polyline, CandidatesIncludesPolylineEnds) {
   EXPECT_NEAR(c[0].dist_along_m, 0, 1e-6);
 }
 
+// A shape traced by GPS wiggles by a metre around the street: one pass, one candidate.
+TEST(Polyline, CandidatesIgnoresWigglesOfATracedShape) {
+  std::vector<LatLon> pts;
+  for (int i = 0; i <= 20; ++i) pts.push_back(kProj.Reverse({i * 10.0, (i % 2) ? 1.0 : -1.0}));
+  Polyline line(pts, kProj);
+  std::vector<PolylinePoint> c;
+  line.Candidates({100, 8}, 50, &c);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_NEAR(c[0].dist_along_m, 100, 12);
+}
+
 TEST(Polyline, RepeatedPointsAreHarmless) {
   std::vector<LatLon> pts = {kProj.Reverse({0, 0}), kProj.Reverse({100, 0}),
                              kProj.Reverse({100, 0}), kProj.Reverse({200, 0})};

@@ -408,6 +408,16 @@ TEST(Calendar, TripAt8LandsAt8LocalOnDstDays) {
     EXPECT_EQ(local.hour(), 8) << c.date;
     EXPECT_EQ(local.minute(), 0) << c.date;
     EXPECT_EQ(net->ScheduledArrival(ti, 1), dep + absl::Minutes(10));
+    // The bus running at 08:05 local is found; an hour later (where a local-midnight day start
+    // would put it on the DST day) nothing runs.
+    auto around = net->TripsAround(c.utc + absl::Minutes(5), absl::ZeroDuration(),
+                                   absl::ZeroDuration());
+    ASSERT_EQ(around.size(), 1u) << c.date;
+    EXPECT_EQ(around[0].service_date, c.date);
+    EXPECT_TRUE(net->TripsAround(c.utc + absl::Minutes(65), absl::ZeroDuration(),
+                                 absl::ZeroDuration())
+                    .empty())
+        << c.date;
   }
 }
 
