@@ -71,6 +71,10 @@ struct Tracker::Track {
   double mono_t = 0;
   uint32_t next_stop = 0;
   double pending_arrival = NAN;
+  double last_d = NAN;  // distance along at the previous matched fix (before the start)
+  double progress_d = 0;  // last point of >20 m progress before the start, and its time
+  double progress_t = 0;
+  bool seen_on_trip = false;  // Progress() ran for this trip before
   double ring_t[kRingSize];
   double ring_d[kRingSize];
   int ring_n = 0;
@@ -183,7 +187,9 @@ void Tracker::Impl::Unassign(Track& v) {
   v.started = false;
   v.finished = false;
   v.ring_n = 0;
+  v.seen_on_trip = false;
   v.mono_d = NAN;
+  v.last_d = NAN;
   v.pending_arrival = NAN;
   v.off_count = 0;
   v.vs.trip = kNoIndex;
@@ -442,7 +448,15 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   if (sd.empty()) return;
   if (v.started) {
     if (v.finished) return;
-    if (d > v.mono_d + 1.0) {
+    if (d <= v.mono_d + 1.0) {
+      // No progress. Away from the next stop (a red light, traffic) the crossing times later are
+      // interpolated from this latest fix; at the stop the bus has arrived already.
+      if (v.next_stop < sd.size() && std::isnan(v.pending_arrival) &&
+          sd[v.next_stop] - v.mono_d > opt_.stop_zone_m)
+        v.mono_t = t;
+      return;
+    }
+    {
       Advance(v, v.mono_t, v.mono_d, t, d, out);
       v.mono_d = d;
       v.mono_t = t;
@@ -464,11 +478,30 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
     v.ring_d[v.ring_n] = d;
     ++v.ring_n;
   }
-  double front = v.ring_d[0], back = v.ring_d[v.ring_n - 1];
-  bool left_start = back >= sd[0] + opt_.start_leave_m;
+  // Parked away from the first stop for a while (a pre-trip layover spot): the stops behind
+  // were passed before the trip, so the remembered progress restarts here.
+  double back = v.ring_d[v.ring_n - 1];
+  if (v.ring_n == 1 || d > v.progress_d + 20) {
+    v.progress_d = d;
+    v.progress_t = t;
+  }
+  if (v.ring_n > 1 && back > sd[0] + opt_.start_leave_m &&
+      t - v.progress_t > static_cast<double>(opt_.parked_s)) {
+    v.ring_t[0] = t;
+    v.ring_d[0] = back;
+    v.ring_n = 1;
+  }
+  bool moving = !std::isnan(v.last_d) && d >= v.last_d + 10;
+  v.last_d = d;
+  double front = v.ring_d[0];
+  double leave_m = std::min(opt_.start_leave_m, 0.3 * (sd.back() - sd[0]));
+  bool left_start = moving && back >= sd[0] + leave_m;
   bool time_ok = t >= SchedDep(v, 0) - static_cast<double>(opt_.early_start_s);
   bool far = back >= sd[0] + opt_.pretrip_zone_m;
-  if (!(left_start && (time_ok || far))) return;
+  // Joined mid-route (first sight of the bus on this trip is well along it): started.
+  bool joined = !v.seen_on_trip && d >= sd[0] + opt_.pretrip_zone_m;
+  v.seen_on_trip = true;
+  if (!((left_start && (time_ok || far)) || joined)) return;
   v.started = true;
   ++tr_.stats_.trips_started;
   // Stops already behind the low point are not visited (the bus joined mid-route), except the
@@ -726,61 +759,65 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   double first_stop_d = pat.stop_dist_m.empty() ? 0 : pat.stop_dist_m[0];
   bool near_start = Dist(p, poly.PointAt(first_stop_d)) <= opt_.layover_radius_m;
   double d = NAN, off = NAN;
-  bool on_route = false;
+  bool on_route = false;  // this fix placed on the shape (hypotheses updated)
+  auto commit = [&](const Hyp* h, int k) {
+    std::copy(h, h + k, v.hyps);
+    v.n_hyps = k;
+    v.hyps_ts = fix.timestamp_s;
+    d = v.hyps[0].d;
+    off = v.hyps[0].off;
+  };
   if (v.n_hyps == 0) {
     InitHyps(v, p, fix, sigma);
     if (v.n_hyps > 0) {
-      on_route = v.hyps[0].off <= opt_.off_route_m || v.n_hyps > 0;
       d = v.hyps[0].d;
       off = v.hyps[0].off;
-      v.off_count = v.hyps[0].off > opt_.off_route_m ? 1 : 0;
+      on_route = off <= opt_.off_route_m;
+      if (!on_route) v.n_hyps = 0;  // too far to trust: look again at the next fix
+      v.off_count = on_route ? 0 : v.off_count + 1;
+    } else {
+      ++v.off_count;
     }
   } else {
     Hyp next[kMaxHypotheses];
     double min_off = kInf;
     int k = Step(v, p, fix, sigma, g, next, &min_off);
-    if (min_off > opt_.off_route_m) {
-      ++v.off_count;
-    } else {
-      v.off_count = 0;
-    }
+    bool far = k == 0 || next[0].off > opt_.off_route_m;
+    v.off_count = far ? v.off_count + 1 : 0;
     if (k > 0 && v.off_count < opt_.off_route_fixes) {
-      std::copy(next, next + k, v.hyps);
-      v.n_hyps = k;
-      v.hyps_ts = fix.timestamp_s;
-      on_route = true;
-      d = v.hyps[0].d;
-      off = v.hyps[0].off;
-    } else if (v.off_count >= opt_.off_route_fixes * 3 || (k == 0 && min_off <= opt_.off_route_m)) {
-      // Long off route (or back on the shape outside the reachable window): look again along
-      // the whole shape; a started trip only accepts a place ahead of its progress.
-      Hyp keep[kMaxHypotheses];
-      int nkeep = v.n_hyps;
-      std::copy(v.hyps, v.hyps + nkeep, keep);
-      InitHyps(v, p, fix, sigma);
-      int w = 0;
-      for (int i = 0; i < v.n_hyps; ++i) {
-        bool ok = v.hyps[i].off <= opt_.off_route_m &&
-                  (!v.started || std::isnan(v.mono_d) ||
-                   v.hyps[i].d >= v.mono_d - opt_.back_tolerance_m);
-        if (ok) v.hyps[w++] = v.hyps[i];
+      // On the shape, or a lone outlier (carried by the motion of the hypotheses).
+      commit(next, k);
+      on_route = !far;
+    } else {
+      off = k > 0 ? next[0].off : min_off;
+      d = v.hyps[0].d;  // frozen where the bus left the shape
+      if (v.off_count >= opt_.off_route_fixes) {
+        // Back on the shape outside the reachable window (behind, or a long way ahead)? Look
+        // along the whole shape; a started trip only accepts a place ahead of its progress.
+        Hyp keep[kMaxHypotheses];
+        int nkeep = v.n_hyps;
+        std::copy(v.hyps, v.hyps + nkeep, keep);
+        InitHyps(v, p, fix, sigma);
+        int w = 0;
+        for (int i = 0; i < v.n_hyps; ++i) {
+          bool ok = v.hyps[i].off <= opt_.off_route_m &&
+                    (!v.started || std::isnan(v.mono_d) ||
+                     v.hyps[i].d >= v.mono_d - opt_.back_tolerance_m);
+          if (ok) v.hyps[w++] = v.hyps[i];
+        }
+        if (w > 0) {
+          double base = v.hyps[0].cost;
+          for (int i = 0; i < w; ++i) v.hyps[i].cost -= base;
+          v.n_hyps = w;
+          v.off_count = 0;
+          on_route = true;
+          d = v.hyps[0].d;
+          off = v.hyps[0].off;
+        } else {
+          std::copy(keep, keep + nkeep, v.hyps);
+          v.n_hyps = nkeep;
+        }
       }
-      v.n_hyps = w;
-      if (w > 0) {
-        double base = v.hyps[0].cost;
-        for (int i = 0; i < w; ++i) v.hyps[i].cost -= base;
-        v.off_count = 0;
-        on_route = true;
-        d = v.hyps[0].d;
-        off = v.hyps[0].off;
-      } else {
-        std::copy(keep, keep + nkeep, v.hyps);
-        v.n_hyps = nkeep;
-      }
-    }
-    if (!on_route) {
-      d = v.n_hyps > 0 ? v.hyps[0].d : NAN;
-      off = min_off;
     }
   }
   if (std::isnan(d)) {
@@ -799,13 +836,13 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   }
 
   MatchState state;
-  bool off_now = !on_route || v.off_count >= opt_.off_route_fixes;
+  bool off_now = v.off_count >= opt_.off_route_fixes || (!on_route && v.n_hyps == 0);
   if (!v.started) {
     state = (off_now && !near_start) ? MatchState::kOffRoute : MatchState::kLayover;
   } else {
     state = off_now ? MatchState::kOffRoute : MatchState::kInService;
   }
-  if (on_route && !off_now) Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
+  if (on_route) Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
   if (v.started && state == MatchState::kLayover) state = MatchState::kInService;
 
   vs.state = state;

@@ -29,7 +29,8 @@
 // interpolated linearly between fixes (so stops skipped between sparse fixes get interpolated
 // visits). No visits are emitted while the trip has not started (layover): the start is when the
 // bus leaves the first stop going forward no earlier than early_start_s before its scheduled
-// departure, or when it is pretrip_zone_m along the route whatever the time. Visits of the
+// departure, or when it is pretrip_zone_m along the route whatever the time (in both cases on a
+// fix that moves forward). Visits of the
 // stops it passed before that are then derived from the remembered progress.
 //
 // Thread safety: not thread-safe; one Tracker per shard (all fixes of a vehicle go to one shard).
@@ -76,16 +77,25 @@ struct TrackerOptions {
   // Reported bearing is used when speed >= this (m/s). Default 3.
   double heading_min_speed_mps = 3;
   // Stop visit radii (m): arrival when reaching stop - arrival_radius_m, departure when passing
-  // stop + departure_radius_m. Defaults 10 and 10.
-  double arrival_radius_m = 10;
+  // stop + departure_radius_m. Defaults 0 (the crossing of the stop's position, as the
+  // reference ground truth in ../shared/tools/sbeval.py defines it) and 10.
+  double arrival_radius_m = 0;
   double departure_radius_m = 10;
+  // A bus standing still farther than this before its next stop is held by traffic (crossing
+  // times are interpolated from the end of the hold); nearer, it is at the stop (m). Default 15.
+  double stop_zone_m = 15;
   // The trip is finished when the bus reaches its last stop - end_radius_m (m). Default 40.
   double end_radius_m = 40;
   // Trip start gate (see above): early_start_s default 300 s, pretrip_zone_m default 1000 m,
-  // and the bus must be this far past the first stop (m), default 50.
+  // and the bus must be this far past the first stop, moving forward (m; at most 30% of the
+  // trip), default 400: the manoeuvres of a layover (around the block, back to the stand) stay
+  // inside that.
   int64_t early_start_s = 300;
   double pretrip_zone_m = 1000;
-  double start_leave_m = 50;
+  double start_leave_m = 400;
+  // Before the start, a bus that makes no progress for this long away from the first stop is
+  // parked (a layover spot): stops behind it do not get visits (s). Default 180.
+  int64_t parked_s = 180;
   // A bus not on its trip's shape but within this of the trip's first stop is in layover (m).
   // Default 300.
   double layover_radius_m = 300;
