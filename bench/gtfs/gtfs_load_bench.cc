@@ -1,11 +1,13 @@
-// GTFS load benchmark: loads feeds and reports wall time, peak RSS and bytes per stop_time.
+// GTFS load benchmark: loads feeds and reports wall time, CPU time (user + system, both
+// threads), peak RSS and peak RSS per stop_time.
 //
-//   gtfs_load_bench [--repeat N] [--together] FEED...
+//   gtfs_load_bench [--repeat N] [--together] [--progress] FEED...
 //
 // Each FEED (a directory or .zip; several joined with commas form one network) is loaded in its
 // own child process, so that each peak RSS (getrusage ru_maxrss) belongs to that load alone.
 // With --together, all FEEDs are also loaded as one network. With --repeat N, each load runs N
 // times (each in a fresh process) and the best time is reported (peak RSS: the largest).
+// --progress turns on the loader's progress lines (per-file timings) on stderr.
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -24,6 +26,7 @@ namespace {
 
 struct Result {
   double seconds = 0;
+  double cpu_seconds = 0;  // user + system, all threads of the load
   long peak_rss_kb = 0;
   long baseline_rss_kb = 0;
   long stop_times = 0;
@@ -43,6 +46,12 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+double CpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 long PeakRssKb() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -50,7 +59,7 @@ long PeakRssKb() {
 }
 
 // Runs one load in a child process; the child writes a Result through a pipe.
-Result RunOnce(const std::vector<std::string>& paths) {
+Result RunOnce(const std::vector<std::string>& paths, const smartbus::GtfsLoadOptions& options) {
   int fd[2];
   if (pipe(fd) != 0) std::abort();
   pid_t pid = fork();
@@ -58,9 +67,11 @@ Result RunOnce(const std::vector<std::string>& paths) {
     close(fd[0]);
     Result r;
     r.baseline_rss_kb = PeakRssKb();
+    const double cpu0 = CpuSeconds();
     auto t0 = std::chrono::steady_clock::now();
-    auto feed = smartbus::LoadGtfs(paths);
+    auto feed = smartbus::LoadGtfs(paths, options);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_seconds = CpuSeconds() - cpu0;
     r.peak_rss_kb = PeakRssKb();
     if (feed.ok()) {
       r.ok = 1;
@@ -81,10 +92,11 @@ Result RunOnce(const std::vector<std::string>& paths) {
   return r;
 }
 
-void Measure(const std::string& label, const std::vector<std::string>& paths, int repeat) {
+void Measure(const std::string& label, const std::vector<std::string>& paths, int repeat,
+             const smartbus::GtfsLoadOptions& options) {
   Result best;
   for (int i = 0; i < repeat; ++i) {
-    Result r = RunOnce(paths);
+    Result r = RunOnce(paths, options);
     if (!r.ok) {
       std::printf("%-40s FAILED\n", label.c_str());
       return;
@@ -98,8 +110,9 @@ void Measure(const std::string& label, const std::vector<std::string>& paths, in
     }
   }
   double mst = best.stop_times / 1e6;
-  std::printf("%-28s %10ld %8ld %8.2f %10.2f %10.0f %10.1f\n", label.c_str(), best.stop_times,
-              best.trips, best.seconds, mst > 0 ? best.seconds / mst : 0.0,
+  std::printf("%-28s %10ld %8ld %8.2f %8.2f %10.2f %10.0f %10.1f\n", label.c_str(),
+              best.stop_times, best.trips, best.seconds, best.cpu_seconds,
+              mst > 0 ? best.seconds / mst : 0.0,
               best.peak_rss_kb / 1024.0,
               best.stop_times ? best.peak_rss_kb * 1024.0 / best.stop_times : 0.0);
   std::fflush(stdout);
@@ -117,10 +130,13 @@ std::string Label(const std::string& arg) {
 int main(int argc, char** argv) {
   int repeat = 1;
   bool together = false;
+  smartbus::GtfsLoadOptions options;
   std::vector<std::string> feeds;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--progress")) {
+      options.progress = true;
     } else if (!std::strcmp(argv[i], "--together")) {
       together = true;
     } else {
@@ -128,16 +144,16 @@ int main(int argc, char** argv) {
     }
   }
   if (feeds.empty()) {
-    std::fprintf(stderr, "usage: gtfs_load_bench [--repeat N] [--together] FEED...\n");
+    std::fprintf(stderr, "usage: gtfs_load_bench [--repeat N] [--together] [--progress] FEED...\n");
     return 2;
   }
-  std::printf("%-28s %10s %8s %8s %10s %10s %10s\n", "feed", "stop_times", "trips", "time_s",
-              "s/M_st", "peak_MiB", "B/st");
+  std::printf("%-28s %10s %8s %8s %8s %10s %10s %10s\n", "feed", "stop_times", "trips", "wall_s",
+              "cpu_s", "wall_s/M", "peak_MiB", "B/st");
   std::vector<std::string> all;
   for (const std::string& f : feeds) {
-    Measure(Label(f), Split(f), repeat);
+    Measure(Label(f), Split(f), repeat, options);
     for (const std::string& p : Split(f)) all.push_back(p);
   }
-  if (together && feeds.size() > 1) Measure("all together", all, repeat);
+  if (together && feeds.size() > 1) Measure("all together", all, repeat, options);
   return 0;
 }

@@ -3,24 +3,21 @@
 #include <charconv>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace smartbus::gtfs_internal {
 
-absl::string_view TrimSpaces(absl::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return s.substr(b, e - b);
-}
-
 CsvReader::CsvReader(char* data, size_t size) : begin_(data), p_(data), end_(data + size) {
-  fields_.reserve(32);
+  fields_.resize(32);
   if (size >= 3 && static_cast<unsigned char>(data[0]) == 0xEF &&
       static_cast<unsigned char>(data[1]) == 0xBB && static_cast<unsigned char>(data[2]) == 0xBF) {
     p_ += 3;
   }
   if (Next()) {
-    header_.reserve(fields_.size());
-    for (absl::string_view f : fields_) header_.emplace_back(TrimSpaces(f));
+    header_.reserve(num_fields());
+    for (int i = 0; i < num_fields_; ++i) header_.emplace_back(TrimSpaces(fields_[i]));
   }
 }
 
@@ -33,8 +30,29 @@ int CsvReader::Column(absl::string_view name) const {
 
 absl::string_view CsvReader::Trimmed(int col) const { return TrimSpaces(Field(col)); }
 
+namespace {
+
+// The first ',' or '\n' in [p, end), or end. 16 bytes at a time where SSE2 is available.
+inline char* FindSeparator(char* p, char* end) {
+#ifdef __SSE2__
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i newline = _mm_set1_epi8('\n');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    int m = _mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, newline)));
+    if (m != 0) return p + __builtin_ctz(static_cast<unsigned>(m));
+    p += 16;
+  }
+#endif
+  while (p < end && *p != ',' && *p != '\n') ++p;
+  return p;
+}
+
+}  // namespace
+
 void CsvReader::ReadRecord() {
-  fields_.clear();
+  num_fields_ = 0;
   line_ = next_line_;
   char* p = p_;
   char* const end = end_;
@@ -61,7 +79,7 @@ void CsvReader::ReadRecord() {
       }
       // Anything between the closing quote and the separator (e.g. spaces) is dropped.
       while (p < end && *p != ',' && *p != '\n' && *p != '\r') ++p;
-      fields_.emplace_back(start, static_cast<size_t>(out - start));
+      AddField(start, static_cast<size_t>(out - start));
       if (p < end && *p == '\r') {
         ++p;
         if (p < end && *p != '\n') {  // lone CR: a line end
@@ -71,10 +89,10 @@ void CsvReader::ReadRecord() {
       }
     } else {
       char* start = p;
-      while (p < end && *p != ',' && *p != '\n') ++p;
+      p = FindSeparator(p, end);
       char* e = p;
       if (e > start && e[-1] == '\r') --e;
-      fields_.emplace_back(start, static_cast<size_t>(e - start));
+      AddField(start, static_cast<size_t>(e - start));
     }
     if (p >= end) break;
     if (*p == ',') {
@@ -92,31 +110,11 @@ void CsvReader::ReadRecord() {
 bool CsvReader::Next() {
   while (p_ < end_) {
     ReadRecord();
-    if (fields_.size() == 1 && TrimSpaces(fields_[0]).empty()) continue;  // blank line
+    if (num_fields_ == 1 && TrimSpaces(fields_[0]).empty()) continue;  // blank line
     return true;
   }
-  fields_.clear();
+  num_fields_ = 0;
   return false;
-}
-
-bool ParseInt64(absl::string_view s, int64_t* out) {
-  s = TrimSpaces(s);
-  if (s.empty()) return false;
-  size_t i = 0;
-  bool neg = false;
-  if (s[0] == '-' || s[0] == '+') {
-    neg = s[0] == '-';
-    i = 1;
-  }
-  if (i >= s.size() || s.size() - i > 18) return false;
-  int64_t v = 0;
-  for (; i < s.size(); ++i) {
-    unsigned d = static_cast<unsigned char>(s[i]) - '0';
-    if (d > 9) return false;
-    v = v * 10 + d;
-  }
-  *out = neg ? -v : v;
-  return true;
 }
 
 bool ParseDouble(absl::string_view s, double* out) {

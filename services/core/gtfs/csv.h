@@ -40,10 +40,11 @@ class CsvReader {
   }
   // Field with leading/trailing spaces and tabs removed.
   absl::string_view Trimmed(int col) const;
+
   // 1-based line number of the current record's first line in the file (header = line 1).
   int64_t line() const { return line_; }
   // Number of fields in the current record.
-  size_t num_fields() const { return fields_.size(); }
+  size_t num_fields() const { return static_cast<size_t>(num_fields_); }
   size_t num_columns() const { return header_.size(); }
   // Bytes consumed so far (for progress reports).
   size_t position() const { return static_cast<size_t>(p_ - begin_); }
@@ -52,21 +53,49 @@ class CsvReader {
  private:
   // Splits one record starting at p_ into fields_; advances p_ past its line end.
   void ReadRecord();
+  void AddField(char* begin, size_t len) {
+    if (num_fields_ == static_cast<int>(fields_.size())) fields_.resize(fields_.size() * 2);
+    fields_[num_fields_++] = absl::string_view(begin, len);
+  }
 
   char* begin_;
   char* p_;
   char* end_;
   int64_t next_line_ = 1;  // line number at p_
   int64_t line_ = 0;
-  std::vector<absl::string_view> fields_;
+  std::vector<absl::string_view> fields_;  // [0, num_fields_) hold the current record
+  int num_fields_ = 0;
   std::vector<std::string> header_;
 };
 
-absl::string_view TrimSpaces(absl::string_view s);
+inline absl::string_view TrimSpaces(absl::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
 
 // Number parsing on (untrimmed) fields: leading/trailing spaces are ignored; an empty field
 // or trailing garbage is a failure. None of them allocates.
-bool ParseInt64(absl::string_view s, int64_t* out);
+inline bool ParseInt64(absl::string_view s, int64_t* out) {
+  s = TrimSpaces(s);
+  if (s.empty()) return false;
+  size_t i = 0;
+  bool neg = false;
+  if (s[0] == '-' || s[0] == '+') {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  if (i >= s.size() || s.size() - i > 18) return false;
+  int64_t v = 0;
+  for (; i < s.size(); ++i) {
+    unsigned d = static_cast<unsigned>(static_cast<unsigned char>(s[i])) - '0';
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  *out = neg ? -v : v;
+  return true;
+}
 bool ParseDouble(absl::string_view s, double* out);
 
 // Counts '\n' in the buffer (an upper bound on records, for reserve()).

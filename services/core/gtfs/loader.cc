@@ -93,7 +93,32 @@ bool SameStopTime(const GtfsStopTime& a, const GtfsStopTime& b) {
          a.pickup_type == b.pickup_type && a.drop_off_type == b.drop_off_type;
 }
 
-using LocalMap = absl::flat_hash_map<absl::string_view, uint32_t>;
+// A cheap hash for short ids (the stop_times loop looks up one stop_id per row): 8 bytes at a
+// time, multiply-xorshift mixing so that both the low and the high bits vary.
+struct IdHash {
+  size_t operator()(absl::string_view s) const {
+    uint64_t h = (s.size() + 1) * 0x9E3779B97F4A7C15ull;
+    const char* p = s.data();
+    size_t n = s.size();
+    while (n >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+      p += 8;
+      n -= 8;
+    }
+    if (n > 0) {
+      uint64_t w = 0;
+      std::memcpy(&w, p, n);
+      h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+    }
+    h *= 0x94D049BB133111EBull;
+    return static_cast<size_t>(h ^ (h >> 32));
+  }
+};
+using LocalMap = absl::flat_hash_map<absl::string_view, uint32_t, IdHash>;
 
 // Reads one file of a feed on a background thread (its own FeedSource, so a zip is inflated
 // while the caller parses what has arrived): the two cores decompress and parse at once.
@@ -497,7 +522,11 @@ class FeedLoader {
         (type == "1" ? s.added_dates : s.removed_dates).push_back(date);
       }
     }
-    for (auto& [id, i] : local_map) {
+    // In file order, so that service indices follow the files.
+    std::vector<absl::string_view> local_ids(local.size());
+    for (const auto& [id, i] : local_map) local_ids[i] = id;
+    for (uint32_t i = 0; i < local.size(); ++i) {
+      const absl::string_view id = local_ids[i];
       GtfsService s = std::move(local[i]);
       for (auto* v : {&s.added_dates, &s.removed_dates}) {
         std::sort(v->begin(), v->end());
@@ -1116,6 +1145,16 @@ class FeedLoader {
 }  // namespace
 
 bool ParseGtfsTime(absl::string_view text, int32_t* seconds) {
+  // Fast path: exactly "HH:MM:SS".
+  if (text.size() == 8 && text[2] == ':' && text[5] == ':') {
+    const unsigned char* c = reinterpret_cast<const unsigned char*>(text.data());
+    unsigned h1 = c[0] - '0', h2 = c[1] - '0', m1 = c[3] - '0', m2 = c[4] - '0', s1 = c[6] - '0',
+             s2 = c[7] - '0';
+    if ((h1 | h2 | m1 | m2 | s1 | s2) <= 9 && m1 < 6 && s1 < 6) {
+      *seconds = static_cast<int32_t>((h1 * 10 + h2) * 3600 + (m1 * 10 + m2) * 60 + s1 * 10 + s2);
+      return true;
+    }
+  }
   absl::string_view s = TrimSpaces(text);
   size_t i = 0;
   int32_t h = 0;

@@ -20,8 +20,7 @@ struct FileBuffer {
   struct FreeDeleter {
     void operator()(char* p) const { std::free(p); }
   };
-  // Room for `size` bytes and a NUL, uninitialised. Large buffers are aligned for transparent
-  // huge pages (fewer page faults when the buffer is filled).
+  // Room for `size` bytes and a NUL, uninitialised.
   static FileBuffer Allocate(size_t size);
   std::unique_ptr<char[], FreeDeleter> data;
   size_t size = 0;
