@@ -93,6 +93,35 @@ int main(int argc, char** argv) {
   std::printf("peak_rss_MiB after load %.0f, after build %.0f (%.0f B/stop_time)\n",
               rss_after_load / 1024.0, PeakRssKb() / 1024.0,
               PeakRssKb() * 1024.0 / (mst * 1e6));
+  // Placement quality: stops not placed on their nearest pass (the order chose another one), and
+  // consecutive stops whose along-shape gap exceeds 3x their straight distance (min 50 m): a
+  // sign of a stop placed on a wrong pass.
+  {
+    int not_nearest = 0, long_gaps = 0;
+    std::vector<smartbus::PolylinePoint> c;
+    for (const auto& pat : net->patterns()) {
+      const smartbus::Polyline& line = net->polylines()[pat.polyline];
+      for (size_t i = 0; i < pat.stops.size(); ++i) {
+        smartbus::Vec2 xy = net->projection().Forward(net->feed().stops[pat.stops[i]].pos);
+        line.Candidates(xy, 150, &c);
+        double nearest = 1e18;
+        for (const auto& x : c) nearest = std::min(nearest, x.offset_m);
+        if (!c.empty() && pat.stop_offset_m[i] > nearest + 1) ++not_nearest;
+        if (i == 0) continue;
+        smartbus::Vec2 prev = net->projection().Forward(net->feed().stops[pat.stops[i - 1]].pos);
+        double along = pat.stop_dist_m[i] - pat.stop_dist_m[i - 1];
+        if (along > 3 * std::max(50.0, smartbus::Dist(prev, xy))) {
+          if (++long_gaps <= 5)
+            std::printf("  long gap: route %s, stop %zu (%s): along %.0f m, straight %.0f m\n",
+                        net->feed().routes[pat.route].id.c_str(), i,
+                        net->feed().stops[pat.stops[i]].id.c_str(), along,
+                        smartbus::Dist(prev, xy));
+        }
+      }
+    }
+    std::printf("placement: %zu pattern stops, %d not on their nearest pass, %d long gaps\n",
+                pattern_stops, not_nearest, long_gaps);
+  }
   // TripsAround: the tracker's query for a bus that does not say its trip. Times spread over
   // the busiest of the feed's first 14 service dates (every 7 s from 00:00 to 24:00 local).
   int32_t date = 0;
@@ -118,6 +147,28 @@ int main(int argc, char** argv) {
     for (int64_t s = 0; s < 86400; s += 7, ++calls)
       found += net->TripsAround(day + absl::Seconds(s), absl::Minutes(10), absl::Minutes(10)).size();
     double q = Now() - q0;
+    // The same times on every 10th route, and the nearest instance of every 50th active trip.
+    size_t on_route = 0;
+    int route_calls = 0;
+    q0 = Now();
+    for (int64_t s = 0; s < 86400; s += 7)
+      for (uint32_t r = static_cast<uint32_t>(s % 10); r < net->feed().routes.size(); r += 10) {
+        on_route += net->TripsAroundOnRoute(r, day + absl::Seconds(s), absl::Minutes(10),
+                                            absl::Minutes(10))
+                        .size();
+        ++route_calls;
+      }
+    double qr = Now() - q0;
+    std::printf("TripsAroundOnRoute: %d calls, %.2f us/call (wall), %.1f trip instances/call\n",
+                route_calls, qr / route_calls * 1e6, static_cast<double>(on_route) / route_calls);
+    std::vector<uint32_t> active = net->ActiveTrips(date);
+    int nearest_calls = 0, nearest_found = 0;
+    q0 = Now();
+    for (size_t i = 0; i < active.size(); i += 50, ++nearest_calls)
+      nearest_found += net->NearestTripInstance(active[i], day + absl::Hours(12)).has_value();
+    double qn = Now() - q0;
+    std::printf("NearestTripInstance: %d calls, %.2f us/call (wall), %d found\n", nearest_calls,
+                qn / nearest_calls * 1e6, nearest_found);
     std::printf("TripsAround on %d (%zu active trips): %d calls, %.1f us/call (wall), %.0f trip instances/call\n", date,
                 most, calls, q / calls * 1e6, static_cast<double>(found) / calls);
   }

@@ -432,10 +432,20 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
     net->max_end_s_ = std::max(net->max_end_s_, end);
   }
   if (net->min_start_s_ > net->max_end_s_) net->min_start_s_ = net->max_end_s_ = 0;
-  for (auto& spans : net->service_spans_)
-    std::sort(spans.begin(), spans.end(), [](const TripSpan& a, const TripSpan& b) {
-      return a.start_s != b.start_s ? a.start_s < b.start_s : a.trip < b.trip;
-    });
+  auto by_start = [](const TripSpan& a, const TripSpan& b) {
+    return a.start_s != b.start_s ? a.start_s < b.start_s : a.trip < b.trip;
+  };
+  for (auto& spans : net->service_spans_) std::sort(spans.begin(), spans.end(), by_start);
+  net->route_spans_.assign(f.routes.size(), {});
+  for (uint32_t s = 0; s < num_services; ++s) {
+    for (const TripSpan& span : net->service_spans_[s]) {
+      std::vector<RouteServiceSpans>& groups = net->route_spans_[f.trips[span.trip].route];
+      if (groups.empty() || groups.back().service != s) groups.push_back({s, 0, {}});
+      groups.back().spans.push_back(span);  // stays sorted by start
+      groups.back().max_duration_s =
+          std::max(groups.back().max_duration_s, span.end_s - span.start_s);
+    }
+  }
   {
     int32_t first = 0, last = 0;
     auto widen = [&](int32_t d) {
@@ -559,19 +569,44 @@ std::vector<uint32_t> Network::ActiveTrips(int32_t yyyymmdd) const {
   return out;
 }
 
+void Network::DatesAround(absl::Time t, int64_t before_s, int64_t after_s, absl::CivilDay* first,
+                          absl::CivilDay* last) const {
+  // A service day starts within a few hours of local midnight; every date whose widened span
+  // could contain t lies in this range (each is then checked exactly).
+  const absl::CivilDay today = absl::ToCivilDay(t, tz_);
+  *first = today - ((std::max<int64_t>(0, max_end_s_ + after_s)) / kDayS + 1);
+  *last = today + ((std::max<int64_t>(0, before_s - min_start_s_)) / kDayS + 1);
+}
+
+namespace {
+
+// Appends the spans with start - before <= off <= end + after. `spans` sorted by start_s, none
+// longer than max_duration_s.
+template <typename Span>
+void AppendRunning(const std::vector<Span>& spans, int32_t max_duration_s, int64_t off,
+                   int64_t before_s, int64_t after_s, int32_t date, absl::Time day_start,
+                   std::vector<TripInstance>* out) {
+  // end + after >= off and end <= start + max_duration  =>  start >= off - after - max_duration.
+  const int64_t lo = off - after_s - max_duration_s;
+  const int64_t hi = off + before_s;
+  auto it = std::lower_bound(spans.begin(), spans.end(), lo,
+                             [](const Span& a, int64_t v) { return a.start_s < v; });
+  for (; it != spans.end() && it->start_s <= hi; ++it)
+    if (it->end_s + after_s >= off) out->push_back({it->trip, date, day_start});
+}
+
+}  // namespace
+
 std::vector<TripInstance> Network::TripsAround(absl::Time t, absl::Duration before,
                                                absl::Duration after) const {
   std::vector<TripInstance> out;
   if (service_spans_.empty()) return out;
   const int64_t before_s = absl::ToInt64Seconds(absl::Ceil(before, absl::Seconds(1)));
   const int64_t after_s = absl::ToInt64Seconds(absl::Ceil(after, absl::Seconds(1)));
-  // A service day starts within a few hours of local midnight; scan every date whose widened
-  // span could contain t, then check each exactly.
-  const absl::CivilDay today = absl::ToCivilDay(t, tz_);
-  const int64_t back_days = (std::max<int64_t>(0, max_end_s_ + after_s)) / kDayS + 1;
-  const int64_t fwd_days = (std::max<int64_t>(0, before_s - min_start_s_)) / kDayS + 1;
+  absl::CivilDay first, last;
+  DatesAround(t, before_s, after_s, &first, &last);
   std::vector<uint32_t> computed;
-  for (absl::CivilDay d = today - back_days; d <= today + fwd_days; ++d) {
+  for (absl::CivilDay d = first; d <= last; ++d) {
     const int32_t date = FromCivilDay(d);
     const absl::Time day_start = ServiceDayStart(date);
     const int64_t off = absl::ToInt64Seconds(absl::Floor(t - day_start, absl::Seconds(1)));
@@ -581,19 +616,56 @@ std::vector<TripInstance> Network::TripsAround(absl::Time t, absl::Duration befo
       computed = ComputeActiveServices(date);
       active = &computed;
     }
-    for (uint32_t s : *active) {
-      const std::vector<TripSpan>& spans = service_spans_[s];
-      // start - before <= off  <=>  start <= off + before;
-      // end + after >= off and end <= start + max_duration  =>  start >= off - after - max_dur.
-      const int64_t lo = off - after_s - service_max_duration_s_[s];
-      const int64_t hi = off + before_s;
-      auto it = std::lower_bound(spans.begin(), spans.end(), lo,
-                                 [](const TripSpan& a, int64_t v) { return a.start_s < v; });
-      for (; it != spans.end() && it->start_s <= hi; ++it)
-        if (it->end_s + after_s >= off) out.push_back({it->trip, date, day_start});
+    for (uint32_t s : *active)
+      AppendRunning(service_spans_[s], service_max_duration_s_[s], off, before_s, after_s, date,
+                    day_start, &out);
+  }
+  return out;
+}
+
+std::vector<TripInstance> Network::TripsAroundOnRoute(uint32_t route, absl::Time t,
+                                                      absl::Duration before,
+                                                      absl::Duration after) const {
+  std::vector<TripInstance> out;
+  if (route >= route_spans_.size() || route_spans_[route].empty()) return out;
+  const int64_t before_s = absl::ToInt64Seconds(absl::Ceil(before, absl::Seconds(1)));
+  const int64_t after_s = absl::ToInt64Seconds(absl::Ceil(after, absl::Seconds(1)));
+  absl::CivilDay first, last;
+  DatesAround(t, before_s, after_s, &first, &last);
+  for (absl::CivilDay d = first; d <= last; ++d) {
+    const int32_t date = FromCivilDay(d);
+    const absl::Time day_start = ServiceDayStart(date);
+    const int64_t off = absl::ToInt64Seconds(absl::Floor(t - day_start, absl::Seconds(1)));
+    if (off < min_start_s_ - before_s || off > max_end_s_ + after_s) continue;
+    for (const RouteServiceSpans& g : route_spans_[route]) {
+      if (!feed_.ServiceRunsOn(g.service, date)) continue;
+      AppendRunning(g.spans, g.max_duration_s, off, before_s, after_s, date, day_start, &out);
     }
   }
   return out;
+}
+
+std::optional<TripInstance> Network::NearestTripInstance(uint32_t trip, absl::Time t,
+                                                         absl::Duration max_gap) const {
+  if (trip >= feed_.trips.size()) return std::nullopt;
+  const GtfsTrip& tr = feed_.trips[trip];
+  const int32_t dep_s = tr.num_stop_times ? feed_.stop_times[tr.first_stop_time].departure_s : 0;
+  // The service day starts near t - dep; look one day either side of the gap's range.
+  const absl::CivilDay d0 = absl::ToCivilDay(t - absl::Seconds(dep_s) - max_gap, tz_) - 1;
+  const absl::CivilDay d1 = absl::ToCivilDay(t - absl::Seconds(dep_s) + max_gap, tz_) + 1;
+  std::optional<TripInstance> best;
+  absl::Duration best_gap = absl::InfiniteDuration();
+  for (absl::CivilDay d = d0; d <= d1; ++d) {
+    const int32_t date = FromCivilDay(d);
+    if (!feed_.ServiceRunsOn(tr.service, date)) continue;
+    const absl::Time day_start = ServiceDayStart(date);
+    const absl::Duration gap = absl::AbsDuration(t - (day_start + absl::Seconds(dep_s)));
+    if (gap <= max_gap && gap < best_gap) {
+      best_gap = gap;
+      best = TripInstance{trip, date, day_start};
+    }
+  }
+  return best;
 }
 
 absl::Time Network::ScheduledArrival(const TripInstance& ti, uint32_t k) const {

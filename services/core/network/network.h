@@ -94,6 +94,15 @@ class Network {
   // contains t, over the service dates that can reach t (yesterday's trips past 24:00 too).
   std::vector<TripInstance> TripsAround(absl::Time t, absl::Duration before,
                                         absl::Duration after) const;
+  // As TripsAround, restricted to the trips of one route (indexed per route: cost grows with
+  // that route's trips only).
+  std::vector<TripInstance> TripsAroundOnRoute(uint32_t route, absl::Time t,
+                                               absl::Duration before,
+                                               absl::Duration after) const;
+  // The instance of `trip` (on a date its service runs) whose first departure is nearest to t,
+  // if one departs within `max_gap` of t. Cheap: looks at a few dates of one trip only.
+  std::optional<TripInstance> NearestTripInstance(uint32_t trip, absl::Time t,
+                                                  absl::Duration max_gap = absl::Hours(12)) const;
   // Scheduled arrival/departure of a trip's k-th stop_time as an instant.
   absl::Time ScheduledArrival(const TripInstance& ti, uint32_t k) const;
   absl::Time ScheduledDeparture(const TripInstance& ti, uint32_t k) const;
@@ -137,6 +146,16 @@ class Network {
   std::vector<std::vector<TripSpan>> service_spans_;  // per service, sorted by start_s
   std::vector<int32_t> service_max_duration_s_;       // per service, longest trip span
   std::vector<std::vector<uint32_t>> service_trips_;  // per service, ascending trip index
+  // Per route: (service, that service's trips of the route sorted by start_s, longest span).
+  struct RouteServiceSpans {
+    uint32_t service = kNoIndex;
+    int32_t max_duration_s = 0;
+    std::vector<TripSpan> spans;
+  };
+  std::vector<std::vector<RouteServiceSpans>> route_spans_;
+  // Dates (as CivilDay, in the agency zone) whose service day may hold trips running at t.
+  void DatesAround(absl::Time t, int64_t before_s, int64_t after_s, absl::CivilDay* first,
+                   absl::CivilDay* last) const;
   int32_t min_start_s_ = 0;                           // over all trips
   int32_t max_end_s_ = 0;
   // Active services (sorted by service id) for every date in [first_day_, first_day_ + size).

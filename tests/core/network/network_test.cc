@@ -486,6 +486,47 @@ TEST(Calendar, TripsAroundFindsTodaysAndYesterdaysTripsPastMidnight) {
   EXPECT_EQ(net->ScheduledDeparture(v[0], 0), Utc(2026, 2, 17, 13));
 }
 
+TEST(Calendar, TripsAroundOnRouteAndNearestTripInstance) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddRoute("R2");
+  fb.AddService("WD", 0b0011111, 20260101, 20261231);  // Monday..Friday
+  uint32_t night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
+  uint32_t r1 = fb.AddTrip("r1", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
+  uint32_t r2 = fb.AddTrip("r2", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD", 0, "", "R2");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const uint32_t route1 = *net->FindRoute("R1"), route2 = *net->FindRoute("R2");
+  absl::Time t = Utc(2026, 2, 17, 13, 10);  // Tuesday 08:10 EST
+  auto on1 = net->TripsAroundOnRoute(route1, t, absl::ZeroDuration(), absl::ZeroDuration());
+  ASSERT_EQ(on1.size(), 1u);
+  EXPECT_EQ(on1[0].trip, r1);
+  auto on2 = net->TripsAroundOnRoute(route2, t, absl::ZeroDuration(), absl::ZeroDuration());
+  ASSERT_EQ(on2.size(), 1u);
+  EXPECT_EQ(on2[0].trip, r2);
+  // Tuesday 00:10: Monday's night trip.
+  auto late = net->TripsAroundOnRoute(route1, Utc(2026, 2, 17, 5, 10), absl::ZeroDuration(),
+                                      absl::ZeroDuration());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].service_date, 20260216);
+
+  // Nearest instance of the night trip at Tuesday 00:05: Monday's (departed 15 min ago).
+  auto ni = net->NearestTripInstance(night, Utc(2026, 2, 17, 5, 5));
+  ASSERT_TRUE(ni.has_value());
+  EXPECT_EQ(ni->service_date, 20260216);
+  EXPECT_EQ(ni->day_start, net->ServiceDayStart(20260216));
+  // Tuesday 20:00: Tuesday's night trip (3 h 50 min ahead) is nearer than Monday's.
+  ni = net->NearestTripInstance(night, Utc(2026, 2, 18, 1, 0));
+  ASSERT_TRUE(ni.has_value());
+  EXPECT_EQ(ni->service_date, 20260217);
+  // Saturday noon: the nearest run is Friday's 08:00 (28 h ago): none within 12 h.
+  EXPECT_FALSE(net->NearestTripInstance(r1, Utc(2026, 2, 21, 17, 0)).has_value());
+  ni = net->NearestTripInstance(r1, Utc(2026, 2, 21, 17, 0), absl::Hours(48));
+  ASSERT_TRUE(ni.has_value());
+  EXPECT_EQ(ni->service_date, 20260220);
+}
+
 // ---- Blocks ----------------------------------------------------------------------------------
 
 TEST(Blocks, NextTripInBlockFollowsFirstDepartureWithinTheService) {
@@ -558,7 +599,22 @@ TEST(RealFeed, WmataStopsPlaceInOrderNearTheirShapes) {
     EXPECT_TRUE(std::is_sorted(p.stop_dist_m.begin(), p.stop_dist_m.end()));
     EXPECT_EQ(p.stops.size(), p.stop_dist_m.size());
   }
-  // A C53 bus at 11:00 EST runs one of the trips TripsAround returns.
+  // TripsAroundOnRoute is TripsAround restricted to the route.
+  for (absl::Time t = Utc(2026, 2, 16, 4); t < Utc(2026, 2, 17, 8); t += absl::Minutes(37)) {
+    auto all = net.TripsAround(t, absl::Minutes(15), absl::Minutes(5));
+    for (uint32_t r = 0; r < net.feed().routes.size(); ++r) {
+      std::vector<uint32_t> want, got;
+      for (const TripInstance& ti : all)
+        if (net.feed().trips[ti.trip].route == r) want.push_back(ti.trip);
+      for (const TripInstance& ti :
+           net.TripsAroundOnRoute(r, t, absl::Minutes(15), absl::Minutes(5)))
+        got.push_back(ti.trip);
+      std::sort(want.begin(), want.end());
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, want) << "route " << net.feed().routes[r].id << " at " << t;
+    }
+  }
+  // A bus at 11:00 EST runs one of the trips TripsAround returns.
   auto around = net.TripsAround(Utc(2026, 2, 16, 16), absl::Minutes(5), absl::Minutes(5));
   EXPECT_FALSE(around.empty());
   for (const TripInstance& ti : around) {
