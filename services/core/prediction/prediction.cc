@@ -1,0 +1,92 @@
+#include "services/core/prediction/prediction.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace smartbus {
+
+absl::string_view PredictionSourceName(PredictionSource s) {
+  switch (s) {
+    case PredictionSource::kSchedule: return "schedule";
+    case PredictionSource::kHistory: return "history";
+    case PredictionSource::kLive: return "live";
+    case PredictionSource::kOba: return "oba";
+  }
+  return "unknown";
+}
+
+namespace {
+
+void AppendField(absl::string_view s, std::string* out) {
+  if (s.find_first_of(",\"\n\r") == absl::string_view::npos) {
+    out->append(s.data(), s.size());
+    return;
+  }
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+void AppendTime(int64_t t, std::string* out) {
+  if (t != kNoTime) absl::StrAppend(out, t);
+}
+
+}  // namespace
+
+void AppendPredictionCsvRow(const Network& network, const Prediction& p, std::string* out) {
+  const GtfsFeed& feed = network.feed();
+  absl::StrAppend(out, p.made_at_s, ",");
+  AppendField(p.vehicle_id, out);
+  out->push_back(',');
+  if (p.trip < feed.trips.size()) AppendField(feed.trips[p.trip].id, out);
+  out->push_back(',');
+  if (p.stop < feed.stops.size()) AppendField(feed.stops[p.stop].id, out);
+  absl::StrAppend(out, ",", p.stop_sequence, ",", p.predicted_arrival_s, ",");
+  AppendTime(p.p10_s, out);
+  out->push_back(',');
+  AppendTime(p.p90_s, out);
+  absl::StrAppend(out, ",", PredictionSourceName(p.source), ",");
+  AppendTime(p.predicted_departure_s, out);
+  out->push_back('\n');
+}
+
+PredictionCsvWriter::~PredictionCsvWriter() { (void)Close(); }
+
+absl::Status PredictionCsvWriter::Open(const std::string& path) {
+  file_ = std::fopen(path.c_str(), "wb");
+  if (file_ == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write predictions file ", path, ": ", std::strerror(errno)));
+  }
+  path_ = path;
+  buf_.assign(kPredictionsCsvHeader.data(), kPredictionsCsvHeader.size());
+  rows_ = 0;
+  return absl::OkStatus();
+}
+
+void PredictionCsvWriter::Write(const Prediction& p) {
+  if (file_ == nullptr) return;
+  AppendPredictionCsvRow(network_, p, &buf_);
+  ++rows_;
+  if (buf_.size() >= (1 << 20)) {
+    std::fwrite(buf_.data(), 1, buf_.size(), file_);
+    buf_.clear();
+  }
+}
+
+absl::Status PredictionCsvWriter::Close() {
+  if (file_ == nullptr) return absl::OkStatus();
+  bool ok = std::fwrite(buf_.data(), 1, buf_.size(), file_) == buf_.size();
+  buf_.clear();
+  ok = (std::fclose(file_) == 0) && ok;
+  file_ = nullptr;
+  if (!ok) return absl::InternalError(absl::StrCat("error writing predictions file ", path_));
+  return absl::OkStatus();
+}
+
+}  // namespace smartbus

@@ -1,0 +1,436 @@
+#include "services/core/prediction/predictor.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/core/prediction/trip_view.h"
+
+namespace smartbus {
+namespace {
+
+using prediction_internal::TripView;
+
+constexpr int64_t kBinUpperS[] = {60, 120, 180, 270, 360, 480, 600, 750, 900, 1200, 1500, 1800,
+                                  2700, INT64_MAX};
+constexpr absl::string_view kMagic = "smartbus-prediction-model\t1";
+
+}  // namespace
+
+LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
+                                   const PredictorOptions& options)
+    : network_(std::move(network)),
+      options_(options),
+      decay_per_s_(std::log(2.0) / std::max(1.0, options.half_life_s)) {
+  pattern_segs_.resize(network_->patterns().size());
+}
+
+uint32_t LayeredPredictor::SegmentId(uint32_t route, uint32_t from, uint32_t to) {
+  auto [it, inserted] =
+      seg_lookup_.try_emplace(std::make_tuple(route, from, to), static_cast<uint32_t>(segs_.size()));
+  if (inserted) {
+    SegStats s;
+    s.route = route;
+    s.from = from;
+    s.to = to;
+    segs_.push_back(s);
+  }
+  return it->second;
+}
+
+const std::vector<uint32_t>& LayeredPredictor::PatternSegments(uint32_t pattern) {
+  std::vector<uint32_t>& v = pattern_segs_[pattern];
+  if (v.empty()) {
+    const Pattern& p = network_->pattern(pattern);
+    v.assign(p.stops.size(), kNoIndex);
+    for (size_t k = 1; k < p.stops.size(); ++k) v[k] = SegmentId(p.route, p.stops[k - 1], p.stops[k]);
+  }
+  return v;
+}
+
+double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
+                                  PredictionSource* layer) const {
+  const SegStats& s = segs_[seg];
+  double num = options_.schedule_weight * sched_s;
+  double den = options_.schedule_weight;
+  PredictionSource src = PredictionSource::kSchedule;
+  if (s.w > 0) {
+    const double age = static_cast<double>(std::max<int64_t>(0, now - s.t_last));
+    const double w = s.w * std::exp(-decay_per_s_ * age);
+    num += w * (s.wd / s.w);
+    den += w;
+    if (w > 0.05) src = PredictionSource::kHistory;
+    if (now - s.t_last <= options_.live_window_s) src = PredictionSource::kLive;
+  }
+  if (!profile_.empty() && tod_s >= 0) {
+    auto it = profile_.find((static_cast<uint64_t>(seg) << 8) | std::min<int64_t>(tod_s / kBucketS, 255));
+    if (it != profile_.end() && it->second.n > 0) {
+      const double w = std::min<double>(options_.profile_weight_cap,
+                                        options_.profile_weight * it->second.n);
+      num += w * it->second.mean_s;
+      den += w;
+      if (src == PredictionSource::kSchedule) src = PredictionSource::kHistory;
+    }
+  }
+  // The strongest layer used so far wins: live > history > schedule.
+  if (src == PredictionSource::kLive ||
+      (src == PredictionSource::kHistory && *layer == PredictionSource::kSchedule)) {
+    *layer = src;
+  }
+  return std::max(0.0, num / den);
+}
+
+void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s) {
+  SegStats& s = segs_[seg];
+  const double age = static_cast<double>(std::max<int64_t>(0, t - s.t_last));
+  const double f = s.w > 0 ? std::exp(-decay_per_s_ * age) : 0.0;
+  s.w = s.w * f + 1.0;
+  s.wd = s.wd * f + dur_s;
+  s.t_last = std::max(s.t_last, t);
+  if (tod_s >= 0) {
+    Profile& p = profile_[(static_cast<uint64_t>(seg) << 8) | std::min<int64_t>(tod_s / kBucketS, 255)];
+    p.n = std::min(20.0f, p.n + 1.0f);
+    p.mean_s += (static_cast<float>(dur_s) - p.mean_s) / p.n;
+  }
+}
+
+int64_t LayeredPredictor::DayStart(int32_t service_date) {
+  if (service_date != cached_date_) {
+    cached_date_ = service_date;
+    cached_day_start_ = absl::ToUnixSeconds(network_->ServiceDayStart(service_date));
+  }
+  return cached_day_start_;
+}
+
+int LayeredPredictor::HorizonBin(int64_t horizon_s) {
+  int b = 0;
+  while (b < kNumBins - 1 && horizon_s >= kBinUpperS[b]) ++b;
+  return b;
+}
+
+void LayeredPredictor::AddError(int phase, int bin, float err) {
+  ErrorBin& e = bins_[phase][bin];
+  if (e.ring.size() < static_cast<size_t>(options_.window_errors)) {
+    e.ring.push_back(err);
+  } else {
+    e.ring[e.next] = err;
+    e.next = (e.next + 1) % e.ring.size();
+  }
+  ++e.added;
+  ++errors_observed_;
+}
+
+void LayeredPredictor::Interval(int phase, int64_t now, int64_t pred, int64_t* p10, int64_t* p90) {
+  const int bin = HorizonBin(std::max<int64_t>(0, pred - now));
+  ErrorBin* e = &bins_[phase][bin];
+  if (static_cast<int>(e->ring.size()) < options_.min_errors) e = &bins_[1 - phase][bin];
+  double lo, hi;
+  if (static_cast<int>(e->ring.size()) >= options_.min_errors) {
+    const int64_t n = static_cast<int64_t>(e->ring.size());
+    if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
+      std::vector<float> v = e->ring;  // a copy: the ring keeps its order
+      auto at = [&](double q) {
+        size_t i = static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)));
+        std::nth_element(v.begin(), v.begin() + i, v.end());
+        return v[i];
+      };
+      e->q10 = at(0.10);
+      e->q90 = at(0.90);
+      e->added_at_compute = e->added;
+    }
+    lo = e->q10;
+    hi = e->q90;
+  } else {
+    // Default spread before the engine has seen enough of its own errors.
+    const double h = static_cast<double>(std::max<int64_t>(0, pred - now));
+    lo = -(30.0 + 0.10 * h);
+    hi = 60.0 + 0.25 * h;
+  }
+  *p10 = std::max<int64_t>(now, std::min<int64_t>(pred, pred + std::llround(lo)));
+  *p90 = std::max<int64_t>(pred, pred + std::llround(hi));
+}
+
+void LayeredPredictor::ObserveVisit(const StopVisit& v) {
+  if (v.trip == kNoIndex) return;
+  // Errors of this predictor's own earlier predictions for this stop.
+  if (v.stop_index > 0) {
+    auto it = pending_.find(VisitKey{v.trip, v.service_date, v.stop_index});
+    if (it != pending_.end()) {
+      for (const Pending& p : it->second) {
+        if (static_cast<double>(p.made_at_s) >= v.arrival_s) continue;
+        AddError(p.phase, p.bin, static_cast<float>(v.arrival_s - static_cast<double>(p.predicted_s)));
+      }
+      pending_.erase(it);
+    }
+  }
+  // Segment running time: arrival at the previous stop of the same trip -> arrival here.
+  LastVisit& last = last_visit_[v.vehicle_id];
+  if (last.trip == v.trip && last.service_date == v.service_date &&
+      last.stop_index + 1 == v.stop_index && v.stop_index > 0) {
+    const GtfsFeed& feed = network_->feed();
+    const GtfsTrip& trip = feed.trips[v.trip];
+    if (v.stop_index < trip.num_stop_times) {
+      const GtfsStopTime* st = &feed.stop_times[trip.first_stop_time];
+      const double sched = st[v.stop_index].arrival_s - st[v.stop_index - 1].departure_s;
+      const double dur = v.arrival_s - last.arrival_s;
+      if (dur >= 0 && dur <= 4 * std::max(0.0, sched) + options_.outlier_slack_s) {
+        const uint32_t pattern = network_->trip_pattern(v.trip);
+        const uint32_t seg = PatternSegments(pattern)[v.stop_index];
+        const int64_t day0 = DayStart(v.service_date);
+        Learn(seg, dur, static_cast<int64_t>(v.arrival_s),
+              static_cast<int64_t>(last.arrival_s) - day0);
+      }
+    }
+  }
+  last.trip = v.trip;
+  last.service_date = v.service_date;
+  last.stop_index = v.stop_index;
+  last.arrival_s = v.arrival_s;
+}
+
+void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
+  out->clear();
+  if (s.trip == kNoIndex) return;
+  const bool off_route_ok = options_.predict_off_route && s.state == MatchState::kOffRoute;
+  if (s.state != MatchState::kInService && s.state != MatchState::kLayover && !off_route_ok) return;
+  TripView tv;
+  if (!tv.Init(*network_, s.trip, s.day_start_s)) return;
+  const int64_t now = s.timestamp_s;
+  const int64_t limit = now + options_.max_horizon_s;
+
+  // Purge pending errors of stops never visited (trip abandoned, bus lost) now and then.
+  if (now - last_purge_s_ > 600) {
+    last_purge_s_ = now;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      auto cur = it++;
+      if (cur->second.empty() || cur->second.back().made_at_s < now - 3 * 3600) pending_.erase(cur);
+    }
+  }
+
+  auto emit = [&](const TripView& t, uint32_t trip, uint32_t k, double arrival, double departure,
+                  PredictionSource src, int phase) {
+    Prediction& p = out->emplace_back();
+    p.made_at_s = now;
+    p.vehicle_id = s.vehicle_id;
+    p.trip = trip;
+    p.service_date = s.service_date;
+    p.stop = t.pattern->stops[k];
+    p.stop_index = k;
+    p.stop_sequence = t.st[k].stop_sequence;
+    p.scheduled_arrival_s = t.arr(k);
+    p.predicted_arrival_s = std::llround(arrival);
+    p.predicted_departure_s = departure >= 0 ? std::llround(departure) : kNoTime;
+    p.source = src;
+    Interval(phase, now, p.predicted_arrival_s, &p.p10_s, &p.p90_s);
+    if (k > 0) {
+      std::vector<Pending>& pend = pending_[VisitKey{trip, s.service_date, k}];
+      if (pend.empty() || pend.back().made_at_s + options_.sample_s <= now) {
+        pend.push_back(Pending{now, p.predicted_arrival_s,
+                               static_cast<uint8_t>(HorizonBin(std::max<int64_t>(0, p.predicted_arrival_s - now))),
+                               static_cast<uint8_t>(phase)});
+      }
+    }
+  };
+
+  // Chains segment estimates from stop `from_k` (time t) to the end of trip `t`.
+  auto chain = [&](const TripView& t, uint32_t trip, uint32_t from_k, double time,
+                   PredictionSource layer, int phase) -> double {
+    const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
+    for (uint32_t k = from_k + 1; k < t.n; ++k) {
+      const double sched = static_cast<double>(t.arr(k) - t.dep(k - 1));
+      time += Estimate(segs[k], sched, now, static_cast<int64_t>(time) - t.day_start_s, &layer);
+      if (time > static_cast<double>(limit)) return -1;
+      emit(t, trip, k, time, -1, layer, phase);
+    }
+    return time;
+  };
+
+  const bool started = s.state != MatchState::kLayover && std::isfinite(s.dist_along_m);
+  double end_time;
+  if (!started) {
+    // Layover: leaves the first stop no earlier than scheduled.
+    const double dep0 = static_cast<double>(std::max<int64_t>(now, tv.dep(0)));
+    if (dep0 > static_cast<double>(limit)) return;
+    emit(tv, s.trip, 0, dep0, dep0, PredictionSource::kSchedule, 1);
+    end_time = chain(tv, s.trip, 0, dep0, PredictionSource::kSchedule, 1);
+  } else {
+    uint32_t j = std::max<uint32_t>(s.next_stop_index, tv.FirstStopAfter(s.dist_along_m));
+    if (j == 0) j = 1;  // on the trip but not past the first stop: the first stop is behind
+    if (j >= tv.n) {
+      end_time = static_cast<double>(now);
+    } else {
+      const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(s.trip));
+      PredictionSource layer = PredictionSource::kSchedule;
+      const double span = tv.dist(j) - tv.dist(j - 1);
+      const double frac =
+          span > 0 ? std::clamp((tv.dist(j) - s.dist_along_m) / span, 0.0, 1.0) : 0.0;
+      const double sched = static_cast<double>(tv.arr(j) - tv.dep(j - 1));
+      double t = static_cast<double>(now) +
+                 frac * Estimate(segs[j], sched, now, now - tv.day_start_s, &layer);
+      // Not due to leave yet: a bus that started early is assumed not to run ahead of schedule.
+      if (now < tv.dep(0)) t = std::max(t, static_cast<double>(tv.arr(j)));
+      if (t > static_cast<double>(limit)) return;
+      emit(tv, s.trip, j, t, -1, layer, 0);
+      end_time = chain(tv, s.trip, j, t, layer, 0);
+    }
+  }
+  if (!options_.predict_next_trip || end_time < 0) return;
+  std::optional<uint32_t> next = network_->NextTripInBlock(s.trip);
+  if (!next) return;
+  TripView nv;
+  if (!nv.Init(*network_, *next, s.day_start_s)) return;
+  const double dep0 = std::max(end_time, static_cast<double>(nv.dep(0)));
+  if (dep0 > static_cast<double>(limit)) return;
+  emit(nv, *next, 0, dep0, dep0, PredictionSource::kSchedule, 1);
+  chain(nv, *next, 0, dep0, PredictionSource::kSchedule, 1);
+}
+
+int64_t LayeredPredictor::segments_learned() const {
+  int64_t n = 0;
+  for (const SegStats& s : segs_) n += s.w > 0;
+  return n;
+}
+
+// ---------------------------------------------------------------- persistence
+
+std::string LayeredPredictor::Serialize() const {
+  const GtfsFeed& feed = network_->feed();
+  std::string out(kMagic);
+  out.push_back('\n');
+  char buf[64];
+  for (size_t i = 0; i < segs_.size(); ++i) {
+    const SegStats& s = segs_[i];
+    if (s.w <= 0) continue;
+    std::snprintf(buf, sizeof buf, "\t%.17g\t%.17g\t%lld\n", s.w, s.wd,
+                  static_cast<long long>(s.t_last));
+    absl::StrAppend(&out, "seg\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
+                    feed.stops[s.to].id, buf);
+  }
+  std::vector<std::pair<uint64_t, Profile>> prof(profile_.begin(), profile_.end());
+  std::sort(prof.begin(), prof.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, p] : prof) {
+    const SegStats& s = segs_[key >> 8];
+    std::snprintf(buf, sizeof buf, "\t%u\t%.9g\t%.9g\n", static_cast<unsigned>(key & 0xFF),
+                  p.mean_s, p.n);
+    absl::StrAppend(&out, "tod\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
+                    feed.stops[s.to].id, buf);
+  }
+  for (int ph = 0; ph < kPhases; ++ph) {
+    for (int b = 0; b < kNumBins; ++b) {
+      const ErrorBin& e = bins_[ph][b];
+      if (e.ring.empty()) continue;
+      absl::StrAppend(&out, "err\t", ph, "\t", b);
+      // Oldest first, so a reload keeps the window order.
+      for (size_t i = 0; i < e.ring.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "\t%.9g", e.ring[(e.next + i) % e.ring.size()]);
+        out += buf;
+      }
+      out.push_back('\n');
+    }
+  }
+  return out;
+}
+
+absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
+  std::vector<absl::string_view> lines = absl::StrSplit(bytes, '\n', absl::SkipEmpty());
+  if (lines.empty() || lines[0] != kMagic) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prediction model: line 1 is not the header '", kMagic, "'"));
+  }
+  // Parse into fresh tables; swap in only when everything parsed.
+  LayeredPredictor fresh(network_, options_);
+  int64_t skipped = 0;
+  for (size_t li = 1; li < lines.size(); ++li) {
+    std::vector<absl::string_view> f = absl::StrSplit(lines[li], '\t');
+    auto bad = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prediction model: line ", li + 1, ": ", what, ": '", lines[li], "'"));
+    };
+    if (f[0] == "seg" || f[0] == "tod") {
+      if (f.size() != 7u) return bad("wrong number of fields");
+      auto route = network_->FindRoute(f[1]);
+      auto from = network_->FindStop(f[2]);
+      auto to = network_->FindStop(f[3]);
+      if (!route || !from || !to) {
+        ++skipped;
+        continue;
+      }
+      const uint32_t id = fresh.SegmentId(*route, *from, *to);
+      if (f[0] == "seg") {
+        SegStats& s = fresh.segs_[id];
+        int64_t t = 0;
+        if (!absl::SimpleAtod(f[4], &s.w) || !absl::SimpleAtod(f[5], &s.wd) ||
+            !absl::SimpleAtoi(f[6], &t) || !(s.w >= 0)) {
+          return bad("bad number");
+        }
+        s.t_last = t;
+      } else {
+        uint32_t bucket = 0;
+        float mean = 0, n = 0;
+        if (!absl::SimpleAtoi(f[4], &bucket) || bucket > 255 || !absl::SimpleAtof(f[5], &mean) ||
+            !absl::SimpleAtof(f[6], &n)) {
+          return bad("bad number");
+        }
+        fresh.profile_[(static_cast<uint64_t>(id) << 8) | bucket] = Profile{mean, n};
+      }
+    } else if (f[0] == "err") {
+      int ph = 0, b = 0;
+      if (f.size() < 3 || !absl::SimpleAtoi(f[1], &ph) || !absl::SimpleAtoi(f[2], &b) || ph < 0 ||
+          ph >= kPhases || b < 0 || b >= kNumBins) {
+        return bad("bad error bin");
+      }
+      for (size_t i = 3; i < f.size(); ++i) {
+        float e = 0;
+        if (!absl::SimpleAtof(f[i], &e)) return bad("bad error value");
+        fresh.AddError(ph, b, e);
+      }
+    } else {
+      return bad("unknown record kind");
+    }
+  }
+  segs_ = std::move(fresh.segs_);
+  seg_lookup_ = std::move(fresh.seg_lookup_);
+  profile_ = std::move(fresh.profile_);
+  pattern_segs_ = std::move(fresh.pattern_segs_);
+  bins_ = std::move(fresh.bins_);
+  for (auto& ph : bins_) {
+    for (auto& e : ph) e.added_at_compute = -1;
+  }
+  skipped_entries_ = skipped;
+  return absl::OkStatus();
+}
+
+absl::Status LayeredPredictor::SaveModel(const std::string& path) const {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write model file ", path, ": ", std::strerror(errno)));
+  }
+  const std::string bytes = Serialize();
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f) return absl::InternalError(absl::StrCat("error writing model file ", path));
+  return absl::OkStatus();
+}
+
+absl::Status LayeredPredictor::LoadModel(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read model file ", path, ": ", std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  absl::Status st = Deserialize(ss.str());
+  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace smartbus

@@ -1,0 +1,163 @@
+#pragma once
+// SmartBus's own arrival predictor, in layers:
+//   schedule  -> scheduled running time of each stop-to-stop segment;
+//   history   -> segment running times learned online from observed stop visits (arrival to
+//                next arrival, so dwell is included), by route and segment, with a time-of-day
+//                profile (30-min buckets) that persists across days in the saved model;
+//   live      -> the running times of the buses that just went through the same segments
+//                (recent traversals dominate a time-decayed mean: half-life options below),
+//                chained from the bus's own position now.
+// The estimate of a segment is a weighted mean: recent traversals (decayed weight), the
+// time-of-day profile, and the schedule as a weak prior. The `source` of a prediction is the
+// strongest layer used up to that stop: live (a traversal within live_window_s), history, or
+// schedule.
+// Rules: a bus that has not started its trip (layover) leaves its first stop at
+// max(now, scheduled departure) -- that is the predicted departure given at the first stop; the
+// next trip of the block is predicted too (leaves at max(arrival at the last stop, its scheduled
+// departure)). Arrival times never decrease along a trip's stop sequence.
+// P10/P90: empirical quantiles of the errors this predictor has itself observed (prediction vs
+// the later stop visit), by predicted horizon and by phase (trip started or not), over a sliding
+// window; a default spread until a bin has enough errors.
+//
+// Persistence: Serialize()/Deserialize() give the learned state as a string (ids, not indices,
+// so it survives a GTFS reload); SaveModel/LoadModel put it in a file.
+// Thread safety: not thread-safe (one per engine shard). Allocation: per fix, none once the
+// per-segment tables and output buffers have grown (pending-error bookkeeping aside).
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "services/core/prediction/prediction.h"
+
+namespace smartbus {
+
+struct PredictorOptions {
+  // Predictions reach at most this far ahead (s). Default 3600 (FORMATS.md).
+  int64_t max_horizon_s = 3600;
+  // Half-life of a traversal's weight in the segment mean (s). Default 4 h.
+  double half_life_s = 4 * 3600.0;
+  // Weight of the scheduled running time, in traversals. Default 0.5.
+  double schedule_weight = 0.5;
+  // Weight of one time-of-day profile observation (from earlier days) and its cap. Default 0.5/2.
+  double profile_weight = 0.5;
+  double profile_weight_cap = 2.0;
+  // A traversal this recent makes the source "live" (s). Default 1800.
+  int64_t live_window_s = 1800;
+  // Observed traversals longer than schedule * 4 + this are ignored as outliers (s). Default 900.
+  double outlier_slack_s = 900;
+  // Predict the next trip of the block. Default true.
+  bool predict_next_trip = true;
+  // Keep predicting (from the last position) while the bus is off route. Default true.
+  bool predict_off_route = true;
+  // Calibration: one pending prediction per (trip, stop) every sample_s seconds is compared
+  // with the later visit (s); a bin uses its own quantiles once it has min_errors errors and
+  // keeps the last window_errors. Defaults 60, 40, 1000.
+  int64_t sample_s = 60;
+  int min_errors = 40;
+  int window_errors = 1000;
+};
+
+class LayeredPredictor : public ArrivalPredictor {
+ public:
+  explicit LayeredPredictor(std::shared_ptr<const Network> network,
+                            const PredictorOptions& options = {});
+  absl::string_view name() const override { return "smartbus"; }
+  void ObserveVisit(const StopVisit& visit) override;
+  void Predict(const VehicleState& state, std::vector<Prediction>* out) override;
+
+  // The learned model (segment statistics, time-of-day profile, error quantiles) as bytes.
+  std::string Serialize() const;
+  // Replaces the learned model with one from Serialize(). Entries whose route or stops are not in
+  // this network are skipped (counted in skipped_entries()). Fails on malformed input, naming
+  // the line.
+  absl::Status Deserialize(const std::string& bytes);
+  absl::Status SaveModel(const std::string& path) const;
+  absl::Status LoadModel(const std::string& path);
+  int64_t skipped_entries() const { return skipped_entries_; }
+
+  // Introspection for tests and reports.
+  int64_t segments_learned() const;
+  int64_t errors_observed() const { return errors_observed_; }
+
+ private:
+  static constexpr int kNumBins = 14;
+  static constexpr int kPhases = 2;  // 0: trip started, 1: not started (layover, next trip)
+  static constexpr int kBucketS = 1800;
+
+  struct SegStats {
+    uint32_t route = kNoIndex, from = kNoIndex, to = kNoIndex;
+    double w = 0;       // decayed weight at t_last
+    double wd = 0;      // decayed weighted sum of durations at t_last
+    int64_t t_last = 0;
+  };
+  struct Profile {
+    float mean_s = 0;
+    float n = 0;
+  };
+  struct ErrorBin {
+    std::vector<float> ring;
+    size_t next = 0;
+    int64_t added = 0;
+    int64_t added_at_compute = -1;
+    float q10 = 0, q90 = 0;
+  };
+  struct Pending {
+    int64_t made_at_s;
+    int64_t predicted_s;
+    uint8_t bin;
+    uint8_t phase;
+  };
+  struct VisitKey {
+    uint32_t trip;
+    int32_t service_date;
+    uint32_t stop_index;
+    bool operator==(const VisitKey& o) const {
+      return trip == o.trip && service_date == o.service_date && stop_index == o.stop_index;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const VisitKey& k) {
+      return H::combine(std::move(h), k.trip, k.service_date, k.stop_index);
+    }
+  };
+  struct LastVisit {
+    uint32_t trip = kNoIndex;
+    int32_t service_date = 0;
+    uint32_t stop_index = 0;
+    double arrival_s = 0;
+  };
+
+  uint32_t SegmentId(uint32_t route, uint32_t from, uint32_t to);
+  // Segment ids of a pattern (entry k: stop k-1 -> k; entry 0 unused), built once.
+  const std::vector<uint32_t>& PatternSegments(uint32_t pattern);
+  double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
+                  PredictionSource* layer) const;
+  void Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s);
+  static int HorizonBin(int64_t horizon_s);
+  void Interval(int phase, int64_t now, int64_t pred, int64_t* p10, int64_t* p90);
+  void AddError(int phase, int bin, float err);
+  int64_t DayStart(int32_t service_date);
+
+  std::shared_ptr<const Network> network_;
+  PredictorOptions options_;
+  double decay_per_s_;
+  std::vector<SegStats> segs_;
+  absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_lookup_;
+  absl::flat_hash_map<uint64_t, Profile> profile_;     // (seg << 8 | bucket) -> profile
+  std::vector<std::vector<uint32_t>> pattern_segs_;
+  std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
+  absl::flat_hash_map<VisitKey, std::vector<Pending>> pending_;
+  absl::flat_hash_map<std::string, LastVisit> last_visit_;
+  int64_t last_purge_s_ = 0;
+  int64_t errors_observed_ = 0;
+  int64_t skipped_entries_ = 0;
+  int32_t cached_date_ = 0;
+  int64_t cached_day_start_ = 0;
+};
+
+}  // namespace smartbus
