@@ -29,6 +29,13 @@ constexpr double kWrongSideM = 0.5;
 // A pattern is non-monotone when keeping its stops in order puts a stop more than this much
 // farther from the shape than its nearest pass.
 constexpr double kOrderSlackM = 30;
+// Weight of the agency's shape_dist_traveled, when given: metres of offset per metre between a
+// placement and the distance shape_dist_traveled implies. Decides between passes (loops, both
+// sides of a street) while the geometry still fixes the exact point.
+constexpr double kShapeDistWeight = 0.1;
+// shape_dist_traveled is ignored for a pattern (warning "shape_dist_traveled_ignored") when the
+// points it implies lie farther than this from their stops (median over the pattern).
+constexpr double kShapeDistMaxMedianOffsetM = 50;
 
 uint64_t CellKey(int64_t cx, int64_t cy) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(cx)) << 32) | static_cast<uint32_t>(cy);
@@ -112,7 +119,8 @@ void PruneStates(std::vector<PlaceState>* s) {
 // `times_s` are the scheduled times of one trip of the pattern (may be empty).
 void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCand* cands,
                 const uint32_t* cand_begin, const std::vector<int32_t>& times_s,
-                int8_t traffic_side, double radius_m, Placer* pl, Pattern* pat) {
+                const std::vector<double>& implied_m, int8_t traffic_side, double radius_m,
+                Placer* pl, Pattern* pat) {
   const size_t n = xy.size();
   pat->stop_dist_m.assign(n, 0);
   pat->stop_offset_m.assign(n, 0);
@@ -133,6 +141,9 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
   };
   auto side_cost = [traffic_side](int8_t side) {
     return side != 0 && side != traffic_side ? kWrongSideM : 0.0;
+  };
+  auto implied_cost = [&implied_m](size_t i, double d) {
+    return implied_m.empty() ? 0.0 : kShapeDistWeight * std::fabs(d - implied_m[i]);
   };
   auto side_at = [&line](Vec2 p, double d) {
     PolylinePoint c;
@@ -155,10 +166,12 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
     pl->nearest_offset[i] = nearest;
     if (i == 0) {
       for (const StopCand* c = cb; c != ce; ++c)
-        cur.push_back({c->dist, c->offset, c->offset + side_cost(c->side), -1});
+        cur.push_back({c->dist, c->offset,
+                       c->offset + side_cost(c->side) + implied_cost(i, c->dist), -1});
       if (cur.empty()) {
         PolylinePoint c = line.Project(xy[i]);
-        cur.push_back({c.dist_along_m, c.offset_m, c.offset_m, -1});
+        cur.push_back({c.dist_along_m, c.offset_m, c.offset_m + implied_cost(i, c.dist_along_m),
+                       -1});
       }
       PruneStates(&cur);
       continue;
@@ -168,10 +181,10 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
     // Candidates (one per pass of the shape near the stop).
     for (const StopCand* c = cb; c != ce; ++c) {
       PlaceState best{c->dist, c->offset, kInf, -1};
+      const double own = c->offset + side_cost(c->side) + implied_cost(i, c->dist);
       for (size_t j = 0; j < prev.size(); ++j) {
         if (prev[j].dist > c->dist + 1e-9) break;  // prev sorted by dist
-        double cost = prev[j].cost + c->offset + side_cost(c->side) +
-                      kGapWeight * std::fabs(c->dist - prev[j].dist - gap);
+        double cost = prev[j].cost + own + kGapWeight * std::fabs(c->dist - prev[j].dist - gap);
         if (cost < best.cost) {
           best.cost = cost;
           best.prev = static_cast<int32_t>(j);
@@ -186,7 +199,7 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
       if (off > radius_m) continue;
       cur.push_back({prev[j].dist, off,
                      prev[j].cost + off + side_cost(side_at(xy[i], prev[j].dist)) +
-                         kGapWeight * gap,
+                         implied_cost(i, prev[j].dist) + kGapWeight * gap,
                      static_cast<int32_t>(j)});
     }
     if (cur.empty()) {
@@ -195,7 +208,7 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
       for (size_t j = 0; j < prev.size(); ++j) {
         PolylinePoint c = line.Project(xy[i], prev[j].dist);
         cur.push_back({c.dist_along_m, c.offset_m,
-                       prev[j].cost + c.offset_m +
+                       prev[j].cost + c.offset_m + implied_cost(i, c.dist_along_m) +
                            kGapWeight * std::fabs(c.dist_along_m - prev[j].dist - gap),
                        static_cast<int32_t>(j)});
       }
@@ -219,6 +232,52 @@ void PlaceStops(const Polyline& line, const std::vector<Vec2>& xy, const StopCan
   // Guard against rounding: distances never decrease.
   for (size_t i = 1; i < n; ++i)
     pat->stop_dist_m[i] = std::max(pat->stop_dist_m[i], pat->stop_dist_m[i - 1]);
+}
+
+// Distances along `line` (metres) that the trip's shape_dist_traveled values imply for its
+// stops, by interpolating them in the shape's own shape_dist_traveled. Empty when the feed does
+// not give them (for the shape and for every stop), when they decrease, or when the points they
+// imply lie far from the stops (then *ignored is set).
+std::vector<double> ImpliedStopDistances(const GtfsShape& shape, const Polyline& line,
+                                         const GtfsStopTime* st, uint32_t n,
+                                         const std::vector<Vec2>& xy, bool* ignored) {
+  std::vector<double> out;
+  *ignored = false;
+  const std::vector<float>& sd = shape.dist;
+  if (n == 0 || sd.size() != shape.points.size() || sd.size() != line.size() || sd.size() < 2)
+    return out;
+  for (size_t k = 1; k < sd.size(); ++k)
+    if (!(sd[k] >= sd[k - 1])) return out;
+  for (uint32_t i = 0; i < n; ++i)
+    if (std::isnan(st[i].shape_dist)) return out;
+  out.resize(n);
+  const std::vector<double>& cum = line.cum_m();
+  for (uint32_t i = 0; i < n; ++i) {
+    const float v = st[i].shape_dist;
+    if (i > 0 && v < st[i - 1].shape_dist) {
+      out.clear();
+      *ignored = true;
+      return out;
+    }
+    size_t k = static_cast<size_t>(std::upper_bound(sd.begin(), sd.end(), v) - sd.begin());
+    if (k == 0) {
+      out[i] = 0;
+    } else if (k >= sd.size()) {
+      out[i] = cum.back();
+    } else {
+      const double span = sd[k] - sd[k - 1];
+      const double f = span > 0 ? (v - sd[k - 1]) / span : 0;
+      out[i] = cum[k - 1] + f * (cum[k] - cum[k - 1]);
+    }
+  }
+  std::vector<double> offsets(n);
+  for (uint32_t i = 0; i < n; ++i) offsets[i] = Dist(xy[i], line.PointAt(out[i]));
+  std::nth_element(offsets.begin(), offsets.begin() + n / 2, offsets.end());
+  if (offsets[n / 2] > kShapeDistMaxMedianOffsetM) {
+    out.clear();
+    *ignored = true;
+  }
+  return out;
 }
 
 }  // namespace
@@ -379,6 +438,7 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   Placer placer;
   std::vector<Vec2> xy;
   std::vector<int32_t> times;
+  std::vector<double> implied;
   for (uint32_t p = 0; p < patterns.size(); ++p) {
     Pattern& pat = patterns[p];
     const size_t n = pat.stops.size();
@@ -389,8 +449,13 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       const GtfsTrip& rep = f.trips[pat.trips.front()];
       for (uint32_t k = 0; k < rep.num_stop_times; ++k)
         times.push_back(f.stop_times[rep.first_stop_time + k].arrival_s);
+      bool ignored = false;
+      implied = ImpliedStopDistances(f.shapes[pat.shape], net->polylines_[pat.polyline],
+                                     f.stop_times.data() + rep.first_stop_time,
+                                     rep.num_stop_times, xy, &ignored);
+      if (ignored) ++f.warnings["shape_dist_traveled_ignored"];
       PlaceStops(net->polylines_[pat.polyline], xy, cands.data(),
-                 cand_begin.data() + pattern_cand_base[p], times, traffic_side,
+                 cand_begin.data() + pattern_cand_base[p], times, implied, traffic_side,
                  options.max_stop_offset_m, &placer, &pat);
     }
     for (float off : pat.stop_offset_m)

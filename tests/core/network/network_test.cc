@@ -219,6 +219,56 @@ TEST(StopPlacement, FacingStopsAtADeadEndTakeTheirSideOfTheStreet) {
   EXPECT_NEAR(pat.stop_dist_m[1], 560 - 200, 1);  // B is 280 m east of A
 }
 
+// The same dead end where the stops stand on the left (as in left-hand traffic), and the feed
+// says where they are with shape_dist_traveled (in feet here: any unit works). The agency's
+// distances decide between the passes; the geometry still gives the exact point.
+TEST(StopPlacement, ShapeDistTraveledDecidesBetweenPasses) {
+  const std::string art = R"(
+                     c
+   A---------------------------B
+                       d
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  uint32_t shape = fb.AddShape("out_back", m, "ABA");
+  uint32_t t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
+  constexpr double kFt = 3.28084;
+  fb.feed().shapes[shape].dist = {0, static_cast<float>(280 * kFt),
+                                  static_cast<float>(560 * kFt)};
+  // c really is 5 m past its kerb point on the way out, d 3 m past its point on the way back.
+  fb.feed().stop_times[0].shape_dist = static_cast<float>(185 * kFt);
+  fb.feed().stop_times[1].shape_dist = static_cast<float>((560 - 197) * kFt);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_NEAR(pat.stop_dist_m[0], 180, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 560 - 200, 1);
+  EXPECT_NEAR(pat.max_stop_offset_m, 10, 0.1);
+  EXPECT_EQ(net->feed().warnings.count("shape_dist_traveled_ignored"), 0u);
+}
+
+// shape_dist_traveled that places stops far from where they stand is ignored (with a warning).
+TEST(StopPlacement, WrongShapeDistTraveledIsIgnored) {
+  const std::string art = R"(
+   A-------a-----------b-------B
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  uint32_t shape = fb.AddShape("s", m, "AB");
+  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  fb.feed().shapes[shape].dist = {0, 280};
+  fb.feed().stop_times[0].shape_dist = 200;  // a stands at 80 m
+  fb.feed().stop_times[1].shape_dist = 270;  // b stands at 200 m
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_NEAR(pat.stop_dist_m[0], 80, 1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 200, 1);
+  EXPECT_EQ(net->feed().warnings.at("shape_dist_traveled_ignored"), 1);
+}
+
 // Out on one street, back on the parallel one 30 m north. Stop e, on the return trip, stands
 // nearer the outbound street: the nearest point is the wrong pass.
 TEST(StopPlacement, StopNearerTheOtherPassIsPlacedOnItsOwnPass) {
