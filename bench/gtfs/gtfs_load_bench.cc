@@ -119,6 +119,8 @@ void Measure(const std::string& label, const std::vector<std::string>& paths, in
 }
 
 std::string Label(const std::string& arg) {
+  std::vector<std::string> parts = Split(arg);
+  if (parts.size() > 1) return Label(parts[0]) + " +" + std::to_string(parts.size() - 1) + " more";
   std::string s = arg;
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   size_t slash = s.rfind('/');
