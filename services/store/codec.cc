@@ -1,5 +1,6 @@
 #include "services/store/codec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <tuple>
@@ -176,6 +177,16 @@ bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q) {
   if (!q.route_id.empty() && v.route_id != q.route_id) return false;
   if (!q.stop_id.empty() && v.stop_id != q.stop_id) return false;
   return v.visit.arrival_s >= q.from_s && v.visit.arrival_s <= q.to_s;
+}
+
+void SortAndDedupePositions(std::vector<Fix>* fixes) {
+  std::stable_sort(fixes->begin(), fixes->end(), [](const Fix& a, const Fix& b) {
+    return a.timestamp_s < b.timestamp_s;
+  });
+  auto last = std::unique(fixes->begin(), fixes->end(), [](const Fix& a, const Fix& b) {
+    return a.timestamp_s == b.timestamp_s;
+  });
+  fixes->erase(last, fixes->end());
 }
 
 }  // namespace smartbus::store_codec

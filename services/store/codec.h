@@ -46,4 +46,8 @@ bool StopVisitLess(const StopVisitRecord& a, const StopVisitRecord& b);
 // Whether the visit matches the query's route/stop/time window (not the limit).
 bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q);
 
+// Sorts positions by timestamp_s (stable: ties keep append order) and keeps the first of each
+// timestamp (a batch retried after a partial failure may have appended some fixes twice).
+void SortAndDedupePositions(std::vector<Fix>* fixes);
+
 }  // namespace smartbus::store_codec

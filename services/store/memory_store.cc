@@ -94,12 +94,10 @@ absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view ve
   std::vector<Fix> out;
   auto it = positions_.find(vehicle_id);
   if (it == positions_.end()) return out;
-  absl::flat_hash_set<int64_t> seen;
   for (const Fix& f : it->second) {
-    if (f.timestamp_s < since_s) continue;
-    if (!seen.insert(f.timestamp_s).second) continue;
-    out.push_back(f);
+    if (f.timestamp_s >= since_s) out.push_back(f);
   }
+  store_codec::SortAndDedupePositions(&out);
   return out;
 }
 

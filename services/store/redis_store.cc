@@ -1,7 +1,10 @@
 #include "services/store/redis_store.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <charconv>
@@ -319,10 +322,39 @@ absl::Status RedisStore::EnsureConnectedLocked() {
                                  ClampedTimeval(options_.connect_timeout));
   if (ctx_ == nullptr) return IoErrorLocked("cannot allocate a connection");
   if (ctx_->err != 0) return IoErrorLocked("connect");
+  {
+    // With nothing listening on a port inside the ephemeral range, Linux can connect a socket
+    // to itself (TCP simultaneous open); our own commands would then read back as replies.
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof(local), pl = sizeof(peer);
+    if (getsockname(ctx_->fd, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
+        getpeername(ctx_->fd, reinterpret_cast<sockaddr*>(&peer), &pl) == 0 && ll == pl &&
+        std::memcmp(&local, &peer, ll) == 0) {
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      last_error_ = absl::StrCat("redis ", address_.host, ":", address_.port,
+                                 ": connect: Connection refused (no server)");
+      return absl::UnavailableError(last_error_);
+    }
+  }
   if (redisSetTimeout(ctx_, ClampedTimeval(options_.command_timeout)) != REDIS_OK) {
     return IoErrorLocked("set timeout");
   }
   redisEnableKeepAlive(ctx_);
+  {
+    // A server still loading its AOF/RDB answers -LOADING to some commands of a pipeline and
+    // executes the rest once loaded: wait until it answers PING before sending writes.
+    auto* r = static_cast<redisReply*>(redisCommand(ctx_, "PING"));
+    if (r == nullptr) return IoErrorLocked("PING");
+    Reply reply(r);
+    if (r->type == REDIS_REPLY_ERROR) {
+      absl::Status s = ErrorReply("PING", Str(r));
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      last_error_ = std::string(s.message());
+      return s;
+    }
+  }
   if (address_.db != 0) {
     std::string db = absl::StrCat(address_.db);
     auto* r = static_cast<redisReply*>(redisCommand(ctx_, "SELECT %s", db.c_str()));
@@ -593,14 +625,13 @@ absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view veh
   if (arr->type != REDIS_REPLY_ARRAY) {
     return absl::DataLossError(absl::StrCat("redis key ", key, ": not a stream"));
   }
-  absl::flat_hash_set<int64_t> seen;
   for (size_t i = arr->elements; i-- > 0;) {
     auto f = DecodePosition(key, vehicle_id, arr->element[i]);
     if (!f.ok()) return f.status();
     if (f->timestamp_s < since_s) continue;
-    if (!seen.insert(f->timestamp_s).second) continue;  // a retried batch wrote it twice
     out.push_back(*std::move(f));
   }
+  store_codec::SortAndDedupePositions(&out);
   return out;
 }
 

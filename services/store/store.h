@@ -112,8 +112,10 @@ class Store {
 
   // --- Position history (per vehicle, capped at StoreOptions::positions_cap, oldest dropped) ---
   virtual absl::Status AppendPosition(const Fix& fix) = 0;
-  // Positions of the vehicle with timestamp_s >= since_s, in append order. A fix appended
-  // twice with the same timestamp (a retried batch) is returned once. Empty when none.
+  // Positions of the vehicle with timestamp_s >= since_s, sorted by timestamp_s (ties: append
+  // order), at most positions_cap of them (the newest appended). Of several fixes with the same
+  // timestamp (a retried batch appends some twice) only the first appended is returned.
+  // Empty when none.
   virtual absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view vehicle_id,
                                                          int64_t since_s = 0) = 0;
 

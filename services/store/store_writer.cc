@@ -62,7 +62,9 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
     for (StoreChange& c : changes) pending_.push_back(std::move(c));
     enqueued_seq_ += changes.size();
     stats_.enqueued += changes.size();
-    wake = before < options_.max_batch && pending_.size() >= options_.max_batch;
+    // Wake the writer when it may sleep without a timeout (queue was empty) and when a full
+    // batch is ready (it may be lingering for flush_interval).
+    wake = before == 0 || (before < options_.max_batch && pending_.size() >= options_.max_batch);
   }
   if (wake) work_cv_.notify_one();
   return absl::OkStatus();

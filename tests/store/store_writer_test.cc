@@ -190,7 +190,9 @@ TEST(StoreWriterRedisTest, RedisDownAtStartIsNotServingThenCatchesUp) {
   wo.max_backoff = absl::Milliseconds(50);
   StoreWriter writer(&store, wo);
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(writer.Enqueue(Position("bus", i)).ok());
-  ASSERT_TRUE(WaitFor([&] { return !writer.Health().serving; }));
+  ASSERT_TRUE(WaitFor([&] { return !writer.Health().serving; }))
+      << "applied " << writer.Stats().applied << " batches " << writer.Stats().batches
+      << " failed " << writer.Stats().failed_batches << " store " << store.Health().reason;
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(writer.Flush(absl::Seconds(10)).ok());
   EXPECT_TRUE(writer.Health().serving);
@@ -280,7 +282,8 @@ TEST(StoreWriterRedisTest, TtlsAreSetOnVehicleAndPositionKeys) {
   ASSERT_TRUE(WaitFor([&] { return store.GetVehicle("bus-1").status().code() ==
                                    absl::StatusCode::kNotFound; },
                       absl::Seconds(5)));
-  EXPECT_TRUE(store.ReadPositions("bus-1", 0)->empty());
+  EXPECT_TRUE(WaitFor([&] { return store.ReadPositions("bus-1", 0)->empty(); },
+                      absl::Seconds(5)));
   // An expired vehicle disappears from the listing too.
   auto list = store.ListVehicles();
   ASSERT_TRUE(list.ok());
