@@ -23,6 +23,15 @@
 namespace smartbus {
 
 // Trips with the same route, direction, stop sequence and shape.
+//
+// Stop placement (shapes without usable shape_dist_traveled): every pass of the shape within
+// NetworkOptions::max_stop_offset_m of a stop is a candidate (Polyline::Candidates), and a
+// dynamic programme picks the in-order assignment with the least total stop-to-shape offset,
+// also allowing a stop at the previous stop's distance (stops drawn a few metres out of order).
+// Ties (a street driven both ways on one centre line) are broken by the side of the street the
+// feed's unambiguous stops stand on, then by how well the gaps match the scheduled times. When
+// the feed gives shape_dist_traveled (shapes and stop_times) and it lies near the stops, it
+// decides between passes too.
 struct Pattern {
   uint32_t route = kNoIndex;
   int8_t direction_id = -1;
@@ -34,14 +43,17 @@ struct Pattern {
   std::vector<double> stop_dist_m;
   std::vector<float> stop_offset_m;  // distance of each stop from the polyline, metres
   double max_stop_offset_m = 0;
-  // False when the stops could not be placed in order along the shape near their positions
-  // (placement then falls back to the best monotone approximation).
+  // False when the stops could not be placed in order along the shape near their positions:
+  // keeping the order put some stop more than 30 m farther from the shape than its nearest pass
+  // (placement then is the best monotone approximation). Counted as warning
+  // "nonmonotone_pattern".
   bool monotone = true;
   std::vector<uint32_t> trips;   // trip indices, sorted by first departure time
 };
 
 struct NetworkOptions {
-  // Stops farther than this from the shape count as badly placed (warning "stop_far_from_shape").
+  // Stops farther than this from the shape count as badly placed (warning "stop_far_from_shape");
+  // also the search radius for a stop's candidate passes. Default 150 m.
   double max_stop_offset_m = 150;
 };
 
@@ -55,7 +67,12 @@ struct TripInstance {
 class Network {
  public:
   // Builds the derived model; takes ownership of the feed. Fails (naming the trip or shape) only
-  // on data it cannot use at all; oddities are counted as warnings in feed().warnings.
+  // on data it cannot use at all (unknown time zone, an index out of range); oddities are
+  // counted as warnings in feed().warnings ("nonmonotone_pattern", "stop_far_from_shape",
+  // "shape_too_short" (a shape of fewer than 2 points: the trip uses its stops instead),
+  // "trip_without_stop_times", "shape_dist_traveled_ignored"). A trip without stop_times gets
+  // a pattern with no stops. Frequency-based trips (frequencies.txt) are treated as their
+  // template trip only.
   static absl::StatusOr<std::shared_ptr<const Network>> Build(GtfsFeed feed,
                                                              const NetworkOptions& options = {});
 
