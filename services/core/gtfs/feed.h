@@ -131,7 +131,8 @@ struct GtfsFeed {
 };
 
 struct GtfsLoadOptions {
-  // Print a progress line to stderr while reading large files. Default: off.
+  // Print progress lines to stderr (one per feed and per stop_times.txt; a live percentage on a
+  // terminal). Default: off.
   bool progress = false;
 };
 
@@ -139,8 +140,25 @@ struct GtfsLoadOptions {
 // agency, routes, trips, stops, stop_times, and calendar and/or calendar_dates; shapes,
 // frequencies and feed_info are used when present. Ids that clash between feeds are kept apart:
 // an entity whose id was already loaded from an earlier feed with different content gets the id
-// "<feed name>:<id>" (feed name = file or directory stem); identical rows are merged. On error the
-// status names the file, and for a bad row its line, column and value; nothing is returned.
+// "<feed name>:<id>" (feed name = file or directory stem); identical rows are merged. A trip is
+// identical when its trips.txt row and all its stop_times are. References inside a feed always
+// resolve to that feed's own entities. On error the status names the file, and for a bad row its
+// line, column and value; nothing is returned.
+//
+// Errors: a missing required file or column; an unknown stop_id or trip_id in stop_times, an
+// unknown route_id or service_id in trips; a repeated stop_sequence within a trip (rows may come
+// in any order: each trip's rows are sorted by stop_sequence); an unparsable time, date or
+// number; lat/lon out of range; a duplicate id within one file; an unknown agency_timezone; a
+// trip whose first or last stop has no time.
+// Warnings (GtfsFeed::warnings, by kind), among others: "<entity>_id_merged" / "_renamed"
+// (several feeds), "trip_without_stop_times" and "trip_with_one_stop_time" (such trips are
+// dropped), "trip_unknown_shape_id" (the trip gets no shape), "stop_times_interpolated" (rows
+// without times, filled linearly by shape_dist_traveled or by stop count),
+// "trip_times_decreasing", "shape_point_repeated", "row_field_count_mismatch".
+//
+// Speed: files are read whole and parsed in place; a zip's stop_times.txt is inflated on a second
+// thread while it is parsed. On NYC feeds: about 0.3 s of CPU per million stop_times and about
+// 110 bytes of peak memory per stop_time (bench/RESULTS.md, "GTFS load").
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
                                  const GtfsLoadOptions& options = {});
 
