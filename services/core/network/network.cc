@@ -483,18 +483,38 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   net->service_max_duration_s_.assign(num_services, 0);
   net->min_start_s_ = std::numeric_limits<int32_t>::max();
   net->max_end_s_ = std::numeric_limits<int32_t>::min();
+  // Frequency-based trips: one run per headway from start_time while before end_time.
+  for (const GtfsFrequency& fq : f.frequencies) {
+    if (fq.trip >= num_trips || fq.headway_s <= 0 || f.trips[fq.trip].num_stop_times == 0)
+      continue;
+    const int32_t dep0 = f.stop_times[f.trips[fq.trip].first_stop_time].departure_s;
+    std::vector<int32_t>& shifts = net->frequency_shifts_[fq.trip];
+    for (int32_t s = fq.start_s; s < fq.end_s; s += fq.headway_s) shifts.push_back(s - dep0);
+  }
+  for (auto& [trip, shifts] : net->frequency_shifts_) {
+    std::sort(shifts.begin(), shifts.end());
+    shifts.erase(std::unique(shifts.begin(), shifts.end()), shifts.end());
+  }
   for (uint32_t t = 0; t < num_trips; ++t) {
     const GtfsTrip& trip = f.trips[t];
     net->service_trips_[trip.service].push_back(t);
     if (trip.num_stop_times == 0) continue;
     const GtfsStopTime* st = f.stop_times.data() + trip.first_stop_time;
-    int32_t start = st[0].departure_s;
-    int32_t end = std::max(start, st[trip.num_stop_times - 1].arrival_s);
-    net->service_spans_[trip.service].push_back({start, end, t});
+    const int32_t start = st[0].departure_s;
+    const int32_t end = std::max(start, st[trip.num_stop_times - 1].arrival_s);
+    auto add = [&](int32_t shift) {
+      net->service_spans_[trip.service].push_back({start + shift, end + shift, t, shift});
+      net->min_start_s_ = std::min(net->min_start_s_, start + shift);
+      net->max_end_s_ = std::max(net->max_end_s_, end + shift);
+    };
+    auto fit = net->frequency_shifts_.find(t);
+    if (fit == net->frequency_shifts_.end()) {
+      add(0);
+    } else {
+      for (int32_t shift : fit->second) add(shift);
+    }
     net->service_max_duration_s_[trip.service] =
         std::max(net->service_max_duration_s_[trip.service], end - start);
-    net->min_start_s_ = std::min(net->min_start_s_, start);
-    net->max_end_s_ = std::max(net->max_end_s_, end);
   }
   if (net->min_start_s_ > net->max_end_s_) net->min_start_s_ = net->max_end_s_ = 0;
   auto by_start = [](const TripSpan& a, const TripSpan& b) {
@@ -657,7 +677,8 @@ void AppendRunning(const std::vector<Span>& spans, int32_t max_duration_s, int64
   auto it = std::lower_bound(spans.begin(), spans.end(), lo,
                              [](const Span& a, int64_t v) { return a.start_s < v; });
   for (; it != spans.end() && it->start_s <= hi; ++it)
-    if (it->end_s + after_s >= off) out->push_back({it->trip, date, day_start});
+    if (it->end_s + after_s >= off)
+      out->push_back({it->trip, date, day_start + absl::Seconds(it->shift_s), it->shift_s});
 }
 
 }  // namespace
@@ -716,18 +737,37 @@ std::optional<TripInstance> Network::NearestTripInstance(uint32_t trip, absl::Ti
   const GtfsTrip& tr = feed_.trips[trip];
   const int32_t dep_s = tr.num_stop_times ? feed_.stop_times[tr.first_stop_time].departure_s : 0;
   // The service day starts near t - dep; look one day either side of the gap's range.
-  const absl::CivilDay d0 = absl::ToCivilDay(t - absl::Seconds(dep_s) - max_gap, tz_) - 1;
-  const absl::CivilDay d1 = absl::ToCivilDay(t - absl::Seconds(dep_s) + max_gap, tz_) + 1;
+  auto fit = frequency_shifts_.find(trip);
+  const std::vector<int32_t>* shifts = fit == frequency_shifts_.end() ? nullptr : &fit->second;
+  const int32_t min_shift = shifts && !shifts->empty() ? shifts->front() : 0;
+  const int32_t max_shift = shifts && !shifts->empty() ? shifts->back() : 0;
+  const absl::CivilDay d0 =
+      absl::ToCivilDay(t - absl::Seconds(dep_s + max_shift) - max_gap, tz_) - 1;
+  const absl::CivilDay d1 =
+      absl::ToCivilDay(t - absl::Seconds(dep_s + min_shift) + max_gap, tz_) + 1;
   std::optional<TripInstance> best;
   absl::Duration best_gap = absl::InfiniteDuration();
   for (absl::CivilDay d = d0; d <= d1; ++d) {
     const int32_t date = FromCivilDay(d);
     if (!feed_.ServiceRunsOn(tr.service, date)) continue;
     const absl::Time day_start = ServiceDayStart(date);
-    const absl::Duration gap = absl::AbsDuration(t - (day_start + absl::Seconds(dep_s)));
-    if (gap <= max_gap && gap < best_gap) {
-      best_gap = gap;
-      best = TripInstance{trip, date, day_start};
+    auto consider = [&](int32_t shift) {
+      const absl::Time ds = day_start + absl::Seconds(shift);
+      const absl::Duration gap = absl::AbsDuration(t - (ds + absl::Seconds(dep_s)));
+      if (gap <= max_gap && gap < best_gap) {
+        best_gap = gap;
+        best = TripInstance{trip, date, ds, shift};
+      }
+    };
+    if (shifts == nullptr) {
+      consider(0);
+    } else if (!shifts->empty()) {
+      // The runs nearest to t: the first shift at or after the ideal one, and the one before.
+      const int64_t ideal = absl::ToInt64Seconds(absl::Floor(t - day_start, absl::Seconds(1))) -
+                            dep_s;
+      auto it = std::lower_bound(shifts->begin(), shifts->end(), ideal);
+      if (it != shifts->end()) consider(*it);
+      if (it != shifts->begin()) consider(*(it - 1));
     }
   }
   return best;

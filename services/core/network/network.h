@@ -58,10 +58,16 @@ struct NetworkOptions {
 };
 
 // A trip running on a service date: trip index plus the instant its times count from.
+//
+// Frequency-based trips (frequencies.txt) run several times a day from one template: each run
+// is an instance whose day_start is shifted by shift_s, so that day_start + a stop_time of the
+// template is that run's time (ScheduledArrival/Departure do this).
 struct TripInstance {
   uint32_t trip = kNoIndex;
   int32_t service_date = 0;  // YYYYMMDD
-  absl::Time day_start;      // noon minus 12 h of service_date, in the agency's time zone
+  absl::Time day_start;      // noon minus 12 h of service_date, in the agency's time zone,
+                             // plus shift_s
+  int32_t shift_s = 0;       // frequency-based run: its start minus the template's; else 0
 };
 
 class Network {
@@ -71,8 +77,7 @@ class Network {
   // counted as warnings in feed().warnings ("nonmonotone_pattern", "stop_far_from_shape",
   // "shape_too_short" (a shape of fewer than 2 points: the trip uses its stops instead),
   // "trip_without_stop_times", "shape_dist_traveled_ignored"). A trip without stop_times gets
-  // a pattern with no stops. Frequency-based trips (frequencies.txt) are treated as their
-  // template trip only.
+  // a pattern with no stops. Frequency-based trips run once per headway (see TripInstance).
   static absl::StatusOr<std::shared_ptr<const Network>> Build(GtfsFeed feed,
                                                              const NetworkOptions& options = {});
 
@@ -159,7 +164,10 @@ class Network {
     int32_t start_s = 0;  // first departure
     int32_t end_s = 0;    // last arrival
     uint32_t trip = kNoIndex;
+    int32_t shift_s = 0;  // frequency-based run: start minus the template's first departure
   };
+  // Frequency-based trips: trip -> shifts of its runs, ascending.
+  absl::flat_hash_map<uint32_t, std::vector<int32_t>> frequency_shifts_;
   std::vector<std::vector<TripSpan>> service_spans_;  // per service, sorted by start_s
   std::vector<int32_t> service_max_duration_s_;       // per service, longest trip span
   std::vector<std::vector<uint32_t>> service_trips_;  // per service, ascending trip index

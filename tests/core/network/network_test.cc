@@ -577,6 +577,47 @@ TEST(Calendar, TripsAroundOnRouteAndNearestTripInstance) {
   EXPECT_EQ(ni->service_date, 20260220);
 }
 
+// A frequency-based trip: the template runs 06:00 -> 06:20, frequencies.txt repeats it every
+// 10 minutes from 06:00 until (not including) 07:00.
+TEST(Calendar, FrequencyBasedTripRunsOncePerHeadway) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  uint32_t t = fb.AddTrip("f", {"s1", "s2"}, 6 * 3600, 20 * 60);
+  fb.feed().frequencies.push_back({t, 6 * 3600, 7 * 3600, 600, false});
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  // Tuesday 06:35 EST: the runs of 06:20 and 06:30 are under way (06:10 ended at 06:30).
+  auto around = net->TripsAround(Utc(2026, 2, 17, 11, 35), absl::ZeroDuration(),
+                                 absl::ZeroDuration());
+  std::vector<absl::Time> starts;
+  for (const TripInstance& ti : around) {
+    EXPECT_EQ(ti.trip, t);
+    EXPECT_EQ(ti.service_date, 20260217);
+    EXPECT_EQ(ti.day_start, net->ServiceDayStart(20260217) + absl::Seconds(ti.shift_s));
+    starts.push_back(net->ScheduledDeparture(ti, 0));
+  }
+  std::sort(starts.begin(), starts.end());
+  EXPECT_EQ(starts, (std::vector<absl::Time>{Utc(2026, 2, 17, 11, 20), Utc(2026, 2, 17, 11, 30)}));
+  EXPECT_EQ(net->TripsAroundOnRoute(0, Utc(2026, 2, 17, 11, 35), absl::ZeroDuration(),
+                                    absl::ZeroDuration())
+                .size(),
+            2u);
+  // No run after 06:50: at 07:15 nothing runs.
+  EXPECT_TRUE(net->TripsAround(Utc(2026, 2, 17, 12, 15), absl::ZeroDuration(),
+                               absl::ZeroDuration())
+                  .empty());
+  // The run nearest 06:44 is the one of 06:40; its arrival is 07:00.
+  auto ni = net->NearestTripInstance(t, Utc(2026, 2, 17, 11, 44));
+  ASSERT_TRUE(ni.has_value());
+  EXPECT_EQ(net->ScheduledDeparture(*ni, 0), Utc(2026, 2, 17, 11, 40));
+  EXPECT_EQ(net->ScheduledArrival(*ni, 1), Utc(2026, 2, 17, 12, 0));
+  // In the evening the nearest is the last run, 06:50.
+  ni = net->NearestTripInstance(t, Utc(2026, 2, 17, 20, 0));
+  ASSERT_TRUE(ni.has_value());
+  EXPECT_EQ(net->ScheduledDeparture(*ni, 0), Utc(2026, 2, 17, 11, 50));
+}
+
 // ---- Blocks ----------------------------------------------------------------------------------
 
 TEST(Blocks, NextTripInBlockFollowsFirstDepartureWithinTheService) {
