@@ -4,7 +4,7 @@
 #include <tuple>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 
 namespace smartbus {
 
@@ -50,23 +50,46 @@ namespace {
 
 constexpr double kMpsToKmh = 3.6;
 
-// One visit at a stop, as the per-stop series keeps it (sorted by arrival).
+// On-time class of a visit.
+enum OnTimeClass : int8_t { kNotCounted = -2, kEarly = -1, kOnTime = 0, kLate = 1 };
+
+// One visit at a stop, as the per-stop series keeps it (sorted by arrival, then schedule, trip).
 struct VisitRec {
   double arrival_s;
   double sched_arrival_s;
-  double deviation_s;  // NaN: does not count for on-time (a trip's first stop)
   int32_t boardings;
   int32_t alightings;
   int32_t load;
   int32_t occupancy;
   uint32_t trip;
   uint32_t vehicle;
+  int8_t on_time;  // OnTimeClass
+};
+
+bool RecLess(const VisitRec& a, const VisitRec& b) {
+  return std::tie(a.arrival_s, a.sched_arrival_s, a.trip) <
+         std::tie(b.arrival_s, b.sched_arrival_s, b.trip);
+}
+
+// Sums over a series prefix: pre[i] covers the visits [0, i); its gap terms cover the gaps that
+// end at visits 1..i-1 (the gap ending at visit j is arrival[j] - arrival[j-1]). A window's
+// figures are then two binary searches and a subtraction.
+struct StopPre {
+  int64_t counted = 0, on_time = 0, early = 0, late = 0;
+  int64_t count_visits = 0, boardings = 0, alightings = 0, load_visits = 0, occ_visits = 0,
+          crowded = 0;
+  double load_sum = 0, occ_sum = 0;
+  // gap terms
+  int64_t bunched = 0, inversions = 0;
+  double gap_sum = 0, gap_sq = 0, sgap_sum = 0, sgap_sq = 0;
 };
 
 struct StopSeries {
   uint32_t route;
   uint32_t stop;
   std::vector<VisitRec> recs;
+  std::vector<StopPre> pre;  // recs.size() + 1
+  int32_t max_load = -1;     // over all recs (a whole-series window needs no scan)
 };
 
 // One drive from a stop to the next stop of the same trip.
@@ -81,11 +104,18 @@ struct Trav {
   int32_t bin;  // time-of-day bin of the departure
 };
 
+struct SegPre {
+  int64_t n = 0, load_visits = 0, occ_visits = 0, crowded = 0;
+  double dist_m = 0, time_s = 0, sched_time_s = 0, load_sum = 0, occ_sum = 0;
+};
+
 struct SegSeries {
   uint32_t route;
   uint32_t from_stop;
   uint32_t to_stop;
-  std::vector<Trav> travs;  // sorted by to_arrival_s
+  std::vector<Trav> travs;   // sorted by to_arrival_s
+  std::vector<SegPre> pre;   // travs.size() + 1
+  double max_time_s = 0;     // longest traversal held (for window edges)
 };
 
 struct Bin {
@@ -117,30 +147,88 @@ struct TripPoint {
 };
 
 struct TripInst {
+  uint64_t key;
   uint32_t trip;
   int32_t service_date;
   uint32_t route;
   uint32_t vehicle;
   std::vector<TripPoint> points;  // sorted by k
+  // Over all points: for windows that hold the whole trip.
+  double min_arrival_s = std::numeric_limits<double>::infinity();
+  double max_arrival_s = -std::numeric_limits<double>::infinity();
+  PassengerStats passengers;
 };
 
 uint64_t TripKey(uint32_t trip, int32_t service_date) {
   return (uint64_t{trip} << 32) | static_cast<uint32_t>(service_date);
 }
 
-template <typename T, typename F>
-void InsertSorted(std::vector<T>& v, T x, F key) {
-  // Usually appended: search from the back.
-  auto it = v.end();
-  while (it != v.begin() && key(*(it - 1)) > key(x)) {
-    if (v.end() - it > 16) {
-      it = std::upper_bound(v.begin(), it, x,
-                            [&](const T& a, const T& b) { return key(a) < key(b); });
-      break;
+// Position at which x goes in v (sorted by less); usually the end, so search from the back.
+template <typename T, typename Less>
+size_t InsertPos(const std::vector<T>& v, const T& x, Less less) {
+  size_t i = v.size();
+  int steps = 0;
+  while (i > 0 && less(x, v[i - 1])) {
+    if (++steps > 16) {
+      return std::upper_bound(v.begin(), v.begin() + i, x, less) - v.begin();
     }
-    --it;
+    --i;
   }
-  v.insert(it, std::move(x));
+  return i;
+}
+
+StopPre Next(const StopPre& p, const VisitRec& r, const VisitRec* prev, double bunching_ratio) {
+  StopPre n = p;
+  switch (r.on_time) {
+    case kEarly: ++n.counted; ++n.early; break;
+    case kOnTime: ++n.counted; ++n.on_time; break;
+    case kLate: ++n.counted; ++n.late; break;
+    default: break;
+  }
+  if (r.boardings >= 0 || r.alightings >= 0) {
+    ++n.count_visits;
+    if (r.boardings > 0) n.boardings += r.boardings;
+    if (r.alightings > 0) n.alightings += r.alightings;
+  }
+  if (r.load >= 0) {
+    ++n.load_visits;
+    n.load_sum += r.load;
+  }
+  if (r.occupancy >= 0) {
+    ++n.occ_visits;
+    n.occ_sum += r.occupancy;
+    if (r.occupancy >= 3) ++n.crowded;
+  }
+  if (prev) {
+    double h = r.arrival_s - prev->arrival_s;
+    n.gap_sum += h;
+    n.gap_sq += h * h;
+    double sd = r.sched_arrival_s - prev->sched_arrival_s;
+    double sh = std::abs(sd);
+    if (sh > 0 && h < bunching_ratio * sh) ++n.bunched;
+    if (sd < 0) ++n.inversions;
+    n.sgap_sum += sd;
+    n.sgap_sq += sd * sd;
+  }
+  return n;
+}
+
+SegPre Next(const SegPre& p, const Trav& t) {
+  SegPre n = p;
+  ++n.n;
+  n.dist_m += t.dist_m;
+  n.time_s += t.time_s;
+  n.sched_time_s += t.sched_time_s;
+  if (t.load >= 0) {
+    ++n.load_visits;
+    n.load_sum += t.load;
+  }
+  if (t.occupancy >= 0) {
+    ++n.occ_visits;
+    n.occ_sum += t.occupancy;
+    if (t.occupancy >= 3) ++n.crowded;
+  }
+  return n;
 }
 
 }  // namespace
@@ -152,12 +240,13 @@ struct VisitAggregator::Impl {
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_series_index;
   std::vector<GlobalSeg> global_segs;
   absl::flat_hash_map<std::pair<uint32_t, uint32_t>, uint32_t> global_seg_index;
-  std::vector<std::vector<uint32_t>> route_stop_series;
-  std::vector<std::vector<uint32_t>> route_seg_series;
-  std::vector<std::vector<uint64_t>> route_trips;
-  absl::flat_hash_map<uint64_t, TripInst> trips;
+  std::vector<std::vector<uint32_t>> route_stop_series;  // sorted by stop
+  std::vector<std::vector<uint32_t>> route_seg_series;   // sorted by (from, to)
+  std::vector<std::vector<TripInst*>> route_trips;       // sorted by key
+  absl::node_hash_map<uint64_t, TripInst> trips;
   std::vector<std::string> vehicles;
   absl::flat_hash_map<std::string, uint32_t> vehicle_index;
+  double oldest_arrival_s = std::numeric_limits<double>::infinity();
 
   template <typename T>
   static std::vector<T>& RouteSlot(std::vector<std::vector<T>>& v, uint32_t route) {
@@ -174,7 +263,7 @@ struct VisitAggregator::Impl {
     auto [it, inserted] =
         stop_series_index.try_emplace(key, static_cast<uint32_t>(stop_series.size()));
     if (inserted) {
-      stop_series.push_back(StopSeries{route, stop, {}});
+      stop_series.push_back(StopSeries{route, stop, {}, {StopPre{}}, -1});
       // Kept sorted by stop so that sums run in one order whatever the order of the visits.
       std::vector<uint32_t>& l = RouteSlot(route_stop_series, route);
       l.insert(std::upper_bound(l.begin(), l.end(), it->second,
@@ -189,7 +278,7 @@ struct VisitAggregator::Impl {
     auto [it, inserted] = seg_series_index.try_emplace(std::make_tuple(route, from, to),
                                                        static_cast<uint32_t>(seg_series.size()));
     if (inserted) {
-      seg_series.push_back(SegSeries{route, from, to, {}});
+      seg_series.push_back(SegSeries{route, from, to, {}, {SegPre{}}, 0});
       std::vector<uint32_t>& l = RouteSlot(route_seg_series, route);
       l.insert(std::upper_bound(l.begin(), l.end(), it->second,
                                 [&](uint32_t a, uint32_t b) {
@@ -205,6 +294,25 @@ struct VisitAggregator::Impl {
       global_segs[g->second].series.push_back(it->second);
     }
     return it->second;
+  }
+  static void InsertVisit(StopSeries& s, const VisitRec& r, double bunching_ratio) {
+    size_t pos = InsertPos(s.recs, r, RecLess);
+    s.recs.insert(s.recs.begin() + pos, r);
+    s.pre.insert(s.pre.begin() + pos + 1, StopPre{});
+    for (size_t i = pos; i < s.recs.size(); ++i) {
+      s.pre[i + 1] = Next(s.pre[i], s.recs[i], i > 0 ? &s.recs[i - 1] : nullptr, bunching_ratio);
+    }
+    s.max_load = std::max(s.max_load, r.load);
+  }
+  static void InsertTrav(SegSeries& s, const Trav& t) {
+    auto less = [](const Trav& a, const Trav& b) {
+      return std::tie(a.to_arrival_s, a.from_arrival_s) < std::tie(b.to_arrival_s, b.from_arrival_s);
+    };
+    size_t pos = InsertPos(s.travs, t, less);
+    s.travs.insert(s.travs.begin() + pos, t);
+    s.pre.insert(s.pre.begin() + pos + 1, SegPre{});
+    for (size_t i = pos; i < s.travs.size(); ++i) s.pre[i + 1] = Next(s.pre[i], s.travs[i]);
+    s.max_time_s = std::max(s.max_time_s, t.time_s);
   }
 };
 
@@ -227,15 +335,14 @@ int32_t SecondOfDay(double t_s, const absl::TimeZone& tz) {
 
 }  // namespace
 
-bool VisitAggregator::Add(const StopVisit& visit) {
-  if (visit.route == kNoIndex || visit.stop == kNoIndex || visit.trip == kNoIndex) return false;
-  if (!std::isfinite(visit.arrival_s)) return false;
+bool VisitAggregator::Add(const StopVisit& v) {
+  if (v.route == kNoIndex || v.stop == kNoIndex || v.trip == kNoIndex) return false;
+  if (!std::isfinite(v.arrival_s)) return false;
   // Observed times are rounded to whole seconds, the precision of the Stop visits CSV, so that
   // the live figures equal `smartbus report` over the file exactly.
-  StopVisit v = visit;
-  v.arrival_s = std::round(visit.arrival_s);
+  const double arrival_s = std::round(v.arrival_s);
   const double departure_s =
-      std::round(std::isfinite(visit.departure_s) ? visit.departure_s : visit.arrival_s);
+      std::round(std::isfinite(v.departure_s) ? v.departure_s : v.arrival_s);
   Impl& m = *impl_;
 
   // Trip instance: one visit per stop_index.
@@ -243,35 +350,43 @@ bool VisitAggregator::Add(const StopVisit& visit) {
   auto [tit, tnew] = m.trips.try_emplace(tkey);
   TripInst& inst = tit->second;
   if (tnew) {
+    inst.key = tkey;
     inst.trip = v.trip;
     inst.service_date = v.service_date;
     inst.route = v.route;
     inst.vehicle = m.Vehicle(v.vehicle_id);
-    std::vector<uint64_t>& l = Impl::RouteSlot(m.route_trips, v.route);
-    l.insert(std::upper_bound(l.begin(), l.end(), tkey), tkey);
+    std::vector<TripInst*>& l = Impl::RouteSlot(m.route_trips, v.route);
+    l.insert(std::upper_bound(l.begin(), l.end(), &inst,
+                              [](const TripInst* a, const TripInst* b) { return a->key < b->key; }),
+             &inst);
   }
   auto pit = std::lower_bound(inst.points.begin(), inst.points.end(), v.stop_index,
                               [](const TripPoint& p, uint32_t k) { return p.k < k; });
   if (pit != inst.points.end() && pit->k == v.stop_index) return false;
   pit = inst.points.insert(
-      pit, TripPoint{v.stop_index, v.stop, v.arrival_s, departure_s, v.scheduled_arrival_s,
+      pit, TripPoint{v.stop_index, v.stop, arrival_s, departure_s, v.scheduled_arrival_s,
                      v.scheduled_departure_s, v.boardings, v.alightings, v.load, v.occupancy});
   const size_t pos = pit - inst.points.begin();
+  inst.min_arrival_s = std::min(inst.min_arrival_s, arrival_s);
+  inst.max_arrival_s = std::max(inst.max_arrival_s, arrival_s);
+  inst.passengers.Add(v.boardings, v.alightings, v.load, v.occupancy);
 
-  // On-time deviation (FORMATS.md): not at the first stop; at the last stop the arrival.
-  double deviation = NAN;
+  // On-time class (FORMATS.md): not at the first stop; at the last stop the arrival counts.
+  int8_t on_time = kNotCounted;
   if (v.stop_index > 0) {
     uint32_t n = network_->TripNumStops(v.trip);
     bool last = n > 0 && v.stop_index + 1 == n;
-    deviation = (last ? v.arrival_s : departure_s) - static_cast<double>(v.scheduled_departure_s);
+    double dev = (last ? arrival_s : departure_s) - static_cast<double>(v.scheduled_departure_s);
+    on_time = dev < options_.on_time_early_s  ? kEarly
+              : dev > options_.on_time_late_s ? kLate
+                                              : kOnTime;
   }
   uint32_t vehicle = inst.vehicle;
   if (m.vehicles[vehicle] != v.vehicle_id) vehicle = m.Vehicle(v.vehicle_id);
-  StopSeries& ss = m.Stop(v.route, v.stop);
-  InsertSorted(ss.recs,
-               VisitRec{v.arrival_s, static_cast<double>(v.scheduled_arrival_s), deviation,
-                        v.boardings, v.alightings, v.load, v.occupancy, v.trip, vehicle},
-               [](const VisitRec& r) { return r.arrival_s; });
+  Impl::InsertVisit(m.Stop(v.route, v.stop),
+                    VisitRec{arrival_s, static_cast<double>(v.scheduled_arrival_s), v.boardings,
+                             v.alightings, v.load, v.occupancy, v.trip, vehicle, on_time},
+                    options_.bunching_ratio);
 
   // Segment traversals with the neighbouring stops of the same trip instance.
   auto add_trav = [&](const TripPoint& a, const TripPoint& b) {
@@ -282,11 +397,10 @@ bool VisitAggregator::Add(const StopVisit& visit) {
     if (!std::isfinite(dist) || !(time > 0)) return;
     int32_t bin = SecondOfDay(a.departure_s, options_.time_zone) / options_.usual_bin_s;
     uint32_t si = m.Seg(inst.route, a.stop, b.stop, 86400 / options_.usual_bin_s);
-    InsertSorted(m.seg_series[si].travs,
-                 Trav{a.arrival_s, b.arrival_s, dist, time,
-                      static_cast<double>(b.sched_arrival_s - a.sched_departure_s), a.load,
-                      a.occupancy, bin},
-                 [](const Trav& t) { return t.to_arrival_s; });
+    Impl::InsertTrav(m.seg_series[si],
+                     Trav{a.arrival_s, b.arrival_s, dist, time,
+                          static_cast<double>(b.sched_arrival_s - a.sched_departure_s), a.load,
+                          a.occupancy, bin});
     Bin& gb = m.global_segs[m.global_seg_index[std::make_pair(a.stop, b.stop)]].bins[bin];
     gb.dist_m += dist;
     gb.time_s += time;
@@ -297,10 +411,13 @@ bool VisitAggregator::Add(const StopVisit& visit) {
   if (pos + 1 < pts.size() && pts[pos].k + 1 == pts[pos + 1].k) add_trav(pts[pos], pts[pos + 1]);
 
   ++visits_;
-  newest_arrival_s_ = std::max(newest_arrival_s_, v.arrival_s);
+  newest_arrival_s_ = std::max(newest_arrival_s_, arrival_s);
+  m.oldest_arrival_s = std::min(m.oldest_arrival_s, arrival_s);
   if (++adds_since_prune_ >= 4096) {
     adds_since_prune_ = 0;
-    Prune(newest_arrival_s_ - options_.retention_s);
+    if (m.oldest_arrival_s < newest_arrival_s_ - options_.retention_s) {
+      Prune(newest_arrival_s_ - options_.retention_s);
+    }
   }
   return true;
 }
@@ -308,81 +425,119 @@ bool VisitAggregator::Add(const StopVisit& visit) {
 void VisitAggregator::Prune(double before_s) {
   Impl& m = *impl_;
   int64_t total = 0;
+  double oldest = std::numeric_limits<double>::infinity();
   for (StopSeries& s : m.stop_series) {
     auto it = std::lower_bound(s.recs.begin(), s.recs.end(), before_s,
                                [](const VisitRec& r, double t) { return r.arrival_s < t; });
+    size_t k = it - s.recs.begin();
     s.recs.erase(s.recs.begin(), it);
+    s.pre.erase(s.pre.begin(), s.pre.begin() + k);  // differences stay valid
+    s.max_load = -1;
+    for (const VisitRec& r : s.recs) s.max_load = std::max(s.max_load, r.load);
     total += static_cast<int64_t>(s.recs.size());
+    if (!s.recs.empty()) oldest = std::min(oldest, s.recs.front().arrival_s);
   }
   for (SegSeries& s : m.seg_series) {
     auto it = std::lower_bound(s.travs.begin(), s.travs.end(), before_s,
                                [](const Trav& r, double t) { return r.to_arrival_s < t; });
+    size_t k = it - s.travs.begin();
     s.travs.erase(s.travs.begin(), it);
+    s.pre.erase(s.pre.begin(), s.pre.begin() + k);
   }
-  for (std::vector<uint64_t>& keys : m.route_trips) {
-    keys.erase(std::remove_if(keys.begin(), keys.end(),
-                              [&](uint64_t key) {
-                                auto it = m.trips.find(key);
-                                std::vector<TripPoint>& p = it->second.points;
-                                p.erase(std::remove_if(p.begin(), p.end(),
-                                                       [&](const TripPoint& x) {
-                                                         return x.arrival_s < before_s;
-                                                       }),
-                                        p.end());
-                                if (!p.empty()) return false;
-                                m.trips.erase(it);
-                                return true;
-                              }),
-               keys.end());
+  for (std::vector<TripInst*>& l : m.route_trips) {
+    l.erase(std::remove_if(l.begin(), l.end(),
+                           [&](TripInst* inst) {
+                             if (inst->min_arrival_s >= before_s) return false;
+                             std::vector<TripPoint>& p = inst->points;
+                             p.erase(std::remove_if(p.begin(), p.end(),
+                                                    [&](const TripPoint& x) {
+                                                      return x.arrival_s < before_s;
+                                                    }),
+                                     p.end());
+                             if (p.empty()) {
+                               m.trips.erase(inst->key);
+                               return true;
+                             }
+                             inst->min_arrival_s = std::numeric_limits<double>::infinity();
+                             inst->passengers = PassengerStats{};
+                             for (const TripPoint& x : p) {
+                               inst->min_arrival_s = std::min(inst->min_arrival_s, x.arrival_s);
+                               inst->passengers.Add(x.boardings, x.alightings, x.load,
+                                                    x.occupancy);
+                             }
+                             return false;
+                           }),
+            l.end());
   }
   visits_ = total;
+  m.oldest_arrival_s = oldest;
 }
 
 namespace {
 
 // Figures of one stop series over [lo, hi).
-void StopFigures(const std::vector<VisitRec>& recs, size_t lo, size_t hi,
-                 const AnalyticsOptions& o, std::vector<double>& scratch, StopStats& out,
-                 double* excess_weighted) {
+void StopFigures(const StopSeries& s, size_t lo, size_t hi, std::vector<double>& scratch,
+                 StopStats& out) {
+  const StopPre& a = s.pre[lo];
+  const StopPre& b = s.pre[hi];
   out.visits = static_cast<int64_t>(hi - lo);
-  for (size_t i = lo; i < hi; ++i) {
-    const VisitRec& r = recs[i];
-    if (!std::isnan(r.deviation_s)) {
-      ++out.on_time.counted;
-      if (r.deviation_s < o.on_time_early_s) {
-        ++out.on_time.early;
-      } else if (r.deviation_s > o.on_time_late_s) {
-        ++out.on_time.late;
-      } else {
-        ++out.on_time.on_time;
-      }
-    }
-    out.passengers.Add(r.boardings, r.alightings, r.load, r.occupancy);
-    if (i > lo) {
-      double h = r.arrival_s - recs[i - 1].arrival_s;
-      ++out.headways.gaps;
-      out.headways.sum_s += h;
-      out.headways.sum_sq += h * h;
-      double sh = std::abs(r.sched_arrival_s - recs[i - 1].sched_arrival_s);
-      if (sh > 0 && h < o.bunching_ratio * sh) ++out.bunched_gaps;
-    }
+  out.on_time.counted = b.counted - a.counted;
+  out.on_time.on_time = b.on_time - a.on_time;
+  out.on_time.early = b.early - a.early;
+  out.on_time.late = b.late - a.late;
+  PassengerStats& p = out.passengers;
+  p.count_visits = b.count_visits - a.count_visits;
+  p.boardings = b.boardings - a.boardings;
+  p.alightings = b.alightings - a.alightings;
+  p.load_visits = b.load_visits - a.load_visits;
+  p.load_sum = b.load_sum - a.load_sum;
+  p.occupancy_visits = b.occ_visits - a.occ_visits;
+  p.occupancy_sum = b.occ_sum - a.occ_sum;
+  p.crowded_visits = b.crowded - a.crowded;
+  if (lo == 0 && hi == s.recs.size()) {
+    p.max_load = s.max_load;
+  } else if (p.load_visits > 0) {
+    for (size_t i = lo; i < hi; ++i) p.max_load = std::max(p.max_load, s.recs[i].load);
   }
-  *excess_weighted = 0;
-  if (out.headways.gaps == 0) return;
-  scratch.clear();
-  for (size_t i = lo; i < hi; ++i) scratch.push_back(recs[i].sched_arrival_s);
-  std::sort(scratch.begin(), scratch.end());
-  double ss = 0, ssq = 0;
-  for (size_t i = 1; i < scratch.size(); ++i) {
-    double h = scratch[i] - scratch[i - 1];
-    ss += h;
-    ssq += h * h;
+  if (hi - lo < 2) return;
+  const StopPre& g = s.pre[lo + 1];  // gap terms: gaps ending at lo+1 .. hi-1
+  out.headways.gaps = static_cast<int64_t>(hi - lo - 1);
+  out.headways.sum_s = b.gap_sum - g.gap_sum;
+  out.headways.sum_sq = b.gap_sq - g.gap_sq;
+  out.bunched_gaps = b.bunched - g.bunched;
+  double ss, ssq;
+  if (b.inversions == g.inversions) {  // scheduled times already in order
+    ss = b.sgap_sum - g.sgap_sum;
+    ssq = b.sgap_sq - g.sgap_sq;
+  } else {
+    scratch.clear();
+    for (size_t i = lo; i < hi; ++i) scratch.push_back(s.recs[i].sched_arrival_s);
+    std::sort(scratch.begin(), scratch.end());
+    ss = ssq = 0;
+    for (size_t i = 1; i < scratch.size(); ++i) {
+      double h = scratch[i] - scratch[i - 1];
+      ss += h;
+      ssq += h * h;
+    }
   }
   double w_obs = out.headways.sum_s > 0 ? out.headways.sum_sq / (2 * out.headways.sum_s) : 0;
   double w_sched = ss > 0 ? ssq / (2 * ss) : 0;
   out.excess_wait_s = w_obs - w_sched;
-  out.mean_scheduled_headway_s = ss / out.headways.gaps;
-  *excess_weighted = out.excess_wait_s * static_cast<double>(out.headways.gaps);
+  out.mean_scheduled_headway_s = ss / static_cast<double>(out.headways.gaps);
+}
+
+// Decorate-sort: sorts v by key(element) computed once per element.
+template <typename T, typename K>
+void SortByKey(std::vector<T>& v, K key) {
+  using Key = decltype(key(v[0]));
+  std::vector<std::pair<Key, size_t>> keys;
+  keys.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) keys.emplace_back(key(v[i]), i);
+  std::sort(keys.begin(), keys.end());
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (auto& [k, i] : keys) out.push_back(std::move(v[i]));
+  v = std::move(out);
 }
 
 }  // namespace
@@ -404,14 +559,17 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
     for (uint32_t si : m.route_stop_series[r]) {
       const StopSeries& s = m.stop_series[si];
       auto cmp = [](const VisitRec& a, double t) { return a.arrival_s < t; };
-      size_t lo = std::lower_bound(s.recs.begin(), s.recs.end(), w.from_s, cmp) - s.recs.begin();
-      size_t hi = std::lower_bound(s.recs.begin() + lo, s.recs.end(), w.to_s, cmp) -
-                  s.recs.begin();
+      // Unbounded sides need no search (the whole-day query touches only the prefix ends).
+      size_t lo = std::isfinite(w.from_s) ? std::lower_bound(s.recs.begin(), s.recs.end(),
+                                                             w.from_s, cmp) - s.recs.begin()
+                                          : 0;
+      size_t hi = std::isfinite(w.to_s) ? std::lower_bound(s.recs.begin() + lo, s.recs.end(),
+                                                           w.to_s, cmp) - s.recs.begin()
+                                        : s.recs.size();
       if (lo >= hi) continue;
       StopStats st;
       st.stop = s.stop;
-      double ew = 0;
-      StopFigures(s.recs, lo, hi, options_, scratch, st, &ew);
+      StopFigures(s, lo, hi, scratch, st);
       rs.visits += st.visits;
       rs.on_time.counted += st.on_time.counted;
       rs.on_time.on_time += st.on_time.on_time;
@@ -422,7 +580,7 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
       rs.headways.sum_sq += st.headways.sum_sq;
       rs.bunched_gaps += st.bunched_gaps;
       rs.passengers.Merge(st.passengers);
-      excess_sum += ew;
+      if (st.headways.gaps > 0) excess_sum += st.excess_wait_s * static_cast<double>(st.headways.gaps);
       if (q.stops) rs.stops.push_back(std::move(st));
     }
     if (rs.visits == 0) continue;
@@ -432,47 +590,86 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
       for (uint32_t si : m.route_seg_series[r]) {
         const SegSeries& s = m.seg_series[si];
         auto cmp = [](const Trav& a, double t) { return a.to_arrival_s < t; };
-        auto lo = std::lower_bound(s.travs.begin(), s.travs.end(), w.from_s, cmp);
-        auto hi = std::lower_bound(lo, s.travs.end(), w.to_s, cmp);
+        size_t lo = std::isfinite(w.from_s) ? std::lower_bound(s.travs.begin(), s.travs.end(),
+                                                               w.from_s, cmp) - s.travs.begin()
+                                            : 0;
+        size_t hi = std::isfinite(w.to_s) ? std::lower_bound(s.travs.begin() + lo, s.travs.end(),
+                                                             w.to_s, cmp) - s.travs.begin()
+                                          : s.travs.size();
+        if (lo >= hi) continue;
+        SegPre sum;
+        const SegPre& a = s.pre[lo];
+        const SegPre& b = s.pre[hi];
+        sum.n = b.n - a.n;
+        sum.dist_m = b.dist_m - a.dist_m;
+        sum.time_s = b.time_s - a.time_s;
+        sum.sched_time_s = b.sched_time_s - a.sched_time_s;
+        sum.load_visits = b.load_visits - a.load_visits;
+        sum.load_sum = b.load_sum - a.load_sum;
+        sum.occ_visits = b.occ_visits - a.occ_visits;
+        sum.occ_sum = b.occ_sum - a.occ_sum;
+        sum.crowded = b.crowded - a.crowded;
+        // Traversals that left before the window (only near its start) do not count.
+        if (std::isfinite(w.from_s)) {
+          for (size_t i = lo; i < hi && s.travs[i].to_arrival_s <= w.from_s + s.max_time_s; ++i) {
+            const Trav& t = s.travs[i];
+            if (t.from_arrival_s >= w.from_s) continue;
+            SegPre x = Next(SegPre{}, t);
+            sum.n -= x.n;
+            sum.dist_m -= x.dist_m;
+            sum.time_s -= x.time_s;
+            sum.sched_time_s -= x.sched_time_s;
+            sum.load_visits -= x.load_visits;
+            sum.load_sum -= x.load_sum;
+            sum.occ_visits -= x.occ_visits;
+            sum.occ_sum -= x.occ_sum;
+            sum.crowded -= x.crowded;
+          }
+        }
+        if (sum.n <= 0) continue;
         SegmentStats seg;
         seg.from_stop = s.from_stop;
         seg.to_stop = s.to_stop;
-        double d = 0, t = 0, st = 0;
-        for (auto it = lo; it != hi; ++it) {
-          if (it->from_arrival_s < w.from_s) continue;
-          ++seg.traversals;
-          d += it->dist_m;
-          t += it->time_s;
-          st += it->sched_time_s;
-          seg.passengers.Add(-1, -1, it->load, it->occupancy);
-        }
-        if (seg.traversals == 0) continue;
-        double n = static_cast<double>(seg.traversals);
-        seg.distance_m = d / n;
-        seg.mean_speed_kmh = d / t * kMpsToKmh;
-        seg.mean_time_s = t / n;
-        seg.mean_scheduled_time_s = st / n;
+        seg.traversals = sum.n;
+        double n = static_cast<double>(sum.n);
+        seg.distance_m = sum.dist_m / n;
+        seg.mean_speed_kmh = sum.dist_m / sum.time_s * kMpsToKmh;
+        seg.mean_time_s = sum.time_s / n;
+        seg.mean_scheduled_time_s = sum.sched_time_s / n;
+        seg.passengers.load_visits = sum.load_visits;
+        seg.passengers.load_sum = sum.load_sum;
+        seg.passengers.occupancy_visits = sum.occ_visits;
+        seg.passengers.occupancy_sum = sum.occ_sum;
+        seg.passengers.crowded_visits = sum.crowded;
         rs.segments.push_back(std::move(seg));
       }
     }
 
     if (r < m.route_trips.size()) {
-      for (uint64_t key : m.route_trips[r]) {
-        const TripInst& inst = m.trips.find(key)->second;
+      for (const TripInst* inst : m.route_trips[r]) {
         const TripPoint* a = nullptr;
         const TripPoint* b = nullptr;
         TripStats ts;
-        for (const TripPoint& p : inst.points) {
-          if (!w.Contains(p.arrival_s)) continue;
-          if (!a) a = &p;
-          b = &p;
-          ++ts.visits;
-          ts.passengers.Add(p.boardings, p.alightings, p.load, p.occupancy);
+        if (inst->points.empty()) continue;
+        if (inst->max_arrival_s < w.from_s || inst->min_arrival_s >= w.to_s) continue;
+        if (w.from_s <= inst->min_arrival_s && inst->max_arrival_s < w.to_s) {
+          a = &inst->points.front();
+          b = &inst->points.back();
+          ts.visits = static_cast<int64_t>(inst->points.size());
+          ts.passengers = inst->passengers;
+        } else {
+          for (const TripPoint& p : inst->points) {
+            if (!w.Contains(p.arrival_s)) continue;
+            if (!a) a = &p;
+            b = &p;
+            ++ts.visits;
+            ts.passengers.Add(p.boardings, p.alightings, p.load, p.occupancy);
+          }
         }
         if (!a) continue;
         ++rs.trips;
-        ts.trip = inst.trip;
-        ts.service_date = inst.service_date;
+        ts.trip = inst->trip;
+        ts.service_date = inst->service_date;
         ts.first_stop_index = a->k;
         ts.last_stop_index = b->k;
         ts.end_delay_s = b->arrival_s - static_cast<double>(b->sched_arrival_s);
@@ -483,7 +680,7 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
           rs.scheduled_run_s += ts.scheduled_run_s;
         }
         if (q.trips) {
-          ts.vehicle_id = m.vehicles[inst.vehicle];
+          ts.vehicle_id = m.vehicles[inst->vehicle];
           rs.trip_list.push_back(std::move(ts));
         }
       }
@@ -492,23 +689,15 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
   }
 
   const AnalyticsNetwork& net = *network_;
-  std::sort(out.begin(), out.end(), [&](const RouteStats& a, const RouteStats& b) {
-    return net.RouteId(a.route) < net.RouteId(b.route);
-  });
+  SortByKey(out, [&](const RouteStats& r) { return net.RouteId(r.route); });
   for (RouteStats& rs : out) {
-    std::sort(rs.stops.begin(), rs.stops.end(), [&](const StopStats& a, const StopStats& b) {
-      return net.StopId(a.stop) < net.StopId(b.stop);
+    SortByKey(rs.stops, [&](const StopStats& s) { return net.StopId(s.stop); });
+    SortByKey(rs.segments, [&](const SegmentStats& s) {
+      return std::make_pair(net.StopId(s.from_stop), net.StopId(s.to_stop));
     });
-    std::sort(rs.segments.begin(), rs.segments.end(),
-              [&](const SegmentStats& a, const SegmentStats& b) {
-                return std::make_pair(net.StopId(a.from_stop), net.StopId(a.to_stop)) <
-                       std::make_pair(net.StopId(b.from_stop), net.StopId(b.to_stop));
-              });
-    std::sort(rs.trip_list.begin(), rs.trip_list.end(),
-              [&](const TripStats& a, const TripStats& b) {
-                return std::make_tuple(a.service_date, a.first_stop_index == 0, net.TripId(a.trip)) <
-                       std::make_tuple(b.service_date, b.first_stop_index == 0, net.TripId(b.trip));
-              });
+    SortByKey(rs.trip_list, [&](const TripStats& t) {
+      return std::make_pair(t.service_date, net.TripId(t.trip));
+    });
   }
   return out;
 }
@@ -539,7 +728,10 @@ std::vector<BunchedPair> VisitAggregator::BunchedPairs(double now_s) const {
     p.headway_s = h;
     p.scheduled_headway_s = sh;
     auto [it, inserted] = by_pair.try_emplace(std::make_pair(a.vehicle, b.vehicle), p);
-    if (!inserted && it->second.follower_arrival_s < p.follower_arrival_s) it->second = p;
+    if (!inserted && std::tie(it->second.follower_arrival_s, it->second.stop) <
+                         std::tie(p.follower_arrival_s, p.stop)) {
+      it->second = p;
+    }
   }
   std::vector<BunchedPair> out;
   for (auto& [k, p] : by_pair) out.push_back(std::move(p));
@@ -589,23 +781,40 @@ std::vector<SegmentCongestion> VisitAggregator::Congestion(double now_s, size_t 
     }
     out.push_back(c);
   }
-  std::sort(out.begin(), out.end(), [](const SegmentCongestion& a, const SegmentCongestion& b) {
+  auto worse = [](const SegmentCongestion& a, const SegmentCongestion& b) {
     bool ha = !std::isnan(a.ratio), hb = !std::isnan(b.ratio);
     if (ha != hb) return ha;
     if (ha && a.ratio != b.ratio) return a.ratio < b.ratio;
     if (a.now_speed_kmh != b.now_speed_kmh) return a.now_speed_kmh < b.now_speed_kmh;
     return std::tie(a.from_stop, a.to_stop) < std::tie(b.from_stop, b.to_stop);
-  });
-  if (out.size() > limit) out.resize(limit);
+  };
+  if (out.size() > limit) {
+    std::partial_sort(out.begin(), out.begin() + limit, out.end(), worse);
+    out.resize(limit);
+  } else {
+    std::sort(out.begin(), out.end(), worse);
+  }
   return out;
 }
 
 std::vector<UsualJam> VisitAggregator::UsualJams(size_t limit) const {
   const Impl& m = *impl_;
-  std::vector<UsualJam> out;
+  auto worse = [](const UsualJam& a, const UsualJam& b) {
+    if (a.ratio != b.ratio) return a.ratio < b.ratio;
+    return std::tie(a.speed_kmh, a.from_stop, a.to_stop, a.bin_start_s) <
+           std::tie(b.speed_kmh, b.from_stop, b.to_stop, b.bin_start_s);
+  };
+  // A bounded max-heap of the `limit` worst so far.
+  std::vector<UsualJam> heap;
+  if (limit == 0) return heap;
   for (const GlobalSeg& g : m.global_segs) {
     double ref = 0;
-    size_t first = out.size();
+    for (const Bin& x : g.bins) {
+      if (x.n >= options_.min_usual_traversals && x.time_s > 0) {
+        ref = std::max(ref, x.dist_m / x.time_s * kMpsToKmh);
+      }
+    }
+    if (!(ref > 0)) continue;
     for (size_t b = 0; b < g.bins.size(); ++b) {
       const Bin& x = g.bins[b];
       if (x.n < options_.min_usual_traversals || x.time_s <= 0) continue;
@@ -616,43 +825,48 @@ std::vector<UsualJam> VisitAggregator::UsualJams(size_t limit) const {
       j.bin_start_s = static_cast<int32_t>(b) * options_.usual_bin_s;
       j.traversals = x.n;
       j.speed_kmh = x.dist_m / x.time_s * kMpsToKmh;
-      ref = std::max(ref, j.speed_kmh);
-      out.push_back(j);
-    }
-    for (size_t i = first; i < out.size(); ++i) {
-      out[i].reference_speed_kmh = ref;
-      out[i].ratio = ref > 0 ? out[i].speed_kmh / ref : NAN;
+      j.reference_speed_kmh = ref;
+      j.ratio = j.speed_kmh / ref;
+      if (heap.size() < limit) {
+        heap.push_back(j);
+        std::push_heap(heap.begin(), heap.end(), worse);
+      } else if (worse(j, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), worse);
+        heap.back() = j;
+        std::push_heap(heap.begin(), heap.end(), worse);
+      }
     }
   }
-  std::sort(out.begin(), out.end(), [](const UsualJam& a, const UsualJam& b) {
-    if (a.ratio != b.ratio) return a.ratio < b.ratio;
-    return std::tie(a.speed_kmh, a.from_stop, a.to_stop, a.bin_start_s) <
-           std::tie(b.speed_kmh, b.from_stop, b.to_stop, b.bin_start_s);
-  });
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  std::sort_heap(heap.begin(), heap.end(), worse);
+  return heap;
 }
 
 std::vector<VehicleDriving> VisitAggregator::Driving(const TimeWindow& w) const {
   const Impl& m = *impl_;
   std::vector<VehicleDriving> by_vehicle(m.vehicles.size());
-  for (const std::vector<uint64_t>& keys : m.route_trips) {
-   for (uint64_t key : keys) {
-    const TripInst& inst = m.trips.find(key)->second;
-    const TripPoint* a = nullptr;
-    const TripPoint* b = nullptr;
-    for (const TripPoint& p : inst.points) {
-      if (!w.Contains(p.arrival_s)) continue;
-      if (!a) a = &p;
-      b = &p;
+  for (const std::vector<TripInst*>& l : m.route_trips) {
+    for (const TripInst* inst : l) {
+      if (inst->points.empty()) continue;
+      if (inst->max_arrival_s < w.from_s || inst->min_arrival_s >= w.to_s) continue;
+      const TripPoint* a = nullptr;
+      const TripPoint* b = nullptr;
+      if (w.from_s <= inst->min_arrival_s && inst->max_arrival_s < w.to_s) {
+        a = &inst->points.front();
+        b = &inst->points.back();
+      } else {
+        for (const TripPoint& p : inst->points) {
+          if (!w.Contains(p.arrival_s)) continue;
+          if (!a) a = &p;
+          b = &p;
+        }
+      }
+      if (!a) continue;
+      VehicleDriving& d = by_vehicle[inst->vehicle];
+      ++d.trips;
+      d.driving_s += b->arrival_s - a->departure_s;
+      d.scheduled_s += static_cast<double>(b->sched_arrival_s - a->sched_departure_s);
+      if (std::isnan(d.last_visit_s) || b->arrival_s > d.last_visit_s) d.last_visit_s = b->arrival_s;
     }
-    if (!a) continue;
-    VehicleDriving& d = by_vehicle[inst.vehicle];
-    ++d.trips;
-    d.driving_s += b->arrival_s - a->departure_s;
-    d.scheduled_s += static_cast<double>(b->sched_arrival_s - a->sched_departure_s);
-    if (std::isnan(d.last_visit_s) || b->arrival_s > d.last_visit_s) d.last_visit_s = b->arrival_s;
-   }
   }
   std::vector<VehicleDriving> out;
   for (size_t i = 0; i < by_vehicle.size(); ++i) {
