@@ -179,6 +179,55 @@ bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q) {
   return v.visit.arrival_s >= q.from_s && v.visit.arrival_s <= q.to_s;
 }
 
+namespace {
+template <typename T>
+void AppendOptional(std::string* out, T v, bool known) {
+  out->push_back('\t');
+  if (known) AppendNumber(out, v);
+}
+template <typename T>
+bool ParseOptional(absl::string_view s, T* v, T unknown) {
+  if (s.empty()) {
+    *v = unknown;
+    return true;
+  }
+  return ParseNumber(s, v);
+}
+}  // namespace
+
+void AppendPositionData(std::string* out, const Fix& f) {
+  AppendNumber(out, f.lat);
+  out->push_back('\t');
+  AppendNumber(out, f.lon);
+  AppendOptional(out, f.bearing_deg, !std::isnan(f.bearing_deg));
+  AppendOptional(out, f.speed_mps, !std::isnan(f.speed_mps));
+  out->push_back('\t');
+  AppendEscaped(out, f.trip_id);
+  out->push_back('\t');
+  AppendEscaped(out, f.route_id);
+  AppendOptional(out, f.occupancy, f.occupancy >= 0);
+  AppendOptional(out, f.boardings, f.boardings >= 0);
+  AppendOptional(out, f.alightings, f.alightings >= 0);
+  AppendOptional(out, f.load, f.load >= 0);
+  AppendOptional(out, f.accuracy_m, !std::isnan(f.accuracy_m));
+}
+
+bool ParsePositionData(absl::string_view s, Fix* f) {
+  absl::string_view p[11];
+  size_t n = 0;
+  for (absl::string_view part : absl::StrSplit(s, '\t')) {
+    if (n == 11) return false;
+    p[n++] = part;
+  }
+  if (n != 11) return false;
+  return ParseNumber(p[0], &f->lat) && ParseNumber(p[1], &f->lon) &&
+         ParseOptional(p[2], &f->bearing_deg, float(NAN)) &&
+         ParseOptional(p[3], &f->speed_mps, float(NAN)) && Unescape(p[4], &f->trip_id) &&
+         Unescape(p[5], &f->route_id) && ParseOptional(p[6], &f->occupancy, -1) &&
+         ParseOptional(p[7], &f->boardings, -1) && ParseOptional(p[8], &f->alightings, -1) &&
+         ParseOptional(p[9], &f->load, -1) && ParseOptional(p[10], &f->accuracy_m, float(NAN));
+}
+
 void SortAndDedupePositions(std::vector<Fix>* fixes) {
   std::stable_sort(fixes->begin(), fixes->end(), [](const Fix& a, const Fix& b) {
     return a.timestamp_s < b.timestamp_s;

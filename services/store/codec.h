@@ -46,6 +46,14 @@ bool StopVisitLess(const StopVisitRecord& a, const StopVisitRecord& b);
 // Whether the visit matches the query's route/stop/time window (not the limit).
 bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q);
 
+// A position's fields other than vehicle and timestamp as one tab-separated value (the "d"
+// field of a Redis position stream entry): lat, lon, bearing_deg, speed_mps, trip_id,
+// route_id, occupancy, boardings, alightings, load, accuracy_m; an unknown value (NaN, -1) is
+// an empty field; ids escaped as in EncodeStopVisit.
+void AppendPositionData(std::string* out, const Fix& f);
+// False when `s` is not such a value. Leaves vehicle_id and timestamp_s alone.
+bool ParsePositionData(absl::string_view s, Fix* f);
+
 // Sorts positions by timestamp_s (stable: ties keep append order) and keeps the first of each
 // timestamp (a batch retried after a partial failure may have appended some fixes twice).
 void SortAndDedupePositions(std::vector<Fix>* fixes);

@@ -197,42 +197,23 @@ absl::StatusOr<VehicleRecord> DecodeVehicle(absl::string_view key, absl::string_
   return out;
 }
 
-// Optional position fields, written only when known.
-int PositionFieldCount(const Fix& f) {
-  int n = 3;  // t lat lon
-  n += !std::isnan(f.bearing_deg);
-  n += !std::isnan(f.speed_mps);
-  n += !f.trip_id.empty();
-  n += !f.route_id.empty();
-  n += f.occupancy >= 0;
-  n += f.boardings >= 0;
-  n += f.alightings >= 0;
-  n += f.load >= 0;
-  n += !std::isnan(f.accuracy_m);
-  return n;
-}
-
-// XADD <prefix>pos:<id> MAXLEN ~ cap * field value ...
-void AddPosition(RedisPipeline& p, absl::string_view prefix, size_t cap, const Fix& f) {
-  p.Begin(6 + 2 * PositionFieldCount(f));
+// XADD <prefix>pos:<id> MAXLEN ~ cap * t <timestamp_s> d <packed>: two fields per entry keep
+// Redis' parsing cost per fix low. <packed> = store_codec::EncodePositionData.
+void AddPosition(RedisPipeline& p, absl::string_view prefix, size_t cap, const Fix& f,
+                 std::string* scratch) {
+  p.Begin(10);
   p.Arg("XADD");
   p.Key(prefix, "pos:", f.vehicle_id);
   p.Arg("MAXLEN");
   p.Arg("~");
   p.Num(int64_t(cap));
   p.Arg("*");
-  p.Arg("t"), p.Num(f.timestamp_s);
-  p.Arg("lat"), p.Num(f.lat);
-  p.Arg("lon"), p.Num(f.lon);
-  if (!std::isnan(f.bearing_deg)) p.Arg("bearing"), p.Num(f.bearing_deg);
-  if (!std::isnan(f.speed_mps)) p.Arg("speed"), p.Num(f.speed_mps);
-  if (!f.trip_id.empty()) p.Arg("trip"), p.Arg(f.trip_id);
-  if (!f.route_id.empty()) p.Arg("route"), p.Arg(f.route_id);
-  if (f.occupancy >= 0) p.Arg("occ"), p.Num(f.occupancy);
-  if (f.boardings >= 0) p.Arg("board"), p.Num(f.boardings);
-  if (f.alightings >= 0) p.Arg("alight"), p.Num(f.alightings);
-  if (f.load >= 0) p.Arg("load"), p.Num(f.load);
-  if (!std::isnan(f.accuracy_m)) p.Arg("acc"), p.Num(f.accuracy_m);
+  p.Arg("t");
+  p.Num(f.timestamp_s);
+  p.Arg("d");
+  scratch->clear();
+  store_codec::AppendPositionData(scratch, f);
+  p.Arg(*scratch);
 }
 
 absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
@@ -245,27 +226,20 @@ absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
   const redisReply* kv = entry->element[1];
   Fix f;
   f.vehicle_id = std::string(id);
+  bool has_t = false, has_d = false;
   for (size_t i = 0; i + 1 < kv->elements; i += 2) {
     absl::string_view n = Str(kv->element[i]);
     absl::string_view x = Str(kv->element[i + 1]);
-    bool ok = true;
-    if (n == "t") ok = ParseNumber(x, &f.timestamp_s);
-    else if (n == "lat") ok = ParseNumber(x, &f.lat);
-    else if (n == "lon") ok = ParseNumber(x, &f.lon);
-    else if (n == "bearing") ok = ParseNumber(x, &f.bearing_deg);
-    else if (n == "speed") ok = ParseNumber(x, &f.speed_mps);
-    else if (n == "trip") f.trip_id = std::string(x);
-    else if (n == "route") f.route_id = std::string(x);
-    else if (n == "occ") ok = ParseNumber(x, &f.occupancy);
-    else if (n == "board") ok = ParseNumber(x, &f.boardings);
-    else if (n == "alight") ok = ParseNumber(x, &f.alightings);
-    else if (n == "load") ok = ParseNumber(x, &f.load);
-    else if (n == "acc") ok = ParseNumber(x, &f.accuracy_m);
-    if (!ok) {
-      return absl::DataLossError(absl::StrCat("redis stream ", key, " entry ",
-                                              Str(entry->element[0]), ": field ", n,
-                                              " has bad value \"", x, "\""));
+    if (n == "t") {
+      has_t = ParseNumber(x, &f.timestamp_s);
+    } else if (n == "d") {
+      has_d = store_codec::ParsePositionData(x, &f);
     }
+  }
+  if (!has_t || !has_d) {
+    return absl::DataLossError(absl::StrCat("redis stream ", key, " entry ",
+                                            Str(entry->element[0]),
+                                            ": missing or bad field t or d"));
   }
   return f;
 }
@@ -419,6 +393,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   const absl::string_view prefix = options_.key_prefix;
   const int64_t now_s = NowUnixS();
   absl::Status invalid;
+  std::string scratch;
 
   // Latest state per vehicle: only the last record of each vehicle in the batch is written.
   absl::flat_hash_map<absl::string_view, const VehicleRecord*> last_state;
@@ -440,7 +415,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
         continue;
       }
       if (options_.positions_cap == 0) continue;
-      AddPosition(p, prefix, options_.positions_cap, *f);
+      AddPosition(p, prefix, options_.positions_cap, *f, &scratch);
       if (options_.positions_ttl_s > 0) {
         auto [it, inserted] = pos_expire_s_.try_emplace(f->vehicle_id, 0);
         if (now_s - it->second >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {

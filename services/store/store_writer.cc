@@ -1,8 +1,10 @@
 #include "services/store/store_writer.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace smartbus {
 namespace {
@@ -10,15 +12,24 @@ namespace {
 // Changes that can never be applied are refused at Enqueue, so a batch never fails for them.
 absl::Status Validate(const StoreChange& c) {
   if (const auto* v = std::get_if<VehicleRecord>(&c)) {
-    if (v->state.vehicle_id.empty()) return absl::InvalidArgumentError("vehicle state: empty vehicle_id");
+    if (v->state.vehicle_id.empty()) {
+      return absl::InvalidArgumentError("vehicle state: empty vehicle_id");
+    }
   } else if (const auto* f = std::get_if<Fix>(&c)) {
     if (f->vehicle_id.empty()) return absl::InvalidArgumentError("position: empty vehicle_id");
   } else if (const auto* s = std::get_if<StopVisitRecord>(&c)) {
-    if (s->visit.vehicle_id.empty()) return absl::InvalidArgumentError("stop visit: empty vehicle_id");
+    if (s->visit.vehicle_id.empty()) {
+      return absl::InvalidArgumentError("stop visit: empty vehicle_id");
+    }
   } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
     if (m->name.empty()) return absl::InvalidArgumentError("model: empty name");
   }
   return absl::OkStatus();
+}
+
+std::chrono::steady_clock::time_point SteadyAfter(absl::Duration d) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
 }
 
 }  // namespace
@@ -42,29 +53,39 @@ absl::Status StoreWriter::Enqueue(StoreChange change) {
 }
 
 absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
+  size_t queue_entries = 0;
   for (const StoreChange& c : changes) {
     absl::Status s = Validate(c);
     if (!s.ok()) return s;
+    queue_entries += !std::holds_alternative<VehicleRecord>(c);
   }
   bool wake = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     const size_t waiting = pending_.size() + in_flight_;
-    if (waiting + changes.size() > options_.queue_capacity) {
+    if (waiting + queue_entries > options_.queue_capacity) {
       stats_.rejected += changes.size();
       return absl::ResourceExhaustedError(absl::StrCat(
           "store queue full: ", waiting, " of ", options_.queue_capacity,
           " changes waiting for ", store_->Describe(),
-          health_.serving ? "" : absl::StrCat(" (", health_.reason, ")"),
-          "; retry later"));
+          health_.serving ? "" : absl::StrCat(" (", health_.reason, ")"), "; retry later"));
     }
     const size_t before = pending_.size();
-    for (StoreChange& c : changes) pending_.push_back(std::move(c));
-    enqueued_seq_ += changes.size();
+    const bool was_idle = before == 0 && dirty_.empty();
+    for (StoreChange& c : changes) {
+      if (auto* v = std::get_if<VehicleRecord>(&c)) {
+        auto [it, inserted] = dirty_.try_emplace(v->state.vehicle_id);
+        if (!inserted) ++stats_.coalesced;
+        it->second = std::move(*v);
+      } else {
+        pending_.push_back(std::move(c));
+      }
+    }
     stats_.enqueued += changes.size();
-    // Wake the writer when it may sleep without a timeout (queue was empty) and when a full
-    // batch is ready (it may be lingering for flush_interval).
-    wake = before == 0 || (before < options_.max_batch && pending_.size() >= options_.max_batch);
+    // Wake the writer when it may sleep without a timeout (it was idle) and when a full batch
+    // is ready (it may be lingering for flush_interval).
+    wake = was_idle ||
+           (before < options_.max_batch && pending_.size() >= options_.max_batch);
   }
   if (wake) work_cv_.notify_one();
   return absl::OkStatus();
@@ -72,17 +93,14 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
 
 absl::Status StoreWriter::Flush(absl::Duration timeout) {
   std::unique_lock<std::mutex> l(mu_);
-  const uint64_t target = enqueued_seq_;
-  flush_target_ = std::max(flush_target_, target);
+  const uint64_t gen = ++flush_requested_;
   work_cv_.notify_one();
-  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(timeout);
-  while (applied_seq_ < target) {
-    if (done_cv_.wait_until(l, deadline) == std::cv_status::timeout && applied_seq_ < target) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "store flush: ", target - applied_seq_, " changes not yet written to ",
-          store_->Describe(), " after ", absl::FormatDuration(timeout),
-          health_.serving ? "" : absl::StrCat(": ", health_.reason)));
-    }
+  if (!done_cv_.wait_until(l, SteadyAfter(timeout), [&] { return flush_done_ >= gen; })) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "store flush: ", pending_.size() + in_flight_, " changes and ", dirty_.size(),
+        " vehicle states not yet written to ", store_->Describe(), " after ",
+        absl::FormatDuration(timeout),
+        health_.serving ? "" : absl::StrCat(": ", health_.reason)));
   }
   return absl::OkStatus();
 }
@@ -96,6 +114,7 @@ StoreWriterStats StoreWriter::Stats() const {
   std::lock_guard<std::mutex> l(mu_);
   StoreWriterStats s = stats_;
   s.queued = pending_.size() + in_flight_;
+  s.dirty_vehicles = dirty_.size();
   return s;
 }
 
@@ -116,27 +135,44 @@ void StoreWriter::SetHealth(bool serving, std::string reason) {
 void StoreWriter::Run() {
   std::vector<StoreChange> batch;
   absl::Duration backoff = options_.min_backoff;
+  auto next_states = SteadyAfter(options_.state_interval);
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
-    // Wait for a full batch, a flush, a stop, or the flush interval with something queued.
-    if (pending_.size() < options_.max_batch && !stop_ && flush_target_ <= applied_seq_) {
-      if (pending_.empty()) {
-        work_cv_.wait(l, [&] {
-          return stop_ || !pending_.empty();
-        });
+    // Wait for a full batch, a flush, a stop, the flush interval with something queued, or
+    // the state interval with dirty states.
+    auto ready = [&] {
+      return stop_ || pending_.size() >= options_.max_batch || flush_requested_ > flush_done_;
+    };
+    if (!ready()) {
+      if (pending_.empty() && dirty_.empty()) {
+        work_cv_.wait(l, [&] { return ready() || !pending_.empty() || !dirty_.empty(); });
       }
-      if (!stop_ && pending_.size() < options_.max_batch && flush_target_ <= applied_seq_) {
-        work_cv_.wait_for(l, absl::ToChronoMilliseconds(options_.flush_interval), [&] {
-          return stop_ || pending_.size() >= options_.max_batch || flush_target_ > applied_seq_;
-        });
+      if (!ready()) {
+        auto until = next_states;
+        if (!pending_.empty()) until = std::min(until, SteadyAfter(options_.flush_interval));
+        work_cv_.wait_until(l, until, ready);
       }
     }
-    if (pending_.empty()) {
+    const uint64_t gen = flush_requested_;
+    const bool take_states = stop_ || gen > flush_done_ ||
+                             std::chrono::steady_clock::now() >= next_states;
+    if (pending_.empty() && (!take_states || dirty_.empty())) {
+      if (take_states) {
+        flush_done_ = gen;
+        done_cv_.notify_all();
+        next_states = SteadyAfter(options_.state_interval);
+      }
       if (stop_) return;
       continue;
     }
     batch.swap(pending_);  // pending_ takes batch's (cleared) buffer: no allocation
     in_flight_ = batch.size();
+    if (take_states) {
+      for (auto& [id, rec] : dirty_) batch.emplace_back(std::move(rec));
+      dirty_.clear();
+      next_states = SteadyAfter(options_.state_interval);
+    }
+    const size_t queue_entries = in_flight_;
     const bool stopping = stop_;
     l.unlock();
 
@@ -149,37 +185,40 @@ void StoreWriter::Run() {
       if (st.ok() || absl::IsInvalidArgument(st)) {
         // INVALID_ARGUMENT: the store refused a malformed record (Validate lets none through);
         // retrying cannot help, the rest of the chunk was applied.
-        done += n;
-        backoff = options_.min_backoff;
         SetHealth(true, "");
+        backoff = options_.min_backoff;
         std::lock_guard<std::mutex> g(mu_);
-        applied_seq_ += n;
-        in_flight_ -= n;
+        // Queue entries come first in the batch, vehicle states after them.
+        const size_t queue_part =
+            done >= queue_entries ? 0 : std::min(n, queue_entries - done);
+        in_flight_ -= queue_part;
         stats_.applied += n;
         stats_.batches += 1;
-        done_cv_.notify_all();
+        done += n;
         continue;
       }
       SetHealth(false, std::string(st.message()));
-      {
-        std::unique_lock<std::mutex> g(mu_);
-        stats_.failed_batches += 1;
-        if (stopping || stop_) {
-          gave_up = true;
-          break;
-        }
-        work_cv_.wait_for(g, absl::ToChronoMilliseconds(backoff), [&] { return stop_; });
+      std::unique_lock<std::mutex> g(mu_);
+      stats_.failed_batches += 1;
+      if (stopping || stop_) {
+        gave_up = true;
+        break;
       }
+      work_cv_.wait_for(g, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(backoff)),
+                        [&] { return stop_; });
+      g.unlock();
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
     batch.clear();
     l.lock();
-    if (gave_up) {
-      // Stopping while the store is down: what is left is lost with the process; say so in the
-      // stats (queued stays > 0) for the caller that did not Flush first.
-      return;
-    }
+    // Stopping while the store is down: what is left is lost with the process (the caller
+    // did not Flush first); Stats().queued says how much.
+    if (gave_up) return;
     in_flight_ = 0;
+    if (take_states) {
+      flush_done_ = std::max(flush_done_, gen);
+      done_cv_.notify_all();
+    }
   }
 }
 

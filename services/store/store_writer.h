@@ -1,28 +1,38 @@
 #pragma once
-// Write-behind in front of a Store: producers (engine shards, ingest) Enqueue changes into a
-// bounded queue; one writer thread drains it in batches (Store::Apply: one Redis pipeline per
-// batch). While the store is down the writer keeps the queue, retries the failed batch with
-// exponential backoff, reports NOT_SERVING, and catches up once the store is back.
+// Write-behind in front of a Store: producers (engine shards, ingest) Enqueue changes; one
+// writer thread drains them in batches (Store::Apply: one Redis pipeline per batch). While the
+// store is down the writer keeps everything, retries the failed batch with exponential backoff,
+// reports NOT_SERVING, and catches up once the store is back.
+//
+// Two kinds of changes:
+//   - Positions (Fix), stop visits and models go through a bounded FIFO queue: each one is
+//     written, in Enqueue order.
+//   - Vehicle states (VehicleRecord) are coalesced: the writer keeps only the newest state per
+//     vehicle (a map bounded by the fleet size, not counted in queue_capacity) and writes the
+//     dirty ones every state_interval and on Flush. At 10 fixes/s per bus this writes one hash
+//     per bus per interval instead of ten.
 //
 // Guarantees:
 //   - Enqueue never blocks on the store: it takes a mutex for a few moves and returns
 //     RESOURCE_EXHAUSTED (naming the queue size) when the queue cannot take every change it was
 //     given. Nothing accepted is ever dropped: an accepted change stays queued (or in the batch
-//     being retried) until the store acknowledged it.
-//   - Order: changes are applied in Enqueue order (one writer thread).
-//   - Flush(timeout) waits until everything enqueued before the call has been applied.
-//   - An accepted change reaches the store within about flush_interval + one batch while the
-//     store is up.
+//     being retried) until the store acknowledged it (a vehicle state until a newer state of
+//     the same vehicle replaced it, or it was written).
+//   - Flush(timeout) waits until everything enqueued before the call has been applied
+//     (including the newest state of every vehicle).
+//   - While the store is up, an accepted position/visit/model reaches it within about
+//     flush_interval plus one batch, a vehicle state within state_interval plus one batch.
 // Thread safety: every method may be called from any thread. The Store must outlive the writer.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -31,13 +41,15 @@
 namespace smartbus {
 
 struct StoreWriterOptions {
-  // Changes the queue holds at most (beyond the batch being written). At 100,000 fixes/s this
-  // is 2 s of buffering; about 250 bytes per queued fix.
+  // Positions, visits and models the queue holds at most (waiting plus the batch being
+  // written). At 100,000 fixes/s this is 2 s of buffering; about 200 bytes per queued fix.
   size_t queue_capacity = 200000;
   // Changes per Store::Apply (one Redis pipeline).
   size_t max_batch = 1024;
   // The writer waits at most this long for a batch to fill before writing what it has.
   absl::Duration flush_interval = absl::Milliseconds(5);
+  // Dirty vehicle states are written this often (and on Flush).
+  absl::Duration state_interval = absl::Milliseconds(500);
   // Retry delay after a failed batch: starts at min, doubles up to max.
   absl::Duration min_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
@@ -47,12 +59,14 @@ struct StoreWriterOptions {
 };
 
 struct StoreWriterStats {
-  uint64_t enqueued = 0;     // changes accepted
-  uint64_t applied = 0;      // changes acknowledged by the store
-  uint64_t rejected = 0;     // changes refused with RESOURCE_EXHAUSTED
-  uint64_t batches = 0;      // successful Store::Apply calls
+  uint64_t enqueued = 0;        // changes accepted (vehicle states included)
+  uint64_t applied = 0;         // changes acknowledged by the store
+  uint64_t coalesced = 0;       // vehicle states replaced by a newer one before being written
+  uint64_t rejected = 0;        // changes refused with RESOURCE_EXHAUSTED
+  uint64_t batches = 0;         // successful Store::Apply calls
   uint64_t failed_batches = 0;  // Store::Apply calls that failed (and were retried)
-  size_t queued = 0;         // changes waiting now (including the batch in flight)
+  size_t queued = 0;            // queue entries waiting now (including the batch in flight)
+  size_t dirty_vehicles = 0;    // vehicle states waiting to be written
 };
 
 class StoreWriter {
@@ -89,15 +103,16 @@ class StoreWriter {
   const StoreWriterOptions options_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // writer waits for changes / stop
-  std::condition_variable done_cv_;   // Flush waits for progress
+  std::condition_variable work_cv_;  // the writer waits for work / stop
+  std::condition_variable done_cv_;  // Flush waits for the writer
   // Accepted, not yet taken by the writer. The writer swaps it with its (cleared) batch
   // vector, so steady state allocates nothing for the queue itself.
   std::vector<StoreChange> pending_;
-  uint64_t enqueued_seq_ = 0;  // changes accepted so far
-  uint64_t applied_seq_ = 0;   // changes applied so far (in order)
-  uint64_t flush_target_ = 0;  // a Flush waits for applied_seq_ to reach this
-  size_t in_flight_ = 0;       // taken by the writer, not yet applied
+  size_t in_flight_ = 0;  // queue entries taken by the writer, not yet applied
+  // Newest unwritten state per vehicle id.
+  absl::flat_hash_map<std::string, VehicleRecord> dirty_;
+  uint64_t flush_requested_ = 0;  // generation asked for by Flush calls
+  uint64_t flush_done_ = 0;       // generation the writer completed
   bool stop_ = false;
   StoreHealth health_;
   StoreWriterStats stats_;

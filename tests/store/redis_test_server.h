@@ -163,6 +163,7 @@ class RedisTestServer {
   void Stop() { Signal(SIGTERM); }
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
   std::string url() const { return absl::StrCat("redis://127.0.0.1:", port_); }

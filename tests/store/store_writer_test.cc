@@ -168,6 +168,59 @@ TEST(StoreWriterTest, AcceptedChangeReachesTheStoreWithoutFlush) {
                       absl::Seconds(1)));
 }
 
+VehicleRecord State(const std::string& id, int64_t t) {
+  VehicleRecord r;
+  r.state.vehicle_id = id;
+  r.state.timestamp_s = t;
+  return r;
+}
+
+TEST(StoreWriterTest, VehicleStatesAreCoalescedToTheNewestAndWrittenOnFlush) {
+  FlakyStore store;
+  StoreWriterOptions o;
+  o.state_interval = absl::Hours(1);  // only Flush writes states in this test
+  o.queue_capacity = 10;
+  StoreWriter writer(&store, o);
+  for (int t = 0; t < 100; ++t) {
+    // States do not take queue room: 100 states for 2 buses fit a 10-entry queue.
+    ASSERT_TRUE(writer.Enqueue(State("bus-1", t)).ok());
+    ASSERT_TRUE(writer.Enqueue(State("bus-2", 1000 + t)).ok());
+  }
+  EXPECT_EQ(writer.Stats().dirty_vehicles, 2u);
+  EXPECT_EQ(store.GetVehicle("bus-1").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(store.GetVehicle("bus-1")->state.timestamp_s, 99);
+  EXPECT_EQ(store.GetVehicle("bus-2")->state.timestamp_s, 1099);
+  StoreWriterStats s = writer.Stats();
+  EXPECT_EQ(s.coalesced, 198u);
+  EXPECT_EQ(s.applied, 2u);
+  EXPECT_EQ(s.dirty_vehicles, 0u);
+}
+
+TEST(StoreWriterTest, VehicleStateReachesTheStoreWithinTheStateInterval) {
+  MemoryStore store;
+  StoreWriterOptions o;
+  o.state_interval = absl::Milliseconds(50);
+  StoreWriter writer(&store, o);
+  ASSERT_TRUE(writer.Enqueue(State("bus-1", 7)).ok());
+  EXPECT_TRUE(WaitFor([&] { return store.GetVehicle("bus-1").ok(); }, absl::Seconds(1)));
+}
+
+TEST(StoreWriterTest, FlushWaitsForStatesHeldWhileTheStoreIsDown) {
+  FlakyStore store;
+  store.SetDown(true);
+  StoreWriterOptions o;
+  o.min_backoff = absl::Milliseconds(2);
+  o.max_backoff = absl::Milliseconds(5);
+  StoreWriter writer(&store, o);
+  ASSERT_TRUE(writer.Enqueue(State("bus-1", 1)).ok());
+  EXPECT_EQ(writer.Flush(absl::Milliseconds(50)).code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(writer.Enqueue(State("bus-1", 2)).ok());
+  store.SetDown(false);
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(store.GetVehicle("bus-1")->state.timestamp_s, 2);
+}
+
 // --- Against a real redis-server that crashes ---
 
 TEST(StoreWriterRedisTest, RedisDownAtStartIsNotServingThenCatchesUp) {
