@@ -4,6 +4,7 @@
 // loop allocates nothing per row (ids are looked up as string_views into the buffer, numbers
 // and times are parsed by hand) and writes straight into the final vector, reserved up front.
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,15 @@ struct IdHash {
   }
 };
 using LocalMap = absl::flat_hash_map<absl::string_view, uint32_t, IdHash>;
+
+// Gives the whole pages inside [begin, end) of a buffer back to the kernel (their content is
+// gone; the buffer itself stays allocated and is freed as usual).
+void ReleasePages(char* begin, char* end) {
+  static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t from = (reinterpret_cast<uintptr_t>(begin) + kPage - 1) / kPage * kPage;
+  uintptr_t to = reinterpret_cast<uintptr_t>(end) / kPage * kPage;
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
 
 // Reads one file of a feed on a background thread (its own FeedSource, so a zip is inflated
 // while the caller parses what has arrived): the two cores decompress and parse at once.
@@ -771,6 +781,7 @@ class FeedLoader {
     };
     if (auto s = advance(); !s.ok()) return s;
     CsvReader r(text, limit);
+    size_t released = 0;
     int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
         c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
         c_dep = r.Column("departure_time"), c_dist = r.Column("shape_dist_traveled"),
@@ -799,6 +810,12 @@ class FeedLoader {
     for (;;) {
       if (!r.Next()) {
         if (limit == text_size) break;
+        // Text already parsed is not needed any more (except the trip id the next row is
+        // compared with): return its pages, so the whole file is never resident at once.
+        size_t keep = r.position();
+        if (last != kNoIndex) keep = std::min(keep, static_cast<size_t>(last_id.data() - text));
+        ReleasePages(text + released, text + keep);
+        released = std::max(released, keep);
         if (auto s = advance(); !s.ok()) return s;
         r.ExtendTo(text + limit);
         continue;
