@@ -359,6 +359,56 @@ TEST(StopPlacement, TripWithoutShapeGetsStraightSegmentsBetweenItsStops) {
   EXPECT_EQ(pat.max_stop_offset_m, 0);
 }
 
+// A stop 300 m from its shape (beyond max_stop_offset_m, 150 m): placed at its nearest point
+// in order, counted as "stop_far_from_shape", and not mistaken for an ordering problem.
+TEST(StopPlacement, StopFarFromTheShapeIsWarnedAbout) {
+  const std::string art = R"(
+   A----a----b----c----B
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddStop("far", kDrawing.Reverse({30 + 150, -10 + 300}));  // A is at (30, -10)
+  fb.AddShape("s", m, "AB");
+  uint32_t t = fb.AddTrip("t", {"a", "b", "far", "c"}, 8 * 3600, 60, "s");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_NEAR(pat.stop_dist_m[2], 150, 1);
+  EXPECT_NEAR(pat.stop_offset_m[2], 300, 0.5);
+  EXPECT_TRUE(pat.monotone);
+  EXPECT_EQ(net->feed().warnings.at("stop_far_from_shape"), 1);
+  EXPECT_EQ(net->feed().warnings.count("nonmonotone_pattern"), 0u);
+}
+
+TEST(StopPlacement, ShapeWithOnePointFallsBackToTheStops) {
+  const std::string art = R"(
+   A  a---------b
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops(m);
+  fb.AddShape("dot", m, "A");
+  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "dot");
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_EQ(pat.shape, kNoIndex);
+  EXPECT_NEAR(pat.stop_dist_m[1], 100, 0.1);
+  EXPECT_EQ(net->feed().warnings.at("shape_too_short"), 1);
+}
+
+TEST(Network, UnusableReferencesFailNamingTheTrip) {
+  FeedBuilder fb;
+  fb.AddStop("s1", {38.9, -77.03});
+  fb.AddStop("s2", {38.91, -77.03});
+  fb.AddTrip("broken", {"s1", "s2"}, 8 * 3600);
+  fb.feed().stop_times[1].stop = 7;
+  auto net = Network::Build(fb.feed());
+  ASSERT_FALSE(net.ok());
+  EXPECT_NE(net.status().message().find("trip 'broken'"), std::string::npos) << net.status();
+}
+
 // ---- Patterns --------------------------------------------------------------------------------
 
 TEST(Patterns, TripsWithTheSameStopsShapeAndDirectionShareOne) {
