@@ -1011,6 +1011,7 @@ class FeedLoader {
     // Trips into the model: drop trips with fewer than 2 stop_times, merge identical trips that
     // an earlier feed already had, rename clashing ones.
     local_to_global_.assign(trips_.size(), kNoIndex);
+    merged_trip_.assign(trips_.size(), 0);
     std::vector<char> keep(trips_.size(), 0);
     bool drop_any = false;
     f_.trips.reserve(f_.trips.size() + trips_.size());
@@ -1037,6 +1038,7 @@ class FeedLoader {
         if (same) {
           Warn("trip_id_merged");
           local_to_global_[t] = it->second;
+          merged_trip_[t] = 1;
           drop_any = true;
           continue;
         }
@@ -1119,6 +1121,7 @@ class FeedLoader {
         Warn("frequency_of_dropped_trip");
         continue;
       }
+      if (merged_trip_[it->second]) continue;  // the earlier feed's rows already hold it
       if (fq.end_s <= fq.start_s) Warn("frequency_end_not_after_start");
       f_.frequencies.push_back(fq);
     }
@@ -1157,6 +1160,7 @@ class FeedLoader {
   std::vector<GtfsTrip> trips_;  // this feed's trips (local index), before placement
   std::vector<absl::string_view> trip_ids_;
   std::vector<uint32_t> local_to_global_;
+  std::vector<char> merged_trip_;  // 1: the trip merged into an identical one of an earlier feed
 };
 
 }  // namespace

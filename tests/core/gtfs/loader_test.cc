@@ -385,14 +385,17 @@ TEST(LoadGtfsTest, SeveralFeedsKeepClashingIdsApart) {
 
 TEST(LoadGtfsTest, SameFeedTwiceMergesEverything) {
   TempDir dir;
-  std::string a = WriteFeedDir(dir.path() + "/a", MinimalFeed());
-  std::string b = WriteFeedZip(dir.path() + "/b.zip", MinimalFeed());
+  FeedFiles files = MinimalFeed();
+  files["frequencies.txt"] = "trip_id,start_time,end_time,headway_secs\nT1,06:00:00,10:00:00,600\n";
+  std::string a = WriteFeedDir(dir.path() + "/a", files);
+  std::string b = WriteFeedZip(dir.path() + "/b.zip", files);
   auto feed = LoadGtfs({a, b});
   ASSERT_TRUE(feed.ok()) << feed.status();
   EXPECT_EQ(feed->stops.size(), 3u);
   EXPECT_EQ(feed->trips.size(), 2u);
   EXPECT_EQ(feed->stop_times.size(), 6u);
   EXPECT_EQ(feed->warnings.at("trip_id_merged"), 2);
+  EXPECT_EQ(feed->frequencies.size(), 1u);
   // The surviving rows are intact after the duplicate rows were dropped.
   EXPECT_EQ(StopTime(*feed, "T2", 2).arrival_s, 9 * 3600 + 10 * 60);
 }
