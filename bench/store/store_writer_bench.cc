@@ -4,6 +4,7 @@
 //
 //   store_writer_bench [--redis=redis://127.0.0.1:6379] [--fixes=1000000] [--vehicles=10000]
 //                      [--gateway=100] [--max_batch=1024] [--no_state] [--appendonly]
+//                      [--multi | --no_multi] (default: MULTI/EXEC only with appendfsync always)
 //                      [--memory]
 // Without --redis it starts its own redis-server on a free port (--appendonly: appendonly yes,
 // appendfsync always). Producers enqueue gateway batches (EnqueueAll of --gateway changes) as
@@ -83,6 +84,8 @@ int Main(int argc, char** argv) {
   const bool with_state = !Flag(argc, argv, "no_state", &v);
   const bool appendonly = Flag(argc, argv, "appendonly", &v);
   const bool memory = Flag(argc, argv, "memory", &v);
+  const bool no_multi = Flag(argc, argv, "no_multi", &v);
+  const bool multi = Flag(argc, argv, "multi", &v);
 
   testing::RedisTestServerOptions so;
   so.appendonly = appendonly;
@@ -90,6 +93,9 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Store> store;
   StoreOptions opts;
   opts.key_prefix = absl::StrCat("sbbench:", getpid(), ":");
+  opts.redis_atomic_batches = multi      ? StoreOptions::AtomicBatches::kAlways
+                              : no_multi ? StoreOptions::AtomicBatches::kNever
+                                         : StoreOptions::AtomicBatches::kAuto;
   if (memory) {
     store = std::make_unique<MemoryStore>(opts);
     url = "memory";
@@ -168,11 +174,11 @@ int Main(int argc, char** argv) {
   StoreWriterStats st = writer.Stats();
   const double secs = absl::ToDoubleSeconds(t1 - t0);
   std::printf(
-      "store=%s fixes=%lld vehicles=%d state=%s gateway=%zu max_batch=%zu appendonly=%s\n"
+      "store=%s fixes=%lld vehicles=%d state=%s gateway=%zu max_batch=%zu appendonly=%s multi=%s\n"
       "  %.0f fixes/s persisted (%.2f s; enqueue done after %.2f s), %llu changes in %llu "
       "batches (%.0f per batch), %llu full-queue retries, process CPU %.2f s (%.2f us/fix), redis-server CPU %.2f s (%.2f us/fix)\n",
       url.c_str(), (long long)fixes, vehicles, with_state ? "yes" : "no", gateway, max_batch,
-      appendonly ? "yes(always)" : "no", fixes / secs, secs, absl::ToDoubleSeconds(t_enq - t0),
+      appendonly ? "yes(always)" : "no", multi ? "yes" : no_multi ? "no" : "auto", fixes / secs, secs, absl::ToDoubleSeconds(t_enq - t0),
       (unsigned long long)st.applied, (unsigned long long)st.batches,
       double(st.applied) / std::max<uint64_t>(1, st.batches), (unsigned long long)retries, cpu,
       cpu / fixes * 1e6, redis_cpu, redis_cpu / fixes * 1e6);

@@ -342,6 +342,26 @@ absl::Status RedisStore::EnsureConnectedLocked() {
       return s;
     }
   }
+  switch (options_.redis_atomic_batches) {
+    case StoreOptions::AtomicBatches::kAlways: atomic_batches_ = true; break;
+    case StoreOptions::AtomicBatches::kNever: atomic_batches_ = false; break;
+    case StoreOptions::AtomicBatches::kAuto: {
+      atomic_batches_ = false;
+      auto* r = static_cast<redisReply*>(redisCommand(ctx_, "CONFIG GET append*"));
+      if (r == nullptr) return IoErrorLocked("CONFIG GET");
+      Reply reply(r);
+      bool aof = false, always = false;
+      if (r->type == REDIS_REPLY_ARRAY) {  // CONFIG may be disabled: then no MULTI
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+          absl::string_view k = Str(r->element[i]), v = Str(r->element[i + 1]);
+          if (k == "appendonly") aof = v == "yes";
+          if (k == "appendfsync") always = v == "always";
+        }
+      }
+      atomic_batches_ = aof && always;
+      break;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -392,6 +412,11 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   p.Clear();
   const absl::string_view prefix = options_.key_prefix;
   const int64_t now_s = NowUnixS();
+  const bool atomic = atomic_batches_;
+  if (atomic) {
+    p.Begin(1);
+    p.Arg("MULTI");
+  }
   absl::Status invalid;
   std::string scratch;
 
@@ -487,7 +512,33 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       p.Arg(max);
     }
   }
-  absl::Status st = RunLocked(p, nullptr);
+  absl::Status st;
+  if (atomic) {
+    if (p.count() == 1) return invalid;  // nothing but MULTI
+    p.Begin(1);
+    p.Arg("EXEC");
+    std::vector<Reply> replies;
+    replies.reserve(p.count());
+    st = RunLocked(p, &replies);
+    if (st.ok()) {
+      const redisReply* exec = replies.back().get();
+      if (exec->type != REDIS_REPLY_ARRAY) {
+        st = absl::UnavailableError(absl::StrCat("redis ", address_.ToString(),
+                                                 ": transaction of ", p.count() - 2,
+                                                 " commands was aborted"));
+      } else {
+        for (size_t i = 0; i < exec->elements; ++i) {
+          if (exec->element[i]->type == REDIS_REPLY_ERROR) {
+            st = ErrorReply("command in batch", Str(exec->element[i]));
+            break;
+          }
+        }
+      }
+      if (!st.ok()) last_error_ = std::string(st.message());
+    }
+  } else {
+    st = RunLocked(p, nullptr);
+  }
   if (!st.ok()) {
     // The TTL refresh and vehicle-set bookkeeping above may not have reached Redis.
     veh_expire_s_.clear();

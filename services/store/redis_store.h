@@ -80,6 +80,7 @@ class RedisStore : public Store {
   absl::flat_hash_set<std::string> known_vehicles_;
   absl::flat_hash_map<std::string, int64_t> veh_expire_s_;
   absl::flat_hash_map<std::string, int64_t> pos_expire_s_;
+  bool atomic_batches_ = false;  // MULTI/EXEC per Apply on this connection
   std::unique_ptr<RedisPipeline> pipeline_;  // reused by Apply (keeps its buffer)
 };
 
