@@ -3,9 +3,9 @@
 // coalesced per batch). A timed program, not a unit test.
 //
 //   store_writer_bench [--redis=redis://127.0.0.1:6379] [--fixes=1000000] [--vehicles=10000]
-//                      [--gateway=100] [--max_batch=1024] [--no_state] [--appendonly]
+//                      [--gateway=100] [--max_batch=1024] [--no_state] [--appendonly [--appendfsync=everysec]]
 //                      [--multi | --no_multi] (default: MULTI/EXEC only with appendfsync always)
-//                      [--memory]
+//                      [--memory] [--keep (leave the keys in Redis)]
 // Without --redis it starts its own redis-server on a free port (--appendonly: appendonly yes,
 // appendfsync always). Producers enqueue gateway batches (EnqueueAll of --gateway changes) as
 // fast as the writer accepts them; RESOURCE_EXHAUSTED answers are counted and retried after
@@ -89,6 +89,7 @@ int Main(int argc, char** argv) {
 
   testing::RedisTestServerOptions so;
   so.appendonly = appendonly;
+  if (Flag(argc, argv, "appendfsync", &v)) so.appendfsync = v;
   testing::RedisTestServer server(so);
   std::unique_ptr<Store> store;
   StoreOptions opts;
@@ -174,15 +175,15 @@ int Main(int argc, char** argv) {
   StoreWriterStats st = writer.Stats();
   const double secs = absl::ToDoubleSeconds(t1 - t0);
   std::printf(
-      "store=%s fixes=%lld vehicles=%d state=%s gateway=%zu max_batch=%zu appendonly=%s multi=%s\n"
+      "store=%s fixes=%lld vehicles=%d state=%s gateway=%zu max_batch=%zu appendfsync=%s multi=%s\n"
       "  %.0f fixes/s persisted (%.2f s; enqueue done after %.2f s), %llu changes in %llu "
       "batches (%.0f per batch), %llu full-queue retries, process CPU %.2f s (%.2f us/fix), redis-server CPU %.2f s (%.2f us/fix)\n",
       url.c_str(), (long long)fixes, vehicles, with_state ? "yes" : "no", gateway, max_batch,
-      appendonly ? "yes(always)" : "no", multi ? "yes" : no_multi ? "no" : "auto", fixes / secs, secs, absl::ToDoubleSeconds(t_enq - t0),
+      appendonly ? so.appendfsync.c_str() : "no", multi ? "yes" : no_multi ? "no" : "auto", fixes / secs, secs, absl::ToDoubleSeconds(t_enq - t0),
       (unsigned long long)st.applied, (unsigned long long)st.batches,
       double(st.applied) / std::max<uint64_t>(1, st.batches), (unsigned long long)retries, cpu,
       cpu / fixes * 1e6, redis_cpu, redis_cpu / fixes * 1e6);
-  if (!memory && url.find("sbbench") == std::string::npos) {
+  if (!memory && !Flag(argc, argv, "keep", &v)) {
     if (auto* rs = dynamic_cast<RedisStore*>(store.get())) (void)rs->DeleteAllKeys();
   }
   return 0;

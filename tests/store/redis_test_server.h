@@ -83,7 +83,8 @@ inline bool RedisAnswersPing(int port) {
 }
 
 struct RedisTestServerOptions {
-  bool appendonly = false;              // true: appendonly yes + appendfsync always
+  bool appendonly = false;              // true: appendonly yes + appendfsync <appendfsync>
+  std::string appendfsync = "always";   // with appendonly: "always", "everysec" or "no"
   std::string binary = "/usr/bin/redis-server";
   int port = 0;                         // 0: a free port chosen at the first Start
 };
@@ -121,7 +122,7 @@ class RedisTestServer {
                                      "--logfile", dir_ + "/redis.log",
                                      "--appendonly", options_.appendonly ? "yes" : "no"};
     if (options_.appendonly) {
-      args.insert(args.end(), {"--appendfsync", "always"});
+      args.insert(args.end(), {"--appendfsync", options_.appendfsync});
     }
     pid_t pid = ::fork();
     if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
