@@ -75,6 +75,8 @@ struct Tracker::Track {
   double progress_d = 0;  // last point of >20 m progress before the start, and its time
   double progress_t = 0;
   bool seen_on_trip = false;  // Progress() ran for this trip before
+  double start_d = 0;         // where the trip was started (or joined)
+  int64_t stable_since = 0;   // inferred trip unchanged since (epoch s)
   double ring_t[kRingSize];
   double ring_d[kRingSize];
   int ring_n = 0;
@@ -104,6 +106,12 @@ class Tracker::Impl {
   }
   // Scheduled time at distance d along the trip (epoch s).
   double SchedTimeAt(const Track& v, double d) const;
+  double SchedTimeAt(uint32_t trip, uint32_t pattern, int64_t day_start, double d) const;
+  // How unlikely a bus at d at time t runs this trip instance (0 = on time).
+  double SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d, double t) const;
+  void Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start);
+  void SolvePattern(uint32_t pattern, int64_t t);
+  void RedecideAtDeparture(Track& v, double t_dep);
 
   // --- Assignment ---
   void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool from_fix);
@@ -134,16 +142,202 @@ class Tracker::Impl {
 };
 
 double Tracker::Impl::SchedTimeAt(const Track& v, double d) const {
-  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  return SchedTimeAt(v.trip, v.pattern, v.day_start_s, d);
+}
+
+double Tracker::Impl::SchedTimeAt(uint32_t trip, uint32_t pattern, int64_t day_start,
+                                  double d) const {
+  const std::vector<double>& sd = net_.pattern(pattern).stop_dist_m;
+  const GtfsStopTime* st = &net_.feed().stop_times[net_.feed().trips[trip].first_stop_time];
+  double ds = static_cast<double>(day_start);
   uint32_t n = static_cast<uint32_t>(sd.size());
-  if (n == 0) return static_cast<double>(v.day_start_s);
-  if (d <= sd[0]) return SchedDep(v, 0);
-  if (d >= sd[n - 1]) return SchedArr(v, n - 1);
+  if (n == 0) return ds;
+  if (d <= sd[0]) return ds + st[0].departure_s;
+  if (d >= sd[n - 1]) return ds + st[n - 1].arrival_s;
   uint32_t k = static_cast<uint32_t>(std::upper_bound(sd.begin(), sd.end(), d) - sd.begin()) - 1;
-  double a = SchedDep(v, k), b = SchedArr(v, k + 1);
+  double a = ds + st[k].departure_s, b = ds + st[k + 1].arrival_s;
   double span = sd[k + 1] - sd[k];
   double f = span > 1e-6 ? (d - sd[k]) / span : 0;
   return a + f * (b - a);
+}
+
+double Tracker::Impl::SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d,
+                                double t) const {
+  const Pattern& P = net_.pattern(pattern);
+  double start = SchedTimeAt(trip, pattern, day_start, -1);
+  if (d <= P.stop_dist_m[0] + 200 && t < start) return (start - t) / 600.0;  // waiting to leave
+  double delay = t - SchedTimeAt(trip, pattern, day_start, d);
+  return delay >= 0 ? delay / 300.0 : -delay / 120.0;
+}
+
+void Tracker::Impl::Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start) {
+  auto it = tr_.claims_.find(ClaimKey(v.trip, v.service_date));
+  if (it != tr_.claims_.end() && it->second == &v) tr_.claims_.erase(it);
+  v.trip = trip;
+  v.service_date = date;
+  v.day_start_s = day_start;
+  v.vs.trip = trip;
+  v.vs.route = net_.feed().trips[trip].route;
+  v.vs.service_date = date;
+  v.vs.day_start_s = day_start;
+  v.stable_since = v.pos_ts;
+  tr_.claims_[ClaimKey(trip, date)] = &v;
+}
+
+void Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
+  std::vector<TripInstance> around =
+      net_.TripsAround(absl::FromUnixSeconds(static_cast<int64_t>(t_dep)), absl::Minutes(15),
+                       absl::Hours(3));
+  double best_cost = kInf;
+  const TripInstance* best = nullptr;
+  for (const TripInstance& ti : around) {
+    if (net_.trip_pattern(ti.trip) != v.pattern) continue;
+    int64_t ds = absl::ToUnixSeconds(ti.day_start);
+    double sched = SchedTimeAt(ti.trip, v.pattern, ds, -1);
+    if (sched < t_dep - 1800 || sched > t_dep + 900) continue;
+    auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
+    const Track* holder = it == tr_.claims_.end() ? nullptr : it->second;
+    if (holder && holder != &v && (holder->started || holder->from_fix)) continue;
+    double cost = t_dep >= sched ? (t_dep - sched) / 300.0 : (sched - t_dep) / 60.0;
+    if (ti.trip == v.trip && ti.service_date == v.service_date) cost -= 1.0;
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = &ti;
+    }
+  }
+  if (!best || (best->trip == v.trip && best->service_date == v.service_date)) return;
+  uint32_t old_trip = v.trip;
+  int32_t old_date = v.service_date;
+  int64_t old_ds = v.day_start_s;
+  auto it = tr_.claims_.find(ClaimKey(best->trip, best->service_date));
+  Track* other = nullptr;
+  if (it != tr_.claims_.end() && it->second != &v) {
+    for (auto& [id, tp] : tr_.vehicles_)
+      if (tp.get() == it->second) other = tp.get();
+  }
+  Retarget(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start));
+  ++tr_.stats_.retargets;
+  if (other) {
+    // The bus still waiting takes the trip this one was given.
+    if (other->pattern == v.pattern) {
+      Retarget(*other, old_trip, old_date, old_ds);
+    } else {
+      Unassign(*other);
+    }
+  }
+}
+
+// Joint assignment of the unconfirmed vehicles on one pattern: buses do not overtake, so the
+// bus farthest along runs the earliest trip. Order-preserving assignment by dynamic programming
+// over (vehicles by distance along, trips by departure), each pair costing its schedule
+// deviation; trips held by other vehicles are left out.
+void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
+  auto ls = tr_.last_solve_.find(pat);
+  if (ls != tr_.last_solve_.end() && t - ls->second < 20) return;
+  tr_.last_solve_[pat] = t;
+  struct V {
+    Track* tr;
+    double d;
+    double t;
+  };
+  std::vector<V> vs;
+  for (auto& [id, tp] : tr_.vehicles_) {
+    Track& o = *tp;
+    if (o.pattern != pat || o.from_fix || o.confirmed || o.trip == kNoIndex) continue;
+    if (std::isnan(o.vs.dist_along_m) || o.vs.state == MatchState::kOffRoute) continue;
+    // Buses waiting at a terminal or about to end are not ordered by position.
+    if (!o.started || o.finished) continue;
+    const std::vector<double>& sd = net_.pattern(pat).stop_dist_m;
+    if (o.vs.dist_along_m >= sd.back() - 300) continue;
+    if (t - o.vs.timestamp_s > 300) continue;
+    vs.push_back({&o, o.vs.dist_along_m, static_cast<double>(o.vs.timestamp_s)});
+  }
+  if (vs.empty()) return;
+  std::sort(vs.begin(), vs.end(), [](const V& a, const V& b) { return a.d > b.d; });
+  std::vector<TripInstance> around =
+      net_.TripsAround(absl::FromUnixSeconds(t), absl::Seconds(opt_.infer_early_s),
+                       absl::Seconds(opt_.infer_late_s));
+  struct T {
+    uint32_t trip;
+    int32_t date;
+    int64_t day_start;
+    double start;
+  };
+  std::vector<T> ts;
+  for (const TripInstance& ti : around) {
+    if (net_.trip_pattern(ti.trip) != pat) continue;
+    auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
+    if (it != tr_.claims_.end()) {
+      const Track* holder = it->second;
+      bool in_set = false;
+      for (const V& x : vs) in_set |= x.tr == holder;
+      if (!in_set) continue;
+    }
+    int64_t ds = absl::ToUnixSeconds(ti.day_start);
+    ts.push_back({ti.trip, ti.service_date, ds, SchedTimeAt(ti.trip, pat, ds, -1)});
+  }
+  if (ts.empty()) return;
+  std::sort(ts.begin(), ts.end(), [](const T& a, const T& b) { return a.start < b.start; });
+  const size_t nv = vs.size(), nt = ts.size();
+  const double kSkip = 8.0;  // a vehicle left on its current trip
+  std::vector<double> f((nv + 1) * (nt + 1), kInf);
+  std::vector<uint8_t> how((nv + 1) * (nt + 1), 0);
+  auto F = [&](size_t i, size_t j) -> double& { return f[i * (nt + 1) + j]; };
+  auto H = [&](size_t i, size_t j) -> uint8_t& { return how[i * (nt + 1) + j]; };
+  for (size_t j = 0; j <= nt; ++j) F(0, j) = 0;
+  for (size_t i = 1; i <= nv; ++i) {
+    for (size_t j = 0; j <= nt; ++j) {
+      double best = F(i - 1, j) + kSkip;
+      uint8_t h = 1;  // skip vehicle
+      if (j > 0) {
+        if (F(i, j - 1) < best) {
+          best = F(i, j - 1);
+          h = 2;  // skip trip
+        }
+        const V& x = vs[i - 1];
+        const T& y = ts[j - 1];
+        double c = SchedCost(y.trip, pat, y.day_start, x.d, x.t);
+        if (y.trip == x.tr->trip && y.date == x.tr->service_date) c -= 0.3;
+        if (F(i - 1, j - 1) + c < best) {
+          best = F(i - 1, j - 1) + c;
+          h = 3;
+        }
+      }
+      F(i, j) = best;
+      H(i, j) = h;
+    }
+  }
+  size_t i = nv, j = nt;
+  std::vector<int> pick(nv, -1);
+  while (i > 0) {
+    uint8_t h = H(i, j);
+    if (h == 1) {
+      --i;
+    } else if (h == 2) {
+      --j;
+    } else {
+      pick[i - 1] = static_cast<int>(j - 1);
+      --i;
+      --j;
+    }
+  }
+  // Release every changed claim first, then take the new ones.
+  for (size_t k = 0; k < nv; ++k) {
+    if (pick[k] < 0) continue;
+    const T& y = ts[pick[k]];
+    Track& o = *vs[k].tr;
+    if (y.trip == o.trip && y.date == o.service_date) continue;
+    auto it = tr_.claims_.find(ClaimKey(o.trip, o.service_date));
+    if (it != tr_.claims_.end() && it->second == &o) tr_.claims_.erase(it);
+  }
+  for (size_t k = 0; k < nv; ++k) {
+    if (pick[k] < 0) continue;
+    const T& y = ts[pick[k]];
+    Track& o = *vs[k].tr;
+    if (y.trip == o.trip && y.date == o.service_date) continue;
+    Retarget(o, y.trip, y.date, y.day_start);
+    ++tr_.stats_.retargets;
+  }
 }
 
 bool Tracker::Impl::InstanceFor(uint32_t trip, int64_t t, int32_t* date,
@@ -212,6 +406,7 @@ void Tracker::Impl::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_st
   v.mismatch_counted = false;
   v.next_stop = 0;
   v.stalled_since = v.pos_ts;
+  v.stable_since = v.pos_ts;
   v.vs.trip = trip;
   v.vs.route = net_.feed().trips[trip].route;
   v.vs.service_date = date;
@@ -502,6 +697,21 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   bool joined = !v.seen_on_trip && d >= sd[0] + opt_.pretrip_zone_m;
   v.seen_on_trip = true;
   if (!((left_start && (time_ok || far)) || joined)) return;
+  if (!v.from_fix && !joined) {
+    // An inferred trip leaving its first stop: the departure time says which trip it is.
+    double t_dep = v.ring_t[0];
+    for (int i = 1; i < v.ring_n; ++i) {
+      double x = sd[0] + 30;
+      if (v.ring_d[i] >= x) {
+        double d0 = v.ring_d[i - 1], d1 = v.ring_d[i];
+        t_dep = d1 > d0 ? v.ring_t[i - 1] + (std::max(x, d0) - d0) / (d1 - d0) *
+                                               (v.ring_t[i] - v.ring_t[i - 1])
+                        : v.ring_t[i];
+        break;
+      }
+    }
+    RedecideAtDeparture(v, t_dep);
+  }
   v.started = true;
   ++tr_.stats_.trips_started;
   // Stops already behind the low point are not visited (the bus joined mid-route), except the
@@ -514,6 +724,7 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   v.pending_arrival = NAN;
   v.mono_t = v.ring_t[0];
   v.mono_d = front;
+  v.start_d = front;
   if (v.next_stop == 0) v.pending_arrival = v.ring_t[0];
   for (int i = 1; i < v.ring_n; ++i) {
     Advance(v, v.ring_t[i - 1], v.ring_d[i - 1], v.ring_t[i], v.ring_d[i], out);
@@ -553,23 +764,14 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
     double claim_cost = (it != tr_.claims_.end() && it->second != &v) ? 6.0 : 0.0;
     double cont = (ti.trip == v.trip && ti.service_date == v.service_date) ? -1.0 : 0.0;
-    // Schedule of this instance.
-    Track tmp;
-    tmp.trip = ti.trip;
-    tmp.pattern = pat;
-    tmp.day_start_s = absl::ToUnixSeconds(ti.day_start);
     const Pattern& P = net_.pattern(pat);
     const Polyline& poly = net_.polylines()[P.polyline];
-    double start = SchedDep(tmp, 0);
+    int64_t ds = absl::ToUnixSeconds(ti.day_start);
     for (const PolylinePoint& c : *cands) {
-      double cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix);
-      double td = static_cast<double>(t);
-      if (c.dist_along_m <= P.stop_dist_m[0] + 200 && td < start) {
-        cost += (start - td) / 600.0;  // waiting at the first stop: the next departure
-      } else {
-        double delay = td - SchedTimeAt(tmp, c.dist_along_m);
-        cost += delay >= 0 ? delay / 300.0 : -delay / 120.0;
-      }
+      double cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
+                    SchedCost(ti.trip, pat, ds, c.dist_along_m, static_cast<double>(t));
+      // At the end of a trip a bus is rather waiting for its next one.
+      if (c.dist_along_m >= P.stop_dist_m.back() - 150) cost += 1.0;
       cost += claim_cost + cont;
       if (cost < best_cost) {
         best_cost = cost;
@@ -708,12 +910,17 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       // progress for a while close to the last stop.
       const std::vector<double>& sd = Pat(v).stop_dist_m;
       if (!sd.empty() && v.mono_d >= sd.back() - 400 &&
-          (v.off_count >= 1 || fix.timestamp_s - v.stalled_since > 300)) {
+          (v.off_count >= 1 || fix.timestamp_s - v.stalled_since > 120)) {
         v.finished = true;
       }
     }
     if (v.trip != kNoIndex && v.finished) {
-      std::optional<uint32_t> next = net_.NextTripInBlock(v.trip);
+      // Chain to the next trip of the block when this trip is known well: confirmed, or
+      // followed over a good part of its length. Otherwise look again from the terminal.
+      const std::vector<double>& sd = Pat(v).stop_dist_m;
+      bool known = v.confirmed || (!sd.empty() && !std::isnan(v.mono_d) &&
+                                   v.mono_d - v.start_d >= 0.3 * (sd.back() - sd[0]));
+      std::optional<uint32_t> next = known ? net_.NextTripInBlock(v.trip) : std::nullopt;
       if (next) {
         int32_t date = v.service_date;
         int64_t day_start = v.day_start_s;
@@ -724,14 +931,11 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
         Unassign(v);
       }
     }
-    if (v.trip == kNoIndex || (!v.confirmed && v.infer_fixes < opt_.infer_confirm_fixes)) {
-      uint32_t before = v.trip;
+    if (v.trip == kNoIndex ||
+        (!v.confirmed && v.off_count >= opt_.off_route_fixes && !v.started)) {
       Infer(v, p, fix);
-      if (v.trip != kNoIndex) {
-        ++v.infer_fixes;
-        if (v.infer_fixes >= opt_.infer_confirm_fixes) v.confirmed = true;
-      }
-      (void)before;
+    } else if (v.trip != kNoIndex && !v.confirmed && v.off_count >= opt_.off_route_fixes) {
+      Infer(v, p, fix);
     }
   }
 
@@ -856,6 +1060,12 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   } else if (!v.started) {
     double late = static_cast<double>(fix.timestamp_s) - SchedDep(v, 0);
     vs.delay_s = late > 0 ? late : 0;
+  }
+  if (!v.from_fix && !v.confirmed && state != MatchState::kOffRoute) {
+    uint32_t before = v.trip;
+    SolvePattern(v.pattern, fix.timestamp_s);
+    if (v.trip != before || !v.started) v.stable_since = fix.timestamp_s;
+    if (v.started && fix.timestamp_s - v.stable_since >= opt_.infer_confirm_s) v.confirmed = true;
   }
   m->trip = v.trip;
   m->dist_along_m = d;

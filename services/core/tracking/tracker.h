@@ -103,8 +103,10 @@ struct TrackerOptions {
   // ended up to infer_late_s before it. Defaults 40 min and 40 min.
   int64_t infer_early_s = 2400;
   int64_t infer_late_s = 2400;
-  // A tentative inferred trip is re-examined for this many fixes before it is kept. Default 6.
-  int infer_confirm_fixes = 6;
+  // An inferred trip (no trip_id) stays open to the joint assignment of the buses on its
+  // pattern until it has been unchanged in service this long (s), or the bus moved on to the
+  // next trip of its block. Default 600.
+  int64_t infer_confirm_s = 600;
   // A fix whose given trip_id's shape is farther than this for trip_mismatch_fixes fixes in a
   // row counts as a trip_id_mismatch (m, fixes). Defaults 500 and 5.
   double trip_mismatch_m = 500;
@@ -122,6 +124,7 @@ struct TrackerStats {
   int64_t trip_id_mismatches = 0;      // given trip_id clearly wrong (shape far away)
   int64_t inferred_assignments = 0;    // trips chosen by inference (no trip_id)
   int64_t block_transitions = 0;       // moved on to the next trip of the block
+  int64_t retargets = 0;               // inferred trips changed by the joint assignment
   int64_t reanchors = 0;               // jumps accepted after several agreeing fixes
 };
 
@@ -159,6 +162,8 @@ class Tracker {
   absl::flat_hash_map<std::string, std::unique_ptr<Track>> vehicles_;
   // Trip instance (trip index, service date) -> vehicle holding it (inference avoids them).
   absl::flat_hash_map<uint64_t, const Track*> claims_;
+  // Pattern -> time of its last joint assignment (SolvePattern), epoch s.
+  absl::flat_hash_map<uint32_t, int64_t> last_solve_;
   // Scratch buffers reused across fixes.
   std::vector<PolylinePoint> scratch_points_;
   class Impl;
