@@ -77,6 +77,7 @@ struct Tracker::Track {
   bool seen_on_trip = false;  // Progress() ran for this trip before
   double start_d = 0;         // where the trip was started (or joined)
   int64_t stable_since = 0;   // inferred trip unchanged since (epoch s)
+  double ring_arrive_t = 0;  // when the bus reached the ring's first point
   double ring_t[kRingSize];
   double ring_d[kRingSize];
   int ring_n = 0;
@@ -662,8 +663,11 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   // Not started: remember the monotone progress since the last time the bus went back.
   if (v.ring_n == 0 || d < v.ring_d[v.ring_n - 1] - opt_.back_tolerance_m) {
     v.ring_n = 0;
+    v.ring_arrive_t = t;
   }
-  if (v.ring_n == 0 || d > v.ring_d[v.ring_n - 1]) {
+  if (v.ring_n > 0 && d <= v.ring_d[v.ring_n - 1] + 1.0) {
+    v.ring_t[v.ring_n - 1] = t;  // standing: the bus is still there now
+  } else {
     if (v.ring_n == kRingSize) {
       std::copy(v.ring_t + 1, v.ring_t + kRingSize, v.ring_t);
       std::copy(v.ring_d + 1, v.ring_d + kRingSize, v.ring_d);
@@ -725,7 +729,7 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   v.mono_t = v.ring_t[0];
   v.mono_d = front;
   v.start_d = front;
-  if (v.next_stop == 0) v.pending_arrival = v.ring_t[0];
+  if (v.next_stop == 0) v.pending_arrival = v.ring_arrive_t;
   for (int i = 1; i < v.ring_n; ++i) {
     Advance(v, v.ring_t[i - 1], v.ring_d[i - 1], v.ring_t[i], v.ring_d[i], out);
     v.mono_t = v.ring_t[i];
