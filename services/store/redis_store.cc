@@ -197,16 +197,14 @@ absl::StatusOr<VehicleRecord> DecodeVehicle(absl::string_view key, absl::string_
   return out;
 }
 
-// XADD <prefix>pos:<id> MAXLEN ~ cap * t <timestamp_s> d <packed>: two fields per entry keep
-// Redis' parsing cost per fix low. <packed> = store_codec::EncodePositionData.
-void AddPosition(RedisPipeline& p, absl::string_view prefix, size_t cap, const Fix& f,
+// XADD <prefix>pos:<id> * t <timestamp_s> d <packed>: two fields per entry keep Redis' parsing
+// cost per fix low; the length cap is applied by a separate XTRIM every cap/10 appends (cheaper
+// than MAXLEN on every XADD). <packed> = store_codec::AppendPositionData.
+void AddPosition(RedisPipeline& p, absl::string_view prefix, const Fix& f,
                  std::string* scratch) {
-  p.Begin(10);
+  p.Begin(7);
   p.Arg("XADD");
   p.Key(prefix, "pos:", f.vehicle_id);
-  p.Arg("MAXLEN");
-  p.Arg("~");
-  p.Num(int64_t(cap));
   p.Arg("*");
   p.Arg("t");
   p.Num(f.timestamp_s);
@@ -291,7 +289,7 @@ absl::Status RedisStore::EnsureConnectedLocked() {
   if (ctx_ != nullptr) return absl::OkStatus();
   known_vehicles_.clear();
   veh_expire_s_.clear();
-  pos_expire_s_.clear();
+  pos_keys_.clear();
   ctx_ = redisConnectWithTimeout(address_.host.c_str(), address_.port,
                                  ClampedTimeval(options_.connect_timeout));
   if (ctx_ == nullptr) return IoErrorLocked("cannot allocate a connection");
@@ -440,16 +438,24 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
         continue;
       }
       if (options_.positions_cap == 0) continue;
-      AddPosition(p, prefix, options_.positions_cap, *f, &scratch);
-      if (options_.positions_ttl_s > 0) {
-        auto [it, inserted] = pos_expire_s_.try_emplace(f->vehicle_id, 0);
-        if (now_s - it->second >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
-          it->second = now_s;
-          p.Begin(3);
-          p.Arg("EXPIRE");
-          p.Key(prefix, "pos:", f->vehicle_id);
-          p.Num(options_.positions_ttl_s);
-        }
+      AddPosition(p, prefix, *f, &scratch);
+      PosKeyState& k = pos_keys_[f->vehicle_id];
+      if (++k.since_trim >= std::max<size_t>(1, options_.positions_cap / 10)) {
+        k.since_trim = 0;
+        p.Begin(5);
+        p.Arg("XTRIM");
+        p.Key(prefix, "pos:", f->vehicle_id);
+        p.Arg("MAXLEN");
+        p.Arg("~");
+        p.Num(int64_t(options_.positions_cap));
+      }
+      if (options_.positions_ttl_s > 0 &&
+          now_s - k.expire_s >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
+        k.expire_s = now_s;
+        p.Begin(3);
+        p.Arg("EXPIRE");
+        p.Key(prefix, "pos:", f->vehicle_id);
+        p.Num(options_.positions_ttl_s);
       }
     } else if (const auto* sv = std::get_if<StopVisitRecord>(&c)) {
       if (sv->visit.vehicle_id.empty()) {
@@ -542,7 +548,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   if (!st.ok()) {
     // The TTL refresh and vehicle-set bookkeeping above may not have reached Redis.
     veh_expire_s_.clear();
-    pos_expire_s_.clear();
+    pos_keys_.clear();
     return st;
   }
   for (absl::string_view id : new_vehicles) known_vehicles_.emplace(id);
@@ -751,7 +757,7 @@ absl::Status RedisStore::DeleteAllKeys() {
   } while (cursor != "0");
   known_vehicles_.clear();
   veh_expire_s_.clear();
-  pos_expire_s_.clear();
+  pos_keys_.clear();
   return absl::OkStatus();
 }
 

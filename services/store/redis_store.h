@@ -75,11 +75,15 @@ class RedisStore : public Store {
   std::mutex mu_;
   redisContext* ctx_ = nullptr;  // null while disconnected
   std::string last_error_;
-  // Per connection: vehicles known to be in the vehicles set, and when each key's TTL was
-  // last refreshed (unix seconds). Cleared on reconnect.
+  // Per connection: vehicles known to be in the vehicles set, when each key's TTL was last
+  // refreshed, appends since a stream was trimmed. Cleared on reconnect and on a failed batch.
   absl::flat_hash_set<std::string> known_vehicles_;
   absl::flat_hash_map<std::string, int64_t> veh_expire_s_;
-  absl::flat_hash_map<std::string, int64_t> pos_expire_s_;
+  struct PosKeyState {
+    int64_t expire_s = 0;     // when EXPIRE was last sent (unix seconds)
+    size_t since_trim = 0;    // XADDs since the last XTRIM
+  };
+  absl::flat_hash_map<std::string, PosKeyState> pos_keys_;
   bool atomic_batches_ = false;  // MULTI/EXEC per Apply on this connection
   std::unique_ptr<RedisPipeline> pipeline_;  // reused by Apply (keeps its buffer)
 };

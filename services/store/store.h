@@ -83,8 +83,8 @@ struct StoreOptions {
   // Prefix of every Redis key ("sb:" gives "sb:veh:<vehicle_id>" ...). Lets several SmartBus
   // instances (or tests) share one Redis database. Ignored by MemoryStore.
   std::string key_prefix = "sb:";
-  // Recent positions kept per vehicle (Redis: XADD MAXLEN ~ cap, so Redis may keep a few more;
-  // the memory store keeps exactly this many). 0 disables position history.
+  // Recent positions kept per vehicle. Readers get at most this many (the newest); Redis may
+  // hold up to cap + cap/10 + 100 (XTRIM MAXLEN ~ every cap/10 appends). 0 disables history.
   size_t positions_cap = 1000;
   // A vehicle's position history expires this long after its last write (Redis EXPIRE, wall
   // clock). 0 = never.
