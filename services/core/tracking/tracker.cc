@@ -14,6 +14,7 @@ constexpr int kRingSize = 48;
 constexpr int kMaxCandidates = 24;
 constexpr double kTransitionBetaM = 20;  // scale of | along - straight | in the transition cost
 constexpr double kMergeM = 10;           // hypotheses closer than this are one
+constexpr double kFirstStopZoneM = 50;   // a bus waiting this close to the first stop is at it
 
 struct Hyp {
   double d = 0;     // distance along the shape, m
@@ -58,6 +59,8 @@ struct Tracker::Track {
   int mismatch_count = 0;
   bool mismatch_counted = false;
   uint32_t route_hint = kNoIndex;
+  uint32_t done_trip = kNoIndex;  // the trip this vehicle last finished (not inferred again)
+  int32_t done_date = 0;
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -489,6 +492,8 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
   hi = std::min(L, hi + reach);
   if (hi < lo) hi = lo;
 
+  const std::vector<double>& sd = net_.pattern(v.pattern).stop_dist_m;
+  const double first_d = sd.empty() ? 0 : sd[0];
   Cand cands[kMaxCandidates];
   int nc = 0;
   auto add = [&](double d, double off, uint32_t seg) {
@@ -560,6 +565,8 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
     h.v = best_v;
     h.off = cands[c].off;
     h.cost = best + Emission(cands[c].off, sigma) + HeadingCost(poly, cands[c].seg, fix);
+    // Before its start a bus is near its first stop (a pre-trip move goes a few hundred metres).
+    if (!v.started) h.cost += std::max(0.0, cands[c].d - first_d) / 1000.0;
     next[nn++] = h;
   }
   if (nn == 0) return 0;
@@ -722,7 +729,7 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   // first stop when the bus waited at it.
   uint32_t n = static_cast<uint32_t>(sd.size());
   v.next_stop = 0;
-  if (front > sd[0] + opt_.arrival_radius_m) {
+  if (front > sd[0] + std::max(opt_.arrival_radius_m, kFirstStopZoneM)) {
     while (v.next_stop < n && sd[v.next_stop] - opt_.arrival_radius_m <= front) ++v.next_stop;
   }
   v.pending_arrival = NAN;
@@ -754,6 +761,7 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     const GtfsTrip& trip = net_.feed().trips[ti.trip];
     if (v.route_hint != kNoIndex && trip.route != v.route_hint) continue;
     if (trip.num_stop_times < 2) continue;
+    if (ti.trip == v.done_trip && ti.service_date == v.done_date) continue;  // just ran it
     uint32_t pat = net_.trip_pattern(ti.trip);
     const std::vector<PolylinePoint>* cands = nullptr;
     for (auto& [pp, c] : per_pattern)
@@ -925,6 +933,8 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       bool known = v.confirmed || (!sd.empty() && !std::isnan(v.mono_d) &&
                                    v.mono_d - v.start_d >= 0.3 * (sd.back() - sd[0]));
       std::optional<uint32_t> next = known ? net_.NextTripInBlock(v.trip) : std::nullopt;
+      v.done_trip = v.trip;
+      v.done_date = v.service_date;
       if (next) {
         int32_t date = v.service_date;
         int64_t day_start = v.day_start_s;

@@ -1,0 +1,408 @@
+#include "services/core/tracking/tracker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/core/gtfs/feed.h"
+#include "tests/core/tracking/tracking_fixture.h"
+
+namespace smartbus {
+namespace {
+
+using testing::At;
+using testing::Feed;
+using testing::MakeOutAndBack;
+using testing::MakeTrace;
+using testing::OutAndBack;
+using testing::TraceOptions;
+using testing::TruthFix;
+using testing::Plane;
+
+struct Accuracy {
+  size_t n = 0;
+  size_t over_100m = 0;
+  double median_m = 0;
+};
+
+Accuracy Measure(const std::vector<TruthFix>& truth, const std::vector<MatchResult>& got) {
+  Accuracy a;
+  std::vector<double> err;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    double e = std::isnan(got[i].dist_along_m) ? 1e9 : std::fabs(got[i].dist_along_m - truth[i].true_d);
+    err.push_back(e);
+    if (e > 100) ++a.over_100m;
+  }
+  a.n = err.size();
+  std::nth_element(err.begin(), err.begin() + err.size() / 2, err.end());
+  a.median_m = err[err.size() / 2];
+  return a;
+}
+
+Fix MakeFix(const std::string& v, int64_t t, LatLon p, const std::string& trip = "") {
+  Fix f;
+  f.vehicle_id = v;
+  f.timestamp_s = t;
+  f.lat = p.lat;
+  f.lon = p.lon;
+  f.trip_id = trip;
+  return f;
+}
+
+// ---- Matching accuracy -----------------------------------------------------------------------
+
+// The drawn out-and-back street: the two passes are 12 m apart, GPS noise 8 m plus 3% outliers
+// of 60 m, a fix every 10 s. Nearest-segment matching would put many fixes on the wrong pass
+// (thousands of metres off); the HMM must not.
+TEST(TrackerAccuracy, OutAndBackNoisyTrace) {
+  OutAndBack w = MakeOutAndBack();
+  ASSERT_TRUE(w.net);
+  uint32_t trip = *w.net->FindTrip("RT");
+  const Polyline& poly = w.net->trip_polyline(trip);
+  std::vector<TruthFix> all;
+  std::vector<MatchResult> got;
+  for (uint32_t seed = 1; seed <= 80; ++seed) {
+    Tracker tr(w.net);
+    TraceOptions o;
+    o.seed = seed;
+    o.with_heading = seed % 2 == 0;  // half the runs without bearing/speed heading help
+    auto trace = MakeTrace(*w.net, poly, "bus", "RT", 0, poly.length_m(),
+                           w.day_start_s + OutAndBack::kOutStart - 30, o);
+    std::vector<Fix> fixes;
+    for (auto& t : trace) fixes.push_back(t.fix);
+    auto run = Feed(tr, fixes);
+    all.insert(all.end(), trace.begin(), trace.end());
+    got.insert(got.end(), run.matches.begin(), run.matches.end());
+  }
+  Accuracy a = Measure(all, got);
+  std::printf("out-and-back: %zu fixes, %zu > 100 m (%.3f%%), median error %.2f m\n", a.n,
+              a.over_100m, 100.0 * a.over_100m / a.n, a.median_m);
+  EXPECT_GT(a.n, 5000u);
+  EXPECT_LT(static_cast<double>(a.over_100m), 0.002 * a.n);
+  EXPECT_LT(a.median_m, 10.0);
+}
+
+// The same on the real WMATA shapes of the routes run on 2026-02-16 (loops, out-and-back
+// sections, a shape per direction).
+TEST(TrackerAccuracy, WmataShapesNoisyTrace) {
+  std::string dir = std::string(SMARTBUS_SHARED_DATA) + "/wmata-2026-02-16/gtfs";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "shared data not found: " << dir;
+  auto feed = LoadGtfs({dir});
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  auto built = Network::Build(std::move(*feed));
+  ASSERT_TRUE(built.ok()) << built.status();
+  std::shared_ptr<const Network> net = *built;
+  int32_t date = 20260216;
+  int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  std::vector<uint32_t> trips = net->ActiveTrips(date);
+  // One trip per pattern.
+  std::vector<uint32_t> seen_patterns, pick;
+  for (uint32_t t : trips) {
+    uint32_t p = net->trip_pattern(t);
+    if (std::find(seen_patterns.begin(), seen_patterns.end(), p) != seen_patterns.end()) continue;
+    seen_patterns.push_back(p);
+    pick.push_back(t);
+  }
+  ASSERT_GE(pick.size(), 6u);
+  std::vector<TruthFix> all;
+  std::vector<MatchResult> got;
+  uint32_t seed = 100;
+  for (uint32_t trip : pick) {
+    const Polyline& poly = net->trip_polyline(trip);
+    const Pattern& pat = net->pattern(net->trip_pattern(trip));
+    const GtfsStopTime& first = net->feed().stop_times[net->feed().trips[trip].first_stop_time];
+    for (int rep = 0; rep < 4; ++rep) {
+      Tracker tr(net);
+      TraceOptions o;
+      o.seed = ++seed;
+      o.with_heading = rep % 2 == 0;
+      auto trace = MakeTrace(*net, poly, "bus", net->feed().trips[trip].id, pat.stop_dist_m.front(),
+                             pat.stop_dist_m.back(), day_start + first.departure_s, o);
+      std::vector<Fix> fixes;
+      for (auto& t : trace) fixes.push_back(t.fix);
+      auto run = Feed(tr, fixes);
+      all.insert(all.end(), trace.begin(), trace.end());
+      got.insert(got.end(), run.matches.begin(), run.matches.end());
+    }
+  }
+  Accuracy a = Measure(all, got);
+  std::printf("WMATA shapes (%zu patterns): %zu fixes, %zu > 100 m (%.3f%%), median %.2f m\n",
+              pick.size(), a.n, a.over_100m, 100.0 * a.over_100m / a.n, a.median_m);
+  EXPECT_GT(a.n, 5000u);
+  EXPECT_LT(static_cast<double>(a.over_100m), 0.002 * a.n);
+  EXPECT_LT(a.median_m, 10.0);
+}
+
+// ---- States ----------------------------------------------------------------------------------
+
+// A bus at its first stop 10 minutes before departure is in layover (on its trip already) and
+// produces no visits; when it leaves on time it is in service, and the first stop gets a visit
+// whose departure is when it left.
+TEST(TrackerStates, LayoverThenDeparture) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t dep = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int64_t t = dep - 600; t <= dep; t += 30) fixes.push_back(MakeFix("v", t, At(3, 2), "RT"));
+  auto wait = Feed(tr, fixes);
+  for (const auto& m : wait.matches) EXPECT_EQ(m.state, MatchState::kLayover);
+  EXPECT_TRUE(wait.visits.empty());
+  fixes.clear();
+  for (int i = 1; i <= 12; ++i) fixes.push_back(MakeFix("v", dep + 10 * i, At(70.0 * i, 1), "RT"));
+  auto go = Feed(tr, fixes);
+  EXPECT_EQ(go.matches.back().state, MatchState::kInService);
+  ASSERT_GE(go.visits.size(), 2u);
+  EXPECT_EQ(go.visits[0].stop_index, 0u);
+  EXPECT_EQ(go.visits[0].arrival_s, static_cast<double>(dep - 600));  // arrived when first seen
+  EXPECT_NEAR(go.visits[0].departure_s, static_cast<double>(dep), 10);
+  EXPECT_EQ(go.visits[1].stop_index, 1u);  // o1 at 400 m: reached at dep + 400/7 s
+  EXPECT_NEAR(go.visits[1].arrival_s, dep + 400.0 / 7.0, 3);
+}
+
+// WMATA's pre-trip move: 20 minutes early the bus drives 350 m along its route to a layover
+// spot, waits there, comes back to the terminal, and leaves on time. No stop may be "visited"
+// during the move; the real visits come with the real departure.
+TEST(TrackerStates, PreTripMoveGivesNoEarlyVisits) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t dep = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  int64_t t = dep - 1500;
+  for (int i = 0; i <= 7; ++i) fixes.push_back(MakeFix("v", t += 10, At(50.0 * i, 0), "RT"));
+  for (int i = 0; i < 20; ++i) fixes.push_back(MakeFix("v", t += 30, At(350, 0), "RT"));
+  for (int i = 7; i >= 0; --i) fixes.push_back(MakeFix("v", t += 10, At(50.0 * i, 0), "RT"));
+  while (t < dep) fixes.push_back(MakeFix("v", t += 30, At(0, 0), "RT"));
+  auto before = Feed(tr, fixes);
+  EXPECT_TRUE(before.visits.empty()) << before.visits.size() << " visits before the start";
+  for (const auto& m : before.matches) EXPECT_EQ(m.state, MatchState::kLayover);
+  fixes.clear();
+  for (int i = 1; i <= 15; ++i) fixes.push_back(MakeFix("v", t + 10 * i, At(70.0 * i, 0), "RT"));
+  auto go = Feed(tr, fixes);
+  ASSERT_GE(go.visits.size(), 3u);
+  for (const auto& v : go.visits) EXPECT_GE(v.departure_s, static_cast<double>(dep - 60));
+  EXPECT_NEAR(go.visits[1].arrival_s, t + 400.0 / 7.0, 3);
+}
+
+// A detour: the bus leaves the street for a parallel one 250 m north for several fixes
+// (off_route, position along the route frozen), then comes back and carries on (in_service).
+TEST(TrackerStates, DetourOffRouteThenResume) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int i = 0; i <= 6; ++i) fixes.push_back(MakeFix("v", t += 10, At(70.0 * i, 0), "RT"));
+  auto a = Feed(tr, fixes);
+  EXPECT_EQ(a.matches.back().state, MatchState::kInService);
+  double d_before = a.matches.back().dist_along_m;
+  fixes.clear();
+  fixes.push_back(MakeFix("v", t += 20, At(450, 120), "RT"));
+  for (int i = 0; i < 6; ++i) fixes.push_back(MakeFix("v", t += 20, At(500.0 + 80 * i, 250), "RT"));
+  auto b = Feed(tr, fixes);
+  EXPECT_EQ(b.matches.back().state, MatchState::kOffRoute);
+  for (const auto& m : b.matches) EXPECT_LE(m.dist_along_m, d_before + 150);
+  fixes.clear();
+  for (int i = 0; i < 5; ++i) fixes.push_back(MakeFix("v", t += 15, At(1000.0 + 60 * i, 0), "RT"));
+  auto c = Feed(tr, fixes);
+  EXPECT_EQ(c.matches.back().state, MatchState::kInService);
+  EXPECT_NEAR(c.matches.back().dist_along_m, 1240, 15);
+}
+
+// A bus standing still mid-route for 10 minutes with noisy fixes: the position along the route
+// neither drifts nor jumps to the other pass of the street, and no stop ahead gets a visit.
+TEST(TrackerStates, StationaryBusStaysPut) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int i = 0; i <= 9; ++i) fixes.push_back(MakeFix("v", t += 10, At(70.0 * i, 0), "RT"));
+  Feed(tr, fixes);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> n(0, 6);
+  fixes.clear();
+  for (int i = 0; i < 60; ++i) fixes.push_back(MakeFix("v", t += 10, At(630 + n(rng), n(rng) + 6), "RT"));
+  auto r = Feed(tr, fixes);
+  for (const auto& m : r.matches) {
+    EXPECT_EQ(m.state, MatchState::kInService);
+    EXPECT_NEAR(m.dist_along_m, 630, 30);
+  }
+  for (const auto& v : r.visits) EXPECT_LT(v.stop_index, 2u) << "stop " << v.stop_index;
+}
+
+// ---- Rejections ------------------------------------------------------------------------------
+
+TEST(TrackerRejects, DuplicateAndLateFixes) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int i = 0; i <= 8; ++i) fixes.push_back(MakeFix("v", t + 10 * i, At(70.0 * i, 0), "RT"));
+  Feed(tr, fixes);
+  const VehicleState* s = tr.Vehicle("v");
+  ASSERT_TRUE(s);
+  double d = s->dist_along_m;
+  // Duplicate: same timestamp again (even with another position).
+  MatchResult m;
+  std::vector<StopVisit> visits;
+  tr.Process(MakeFix("v", t + 80, At(900, 0), "RT"), t + 80, &m, &visits);
+  EXPECT_EQ(m.state, MatchState::kRejected);
+  EXPECT_EQ(m.reason, RejectReason::kDuplicate);
+  EXPECT_EQ(tr.Vehicle("v")->dist_along_m, d);
+  // Late: older than the newest fix; kept as a row (placed on the route) but the bus stays.
+  tr.Process(MakeFix("v", t + 35, At(245, 0), "RT"), t + 90, &m, &visits);
+  EXPECT_EQ(m.state, MatchState::kRejected);
+  EXPECT_EQ(m.reason, RejectReason::kOutOfOrder);
+  EXPECT_NEAR(m.dist_along_m, 245, 10);
+  EXPECT_EQ(tr.Vehicle("v")->dist_along_m, d);
+  EXPECT_TRUE(visits.empty());
+  EXPECT_EQ(tr.stats().rejected[static_cast<int>(RejectReason::kDuplicate)], 1);
+  EXPECT_EQ(tr.stats().rejected[static_cast<int>(RejectReason::kOutOfOrder)], 1);
+  // The next good fix carries on from where the bus was.
+  tr.Process(MakeFix("v", t + 90, At(630, 0), "RT"), t + 90, &m, &visits);
+  EXPECT_EQ(m.state, MatchState::kInService);
+  EXPECT_NEAR(m.dist_along_m, 630, 10);
+}
+
+TEST(TrackerRejects, EveryReasonCountedStateUntouched) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int i = 0; i <= 5; ++i) fixes.push_back(MakeFix("v", t + 10 * i, At(70.0 * i, 0), "RT"));
+  Feed(tr, fixes);
+  t += 50;
+  VehicleState before = *tr.Vehicle("v");
+  MatchResult m;
+  std::vector<StopVisit> visits;
+  auto expect_reject = [&](const Fix& f, int64_t now, RejectReason r) {
+    tr.Process(f, now, &m, &visits);
+    EXPECT_EQ(m.state, MatchState::kRejected) << RejectReasonName(r);
+    EXPECT_EQ(m.reason, r) << "got " << RejectReasonName(m.reason);
+    const VehicleState* s = tr.Vehicle("v");
+    EXPECT_EQ(s->timestamp_s, before.timestamp_s);
+    EXPECT_EQ(s->dist_along_m, before.dist_along_m);
+  };
+  expect_reject(MakeFix("", t + 10, At(420, 0), "RT"), t + 10, RejectReason::kInvalidVehicleId);
+  Fix nan = MakeFix("v", t + 10, At(420, 0), "RT");
+  nan.lat = NAN;
+  expect_reject(nan, t + 10, RejectReason::kInvalidCoordinates);
+  Fix range = MakeFix("v", t + 10, At(420, 0), "RT");
+  range.lon = 200;
+  expect_reject(range, t + 10, RejectReason::kInvalidCoordinates);
+  expect_reject(MakeFix("v", t + 10, {0, 0}, "RT"), t + 10, RejectReason::kInvalidCoordinates);
+  expect_reject(MakeFix("v", t + 3600, At(420, 0), "RT"), t + 10, RejectReason::kFutureTimestamp);
+  // 30 km away 10 s later.
+  expect_reject(MakeFix("v", t + 10, At(30000, 0), "RT"), t + 10, RejectReason::kImplausibleJump);
+  expect_reject(MakeFix("v", t, At(350, 0), "RT"), t + 10, RejectReason::kDuplicate);
+  expect_reject(MakeFix("v", t - 20, At(150, 0), "RT"), t + 10, RejectReason::kOutOfOrder);
+  for (int r = 1; r <= 6; ++r) EXPECT_GE(tr.stats().rejected[r], 1) << r;
+  // Still tracking normally.
+  tr.Process(MakeFix("v", t + 10, At(420, 0), "RT"), t + 10, &m, &visits);
+  EXPECT_EQ(m.state, MatchState::kInService);
+  EXPECT_NEAR(m.dist_along_m, 420, 10);
+}
+
+// After a real relocation (several agreeing fixes far away) the vehicle is re-anchored instead of
+// rejecting forever.
+TEST(TrackerRejects, ImplausibleJumpReanchorsAfterAgreeingFixes) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  MatchResult m;
+  std::vector<StopVisit> visits;
+  tr.Process(MakeFix("v", t, At(-40000, 0), "RT"), t, &m, &visits);  // a bogus first position
+  int rejected = 0;
+  for (int i = 1; i <= 10; ++i) {
+    tr.Process(MakeFix("v", t + 10 * i, At(70.0 * i, 0), "RT"), t + 10 * i, &m, &visits);
+    rejected += m.reason == RejectReason::kImplausibleJump;
+  }
+  EXPECT_EQ(rejected, 2);
+  EXPECT_EQ(m.state, MatchState::kInService);
+  EXPECT_EQ(tr.stats().reanchors, 1);
+}
+
+// ---- Trip assignment -------------------------------------------------------------------------
+
+// No trip_id: the bus runs RT (inferred from geometry and schedule), reaches the end, waits
+// there -- and is then already on RT2, the next trip of its block, in layover -- and runs RT2.
+TEST(TrackerTrips, NextTripOfBlockWithoutTripId) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  const Polyline& poly = w.net->trip_polyline(*w.net->FindTrip("RT"));
+  TraceOptions o;
+  o.with_trip_id = false;
+  o.outlier_rate = 0;
+  int64_t t0 = w.day_start_s + OutAndBack::kOutStart;
+  auto first = MakeTrace(*w.net, poly, "v", "", 0, poly.length_m(), t0, o);
+  std::vector<Fix> fixes;
+  for (int64_t w0 = t0 - 300; w0 <= t0; w0 += 30) fixes.push_back(MakeFix("v", w0, At(2, -3)));
+  for (auto& f : first) fixes.push_back(f.fix);
+  int64_t t = fixes.back().timestamp_s;
+  // Wait at the terminal until RT2 leaves (RT2 starts 30 min after RT).
+  while (t < t0 + 1800 - 20) fixes.push_back(MakeFix("v", t += 30, At(3, 12)));
+  auto run1 = Feed(tr, fixes);
+  uint32_t rt = *w.net->FindTrip("RT"), rt2 = *w.net->FindTrip("RT2");
+  EXPECT_EQ(run1.matches[5].trip, rt);
+  EXPECT_EQ(run1.matches.back().trip, rt2);
+  EXPECT_EQ(run1.matches.back().state, MatchState::kLayover);
+  EXPECT_GE(tr.stats().block_transitions, 1);
+  size_t visits_rt = std::count_if(run1.visits.begin(), run1.visits.end(),
+                                   [&](const StopVisit& v) { return v.trip == rt; });
+  EXPECT_EQ(visits_rt, 11u);  // every stop of RT once
+
+  auto second = MakeTrace(*w.net, poly, "v", "", 0, poly.length_m(), t + 10, o);
+  fixes.clear();
+  for (auto& f : second) fixes.push_back(f.fix);
+  auto run2 = Feed(tr, fixes);
+  EXPECT_EQ(run2.matches[run2.matches.size() / 2].trip, rt2);
+  EXPECT_EQ(run2.matches[run2.matches.size() / 2].state, MatchState::kInService);
+  size_t visits_rt2 = std::count_if(run2.visits.begin(), run2.visits.end(),
+                                    [&](const StopVisit& v) { return v.trip == rt2; });
+  EXPECT_EQ(visits_rt2, 11u);
+}
+
+// With trip_id given, a bus 5 km from its trip's shape for a while is a clear mismatch.
+TEST(TrackerTrips, WrongTripIdIsNoticed) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  std::vector<Fix> fixes;
+  for (int i = 0; i < 10; ++i) fixes.push_back(MakeFix("v", t + 30 * i, At(5000 + 50.0 * i, 4000), "RT"));
+  auto r = Feed(tr, fixes);
+  EXPECT_EQ(tr.stats().trip_id_mismatches, 1);
+  EXPECT_EQ(r.matches.back().state, MatchState::kOffRoute);
+}
+
+// Sparse fixes (every 2 minutes): stops passed between two fixes still get visits, with times
+// interpolated along the route.
+TEST(TrackerVisits, SparseFixesInterpolateSkippedStops) {
+  OutAndBack w = MakeOutAndBack();
+  Tracker tr(w.net);
+  int64_t t = w.day_start_s + OutAndBack::kOutStart;
+  const Polyline& poly = w.net->trip_polyline(*w.net->FindTrip("RT"));
+  std::vector<Fix> fixes;
+  // 5 m/s constant, a fix every 120 s (600 m).
+  for (int i = 0; i * 600.0 <= poly.length_m() + 600; ++i) {
+    double d = std::min(600.0 * i, poly.length_m());
+    fixes.push_back(MakeFix("v", t + static_cast<int64_t>(std::lround(d / 5.0)),
+                            w.net->projection().Reverse(poly.PointAt(d)), "RT"));
+  }
+  auto r = Feed(tr, fixes);
+  ASSERT_EQ(r.visits.size(), 11u);
+  const Pattern& pat = w.net->pattern(w.net->trip_pattern(*w.net->FindTrip("RT")));
+  for (const StopVisit& v : r.visits) {
+    if (v.stop_index == 0) continue;
+    // The last stop counts as reached end_radius_m (40 m) before it.
+    double x = pat.stop_dist_m[v.stop_index] - (v.stop_index == 10 ? 40 : 0);
+    double expect = t + x / 5.0;
+    EXPECT_NEAR(v.arrival_s, expect, 8) << "stop " << v.stop_index;
+    EXPECT_GE(v.departure_s, v.arrival_s);
+    EXPECT_EQ(v.service_date, w.date);
+    EXPECT_EQ(v.scheduled_arrival_s, w.day_start_s + OutAndBack::kOutStart +
+                                         static_cast<int64_t>(v.stop_index) * OutAndBack::kStep);
+  }
+}
+
+}  // namespace
+}  // namespace smartbus
