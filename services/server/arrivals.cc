@@ -1,0 +1,115 @@
+#include "services/server/arrivals.h"
+
+#include <algorithm>
+
+#include "absl/time/civil_time.h"
+
+namespace smartbus::server {
+namespace {
+
+int32_t YyyyMmDd(absl::CivilDay d) {
+  return static_cast<int32_t>(d.year() * 10000 + d.month() * 100 + d.day());
+}
+
+}  // namespace
+
+std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuery& q,
+                                        int64_t now_s) {
+  std::vector<ArrivalRow> rows;
+  const Network& net = *view.network;
+  const GtfsFeed& feed = net.feed();
+  if (q.stop >= view.stops.size()) return rows;
+  const int64_t from_s = now_s - q.grace_s;
+  const int64_t to_s = now_s + q.horizon_s;
+
+  // Live: vehicles registered at the stop.
+  std::vector<std::pair<uint32_t, int32_t>> covered;  // (trip, service_date) with a vehicle
+  auto slots = view.stops[q.stop].vehicles.load(std::memory_order_acquire);
+  for (const auto& slot : *slots) {
+    auto snap = slot->snapshot.load(std::memory_order_acquire);
+    if (!snap || snap->network != view.network) continue;
+    const VehicleState& st = snap->state;
+    if (now_s - st.timestamp_s > q.live_max_age_s) continue;
+    auto it = std::lower_bound(snap->etas.begin(), snap->etas.end(), q.stop,
+                               [](const StopEta& e, uint32_t s) { return e.stop < s; });
+    for (; it != snap->etas.end() && it->stop == q.stop; ++it) {
+      const StopEta& e = *it;
+      if (e.trip >= feed.trips.size()) continue;
+      if (q.route != kNoIndex && feed.trips[e.trip].route != q.route) continue;
+      covered.emplace_back(e.trip, e.service_date);
+      if (e.predicted_arrival_s < from_s || e.predicted_arrival_s > to_s) continue;
+      ArrivalRow r;
+      r.trip = e.trip;
+      r.service_date = e.service_date;
+      r.stop_index = e.stop_index;
+      r.stop_sequence = e.stop_sequence;
+      r.predicted_arrival_s = e.predicted_arrival_s;
+      r.p10_s = e.p10_s == kNoTime ? e.predicted_arrival_s : e.p10_s;
+      r.p90_s = e.p90_s == kNoTime ? e.predicted_arrival_s : e.p90_s;
+      r.predicted_departure_s = e.predicted_departure_s == kNoTime ? 0 : e.predicted_departure_s;
+      r.scheduled_arrival_s = e.scheduled_arrival_s;
+      const GtfsTrip& trip = feed.trips[e.trip];
+      if (e.stop_index < trip.num_stop_times) {
+        const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + e.stop_index];
+        r.scheduled_departure_s = e.scheduled_arrival_s + (stt.departure_s - stt.arrival_s);
+      }
+      r.live = true;
+      r.source = e.source;
+      r.vehicle_id = st.vehicle_id;
+      r.distance_m = e.distance_m;
+      r.stops_away = e.stops_away;
+      r.occupancy = st.occupancy;
+      r.vehicle_last_seen_s = st.timestamp_s;
+      rows.push_back(std::move(r));
+    }
+  }
+
+  // Timetable: trips serving the stop in the window with no tracked vehicle.
+  if (!q.live_only) {
+    const absl::CivilDay today =
+        absl::ToCivilDay(absl::FromUnixSeconds(now_s), net.time_zone());
+    int32_t dates[3] = {YyyyMmDd(today - 1), YyyyMmDd(today), YyyyMmDd(today + 1)};
+    int64_t day_starts[3];
+    for (int d = 0; d < 3; ++d) day_starts[d] = absl::ToUnixSeconds(net.ServiceDayStart(dates[d]));
+    for (const auto& [pat, pos] : net.stop_patterns(q.stop)) {
+      const Pattern& p = net.pattern(pat);
+      if (q.route != kNoIndex && p.route != q.route) continue;
+      for (uint32_t t : p.trips) {
+        const GtfsTrip& trip = feed.trips[t];
+        if (pos >= trip.num_stop_times) continue;
+        const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + pos];
+        for (int d = 0; d < 3; ++d) {
+          const int64_t sched = day_starts[d] + stt.arrival_s;
+          if (sched < from_s || sched > to_s) continue;
+          if (!feed.ServiceRunsOn(trip.service, dates[d])) continue;
+          if (std::find(covered.begin(), covered.end(), std::make_pair(t, dates[d])) !=
+              covered.end())
+            continue;
+          ArrivalRow r;
+          r.trip = t;
+          r.service_date = dates[d];
+          r.stop_index = pos;
+          r.stop_sequence = stt.stop_sequence;
+          r.predicted_arrival_s = sched;
+          r.p10_s = sched;
+          r.p90_s = sched;
+          r.scheduled_arrival_s = sched;
+          r.scheduled_departure_s = day_starts[d] + stt.departure_s;
+          r.live = false;
+          r.source = PredictionSource::kSchedule;
+          rows.push_back(std::move(r));
+        }
+      }
+    }
+  }
+
+  std::sort(rows.begin(), rows.end(), [](const ArrivalRow& a, const ArrivalRow& b) {
+    if (a.predicted_arrival_s != b.predicted_arrival_s)
+      return a.predicted_arrival_s < b.predicted_arrival_s;
+    return a.trip < b.trip;
+  });
+  if (rows.size() > q.limit) rows.resize(q.limit);
+  return rows;
+}
+
+}  // namespace smartbus::server

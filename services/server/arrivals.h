@@ -1,0 +1,50 @@
+#pragma once
+// The arrivals board of a stop, computed from the published snapshots (live_view.h) and the
+// timetable. Pure function of immutable data: any thread, no locks taken.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "services/server/live_view.h"
+
+namespace smartbus::server {
+
+struct ArrivalsQuery {
+  uint32_t stop = kNoIndex;
+  uint32_t route = kNoIndex;  // kNoIndex: every route
+  size_t limit = 10;
+  int64_t horizon_s = 3600;
+  bool live_only = false;
+  // A vehicle whose newest fix is older than this does not count as live (its trips fall back
+  // to the timetable). Seconds.
+  int64_t live_max_age_s = 600;
+  // Arrivals up to this long before now are still shown (the bus is at the stop). Seconds.
+  int64_t grace_s = 60;
+};
+
+struct ArrivalRow {
+  uint32_t trip = kNoIndex;
+  int32_t service_date = 0;
+  uint32_t stop_index = 0;
+  uint32_t stop_sequence = 0;
+  int64_t predicted_arrival_s = 0;
+  int64_t p10_s = 0;
+  int64_t p90_s = 0;
+  int64_t predicted_departure_s = 0;  // 0 when none
+  int64_t scheduled_arrival_s = 0;
+  int64_t scheduled_departure_s = 0;
+  bool live = false;
+  PredictionSource source = PredictionSource::kSchedule;
+  std::string vehicle_id;
+  double distance_m = NAN;
+  int32_t stops_away = -1;
+  int32_t occupancy = -1;  // GTFS-RT number, -1 unknown
+  int64_t vehicle_last_seen_s = 0;
+};
+
+// Soonest first, at most q.limit rows. `view.network` is the network the indices refer to.
+std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuery& q,
+                                        int64_t now_s);
+
+}  // namespace smartbus::server

@@ -1,0 +1,267 @@
+#include "services/server/convert.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace smartbus::server {
+namespace {
+
+std::string Num(double v) { return absl::StrFormat("%g", v); }
+
+}  // namespace
+
+int FixFromProto(const pb::Fix& in, Fix* out, std::string* detail) {
+  if (in.vehicle_id().empty()) {
+    *detail = "vehicle_id: empty (every fix must name its vehicle)";
+    return pb::REJECT_REASON_INVALID_VEHICLE_ID;
+  }
+  if (in.vehicle_id().size() > kMaxVehicleIdBytes) {
+    *detail = absl::StrCat("vehicle_id: ", in.vehicle_id().size(), " bytes, at most ",
+                           kMaxVehicleIdBytes);
+    return pb::REJECT_REASON_INVALID_VEHICLE_ID;
+  }
+  if (in.timestamp() <= 0) {
+    *detail = absl::StrCat("timestamp=", in.timestamp(), ": must be epoch seconds UTC > 0");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  if (!IsValidLatLon(in.lat(), in.lon())) {
+    *detail = absl::StrCat("lat=", Num(in.lat()), " lon=", Num(in.lon()),
+                           ": must be finite, lat -90..90, lon -180..180, not (0,0)");
+    return pb::REJECT_REASON_INVALID_COORDINATES;
+  }
+  if (in.has_bearing_deg() && std::isfinite(in.bearing_deg()) &&
+      (in.bearing_deg() < 0 || in.bearing_deg() > 360)) {
+    *detail = absl::StrCat("bearing_deg=", Num(in.bearing_deg()), ": must be 0..360");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  if (in.has_speed_mps() && (std::isinf(in.speed_mps()) ||
+                             (std::isfinite(in.speed_mps()) &&
+                              (in.speed_mps() < 0 || in.speed_mps() > 100)))) {
+    *detail = absl::StrCat("speed_mps=", Num(in.speed_mps()), ": must be 0..100");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  if (in.occupancy() < 0 || in.occupancy() > pb::OCCUPANCY_NOT_BOARDABLE) {
+    *detail = absl::StrCat("occupancy=", in.occupancy(), ": must be 0..9 (enum Occupancy)");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  struct Count {
+    const char* name;
+    bool has;
+    int32_t v;
+  } counts[] = {{"boardings", in.has_boardings(), in.boardings()},
+                {"alightings", in.has_alightings(), in.alightings()},
+                {"load", in.has_load(), in.load()}};
+  for (const Count& c : counts) {
+    if (c.has && (c.v < 0 || c.v > 10000)) {
+      *detail = absl::StrCat(c.name, "=", c.v, ": must be 0..10000");
+      return pb::REJECT_REASON_INVALID_FIELD;
+    }
+  }
+  if (in.has_accuracy_m() && std::isfinite(in.accuracy_m()) &&
+      (in.accuracy_m() < 0 || in.accuracy_m() > 10000)) {
+    *detail = absl::StrCat("accuracy_m=", Num(in.accuracy_m()), ": must be 0..10000");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  if (in.trip_id().size() > 256 || in.route_id().size() > 256) {
+    *detail = absl::StrCat(in.trip_id().size() > 256 ? "trip_id" : "route_id",
+                           ": longer than 256 bytes");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  out->vehicle_id = in.vehicle_id();
+  out->timestamp_s = in.timestamp();
+  out->lat = in.lat();
+  out->lon = in.lon();
+  out->bearing_deg = in.has_bearing_deg() ? in.bearing_deg() : NAN;
+  out->speed_mps = in.has_speed_mps() ? in.speed_mps() : NAN;
+  out->trip_id = in.trip_id();
+  out->route_id = in.route_id();
+  out->occupancy = in.occupancy() == pb::OCCUPANCY_UNKNOWN ? -1 : in.occupancy() - 1;
+  out->boardings = in.has_boardings() ? in.boardings() : -1;
+  out->alightings = in.has_alightings() ? in.alightings() : -1;
+  out->load = in.has_load() ? in.load() : -1;
+  out->accuracy_m = in.has_accuracy_m() ? in.accuracy_m() : NAN;
+  return 0;
+}
+
+std::string RejectDetail(int reason, const Fix& fix, int64_t now_s) {
+  switch (reason) {
+    case pb::REJECT_REASON_DUPLICATE:
+      return absl::StrCat("duplicate: vehicle ", fix.vehicle_id, " already sent a fix at ",
+                          fix.timestamp_s);
+    case pb::REJECT_REASON_OUT_OF_ORDER:
+      return absl::StrCat("out_of_order: timestamp ", fix.timestamp_s,
+                          " is older than this vehicle's newest fix");
+    case pb::REJECT_REASON_INVALID_COORDINATES:
+      return "invalid_coordinates";
+    case pb::REJECT_REASON_FUTURE_TIMESTAMP:
+      return absl::StrCat("future_timestamp: ", fix.timestamp_s, " is ", fix.timestamp_s - now_s,
+                          " s ahead of the server clock ", now_s, " (check the unit's clock)");
+    case pb::REJECT_REASON_IMPLAUSIBLE_JUMP:
+      return "implausible_jump: too far from the previous fix for the time elapsed";
+    case pb::REJECT_REASON_INVALID_VEHICLE_ID:
+      return "invalid_vehicle_id";
+    default:
+      return absl::StrCat("rejected (reason ", reason, ")");
+  }
+}
+
+pb::VehicleStatus StatusToProto(MatchState s) {
+  switch (s) {
+    case MatchState::kInService: return pb::VEHICLE_STATUS_IN_SERVICE;
+    case MatchState::kLayover: return pb::VEHICLE_STATUS_LAYOVER;
+    case MatchState::kOffRoute: return pb::VEHICLE_STATUS_OFF_ROUTE;
+    case MatchState::kUnassigned: return pb::VEHICLE_STATUS_UNASSIGNED;
+    default: return pb::VEHICLE_STATUS_UNSPECIFIED;
+  }
+}
+
+pb::PredictionSource SourceToProto(PredictionSource s) {
+  switch (s) {
+    case PredictionSource::kSchedule: return pb::PREDICTION_SOURCE_SCHEDULE;
+    case PredictionSource::kHistory: return pb::PREDICTION_SOURCE_HISTORY;
+    case PredictionSource::kLive: return pb::PREDICTION_SOURCE_LIVE;
+    default: return pb::PREDICTION_SOURCE_UNSPECIFIED;
+  }
+}
+
+void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_after_s,
+                    pb::Vehicle* out) {
+  const VehicleState& st = snap.state;
+  const Network& net = *snap.network;
+  const GtfsFeed& feed = net.feed();
+  out->set_vehicle_id(st.vehicle_id);
+  out->set_last_seen(st.timestamp_s);
+  const int64_t age = std::max<int64_t>(0, now_s - st.timestamp_s);
+  out->set_age_s(age);
+  out->mutable_position()->set_lat(st.pos.lat);
+  out->mutable_position()->set_lon(st.pos.lon);
+  if (std::isfinite(st.bearing_deg)) out->set_bearing_deg(st.bearing_deg);
+  if (std::isfinite(st.speed_mps)) out->set_speed_mps(st.speed_mps);
+  out->set_status(StatusToProto(st.state));
+  uint32_t route = st.route;
+  out->set_direction_id(-1);
+  out->set_dist_along_m(st.dist_along_m);
+  out->set_offset_m(st.offset_m);
+  out->set_next_stop_distance_m(NAN);
+  if (st.trip != kNoIndex && st.trip < feed.trips.size()) {
+    const GtfsTrip& trip = feed.trips[st.trip];
+    out->set_trip_id(trip.id);
+    out->set_headsign(trip.headsign);
+    out->set_direction_id(trip.direction_id);
+    out->set_service_date(st.service_date);
+    if (route == kNoIndex) route = trip.route;
+    const Pattern& p = net.pattern(net.trip_pattern(st.trip));
+    if (st.next_stop_index < p.stops.size() && st.next_stop_index < trip.num_stop_times) {
+      out->set_next_stop_id(feed.stops[p.stops[st.next_stop_index]].id);
+      out->set_next_stop_sequence(
+          feed.stop_times[trip.first_stop_time + st.next_stop_index].stop_sequence);
+      if (std::isfinite(st.dist_along_m))
+        out->set_next_stop_distance_m(
+            std::max(0.0, p.stop_dist_m[st.next_stop_index] - st.dist_along_m));
+    }
+  }
+  if (route != kNoIndex && route < feed.routes.size()) {
+    out->set_route_id(feed.routes[route].id);
+    out->set_route_short_name(feed.routes[route].short_name);
+  }
+  if (std::isfinite(st.delay_s)) out->set_delay_s(st.delay_s);
+  out->set_occupancy(OccupancyToProto(st.occupancy));
+  if (st.load >= 0) out->set_load(st.load);
+  out->set_stale(age > stale_after_s);
+}
+
+void StopToProto(const Network& net, uint32_t stop, pb::Stop* out) {
+  const GtfsFeed& feed = net.feed();
+  const GtfsStop& s = feed.stops[stop];
+  out->set_stop_id(s.id);
+  out->set_stop_code(s.code);
+  out->set_name(s.name);
+  out->mutable_position()->set_lat(s.pos.lat);
+  out->mutable_position()->set_lon(s.pos.lon);
+  out->set_location_type(s.location_type);
+  std::vector<uint32_t> routes;
+  for (const auto& [pat, pos] : net.stop_patterns(stop)) routes.push_back(net.pattern(pat).route);
+  std::vector<const std::string*> ids;
+  for (uint32_t r : routes)
+    if (r < feed.routes.size()) ids.push_back(&feed.routes[r].id);
+  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });
+  ids.erase(std::unique(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a == *b; }),
+            ids.end());
+  for (const std::string* id : ids) out->add_route_ids(*id);
+}
+
+void ArrivalToProto(const Network& net, const ArrivalRow& r, pb::Arrival* out) {
+  const GtfsFeed& feed = net.feed();
+  const GtfsTrip& trip = feed.trips[r.trip];
+  out->set_trip_id(trip.id);
+  if (trip.route < feed.routes.size()) {
+    out->set_route_id(feed.routes[trip.route].id);
+    out->set_route_short_name(feed.routes[trip.route].short_name);
+  }
+  out->set_headsign(trip.headsign);
+  out->set_stop_sequence(r.stop_sequence);
+  out->set_predicted_arrival(r.predicted_arrival_s);
+  out->set_predicted_arrival_p10(r.p10_s);
+  out->set_predicted_arrival_p90(r.p90_s);
+  out->set_scheduled_arrival(r.scheduled_arrival_s);
+  out->set_predicted_departure(r.predicted_departure_s);
+  out->set_scheduled_departure(r.scheduled_departure_s);
+  out->set_live(r.live);
+  out->set_source(SourceToProto(r.source));
+  out->set_vehicle_id(r.vehicle_id);
+  out->set_distance_m(r.live ? r.distance_m : NAN);
+  out->set_stops_away(r.live ? r.stops_away : -1);
+  out->set_occupancy(OccupancyToProto(r.occupancy));
+  out->set_delay_s(static_cast<double>(r.predicted_arrival_s - r.scheduled_arrival_s));
+  out->set_vehicle_last_seen(r.vehicle_last_seen_s);
+}
+
+absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,
+                                  int64_t live_max_age_s, ArrivalsQuery* q) {
+  if (req.stop_id().empty())
+    return absl::InvalidArgumentError(
+        "stop_id: required (a GTFS stop_id; find one with FindStopsNear or SearchStops)");
+  if (req.limit() > 100)
+    return absl::InvalidArgumentError(absl::StrCat("limit=", req.limit(), ": must be 0..100"));
+  if (req.horizon_s() < 0 || req.horizon_s() > 86400)
+    return absl::InvalidArgumentError(
+        absl::StrCat("horizon_s=", req.horizon_s(), ": must be 0..86400 seconds"));
+  auto stop = view.network->FindStop(req.stop_id());
+  if (!stop)
+    return absl::NotFoundError(
+        absl::StrCat("stop_id \"", req.stop_id(), "\": no such stop in the loaded feeds"));
+  q->stop = *stop;
+  q->route = kNoIndex;
+  if (!req.route_id().empty()) {
+    auto route = view.network->FindRoute(req.route_id());
+    if (!route)
+      return absl::NotFoundError(
+          absl::StrCat("route_id \"", req.route_id(), "\": no such route in the loaded feeds"));
+    q->route = *route;
+  }
+  q->limit = req.limit() == 0 ? 10 : req.limit();
+  q->horizon_s = req.horizon_s() == 0 ? 3600 : req.horizon_s();
+  q->live_only = req.live_only();
+  q->live_max_age_s = live_max_age_s;
+  return absl::OkStatus();
+}
+
+void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, bool heartbeat,
+                pb::ArrivalsBoard* out) {
+  const Network& net = *view.network;
+  const GtfsStop& s = net.feed().stops[q.stop];
+  out->Clear();
+  out->set_stop_id(s.id);
+  out->set_stop_name(s.name);
+  out->set_stop_code(s.code);
+  out->set_now(now_s);
+  out->set_version(view.stops[q.stop].version.load(std::memory_order_acquire));
+  out->set_heartbeat(heartbeat);
+  for (const ArrivalRow& r : ComputeArrivals(view, q, now_s))
+    ArrivalToProto(net, r, out->add_arrivals());
+}
+
+}  // namespace smartbus::server

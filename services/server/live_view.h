@@ -1,0 +1,132 @@
+#pragma once
+// What queries read: immutable snapshots published by the tracking shards.
+//
+//   VehicleSnapshot  one vehicle after its newest fix: state, ids and its arrival predictions.
+//                    Immutable; a shard publishes a new one per fix by swapping a shared_ptr.
+//   VehicleSlot      the atomic pointer to a vehicle's current snapshot (stable address).
+//   VehicleDirectory vehicle id -> slot, one per shard. Readers take a shared lock only for the
+//                    lookup; the owning shard takes the exclusive lock only to add a vehicle.
+//   StopSlot         per stop of the network: the vehicles with a prediction at the stop
+//                    (copy-on-write list, swapped atomically), a version bumped whenever one of
+//                    those predictions changes, and how many display boards watch the stop.
+//   LiveView         the network plus its StopSlots; replaced as a whole on a GTFS reload.
+//
+// Readers never wait on the per-fix path: they load shared_ptrs and read immutable data.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "services/core/network/network.h"
+#include "services/core/prediction/prediction.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus::server {
+
+// One predicted arrival of a vehicle at a stop (a Prediction without the strings).
+struct StopEta {
+  uint32_t stop = kNoIndex;
+  uint32_t trip = kNoIndex;
+  int32_t service_date = 0;
+  uint32_t stop_index = 0;     // position of the stop in the trip
+  uint32_t stop_sequence = 0;
+  int64_t predicted_arrival_s = 0;
+  int64_t p10_s = kNoTime;
+  int64_t p90_s = kNoTime;
+  int64_t predicted_departure_s = kNoTime;
+  int64_t scheduled_arrival_s = 0;
+  PredictionSource source = PredictionSource::kSchedule;
+  double distance_m = NAN;     // along the route from the vehicle to the stop
+  int32_t stops_away = -1;     // stops still to serve before this one
+};
+
+struct VehicleSnapshot {
+  std::shared_ptr<const Network> network;  // the network the indices below refer to
+  VehicleState state;
+  std::vector<StopEta> etas;  // sorted by (stop, predicted_arrival_s)
+};
+
+struct VehicleSlot {
+  std::atomic<std::shared_ptr<const VehicleSnapshot>> snapshot;
+};
+
+class VehicleDirectory {
+ public:
+  // nullptr when unknown.
+  std::shared_ptr<VehicleSlot> Find(absl::string_view vehicle_id) const {
+    std::shared_lock lock(mu_);
+    auto it = slots_.find(vehicle_id);
+    return it == slots_.end() ? nullptr : it->second;
+  }
+  // The slot of a vehicle, created when new (owning shard only).
+  std::shared_ptr<VehicleSlot> GetOrAdd(const std::string& vehicle_id) {
+    {
+      std::shared_lock lock(mu_);
+      auto it = slots_.find(vehicle_id);
+      if (it != slots_.end()) return it->second;
+    }
+    std::unique_lock lock(mu_);
+    auto& s = slots_[vehicle_id];
+    if (!s) s = std::make_shared<VehicleSlot>();
+    return s;
+  }
+  // Current snapshots of every vehicle (unordered).
+  void Collect(std::vector<std::shared_ptr<const VehicleSnapshot>>* out) const {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, slot] : slots_) {
+      auto s = slot->snapshot.load(std::memory_order_acquire);
+      if (s) out->push_back(std::move(s));
+    }
+  }
+  size_t size() const {
+    std::shared_lock lock(mu_);
+    return slots_.size();
+  }
+
+ private:
+  mutable std::shared_mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<VehicleSlot>> slots_;
+};
+
+using SlotList = std::vector<std::shared_ptr<VehicleSlot>>;
+
+struct StopSlot {
+  std::atomic<std::shared_ptr<const SlotList>> vehicles{std::make_shared<const SlotList>()};
+  std::atomic<uint64_t> version{0};
+  std::atomic<int32_t> watchers{0};
+  std::mutex write_mu;  // serializes writers (shards) of `vehicles`; readers never take it
+};
+
+struct LiveView {
+  explicit LiveView(std::shared_ptr<const Network> n)
+      : network(std::move(n)), stops(network->feed().stops.size()) {}
+  std::shared_ptr<const Network> network;
+  std::vector<StopSlot> stops;  // indexed by stop index of `network`
+
+  void AddVehicle(uint32_t stop, const std::shared_ptr<VehicleSlot>& slot) {
+    StopSlot& s = stops[stop];
+    std::lock_guard lock(s.write_mu);
+    auto cur = s.vehicles.load(std::memory_order_acquire);
+    auto next = std::make_shared<SlotList>(*cur);
+    next->push_back(slot);
+    s.vehicles.store(std::move(next), std::memory_order_release);
+  }
+  void RemoveVehicle(uint32_t stop, const VehicleSlot* slot) {
+    StopSlot& s = stops[stop];
+    std::lock_guard lock(s.write_mu);
+    auto cur = s.vehicles.load(std::memory_order_acquire);
+    auto next = std::make_shared<SlotList>();
+    next->reserve(cur->size());
+    for (const auto& v : *cur)
+      if (v.get() != slot) next->push_back(v);
+    s.vehicles.store(std::move(next), std::memory_order_release);
+  }
+};
+
+}  // namespace smartbus::server

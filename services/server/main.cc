@@ -1,0 +1,207 @@
+// smartbusd: the SmartBus server.
+//
+//   smartbusd --gtfs FEED [--gtfs FEED...] [--listen HOST:PORT] [--redis redis://HOST:PORT/DB]
+//             [--clock wall|fixes] [--shards N] ... [--flagfile FILE]
+//
+// Signals: SIGTERM/SIGINT stop gracefully (stop accepting, drain, persist, exit 0; exit 1 when
+// queued store writes could not be written). SIGHUP reloads the GTFS feeds without dropping
+// vehicles or the learned model.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "services/server/server.h"
+
+ABSL_FLAG(std::vector<std::string>, gtfs, {},
+          "GTFS feed (directory or .zip); repeat the flag or separate with commas for several "
+          "feeds loaded as one network. Required.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address to serve gRPC on (port 0: any free).");
+ABSL_FLAG(std::string, redis, "",
+          "Redis URL redis://HOST[:PORT][/DB] for persistence; empty = embedded in-memory store "
+          "(nothing survives a restart).");
+ABSL_FLAG(std::string, clock, "wall",
+          "wall: the server clock is the wall clock; fixes: it follows the newest accepted fix "
+          "time (replaying recorded days, tests, demos).");
+ABSL_FLAG(int, shards, 2, "Tracking shards (worker threads); vehicles are spread by id.");
+ABSL_FLAG(int64_t, shard_queue, 50000, "Fixes each shard queue holds before ingest answers "
+                                       "RESOURCE_EXHAUSTED / OVERLOADED.");
+ABSL_FLAG(int64_t, store_queue, 200000,
+          "Store changes the write-behind queue holds (about 250 bytes each) while storage is "
+          "slow or down; beyond it ingest answers RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, store_batch, 1024, "Store changes per Redis pipeline.");
+ABSL_FLAG(int64_t, max_batch, 10000, "Most fixes in one IngestRequest.");
+ABSL_FLAG(int, stream_inflight, 64,
+          "IngestRequests one stream may have in flight before the server stops reading it.");
+ABSL_FLAG(int64_t, live_max_age_s, 600,
+          "A vehicle counts as live on arrival boards while its newest fix is at most this old.");
+ABSL_FLAG(int64_t, stale_after_s, 120, "Fleet status marks vehicles stale past this age.");
+ABSL_FLAG(int64_t, warmup_s, 1800,
+          "Recovery and GTFS reload replay this much stored position history per vehicle.");
+ABSL_FLAG(int64_t, vehicle_flush_ms, 1000, "Each vehicle's latest state is stored this often.");
+ABSL_FLAG(int64_t, model_save_s, 60, "The learned model is stored this often (and at exit).");
+ABSL_FLAG(int64_t, future_tolerance_s, 300,
+          "Fixes more than this ahead of the server clock are rejected (future_timestamp).");
+ABSL_FLAG(std::string, key_prefix, "sb:", "Prefix of every Redis key.");
+ABSL_FLAG(int64_t, positions_cap, 1000, "Recent positions kept per vehicle in the store.");
+ABSL_FLAG(int64_t, positions_ttl_s, 2 * 86400,
+          "A vehicle's stored positions expire this long after its last fix (0 = never).");
+ABSL_FLAG(int64_t, vehicle_ttl_s, 7 * 86400,
+          "A vehicle's stored state expires this long after its last fix (0 = never).");
+ABSL_FLAG(int64_t, visits_retention_s, 14 * 86400,
+          "Stored stop visits older than this are removed (0 = keep forever).");
+ABSL_FLAG(int64_t, shutdown_grace_s, 5,
+          "On SIGTERM, in-flight calls get this long before they are cancelled.");
+ABSL_FLAG(bool, reflection, true, "Enable gRPC server reflection.");
+
+namespace {
+
+// Expands --flagfile=F (one flag per line, '#' comments) in place and merges every --gtfs
+// occurrence into one comma-separated --gtfs, so that the flag can be repeated.
+bool ExpandArgs(int argc, char** argv, std::vector<std::string>* out, int depth = 0) {
+  std::vector<std::string> gtfs;
+  std::vector<std::string> args;
+  std::vector<std::string> in(argv, argv + argc);
+  for (size_t i = 0; i < in.size(); ++i) {
+    std::string a = in[i];
+    if (i == 0 && depth == 0) {
+      args.push_back(a);
+      continue;
+    }
+    absl::string_view v = a;
+    if (absl::ConsumePrefix(&v, "--flagfile=") || absl::ConsumePrefix(&v, "-flagfile=") ||
+        ((a == "--flagfile" || a == "-flagfile") && i + 1 < in.size() && (v = in[++i], true))) {
+      std::ifstream f{std::string(v)};
+      if (!f) {
+        std::fprintf(stderr, "smartbusd: --flagfile %s: cannot read\n", std::string(v).c_str());
+        return false;
+      }
+      std::vector<std::string> lines{""};
+      std::string line;
+      while (std::getline(f, line)) {
+        absl::string_view l = absl::StripAsciiWhitespace(line);
+        if (l.empty() || l[0] == '#') continue;
+        lines.emplace_back(l);
+      }
+      std::vector<char*> ptrs;
+      for (auto& l : lines) ptrs.push_back(l.data());
+      std::vector<std::string> sub;
+      if (depth > 8 || !ExpandArgs(static_cast<int>(ptrs.size()), ptrs.data(), &sub, depth + 1))
+        return false;
+      for (auto& s : sub) {
+        absl::string_view sv = s;
+        if (absl::ConsumePrefix(&sv, "--gtfs=")) gtfs.emplace_back(sv);
+        else args.push_back(s);
+      }
+      continue;
+    }
+    if (absl::ConsumePrefix(&v, "--gtfs=") || absl::ConsumePrefix(&v, "-gtfs=")) {
+      gtfs.emplace_back(v);
+    } else if ((a == "--gtfs" || a == "-gtfs") && i + 1 < in.size()) {
+      gtfs.push_back(in[++i]);
+    } else {
+      args.push_back(a);
+    }
+  }
+  *out = args;
+  if (!gtfs.empty()) out->push_back("--gtfs=" + absl::StrJoin(gtfs, ","));
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the SmartBus server: tracks buses from GPS fixes and predicts arrivals over gRPC.\n"
+      "  smartbusd --gtfs FEED [--gtfs FEED...] [--listen HOST:PORT] [--redis URL] "
+      "[--clock wall|fixes]");
+  std::vector<std::string> expanded;
+  if (!ExpandArgs(argc, argv, &expanded)) return 2;
+  std::vector<char*> ptrs;
+  for (auto& s : expanded) ptrs.push_back(s.data());
+  absl::ParseCommandLine(static_cast<int>(ptrs.size()), ptrs.data());
+
+  using smartbus::server::ServerOptions;
+  ServerOptions opt;
+  opt.gtfs = absl::GetFlag(FLAGS_gtfs);
+  if (opt.gtfs.empty()) {
+    std::fprintf(stderr, "smartbusd: --gtfs is required (a GTFS directory or .zip)\n");
+    return 2;
+  }
+  opt.listen = absl::GetFlag(FLAGS_listen);
+  opt.store_url = absl::GetFlag(FLAGS_redis);
+  const std::string clock = absl::GetFlag(FLAGS_clock);
+  if (clock != "wall" && clock != "fixes") {
+    std::fprintf(stderr, "smartbusd: --clock=%s: must be wall or fixes\n", clock.c_str());
+    return 2;
+  }
+  opt.clock_follows_fixes = clock == "fixes";
+  opt.shards = absl::GetFlag(FLAGS_shards);
+  opt.shard.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_shard_queue)));
+  opt.writer.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_store_queue)));
+  opt.writer.max_batch = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_store_batch)));
+  opt.max_batch = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_max_batch)));
+  opt.max_stream_inflight = std::max(1, absl::GetFlag(FLAGS_stream_inflight));
+  opt.live_max_age_s = absl::GetFlag(FLAGS_live_max_age_s);
+  opt.stale_after_s = absl::GetFlag(FLAGS_stale_after_s);
+  opt.warmup_s = absl::GetFlag(FLAGS_warmup_s);
+  opt.shard.vehicle_flush_interval = absl::Milliseconds(absl::GetFlag(FLAGS_vehicle_flush_ms));
+  opt.shard.model_save_interval = absl::Seconds(absl::GetFlag(FLAGS_model_save_s));
+  opt.shard.engine.tracker.future_tolerance_s = absl::GetFlag(FLAGS_future_tolerance_s);
+  opt.shard.engine.clock_mode = opt.clock_follows_fixes ? smartbus::ClockMode::kFixes
+                                                        : smartbus::ClockMode::kExternal;
+  opt.store.key_prefix = absl::GetFlag(FLAGS_key_prefix);
+  opt.store.positions_cap = static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_positions_cap)));
+  opt.store.positions_ttl_s = absl::GetFlag(FLAGS_positions_ttl_s);
+  opt.store.vehicle_ttl_s = absl::GetFlag(FLAGS_vehicle_ttl_s);
+  opt.store.visits_retention_s = absl::GetFlag(FLAGS_visits_retention_s);
+  opt.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  opt.reflection = absl::GetFlag(FLAGS_reflection);
+
+  // Signals are taken by one thread with sigwait: block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto server = smartbus::server::SmartbusServer::Create(opt);
+  if (!server.ok()) {
+    std::fprintf(stderr, "smartbusd: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  if (auto s = (*server)->Start(); !s.ok()) {
+    std::fprintf(stderr, "smartbusd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  int exit_code = 0;
+  std::thread signals([&] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        (void)(*server)->Reload();
+        continue;
+      }
+      (*server)->Log(sig == SIGTERM ? "SIGTERM received" : "SIGINT received");
+      exit_code = (*server)->Shutdown().ok() ? 0 : 1;
+      return;
+    }
+  });
+  (*server)->Wait();
+  signals.join();
+  return exit_code;
+}

@@ -1,0 +1,160 @@
+#pragma once
+// SmartbusServer: the smartbusd process minus its flags. Loads the GTFS feeds, opens the store,
+// recovers vehicles and the learned model from it, runs the tracking shards and serves the
+// gRPC API (proto/smartbus/v1) plus grpc.health.v1 and server reflection.
+//
+//   auto server = SmartbusServer::Create(options);   // load feeds, open store, recover
+//   (*server)->Start();                              // bind and serve (port() after this)
+//   (*server)->Reload();                             // SIGHUP: new feeds, same vehicles/model
+//   (*server)->Shutdown();                           // drain, persist, stop
+//
+// Health service names: "" (the server), each smartbus.v1 service, and "smartbus.storage"
+// (NOT_SERVING while the store cannot be written; the server keeps serving from memory).
+//
+// Thread safety: Start/Reload/Shutdown from one control thread; the accessors used by the gRPC
+// services from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/server/analytics_hub.h"
+#include "services/server/live_view.h"
+#include "services/server/shard.h"
+#include "services/store/store.h"
+#include "services/store/store_writer.h"
+
+namespace grpc {
+class Server;
+class Service;
+}
+
+namespace smartbus::server {
+
+struct ServerOptions {
+  // GTFS feeds (directories or .zip), loaded as one network. Required.
+  std::vector<std::string> gtfs;
+  // Address to serve on. Port 0 picks a free port (see port()). Default 127.0.0.1:50051.
+  std::string listen = "127.0.0.1:50051";
+  // Store URL: "" or "memory" = embedded in-memory store; "redis://host[:port][/db]".
+  std::string store_url;
+  StoreOptions store;
+  StoreWriterOptions writer;
+  // Clock: false = wall clock; true = the newest accepted fix time (replays, tests, demos).
+  bool clock_follows_fixes = false;
+  // Tracking shards (worker threads). Default 2.
+  int shards = 2;
+  ShardOptions shard;
+  // Most fixes in one IngestRequest. Default 10,000.
+  size_t max_batch = 10000;
+  // IngestRequests one stream may have in flight before the server stops reading it (the
+  // client then feels HTTP/2 flow control). Default 64.
+  int max_stream_inflight = 64;
+  // Admission: a request is refused (RESOURCE_EXHAUSTED) when the store queue has less room
+  // than this many changes per fix of the request plus the fixes already queued. Default 3.
+  int store_changes_per_fix = 3;
+  // A vehicle is live for arrival boards while its newest fix is at most this old (s).
+  // Default 600.
+  int64_t live_max_age_s = 600;
+  // Fleet status marks a vehicle stale past this age unless the request says otherwise (s).
+  // Default 120.
+  int64_t stale_after_s = 120;
+  // Recovery and reload replay this much of each vehicle's stored position history through the
+  // tracker (s). Default 1800.
+  int64_t warmup_s = 1800;
+  // Shutdown: in-flight calls get this long to finish before they are cancelled. Default 5 s.
+  absl::Duration shutdown_grace = absl::Seconds(5);
+  // gRPC server reflection. Default on.
+  bool reflection = true;
+  // Log lines to stderr. Default on.
+  bool log = true;
+  // Operator analytics (AnalyticsService): on-time window, bunching, live window, retention.
+  AnalyticsHubOptions analytics;
+};
+
+class ServiceSet;  // the gRPC services (services.cc)
+
+class SmartbusServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<SmartbusServer>> Create(const ServerOptions& options);
+  ~SmartbusServer();
+
+  // Binds and starts serving. FAILED_PRECONDITION/UNAVAILABLE when the address cannot be bound.
+  absl::Status Start();
+  // The bound port (after Start).
+  int port() const { return port_; }
+  // Blocks until Shutdown() has stopped the gRPC server.
+  void Wait();
+  // Stops accepting, lets in-flight calls finish (shutdown_grace), drains the shard queues,
+  // writes every vehicle's state and the learned model, and flushes the store. Idempotent.
+  // Returns the store flush result.
+  absl::Status Shutdown();
+  // Loads the GTFS feeds again and switches to them without dropping vehicles or the learned
+  // model. On error the old network stays in service.
+  absl::Status Reload();
+
+  // --- For the gRPC services ---
+  const ServerOptions& options() const { return options_; }
+  std::shared_ptr<LiveView> view() const { return shared_.view.load(std::memory_order_acquire); }
+  int64_t Now() const { return clock_.Now(); }
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
+  ShardShared& shared() { return shared_; }
+  std::vector<std::unique_ptr<Shard>>& shards() { return shards_; }
+  Shard& ShardFor(absl::string_view vehicle_id);
+  size_t ShardIndex(absl::string_view vehicle_id) const;
+  StoreWriter& writer() { return *writer_; }
+  Store& store() { return *store_; }
+  StoreHealth StorageHealth() const;
+  int64_t started_s() const { return started_s_; }
+  int64_t feeds_loaded_s() const { return feeds_loaded_s_.load(); }
+  uint64_t recovered_vehicles() const { return recovered_vehicles_; }
+  std::atomic<uint64_t>& fixes_received() { return fixes_received_; }
+  // Every vehicle snapshot (unordered).
+  std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
+  void Log(const std::string& line) const;
+
+ private:
+  explicit SmartbusServer(const ServerOptions& options);
+  absl::Status Init();
+  absl::Status Recover();
+  // Replays the stored recent positions of `ids` into `shard` (on its thread).
+  void WarmupFromStore(Shard& shard, const std::vector<std::pair<std::string, int64_t>>& ids);
+  void MonitorStorage();
+  void SetStorageServing(bool serving, const std::string& reason);
+
+  const ServerOptions options_;
+  ServerClock clock_;
+  ShardShared shared_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StoreWriter> writer_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<ServiceSet> services_;
+  std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+  int64_t started_s_ = 0;
+  std::atomic<int64_t> feeds_loaded_s_{0};
+  uint64_t recovered_vehicles_ = 0;
+  std::atomic<uint64_t> fixes_received_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> shut_down_{false};
+  std::mutex control_mu_;  // Reload vs Shutdown
+
+  // Storage health monitor.
+  std::thread monitor_;
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  bool monitor_stop_ = false;
+  mutable std::mutex health_mu_;
+  bool storage_serving_ = true;
+  std::string storage_reason_;
+};
+
+}  // namespace smartbus::server

@@ -1,0 +1,350 @@
+#include "services/server/shard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+
+#include "services/store/network_ids.h"
+
+namespace smartbus::server {
+
+class Shard::Listener : public EngineListener {
+ public:
+  explicit Listener(Shard* s) : s_(s) {}
+  void OnStopVisit(const StopVisit& v) override {
+    s_->predictor_->ObserveVisit(v);
+    s_->fix_visits_.push_back(v);
+  }
+  void OnVehicleUpdate(const VehicleState& state) override { s_->Publish(state); }
+
+ private:
+  Shard* s_;
+};
+
+Shard::Shard(int index, ShardShared* shared, std::shared_ptr<const Network> network,
+             const ShardOptions& options)
+    : index_(index), shared_(shared), options_(options), network_(std::move(network)) {
+  listener_ = std::make_unique<Listener>(this);
+  MakeEngine();
+  view_ = shared_->view.load();
+  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);
+}
+
+Shard::~Shard() { Stop(); }
+
+void Shard::MakeEngine() {
+  engine_ = std::make_unique<Engine>(network_, options_.engine);
+  engine_->AddListener(listener_.get());
+}
+
+void Shard::Start() {
+  next_vehicle_flush_ = absl::Now() + options_.vehicle_flush_interval;
+  next_model_save_ = absl::Now() + options_.model_save_interval;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Shard::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Shard::TryReserve(size_t n) {
+  size_t cur = queued_.load(std::memory_order_relaxed);
+  while (true) {
+    if (cur + n > options_.queue_capacity) return false;
+    if (queued_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
+  }
+}
+
+void Shard::SubmitFixes(std::shared_ptr<IngestJob> job) {
+  {
+    std::lock_guard lock(mu_);
+    items_.push_back(Item{std::move(job), nullptr, nullptr, nullptr});
+  }
+  cv_.notify_one();
+}
+
+void Shard::SubmitVisits(std::shared_ptr<const Network> network,
+                         std::shared_ptr<const std::vector<StopVisit>> visits) {
+  {
+    std::lock_guard lock(mu_);
+    items_.push_back(Item{nullptr, std::move(network), std::move(visits), nullptr});
+  }
+  cv_.notify_one();
+}
+
+void Shard::RunOnShard(std::function<void(Shard&)> fn) {
+  {
+    std::lock_guard lock(mu_);
+    items_.push_back(Item{nullptr, nullptr, nullptr, std::move(fn)});
+  }
+  cv_.notify_one();
+}
+
+void Shard::RunOnShardAndWait(std::function<void(Shard&)> fn) {
+  std::promise<void> done;
+  RunOnShard([&](Shard& s) {
+    fn(s);
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Shard::Run() {
+  std::vector<Item> work;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      absl::Time deadline = next_vehicle_flush_;
+      if (index_ == 0) deadline = std::min(deadline, next_model_save_);
+      cv_.wait_until(lock, absl::ToChronoTime(deadline),
+                     [&] { return stop_ || !items_.empty(); });
+      work.swap(items_);
+      if (stop_ && work.empty()) break;
+    }
+    for (Item& item : work) {
+      if (item.job) {
+        ProcessJob(*item.job);
+      } else if (item.visits) {
+        if (item.visits_network == network_)
+          for (const StopVisit& v : *item.visits) predictor_->ObserveVisit(v);
+      } else if (item.fn) {
+        item.fn(*this);
+      }
+    }
+    work.clear();
+    absl::Time now = absl::Now();
+    if (now >= next_vehicle_flush_) {
+      FlushVehicles(false);
+      segments_learned_.store(predictor_->segments_learned(), std::memory_order_relaxed);
+      next_vehicle_flush_ = now + options_.vehicle_flush_interval;
+    }
+    if (index_ == 0 && now >= next_model_save_) {
+      SaveModel();
+      next_model_save_ = now + options_.model_save_interval;
+    }
+  }
+  FlushVehicles(true);
+  if (index_ == 0) SaveModel();
+}
+
+void Shard::ProcessFix(const Fix& fix) {
+  fix_visits_.clear();
+  engine_->Process(fix);
+}
+
+void Shard::ProcessJob(IngestJob& job) {
+  const std::vector<uint32_t>& idx = job.by_shard[index_];
+  if (!shared_->clock->follows_fixes()) engine_->SetClock(shared_->clock->Now());
+  changes_.clear();
+  part_visits_.clear();
+  uint64_t accepted = 0, rejected = 0;
+  for (uint32_t i : idx) {
+    const Fix& fix = job.fixes[i];
+    ProcessFix(fix);
+    const MatchResult& m = engine_->last_match();
+    if (m.state == MatchState::kRejected) {
+      job.reason[i] = static_cast<uint8_t>(m.reason);
+      ++rejected;
+      continue;
+    }
+    job.reason[i] = kAccepted;
+    ++accepted;
+    shared_->clock->ObserveFix(fix.timestamp_s);
+    if (persist_ && shared_->writer) {
+      changes_.emplace_back(fix);
+      for (const StopVisit& v : fix_visits_)
+        changes_.emplace_back(MakeStopVisitRecord(v, *network_));
+    }
+    part_visits_.insert(part_visits_.end(), fix_visits_.begin(), fix_visits_.end());
+  }
+  if (!changes_.empty()) {
+    absl::Status s = shared_->writer->EnqueueAll(absl::MakeSpan(changes_));
+    if (!s.ok()) {
+      // The store queue filled up after admission: these fixes were tracked but cannot be
+      // acknowledged as stored. Say so (the client retries; the engine then calls them
+      // duplicates, which is the truth about the tracker, and the retry is not stored).
+      for (uint32_t i : idx) {
+        if (job.reason[i] == kAccepted) {
+          job.reason[i] = kReasonOverloaded;
+          job.detail[i] = std::string(s.message());
+        }
+      }
+      shared_->overloaded.fetch_add(accepted, std::memory_order_relaxed);
+      accepted = 0;
+    }
+    changes_.clear();
+  }
+  shared_->accepted.fetch_add(accepted, std::memory_order_relaxed);
+  shared_->rejected.fetch_add(rejected, std::memory_order_relaxed);
+  shared_->stop_visits.fetch_add(part_visits_.size(), std::memory_order_relaxed);
+  if (shared_->shards.size() > 1 && !part_visits_.empty()) {
+    auto visits = std::make_shared<const std::vector<StopVisit>>(part_visits_);
+    for (Shard* other : shared_->shards)
+      if (other != this) other->SubmitVisits(network_, visits);
+  }
+  queued_.fetch_sub(idx.size(), std::memory_order_relaxed);
+  processed_.fetch_add(idx.size(), std::memory_order_relaxed);
+  if (job.parts.fetch_sub(1, std::memory_order_acq_rel) == 1 && job.on_done) job.on_done(job);
+}
+
+void Shard::Warmup(const std::vector<Fix>& fixes) {
+  persist_ = false;
+  for (const Fix& f : fixes) {
+    if (!shared_->clock->follows_fixes()) engine_->SetClock(shared_->clock->Now());
+    ProcessFix(f);
+    if (engine_->last_match().state != MatchState::kRejected)
+      shared_->clock->ObserveFix(f.timestamp_s);
+  }
+  persist_ = true;
+}
+
+void Shard::RepublishAll() {
+  std::vector<VehicleState> states;
+  engine_->tracker().ForEachVehicle([&](const VehicleState& s) { states.push_back(s); });
+  for (const VehicleState& s : states) Publish(s, /*force=*/true);
+}
+
+void Shard::Publish(const VehicleState& state, bool force) {
+  predictor_->Predict(state, &predictions_);
+  VehicleEntry& e = vehicles_[state.vehicle_id];
+  if (!e.slot) e.slot = directory_.GetOrAdd(state.vehicle_id);
+  const bool rejected = engine_->last_match().state == MatchState::kRejected;
+  // A rejected fix leaves the state as it was, but the model may have learned since: publish
+  // again like `smartbus replay` predicts again (never create a vehicle from a rejected fix).
+  if (rejected && !force && !e.slot->snapshot.load(std::memory_order_relaxed)) return;
+
+  auto snap = std::make_shared<VehicleSnapshot>();
+  snap->network = network_;
+  snap->state = state;
+  snap->etas.reserve(predictions_.size());
+  const Network& net = *network_;
+  const double along = state.dist_along_m;
+  const Pattern* cur = state.trip != kNoIndex ? &net.pattern(net.trip_pattern(state.trip))
+                                              : nullptr;
+  for (const Prediction& p : predictions_) {
+    StopEta eta;
+    eta.stop = p.stop;
+    eta.trip = p.trip;
+    eta.service_date = p.service_date;
+    eta.stop_index = p.stop_index;
+    eta.stop_sequence = p.stop_sequence;
+    eta.predicted_arrival_s = p.predicted_arrival_s;
+    eta.p10_s = p.p10_s;
+    eta.p90_s = p.p90_s;
+    eta.predicted_departure_s = p.predicted_departure_s;
+    eta.scheduled_arrival_s = p.scheduled_arrival_s;
+    eta.source = p.source;
+    if (cur && std::isfinite(along) && p.trip != kNoIndex) {
+      const int next = static_cast<int>(state.next_stop_index);
+      if (p.trip == state.trip) {
+        if (p.stop_index < cur->stop_dist_m.size())
+          eta.distance_m = std::max(0.0, cur->stop_dist_m[p.stop_index] - along);
+        eta.stops_away = std::max(0, static_cast<int>(p.stop_index) - next);
+      } else {
+        const Pattern& nxt = net.pattern(net.trip_pattern(p.trip));
+        double rest = cur->stop_dist_m.empty() ? 0 : std::max(0.0, cur->stop_dist_m.back() - along);
+        if (p.stop_index < nxt.stop_dist_m.size()) eta.distance_m = rest + nxt.stop_dist_m[p.stop_index];
+        eta.stops_away = std::max(0, static_cast<int>(cur->stops.size()) - next) +
+                         static_cast<int>(p.stop_index);
+      }
+    }
+    snap->etas.push_back(eta);
+  }
+  std::sort(snap->etas.begin(), snap->etas.end(), [](const StopEta& a, const StopEta& b) {
+    return a.stop != b.stop ? a.stop < b.stop : a.predicted_arrival_s < b.predicted_arrival_s;
+  });
+  new_stops_.clear();
+  for (const StopEta& eta : snap->etas)
+    if (new_stops_.empty() || new_stops_.back() != eta.stop) new_stops_.push_back(eta.stop);
+
+  LiveView* view = view_.get();
+  const bool same_net = view && view->network == network_;
+  if (e.view != view) {
+    e.stops.clear();  // registered in an older view: that view is gone
+    e.view = view;
+  }
+  bool poke = false;
+  if (same_net) {
+    // Register first, publish, then unregister: a reader never misses a live vehicle.
+    for (uint32_t s : new_stops_)
+      if (!std::binary_search(e.stops.begin(), e.stops.end(), s)) view->AddVehicle(s, e.slot);
+  }
+  e.slot->snapshot.store(std::move(snap), std::memory_order_release);
+  if (same_net) {
+    for (uint32_t s : e.stops)
+      if (!std::binary_search(new_stops_.begin(), new_stops_.end(), s)) {
+        view->RemoveVehicle(s, e.slot.get());
+        view->stops[s].version.fetch_add(1, std::memory_order_release);
+        poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
+      }
+    for (uint32_t s : new_stops_) {
+      view->stops[s].version.fetch_add(1, std::memory_order_release);
+      poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
+    }
+    e.stops.assign(new_stops_.begin(), new_stops_.end());
+  }
+  e.dirty = true;
+  if (poke && shared_->poke_watchers) shared_->poke_watchers();
+}
+
+absl::Status Shard::SwitchNetwork(std::shared_ptr<const Network> network,
+                                  std::shared_ptr<LiveView> view) {
+  std::string model = predictor_->Serialize();
+  network_ = std::move(network);
+  MakeEngine();
+  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);
+  view_ = std::move(view);
+  for (auto& [id, e] : vehicles_) {
+    e.stops.clear();
+    e.view = nullptr;
+  }
+  return predictor_->Deserialize(model);
+}
+
+void Shard::Restore(const VehicleRecord& record) {
+  VehicleEntry& e = vehicles_[record.state.vehicle_id];
+  if (!e.slot) e.slot = directory_.GetOrAdd(record.state.vehicle_id);
+  if (e.slot->snapshot.load(std::memory_order_acquire)) return;
+  VehicleRecord r = record;
+  ResolveIndices(r, *network_);
+  auto snap = std::make_shared<VehicleSnapshot>();
+  snap->network = network_;
+  snap->state = r.state;
+  e.slot->snapshot.store(std::move(snap), std::memory_order_release);
+}
+
+std::vector<std::string> Shard::VehicleIds() const {
+  std::vector<std::string> ids;
+  ids.reserve(vehicles_.size());
+  for (const auto& [id, e] : vehicles_) ids.push_back(id);
+  return ids;
+}
+
+void Shard::FlushVehicles(bool all) {
+  if (!shared_->writer) return;
+  changes_.clear();
+  std::vector<VehicleEntry*> flushed;
+  for (auto& [id, e] : vehicles_) {
+    if (!e.dirty && !all) continue;
+    auto snap = e.slot->snapshot.load(std::memory_order_acquire);
+    if (!snap) continue;
+    changes_.emplace_back(MakeVehicleRecord(snap->state, *snap->network));
+    flushed.push_back(&e);
+  }
+  if (changes_.empty()) return;
+  if (shared_->writer->EnqueueAll(absl::MakeSpan(changes_)).ok())
+    for (VehicleEntry* e : flushed) e->dirty = false;  // else: retried at the next flush
+  changes_.clear();
+}
+
+void Shard::SaveModel() {
+  if (!shared_->writer) return;
+  (void)shared_->writer->Enqueue(ModelBlob{kModelName, predictor_->Serialize()});
+}
+
+}  // namespace smartbus::server
