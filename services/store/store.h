@@ -18,6 +18,16 @@
 // CURRENT Network (ResolveIndices in network_ids.h); an id the new feed no longer has stays
 // kNoIndex and the caller decides (e.g. treat the vehicle as unassigned).
 //
+// Typical wiring (smartbusd):
+//   SB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(flag_redis_url, store_options));
+//   // recovery, before serving:
+//   for (VehicleRecord& v : store->ListVehicles().value()) { ResolveIndices(v, *net); ... }
+//   auto model = store->GetModel("segments");   // NOT_FOUND on a fresh Redis
+//   StoreWriter writer(store.get(), writer_options);
+//   // hot path, per accepted fix (RESOURCE_EXHAUSTED -> answer the client so):
+//   writer.EnqueueAll(changes);   // {Fix, MakeVehicleRecord(state, *net), visits...}
+//   // health service: writer.Health(); shutdown: writer.Flush(timeout).
+//
 // Thread safety: every Store method may be called from any thread concurrently.
 // Errors: UNAVAILABLE when the backend cannot be reached (retry later), INVALID_ARGUMENT for a
 // bad record (e.g. empty vehicle id), NOT_FOUND for a missing vehicle/model, DATA_LOSS for a
@@ -142,10 +152,13 @@ class Store {
   // is returned, or an error is returned and any subset may have been applied: applying the
   // same batch again is safe (puts replace, identical visits dedupe, re-appended positions are
   // deduplicated on read). The caller keeps the batch (for a retry); Apply does not modify it.
+  // A record that can never be stored (empty vehicle id / model name) is skipped and reported
+  // as INVALID_ARGUMENT after the rest of the batch was applied (do not retry that).
   virtual absl::Status Apply(absl::Span<const StoreChange> changes) = 0;
 
-  // Serving when the backend answered the last call (or a ping now); NOT_SERVING with the
-  // reason otherwise. Never blocks longer than the backend's connect timeout.
+  // Asks the backend now (Redis: PING, connecting first if needed): serving, or NOT_SERVING
+  // with the reason. Blocks at most about connect_timeout + command_timeout, after any batch
+  // in flight on the same connection. The StoreWriter's Health() is the cheap, cached view.
   virtual StoreHealth Health() = 0;
 
   // Human-readable description for logs ("memory", "redis 127.0.0.1:6379/0").
