@@ -103,6 +103,14 @@ struct RedisFactory {
   }
 };
 
+// The same Redis, every batch wrapped in MULTI/EXEC (what happens with appendfsync always).
+struct RedisAtomicFactory : RedisFactory {
+  std::unique_ptr<Store> Open(StoreOptions o) {
+    o.redis_atomic_batches = StoreOptions::AtomicBatches::kAlways;
+    return RedisFactory::Open(o);
+  }
+};
+
 template <typename Factory>
 class StoreContractTest : public ::testing::Test {
  protected:
@@ -112,12 +120,13 @@ class StoreContractTest : public ::testing::Test {
   Factory factory_;
 };
 
-using Factories = ::testing::Types<MemoryFactory, RedisFactory>;
+using Factories = ::testing::Types<MemoryFactory, RedisFactory, RedisAtomicFactory>;
 class FactoryNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryFactory> ? "Memory" : "Redis";
+    if (std::is_same_v<T, MemoryFactory>) return "Memory";
+    return std::is_same_v<T, RedisFactory> ? "Redis" : "RedisMultiExec";
   }
 };
 TYPED_TEST_SUITE(StoreContractTest, Factories, FactoryNames);
@@ -489,6 +498,44 @@ TYPED_TEST(StoreContractTest, WriterPersistsEverythingAndRecoveryReadsItBack) {
 TYPED_TEST(StoreContractTest, HealthIsServing) {
   auto store = this->Open();
   EXPECT_TRUE(store->Health().serving) << store->Health().reason;
+}
+
+// A Redis error reply (here WRONGTYPE: a key of another type where a stream should be) fails
+// the batch with the server's words, and the writer reports it instead of dropping the fix.
+TEST(RedisStoreErrorsTest, ErrorRepliesFailTheBatchAndNameTheProblem) {
+  RedisFactory f;
+  RedisAddress a;
+  a.port = TestRedisPort();
+  StoreOptions o;
+  o.key_prefix = f.prefix + "pos:";
+  auto other = std::make_unique<RedisStore>(a, o);  // its model key "<prefix>pos:model:bus"
+  o.key_prefix = f.prefix;                          // is a string...
+  ASSERT_TRUE(other->PutModel("bus", "x").ok());
+  for (auto mode : {StoreOptions::AtomicBatches::kNever, StoreOptions::AtomicBatches::kAlways}) {
+    o.redis_atomic_batches = mode;
+    auto store = std::make_unique<RedisStore>(a, o);
+    // ...where this store keeps vehicle "model:bus"'s position stream.
+    absl::Status st = store->AppendPosition([] {
+      Fix fix;
+      fix.vehicle_id = "model:bus";
+      fix.timestamp_s = 1;
+      return fix;
+    }());
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal) << st;
+    EXPECT_NE(st.message().find("WRONGTYPE"), std::string::npos) << st;
+
+    StoreWriterOptions wo;
+    wo.min_backoff = absl::Milliseconds(5);
+    StoreWriter writer(store.get(), wo);
+    Fix fix;
+    fix.vehicle_id = "model:bus";
+    ASSERT_TRUE(writer.Enqueue(fix).ok());
+    EXPECT_FALSE(writer.Flush(absl::Milliseconds(200)).ok());
+    EXPECT_FALSE(writer.Health().serving);
+    EXPECT_NE(writer.Health().reason.find("WRONGTYPE"), std::string::npos);
+    EXPECT_EQ(writer.Stats().queued, 1u);  // kept, not dropped
+  }
+  f.Cleanup();
 }
 
 }  // namespace
