@@ -6,6 +6,7 @@
 //                          [--model-in FILE] [--model-out FILE] [--no-baselines] [--repeat N]
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -28,7 +29,15 @@ class Adapter : public smartbus::EngineListener {
  public:
   explicit Adapter(smartbus::PredictionHarness* h) : h_(h) {}
   void OnStopVisit(const smartbus::StopVisit& v) override { h_->OnStopVisit(v); }
-  void OnVehicleUpdate(const smartbus::VehicleState& s) override { h_->OnVehicleUpdate(s); }
+  void OnVehicleUpdate(const smartbus::VehicleState& s) override {
+    if (debug_vehicle_ != nullptr && s.vehicle_id == debug_vehicle_) {
+      std::fprintf(stderr, "%lld trip=%u state=%d d=%.0f next=%u delay=%.0f\n",
+                   static_cast<long long>(s.timestamp_s), s.trip, static_cast<int>(s.state),
+                   s.dist_along_m, s.next_stop_index, s.delay_s);
+    }
+    h_->OnVehicleUpdate(s);
+  }
+  const char* debug_vehicle_ = std::getenv("SB_DEBUG_VEHICLE");
 
  private:
   smartbus::PredictionHarness* h_;
@@ -38,7 +47,9 @@ class Adapter : public smartbus::EngineListener {
 
 int main(int argc, char** argv) {
   std::string gtfs, positions, predictions, report, model_in, model_out;
-  bool baselines = true;
+  bool baselines = true, next_trip = true, shift = true;
+  int max_shift = -1;
+  double half_life_s = -1, schedule_weight = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -49,6 +60,11 @@ int main(int argc, char** argv) {
     else if (a == "--model-in") model_in = next();
     else if (a == "--model-out") model_out = next();
     else if (a == "--no-baselines") baselines = false;
+    else if (a == "--no-next-trip") next_trip = false;
+    else if (a == "--no-shift") shift = false;
+    else if (a == "--max-shift-s") max_shift = std::atoi(next().c_str());
+    else if (a == "--half-life-s") half_life_s = std::atof(next().c_str());
+    else if (a == "--schedule-weight") schedule_weight = std::atof(next().c_str());
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -80,6 +96,11 @@ int main(int argc, char** argv) {
   auto t1 = Clock::now();
   smartbus::PredictionHarnessOptions opts;
   opts.baselines_enabled = baselines;
+  opts.predictor.predict_next_trip = next_trip;
+  opts.predictor.window_shift = shift;
+  if (max_shift >= 0) opts.predictor.max_shift_s = max_shift;
+  if (half_life_s > 0) opts.predictor.half_life_s = half_life_s;
+  if (schedule_weight >= 0) opts.predictor.schedule_weight = schedule_weight;
   opts.score = baselines || !report.empty();
   smartbus::PredictionHarness harness(*net, opts);
   if (!model_in.empty()) {

@@ -117,6 +117,13 @@ int LayeredPredictor::HorizonBin(int64_t horizon_s) {
 
 void LayeredPredictor::AddError(int phase, int bin, float err) {
   ErrorBin& e = bins_[phase][bin];
+  // Adaptive conformal correction (Gibbs & Candes 2021): when more than 20 % of the arrivals fall
+  // outside the interval this bin would give, widen it, and narrow it when fewer do.
+  if (e.added_at_compute >= 0) {
+    const bool miss = err < e.q10 || err > e.q90;
+    e.tail_adjust = std::clamp(e.tail_adjust + options_.interval_adapt_rate * ((miss ? 1.0f : 0.0f) - 0.2f),
+                               -0.2f, 0.09f);
+  }
   if (e.ring.size() < static_cast<size_t>(options_.window_errors)) {
     e.ring.push_back(err);
   } else {
@@ -127,34 +134,77 @@ void LayeredPredictor::AddError(int phase, int bin, float err) {
   ++errors_observed_;
 }
 
-void LayeredPredictor::Interval(int phase, int64_t now, int64_t pred, int64_t* p10, int64_t* p90) {
-  const int bin = HorizonBin(std::max<int64_t>(0, pred - now));
+// The windows riders tolerate at a horizon bin (s): the Transit app ETA benchmark window (up to
+// 15 min) and the MBTA window (up to 30 min). Returns how many apply (0..2).
+static int ToleranceWindows(int bin, double win[2][2]) {
+  static constexpr double kTransit[9][2] = {{-30, 90},  {-30, 90},  {-30, 90},
+                                            {-60, 150}, {-60, 150}, {-60, 210},
+                                            {-60, 210}, {-90, 270}, {-90, 270}};
+  static constexpr double kMbta[12][2] = {{-60, 60},   {-60, 60},   {-60, 60},   {-90, 120},
+                                          {-90, 120},  {-150, 210}, {-150, 210}, {-150, 210},
+                                          {-240, 360}, {-240, 360}, {-240, 360}, {-240, 360}};
+  int n = 0;
+  if (bin < 9) {
+    win[n][0] = kTransit[bin][0];
+    win[n++][1] = kTransit[bin][1];
+  }
+  if (bin < 12) {
+    win[n][0] = kMbta[bin][0];
+    win[n++][1] = kMbta[bin][1];
+  }
+  return n;
+}
+
+void LayeredPredictor::Calibrate(int phase, int64_t now, int64_t raw, int64_t* pred, int64_t* p10,
+                                 int64_t* p90) {
+  const int bin = HorizonBin(std::max<int64_t>(0, raw - now));
   ErrorBin* e = &bins_[phase][bin];
   if (static_cast<int>(e->ring.size()) < options_.min_errors) e = &bins_[1 - phase][bin];
-  double lo, hi;
+  double lo, hi, shift = 0;
   if (static_cast<int>(e->ring.size()) >= options_.min_errors) {
     const int64_t n = static_cast<int64_t>(e->ring.size());
     if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
       std::vector<float> v = e->ring;  // a copy: the ring keeps its order
+      std::sort(v.begin(), v.end());
       auto at = [&](double q) {
-        size_t i = static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)));
-        std::nth_element(v.begin(), v.begin() + i, v.end());
-        return v[i];
+        return v[static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)))];
       };
-      e->q10 = at(0.10);
-      e->q90 = at(0.90);
+      // Tail probability per side: nominal 10 %, corrected online by the realised misses.
+      const double tail = std::clamp(0.10 - e->tail_adjust, 0.01, 0.3);
+      e->q10 = at(tail);
+      e->q90 = at(1.0 - tail);
+      e->shift = 0;
+      double win[2][2];
+      const int nw = options_.window_shift && bin < 9 ? ToleranceWindows(bin, win) : 0;
+      if (nw > 0) {
+        // The shift d that puts most observed errors inside the windows: e - d in [lo, hi].
+        int64_t best = -1;
+        for (int d = -options_.max_shift_s; d <= options_.max_shift_s; d += 5) {
+          int64_t c = 0;
+          for (int w = 0; w < nw; ++w) {
+            c += std::upper_bound(v.begin(), v.end(), static_cast<float>(win[w][1] + d)) -
+                 std::lower_bound(v.begin(), v.end(), static_cast<float>(win[w][0] + d));
+          }
+          if (c > best || (c == best && std::abs(d) < std::abs(e->shift))) {
+            best = c;
+            e->shift = static_cast<float>(d);
+          }
+        }
+      }
       e->added_at_compute = e->added;
     }
     lo = e->q10;
     hi = e->q90;
+    shift = e->shift;
   } else {
     // Default spread before the engine has seen enough of its own errors.
-    const double h = static_cast<double>(std::max<int64_t>(0, pred - now));
+    const double h = static_cast<double>(std::max<int64_t>(0, raw - now));
     lo = -(30.0 + 0.10 * h);
     hi = 60.0 + 0.25 * h;
   }
-  *p10 = std::max<int64_t>(now, std::min<int64_t>(pred, pred + std::llround(lo)));
-  *p90 = std::max<int64_t>(pred, pred + std::llround(hi));
+  *pred = std::max<int64_t>(now, raw + std::llround(shift));
+  *p10 = std::max<int64_t>(now, std::min<int64_t>(*pred, raw + std::llround(lo)));
+  *p90 = std::max<int64_t>(*pred, raw + std::llround(hi));
 }
 
 void LayeredPredictor::ObserveVisit(const StopVisit& v) {
@@ -179,13 +229,15 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
     if (v.stop_index < trip.num_stop_times) {
       const GtfsStopTime* st = &feed.stop_times[trip.first_stop_time];
       const double sched = st[v.stop_index].arrival_s - st[v.stop_index - 1].departure_s;
-      const double dur = v.arrival_s - last.arrival_s;
+      // From the previous stop's arrival (its dwell belongs to the segment), except at the
+      // trip's first stop, where the bus waits for its departure time: from its departure.
+      const double from_s = last.stop_index == 0 ? last.departure_s : last.arrival_s;
+      const double dur = v.arrival_s - from_s;
       if (dur >= 0 && dur <= 4 * std::max(0.0, sched) + options_.outlier_slack_s) {
         const uint32_t pattern = network_->trip_pattern(v.trip);
         const uint32_t seg = PatternSegments(pattern)[v.stop_index];
         const int64_t day0 = DayStart(v.service_date);
-        Learn(seg, dur, static_cast<int64_t>(v.arrival_s),
-              static_cast<int64_t>(last.arrival_s) - day0);
+        Learn(seg, dur, static_cast<int64_t>(v.arrival_s), static_cast<int64_t>(from_s) - day0);
       }
     }
   }
@@ -193,6 +245,7 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
   last.service_date = v.service_date;
   last.stop_index = v.stop_index;
   last.arrival_s = v.arrival_s;
+  last.departure_s = v.departure_s;
 }
 
 void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
@@ -225,15 +278,22 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     p.stop_index = k;
     p.stop_sequence = t.st[k].stop_sequence;
     p.scheduled_arrival_s = t.arr(k);
-    p.predicted_arrival_s = std::llround(arrival);
-    p.predicted_departure_s = departure >= 0 ? std::llround(departure) : kNoTime;
+    const int64_t raw = std::llround(arrival);
     p.source = src;
-    Interval(phase, now, p.predicted_arrival_s, &p.p10_s, &p.p90_s);
+    Calibrate(phase, now, raw, &p.predicted_arrival_s, &p.p10_s, &p.p90_s);
+    // Never earlier than the previous stop of the same sequence.
+    if (!out->empty() && out->size() >= 2) {
+      const Prediction& prev = (*out)[out->size() - 2];
+      p.predicted_arrival_s = std::max(p.predicted_arrival_s, prev.predicted_arrival_s);
+      p.p90_s = std::max(p.p90_s, p.predicted_arrival_s);
+    }
+    p.predicted_departure_s =
+        departure >= 0 ? std::max<int64_t>(p.predicted_arrival_s, std::llround(departure)) : kNoTime;
     if (k > 0) {
       std::vector<Pending>& pend = pending_[VisitKey{trip, s.service_date, k}];
       if (pend.empty() || pend.back().made_at_s + options_.sample_s <= now) {
-        pend.push_back(Pending{now, p.predicted_arrival_s,
-                               static_cast<uint8_t>(HorizonBin(std::max<int64_t>(0, p.predicted_arrival_s - now))),
+        pend.push_back(Pending{now, raw,
+                               static_cast<uint8_t>(HorizonBin(std::max<int64_t>(0, raw - now))),
                                static_cast<uint8_t>(phase)});
       }
     }
