@@ -1,0 +1,226 @@
+// The layered predictor and the baselines on a tiny inline network: one straight street, five
+// stops 111 m apart, two trips of one block (T1 08:00-08:08, then T2 08:15-08:23).
+#include "services/core/prediction/predictor.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "gtest/gtest.h"
+#include "services/core/prediction/baselines.h"
+
+namespace smartbus {
+namespace {
+
+constexpr int32_t kDate = 20260216;  // a Monday
+
+std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
+  std::map<std::string, std::string> files = {
+      {"agency.txt", "agency_id,agency_name,agency_url,agency_timezone\n"
+                     "A,Test,https://example.org,America/New_York\n"},
+      {"routes.txt", "route_id,agency_id,route_short_name,route_long_name,route_type\n"
+                     "R1,A,1,Main,3\n"},
+      {"stops.txt", "stop_id,stop_name,stop_lat,stop_lon\n"
+                    "S1,a,40.000,-75.0\nS2,b,40.001,-75.0\nS3,c,40.002,-75.0\n"
+                    "S4,d,40.003,-75.0\nS5,e,40.004,-75.0\n"},
+      {"calendar.txt",
+       "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+       "WK,1,1,1,1,1,0,0,20260101,20261231\n"},
+      {"trips.txt", "route_id,service_id,trip_id,direction_id,block_id,shape_id\n"
+                    "R1,WK,T1,0,B1,SH\nR1,WK,T2,0,B1,SH\n"},
+      {"shapes.txt", "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence\n"
+                     "SH,40.000,-75.0,1\nSH,40.004,-75.0,2\n"},
+      {"stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                         "T1,08:00:00,08:00:00,S1,1\nT1,08:02:00,08:02:00,S2,2\n"
+                         "T1,08:04:00,08:04:00,S3,3\nT1,08:06:00,08:06:00,S4,4\n"
+                         "T1,08:08:00,08:08:00,S5,5\n"
+                         "T2,08:15:00,08:15:00,S1,1\nT2,08:17:00,08:17:00,S2,2\n"
+                         "T2,08:19:00,08:19:00,S3,3\nT2,08:21:00,08:21:00,S4,4\n"
+                         "T2,08:23:00,08:23:00,S5,5\n"},
+  };
+  std::filesystem::create_directories(dir);
+  for (const auto& [name, content] : files) std::ofstream(dir + "/" + name) << content;
+  auto feed = LoadGtfs({dir});
+  EXPECT_TRUE(feed.ok()) << feed.status();
+  auto net = Network::Build(std::move(*feed));
+  EXPECT_TRUE(net.ok()) << net.status();
+  return *net;
+}
+
+class PredictorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::temp_directory_path() /
+            ("sb_prediction_test_" + std::to_string(::getpid())))
+               .string();
+    net_ = TinyNetwork(dir_);
+    t1_ = *net_->FindTrip("T1");
+    t2_ = *net_->FindTrip("T2");
+    day0_ = absl::ToUnixSeconds(net_->ServiceDayStart(kDate));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  int64_t At(int h, int m, int s = 0) const { return day0_ + h * 3600 + m * 60 + s; }
+  double StopDist(uint32_t trip, uint32_t k) const {
+    return net_->pattern(net_->trip_pattern(trip)).stop_dist_m[k];
+  }
+  VehicleState State(uint32_t trip, int64_t t, MatchState st, double dist) const {
+    VehicleState s;
+    s.vehicle_id = "V1";
+    s.timestamp_s = t;
+    s.state = st;
+    s.trip = trip;
+    s.route = 0;
+    s.service_date = kDate;
+    s.day_start_s = day0_;
+    s.dist_along_m = dist;
+    s.next_stop_index = 0;
+    return s;
+  }
+  // Visits of trip T1 by vehicle `vid` where every segment takes `seg_s` seconds from `start`.
+  void FeedRun(ArrivalPredictor& p, const std::string& vid, int64_t start, double seg_s) {
+    for (uint32_t k = 0; k < 5; ++k) {
+      StopVisit v;
+      v.vehicle_id = vid;
+      v.trip = t1_;
+      v.route = 0;
+      v.stop_index = k;
+      v.stop_sequence = k + 1;
+      v.service_date = kDate;
+      v.arrival_s = v.departure_s = static_cast<double>(start) + k * seg_s;
+      p.ObserveVisit(v);
+    }
+  }
+
+  std::string dir_;
+  std::shared_ptr<const Network> net_;
+  uint32_t t1_ = 0, t2_ = 0;
+  int64_t day0_ = 0;
+};
+
+void ExpectMonotone(const std::vector<Prediction>& out) {
+  for (size_t i = 1; i < out.size(); ++i) {
+    EXPECT_GE(out[i].predicted_arrival_s, out[i - 1].predicted_arrival_s) << "row " << i;
+  }
+  for (const Prediction& p : out) {
+    EXPECT_LE(p.p10_s, p.predicted_arrival_s);
+    EXPECT_GE(p.p90_s, p.predicted_arrival_s);
+  }
+}
+
+TEST_F(PredictorTest, LayoverGivesTheDepartureAtTheFirstStopAndTheNextTripOfTheBlock) {
+  LayeredPredictor p(net_);
+  std::vector<Prediction> out;
+  p.Predict(State(t1_, At(7, 55), MatchState::kLayover, 0), &out);
+  ASSERT_EQ(out.size(), 10u);  // T1's five stops and T2's five
+  EXPECT_EQ(out[0].stop_index, 0u);
+  EXPECT_EQ(out[0].predicted_departure_s, At(8, 0));  // waits for its scheduled departure
+  EXPECT_EQ(out[1].predicted_departure_s, kNoTime);
+  EXPECT_EQ(out[4].trip, t1_);
+  EXPECT_EQ(out[5].trip, t2_);
+  EXPECT_EQ(out[5].stop_index, 0u);
+  EXPECT_EQ(out[5].predicted_departure_s, At(8, 15));
+  EXPECT_EQ(out[1].source, PredictionSource::kSchedule);
+  EXPECT_EQ(out[2].predicted_arrival_s, At(8, 4));  // cold: the schedule
+  ExpectMonotone(out);
+}
+
+TEST_F(PredictorTest, LateBusInServicePredictsFromWhereItIsAndStaysMonotone) {
+  LayeredPredictor p(net_);
+  std::vector<Prediction> out;
+  // Halfway between stops 2 and 3 (index 1 and 2) at 08:10, 7 min late.
+  const double d = 0.5 * (StopDist(t1_, 1) + StopDist(t1_, 2));
+  p.Predict(State(t1_, At(8, 10), MatchState::kInService, d), &out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].stop_index, 2u);
+  EXPECT_NEAR(out[0].predicted_arrival_s, At(8, 11), 31);  // half a 2-min segment (+ shift)
+  // The next trip cannot leave before this one ends.
+  bool saw_next = false;
+  for (const Prediction& q : out) {
+    if (q.trip == t2_ && q.stop_index == 0) {
+      saw_next = true;
+      EXPECT_GE(q.predicted_departure_s, At(8, 15));
+    }
+  }
+  EXPECT_TRUE(saw_next);
+  ExpectMonotone(out);
+}
+
+TEST_F(PredictorTest, LearnsSegmentTimesFromVisitsOfTheBusesAhead) {
+  LayeredPredictor p(net_);
+  // Two earlier buses took 4 min per segment instead of 2.
+  FeedRun(p, "A", At(7, 0), 240);
+  FeedRun(p, "B", At(7, 20), 240);
+  EXPECT_EQ(p.segments_learned(), 4);
+  std::vector<Prediction> out;
+  p.Predict(State(t1_, At(8, 0), MatchState::kInService, StopDist(t1_, 0) + 1), &out);
+  ASSERT_GE(out.size(), 4u);
+  EXPECT_EQ(out[3].stop_index, 4u);
+  // Schedule says 8 min to the last stop; the learned mean (weight 2 against the schedule's
+  // 0.5) says about 4 * (2*240 + 0.5*120) / 2.5 = 14.4 min.
+  EXPECT_GT(out[3].predicted_arrival_s, At(8, 13));
+  EXPECT_EQ(out[3].source, PredictionSource::kLive);
+  ExpectMonotone(out);
+}
+
+TEST_F(PredictorTest, LearnedModelSurvivesSerializeAndFileSaveLoad) {
+  LayeredPredictor a(net_);
+  FeedRun(a, "A", At(7, 0), 200);
+  FeedRun(a, "B", At(7, 30), 260);
+  const VehicleState s = State(t1_, At(8, 0), MatchState::kInService, StopDist(t1_, 0) + 1);
+  std::vector<Prediction> want;
+  a.Predict(s, &want);
+
+  LayeredPredictor b(net_);
+  ASSERT_TRUE(b.Deserialize(a.Serialize()).ok());
+  EXPECT_EQ(b.Serialize(), a.Serialize());
+  EXPECT_EQ(b.segments_learned(), a.segments_learned());
+
+  const std::string path = dir_ + "/model.txt";
+  ASSERT_TRUE(a.SaveModel(path).ok());
+  LayeredPredictor c(net_);
+  ASSERT_TRUE(c.LoadModel(path).ok());
+  for (LayeredPredictor* restored : {&b, &c}) {
+    std::vector<Prediction> got;
+    restored->Predict(s, &got);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].predicted_arrival_s, want[i].predicted_arrival_s) << i;
+      EXPECT_EQ(got[i].source, want[i].source) << i;
+    }
+  }
+}
+
+TEST_F(PredictorTest, MalformedModelIsRefusedWithTheLine) {
+  LayeredPredictor p(net_);
+  absl::Status st = p.Deserialize("not a model\n");
+  EXPECT_FALSE(st.ok());
+  st = p.Deserialize("smartbus-prediction-model\t1\nseg\tR1\tS1\tS2\tx\t1\t2\n");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(std::string(st.message()).find("line 2"), std::string::npos) << st;
+  EXPECT_FALSE(p.LoadModel(dir_ + "/missing.txt").ok());
+}
+
+TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
+  DelayPropagationPredictor oba(net_);
+  std::vector<Prediction> out;
+  // At stop index 1's position at 08:03 (scheduled 08:02): 60 s late.
+  oba.Predict(State(t1_, At(8, 3), MatchState::kInService, StopDist(t1_, 1)), &out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].stop_index, 2u);
+  EXPECT_EQ(out[0].predicted_arrival_s, At(8, 5));
+  EXPECT_EQ(out[2].predicted_arrival_s, At(8, 9));
+  // Before the scheduled departure a negative delay counts as zero.
+  oba.Predict(State(t1_, At(7, 50), MatchState::kInService, StopDist(t1_, 1)), &out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].predicted_arrival_s, At(8, 4));
+
+  SchedulePredictor sched(net_);
+  sched.Predict(State(t1_, At(8, 3), MatchState::kInService, StopDist(t1_, 1)), &out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].predicted_arrival_s, At(8, 4));
+}
+
+}  // namespace
+}  // namespace smartbus
