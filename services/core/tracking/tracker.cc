@@ -17,11 +17,35 @@ constexpr double kMergeM = 10;           // hypotheses closer than this are one
 constexpr double kFirstStopZoneM = 50;   // a bus waiting this close to the first stop is at it
 
 struct Hyp {
-  double d = 0;     // distance along the shape, m
-  double v = 0;     // speed along the shape, m/s
-  double cost = 0;  // negative log-likelihood so far (normalized: best = 0)
-  double off = 0;   // offset of the fix that placed it, m
+  double d = 0;       // distance along the shape, m
+  double v = 0;       // speed along the shape, m/s
+  double cost = 0;    // negative log-likelihood so far (normalized: best = 0)
+  double off = 0;     // offset of the fix that placed it, m
+  uint32_t seg = 0;   // segment of the shape holding d
 };
+
+// Segment holding distance d, searched from a nearby segment (no binary search).
+inline uint32_t SegmentNear(const std::vector<double>& cum, uint32_t hint, double d) {
+  uint32_t last = static_cast<uint32_t>(cum.size()) - 2;
+  uint32_t s = std::min(hint, last);
+  while (s > 0 && cum[s] > d) --s;
+  while (s < last && cum[s + 1] <= d) ++s;
+  return s;
+}
+
+// Point at distance d on segment s.
+inline Vec2 PointOnSegment(const Polyline& poly, uint32_t s, double d) {
+  const std::vector<double>& cum = poly.cum_m();
+  const std::vector<Vec2>& pts = poly.points();
+  double len = cum[s + 1] - cum[s];
+  double u = len > 1e-12 ? std::clamp((d - cum[s]) / len, 0.0, 1.0) : 0.0;
+  return pts[s] + (pts[s + 1] - pts[s]) * u;
+}
+
+inline double Dist2(Vec2 a, Vec2 b) {
+  Vec2 d = a - b;
+  return d.x * d.x + d.y * d.y;
+}
 
 struct Cand {
   double d;
@@ -49,6 +73,7 @@ struct Tracker::Track {
   uint32_t trip = kNoIndex;
   uint32_t pattern = kNoIndex;
   const Polyline* poly = nullptr;
+  Vec2 start_xy;  // the trip's first stop on its shape
   int32_t service_date = 0;
   int64_t day_start_s = 0;
   bool from_fix = false;   // the trip came from the fix's trip_id
@@ -402,6 +427,10 @@ void Tracker::Impl::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_st
   v.trip = trip;
   v.pattern = net_.trip_pattern(trip);
   v.poly = &net_.trip_polyline(trip);
+  {
+    const std::vector<double>& sd = net_.pattern(v.pattern).stop_dist_m;
+    v.start_xy = v.poly->PointAt(sd.empty() ? 0 : sd[0]);
+  }
   v.service_date = date;
   v.day_start_s = day_start;
   v.from_fix = from_fix;
@@ -434,7 +463,8 @@ void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma) {
   v.n_hyps = 0;
   const Polyline& poly = *v.poly;
   std::vector<PolylinePoint>& cands = tr_.scratch_points_;
-  poly.Candidates(p, opt_.candidate_radius_m, &cands);
+  // Candidates farther than off_route_m would not be kept (and the search allocates per hit).
+  poly.Candidates(p, std::min(opt_.candidate_radius_m, opt_.off_route_m), &cands);
   if (cands.empty()) return;
   // Weak prior: where the schedule says the bus should be.
   double t = static_cast<double>(fix.timestamp_s);
@@ -459,6 +489,7 @@ void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma) {
     Hyp h;
     h.d = c.dist_along_m;
     h.off = c.offset_m;
+    h.seg = c.segment;
     h.v = 0;
     h.cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
              std::fabs(c.dist_along_m - d_exp) / 1500.0;
@@ -506,42 +537,87 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
       if (cands[i].off > cands[worst].off) worst = i;
     if (off < cands[worst].off) cands[worst] = {d, off, seg};
   };
-  // Local minima of the offset over the segments in [lo, hi].
+  // Local minima of the offset over the segments each hypothesis can reach (the windows of
+  // hypotheses on different passes are scanned separately, not the stretch between them).
   *min_off = kInf;
   if (pts.size() >= 2) {
-    uint32_t s0 = poly.SegmentAt(lo), s1 = poly.SegmentAt(hi);
-    double prev_off = kInf;
-    Cand pending{0, kInf, 0};
-    bool descending = true;
-    for (uint32_t s = s0; s <= s1; ++s) {
-      Vec2 a = pts[s], b = pts[s + 1];
-      Vec2 ab = b - a;
-      double len2 = Dot(ab, ab);
-      double u = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
-      double d = cum[s] + u * (cum[s + 1] - cum[s]);
-      double off;
-      if (d < lo || d > hi) {
-        d = std::clamp(d, lo, hi);
-        off = Dist(p, poly.PointAt(d));
-      } else {
-        off = Dist(p, a + ab * u);
+    double wlo[kMaxHypotheses], whi[kMaxHypotheses];
+    uint32_t whint[kMaxHypotheses];
+    int nw = 0;
+    {
+      Hyp hs[kMaxHypotheses];
+      for (int i = 0; i < v.n_hyps; ++i) hs[i] = v.hyps[i];
+      for (int i = 1; i < v.n_hyps; ++i)  // insertion sort by d (at most kMaxHypotheses)
+        for (int j = i; j > 0 && hs[j].d < hs[j - 1].d; --j) std::swap(hs[j], hs[j - 1]);
+      for (int i = 0; i < v.n_hyps; ++i) {
+        double a = v.started ? std::max(lo, hs[i].d - opt_.back_tolerance_m) : lo;
+        // A bus speeds up by at most ~12 m/s over its current speed between two fixes.
+        double vmax = std::min(opt_.max_speed_mps, 2 * hs[i].v + 12);
+        double b = std::min(hi, hs[i].d + vmax * dt + 50);
+        if (nw > 0 && a <= whi[nw - 1]) {
+          whi[nw - 1] = std::max(whi[nw - 1], b);
+        } else {
+          wlo[nw] = a;
+          whi[nw] = std::max(a, b);
+          whint[nw] = hs[i].seg;
+          ++nw;
+        }
       }
-      if (off < *min_off) *min_off = off;
-      if (off <= prev_off) {
-        pending = {d, off, s};
-        descending = true;
-      } else if (descending) {
-        if (pending.off <= opt_.candidate_radius_m) add(pending.d, pending.off, pending.seg);
-        descending = false;
-      }
-      prev_off = off;
     }
-    if (descending && pending.off <= opt_.candidate_radius_m) add(pending.d, pending.off, pending.seg);
+    const double r2 = opt_.candidate_radius_m * opt_.candidate_radius_m;
+    double min_off2 = kInf;
+    for (int w = 0; w < nw; ++w) {
+      const double wl = wlo[w], wh = whi[w];
+      uint32_t s0 = SegmentNear(cum, whint[w], wl);
+      uint32_t s1 = SegmentNear(cum, s0, wh);
+      double prev_off2 = kInf;
+      Cand pending{0, kInf, 0};
+      bool descending = true;
+      for (uint32_t s = s0; s <= s1; ++s) {
+        Vec2 a = pts[s];
+        double seg_len = cum[s + 1] - cum[s];
+        double da2 = Dist2(p, a);
+        double reach_m = opt_.candidate_radius_m + seg_len + 1;
+        if (da2 > reach_m * reach_m) {
+          // Every point of this segment is beyond the candidate radius: no projection needed.
+          double lb = std::sqrt(da2) - seg_len - 1;
+          double lb2 = lb * lb;
+          if (lb2 < min_off2) min_off2 = lb2;
+          if (descending && pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
+          descending = false;
+          prev_off2 = kInf;
+          pending.off = kInf;
+          continue;
+        }
+        Vec2 b = pts[s + 1];
+        Vec2 ab = b - a;
+        double len2 = Dot(ab, ab);
+        double u = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
+        double d = cum[s] + u * seg_len;
+        if (d < wl || d > wh) {
+          d = std::clamp(d, wl, wh);
+          u = seg_len > 1e-9 ? std::clamp((d - cum[s]) / seg_len, 0.0, 1.0) : 0.0;
+        }
+        double off2 = Dist2(p, a + ab * u);
+        if (off2 < min_off2) min_off2 = off2;
+        if (off2 <= prev_off2) {
+          pending = {d, off2, s};
+          descending = true;
+        } else if (descending) {
+          if (pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
+          descending = false;
+        }
+        prev_off2 = off2;
+      }
+      if (descending && pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
+    }
+    *min_off = std::sqrt(min_off2);
   }
   // Each hypothesis carried on at its own speed (explains an outlier fix).
   for (int i = 0; i < v.n_hyps; ++i) {
     double d = std::clamp(v.hyps[i].d + v.hyps[i].v * dt, lo, hi);
-    add(d, Dist(p, poly.PointAt(d)), poly.SegmentAt(d));
+    uint32_t seg = SegmentNear(cum, v.hyps[i].seg, d);
+    add(d, Dist(p, PointOnSegment(poly, seg, d)), seg);
   }
 
   Hyp next[kMaxCandidates];
@@ -564,6 +640,7 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
     h.d = cands[c].d;
     h.v = best_v;
     h.off = cands[c].off;
+    h.seg = cands[c].seg;
     h.cost = best + Emission(cands[c].off, sigma) + HeadingCost(poly, cands[c].seg, fix);
     // Before its start a bus is near its first stop (a pre-trip move goes a few hundred metres).
     if (!v.started) h.cost += std::max(0.0, cands[c].d - first_d) / 1000.0;
@@ -973,9 +1050,7 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
 
   // --- Map-matching on the trip's shape ---
   const Polyline& poly = *v.poly;
-  const Pattern& pat = Pat(v);
-  double first_stop_d = pat.stop_dist_m.empty() ? 0 : pat.stop_dist_m[0];
-  bool near_start = Dist(p, poly.PointAt(first_stop_d)) <= opt_.layover_radius_m;
+  bool near_start = Dist(p, v.start_xy) <= opt_.layover_radius_m;
   double d = NAN, off = NAN;
   bool on_route = false;  // this fix placed on the shape (hypotheses updated)
   auto commit = [&](const Hyp* h, int k) {
@@ -1039,9 +1114,20 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     }
   }
   if (std::isnan(d)) {
-    PolylinePoint pp = poly.Project(p);
-    d = pp.dist_along_m;
-    off = pp.offset_m;
+    // No hypothesis: near the first stop, place it there; else keep the last known place.
+    const std::vector<double>& sd = Pat(v).stop_dist_m;
+    if (near_start) {
+      PolylinePoint pp = poly.Project(p, 0, (sd.empty() ? 0 : sd[0]) + opt_.layover_radius_m);
+      d = pp.dist_along_m;
+      off = pp.offset_m;
+    } else if (!std::isnan(vs.dist_along_m) && vs.trip == v.trip) {
+      d = vs.dist_along_m;
+      off = Dist(p, poly.PointAt(d));
+    } else {
+      PolylinePoint pp = poly.Project(p);
+      d = pp.dist_along_m;
+      off = pp.offset_m;
+    }
   }
   // Given trip_id clearly wrong?
   if (v.from_fix && off > opt_.trip_mismatch_m && !near_start) {
