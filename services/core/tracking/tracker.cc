@@ -53,6 +53,69 @@ struct Cand {
   uint32_t seg;
 };
 
+// Adds a candidate to a bounded set (when full, it replaces the farthest if nearer).
+inline void AddCand(Cand* cands, int* nc, double d, double off, uint32_t seg) {
+  if (*nc < kMaxCandidates) {
+    cands[(*nc)++] = {d, off, seg};
+    return;
+  }
+  int worst = 0;
+  for (int i = 1; i < *nc; ++i)
+    if (cands[i].off > cands[worst].off) worst = i;
+  if (off < cands[worst].off) cands[worst] = {d, off, seg};
+}
+
+// Local minima of the distance from p to the shape over [wl, wh] (one per pass of the shape
+// near p) within radius_m, added to cands; *min_off2 gets the smallest squared distance seen
+// (a lower bound for far segments). Starts from segment `hint`. Allocates nothing.
+void ScanWindow(const Polyline& poly, Vec2 p, double wl, double wh, uint32_t hint,
+                double radius_m, Cand* cands, int* nc, double* min_off2) {
+  const std::vector<Vec2>& pts = poly.points();
+  const std::vector<double>& cum = poly.cum_m();
+  if (pts.size() < 2) return;
+  const double r2 = radius_m * radius_m;
+  uint32_t s0 = SegmentNear(cum, hint, wl);
+  uint32_t s1 = SegmentNear(cum, s0, wh);
+  double prev_off2 = kInf;
+  Cand pending{0, kInf, 0};
+  bool descending = true;
+  for (uint32_t s = s0; s <= s1; ++s) {
+    Vec2 a = pts[s];
+    double seg_len = cum[s + 1] - cum[s];
+    double da2 = Dist2(p, a);
+    double reach_m = radius_m + seg_len + 1;
+    if (da2 > reach_m * reach_m) {
+      // Every point of this segment is beyond the radius: no projection needed.
+      double lb = std::sqrt(da2) - seg_len - 1;
+      if (lb * lb < *min_off2) *min_off2 = lb * lb;
+      if (descending && pending.off <= r2) AddCand(cands, nc, pending.d, std::sqrt(pending.off), pending.seg);
+      descending = false;
+      prev_off2 = kInf;
+      pending.off = kInf;
+      continue;
+    }
+    Vec2 ab = pts[s + 1] - a;
+    double len2 = Dot(ab, ab);
+    double u = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
+    double d = cum[s] + u * seg_len;
+    if (d < wl || d > wh) {
+      d = std::clamp(d, wl, wh);
+      u = seg_len > 1e-9 ? std::clamp((d - cum[s]) / seg_len, 0.0, 1.0) : 0.0;
+    }
+    double off2 = Dist2(p, a + ab * u);
+    if (off2 < *min_off2) *min_off2 = off2;
+    if (off2 <= prev_off2) {
+      pending = {d, off2, s};
+      descending = true;
+    } else if (descending) {
+      if (pending.off <= r2) AddCand(cands, nc, pending.d, std::sqrt(pending.off), pending.seg);
+      descending = false;
+    }
+    prev_off2 = off2;
+  }
+  if (descending && pending.off <= r2) AddCand(cands, nc, pending.d, std::sqrt(pending.off), pending.seg);
+}
+
 uint64_t ClaimKey(uint32_t trip, int32_t date) {
   return (static_cast<uint64_t>(trip) << 32) | static_cast<uint32_t>(date);
 }
@@ -154,7 +217,9 @@ class Tracker::Impl {
     return std::min(0.5 * z * z, 4.5) + 0.01 * off;
   }
   double HeadingCost(const Polyline& poly, uint32_t seg, const Fix& fix) const;
-  void InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma);
+  // Hypotheses from scratch over [from_m, to_m] of the shape (default: all of it).
+  void InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma, double from_m = 0,
+                double to_m = kInf);
   // One HMM step into out[]; returns the number of hypotheses (0 = no feasible candidate).
   int Step(const Track& v, Vec2 p, const Fix& fix, double sigma, double g, Hyp* out,
            double* min_off) const;
@@ -459,13 +524,17 @@ double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix&
   return std::min(x * x, 9.0);
 }
 
-void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma) {
+void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma, double from_m,
+                             double to_m) {
   v.n_hyps = 0;
   const Polyline& poly = *v.poly;
-  std::vector<PolylinePoint>& cands = tr_.scratch_points_;
-  // Candidates farther than off_route_m would not be kept (and the search allocates per hit).
-  poly.Candidates(p, std::min(opt_.candidate_radius_m, opt_.off_route_m), &cands);
-  if (cands.empty()) return;
+  Cand found[kMaxCandidates];
+  int nfound = 0;
+  double min_off2 = kInf;
+  // Candidates farther than off_route_m would not be kept.
+  ScanWindow(poly, p, from_m, std::min(to_m, poly.length_m()), 0,
+             std::min(opt_.candidate_radius_m, opt_.off_route_m), found, &nfound, &min_off2);
+  if (nfound == 0) return;
   // Weak prior: where the schedule says the bus should be.
   double t = static_cast<double>(fix.timestamp_s);
   const Pattern& pat = Pat(v);
@@ -484,15 +553,15 @@ void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma) {
   }
   Hyp tmp[kMaxCandidates];
   int nt = 0;
-  for (const PolylinePoint& c : cands) {
-    if (nt == kMaxCandidates) break;
+  for (int i = 0; i < nfound; ++i) {
+    const Cand& c = found[i];
     Hyp h;
-    h.d = c.dist_along_m;
-    h.off = c.offset_m;
-    h.seg = c.segment;
+    h.d = c.d;
+    h.off = c.off;
+    h.seg = c.seg;
     h.v = 0;
-    h.cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
-             std::fabs(c.dist_along_m - d_exp) / 1500.0;
+    h.cost = Emission(c.off, sigma) + HeadingCost(poly, c.seg, fix) +
+             std::fabs(c.d - d_exp) / 1500.0;
     tmp[nt++] = h;
   }
   std::sort(tmp, tmp + nt, [](const Hyp& a, const Hyp& b) { return a.cost < b.cost; });
@@ -527,16 +596,7 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
   const double first_d = sd.empty() ? 0 : sd[0];
   Cand cands[kMaxCandidates];
   int nc = 0;
-  auto add = [&](double d, double off, uint32_t seg) {
-    if (nc < kMaxCandidates) {
-      cands[nc++] = {d, off, seg};
-      return;
-    }
-    int worst = 0;
-    for (int i = 1; i < nc; ++i)
-      if (cands[i].off > cands[worst].off) worst = i;
-    if (off < cands[worst].off) cands[worst] = {d, off, seg};
-  };
+  auto add = [&](double d, double off, uint32_t seg) { AddCand(cands, &nc, d, off, seg); };
   // Local minima of the offset over the segments each hypothesis can reach (the windows of
   // hypotheses on different passes are scanned separately, not the stretch between them).
   *min_off = kInf;
@@ -564,53 +624,9 @@ int Tracker::Impl::Step(const Track& v, Vec2 p, const Fix& fix, double sigma, do
         }
       }
     }
-    const double r2 = opt_.candidate_radius_m * opt_.candidate_radius_m;
     double min_off2 = kInf;
-    for (int w = 0; w < nw; ++w) {
-      const double wl = wlo[w], wh = whi[w];
-      uint32_t s0 = SegmentNear(cum, whint[w], wl);
-      uint32_t s1 = SegmentNear(cum, s0, wh);
-      double prev_off2 = kInf;
-      Cand pending{0, kInf, 0};
-      bool descending = true;
-      for (uint32_t s = s0; s <= s1; ++s) {
-        Vec2 a = pts[s];
-        double seg_len = cum[s + 1] - cum[s];
-        double da2 = Dist2(p, a);
-        double reach_m = opt_.candidate_radius_m + seg_len + 1;
-        if (da2 > reach_m * reach_m) {
-          // Every point of this segment is beyond the candidate radius: no projection needed.
-          double lb = std::sqrt(da2) - seg_len - 1;
-          double lb2 = lb * lb;
-          if (lb2 < min_off2) min_off2 = lb2;
-          if (descending && pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
-          descending = false;
-          prev_off2 = kInf;
-          pending.off = kInf;
-          continue;
-        }
-        Vec2 b = pts[s + 1];
-        Vec2 ab = b - a;
-        double len2 = Dot(ab, ab);
-        double u = len2 > 1e-12 ? std::clamp(Dot(p - a, ab) / len2, 0.0, 1.0) : 0.0;
-        double d = cum[s] + u * seg_len;
-        if (d < wl || d > wh) {
-          d = std::clamp(d, wl, wh);
-          u = seg_len > 1e-9 ? std::clamp((d - cum[s]) / seg_len, 0.0, 1.0) : 0.0;
-        }
-        double off2 = Dist2(p, a + ab * u);
-        if (off2 < min_off2) min_off2 = off2;
-        if (off2 <= prev_off2) {
-          pending = {d, off2, s};
-          descending = true;
-        } else if (descending) {
-          if (pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
-          descending = false;
-        }
-        prev_off2 = off2;
-      }
-      if (descending && pending.off <= r2) add(pending.d, std::sqrt(pending.off), pending.seg);
-    }
+    for (int w = 0; w < nw; ++w)
+      ScanWindow(poly, p, wlo[w], whi[w], whint[w], opt_.candidate_radius_m, cands, &nc, &min_off2);
     *min_off = std::sqrt(min_off2);
   }
   // Each hypothesis carried on at its own speed (explains an outlier fix).
@@ -1061,7 +1077,13 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     off = v.hyps[0].off;
   };
   if (v.n_hyps == 0) {
-    InitHyps(v, p, fix, sigma);
+    if (near_start && v.off_count > 0) {
+      // Still waiting away from the shape near the first stop: look only around there.
+      const std::vector<double>& sd = Pat(v).stop_dist_m;
+      InitHyps(v, p, fix, sigma, 0, (sd.empty() ? 0 : sd[0]) + 2 * opt_.layover_radius_m);
+    } else {
+      InitHyps(v, p, fix, sigma);
+    }
     if (v.n_hyps > 0) {
       d = v.hyps[0].d;
       off = v.hyps[0].off;
