@@ -85,13 +85,25 @@ void ScanWindow(const Polyline& poly, Vec2 p, double wl, double wh, uint32_t hin
     double da2 = Dist2(p, a);
     double reach_m = radius_m + seg_len + 1;
     if (da2 > reach_m * reach_m) {
-      // Every point of this segment is beyond the radius: no projection needed.
-      double lb = std::sqrt(da2) - seg_len - 1;
+      // Every point of the shape less than (|p - a| - radius) further along is beyond the
+      // radius (distance along >= straight distance): skip those segments.
+      double da = std::sqrt(da2);
+      double lb = da - seg_len - 1;
       if (lb * lb < *min_off2) *min_off2 = lb * lb;
       if (descending && pending.off <= r2) AddCand(cands, nc, pending.d, std::sqrt(pending.off), pending.seg);
       descending = false;
       prev_off2 = kInf;
       pending.off = kInf;
+      double target = cum[s] + (da - radius_m - 1);
+      if (target > cum[s + 1] && s + 1 <= s1) {
+        // Last segment starting at or before target (at least s).
+        uint32_t next = static_cast<uint32_t>(
+            std::upper_bound(cum.begin() + s + 1, cum.begin() + s1 + 1, target) - cum.begin() - 1);
+        if (next > s) {
+          s = next - 1;  // the loop's ++s lands on `next`
+          continue;
+        }
+      }
       continue;
     }
     Vec2 ab = pts[s + 1] - a;
