@@ -22,6 +22,7 @@
 #   DEMO_DATE=YYYYMMDD service date to simulate; default today (America/New_York). The weekday
 #                      timetable runs Monday-Friday, the weekend one Saturday, Sunday, holidays
 #   DEMO_START=HH:MM   simulated start; default 07:20 (the morning rush)
+#   DEMO_WARMUP_MIN=N  minutes before DEMO_START sent at full speed first; default 30
 #   DEMO_STOP=ID       the stop whose board is shown; default 1000 (Central Station)
 #   DEMO_MODE=offline  force the offline demo
 set -euo pipefail
@@ -37,6 +38,7 @@ START=${DEMO_START:-07:20}
 SPEED=${DEMO_SPEED:-4}
 STOP=${DEMO_STOP:-1000}
 LIMIT=${DEMO_SECONDS:-0}
+WARMUP=${DEMO_WARMUP_MIN:-30}
 
 if [ ! -x "$SB" ]; then
   echo "demo: $SB not found: build first (make demo builds it)" >&2
@@ -133,10 +135,17 @@ if [ "$ready" != 1 ]; then
   cat "$work/smartbusd.log" >&2
   exit 1
 fi
-echo "  starting the simulator: $DATE from $START, ${SPEED}x (log: $work/sim.log)"
-"$SB" sim --gtfs "$FEED" --date "$DATE" --start "$START" --server "$ADDR" --speed "$SPEED" \
-  >"$work/sim.log" 2>&1 &
+# Warm-up: the half hour before START is sent as fast as the server takes it, so that the board
+# opens with every bus tracked and the predictor already learning; then real time x SPEED.
+warm_start=$(python3 -c 'import sys; h, m = map(int, sys.argv[1].split(":")[:2]); t = max(0, h * 60 + m - int(sys.argv[2])); print("%02d:%02d" % (t // 60, t % 60))' "$START" "$WARMUP")
+echo "  starting the simulator: $DATE, warm-up $warm_start-$START, then ${SPEED}x (log: $work/sim.log)"
+"$SB" sim --gtfs "$FEED" --date "$DATE" --start "$warm_start" --fast-until "$START" \
+  --server "$ADDR" --speed "$SPEED" >"$work/sim.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 1 100); do
+  if grep -q "warm-up sent" "$work/sim.log" 2>/dev/null; then break; fi
+  sleep 0.1
+done
 
 # Commands to try, relative to the repository when the build is inside it.
 sb_rel=${SB#"$root"/}

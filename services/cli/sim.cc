@@ -46,7 +46,7 @@ const char kSimUsage[] =
     "         [--routes R1,R2] [--no-trip-ids] [--no-passengers] [--gps-sigma M]\n"
     "         [--jam-probability P] [--signal-probability P] [--peak-slowdown F] [--demand X]\n"
     "         [--out POSITIONS.csv] [--truth TRUTH.csv] [--visits VISITS.csv]\n"
-    "         [--server HOST:PORT [--speed X] [--batch N]] [--quiet]\n"
+    "         [--server HOST:PORT [--speed X] [--fast-until T] [--batch N]] [--quiet]\n"
     "Drives buses along the feed's trips of one service day (default: today in the agency's\n"
     "time zone) from --start (default: first pull-out) to --end (default: last pull-in).\n"
     "  --out       Positions CSV (../shared/FORMATS.md, with occupancy/boardings/alightings/\n"
@@ -54,7 +54,9 @@ const char kSimUsage[] =
     "  --truth     where each bus really was (trip, phase, distance, delay) at each fix.\n"
     "  --visits    true stop visits (Stop visits CSV).\n"
     "  --server    stream the fixes to smartbusd; --speed X runs X simulated seconds per\n"
-    "              wall second (default 1; 0 = as fast as the server takes them).\n"
+    "              wall second (default 1; 0 = as fast as the server takes them);\n"
+    "              --fast-until T sends everything before T as fast as the server takes it\n"
+    "              (a warm-up: the server learns and locks on), then paces from T.\n"
     "GTFS times (--start 07:30) count from the service date's noon minus 12 h.\n";
 
 absl::StatusOr<int32_t> ParseDate(const std::string& s, const Network& net) {
@@ -277,7 +279,7 @@ int RunSim(int argc, char** argv) {
   if (auto s = args->CheckKnown({"help", "gtfs", "date", "start", "end", "duration", "interval",
                                  "seed", "routes", "no-trip-ids", "no-passengers", "gps-sigma",
                                  "jam-probability", "signal-probability", "peak-slowdown",
-                                 "demand", "out", "truth", "visits", "server", "speed", "batch",
+                                 "demand", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
                                  "quiet"});
       !s.ok()) {
     std::fprintf(stderr, "%s", kSimUsage);
@@ -355,6 +357,12 @@ int RunSim(int argc, char** argv) {
     end = start + static_cast<int64_t>(*duration * 60);
   }
   if (end < start) return fail("--end is before --start", 2);
+  int64_t fast_until = start;
+  if (args->Has("fast-until")) {
+    auto f = ParseWhen("fast-until", args->Get("fast-until"), day_start);
+    if (!f.ok()) return fail(std::string(f.status().message()), 2);
+    fast_until = std::clamp(*f, start, end);
+  }
 
   FileOut out, truth, visits_out;
   if (args->Has("out")) {
@@ -389,17 +397,28 @@ int RunSim(int argc, char** argv) {
   std::vector<SimFix> fixes;
   std::vector<StopVisit> visits;
   int64_t total_fixes = 0, total_visits = 0;
-  const absl::Time wall0 = absl::Now();
+  absl::Time wall0 = absl::Now();
   absl::Time last_report = wall0;
   int64_t t = start - 1;
+  bool paced = false;
   while (t < end && !g_stop.load()) {
     int64_t next;
-    if (streamer && *speed > 0) {
-      // Paced: simulated time follows the wall clock, scaled.
+    if (streamer && *speed > 0 && t + 1 >= fast_until) {
+      // Paced: simulated time follows the wall clock, scaled, from fast_until on.
+      if (!paced) {
+        paced = true;
+        wall0 = absl::Now();
+        if (!quiet && fast_until > start) {
+          std::fprintf(stderr, "sim: warm-up sent up to %s; now %gx real time\n",
+                       LocalTime(fast_until, *net).c_str(), *speed);
+        }
+      }
       absl::SleepFor(absl::Milliseconds(200));
       double elapsed = absl::ToDoubleSeconds(absl::Now() - wall0);
-      next = std::min(end, start + static_cast<int64_t>(elapsed * *speed));
+      next = std::min(end, fast_until + static_cast<int64_t>(elapsed * *speed));
       if (next <= t) continue;
+    } else if (streamer && *speed > 0) {
+      next = std::min(fast_until - 1, t + 10);
     } else {
       next = std::min(end, t + (streamer ? 10 : 3600));
     }
