@@ -119,9 +119,10 @@ void LayeredPredictor::AddError(int phase, int bin, float err) {
   ErrorBin& e = bins_[phase][bin];
   // Adaptive conformal correction (Gibbs & Candes 2021): when more than 20 % of the arrivals fall
   // outside the interval this bin would give, widen it, and narrow it when fewer do.
+  // (The target is interval_target, see PredictorOptions.)
   if (e.added_at_compute >= 0) {
     const bool miss = err < e.q10 || err > e.q90;
-    e.tail_adjust = std::clamp(e.tail_adjust + options_.interval_adapt_rate * ((miss ? 1.0f : 0.0f) - 0.2f),
+    e.tail_adjust = std::clamp(e.tail_adjust + options_.interval_adapt_rate * ((miss ? 1.0f : 0.0f) - (1.0f - options_.interval_target)),
                                -0.2f, 0.09f);
   }
   if (e.ring.size() < static_cast<size_t>(options_.window_errors)) {
@@ -169,8 +170,9 @@ void LayeredPredictor::Calibrate(int phase, int64_t now, int64_t raw, int64_t* p
       auto at = [&](double q) {
         return v[static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)))];
       };
-      // Tail probability per side: nominal 10 %, corrected online by the realised misses.
-      const double tail = std::clamp(0.10 - e->tail_adjust, 0.01, 0.3);
+      // Tail probability per side: (1 - interval_target) / 2, corrected online by the realised
+      // misses.
+      const double tail = std::clamp(0.5 * (1.0 - options_.interval_target) - e->tail_adjust, 0.01, 0.3);
       e->q10 = at(tail);
       e->q90 = at(1.0 - tail);
       e->shift = 0;
