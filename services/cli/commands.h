@@ -10,4 +10,18 @@ int RunReport(int argc, char** argv);       // smartbus report --gtfs ... --visi
 int RunSim(int argc, char** argv);          // smartbus sim --gtfs ... [--out CSV] [--server ADDR]
 int RunDemoFeed(int argc, char** argv);     // smartbus demo-feed --out DIR
 
+// Clients of a running smartbusd (services/cli/client_*.cc; --server HOST:PORT, --json).
+int RunArrivals(int argc, char** argv);  // smartbus arrivals STOP_ID [--limit N] ...
+int RunWatch(int argc, char** argv);     // smartbus watch STOP_ID (display board stream)
+int RunNearby(int argc, char** argv);    // smartbus nearby LAT LON [--radius M]
+int RunStops(int argc, char** argv);     // smartbus stops QUERY (name, stop_code, stop_id)
+int RunStop(int argc, char** argv);      // smartbus stop STOP_ID
+int RunRoutes(int argc, char** argv);    // smartbus routes [ROUTE_ID...] [--shapes]
+int RunVehicle(int argc, char** argv);   // smartbus vehicle VEHICLE_ID
+int RunVehicles(int argc, char** argv);  // smartbus vehicles --route R | --box S,W,N,E
+int RunFleet(int argc, char** argv);     // smartbus fleet [--route R]
+int RunHealth(int argc, char** argv);    // smartbus health
+int RunStatus(int argc, char** argv);    // smartbus status
+int RunPush(int argc, char** argv);      // smartbus push --positions CSV --speed X [--batch N]
+
 }  // namespace smartbus::cli

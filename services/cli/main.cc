@@ -27,6 +27,23 @@ const Command kCommands[] = {
             "...  simulate a fleet (--help for all options)", smartbus::cli::RunSim, 1},
     {"demo-feed", "--out DIR  write the demo city GTFS feed (data/demo-city)",
      smartbus::cli::RunDemoFeed, 1},
+    // Clients of a running smartbusd (--server HOST:PORT, default $SMARTBUS_SERVER or
+    // 127.0.0.1:50051; --json for scripts).
+    {"arrivals", "STOP_ID [--limit N] [--horizon S] [--route R] [--live-only]  next arrivals",
+     smartbus::cli::RunArrivals, 1},
+    {"watch", "STOP_ID [...]  live arrivals board (pushed on change)", smartbus::cli::RunWatch, 1},
+    {"nearby", "LAT LON [--radius M] [--limit N]  stops near a point", smartbus::cli::RunNearby, 1},
+    {"stops", "QUERY  stops by name, stop_code or stop_id", smartbus::cli::RunStops, 1},
+    {"stop", "STOP_ID  one stop", smartbus::cli::RunStop, 1},
+    {"routes", "[ROUTE_ID...] [--shapes]  routes (with shapes)", smartbus::cli::RunRoutes, 1},
+    {"vehicle", "VEHICLE_ID  one vehicle", smartbus::cli::RunVehicle, 1},
+    {"vehicles", "--route R | --box S,W,N,E  vehicles of a route or in a box",
+     smartbus::cli::RunVehicles, 1},
+    {"fleet", "[--route R] [--stale S]  fleet status", smartbus::cli::RunFleet, 1},
+    {"health", "  server and storage health (exit 0 when serving)", smartbus::cli::RunHealth, 1},
+    {"status", "  server counters: shards, queues, store", smartbus::cli::RunStatus, 1},
+    {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
+     smartbus::cli::RunPush, 1},
 };
 
 void Usage() {

@@ -1,0 +1,461 @@
+// server_load: load generator for a running smartbusd, over real gRPC (loopback).
+//
+// Synthetic buses drive real trips of the feed (the server's --gtfs) on their schedule: for a
+// service date and start time, every trip instance running then gets a vehicle, whose fixes
+// are its scheduled position along the trip's shape (with trip_id and route_id, like an AVL
+// feed). Start smartbusd with --clock=fixes: fix times are simulated.
+//
+//   --mode=gateway   --streams K, batches of --batch fixes (default 100) per message, --window
+//                    messages in flight per stream, as fast as the server takes them, for
+//                    --seconds. Each vehicle's next fix is 10 s later in simulated time.
+//                    Reports accepted fixes/s (over the run after a 2 s warm-up).
+//   --mode=streams   --vehicles N concurrent bus streams (one gRPC stream per bus, spread over
+//                    --channels connections), each sending one fix every --interval_s of wall
+//                    time (staggered), fix time = start time + wall time elapsed. Reports the
+//                    ingest-to-prediction latency (fix sent -> acknowledgement, which the server
+//                    sends after the engine and predictor published the new snapshot), and,
+//                    with --query_rate R, GetArrivals at R per second (open loop) at stops of
+//                    those trips, with their latency. With --server_pid, the server's RSS
+//                    before the first fix and at the end (memory per vehicle).
+// Output: one JSON object on stdout.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_callback.h"
+#include "services/core/gtfs/feed.h"
+#include "services/core/network/network.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+#include "smartbus/v1/passenger.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "smartbusd address");
+ABSL_FLAG(std::vector<std::string>, gtfs, {}, "the feeds smartbusd serves (comma-separated)");
+ABSL_FLAG(int32_t, date, 20260910, "service date YYYYMMDD");
+ABSL_FLAG(std::string, start, "08:00", "local start time HH:MM");
+ABSL_FLAG(std::string, mode, "gateway", "gateway | streams");
+ABSL_FLAG(int, vehicles, 10000, "synthetic buses (at most the trips running at the start)");
+ABSL_FLAG(int, seconds, 20, "run time (wall)");
+ABSL_FLAG(int, batch, 100, "gateway: fixes per message");
+ABSL_FLAG(int, streams, 4, "gateway: streams");
+ABSL_FLAG(int, window, 16, "gateway: messages in flight per stream");
+ABSL_FLAG(double, interval_s, 10, "streams: seconds between a bus's fixes");
+ABSL_FLAG(int, channels, 8, "streams: gRPC connections");
+ABSL_FLAG(double, query_rate, 0, "streams: GetArrivals per second (0 = none)");
+ABSL_FLAG(int, server_pid, 0, "streams: smartbusd pid, to report its memory");
+
+namespace smartbus {
+namespace {
+
+namespace pb = ::smartbus::v1;
+using Clock = std::chrono::steady_clock;
+
+struct Bus {
+  std::string id;
+  TripInstance ti;
+  int64_t day_start_s = 0;
+  int64_t lag_s = 0;  // runs this far behind the schedule (several buses on one trip)
+};
+
+class Fleet {
+ public:
+  // Trips running at t0 (or starting within 10 min); when there are fewer than `want`, more
+  // buses follow the same trips 2, 4, ... minutes behind (distinct vehicles, same route).
+  Fleet(std::shared_ptr<const Network> net, int32_t date, int64_t t0, int want) : net_(net) {
+    auto all = net->TripsAround(absl::FromUnixSeconds(t0), absl::Minutes(10), absl::ZeroDuration());
+    std::vector<TripInstance> trips;
+    for (const TripInstance& ti : all)
+      if (ti.service_date == date || ti.service_date == date - 1) trips.push_back(ti);
+    for (int i = 0; i < want && !trips.empty(); ++i) {
+      Bus b;
+      b.id = absl::StrCat("bus", i);
+      b.ti = trips[i % trips.size()];
+      b.day_start_s = absl::ToUnixSeconds(b.ti.day_start);
+      b.lag_s = 120 * static_cast<int64_t>(i / trips.size());
+      buses_.push_back(b);
+    }
+    distinct_trips_ = std::min<size_t>(trips.size(), buses_.size());
+  }
+  size_t distinct_trips() const { return distinct_trips_; }
+  size_t size() const { return buses_.size(); }
+  const Bus& bus(size_t i) const { return buses_[i]; }
+
+  // The scheduled position of bus i at time t.
+  void FixAt(size_t i, int64_t t, pb::Fix* out) const {
+    const Bus& b = buses_[i];
+    const GtfsFeed& feed = net_->feed();
+    const GtfsTrip& trip = feed.trips[b.ti.trip];
+    const Pattern& p = net_->pattern(net_->trip_pattern(b.ti.trip));
+    const Polyline& line = net_->trip_polyline(b.ti.trip);
+    const int64_t rel = t - b.lag_s - b.day_start_s;
+    const GtfsStopTime* st = &feed.stop_times[trip.first_stop_time];
+    const uint32_t n = std::min<uint32_t>(trip.num_stop_times, p.stop_dist_m.size());
+    double dist = p.stop_dist_m.empty() ? 0 : p.stop_dist_m[0];
+    double speed = 0;
+    if (n > 0 && rel >= st[n - 1].arrival_s) {
+      dist = p.stop_dist_m[n - 1];
+    } else {
+      for (uint32_t k = 0; k + 1 < n; ++k) {
+        if (rel < st[k].departure_s) {
+          dist = p.stop_dist_m[k];
+          break;
+        }
+        if (rel < st[k + 1].arrival_s) {
+          const double span = std::max(1, st[k + 1].arrival_s - st[k].departure_s);
+          const double f = (rel - st[k].departure_s) / span;
+          dist = p.stop_dist_m[k] + f * (p.stop_dist_m[k + 1] - p.stop_dist_m[k]);
+          speed = (p.stop_dist_m[k + 1] - p.stop_dist_m[k]) / span;
+          break;
+        }
+      }
+    }
+    const LatLon ll = net_->projection().Reverse(line.PointAt(dist));
+    out->set_vehicle_id(b.id);
+    out->set_timestamp(t);
+    out->set_lat(ll.lat);
+    out->set_lon(ll.lon);
+    out->set_speed_mps(static_cast<float>(speed));
+    out->set_bearing_deg(static_cast<float>(BearingDeg(line.DirectionAt(dist))));
+    out->set_trip_id(trip.id);
+    out->set_route_id(feed.routes[trip.route].id);
+  }
+
+  std::vector<std::string> Stops() const {
+    std::vector<std::string> out;
+    for (const Bus& b : buses_)
+      for (uint32_t s : net_->pattern(net_->trip_pattern(b.ti.trip)).stops)
+        out.push_back(net_->feed().stops[s].id);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const Network> net_;
+  std::vector<Bus> buses_;
+  size_t distinct_trips_ = 0;
+};
+
+double Pct(std::vector<double>& v, double q) {
+  if (v.empty()) return NAN;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+int64_t RssKiB(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  return -1;
+}
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& addr, int i) {
+  grpc::ChannelArguments a;
+  a.SetInt("smartbus.bench.channel", i);  // distinct args: a connection of its own
+  a.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), a);
+}
+
+// ---- gateway ----------------------------------------------------------------------------------
+
+int RunGateway(const Fleet& fleet, int64_t t0) {
+  const int streams = absl::GetFlag(FLAGS_streams);
+  const int batch = absl::GetFlag(FLAGS_batch);
+  const int window = absl::GetFlag(FLAGS_window);
+  const auto run = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  const auto warmup = std::chrono::seconds(2);
+  std::atomic<uint64_t> accepted{0}, rejected{0}, refused{0}, accepted_at_warmup{0};
+  std::atomic<bool> stop{false};
+  const Clock::time_point start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      auto stub = pb::IngestService::NewStub(Channel(absl::GetFlag(FLAGS_server), s));
+      grpc::ClientContext ctx;
+      auto stream = stub->StreamFixes(&ctx);
+      std::mutex mu;
+      std::condition_variable cv;
+      int inflight = 0;
+      std::thread reader([&] {
+        pb::IngestResponse r;
+        while (stream->Read(&r)) {
+          if (r.status_code() != 0) refused += 1;
+          accepted += r.accepted();
+          rejected += r.rejections_size();
+          std::lock_guard lock(mu);
+          --inflight;
+          cv.notify_one();
+        }
+      });
+      // This stream's buses: s, s + streams, ...; each bus's j-th fix at t0 + 10 j.
+      std::vector<size_t> mine;
+      for (size_t i = s; i < fleet.size(); i += streams) mine.push_back(i);
+      std::vector<int64_t> next_t(mine.size(), t0);
+      size_t cursor = 0;
+      pb::IngestRequest req;
+      uint64_t seq = 0;
+      while (!stop && !mine.empty()) {
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return inflight < window; });
+          ++inflight;
+        }
+        req.Clear();
+        req.set_sequence(++seq);
+        for (int k = 0; k < batch; ++k) {
+          fleet.FixAt(mine[cursor], next_t[cursor], req.add_fixes());
+          next_t[cursor] += 10;
+          cursor = (cursor + 1) % mine.size();
+        }
+        if (!stream->Write(req)) break;
+      }
+      stream->WritesDone();
+      reader.join();
+      (void)stream->Finish();
+    });
+  }
+  std::this_thread::sleep_until(start + warmup);
+  accepted_at_warmup = accepted.load();
+  const Clock::time_point measured_from = Clock::now();
+  std::this_thread::sleep_until(start + run);
+  const uint64_t acc_end = accepted.load();
+  const double secs = std::chrono::duration<double>(Clock::now() - measured_from).count();
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::printf("{\"mode\": \"gateway\", \"streams\": %d, \"batch\": %d, \"window\": %d, "
+              "\"vehicles\": %zu, \"seconds\": %.1f, \"accepted_per_s\": %.0f, "
+              "\"accepted\": %llu, \"rejected\": %llu, \"refused_requests\": %llu}\n",
+              streams, batch, window, fleet.size(), secs, (acc_end - accepted_at_warmup) / secs,
+              static_cast<unsigned long long>(accepted.load()),
+              static_cast<unsigned long long>(rejected.load()),
+              static_cast<unsigned long long>(refused.load()));
+  return 0;
+}
+
+// ---- streams ----------------------------------------------------------------------------------
+
+class Latencies {
+ public:
+  void Add(double ms) {
+    std::lock_guard lock(mu_);
+    v_.push_back(ms);
+  }
+  std::vector<double> Take() {
+    std::lock_guard lock(mu_);
+    return std::move(v_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> v_;
+};
+
+class BusStream : public grpc::ClientBidiReactor<pb::IngestRequest, pb::IngestResponse> {
+ public:
+  BusStream(pb::IngestService::Stub* stub, Latencies* lat, std::atomic<int>* done,
+            std::atomic<uint64_t>* accepted)
+      : lat_(lat), done_(done), accepted_(accepted) {
+    stub->async()->StreamFixes(&ctx_, this);
+    StartRead(&resp_);
+    StartCall();
+  }
+  // Sends one fix unless the previous one is still being written.
+  void Send(const pb::Fix& f) {
+    if (writing_.exchange(true)) return;
+    req_.Clear();
+    req_.set_sequence(++seq_);
+    *req_.add_fixes() = f;
+    {
+      std::lock_guard lock(mu_);
+      sent_[seq_] = Clock::now();
+    }
+    StartWrite(&req_);
+  }
+  void OnWriteDone(bool) override { writing_ = false; }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    Clock::time_point t0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = sent_.find(resp_.sequence());
+      if (it != sent_.end()) {
+        t0 = it->second;
+        sent_.erase(it);
+      }
+    }
+    if (t0 != Clock::time_point()) lat_->Add(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    *accepted_ += resp_.accepted();
+    StartRead(&resp_);
+  }
+  void OnDone(const grpc::Status&) override { done_->fetch_add(1); }
+  void Cancel() { ctx_.TryCancel(); }
+
+ private:
+  grpc::ClientContext ctx_;
+  pb::IngestRequest req_;
+  pb::IngestResponse resp_;
+  std::atomic<bool> writing_{false};
+  uint64_t seq_ = 0;
+  std::mutex mu_;
+  std::map<uint64_t, Clock::time_point> sent_;
+  Latencies* lat_;
+  std::atomic<int>* done_;
+  std::atomic<uint64_t>* accepted_;
+};
+
+int RunStreams(const Fleet& fleet, int64_t t0) {
+  const std::string addr = absl::GetFlag(FLAGS_server);
+  const int nch = absl::GetFlag(FLAGS_channels);
+  const double interval = absl::GetFlag(FLAGS_interval_s);
+  const auto run = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  const int pid = absl::GetFlag(FLAGS_server_pid);
+  const int64_t rss0 = pid ? RssKiB(pid) : -1;
+  std::vector<std::unique_ptr<pb::IngestService::Stub>> stubs;
+  for (int i = 0; i < nch; ++i) stubs.push_back(pb::IngestService::NewStub(Channel(addr, i)));
+  Latencies ingest_lat, query_lat;
+  std::atomic<int> done{0};
+  std::atomic<uint64_t> accepted{0};
+  std::vector<BusStream*> buses;
+  for (size_t i = 0; i < fleet.size(); ++i)
+    buses.push_back(new BusStream(stubs[i % nch].get(), &ingest_lat, &done, &accepted));
+
+  // Queries at a fixed rate (open loop: a slow answer does not slow the sending).
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> queries_ok{0}, queries_failed{0};
+  std::atomic<int> queries_inflight{0};
+  std::thread querier;
+  const double qrate = absl::GetFlag(FLAGS_query_rate);
+  if (qrate > 0) {
+    querier = std::thread([&] {
+      auto stub = pb::PassengerService::NewStub(Channel(addr, 1000));
+      const std::vector<std::string> stops = fleet.Stops();
+      std::mt19937 rng(42);
+      const auto period = std::chrono::duration<double>(1.0 / qrate);
+      Clock::time_point next = Clock::now() + std::chrono::seconds(2);
+      while (!stop) {
+        std::this_thread::sleep_until(next);
+        next += std::chrono::duration_cast<Clock::duration>(period);
+        struct Call {
+          grpc::ClientContext ctx;
+          pb::GetArrivalsRequest req;
+          pb::ArrivalsBoard resp;
+          Clock::time_point t0;
+        };
+        auto* c = new Call;
+        c->req.set_stop_id(stops[rng() % stops.size()]);
+        c->t0 = Clock::now();
+        ++queries_inflight;
+        stub->async()->GetArrivals(&c->ctx, &c->req, &c->resp, [&, c](grpc::Status s) {
+          if (s.ok()) {
+            query_lat.Add(std::chrono::duration<double, std::milli>(Clock::now() - c->t0).count());
+            ++queries_ok;
+          } else {
+            ++queries_failed;
+          }
+          delete c;
+          --queries_inflight;
+        });
+      }
+    });
+  }
+
+  // Bus i sends at start + offset_i + k * interval.
+  const Clock::time_point start = Clock::now();
+  const size_t n = fleet.size();
+  std::vector<double> offset(n);
+  for (size_t i = 0; i < n; ++i) offset[i] = interval * static_cast<double>(i) / n;
+  pb::Fix fix;
+  int64_t fixes_sent = 0;
+  for (int64_t k = 0;; ++k) {
+    bool over = false;
+    for (size_t i = 0; i < n; ++i) {
+      const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(offset[i] + k * interval));
+      if (due - start >= run) {
+        over = true;
+        break;
+      }
+      std::this_thread::sleep_until(due);
+      const int64_t t = t0 + static_cast<int64_t>(
+                                 std::chrono::duration<double>(Clock::now() - start).count());
+      fleet.FixAt(i, t, &fix);
+      buses[i]->Send(fix);
+      ++fixes_sent;
+    }
+    if (over) break;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // last answers
+  const int64_t rss1 = pid ? RssKiB(pid) : -1;
+  stop = true;
+  if (querier.joinable()) querier.join();
+  while (queries_inflight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (BusStream* b : buses) b->Cancel();
+  while (done.load() < static_cast<int>(n)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (BusStream* b : buses) delete b;
+  std::vector<double> il = ingest_lat.Take(), ql = query_lat.Take();
+  std::printf(
+      "{\"mode\": \"streams\", \"vehicles\": %zu, \"interval_s\": %.1f, \"seconds\": %lld, "
+      "\"fixes_sent\": %lld, \"acknowledged\": %zu, \"accepted\": %llu, "
+      "\"ingest_ms_p50\": %.2f, \"ingest_ms_p99\": %.2f, \"ingest_ms_max\": %.2f, "
+      "\"query_rate\": %.0f, \"queries\": %zu, \"queries_failed\": %llu, \"query_ms_p50\": %.2f, "
+      "\"query_ms_p99\": %.2f, \"server_rss_before_kib\": %lld, \"server_rss_after_kib\": %lld, "
+      "\"server_kib_per_vehicle\": %.1f}\n",
+      n, interval, static_cast<long long>(run.count()), static_cast<long long>(fixes_sent),
+      il.size(), static_cast<unsigned long long>(accepted.load()), Pct(il, 0.5), Pct(il, 0.99),
+      il.empty() ? NAN : *std::max_element(il.begin(), il.end()), qrate, ql.size(),
+      static_cast<unsigned long long>(queries_failed.load()), Pct(ql, 0.5), Pct(ql, 0.99),
+      static_cast<long long>(rss0), static_cast<long long>(rss1),
+      pid ? static_cast<double>(rss1 - rss0) / n : NAN);
+  return 0;
+}
+
+}  // namespace
+}  // namespace smartbus
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  using namespace smartbus;
+  auto feed = LoadGtfs(absl::GetFlag(FLAGS_gtfs));
+  if (!feed.ok()) {
+    std::fprintf(stderr, "server_load: %s\n", std::string(feed.status().message()).c_str());
+    return 1;
+  }
+  auto net = Network::Build(std::move(*feed));
+  if (!net.ok()) {
+    std::fprintf(stderr, "server_load: %s\n", std::string(net.status().message()).c_str());
+    return 1;
+  }
+  const int32_t date = absl::GetFlag(FLAGS_date);
+  std::vector<std::string> hm = absl::StrSplit(absl::GetFlag(FLAGS_start), ':');
+  const absl::CivilSecond cs(date / 10000, date / 100 % 100, date % 100,
+                             hm.size() > 0 ? std::atoi(hm[0].c_str()) : 8,
+                             hm.size() > 1 ? std::atoi(hm[1].c_str()) : 0, 0);
+  const int64_t t0 = absl::ToUnixSeconds(absl::FromCivil(cs, (*net)->time_zone()));
+  Fleet fleet(*net, date, t0, absl::GetFlag(FLAGS_vehicles));
+  std::fprintf(stderr, "server_load: %zu buses on %zu trips running at %s\n", fleet.size(),
+               fleet.distinct_trips(), absl::FormatCivilTime(cs).c_str());
+  if (fleet.size() == 0) return 1;
+  if (absl::GetFlag(FLAGS_mode) == "streams") return RunStreams(fleet, t0);
+  return RunGateway(fleet, t0);
+}

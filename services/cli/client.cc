@@ -1,0 +1,96 @@
+#include "services/cli/client.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace smartbus::cli {
+
+std::string ServerAddress(const Args& args) {
+  if (args.Has("server")) return args.Get("server");
+  const char* env = std::getenv("SMARTBUS_SERVER");
+  if (env && *env) return env;
+  return "127.0.0.1:50051";
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments ch;
+  ch.SetMaxReceiveMessageSize(256 << 20);
+  ch.SetMaxSendMessageSize(256 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ch);
+}
+
+void SetDeadline(const Args& args, grpc::ClientContext* ctx) {
+  double t = 10;
+  if (auto v = args.GetDouble("timeout", 10); v.ok() && *v > 0) t = *v;
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(t * 1000)));
+}
+
+namespace {
+const char* CodeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "?";
+  }
+}
+}  // namespace
+
+int CallFailed(const char* cmd, const std::string& address, const grpc::Status& s) {
+  std::fprintf(stderr, "smartbus %s: %s: %s\n", cmd, CodeName(s.error_code()),
+               s.error_message().c_str());
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+    std::fprintf(stderr,
+                 "  (is smartbusd running at %s? set --server HOST:PORT or $SMARTBUS_SERVER)\n",
+                 address.c_str());
+  return 1;
+}
+
+std::string ToJson(const google::protobuf::Message& m, bool pretty) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = pretty;
+  o.always_print_primitive_fields = true;
+  o.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out + "\n";
+}
+
+std::string ClockTime(int64_t epoch_s) {
+  if (epoch_s <= 0) return "-";
+  return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(epoch_s), absl::LocalTimeZone());
+}
+
+std::string SignedDuration(int64_t s) {
+  const char* sign = s < 0 ? "-" : "+";
+  int64_t a = s < 0 ? -s : s;
+  if (a < 60) return absl::StrCat(s == 0 ? "" : sign, a, "s");
+  return absl::StrFormat("%s%dm%02ds", sign, a / 60, a % 60);
+}
+
+}  // namespace smartbus::cli

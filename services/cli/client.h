@@ -1,0 +1,41 @@
+#pragma once
+// Shared pieces of the `smartbus` client subcommands (arrivals, watch, nearby, stops, stop,
+// routes, vehicle, vehicles, fleet, health, status, push): the connection to smartbusd and
+// output helpers.
+//
+// Every client subcommand takes --server HOST:PORT (default: $SMARTBUS_SERVER, else
+// 127.0.0.1:50051), --timeout SECONDS (per call, default 10) and --json (protobuf's JSON
+// mapping of the response, field names as in the .proto; 64-bit integers are JSON strings).
+// Exit codes: 0 success, 1 the call failed (the message names the gRPC status), 2 usage error.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "services/cli/args.h"
+
+namespace smartbus::cli {
+
+// The server address from --server / $SMARTBUS_SERVER / the default.
+std::string ServerAddress(const Args& args);
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// Sets the call deadline from --timeout (seconds, default 10).
+void SetDeadline(const Args& args, grpc::ClientContext* ctx);
+
+// Prints "smartbus CMD: <CODE>: <message>" (and a hint when the server is unreachable);
+// returns 1.
+int CallFailed(const char* cmd, const std::string& address, const grpc::Status& s);
+
+// One JSON object (protobuf JSON mapping, proto field names, defaults included), newline.
+std::string ToJson(const google::protobuf::Message& m, bool pretty = true);
+
+// "15:04:05" in the local time zone of this machine ($TZ).
+std::string ClockTime(int64_t epoch_s);
+// "+2m05s" / "-40s" / "0s".
+std::string SignedDuration(int64_t s);
+
+}  // namespace smartbus::cli

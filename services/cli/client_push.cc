@@ -1,0 +1,366 @@
+// smartbus push --positions CSV [--speed X] [--batch N] [--server ADDR] ...
+//
+// Replays a recorded Positions CSV into a running smartbusd through IngestService.StreamFixes,
+// timestamps unchanged, in timestamp order (stable: equal timestamps keep the file order).
+//   --speed X   X times real time (default 1: a fix is sent when its time, counted from the
+//               first fix, has come); --speed 0: as fast as the server takes them.
+//   --batch N   gateway mode: ONE stream, up to N fixes per message (the fixes that are due),
+//               several messages in flight (--window, default 32). Without --batch: one stream
+//               per vehicle (at most --max-streams, default 512; beyond that vehicles share
+//               streams), one fix per message, each waiting for its answer.
+// Fixes refused for back-pressure (RESOURCE_EXHAUSTED / REJECT_REASON_OVERLOADED) are sent again
+// after a back-off. Prints a summary (accepted, rejected by reason, rate); --json prints it as
+// JSON on stdout. Exit 0 when every fix got an answer, 1 when the stream failed.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/cli/client.h"
+#include "services/cli/commands.h"
+#include "services/core/tracking/csv_io.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+
+namespace smartbus::cli {
+namespace {
+
+namespace pb = ::smartbus::v1;
+using Clock = std::chrono::steady_clock;
+
+void FixToProto(const Fix& f, pb::Fix* out) {
+  out->set_vehicle_id(f.vehicle_id);
+  out->set_timestamp(f.timestamp_s);
+  out->set_lat(f.lat);
+  out->set_lon(f.lon);
+  if (std::isfinite(f.bearing_deg)) out->set_bearing_deg(f.bearing_deg);
+  if (std::isfinite(f.speed_mps)) out->set_speed_mps(f.speed_mps);
+  out->set_trip_id(f.trip_id);
+  out->set_route_id(f.route_id);
+  if (f.occupancy >= 0 && f.occupancy <= 8) out->set_occupancy(static_cast<pb::Occupancy>(f.occupancy + 1));
+  if (f.boardings >= 0) out->set_boardings(f.boardings);
+  if (f.alightings >= 0) out->set_alightings(f.alightings);
+  if (f.load >= 0) out->set_load(f.load);
+  if (std::isfinite(f.accuracy_m)) out->set_accuracy_m(f.accuracy_m);
+}
+
+struct Totals {
+  std::mutex mu;
+  uint64_t sent = 0;       // fixes sent (retries included)
+  uint64_t accepted = 0;
+  uint64_t retried = 0;    // fixes sent again after back-pressure
+  std::map<std::string, uint64_t> rejected;  // by reason name
+  std::string first_error;
+};
+
+std::string ReasonName(pb::RejectReason r) {
+  std::string n = pb::RejectReason_Name(r);
+  return n.size() > 14 ? absl::AsciiStrToLower(n.substr(14)) : n;  // drop "REJECT_REASON_"
+}
+
+class Pusher {
+ public:
+  Pusher(const std::vector<Fix>& fixes, double speed, std::shared_ptr<grpc::Channel> channel)
+      : fixes_(fixes), speed_(speed), stub_(pb::IngestService::NewStub(channel)) {}
+
+  Clock::time_point DueAt(const Fix& f) const {
+    if (speed_ <= 0) return Clock::time_point::min();
+    const double s = static_cast<double>(f.timestamp_s - fixes_.front().timestamp_s) / speed_;
+    return start_ + std::chrono::microseconds(static_cast<int64_t>(s * 1e6));
+  }
+
+  // One stream per vehicle (capped): lock-step, one fix per message.
+  bool RunPerVehicle(size_t max_streams) {
+    start_ = Clock::now();
+    absl::flat_hash_map<std::string, size_t> stream_of;
+    std::vector<std::vector<uint32_t>> per_stream;
+    for (uint32_t i = 0; i < fixes_.size(); ++i) {
+      auto [it, fresh] = stream_of.try_emplace(fixes_[i].vehicle_id, stream_of.size() % max_streams);
+      if (it->second >= per_stream.size()) per_stream.resize(it->second + 1);
+      per_stream[it->second].push_back(i);
+      (void)fresh;
+    }
+    std::vector<std::thread> threads;
+    std::atomic<bool> ok{true};
+    for (auto& list : per_stream)
+      threads.emplace_back([&, list = &list] {
+        if (!LockStep(*list)) ok = false;
+      });
+    for (auto& t : threads) t.join();
+    return ok;
+  }
+
+  // One stream, batches of up to `batch` fixes, `window` messages in flight.
+  bool RunGateway(size_t batch, size_t window) {
+    start_ = Clock::now();
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamFixes(&ctx);
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t inflight = 0;
+    std::map<uint64_t, std::vector<uint32_t>> pending;  // sequence -> fix indices
+    std::deque<uint32_t> retry;
+    bool reader_done = false;
+    std::thread reader([&] {
+      pb::IngestResponse r;
+      while (stream->Read(&r)) {
+        std::vector<uint32_t> idx;
+        {
+          std::lock_guard lock(mu);
+          auto it = pending.find(r.sequence());
+          if (it != pending.end()) {
+            idx = std::move(it->second);
+            pending.erase(it);
+          }
+        }
+        std::vector<uint32_t> again;
+        {
+          std::lock_guard lock(totals.mu);
+          if (r.status_code() != 0) {
+            if (r.status_code() == static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED)) {
+              again = idx;
+            } else {
+              totals.rejected[absl::StrCat("request_status_", r.status_code())] += idx.size();
+              if (totals.first_error.empty()) totals.first_error = r.status_message();
+            }
+          } else {
+            totals.accepted += r.accepted();
+            for (const auto& rej : r.rejections()) {
+              if (rej.reason() == pb::REJECT_REASON_OVERLOADED && rej.index() < idx.size()) {
+                again.push_back(idx[rej.index()]);
+              } else {
+                ++totals.rejected[ReasonName(rej.reason())];
+              }
+            }
+          }
+          totals.retried += again.size();
+        }
+        if (!again.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        {
+          std::lock_guard lock(mu);
+          --inflight;
+          retry.insert(retry.end(), again.begin(), again.end());
+        }
+        cv.notify_all();
+      }
+      std::lock_guard lock(mu);
+      reader_done = true;
+      cv.notify_all();
+    });
+
+    size_t next = 0;
+    uint64_t seq = 0;
+    bool write_ok = true;
+    pb::IngestRequest req;
+    while (write_ok) {
+      std::vector<uint32_t> idx;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return inflight < window || reader_done; });
+        if (reader_done) break;
+        while (!retry.empty() && idx.size() < batch) {
+          idx.push_back(retry.front());
+          retry.pop_front();
+        }
+        if (idx.empty() && next >= fixes_.size()) {
+          if (inflight == 0 && retry.empty()) break;
+          cv.wait_for(lock, std::chrono::milliseconds(50));
+          continue;
+        }
+      }
+      if (idx.empty()) {
+        const Clock::time_point due = DueAt(fixes_[next]);
+        if (due > Clock::now()) std::this_thread::sleep_until(due);
+        const Clock::time_point now = Clock::now();
+        while (next < fixes_.size() && idx.size() < batch && DueAt(fixes_[next]) <= now)
+          idx.push_back(static_cast<uint32_t>(next++));
+      }
+      req.Clear();
+      req.set_sequence(++seq);
+      for (uint32_t i : idx) FixToProto(fixes_[i], req.add_fixes());
+      {
+        std::lock_guard lock(mu);
+        pending[seq] = idx;
+        ++inflight;
+      }
+      {
+        std::lock_guard lock(totals.mu);
+        totals.sent += idx.size();
+      }
+      write_ok = stream->Write(req);
+    }
+    stream->WritesDone();
+    reader.join();
+    grpc::Status s = stream->Finish();
+    if (!s.ok()) {
+      std::lock_guard lock(totals.mu);
+      totals.first_error = absl::StrCat("stream ended: ", s.error_message());
+      return false;
+    }
+    std::lock_guard lock(mu);
+    return pending.empty();
+  }
+
+  Totals totals;
+
+ private:
+  bool LockStep(const std::vector<uint32_t>& list) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamFixes(&ctx);
+    pb::IngestRequest req;
+    pb::IngestResponse resp;
+    uint64_t seq = 0;
+    for (uint32_t i : list) {
+      const Clock::time_point due = DueAt(fixes_[i]);
+      if (due > Clock::now()) std::this_thread::sleep_until(due);
+      int backoff_ms = 10;
+      while (true) {
+        req.Clear();
+        req.set_sequence(++seq);
+        FixToProto(fixes_[i], req.add_fixes());
+        if (!stream->Write(req) || !stream->Read(&resp)) {
+          stream->WritesDone();
+          grpc::Status s = stream->Finish();
+          std::lock_guard lock(totals.mu);
+          if (totals.first_error.empty())
+            totals.first_error = absl::StrCat("stream ended: ", s.error_message());
+          return false;
+        }
+        const bool busy =
+            resp.status_code() == static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED) ||
+            (resp.rejections_size() == 1 &&
+             resp.rejections(0).reason() == pb::REJECT_REASON_OVERLOADED);
+        {
+          std::lock_guard lock(totals.mu);
+          ++totals.sent;
+          if (busy) {
+            ++totals.retried;
+          } else if (resp.status_code() != 0) {
+            ++totals.rejected[absl::StrCat("request_status_", resp.status_code())];
+            if (totals.first_error.empty()) totals.first_error = resp.status_message();
+          } else {
+            totals.accepted += resp.accepted();
+            for (const auto& rej : resp.rejections()) ++totals.rejected[ReasonName(rej.reason())];
+          }
+        }
+        if (!busy) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(1000, backoff_ms * 2);
+      }
+    }
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    return s.ok();
+  }
+
+  const std::vector<Fix>& fixes_;
+  const double speed_;
+  std::unique_ptr<pb::IngestService::Stub> stub_;
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+int RunPush(int argc, char** argv) {
+  const char* usage =
+      "smartbus push --positions CSV [--speed X] [--batch N] [--window W] [--max-streams N] "
+      "[--server ADDR] [--json] [--quiet]";
+  auto a = Args::Parse(argc, argv, {"json", "help", "quiet"});
+  if (!a.ok()) {
+    std::fprintf(stderr, "smartbus push: %s\nusage: %s\n", std::string(a.status().message()).c_str(),
+                 usage);
+    return 2;
+  }
+  if (a->Has("help")) {
+    std::printf("usage: %s\n", usage);
+    return 0;
+  }
+  if (auto s = a->CheckKnown({"json", "help", "quiet", "positions", "speed", "batch", "window",
+                              "max-streams", "server", "timeout"});
+      !s.ok() || !a->Has("positions") || !a->positional().empty()) {
+    std::fprintf(stderr, "smartbus push: %s\nusage: %s\n",
+                 s.ok() ? "--positions CSV is required" : std::string(s.message()).c_str(), usage);
+    return 2;
+  }
+  auto speed = a->GetDouble("speed", 1);
+  auto batch = a->GetInt("batch", 0);
+  auto window = a->GetInt("window", 32);
+  auto max_streams = a->GetInt("max-streams", 512);
+  if (!speed.ok() || !batch.ok() || !window.ok() || !max_streams.ok() || *speed < 0 ||
+      *batch < 0 || *window < 1 || *max_streams < 1) {
+    std::fprintf(stderr,
+                 "smartbus push: --speed >= 0, --batch >= 1, --window >= 1 and --max-streams >= 1 "
+                 "take numbers\nusage: %s\n",
+                 usage);
+    return 2;
+  }
+  std::vector<Fix> fixes;
+  PositionsReadStats rs;
+  if (auto s = ReadPositionsCsv(a->Get("positions"), &fixes, &rs); !s.ok()) {
+    std::fprintf(stderr, "smartbus push: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (fixes.empty()) {
+    std::fprintf(stderr, "smartbus push: %s holds no fixes\n", a->Get("positions").c_str());
+    return 1;
+  }
+  std::stable_sort(fixes.begin(), fixes.end(),
+                   [](const Fix& x, const Fix& y) { return x.timestamp_s < y.timestamp_s; });
+  const std::string addr = ServerAddress(*a);
+  if (!a->Has("quiet"))
+    std::fprintf(stderr, "smartbus push: %zu fixes to %s, speed %s, %s\n", fixes.size(),
+                 addr.c_str(), *speed == 0 ? "max" : absl::StrCat(*speed, "x").c_str(),
+                 a->Has("batch") ? absl::StrCat("one stream, batches of ", *batch).c_str()
+                                 : "one stream per vehicle");
+  Pusher pusher(fixes, *speed, MakeChannel(addr));
+  auto t0 = Clock::now();
+  bool ok = a->Has("batch") ? pusher.RunGateway(static_cast<size_t>(std::max<int64_t>(1, *batch)),
+                                                static_cast<size_t>(*window))
+                            : pusher.RunPerVehicle(static_cast<size_t>(*max_streams));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  Totals& t = pusher.totals;
+  uint64_t rejected = 0;
+  for (const auto& [k, v] : t.rejected) rejected += v;
+  if (a->Has("json")) {
+    std::string rej;
+    for (const auto& [k, v] : t.rejected) rej += absl::StrCat(rej.empty() ? "" : ", ", "\"", k, "\": ", v);
+    std::printf("{\"fixes\": %zu, \"sent\": %llu, \"accepted\": %llu, \"rejected\": {%s}, "
+                "\"retried\": %llu, \"elapsed_s\": %.3f, \"fixes_per_s\": %.1f, \"ok\": %s}\n",
+                fixes.size(), static_cast<unsigned long long>(t.sent),
+                static_cast<unsigned long long>(t.accepted), rej.c_str(),
+                static_cast<unsigned long long>(t.retried), elapsed,
+                elapsed > 0 ? t.accepted / elapsed : 0.0, ok ? "true" : "false");
+  } else if (!a->Has("quiet")) {
+    std::string rej;
+    for (const auto& [k, v] : t.rejected) rej += absl::StrCat(rej.empty() ? "" : ", ", k, " ", v);
+    std::fprintf(stderr,
+                 "smartbus push: %llu accepted, %llu rejected%s, %llu resent after back-pressure; "
+                 "%.2f s (%.0f fixes/s)\n",
+                 static_cast<unsigned long long>(t.accepted),
+                 static_cast<unsigned long long>(rejected),
+                 rej.empty() ? "" : absl::StrCat(" (", rej, ")").c_str(),
+                 static_cast<unsigned long long>(t.retried), elapsed,
+                 elapsed > 0 ? t.accepted / elapsed : 0.0);
+  }
+  if (!ok) {
+    std::fprintf(stderr, "smartbus push: %s\n",
+                 t.first_error.empty() ? "not every fix got an answer" : t.first_error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace smartbus::cli
