@@ -115,7 +115,7 @@ struct SegSeries {
   uint32_t to_stop;
   std::vector<Trav> travs;   // sorted by to_arrival_s
   std::vector<SegPre> pre;   // travs.size() + 1
-  double max_time_s = 0;     // longest traversal held (for window edges)
+  double max_span_s = 0;     // longest arrival-to-arrival span held (for window edges)
 };
 
 struct Bin {
@@ -312,7 +312,7 @@ struct VisitAggregator::Impl {
     s.travs.insert(s.travs.begin() + pos, t);
     s.pre.insert(s.pre.begin() + pos + 1, SegPre{});
     for (size_t i = pos; i < s.travs.size(); ++i) s.pre[i + 1] = Next(s.pre[i], s.travs[i]);
-    s.max_time_s = std::max(s.max_time_s, t.time_s);
+    s.max_span_s = std::max(s.max_span_s, t.to_arrival_s - t.from_arrival_s);
   }
 };
 
@@ -611,7 +611,7 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
         sum.crowded = b.crowded - a.crowded;
         // Traversals that left before the window (only near its start) do not count.
         if (std::isfinite(w.from_s)) {
-          for (size_t i = lo; i < hi && s.travs[i].to_arrival_s <= w.from_s + s.max_time_s; ++i) {
+          for (size_t i = lo; i < hi && s.travs[i].to_arrival_s <= w.from_s + s.max_span_s; ++i) {
             const Trav& t = s.travs[i];
             if (t.from_arrival_s >= w.from_s) continue;
             SegPre x = Next(SegPre{}, t);

@@ -242,6 +242,26 @@ TEST(Segments, SkippedStopGivesNoTraversal) {
   EXPECT_TRUE(OnlyRoute(agg).segments.empty());
 }
 
+TEST(Segments, WindowCountsTraversalsWithBothVisitsInside) {
+  VisitAggregator agg(Net());
+  agg.Add(Visit(0, 0, 0, 0, 100));      // leaves S0 at 100
+  agg.Add(Visit(0, 1, 100, 160));       // at S1 at 160: 30 km/h
+  agg.Add(Visit(1, 0, 600, 600, 700));
+  agg.Add(Visit(1, 1, 700, 790));       // 20 km/h
+  RouteQuery q;
+  q.window.from_s = kT0 + 50;           // T0's visit at S0 (arrival 0) is outside
+  RouteStats r = OnlyRoute(agg, q);
+  ASSERT_EQ(r.segments.size(), 1u);
+  EXPECT_EQ(r.segments[0].traversals, 1);
+  EXPECT_NEAR(r.segments[0].mean_speed_kmh, 20, 1e-9);
+  q.window.from_s = kT0;
+  q.window.to_s = kT0 + 790;            // T1's arrival at S1 (790) is outside
+  r = OnlyRoute(agg, q);
+  ASSERT_EQ(r.segments.size(), 1u);
+  EXPECT_EQ(r.segments[0].traversals, 1);
+  EXPECT_NEAR(r.segments[0].mean_speed_kmh, 30, 1e-9);
+}
+
 TEST(RunTime, ActualVersusScheduledPerTrip) {
   VisitAggregator agg(Net());
   for (uint32_t k = 0; k < 5; ++k) agg.Add(Visit(0, k, 100 * k, 130 * k, 130 * k + 10));

@@ -76,6 +76,41 @@ TEST(WmataAnalytics, LiveEqualsOfflineReportAndFiguresArePlausible) {
   EXPECT_EQ(BunchedPairsJson(live.BunchedPairs(now - 3600), *view).dump(),
             BunchedPairsJson(offline.BunchedPairs(now - 3600), *view).dump());
 
+  // A window query equals the analytics of only the visits inside the window.
+  for (double hours : {1.0, 2.5}) {
+    RouteQuery wq;
+    wq.stops = wq.trips = true;
+    wq.window.from_s = now - hours * 3600;
+    wq.window.to_s = now - 1800;
+    VisitAggregator only(view, options);
+    for (const StopVisit& v : *visits) {
+      double a = std::round(v.arrival_s);
+      if (wq.window.Contains(a)) only.Add(v);
+    }
+    RouteQuery all;
+    all.stops = all.trips = true;
+    nlohmann::json a = RoutesReportJson(offline.Routes(wq), *view);
+    nlohmann::json b = RoutesReportJson(only.Routes(all), *view);
+    ASSERT_EQ(a["routes"].size(), b["routes"].size());
+    for (size_t i = 0; i < a["routes"].size(); ++i) {
+      const auto& x = a["routes"][i];
+      const auto& y = b["routes"][i];
+      EXPECT_EQ(x["visits"], y["visits"]);
+      EXPECT_EQ(x["on_time_pct"], y["on_time_pct"]);
+      EXPECT_NEAR(x["headway_cv"].get<double>(), y["headway_cv"].get<double>(), 1e-9);
+      EXPECT_NEAR(x["excess_wait_s"].get<double>(), y["excess_wait_s"].get<double>(), 1e-6);
+      EXPECT_EQ(x["segments"].size(), y["segments"].size());
+      for (size_t k = 0; k < std::min(x["segments"].size(), y["segments"].size()); ++k) {
+        EXPECT_EQ(x["segments"][k]["traversals"], y["segments"][k]["traversals"]);
+        EXPECT_NEAR(x["segments"][k]["mean_speed_kmh"].get<double>(),
+                    y["segments"][k]["mean_speed_kmh"].get<double>(), 1e-9);
+      }
+      EXPECT_EQ(x["trips"], y["trips"]);
+      EXPECT_NEAR(x["actual_run_s"].get<double>(), y["actual_run_s"].get<double>(), 1e-6);
+      EXPECT_EQ(x["mean_occupancy"], y["mean_occupancy"]);
+    }
+  }
+
   // The three routes, with plausible figures and occupancy-only crowding (no counts).
   ASSERT_EQ(lr.size(), 3u);
   for (const RouteStats& r : lr) {
