@@ -161,6 +161,8 @@ struct Tracker::Track {
   uint32_t route_hint = kNoIndex;
   uint32_t done_trip = kNoIndex;  // the trip this vehicle last finished (not inferred again)
   int32_t done_date = 0;
+  int64_t finished_at_ts = 0;  // when and where it finished that trip
+  Vec2 finished_xy;
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -887,7 +889,11 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     for (const PolylinePoint& c : *cands) {
       double cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
                     SchedCost(ti.trip, pat, ds, c.dist_along_m, static_cast<double>(t));
-      // At the end of a trip a bus is rather waiting for its next one.
+      // At the end of a trip a bus is rather waiting for its next one; one that has just
+      // finished a trip here is not finishing another.
+      if (c.dist_along_m >= P.stop_dist_m.back() - 300 && v.finished_at_ts > 0 &&
+          Dist(p, v.finished_xy) < opt_.layover_radius_m)
+        continue;
       if (c.dist_along_m >= P.stop_dist_m.back() - 150) cost += 1.0;
       cost += claim_cost + cont;
       if (cost < best_cost) {
@@ -1026,8 +1032,10 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       // Blank mode near the end of the trip: finished when it leaves the shape or stops making
       // progress for a while close to the last stop.
       const std::vector<double>& sd = Pat(v).stop_dist_m;
-      if (!sd.empty() && v.mono_d >= sd.back() - 400 &&
-          (v.off_count >= 1 || fix.timestamp_s - v.stalled_since > 120)) {
+      // (Timepoint holds near the end are real: standing still only ends the trip right at
+      // the last stop.)
+      if (!sd.empty() && ((v.mono_d >= sd.back() - 400 && v.off_count >= 1) ||
+                          (v.mono_d >= sd.back() - 150 && fix.timestamp_s - v.stalled_since > 120))) {
         v.finished = true;
       }
     }
@@ -1040,6 +1048,8 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       std::optional<uint32_t> next = known ? net_.NextTripInBlock(v.trip) : std::nullopt;
       v.done_trip = v.trip;
       v.done_date = v.service_date;
+      v.finished_at_ts = fix.timestamp_s;
+      v.finished_xy = p;
       if (next) {
         int32_t date = v.service_date;
         int64_t day_start = v.day_start_s;
@@ -1050,10 +1060,11 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
         Unassign(v);
       }
     }
+    // Look again when unassigned, or when an unconfirmed trip has lost the bus (but a bus
+    // waiting off the shape near its first stop is simply in layover).
     if (v.trip == kNoIndex ||
-        (!v.confirmed && v.off_count >= opt_.off_route_fixes && !v.started)) {
-      Infer(v, p, fix);
-    } else if (v.trip != kNoIndex && !v.confirmed && v.off_count >= opt_.off_route_fixes) {
+        (!v.confirmed && v.off_count >= opt_.off_route_fixes &&
+         (v.started || Dist(p, v.start_xy) > opt_.layover_radius_m))) {
       Infer(v, p, fix);
     }
   }
