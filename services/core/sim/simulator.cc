@@ -205,7 +205,7 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
           if (tr.num_stop_times != n) continue;
           double sched = feed.stop_times[tr.first_stop_time + k + 1].arrival_s -
                          feed.stop_times[tr.first_stop_time + k].departure_s;
-          double eff = std::max(sched - 15.0, 0.5 * sched);
+          double eff = std::max(sched - 25.0, 0.4 * sched);
           if (eff <= 0) continue;
           sum_d += d;
           sum_t += eff;
@@ -402,8 +402,11 @@ void FleetSimulator::ArriveAtStop(Vehicle& v, int64_t t, std::vector<StopVisit>*
   double dwell = kDoorS + std::max(kBoardS * v.stop_board, kAlightS * v.stop_alight);
   if (v.stop_board + v.stop_alight == 0) dwell = 4;
   v.dwell_until_s = t + dwell;
+  const double sched_dep = static_cast<double>(day_start_s_ + st.departure_s);
   if (st.departure_s > st.arrival_s) {
-    v.dwell_until_s = std::max(v.dwell_until_s, static_cast<double>(day_start_s_ + st.departure_s));
+    v.dwell_until_s = std::max(v.dwell_until_s, sched_dep);
+  } else if (options_.max_early_s >= 0) {
+    v.dwell_until_s = std::max(v.dwell_until_s, sched_dep - options_.max_early_s);
   }
   v.phase = SimPhase::kDwell;
 }

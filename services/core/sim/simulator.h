@@ -20,7 +20,8 @@
 //   pattern left; riders alight with a probability weighted by the importance of the stops
 //   ahead, all at the last stop. A bus skips a stop nobody uses. Dwell = 6 s + max(2.5 s per
 //   boarding, 1.5 s per alighting). Timepoints (departure later than arrival in the feed) and
-//   the first stop hold the bus until the scheduled departure.
+//   the first stop hold the bus until the scheduled departure; elsewhere a bus that stops
+//   waits until it is no more than `max_early_s` ahead of schedule.
 // - GPS: every `fix_interval_s` (each bus with its own phase) a fix with time-correlated
 //   Gaussian error (AR(1), per-axis standard deviation `gps_sigma_m`, time constant
 //   `gps_correlation_s`) and rare outliers; speed with 0.2 m/s noise; bearing of the street.
@@ -66,6 +67,10 @@ struct SimOptions {
   double peak_slowdown = 0.35;
   double jam_probability = 0.02;
   double signal_probability = 0.3;
+  // Drivers do not run early: at a stop where the bus stops, it waits until it is at most this
+  // many seconds ahead of the scheduled departure (timepoints and first stops: not ahead at
+  // all). Negative: no such holding. Default 60.
+  int max_early_s = 60;
   // Scales the passenger arrival rates. Default 1.
   double demand_scale = 1.0;
   // Seats and total capacity of a bus (occupancy status thresholds). Defaults 40, 70.
