@@ -24,4 +24,11 @@ int RunHealth(int argc, char** argv);    // smartbus health
 int RunStatus(int argc, char** argv);    // smartbus status
 int RunPush(int argc, char** argv);      // smartbus push --positions CSV --speed X [--batch N]
 
+// Clients of smartbusd's AnalyticsService (analytics_client.cc); --json prints the shape of
+// `smartbus report --json`.
+int RunAnalyticsRoutes(int argc, char** argv);      // smartbus analytics routes [--route R] ...
+int RunAnalyticsBunching(int argc, char** argv);    // smartbus analytics bunching [--now T]
+int RunAnalyticsCongestion(int argc, char** argv);  // smartbus analytics congestion [--now T]
+int RunAnalyticsFleet(int argc, char** argv);       // smartbus analytics fleet [--stale S]
+
 }  // namespace smartbus::cli

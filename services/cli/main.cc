@@ -42,6 +42,13 @@ const Command kCommands[] = {
     {"fleet", "[--route R] [--stale S]  fleet status", smartbus::cli::RunFleet, 1},
     {"health", "  server and storage health (exit 0 when serving)", smartbus::cli::RunHealth, 1},
     {"status", "  server counters: shards, queues, store", smartbus::cli::RunStatus, 1},
+    {"analytics routes", "[--route R] [--from T --to T] [--stops] [--trips]  on-time, headways, "
+                         "segment speeds, load per route", smartbus::cli::RunAnalyticsRoutes, 2},
+    {"analytics bunching", "[--now T]  live bunched pairs", smartbus::cli::RunAnalyticsBunching, 2},
+    {"analytics congestion", "[--now T] [--limit N]  segment speed now vs usual; usual jams",
+     smartbus::cli::RunAnalyticsCongestion, 2},
+    {"analytics fleet", "[--stale S] [--silent S]  report age, stale/silent, off route, driving "
+                        "time", smartbus::cli::RunAnalyticsFleet, 2},
     {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
      smartbus::cli::RunPush, 1},
 };
