@@ -48,6 +48,13 @@ ABSL_FLAG(int, stream_inflight, 64,
 ABSL_FLAG(int64_t, live_max_age_s, 600,
           "A vehicle counts as live on arrival boards while its newest fix is at most this old.");
 ABSL_FLAG(int64_t, stale_after_s, 120, "Fleet status marks vehicles stale past this age.");
+// Operator analytics (AnalyticsService; services/server/analytics_hub.h).
+ABSL_FLAG(double, on_time_early_s, -60,
+          "Analytics: a departure more than this early (negative seconds) is early, not on time.");
+ABSL_FLAG(double, on_time_late_s, 300, "Analytics: a departure later than this (s) is late.");
+ABSL_FLAG(double, bunching_ratio, 0.25,
+          "Analytics: buses closer than this fraction of their scheduled headway are bunched.");
+ABSL_FLAG(double, silent_after_s, 600, "Analytics: a vehicle silent this long (s) is silent.");
 ABSL_FLAG(int64_t, warmup_s, 1800,
           "Recovery and GTFS reload replay this much stored position history per vehicle.");
 ABSL_FLAG(int64_t, vehicle_flush_ms, 1000, "Each vehicle's latest state is stored this often.");
@@ -156,6 +163,10 @@ int main(int argc, char** argv) {
   opt.max_stream_inflight = std::max(1, absl::GetFlag(FLAGS_stream_inflight));
   opt.live_max_age_s = absl::GetFlag(FLAGS_live_max_age_s);
   opt.stale_after_s = absl::GetFlag(FLAGS_stale_after_s);
+  opt.analytics.analytics.on_time_early_s = absl::GetFlag(FLAGS_on_time_early_s);
+  opt.analytics.analytics.on_time_late_s = absl::GetFlag(FLAGS_on_time_late_s);
+  opt.analytics.analytics.bunching_ratio = absl::GetFlag(FLAGS_bunching_ratio);
+  opt.analytics.fleet.silent_after_s = absl::GetFlag(FLAGS_silent_after_s);
   opt.warmup_s = absl::GetFlag(FLAGS_warmup_s);
   opt.shard.vehicle_flush_interval = absl::Milliseconds(absl::GetFlag(FLAGS_vehicle_flush_ms));
   opt.shard.model_save_interval = absl::Seconds(absl::GetFlag(FLAGS_model_save_s));
