@@ -1034,8 +1034,9 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       const std::vector<double>& sd = Pat(v).stop_dist_m;
       // (Timepoint holds near the end are real: standing still only ends the trip right at
       // the last stop.)
-      if (!sd.empty() && ((v.mono_d >= sd.back() - 400 && v.off_count >= 1) ||
-                          (v.mono_d >= sd.back() - 150 && fix.timestamp_s - v.stalled_since > 120))) {
+      if (!sd.empty() && ((v.mono_d >= sd.back() - opt_.end_leave_zone_m && v.off_count >= 1) ||
+                          (v.mono_d >= sd.back() - opt_.end_stall_zone_m &&
+                           fix.timestamp_s - v.stalled_since > opt_.end_stall_s))) {
         v.finished = true;
       }
     }

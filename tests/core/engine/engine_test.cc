@@ -141,7 +141,7 @@ TEST_F(WmataReplay, WithTripIds) {
 
 // Trip assignment with trip_id and route_id blanked: the trip chosen for each fix is compared
 // with the agency's, over the fixes more than 2 minutes after that trip's first fix.
-// Measured: 96.4% (target 97%; see bench/RESULTS.md). Guarded here at 95%.
+// Measured: 97.02% (target 97%; see bench/RESULTS.md). Guarded here at 96.5%.
 TEST_F(WmataReplay, TripAssignmentWithoutIds) {
   std::map<std::pair<std::string, std::string>, int64_t> first;
   for (const Fix& f : *fixes_) {
@@ -170,7 +170,7 @@ TEST_F(WmataReplay, TripAssignmentWithoutIds) {
   double pct = 100.0 * agree / n;
   std::printf("trip agreement without ids: %lld / %lld = %.2f%%\n", static_cast<long long>(agree),
               static_cast<long long>(n), pct);
-  EXPECT_GE(pct, 95.0);
+  EXPECT_GE(pct, 96.5);
 }
 
 }  // namespace
