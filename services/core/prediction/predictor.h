@@ -64,9 +64,9 @@ struct PredictorOptions {
   // Shift the point prediction, by horizon, by the amount (at most max_shift_s either way) that
   // puts most of the observed errors inside the window riders tolerate there (a bus a little
   // later than announced is better than a missed bus: the Transit app ETA benchmark windows, up
-  // to 15 min ahead). Learned from the predictor's own errors. Default on, 30 s.
+  // to 15 min ahead). Learned from the predictor's own errors. Default on, 20 s.
   bool window_shift = true;
-  int max_shift_s = 30;
+  int max_shift_s = 20;
   // Rate at which the P10/P90 tail level follows the realised share of arrivals outside the
   // interval (adaptive conformal inference). Default 0.002.
   float interval_adapt_rate = 0.002f;
