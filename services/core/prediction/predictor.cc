@@ -230,7 +230,11 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
     const GtfsTrip& trip = feed.trips[v.trip];
     if (v.stop_index < trip.num_stop_times) {
       const GtfsStopTime* st = &feed.stop_times[trip.first_stop_time];
-      const double sched = st[v.stop_index].arrival_s - st[v.stop_index - 1].departure_s;
+      // Scheduled arrival to arrival (dwell included), from the departure at the first stop:
+      // the same quantity as the observed one below.
+      const double sched = st[v.stop_index].arrival_s - (v.stop_index == 1
+                                                             ? st[0].departure_s
+                                                             : st[v.stop_index - 1].arrival_s);
       // From the previous stop's arrival (its dwell belongs to the segment), except at the
       // trip's first stop, where the bus waits for its departure time: from its departure.
       const double from_s = last.stop_index == 0 ? last.departure_s : last.arrival_s;
@@ -306,7 +310,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
                    PredictionSource layer, int phase) -> double {
     const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
     for (uint32_t k = from_k + 1; k < t.n; ++k) {
-      const double sched = static_cast<double>(t.arr(k) - t.dep(k - 1));
+      const double sched = static_cast<double>(t.arr(k) - (k == 1 ? t.dep(0) : t.arr(k - 1)));
       time += Estimate(segs[k], sched, now, static_cast<int64_t>(time) - t.day_start_s, &layer);
       if (time > static_cast<double>(limit)) return -1;
       emit(t, trip, k, time, -1, layer, phase);
@@ -333,7 +337,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
       const double span = tv.dist(j) - tv.dist(j - 1);
       const double frac =
           span > 0 ? std::clamp((tv.dist(j) - s.dist_along_m) / span, 0.0, 1.0) : 0.0;
-      const double sched = static_cast<double>(tv.arr(j) - tv.dep(j - 1));
+      const double sched = static_cast<double>(tv.arr(j) - (j == 1 ? tv.dep(0) : tv.arr(j - 1)));
       double t = static_cast<double>(now) +
                  frac * Estimate(segs[j], sched, now, now - tv.day_start_s, &layer);
       // Not due to leave yet: a bus that started early is assumed not to run ahead of schedule.
