@@ -32,6 +32,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -62,6 +63,9 @@ ABSL_FLAG(double, interval_s, 10, "streams: seconds between a bus's fixes");
 ABSL_FLAG(int, channels, 8, "streams: gRPC connections");
 ABSL_FLAG(double, query_rate, 0, "streams: GetArrivals per second (0 = none)");
 ABSL_FLAG(int, server_pid, 0, "streams: smartbusd pid, to report its memory");
+ABSL_FLAG(double, warmup_s, -1,
+          "streams: latencies are recorded from this many seconds after the start (default: one "
+          "interval + 2 s, so every bus has joined and sent its first fix)");
 
 namespace smartbus {
 namespace {
@@ -170,6 +174,17 @@ int64_t RssKiB(int pid) {
   return -1;
 }
 
+// User + system CPU seconds of a process so far.
+double CpuSeconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');
+  if (close == std::string::npos) return NAN;
+  std::vector<std::string> fields = absl::StrSplit(all.substr(close + 2), ' ');
+  if (fields.size() < 13) return NAN;
+  return (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / sysconf(_SC_CLK_TCK);
+}
+
 std::shared_ptr<grpc::Channel> Channel(const std::string& addr, int i) {
   grpc::ChannelArguments a;
   a.SetInt("smartbus.bench.channel", i);  // distinct args: a connection of its own
@@ -237,16 +252,21 @@ int RunGateway(const Fleet& fleet, int64_t t0) {
   }
   std::this_thread::sleep_until(start + warmup);
   accepted_at_warmup = accepted.load();
+  const int pid = absl::GetFlag(FLAGS_server_pid);
+  const double cpu0 = pid ? CpuSeconds(pid) : NAN;
   const Clock::time_point measured_from = Clock::now();
   std::this_thread::sleep_until(start + run);
   const uint64_t acc_end = accepted.load();
+  const double cpu1 = pid ? CpuSeconds(pid) : NAN;
   const double secs = std::chrono::duration<double>(Clock::now() - measured_from).count();
   stop = true;
   for (auto& t : threads) t.join();
   std::printf("{\"mode\": \"gateway\", \"streams\": %d, \"batch\": %d, \"window\": %d, "
               "\"vehicles\": %zu, \"seconds\": %.1f, \"accepted_per_s\": %.0f, "
+              "\"server_cpu_us_per_fix\": %.1f, "
               "\"accepted\": %llu, \"rejected\": %llu, \"refused_requests\": %llu}\n",
               streams, batch, window, fleet.size(), secs, (acc_end - accepted_at_warmup) / secs,
+              (cpu1 - cpu0) * 1e6 / static_cast<double>(acc_end - accepted_at_warmup),
               static_cast<unsigned long long>(accepted.load()),
               static_cast<unsigned long long>(rejected.load()),
               static_cast<unsigned long long>(refused.load()));
@@ -257,7 +277,12 @@ int RunGateway(const Fleet& fleet, int64_t t0) {
 
 class Latencies {
  public:
+  static std::atomic<bool>& Recording() {
+    static std::atomic<bool> on{false};
+    return on;
+  }
   void Add(double ms) {
+    if (!Recording().load(std::memory_order_relaxed)) return;
     std::lock_guard lock(mu_);
     v_.push_back(ms);
   }
@@ -382,6 +407,13 @@ int RunStreams(const Fleet& fleet, int64_t t0) {
 
   // Bus i sends at start + offset_i + k * interval.
   const Clock::time_point start = Clock::now();
+  const double warm = absl::GetFlag(FLAGS_warmup_s) >= 0 ? absl::GetFlag(FLAGS_warmup_s)
+                                                        : interval + 2;
+  std::thread recorder([&] {
+    std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(warm)));
+    Latencies::Recording() = true;
+  });
   const size_t n = fleet.size();
   std::vector<double> offset(n);
   for (size_t i = 0; i < n; ++i) offset[i] = interval * static_cast<double>(i) / n;
@@ -406,6 +438,7 @@ int RunStreams(const Fleet& fleet, int64_t t0) {
     if (over) break;
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));  // last answers
+  recorder.join();
   const int64_t rss1 = pid ? RssKiB(pid) : -1;
   stop = true;
   if (querier.joinable()) querier.join();
@@ -418,12 +451,12 @@ int RunStreams(const Fleet& fleet, int64_t t0) {
       "{\"mode\": \"streams\", \"vehicles\": %zu, \"interval_s\": %.1f, \"seconds\": %lld, "
       "\"fixes_sent\": %lld, \"acknowledged\": %zu, \"accepted\": %llu, "
       "\"ingest_ms_p50\": %.2f, \"ingest_ms_p99\": %.2f, \"ingest_ms_max\": %.2f, "
-      "\"query_rate\": %.0f, \"queries\": %zu, \"queries_failed\": %llu, \"query_ms_p50\": %.2f, "
+      "\"recorded_after_s\": %.1f, \"query_rate\": %.0f, \"queries\": %zu, \"queries_failed\": %llu, \"query_ms_p50\": %.2f, "
       "\"query_ms_p99\": %.2f, \"server_rss_before_kib\": %lld, \"server_rss_after_kib\": %lld, "
       "\"server_kib_per_vehicle\": %.1f}\n",
       n, interval, static_cast<long long>(run.count()), static_cast<long long>(fixes_sent),
       il.size(), static_cast<unsigned long long>(accepted.load()), Pct(il, 0.5), Pct(il, 0.99),
-      il.empty() ? NAN : *std::max_element(il.begin(), il.end()), qrate, ql.size(),
+      il.empty() ? NAN : *std::max_element(il.begin(), il.end()), warm, qrate, ql.size(),
       static_cast<unsigned long long>(queries_failed.load()), Pct(ql, 0.5), Pct(ql, 0.99),
       static_cast<long long>(rss0), static_cast<long long>(rss1),
       pid ? static_cast<double>(rss1 - rss0) / n : NAN);
