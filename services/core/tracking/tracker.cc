@@ -16,12 +16,14 @@ constexpr double kTransitionBetaM = 20;  // scale of | along - straight | in the
 constexpr double kMergeM = 10;           // hypotheses closer than this are one
 constexpr double kFirstStopZoneM = 50;   // a bus waiting this close to the first stop is at it
 
+// Trivially constructible on purpose (arrays of them live on the stack per fix): every field
+// is set where a Hyp is made.
 struct Hyp {
-  double d = 0;       // distance along the shape, m
-  double v = 0;       // speed along the shape, m/s
-  double cost = 0;    // negative log-likelihood so far (normalized: best = 0)
-  double off = 0;     // offset of the fix that placed it, m
-  uint32_t seg = 0;   // segment of the shape holding d
+  double d;       // distance along the shape, m
+  double v;       // speed along the shape, m/s
+  double cost;    // negative log-likelihood so far (normalized: best = 0)
+  double off;     // offset of the fix that placed it, m
+  uint32_t seg;   // segment of the shape holding d
 };
 
 // Segment holding distance d, searched from a nearby segment (no binary search).
@@ -247,6 +249,8 @@ class Tracker::Impl {
   const Network& net_;
   const TrackerOptions& opt_;
   const Fix* fix_ = nullptr;
+  mutable const Fix* heading_fix_ = nullptr;
+  mutable Vec2 heading_;
 };
 
 double Tracker::Impl::SchedTimeAt(const Track& v, double d) const {
@@ -532,10 +536,21 @@ double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix&
   const std::vector<Vec2>& pts = poly.points();
   if (seg + 1 >= pts.size()) return 0;
   Vec2 dir = pts[seg + 1] - pts[seg];
-  if (Norm(dir) < 1e-6) dir = poly.DirectionAt(poly.cum_m()[seg]);
-  double diff = BearingDiffDeg(fix.bearing_deg, BearingDeg(dir));
-  double x = diff / 60.0;
-  return std::min(x * x, 9.0);
+  double n = Norm(dir);
+  if (n < 1e-6) {
+    dir = poly.DirectionAt(poly.cum_m()[seg]);
+    n = 1;
+  }
+  // Unit vector of the reported bearing (clockwise from north: x east = sin, y north = cos),
+  // computed once per fix.
+  if (fix_ != heading_fix_) {
+    double b = fix.bearing_deg * (M_PI / 180.0);
+    heading_ = {std::sin(b), std::cos(b)};
+    heading_fix_ = fix_;
+  }
+  // (1 - cos)^2 * 2.25: 0 when aligned, ~0.6 at 60 deg, 2.25 at 90 deg, 9 when opposite.
+  double c = 1.0 - Dot(dir, heading_) / n;
+  return 2.25 * c * c;
 }
 
 void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma, double from_m,
