@@ -135,6 +135,7 @@ class Pusher {
             } else {
               totals.rejected[absl::StrCat("request_status_", r.status_code())] += idx.size();
               if (totals.first_error.empty()) totals.first_error = r.status_message();
+              if (r.status_code() == static_cast<int>(grpc::StatusCode::UNAVAILABLE)) abort_ = true;
             }
           } else {
             totals.accepted += r.accepted();
@@ -169,8 +170,8 @@ class Pusher {
       std::vector<uint32_t> idx;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return inflight < window || reader_done; });
-        if (reader_done) break;
+        cv.wait(lock, [&] { return inflight < window || reader_done || abort_; });
+        if (reader_done || abort_) break;
         while (!retry.empty() && idx.size() < batch) {
           idx.push_back(retry.front());
           retry.pop_front();
@@ -182,8 +183,7 @@ class Pusher {
         }
       }
       if (idx.empty()) {
-        const Clock::time_point due = DueAt(fixes_[next]);
-        if (due > Clock::now()) std::this_thread::sleep_until(due);
+        if (!SleepUntil(DueAt(fixes_[next]))) break;
         const Clock::time_point now = Clock::now();
         while (next < fixes_.size() && idx.size() < batch && DueAt(fixes_[next]) <= now)
           idx.push_back(static_cast<uint32_t>(next++));
@@ -211,12 +211,22 @@ class Pusher {
       return false;
     }
     std::lock_guard lock(mu);
-    return pending.empty();
+    return pending.empty() && !abort_;
   }
 
   Totals totals;
 
  private:
+  // Sleeps until t, or until the push was aborted (server gone); false when aborted.
+  bool SleepUntil(Clock::time_point t) {
+    while (!abort_.load()) {
+      const Clock::time_point now = Clock::now();
+      if (now >= t) return true;
+      std::this_thread::sleep_for(std::min<Clock::duration>(t - now, std::chrono::milliseconds(100)));
+    }
+    return false;
+  }
+
   bool LockStep(const std::vector<uint32_t>& list) {
     grpc::ClientContext ctx;
     auto stream = stub_->StreamFixes(&ctx);
@@ -224,14 +234,14 @@ class Pusher {
     pb::IngestResponse resp;
     uint64_t seq = 0;
     for (uint32_t i : list) {
-      const Clock::time_point due = DueAt(fixes_[i]);
-      if (due > Clock::now()) std::this_thread::sleep_until(due);
+      if (!SleepUntil(DueAt(fixes_[i]))) break;
       int backoff_ms = 10;
       while (true) {
         req.Clear();
         req.set_sequence(++seq);
         FixToProto(fixes_[i], req.add_fixes());
-        if (!stream->Write(req) || !stream->Read(&resp)) {
+        if (abort_ || !stream->Write(req) || !stream->Read(&resp)) {
+          abort_ = true;  // the other vehicles' streams stop too
           stream->WritesDone();
           grpc::Status s = stream->Finish();
           std::lock_guard lock(totals.mu);
@@ -251,6 +261,8 @@ class Pusher {
           } else if (resp.status_code() != 0) {
             ++totals.rejected[absl::StrCat("request_status_", resp.status_code())];
             if (totals.first_error.empty()) totals.first_error = resp.status_message();
+            if (resp.status_code() == static_cast<int>(grpc::StatusCode::UNAVAILABLE))
+              abort_ = true;  // shutting down: stop instead of sending the rest into it
           } else {
             totals.accepted += resp.accepted();
             for (const auto& rej : resp.rejections()) ++totals.rejected[ReasonName(rej.reason())];
@@ -263,9 +275,10 @@ class Pusher {
     }
     stream->WritesDone();
     grpc::Status s = stream->Finish();
-    return s.ok();
+    return s.ok() && !abort_;
   }
 
+  std::atomic<bool> abort_{false};
   const std::vector<Fix>& fixes_;
   const double speed_;
   std::unique_ptr<pb::IngestService::Stub> stub_;
