@@ -22,6 +22,20 @@ constexpr int64_t kBinUpperS[] = {60, 120, 180, 270, 360, 480, 600, 750, 900, 12
                                   2700, INT64_MAX};
 constexpr absl::string_view kMagic = "smartbus-prediction-model\t1";
 
+// std::llround without the libm call: x - trunc(x) is exact in binary floating point, so this
+// rounds half away from zero exactly like llround for |x| < 2^62 (other values: llround).
+inline int64_t RoundToInt64(double x) {
+  if (!(std::fabs(x) < 4.611686018427387904e18)) return std::llround(x);
+  int64_t r = static_cast<int64_t>(x);
+  const double f = x - static_cast<double>(r);
+  if (f >= 0.5) {
+    ++r;
+  } else if (f <= -0.5) {
+    --r;
+  }
+  return r;
+}
+
 }  // namespace
 
 LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
@@ -156,9 +170,8 @@ static int ToleranceWindows(int bin, double win[2][2]) {
   return n;
 }
 
-void LayeredPredictor::Calibrate(int phase, int64_t now, int64_t raw, int64_t* pred, int64_t* p10,
-                                 int64_t* p90) {
-  const int bin = HorizonBin(std::max<int64_t>(0, raw - now));
+void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred,
+                                 int64_t* p10, int64_t* p90) {
   ErrorBin* e = &bins_[phase][bin];
   if (static_cast<int>(e->ring.size()) < options_.min_errors) e = &bins_[1 - phase][bin];
   double lo, hi, shift = 0;
@@ -204,22 +217,23 @@ void LayeredPredictor::Calibrate(int phase, int64_t now, int64_t raw, int64_t* p
     lo = -(30.0 + 0.10 * h);
     hi = 60.0 + 0.25 * h;
   }
-  *pred = std::max<int64_t>(now, raw + std::llround(shift));
-  *p10 = std::max<int64_t>(now, std::min<int64_t>(*pred, raw + std::llround(lo)));
-  *p90 = std::max<int64_t>(*pred, raw + std::llround(hi));
+  *pred = std::max<int64_t>(now, raw + RoundToInt64(shift));
+  *p10 = std::max<int64_t>(now, std::min<int64_t>(*pred, raw + RoundToInt64(lo)));
+  *p90 = std::max<int64_t>(*pred, raw + RoundToInt64(hi));
 }
 
 void LayeredPredictor::ObserveVisit(const StopVisit& v) {
   if (v.trip == kNoIndex) return;
   // Errors of this predictor's own earlier predictions for this stop.
   if (v.stop_index > 0) {
-    auto it = pending_.find(VisitKey{v.trip, v.service_date, v.stop_index});
-    if (it != pending_.end()) {
-      for (const Pending& p : it->second) {
+    auto it = pending_.find(TripKey{v.trip, v.service_date});
+    if (it != pending_.end() && v.stop_index < it->second.size()) {
+      std::vector<Pending>& pend = it->second[v.stop_index];
+      for (const Pending& p : pend) {
         if (static_cast<double>(p.made_at_s) >= v.arrival_s) continue;
         AddError(p.phase, p.bin, static_cast<float>(v.arrival_s - static_cast<double>(p.predicted_s)));
       }
-      pending_.erase(it);
+      pend.clear();
     }
   }
   // Segment running time: arrival at the previous stop of the same trip -> arrival here.
@@ -269,10 +283,18 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     last_purge_s_ = now;
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto cur = it++;
-      if (cur->second.empty() || cur->second.back().made_at_s < now - 3 * 3600) pending_.erase(cur);
+      bool any = false;
+      for (std::vector<Pending>& pend : cur->second) {
+        if (!pend.empty() && pend.back().made_at_s < now - 3 * 3600) pend.clear();
+        any = any || !pend.empty();
+      }
+      if (!any) pending_.erase(cur);
     }
   }
 
+  // The pending predictions of the trip being emitted (looked up once per trip).
+  uint32_t pending_trip = kNoIndex;
+  TripPending* trip_pending = nullptr;
   auto emit = [&](const TripView& t, uint32_t trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     Prediction& p = out->emplace_back();
@@ -284,9 +306,10 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     p.stop_index = k;
     p.stop_sequence = t.st[k].stop_sequence;
     p.scheduled_arrival_s = t.arr(k);
-    const int64_t raw = std::llround(arrival);
+    const int64_t raw = RoundToInt64(arrival);
     p.source = src;
-    Calibrate(phase, now, raw, &p.predicted_arrival_s, &p.p10_s, &p.p90_s);
+    const int bin = HorizonBin(std::max<int64_t>(0, raw - now));
+    Calibrate(phase, bin, now, raw, &p.predicted_arrival_s, &p.p10_s, &p.p90_s);
     // Never earlier than the previous stop of the same sequence.
     if (!out->empty() && out->size() >= 2) {
       const Prediction& prev = (*out)[out->size() - 2];
@@ -294,13 +317,16 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
       p.p90_s = std::max(p.p90_s, p.predicted_arrival_s);
     }
     p.predicted_departure_s =
-        departure >= 0 ? std::max<int64_t>(p.predicted_arrival_s, std::llround(departure)) : kNoTime;
+        departure >= 0 ? std::max<int64_t>(p.predicted_arrival_s, RoundToInt64(departure)) : kNoTime;
     if (k > 0) {
-      std::vector<Pending>& pend = pending_[VisitKey{trip, s.service_date, k}];
+      if (trip != pending_trip) {
+        pending_trip = trip;
+        trip_pending = &pending_[TripKey{trip, s.service_date}];
+        if (trip_pending->size() < t.n) trip_pending->resize(t.n);
+      }
+      std::vector<Pending>& pend = (*trip_pending)[k];
       if (pend.empty() || pend.back().made_at_s + options_.sample_s <= now) {
-        pend.push_back(Pending{now, raw,
-                               static_cast<uint8_t>(HorizonBin(std::max<int64_t>(0, raw - now))),
-                               static_cast<uint8_t>(phase)});
+        pend.push_back(Pending{now, raw, static_cast<uint8_t>(bin), static_cast<uint8_t>(phase)});
       }
     }
   };

@@ -128,18 +128,21 @@ class LayeredPredictor : public ArrivalPredictor {
     uint8_t bin;
     uint8_t phase;
   };
-  struct VisitKey {
+  // A trip instance; its pending predictions are kept per stop index (one hash lookup per trip
+  // in Predict, not one per stop).
+  struct TripKey {
     uint32_t trip;
     int32_t service_date;
-    uint32_t stop_index;
-    bool operator==(const VisitKey& o) const {
-      return trip == o.trip && service_date == o.service_date && stop_index == o.stop_index;
+    bool operator==(const TripKey& o) const {
+      return trip == o.trip && service_date == o.service_date;
     }
     template <typename H>
-    friend H AbslHashValue(H h, const VisitKey& k) {
-      return H::combine(std::move(h), k.trip, k.service_date, k.stop_index);
+    friend H AbslHashValue(H h, const TripKey& k) {
+      return H::combine(std::move(h), k.trip, k.service_date);
     }
   };
+  // Pending predictions of a trip instance by stop index (an empty vector = none pending).
+  using TripPending = std::vector<std::vector<Pending>>;
   struct LastVisit {
     uint32_t trip = kNoIndex;
     int32_t service_date = 0;
@@ -156,7 +159,9 @@ class LayeredPredictor : public ArrivalPredictor {
   void Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s);
   static int HorizonBin(int64_t horizon_s);
   // Point prediction (raw + learned shift), P10 and P90 from the raw model time.
-  void Calibrate(int phase, int64_t now, int64_t raw, int64_t* pred, int64_t* p10, int64_t* p90);
+  // `bin` is HorizonBin(max(0, raw - now)).
+  void Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred, int64_t* p10,
+                 int64_t* p90);
   void AddError(int phase, int bin, float err);
   int64_t DayStart(int32_t service_date);
 
@@ -168,7 +173,7 @@ class LayeredPredictor : public ArrivalPredictor {
   absl::flat_hash_map<uint64_t, Profile> profile_;     // (seg << 8 | bucket) -> profile
   std::vector<std::vector<uint32_t>> pattern_segs_;
   std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
-  absl::flat_hash_map<VisitKey, std::vector<Pending>> pending_;
+  absl::flat_hash_map<TripKey, TripPending> pending_;
   absl::flat_hash_map<std::string, LastVisit> last_visit_;
   int64_t last_purge_s_ = 0;
   int64_t errors_observed_ = 0;
