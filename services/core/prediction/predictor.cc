@@ -139,12 +139,23 @@ void LayeredPredictor::AddError(int phase, int bin, float err) {
     e.tail_adjust = std::clamp(e.tail_adjust + options_.interval_adapt_rate * ((miss ? 1.0f : 0.0f) - (1.0f - options_.interval_target)),
                                -0.2f, 0.09f);
   }
+  // Track the changes to the ring for Calibrate's merge (bounded: far fewer than a window).
+  if (!e.resort && (e.added_since.size() + 1 >= static_cast<size_t>(options_.window_errors) / 2 ||
+                    std::isnan(err))) {
+    e.resort = true;
+  }
+  if (e.resort) {
+    e.added_since.clear();
+    e.dropped_since.clear();
+  }
   if (e.ring.size() < static_cast<size_t>(options_.window_errors)) {
     e.ring.push_back(err);
   } else {
+    if (!e.resort) e.dropped_since.push_back(e.ring[e.next]);
     e.ring[e.next] = err;
     e.next = (e.next + 1) % e.ring.size();
   }
+  if (!e.resort) e.added_since.push_back(err);
   ++e.added;
   ++errors_observed_;
 }
@@ -178,8 +189,46 @@ void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, i
   if (static_cast<int>(e->ring.size()) >= options_.min_errors) {
     const int64_t n = static_cast<int64_t>(e->ring.size());
     if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
-      std::vector<float> v = e->ring;  // a copy: the ring keeps its order
-      std::sort(v.begin(), v.end());
+      // The ring in ascending order (a copy: the ring keeps its order). From scratch the first
+      // time; then the previous sorted window minus the dropped values, merged with the added
+      // ones (the same multiset, so the same sorted values).
+      if (e->added_at_compute < 0 || e->resort) {
+        e->sorted.assign(e->ring.begin(), e->ring.end());
+        std::sort(e->sorted.begin(), e->sorted.end());
+      } else {
+        std::sort(e->added_since.begin(), e->added_since.end());
+        std::sort(e->dropped_since.begin(), e->dropped_since.end());
+        merge_scratch_.clear();
+        const std::vector<float>& old = e->sorted;
+        const std::vector<float>& add = e->added_since;
+        const std::vector<float>& drop = e->dropped_since;
+        size_t i = 0, a = 0, d = 0;
+        while (i < old.size()) {
+          const float x = old[i];
+          if (d < drop.size() && !(drop[d] < x) && !(x < drop[d])) {  // dropped: skip once
+            ++d;
+            ++i;
+            continue;
+          }
+          if (a < add.size() && add[a] < x) {
+            merge_scratch_.push_back(add[a++]);
+          } else {
+            merge_scratch_.push_back(x);
+            ++i;
+          }
+        }
+        while (a < add.size()) merge_scratch_.push_back(add[a++]);
+        if (d == drop.size() && merge_scratch_.size() == e->ring.size()) {
+          e->sorted.swap(merge_scratch_);
+        } else {  // not a consistent history: sort from scratch
+          e->sorted.assign(e->ring.begin(), e->ring.end());
+          std::sort(e->sorted.begin(), e->sorted.end());
+        }
+      }
+      e->added_since.clear();
+      e->dropped_since.clear();
+      e->resort = false;
+      const std::vector<float>& v = e->sorted;
       auto at = [&](double q) {
         return v[static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)))];
       };

@@ -121,6 +121,13 @@ class LayeredPredictor : public ArrivalPredictor {
     int64_t added_at_compute = -1;
     float q10 = 0, q90 = 0, shift = 0;
     float tail_adjust = 0;  // adaptive correction of the 10 % tail level
+    // The ring sorted as of the last quantile computation, and the values added to / dropped
+    // from the ring since then, so the next computation merges instead of sorting the window
+    // again. `resort`: these are not tracked (too many changes, or a NaN): sort from scratch.
+    std::vector<float> sorted;
+    std::vector<float> added_since;
+    std::vector<float> dropped_since;
+    bool resort = true;
   };
   struct Pending {
     int64_t made_at_s;
@@ -175,6 +182,7 @@ class LayeredPredictor : public ArrivalPredictor {
   std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
   absl::flat_hash_map<TripKey, TripPending> pending_;
   absl::flat_hash_map<std::string, LastVisit> last_visit_;
+  std::vector<float> merge_scratch_;  // Calibrate's merge buffer (swapped with a bin's `sorted`)
   int64_t last_purge_s_ = 0;
   int64_t errors_observed_ = 0;
   int64_t skipped_entries_ = 0;
