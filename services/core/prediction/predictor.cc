@@ -123,10 +123,31 @@ int64_t LayeredPredictor::DayStart(int32_t service_date) {
   return cached_day_start_;
 }
 
+namespace {
+// Horizon bin by 30-s step below 2700 s (every bin bound is a multiple of 30 s).
+constexpr int kBinStepS = 30;
+constexpr int kBinTableSize = 2700 / kBinStepS;
+struct BinTable {
+  uint8_t bin[kBinTableSize];
+};
+constexpr BinTable MakeBinTable() {
+  BinTable t{};
+  for (int i = 0; i < kBinTableSize; ++i) {
+    int b = 0;
+    while (b < 13 && i * kBinStepS >= kBinUpperS[b]) ++b;
+    t.bin[i] = static_cast<uint8_t>(b);
+  }
+  return t;
+}
+constexpr BinTable kBinTable = MakeBinTable();
+static_assert(kBinUpperS[12] == kBinTableSize * kBinStepS, "bin table covers bins 0-12");
+}  // namespace
+
 int LayeredPredictor::HorizonBin(int64_t horizon_s) {
-  int b = 0;
-  while (b < kNumBins - 1 && horizon_s >= kBinUpperS[b]) ++b;
-  return b;
+  static_assert(kNumBins == 14, "bin table assumes 14 bins");
+  if (horizon_s < 0) return 0;
+  if (horizon_s >= kBinTableSize * kBinStepS) return kNumBins - 1;
+  return kBinTable.bin[horizon_s / kBinStepS];
 }
 
 void LayeredPredictor::AddError(int phase, int bin, float err) {
