@@ -1,8 +1,9 @@
 // GTFS loader: one or several feeds (directories or zips) into one GtfsFeed.
 //
-// Speed: each file is read whole into one buffer and parsed in place (csv.h); the stop_times
-// loop allocates nothing per row (ids are looked up as string_views into the buffer, numbers
-// and times are parsed by hand) and writes straight into the final vector, reserved up front.
+// Speed: each file is read whole into one buffer and parsed in place (common/csv.h); the
+// stop_times loop allocates nothing per row (ids are looked up as string_views into the buffer,
+// numbers and times are parsed by hand) and writes straight into the final vector, reserved up
+// front.
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,19 +23,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "services/core/gtfs/csv.h"
+#include "services/core/common/csv.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/gtfs/source.h"
 
 namespace smartbus {
 
-using gtfs_internal::CountLines;
-using gtfs_internal::CsvReader;
 using gtfs_internal::FeedSource;
 using gtfs_internal::FileBuffer;
-using gtfs_internal::ParseDouble;
-using gtfs_internal::ParseInt64;
-using gtfs_internal::TrimSpaces;
 
 namespace {
 

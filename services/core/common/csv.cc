@@ -1,4 +1,4 @@
-#include "services/core/gtfs/csv.h"
+#include "services/core/common/csv.h"
 
 #include <charconv>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace smartbus::gtfs_internal {
+namespace smartbus {
 
 CsvReader::CsvReader(char* data, size_t size) : begin_(data), p_(data), end_(data + size) {
   fields_.resize(32);
@@ -141,4 +141,4 @@ size_t CountLines(const char* data, size_t size) {
   return n;
 }
 
-}  // namespace smartbus::gtfs_internal
+}  // namespace smartbus

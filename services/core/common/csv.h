@@ -1,8 +1,9 @@
 #pragma once
-// A fast reader for real-world GTFS CSV held in one mutable buffer: UTF-8 BOM, LF or CRLF line
-// ends, RFC 4180 quoted fields (commas, doubled quotes and line breaks inside quotes), columns
-// found by header name in any order, unknown columns ignored, short rows padded with empty
-// fields. Fields are string_views into the buffer (quoted fields are unescaped in place), so
+// The project's one CSV reader (GTFS files, Positions CSV, Stop visits CSV), fast on real-world
+// CSV held in one mutable buffer: UTF-8 BOM, LF or CRLF line ends, RFC 4180 quoted fields
+// (commas, doubled quotes and line breaks inside quotes), columns found by header name in any
+// order, unknown columns ignored, short rows padded with empty fields. Fields are string_views
+// into the buffer (quoted fields are unescaped in place), so
 // reading a row allocates nothing.
 //
 // Thread safety: a CsvReader is used by one thread; different readers over different buffers
@@ -15,7 +16,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace smartbus::gtfs_internal {
+namespace smartbus {
 
 class CsvReader {
  public:
@@ -101,4 +102,4 @@ bool ParseDouble(absl::string_view s, double* out);
 // Counts '\n' in the buffer (an upper bound on records, for reserve()).
 size_t CountLines(const char* data, size_t size);
 
-}  // namespace smartbus::gtfs_internal
+}  // namespace smartbus

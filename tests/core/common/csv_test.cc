@@ -1,13 +1,13 @@
 // The CSV reader on its own: fields, quotes, line ends and line numbers, number parsing.
 
-#include "services/core/gtfs/csv.h"
+#include "services/core/common/csv.h"
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace smartbus::gtfs_internal {
+namespace smartbus {
 namespace {
 
 // All records of `text` (after the header) as vectors of strings, with their line numbers.
@@ -88,4 +88,4 @@ TEST(CsvReaderTest, TrimmedAndNumbers) {
 }
 
 }  // namespace
-}  // namespace smartbus::gtfs_internal
+}  // namespace smartbus
