@@ -219,26 +219,33 @@ void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, i
       } else {
         std::sort(e->added_since.begin(), e->added_since.end());
         std::sort(e->dropped_since.begin(), e->dropped_since.end());
-        merge_scratch_.clear();
         const std::vector<float>& old = e->sorted;
         const std::vector<float>& add = e->added_since;
         const std::vector<float>& drop = e->dropped_since;
-        size_t i = 0, a = 0, d = 0;
-        while (i < old.size()) {
-          const float x = old[i];
-          if (d < drop.size() && !(drop[d] < x) && !(x < drop[d])) {  // dropped: skip once
+        // Runs of the old window are copied whole; each dropped value is found and skipped once,
+        // each added value inserted before the first old value not less than it.
+        merge_scratch_.resize(old.size() + add.size());
+        float* o = merge_scratch_.data();
+        const float* ip = old.data();
+        const float* const ie = ip + old.size();
+        size_t a = 0, d = 0;
+        while (d < drop.size() || a < add.size()) {
+          if (d < drop.size() && (a == add.size() || !(add[a] < drop[d]))) {
+            const float* p = std::lower_bound(ip, ie, drop[d]);
+            o = std::copy(ip, p, o);
+            ip = p;
+            if (ip == ie || drop[d] < *ip) break;  // not in the window: inconsistent, see below
+            ++ip;
             ++d;
-            ++i;
-            continue;
-          }
-          if (a < add.size() && add[a] < x) {
-            merge_scratch_.push_back(add[a++]);
           } else {
-            merge_scratch_.push_back(x);
-            ++i;
+            const float* p = std::lower_bound(ip, ie, add[a]);
+            o = std::copy(ip, p, o);
+            ip = p;
+            *o++ = add[a++];
           }
         }
-        while (a < add.size()) merge_scratch_.push_back(add[a++]);
+        o = std::copy(ip, ie, o);
+        merge_scratch_.resize(static_cast<size_t>(o - merge_scratch_.data()));
         if (d == drop.size() && merge_scratch_.size() == e->ring.size()) {
           e->sorted.swap(merge_scratch_);
         } else {  // not a consistent history: sort from scratch
