@@ -4,9 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/csv.h"
 
 namespace smartbus {
 namespace {
@@ -35,49 +35,6 @@ absl::string_view Trim(absl::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
-}
-
-// Splits one line into fields. Handles "quoted" fields ("" inside is a quote); unquoted text is
-// returned as views into the line, unquoted copies go to `scratch` (a deque: stable).
-void SplitLine(absl::string_view line, std::vector<absl::string_view>* fields,
-               std::deque<std::string>* scratch) {
-  fields->clear();
-  size_t scratch_used = 0;
-  size_t i = 0;
-  while (true) {
-    if (i < line.size() && line[i] == '"') {
-      if (scratch_used == scratch->size()) scratch->emplace_back();
-      std::string& s = (*scratch)[scratch_used++];
-      s.clear();
-      ++i;
-      while (i < line.size()) {
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            s.push_back('"');
-            i += 2;
-          } else {
-            ++i;
-            break;
-          }
-        } else {
-          s.push_back(line[i++]);
-        }
-      }
-      while (i < line.size() && line[i] != ',') ++i;
-      fields->push_back(s);
-    } else {
-      size_t j = line.find(',', i);
-      if (j == absl::string_view::npos) j = line.size();
-      fields->push_back(line.substr(i, j - i));
-      i = j;
-    }
-    if (i >= line.size()) break;
-    ++i;  // the comma
-    if (i == line.size()) {
-      fields->push_back(absl::string_view());
-      break;
-    }
-  }
 }
 
 bool IsNanText(absl::string_view s) {
@@ -128,54 +85,39 @@ void AppendOptInt(int32_t v, std::string* out) {
 
 }  // namespace
 
-absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOptions& options,
-                               std::vector<Fix>* out, PositionsReadStats* stats) {
+namespace {
+
+// Parses a Positions CSV held in `data` (modified in place by the reader).
+absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOptions& options,
+                                  std::vector<Fix>* out, PositionsReadStats* stats) {
   PositionsReadStats local;
   PositionsReadStats& st = stats ? *stats : local;
   const std::string& src = options.source_name;
-  if (content.size() >= 3 && std::memcmp(content.data(), "\xEF\xBB\xBF", 3) == 0)
-    content.remove_prefix(3);
-  size_t pos = 0;
-  int64_t line_no = 0;
-  auto next_line = [&](absl::string_view* line) {
-    if (pos >= content.size()) return false;
-    size_t e = content.find('\n', pos);
-    if (e == absl::string_view::npos) e = content.size();
-    *line = content.substr(pos, e - pos);
-    if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
-    pos = e + 1;
-    ++line_no;
-    return true;
+  CsvReader csv(data, size);
+  if (csv.num_columns() == 0)
+    return absl::InvalidArgumentError(absl::StrCat(src, ": empty file (no header)"));
+  // The record's text as it was read (fields joined by commas), for messages.
+  auto record_text = [&csv]() {
+    std::string text;
+    for (size_t i = 0; i < csv.num_fields(); ++i) {
+      if (i > 0) text.push_back(',');
+      absl::string_view f = csv.Field(static_cast<int>(i));
+      text.append(f.data(), f.size());
+    }
+    return text;
   };
-  std::vector<absl::string_view> fields;
-  std::deque<std::string> scratch;
-  absl::string_view line;
-  // Header.
-  bool have_header = false;
-  while (next_line(&line)) {
-    if (Trim(line).empty()) continue;
-    have_header = true;
-    break;
-  }
-  if (!have_header) return absl::InvalidArgumentError(absl::StrCat(src, ": empty file (no header)"));
-  SplitLine(line, &fields, &scratch);
   int col[kNumCols];
-  for (int& c : col) c = -1;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    absl::string_view name = Trim(fields[i]);
-    for (int c = 0; c < kNumCols; ++c)
-      if (name == kColNames[c] && col[c] < 0) col[c] = static_cast<int>(i);
-  }
+  for (int c = 0; c < kNumCols; ++c) col[c] = csv.Column(kColNames[c]);
   for (int c : {kVehicleId, kTimestamp, kLat, kLon}) {
     if (col[c] < 0)
       return absl::InvalidArgumentError(absl::StrCat(
-          src, " line ", line_no, ": header has no column '", kColNames[c],
-          "' (required: vehicle_id,timestamp,lat,lon; found: ", Trim(line), ")"));
+          src, " line ", csv.line(), ": header has no column '", kColNames[c],
+          "' (required: vehicle_id,timestamp,lat,lon; found: ", Trim(record_text()), ")"));
   }
-  const size_t num_fields = fields.size();
+  const size_t num_fields = csv.num_columns();
 
   auto bad = [&](absl::string_view what) -> absl::Status {
-    std::string msg = absl::StrCat(src, " line ", line_no, ": ", what);
+    std::string msg = absl::StrCat(src, " line ", csv.line(), ": ", what);
     if (!options.skip_bad_rows) return absl::InvalidArgumentError(msg);
     ++st.skipped_rows;
     if (st.first_error.empty()) st.first_error = msg;
@@ -185,17 +127,15 @@ absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOpt
     return bad(absl::StrCat("column ", kColNames[c], ": '", value, "' is not ", expect));
   };
 
-  while (next_line(&line)) {
-    if (Trim(line).empty()) continue;
+  while (csv.Next()) {
     ++st.rows;
-    SplitLine(line, &fields, &scratch);
-    if (fields.size() < num_fields) {
-      absl::Status s = bad(absl::StrCat("has ", fields.size(), " fields, the header has ",
-                                        num_fields, ": '", line, "'"));
+    if (csv.num_fields() < num_fields) {
+      absl::Status s = bad(absl::StrCat("has ", csv.num_fields(), " fields, the header has ",
+                                        num_fields, ": '", record_text(), "'"));
       if (!s.ok()) return s;
       continue;
     }
-    auto field = [&](int c) { return col[c] < 0 ? absl::string_view() : fields[col[c]]; };
+    auto field = [&](int c) { return csv.Field(col[c]); };
     Fix f;
     double ts;
     absl::string_view ts_text = Trim(field(kTimestamp));
@@ -256,6 +196,14 @@ absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOpt
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOptions& options,
+                               std::vector<Fix>* out, PositionsReadStats* stats) {
+  std::string buffer(content.data(), content.size());  // the reader unescapes in place
+  return ParsePositionsBuffer(buffer.data(), buffer.size(), options, out, stats);
+}
+
 absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
                               PositionsReadStats* stats, bool skip_bad_rows) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -272,7 +220,7 @@ absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
   PositionsReadOptions options;
   options.skip_bad_rows = skip_bad_rows;
   options.source_name = path;
-  return ParsePositionsCsv(content, options, out, stats);
+  return ParsePositionsBuffer(content.data(), content.size(), options, out, stats);
 }
 
 absl::string_view MatchesCsvHeader() {

@@ -5,7 +5,8 @@
 // Positions CSV: columns are found by name in the header (a UTF-8 BOM and spaces around names
 // are ignored). Required: vehicle_id, timestamp, lat, lon. Optional: bearing, speed, trip_id,
 // route_id, occupancy, boardings, alightings, load, accuracy; unknown columns are ignored.
-// Simple double-quoted fields are understood (no newline inside quotes).
+// Read with the project's CsvReader (services/core/common/csv.h): RFC 4180 double-quoted fields,
+// LF or CRLF line ends.
 //
 // Bad rows (decision, documented here): a row that cannot be read as a fix at all -- wrong
 // number of fields, a timestamp that is not a number, a non-numeric lat/lon/bearing/speed/... --
