@@ -83,12 +83,14 @@ double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int
     if (w > 0.05) src = PredictionSource::kHistory;
     if (now - s.t_last <= options_.live_window_s) src = PredictionSource::kLive;
   }
-  if (!profile_.empty() && tod_s >= 0) {
-    auto it = profile_.find((static_cast<uint64_t>(seg) << 8) | std::min<int64_t>(tod_s / kBucketS, 255));
-    if (it != profile_.end() && it->second.n > 0) {
+  const size_t bucket = static_cast<size_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+  if (profile_entries_ > 0 && tod_s >= 0 && seg < profile_.size() &&
+      bucket < profile_[seg].size()) {
+    const Profile& prof = profile_[seg][bucket];
+    if (prof.present && prof.n > 0) {
       const double w = std::min<double>(options_.profile_weight_cap,
-                                        options_.profile_weight * it->second.n);
-      num += w * it->second.mean_s;
+                                        options_.profile_weight * prof.n);
+      num += w * prof.mean_s;
       den += w;
       if (src == PredictionSource::kSchedule) src = PredictionSource::kHistory;
     }
@@ -109,10 +111,23 @@ void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_
   s.wd = s.wd * f + dur_s;
   s.t_last = std::max(s.t_last, t);
   if (tod_s >= 0) {
-    Profile& p = profile_[(static_cast<uint64_t>(seg) << 8) | std::min<int64_t>(tod_s / kBucketS, 255)];
+    Profile& p = ProfileAt(seg, static_cast<uint32_t>(std::min<int64_t>(tod_s / kBucketS, 255)));
     p.n = std::min(20.0f, p.n + 1.0f);
     p.mean_s += (static_cast<float>(dur_s) - p.mean_s) / p.n;
   }
+}
+
+LayeredPredictor::Profile& LayeredPredictor::ProfileAt(uint32_t seg, uint32_t bucket) {
+  if (profile_.size() <= seg) profile_.resize(seg + 1);
+  std::vector<Profile>& v = profile_[seg];
+  if (v.size() <= bucket) v.resize(bucket + 1);
+  Profile& p = v[bucket];
+  if (!p.present) {
+    p = Profile{};
+    p.present = true;
+    ++profile_entries_;
+  }
+  return p;
 }
 
 int64_t LayeredPredictor::DayStart(int32_t service_date) {
@@ -482,14 +497,16 @@ std::string LayeredPredictor::Serialize() const {
     absl::StrAppend(&out, "seg\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
                     feed.stops[s.to].id, buf);
   }
-  std::vector<std::pair<uint64_t, Profile>> prof(profile_.begin(), profile_.end());
-  std::sort(prof.begin(), prof.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, p] : prof) {
-    const SegStats& s = segs_[key >> 8];
-    std::snprintf(buf, sizeof buf, "\t%u\t%.9g\t%.9g\n", static_cast<unsigned>(key & 0xFF),
-                  p.mean_s, p.n);
-    absl::StrAppend(&out, "tod\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
-                    feed.stops[s.to].id, buf);
+  for (size_t seg = 0; seg < profile_.size(); ++seg) {  // by (segment, bucket)
+    for (size_t bucket = 0; bucket < profile_[seg].size(); ++bucket) {
+      const Profile& p = profile_[seg][bucket];
+      if (!p.present) continue;
+      const SegStats& s = segs_[seg];
+      std::snprintf(buf, sizeof buf, "\t%u\t%.9g\t%.9g\n", static_cast<unsigned>(bucket),
+                    p.mean_s, p.n);
+      absl::StrAppend(&out, "tod\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
+                      feed.stops[s.to].id, buf);
+    }
   }
   for (int ph = 0; ph < kPhases; ++ph) {
     for (int b = 0; b < kNumBins; ++b) {
@@ -547,7 +564,9 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
             !absl::SimpleAtof(f[6], &n)) {
           return bad("bad number");
         }
-        fresh.profile_[(static_cast<uint64_t>(id) << 8) | bucket] = Profile{mean, n};
+        Profile& p = fresh.ProfileAt(id, bucket);
+        p.mean_s = mean;
+        p.n = n;
       }
     } else if (f[0] == "err") {
       int ph = 0, b = 0;
@@ -567,6 +586,7 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
   segs_ = std::move(fresh.segs_);
   seg_lookup_ = std::move(fresh.seg_lookup_);
   profile_ = std::move(fresh.profile_);
+  profile_entries_ = fresh.profile_entries_;
   pattern_segs_ = std::move(fresh.pattern_segs_);
   bins_ = std::move(fresh.bins_);
   for (auto& ph : bins_) {

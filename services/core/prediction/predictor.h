@@ -113,6 +113,7 @@ class LayeredPredictor : public ArrivalPredictor {
   struct Profile {
     float mean_s = 0;
     float n = 0;
+    bool present = false;  // an entry of the model (learned or loaded)
   };
   struct ErrorBin {
     std::vector<float> ring;
@@ -164,6 +165,8 @@ class LayeredPredictor : public ArrivalPredictor {
   double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
                   PredictionSource* layer) const;
   void Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s);
+  // The profile entry of (seg, bucket), created (present, zero) if absent.
+  Profile& ProfileAt(uint32_t seg, uint32_t bucket);
   static int HorizonBin(int64_t horizon_s);
   // Point prediction (raw + learned shift), P10 and P90 from the raw model time.
   // `bin` is HorizonBin(max(0, raw - now)).
@@ -177,7 +180,9 @@ class LayeredPredictor : public ArrivalPredictor {
   double decay_per_s_;
   std::vector<SegStats> segs_;
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_lookup_;
-  absl::flat_hash_map<uint64_t, Profile> profile_;     // (seg << 8 | bucket) -> profile
+  // Time-of-day profile: profile_[seg][bucket] (bucket = time of day / kBucketS, at most 255).
+  std::vector<std::vector<Profile>> profile_;
+  int64_t profile_entries_ = 0;
   std::vector<std::vector<uint32_t>> pattern_segs_;
   std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
   absl::flat_hash_map<TripKey, TripPending> pending_;
