@@ -22,9 +22,9 @@
 #include "services/core/analytics/analytics.h"
 #include "services/core/analytics/analytics_json.h"
 #include "services/core/analytics/network_view.h"
-#include "services/core/analytics/visits_csv.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
+#include "services/core/tracking/csv_io.h"
 
 namespace smartbus::cli {
 namespace {

@@ -1,10 +1,14 @@
 #include "services/core/tracking/csv_io.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/common/csv.h"
 
@@ -221,6 +225,132 @@ absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
   options.skip_bad_rows = skip_bad_rows;
   options.source_name = path;
   return ParsePositionsBuffer(content.data(), content.size(), options, out, stats);
+}
+
+namespace {
+
+// Parses a Stop visits CSV held in `data` (modified in place by the reader).
+absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsBuffer(char* data, size_t size,
+                                                            absl::string_view name,
+                                                            const GtfsFeed& feed,
+                                                            VisitsCsvStats* stats) {
+  VisitsCsvStats local;
+  VisitsCsvStats& st = stats ? *stats : local;
+  std::vector<StopVisit> out;
+  enum VisitCol {
+    kVehicle, kTrip, kRoute, kStop, kSeq, kDate, kSchedArr, kSchedDep, kArr, kDep,
+    kBoard, kAlight, kLoad, kOcc, kNumVisitCols
+  };
+  static const char* kNames[kNumVisitCols] = {
+      "vehicle_id", "trip_id", "route_id", "stop_id", "stop_sequence", "service_date",
+      "scheduled_arrival", "scheduled_departure", "arrival", "departure",
+      "boardings", "alightings", "load", "occupancy"};
+  CsvReader csv(data, size);
+  if (csv.num_columns() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": empty Stop visits CSV (no header)"));
+  }
+  int col[kNumVisitCols];
+  for (int c = 0; c < kNumVisitCols; ++c) col[c] = csv.Column(kNames[c]);
+  for (int c = 0; c <= kDep; ++c) {
+    if (col[c] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ":", csv.line(), ": Stop visits CSV has no column '", kNames[c], "'"));
+    }
+  }
+  while (csv.Next()) {
+    ++st.rows;
+    auto field = [&](int c) { return csv.Field(col[c]); };
+    auto bad = [&](int c) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ":", csv.line(), ": column ",
+                                                     kNames[c], ": bad value '", field(c), "'"));
+    };
+    StopVisit v;
+    v.vehicle_id = std::string(field(kVehicle));
+    int64_t i64 = 0;
+    uint32_t seq = 0;
+    if (!absl::SimpleAtoi(field(kSeq), &seq)) return bad(kSeq);
+    v.stop_sequence = seq;
+    if (!absl::SimpleAtoi(field(kDate), &v.service_date)) return bad(kDate);
+    if (!absl::SimpleAtoi(field(kSchedArr), &i64)) {
+      double d;
+      if (!absl::SimpleAtod(field(kSchedArr), &d)) return bad(kSchedArr);
+      i64 = static_cast<int64_t>(std::llround(d));
+    }
+    v.scheduled_arrival_s = i64;
+    if (!absl::SimpleAtoi(field(kSchedDep), &i64)) {
+      double d;
+      if (!absl::SimpleAtod(field(kSchedDep), &d)) return bad(kSchedDep);
+      i64 = static_cast<int64_t>(std::llround(d));
+    }
+    v.scheduled_departure_s = i64;
+    if (!absl::SimpleAtod(field(kArr), &v.arrival_s)) return bad(kArr);
+    if (field(kDep).empty()) {
+      v.departure_s = v.arrival_s;
+    } else if (!absl::SimpleAtod(field(kDep), &v.departure_s)) {
+      return bad(kDep);
+    }
+    int32_t* opt[4] = {&v.boardings, &v.alightings, &v.load, &v.occupancy};
+    for (int c = kBoard; c <= kOcc; ++c) {
+      absl::string_view s = field(c);
+      if (s.empty()) continue;
+      if (!absl::SimpleAtoi(s, opt[c - kBoard])) return bad(c);
+    }
+
+    auto trip_it = feed.trip_index.find(std::string(field(kTrip)));
+    if (trip_it == feed.trip_index.end()) {
+      ++st.warnings["unknown_trip"];
+      continue;
+    }
+    v.trip = trip_it->second;
+    const GtfsTrip& trip = feed.trips[v.trip];
+    auto first = feed.stop_times.begin() + trip.first_stop_time;
+    auto last = first + trip.num_stop_times;
+    auto it = std::lower_bound(first, last, seq, [](const GtfsStopTime& x, uint32_t s) {
+      return x.stop_sequence < s;
+    });
+    if (it == last || it->stop_sequence != seq) {
+      ++st.warnings["unknown_stop_sequence"];
+      continue;
+    }
+    v.stop_index = static_cast<uint32_t>(it - first);
+    v.stop = it->stop;
+    auto stop_it = feed.stop_index.find(std::string(field(kStop)));
+    if (stop_it == feed.stop_index.end() || stop_it->second != v.stop) {
+      ++st.warnings["stop_id_mismatch"];
+      continue;
+    }
+    v.route = trip.route;
+    if (!field(kRoute).empty()) {
+      auto r = feed.route_index.find(std::string(field(kRoute)));
+      if (r == feed.route_index.end() || r->second != trip.route) {
+        ++st.warnings["route_id_mismatch"];
+      }
+    }
+    out.push_back(std::move(v));
+    ++st.visits;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsv(absl::string_view text,
+                                                         absl::string_view name,
+                                                         const GtfsFeed& feed,
+                                                         VisitsCsvStats* stats) {
+  std::string buffer(text.data(), text.size());  // the reader unescapes in place
+  return ParseStopVisitsBuffer(buffer.data(), buffer.size(), name, feed, stats);
+}
+
+absl::StatusOr<std::vector<StopVisit>> ReadStopVisitsCsv(const std::string& path,
+                                                        const GtfsFeed& feed,
+                                                        VisitsCsvStats* stats) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the Stop visits CSV"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string buffer = ss.str();
+  return ParseStopVisitsBuffer(buffer.data(), buffer.size(), path, feed, stats);
 }
 
 absl::string_view MatchesCsvHeader() {

@@ -1,5 +1,5 @@
 #pragma once
-// Reading the Positions CSV and writing the Matches and Stop visits CSV files
+// Reading the Positions and Stop visits CSV and writing the Matches and Stop visits CSV files
 // (../shared/FORMATS.md). Shared by replay, the server's CSV push and analytics.
 //
 // Positions CSV: columns are found by name in the header (a UTF-8 BOM and spaces around names
@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,33 @@ absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOpt
 // Reads a Positions CSV file (the error names the path). Appends to *out.
 absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
                               PositionsReadStats* stats = nullptr, bool skip_bad_rows = false);
+
+// --- Stop visits CSV reader ----------------------------------------------------------------
+//
+// Reads a Stop visits CSV (as written by StopVisitsCsvWriter) back into StopVisits, resolving its
+// ids against a GTFS feed (the one the visits were made with).
+//
+// Columns are found by name: vehicle_id, trip_id, route_id, stop_id, stop_sequence,
+// service_date, scheduled_arrival, scheduled_departure, arrival, departure; optional boardings,
+// alightings, load, occupancy (empty = unknown). A row whose trip or stop_sequence the feed does
+// not know is skipped and counted by kind in VisitsCsvStats::warnings (nigiri style: one bad row
+// never fails the file); a malformed number fails with file, line, column and value.
+
+struct VisitsCsvStats {
+  int64_t rows = 0;     // data rows read
+  int64_t visits = 0;   // rows turned into visits
+  std::map<std::string, int64_t> warnings;  // kind -> rows skipped or fixed
+};
+
+// Parses CSV text; `name` is used in messages (e.g. the file path).
+absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsv(absl::string_view text,
+                                                         absl::string_view name,
+                                                         const GtfsFeed& feed,
+                                                         VisitsCsvStats* stats = nullptr);
+// Reads and parses a file.
+absl::StatusOr<std::vector<StopVisit>> ReadStopVisitsCsv(const std::string& path,
+                                                        const GtfsFeed& feed,
+                                                        VisitsCsvStats* stats = nullptr);
 
 // --- Writers -------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-#include "services/core/analytics/visits_csv.h"
+#include "services/core/tracking/csv_io.h"
 
 #include "gtest/gtest.h"
 

@@ -12,7 +12,6 @@
 #include "services/core/analytics/analytics.h"
 #include "services/core/analytics/analytics_json.h"
 #include "services/core/analytics/network_view.h"
-#include "services/core/analytics/visits_csv.h"
 #include "services/core/engine/engine.h"
 #include "services/core/tracking/csv_io.h"
 
