@@ -217,6 +217,85 @@ static int ToleranceWindows(int bin, double win[2][2]) {
   return n;
 }
 
+// Quantiles and shift of a bin from its current window (rare: every tenth of a window).
+void LayeredPredictor::RecomputeBin(ErrorBin* e, int bin) {
+  const int64_t n = static_cast<int64_t>(e->ring.size());
+  // The ring in ascending order (a copy: the ring keeps its order). From scratch the first
+  // time; then the previous sorted window minus the dropped values, merged with the added
+  // ones (the same multiset, so the same sorted values).
+  if (e->added_at_compute < 0 || e->resort) {
+    e->sorted.assign(e->ring.begin(), e->ring.end());
+    std::sort(e->sorted.begin(), e->sorted.end());
+  } else {
+    std::sort(e->added_since.begin(), e->added_since.end());
+    std::sort(e->dropped_since.begin(), e->dropped_since.end());
+    const std::vector<float>& old = e->sorted;
+    const std::vector<float>& add = e->added_since;
+    const std::vector<float>& drop = e->dropped_since;
+    // Runs of the old window are copied whole; each dropped value is found and skipped once,
+    // each added value inserted before the first old value not less than it.
+    merge_scratch_.resize(old.size() + add.size());
+    float* o = merge_scratch_.data();
+    const float* ip = old.data();
+    const float* const ie = ip + old.size();
+    size_t a = 0, d = 0;
+    while (d < drop.size() || a < add.size()) {
+      if (d < drop.size() && (a == add.size() || !(add[a] < drop[d]))) {
+        const float* p = std::lower_bound(ip, ie, drop[d]);
+        o = std::copy(ip, p, o);
+        ip = p;
+        if (ip == ie || drop[d] < *ip) break;  // not in the window: inconsistent, see below
+        ++ip;
+        ++d;
+      } else {
+        const float* p = std::lower_bound(ip, ie, add[a]);
+        o = std::copy(ip, p, o);
+        ip = p;
+        *o++ = add[a++];
+      }
+    }
+    o = std::copy(ip, ie, o);
+    merge_scratch_.resize(static_cast<size_t>(o - merge_scratch_.data()));
+    if (d == drop.size() && merge_scratch_.size() == e->ring.size()) {
+      e->sorted.swap(merge_scratch_);
+    } else {  // not a consistent history: sort from scratch
+      e->sorted.assign(e->ring.begin(), e->ring.end());
+      std::sort(e->sorted.begin(), e->sorted.end());
+    }
+  }
+  e->added_since.clear();
+  e->dropped_since.clear();
+  e->resort = false;
+  const std::vector<float>& v = e->sorted;
+  auto at = [&](double q) {
+    return v[static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)))];
+  };
+  // Tail probability per side: (1 - interval_target) / 2, corrected online by the realised
+  // misses.
+  const double tail = std::clamp(0.5 * (1.0 - options_.interval_target) - e->tail_adjust, 0.01, 0.3);
+  e->q10 = at(tail);
+  e->q90 = at(1.0 - tail);
+  e->shift = 0;
+  double win[2][2];
+  const int nw = options_.window_shift && bin < 9 ? ToleranceWindows(bin, win) : 0;
+  if (nw > 0) {
+    // The shift d that puts most observed errors inside the windows: e - d in [lo, hi].
+    int64_t best = -1;
+    for (int d = -options_.max_shift_s; d <= options_.max_shift_s; d += 5) {
+      int64_t c = 0;
+      for (int w = 0; w < nw; ++w) {
+        c += std::upper_bound(v.begin(), v.end(), static_cast<float>(win[w][1] + d)) -
+             std::lower_bound(v.begin(), v.end(), static_cast<float>(win[w][0] + d));
+      }
+      if (c > best || (c == best && std::abs(d) < std::abs(e->shift))) {
+        best = c;
+        e->shift = static_cast<float>(d);
+      }
+    }
+  }
+  e->added_at_compute = e->added;
+}
+
 void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred,
                                  int64_t* p10, int64_t* p90) {
   ErrorBin* e = &bins_[phase][bin];
@@ -225,80 +304,7 @@ void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, i
   if (static_cast<int>(e->ring.size()) >= options_.min_errors) {
     const int64_t n = static_cast<int64_t>(e->ring.size());
     if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
-      // The ring in ascending order (a copy: the ring keeps its order). From scratch the first
-      // time; then the previous sorted window minus the dropped values, merged with the added
-      // ones (the same multiset, so the same sorted values).
-      if (e->added_at_compute < 0 || e->resort) {
-        e->sorted.assign(e->ring.begin(), e->ring.end());
-        std::sort(e->sorted.begin(), e->sorted.end());
-      } else {
-        std::sort(e->added_since.begin(), e->added_since.end());
-        std::sort(e->dropped_since.begin(), e->dropped_since.end());
-        const std::vector<float>& old = e->sorted;
-        const std::vector<float>& add = e->added_since;
-        const std::vector<float>& drop = e->dropped_since;
-        // Runs of the old window are copied whole; each dropped value is found and skipped once,
-        // each added value inserted before the first old value not less than it.
-        merge_scratch_.resize(old.size() + add.size());
-        float* o = merge_scratch_.data();
-        const float* ip = old.data();
-        const float* const ie = ip + old.size();
-        size_t a = 0, d = 0;
-        while (d < drop.size() || a < add.size()) {
-          if (d < drop.size() && (a == add.size() || !(add[a] < drop[d]))) {
-            const float* p = std::lower_bound(ip, ie, drop[d]);
-            o = std::copy(ip, p, o);
-            ip = p;
-            if (ip == ie || drop[d] < *ip) break;  // not in the window: inconsistent, see below
-            ++ip;
-            ++d;
-          } else {
-            const float* p = std::lower_bound(ip, ie, add[a]);
-            o = std::copy(ip, p, o);
-            ip = p;
-            *o++ = add[a++];
-          }
-        }
-        o = std::copy(ip, ie, o);
-        merge_scratch_.resize(static_cast<size_t>(o - merge_scratch_.data()));
-        if (d == drop.size() && merge_scratch_.size() == e->ring.size()) {
-          e->sorted.swap(merge_scratch_);
-        } else {  // not a consistent history: sort from scratch
-          e->sorted.assign(e->ring.begin(), e->ring.end());
-          std::sort(e->sorted.begin(), e->sorted.end());
-        }
-      }
-      e->added_since.clear();
-      e->dropped_since.clear();
-      e->resort = false;
-      const std::vector<float>& v = e->sorted;
-      auto at = [&](double q) {
-        return v[static_cast<size_t>(std::clamp(q * (n - 1), 0.0, static_cast<double>(n - 1)))];
-      };
-      // Tail probability per side: (1 - interval_target) / 2, corrected online by the realised
-      // misses.
-      const double tail = std::clamp(0.5 * (1.0 - options_.interval_target) - e->tail_adjust, 0.01, 0.3);
-      e->q10 = at(tail);
-      e->q90 = at(1.0 - tail);
-      e->shift = 0;
-      double win[2][2];
-      const int nw = options_.window_shift && bin < 9 ? ToleranceWindows(bin, win) : 0;
-      if (nw > 0) {
-        // The shift d that puts most observed errors inside the windows: e - d in [lo, hi].
-        int64_t best = -1;
-        for (int d = -options_.max_shift_s; d <= options_.max_shift_s; d += 5) {
-          int64_t c = 0;
-          for (int w = 0; w < nw; ++w) {
-            c += std::upper_bound(v.begin(), v.end(), static_cast<float>(win[w][1] + d)) -
-                 std::lower_bound(v.begin(), v.end(), static_cast<float>(win[w][0] + d));
-          }
-          if (c > best || (c == best && std::abs(d) < std::abs(e->shift))) {
-            best = c;
-            e->shift = static_cast<float>(d);
-          }
-        }
-      }
-      e->added_at_compute = e->added;
+      RecomputeBin(e, bin);
     }
     lo = e->q10;
     hi = e->q90;

@@ -172,6 +172,8 @@ class LayeredPredictor : public ArrivalPredictor {
   // `bin` is HorizonBin(max(0, raw - now)).
   void Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred, int64_t* p10,
                  int64_t* p90);
+  // Out of line so Calibrate's common path stays small.
+  [[gnu::noinline]] void RecomputeBin(ErrorBin* e, int bin);
   void AddError(int phase, int bin, float err);
   int64_t DayStart(int32_t service_date);
 
