@@ -87,41 +87,6 @@ absl::StatusOr<int64_t> ParseWhen(const std::string& flag, const std::string& s,
   return day_start_s + secs;
 }
 
-class FileOut {
- public:
-  absl::Status Open(const std::string& path, absl::string_view header) {
-    path_ = path;
-    f_ = path == "-" ? stdout : std::fopen(path.c_str(), "w");
-    if (f_ == nullptr) return absl::UnavailableError(absl::StrCat(path, ": cannot open for writing"));
-    buf_.append(header.data(), header.size());
-    return absl::OkStatus();
-  }
-  bool open() const { return f_ != nullptr; }
-  std::string* buf() { return &buf_; }
-  absl::Status Flush() {
-    if (f_ == nullptr) return absl::OkStatus();
-    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) {
-      return absl::UnavailableError(absl::StrCat(path_, ": write failed"));
-    }
-    buf_.clear();
-    return absl::OkStatus();
-  }
-  absl::Status Close() {
-    absl::Status s = Flush();
-    if (f_ != nullptr && f_ != stdout && std::fclose(f_) != 0 && s.ok()) {
-      s = absl::UnavailableError(absl::StrCat(path_, ": close failed"));
-    }
-    if (f_ == stdout) std::fflush(stdout);
-    f_ = nullptr;
-    return s;
-  }
-
- private:
-  std::string path_;
-  std::FILE* f_ = nullptr;
-  std::string buf_;
-};
-
 void ToProto(const Fix& f, smartbus::v1::Fix* p) {
   p->set_vehicle_id(f.vehicle_id);
   p->set_timestamp(f.timestamp_s);
@@ -364,7 +329,7 @@ int RunSim(int argc, char** argv) {
     fast_until = std::clamp(*f, start, end);
   }
 
-  FileOut out, truth, visits_out;
+  CsvFileWriter out, truth, visits_out;
   if (args->Has("out")) {
     if (auto s = out.Open(args->Get("out"), PositionsCsvHeader()); !s.ok())
       return fail(std::string(s.message()), 1);
@@ -428,16 +393,16 @@ int RunSim(int argc, char** argv) {
     t = next;
     total_fixes += static_cast<int64_t>(fixes.size());
     total_visits += static_cast<int64_t>(visits.size());
-    if (out.open()) {
-      for (const SimFix& f : fixes) AppendPositionsRow(f.fix, out.buf());
+    if (out.is_open()) {
+      for (const SimFix& f : fixes) AppendPositionsRow(f.fix, out.buffer());
       if (auto s = out.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
     }
-    if (truth.open()) {
-      for (const SimFix& f : fixes) AppendSimTruthRow(f, net->feed(), truth.buf());
+    if (truth.is_open()) {
+      for (const SimFix& f : fixes) AppendSimTruthRow(f, net->feed(), truth.buffer());
       if (auto s = truth.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
     }
-    if (visits_out.open()) {
-      for (const StopVisit& v : visits) AppendStopVisitRow(v, net->feed(), visits_out.buf());
+    if (visits_out.is_open()) {
+      for (const StopVisit& v : visits) AppendStopVisitRow(v, net->feed(), visits_out.buffer());
       if (auto s = visits_out.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
     }
     if (streamer) {
@@ -451,7 +416,7 @@ int RunSim(int argc, char** argv) {
       }
     }
   }
-  for (FileOut* f : {&out, &truth, &visits_out}) {
+  for (CsvFileWriter* f : {&out, &truth, &visits_out}) {
     if (auto s = f->Close(); !s.ok()) return fail(std::string(s.message()), 1);
   }
   if (streamer) streamer->Close();

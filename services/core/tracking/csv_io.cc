@@ -416,7 +416,7 @@ CsvFileWriter::~CsvFileWriter() { (void)Close(); }
 
 absl::Status CsvFileWriter::Open(const std::string& path, absl::string_view header) {
   (void)Close();
-  file_ = std::fopen(path.c_str(), "wb");
+  file_ = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
   if (!file_)
     return absl::PermissionDeniedError(
         absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
@@ -429,8 +429,9 @@ absl::Status CsvFileWriter::Open(const std::string& path, absl::string_view head
 absl::Status CsvFileWriter::Flush() {
   if (!file_ || buf_.empty()) return absl::OkStatus();
   size_t n = std::fwrite(buf_.data(), 1, buf_.size(), file_);
+  bool short_write = n != buf_.size();
   buf_.clear();
-  if (n == 0) return absl::DataLossError(absl::StrCat("error writing ", path_));
+  if (short_write) return absl::DataLossError(absl::StrCat("error writing ", path_));
   return absl::OkStatus();
 }
 
@@ -442,7 +443,8 @@ absl::Status CsvFileWriter::MaybeFlush() {
 absl::Status CsvFileWriter::Close() {
   if (!file_) return absl::OkStatus();
   absl::Status s = Flush();
-  if (std::fclose(file_) != 0 && s.ok()) s = absl::DataLossError(absl::StrCat("error closing ", path_));
+  int rc = file_ == stdout ? std::fflush(stdout) : std::fclose(file_);
+  if (rc != 0 && s.ok()) s = absl::DataLossError(absl::StrCat("error closing ", path_));
   file_ = nullptr;
   return s;
 }

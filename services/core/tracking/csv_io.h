@@ -93,8 +93,10 @@ absl::string_view StopVisitsCsvHeader();
 void AppendMatchRow(const MatchResult& m, const GtfsFeed& feed, std::string* out);
 void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* out);
 
-// A buffered CSV file writer: Open writes the header; rows are buffered and flushed in large
-// blocks. Close (or the destructor) flushes. Errors name the path.
+// The project's one buffered CSV file writer (Matches, Stop visits, and the simulator's Positions
+// and truth files): Open writes the header; rows are buffered and flushed in large blocks (or
+// when Flush is called). Close (or the destructor) flushes. The path "-" is standard output
+// (flushed, not closed, by Close). Errors name the path.
 class CsvFileWriter {
  public:
   CsvFileWriter() = default;
@@ -107,10 +109,11 @@ class CsvFileWriter {
   // The buffer rows are appended to; call MaybeFlush() after appending.
   std::string* buffer() { return &buf_; }
   absl::Status MaybeFlush();
+  // Writes the buffered rows now (e.g. after each batch of a live stream).
+  absl::Status Flush();
   absl::Status Close();
 
  private:
-  absl::Status Flush();
   std::FILE* file_ = nullptr;
   std::string path_;
   std::string buf_;
