@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "services/core/analytics/analytics.h"
 #include "services/core/analytics/network_view.h"
-#include "services/core/analytics/visits_csv.h"
+#include "services/core/tracking/csv_io.h"
 #include "services/core/engine/engine.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/server/server.h"
