@@ -326,6 +326,21 @@ VisitAggregator::~VisitAggregator() = default;
 
 namespace {
 
+// [lo, hi) of the records of a series sorted by time(record) whose time lies in the window.
+// Unbounded sides need no search (the whole-day query touches only the prefix ends).
+template <typename Rec, typename TimeOf>
+std::pair<size_t, size_t> WindowRange(const std::vector<Rec>& recs, const TimeWindow& w,
+                                      TimeOf time_of) {
+  auto before = [&](const Rec& a, double t) { return time_of(a) < t; };
+  size_t lo = std::isfinite(w.from_s)
+                  ? std::lower_bound(recs.begin(), recs.end(), w.from_s, before) - recs.begin()
+                  : 0;
+  size_t hi = std::isfinite(w.to_s)
+                  ? std::lower_bound(recs.begin() + lo, recs.end(), w.to_s, before) - recs.begin()
+                  : recs.size();
+  return {lo, hi};
+}
+
 int32_t SecondOfDay(double t_s, const absl::TimeZone& tz) {
   absl::CivilSecond c = absl::ToCivilSecond(absl::FromUnixSeconds(static_cast<int64_t>(
                                                 std::floor(t_s))),
@@ -558,14 +573,7 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
     double excess_sum = 0;
     for (uint32_t si : m.route_stop_series[r]) {
       const StopSeries& s = m.stop_series[si];
-      auto cmp = [](const VisitRec& a, double t) { return a.arrival_s < t; };
-      // Unbounded sides need no search (the whole-day query touches only the prefix ends).
-      size_t lo = std::isfinite(w.from_s) ? std::lower_bound(s.recs.begin(), s.recs.end(),
-                                                             w.from_s, cmp) - s.recs.begin()
-                                          : 0;
-      size_t hi = std::isfinite(w.to_s) ? std::lower_bound(s.recs.begin() + lo, s.recs.end(),
-                                                           w.to_s, cmp) - s.recs.begin()
-                                        : s.recs.size();
+      auto [lo, hi] = WindowRange(s.recs, w, [](const VisitRec& a) { return a.arrival_s; });
       if (lo >= hi) continue;
       StopStats st;
       st.stop = s.stop;
@@ -589,13 +597,7 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
     if (r < m.route_seg_series.size()) {
       for (uint32_t si : m.route_seg_series[r]) {
         const SegSeries& s = m.seg_series[si];
-        auto cmp = [](const Trav& a, double t) { return a.to_arrival_s < t; };
-        size_t lo = std::isfinite(w.from_s) ? std::lower_bound(s.travs.begin(), s.travs.end(),
-                                                               w.from_s, cmp) - s.travs.begin()
-                                            : 0;
-        size_t hi = std::isfinite(w.to_s) ? std::lower_bound(s.travs.begin() + lo, s.travs.end(),
-                                                             w.to_s, cmp) - s.travs.begin()
-                                          : s.travs.size();
+        auto [lo, hi] = WindowRange(s.travs, w, [](const Trav& a) { return a.to_arrival_s; });
         if (lo >= hi) continue;
         SegPre sum;
         const SegPre& a = s.pre[lo];
