@@ -22,7 +22,7 @@ void PassengerStats::Add(int32_t b, int32_t a, int32_t load, int32_t occupancy) 
   if (occupancy >= 0) {
     ++occupancy_visits;
     occupancy_sum += occupancy;
-    if (occupancy >= 3) ++crowded_visits;
+    if (occupancy >= kCrowdedOccupancy) ++crowded_visits;
   }
 }
 
@@ -177,6 +177,21 @@ size_t InsertPos(const std::vector<T>& v, const T& x, Less less) {
   return i;
 }
 
+
+// Adds one visit's load and occupancy (-1: absent) to a prefix-sum record (StopPre, SegPre).
+template <typename Pre>
+void AddLoadAndOccupancy(int32_t load, int32_t occupancy, Pre& n) {
+  if (load >= 0) {
+    ++n.load_visits;
+    n.load_sum += load;
+  }
+  if (occupancy >= 0) {
+    ++n.occ_visits;
+    n.occ_sum += occupancy;
+    if (occupancy >= kCrowdedOccupancy) ++n.crowded;
+  }
+}
+
 StopPre Next(const StopPre& p, const VisitRec& r, const VisitRec* prev, double bunching_ratio) {
   StopPre n = p;
   switch (r.on_time) {
@@ -190,15 +205,7 @@ StopPre Next(const StopPre& p, const VisitRec& r, const VisitRec* prev, double b
     if (r.boardings > 0) n.boardings += r.boardings;
     if (r.alightings > 0) n.alightings += r.alightings;
   }
-  if (r.load >= 0) {
-    ++n.load_visits;
-    n.load_sum += r.load;
-  }
-  if (r.occupancy >= 0) {
-    ++n.occ_visits;
-    n.occ_sum += r.occupancy;
-    if (r.occupancy >= 3) ++n.crowded;
-  }
+  AddLoadAndOccupancy(r.load, r.occupancy, n);
   if (prev) {
     double h = r.arrival_s - prev->arrival_s;
     n.gap_sum += h;
@@ -219,15 +226,7 @@ SegPre Next(const SegPre& p, const Trav& t) {
   n.dist_m += t.dist_m;
   n.time_s += t.time_s;
   n.sched_time_s += t.sched_time_s;
-  if (t.load >= 0) {
-    ++n.load_visits;
-    n.load_sum += t.load;
-  }
-  if (t.occupancy >= 0) {
-    ++n.occ_visits;
-    n.occ_sum += t.occupancy;
-    if (t.occupancy >= 3) ++n.crowded;
-  }
+  AddLoadAndOccupancy(t.load, t.occupancy, n);
   return n;
 }
 

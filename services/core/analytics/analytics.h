@@ -97,6 +97,9 @@ struct OnTimeStats {
   double Pct(int64_t n) const { return counted ? 100.0 * n / counted : NAN; }
 };
 
+// A visit counts as crowded at this GTFS-RT OccupancyStatus or fuller (3 = STANDING_ROOM_ONLY).
+inline constexpr int32_t kCrowdedOccupancy = 3;
+
 // Passenger data over a set of visits; every figure only over the visits that carry it.
 struct PassengerStats {
   int64_t count_visits = 0;  // visits with boardings or alightings
