@@ -30,10 +30,8 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
     if (!snap || snap->network != view.network) continue;
     const VehicleState& st = snap->state;
     if (now_s - st.timestamp_s > q.live_max_age_s) continue;
-    auto it = std::lower_bound(snap->etas.begin(), snap->etas.end(), q.stop,
-                               [](const StopEta& e, uint32_t s) { return e.stop < s; });
-    for (; it != snap->etas.end() && it->stop == q.stop; ++it) {
-      const StopEta& e = *it;
+    for (const StopEta& e : snap->etas) {  // a loop route may reach the stop twice
+      if (e.stop != q.stop) continue;
       if (e.trip >= feed.trips.size()) continue;
       if (q.route != kNoIndex && feed.trips[e.trip].route != q.route) continue;
       covered.emplace_back(e.trip, e.service_date);

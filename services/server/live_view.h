@@ -49,7 +49,7 @@ struct StopEta {
 struct VehicleSnapshot {
   std::shared_ptr<const Network> network;  // the network the indices below refer to
   VehicleState state;
-  std::vector<StopEta> etas;  // sorted by (stop, predicted_arrival_s)
+  std::vector<StopEta> etas;  // in the order the vehicle reaches the stops
 };
 
 struct VehicleSlot {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <iterator>
 
 #include "services/store/network_ids.h"
 
@@ -218,16 +219,27 @@ void Shard::Publish(const VehicleState& state, bool force) {
   // again like `smartbus replay` predicts again (never create a vehicle from a rejected fix).
   if (rejected && !force && !e.slot->snapshot.load(std::memory_order_relaxed)) return;
 
-  auto snap = std::make_shared<VehicleSnapshot>();
-  snap->network = network_;
+  // The vehicle's previous snapshot is reused when no reader holds it any more (it left the
+  // slot at the last publish, so no new reader can take it): no allocation per fix.
+  std::shared_ptr<VehicleSnapshot> snap;
+  if (e.spare && e.spare.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // readers' last uses happened before
+    snap = std::const_pointer_cast<VehicleSnapshot>(std::move(e.spare));
+    snap->etas.clear();
+  } else {
+    e.spare.reset();
+    snap = std::make_shared<VehicleSnapshot>();
+  }
+  if (snap->network != network_) snap->network = network_;
   snap->state = state;
   snap->etas.reserve(predictions_.size());
   const Network& net = *network_;
   const double along = state.dist_along_m;
   const Pattern* cur = state.trip != kNoIndex ? &net.pattern(net.trip_pattern(state.trip))
                                               : nullptr;
+  new_stops_.clear();
   for (const Prediction& p : predictions_) {
-    StopEta eta;
+    StopEta& eta = snap->etas.emplace_back();
     eta.stop = p.stop;
     eta.trip = p.trip;
     eta.service_date = p.service_date;
@@ -253,14 +265,10 @@ void Shard::Publish(const VehicleState& state, bool force) {
                          static_cast<int>(p.stop_index);
       }
     }
-    snap->etas.push_back(eta);
+    new_stops_.push_back(p.stop);
   }
-  std::sort(snap->etas.begin(), snap->etas.end(), [](const StopEta& a, const StopEta& b) {
-    return a.stop != b.stop ? a.stop < b.stop : a.predicted_arrival_s < b.predicted_arrival_s;
-  });
-  new_stops_.clear();
-  for (const StopEta& eta : snap->etas)
-    if (new_stops_.empty() || new_stops_.back() != eta.stop) new_stops_.push_back(eta.stop);
+  std::sort(new_stops_.begin(), new_stops_.end());
+  new_stops_.erase(std::unique(new_stops_.begin(), new_stops_.end()), new_stops_.end());
 
   LiveView* view = view_.get();
   const bool same_net = view && view->network == network_;
@@ -268,20 +276,25 @@ void Shard::Publish(const VehicleState& state, bool force) {
     e.stops.clear();  // registered in an older view: that view is gone
     e.view = view;
   }
+  // Stops to register at (in new_stops_, not in e.stops) and to leave (the other way round).
+  added_stops_.clear();
+  removed_stops_.clear();
+  if (same_net) {
+    std::set_difference(new_stops_.begin(), new_stops_.end(), e.stops.begin(), e.stops.end(),
+                        std::back_inserter(added_stops_));
+    std::set_difference(e.stops.begin(), e.stops.end(), new_stops_.begin(), new_stops_.end(),
+                        std::back_inserter(removed_stops_));
+  }
+  // Register first, publish, then unregister: a reader never misses a live vehicle.
+  for (uint32_t s : added_stops_) view->AddVehicle(s, e.slot);
+  e.spare = e.slot->snapshot.exchange(std::move(snap), std::memory_order_acq_rel);
   bool poke = false;
   if (same_net) {
-    // Register first, publish, then unregister: a reader never misses a live vehicle.
-    for (uint32_t s : new_stops_)
-      if (!std::binary_search(e.stops.begin(), e.stops.end(), s)) view->AddVehicle(s, e.slot);
-  }
-  e.slot->snapshot.store(std::move(snap), std::memory_order_release);
-  if (same_net) {
-    for (uint32_t s : e.stops)
-      if (!std::binary_search(new_stops_.begin(), new_stops_.end(), s)) {
-        view->RemoveVehicle(s, e.slot.get());
-        view->stops[s].version.fetch_add(1, std::memory_order_release);
-        poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
-      }
+    for (uint32_t s : removed_stops_) {
+      view->RemoveVehicle(s, e.slot.get());
+      view->stops[s].version.fetch_add(1, std::memory_order_release);
+      poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
+    }
     for (uint32_t s : new_stops_) {
       view->stops[s].version.fetch_add(1, std::memory_order_release);
       poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;

@@ -164,6 +164,9 @@ class Shard {
   };
   struct VehicleEntry {
     std::shared_ptr<VehicleSlot> slot;
+    // The snapshot the slot held before the newest one, reused by the next Publish once no
+    // reader holds it.
+    std::shared_ptr<const VehicleSnapshot> spare;
     std::vector<uint32_t> stops;  // stops registered in view_ (sorted)
     LiveView* view = nullptr;     // the view `stops` are registered in
     bool dirty = false;
@@ -194,6 +197,8 @@ class Shard {
   std::vector<Prediction> predictions_;
   std::vector<StoreChange> changes_;
   std::vector<uint32_t> new_stops_;
+  std::vector<uint32_t> added_stops_;
+  std::vector<uint32_t> removed_stops_;
   absl::Time next_vehicle_flush_;
   absl::Time next_model_save_;
 

@@ -325,13 +325,12 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
   // Errors of this predictor's own earlier predictions for this stop.
   if (v.stop_index > 0) {
     auto it = pending_.find(TripKey{v.trip, v.service_date});
-    if (it != pending_.end() && v.stop_index < it->second.size()) {
-      std::vector<Pending>& pend = it->second[v.stop_index];
-      for (const Pending& p : pend) {
+    if (it != pending_.end() && v.stop_index < it->second.by_stop.size()) {
+      for (const Pending& p : it->second.by_stop[v.stop_index]) {
         if (static_cast<double>(p.made_at_s) >= v.arrival_s) continue;
         AddError(p.phase, p.bin, static_cast<float>(v.arrival_s - static_cast<double>(p.predicted_s)));
       }
-      pend.clear();
+      it->second.Clear(v.stop_index);
     }
   }
   // Segment running time: arrival at the previous stop of the same trip -> arrival here.
@@ -382,9 +381,10 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto cur = it++;
       bool any = false;
-      for (std::vector<Pending>& pend : cur->second) {
-        if (!pend.empty() && pend.back().made_at_s < now - 3 * 3600) pend.clear();
-        any = any || !pend.empty();
+      TripPending& tp = cur->second;
+      for (size_t k = 0; k < tp.by_stop.size(); ++k) {
+        if (tp.newest_s[k] != kNoSample && tp.newest_s[k] < now - 3 * 3600) tp.Clear(k);
+        any = any || tp.newest_s[k] != kNoSample;
       }
       if (!any) pending_.erase(cur);
     }
@@ -420,11 +420,13 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
       if (trip != pending_trip) {
         pending_trip = trip;
         trip_pending = &pending_[TripKey{trip, s.service_date}];
-        if (trip_pending->size() < t.n) trip_pending->resize(t.n);
+        if (trip_pending->by_stop.size() < t.n) trip_pending->Resize(t.n);
       }
-      std::vector<Pending>& pend = (*trip_pending)[k];
-      if (pend.empty() || pend.back().made_at_s + options_.sample_s <= now) {
-        pend.push_back(Pending{now, raw, static_cast<uint8_t>(bin), static_cast<uint8_t>(phase)});
+      int64_t& newest = trip_pending->newest_s[k];
+      if (newest == kNoSample || newest + options_.sample_s <= now) {
+        newest = now;
+        trip_pending->by_stop[k].push_back(
+            Pending{now, raw, static_cast<uint8_t>(bin), static_cast<uint8_t>(phase)});
       }
     }
   };

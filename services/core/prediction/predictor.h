@@ -149,8 +149,23 @@ class LayeredPredictor : public ArrivalPredictor {
       return H::combine(std::move(h), k.trip, k.service_date);
     }
   };
-  // Pending predictions of a trip instance by stop index (an empty vector = none pending).
-  using TripPending = std::vector<std::vector<Pending>>;
+  // Pending predictions of a trip instance by stop index (an empty vector = none pending), and
+  // per stop the time of its newest pending prediction (kNoSample: none), kept contiguous so
+  // the once-per-prediction "is a sample due?" test reads one array instead of chasing a
+  // vector per stop.
+  static constexpr int64_t kNoSample = INT64_MIN;
+  struct TripPending {
+    std::vector<int64_t> newest_s;
+    std::vector<std::vector<Pending>> by_stop;
+    void Resize(size_t n) {
+      newest_s.resize(n, kNoSample);
+      by_stop.resize(n);
+    }
+    void Clear(size_t k) {
+      newest_s[k] = kNoSample;
+      by_stop[k].clear();
+    }
+  };
   struct LastVisit {
     uint32_t trip = kNoIndex;
     int32_t service_date = 0;
