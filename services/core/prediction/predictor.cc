@@ -84,9 +84,9 @@ double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int
     if (now - s.t_last <= options_.live_window_s) src = PredictionSource::kLive;
   }
   const size_t bucket = static_cast<size_t>(std::min<int64_t>(tod_s / kBucketS, 255));
-  if (profile_entries_ > 0 && tod_s >= 0 && seg < profile_.size() &&
-      bucket < profile_[seg].size()) {
-    const Profile& prof = profile_[seg][bucket];
+  if (profile_entries_ > 0 && tod_s >= 0 && bucket < profile_.size() &&
+      seg < profile_[bucket].size()) {
+    const Profile& prof = profile_[bucket][seg];
     if (prof.present && prof.n > 0) {
       const double w = std::min<double>(options_.profile_weight_cap,
                                         options_.profile_weight * prof.n);
@@ -118,10 +118,10 @@ void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_
 }
 
 LayeredPredictor::Profile& LayeredPredictor::ProfileAt(uint32_t seg, uint32_t bucket) {
-  if (profile_.size() <= seg) profile_.resize(seg + 1);
-  std::vector<Profile>& v = profile_[seg];
-  if (v.size() <= bucket) v.resize(bucket + 1);
-  Profile& p = v[bucket];
+  if (profile_.size() <= bucket) profile_.resize(bucket + 1);
+  std::vector<Profile>& v = profile_[bucket];
+  if (v.size() <= seg) v.resize(std::max<size_t>(seg + 1, segs_.size()));
+  Profile& p = v[seg];
   if (!p.present) {
     p = Profile{};
     p.present = true;
@@ -505,9 +505,10 @@ std::string LayeredPredictor::Serialize() const {
     absl::StrAppend(&out, "seg\t", feed.routes[s.route].id, "\t", feed.stops[s.from].id, "\t",
                     feed.stops[s.to].id, buf);
   }
-  for (size_t seg = 0; seg < profile_.size(); ++seg) {  // by (segment, bucket)
-    for (size_t bucket = 0; bucket < profile_[seg].size(); ++bucket) {
-      const Profile& p = profile_[seg][bucket];
+  for (size_t seg = 0; seg < segs_.size(); ++seg) {  // by (segment, bucket)
+    for (size_t bucket = 0; bucket < profile_.size(); ++bucket) {
+      if (seg >= profile_[bucket].size()) continue;
+      const Profile& p = profile_[bucket][seg];
       if (!p.present) continue;
       const SegStats& s = segs_[seg];
       std::snprintf(buf, sizeof buf, "\t%u\t%.9g\t%.9g\n", static_cast<unsigned>(bucket),

@@ -197,7 +197,9 @@ class LayeredPredictor : public ArrivalPredictor {
   double decay_per_s_;
   std::vector<SegStats> segs_;
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_lookup_;
-  // Time-of-day profile: profile_[seg][bucket] (bucket = time of day / kBucketS, at most 255).
+  // Time-of-day profile: profile_[bucket][seg] (bucket = time of day / kBucketS, at most 255).
+  // Bucket-major: the segments of a pattern have consecutive ids, so a prediction chaining
+  // along a trip reads one contiguous run instead of one scattered allocation per segment.
   std::vector<std::vector<Profile>> profile_;
   int64_t profile_entries_ = 0;
   std::vector<std::vector<uint32_t>> pattern_segs_;
