@@ -6,11 +6,17 @@
 //                      [--gateway=100] [--max_batch=1024] [--no_state] [--appendonly [--appendfsync=everysec]]
 //                      [--multi | --no_multi] (default: MULTI/EXEC only with appendfsync always)
 //                      [--memory] [--keep (leave the keys in Redis)]
+//                      [--rate=FIXES_PER_S (pace the producer; default: as fast as accepted)]
+//                      [--visits_every=N (one stop visit per N fixes, 100 routes x 2,000 stops)]
+//                      [--redis_pid=PID (CPU of an external --redis server)]
+//                      [--position_window_ms=MS (StoreWriterOptions::position_window)]
 // Without --redis it starts its own redis-server on a free port (--appendonly: appendonly yes,
 // appendfsync always). Producers enqueue gateway batches (EnqueueAll of --gateway changes) as
-// fast as the writer accepts them; RESOURCE_EXHAUSTED answers are counted and retried after
-// 100 us. Reports fixes/s from the first enqueue until Flush returned (everything in Redis),
-// plus the writer's process CPU time.
+// fast as the writer accepts them (or at --rate); RESOURCE_EXHAUSTED answers are counted and
+// retried after 100 us. Fixes go to the vehicles round-robin, so with --rate each vehicle sends
+// rate/vehicles fixes per second (--vehicles=10000 --rate=60000: 6/s like a gateway;
+// --rate=1000: one fix per vehicle per 10 s). Reports fixes/s from the first enqueue until
+// Flush returned (everything in Redis), plus the writer's and redis-server's CPU time.
 
 #include <sys/resource.h>
 
@@ -86,6 +92,10 @@ int Main(int argc, char** argv) {
   const bool memory = Flag(argc, argv, "memory", &v);
   const bool no_multi = Flag(argc, argv, "no_multi", &v);
   const bool multi = Flag(argc, argv, "multi", &v);
+  const double rate = Flag(argc, argv, "rate", &v) ? std::stod(v) : 0;
+  const int64_t visits_every = Flag(argc, argv, "visits_every", &v) ? std::stoll(v) : 0;
+  const pid_t redis_pid = Flag(argc, argv, "redis_pid", &v) ? pid_t(std::stol(v)) : 0;
+  const int64_t window_ms = Flag(argc, argv, "position_window_ms", &v) ? std::stoll(v) : -1;
 
   testing::RedisTestServerOptions so;
   so.appendonly = appendonly;
@@ -119,6 +129,7 @@ int Main(int argc, char** argv) {
 
   StoreWriterOptions wo;
   wo.max_batch = max_batch;
+  if (window_ms >= 0) wo.position_window = absl::Milliseconds(window_ms);
   StoreWriter writer(store.get(), wo);
 
   // One gateway message's worth of changes, rebuilt per message (like the ingest path does).
@@ -128,10 +139,17 @@ int Main(int argc, char** argv) {
   msg.reserve(gateway * 2);
   uint64_t retries = 0;
   const double cpu0 = CpuSeconds();
-  const double redis_cpu0 = ProcessCpuSeconds(server.pid());
+  const pid_t rpid = redis_pid > 0 ? redis_pid : server.pid();
+  const double redis_cpu0 = ProcessCpuSeconds(rpid);
   const absl::Time t0 = absl::Now();
   int64_t sent = 0;
+  int64_t visits = 0;
   while (sent < fixes) {
+    if (rate > 0) {
+      const absl::Time due = t0 + absl::Seconds(double(sent) / rate);
+      const absl::Time now = absl::Now();
+      if (due > now) absl::SleepFor(due - now);
+    }
     msg.clear();
     for (size_t k = 0; k < gateway && sent < fixes; ++k, ++sent) {
       const int veh = int(sent % vehicles);
@@ -156,6 +174,22 @@ int Main(int argc, char** argv) {
         r.route_id = f.route_id;
         msg.emplace_back(std::move(r));
       }
+      if (visits_every > 0 && sent % visits_every == visits_every - 1) {
+        StopVisitRecord sv;
+        sv.visit.vehicle_id = f.vehicle_id;
+        sv.visit.stop_index = uint32_t(sent % 40);
+        sv.visit.stop_sequence = int32_t(sent % 40) + 1;
+        sv.visit.service_date = 20260216;
+        sv.visit.scheduled_arrival_s = f.timestamp_s - 30;
+        sv.visit.scheduled_departure_s = f.timestamp_s - 30;
+        sv.visit.arrival_s = double(f.timestamp_s) + 0.25;
+        sv.visit.departure_s = double(f.timestamp_s) + 12.5;
+        sv.trip_id = absl::StrCat("6010", veh % 3000);
+        sv.route_id = absl::StrCat("R", veh % 100);
+        sv.stop_id = absl::StrCat("100", (sent / 7) % 2000);
+        msg.emplace_back(std::move(sv));
+        ++visits;
+      }
       msg.emplace_back(std::move(f));
     }
     while (!writer.EnqueueAll(absl::MakeSpan(msg)).ok()) {
@@ -167,7 +201,7 @@ int Main(int argc, char** argv) {
   absl::Status fs = writer.Flush(absl::Seconds(600));
   const absl::Time t1 = absl::Now();
   const double cpu = CpuSeconds() - cpu0;
-  const double redis_cpu = ProcessCpuSeconds(server.pid()) - redis_cpu0;
+  const double redis_cpu = ProcessCpuSeconds(rpid) - redis_cpu0;
   if (!fs.ok()) {
     std::fprintf(stderr, "flush: %s\n", fs.ToString().c_str());
     return 3;
@@ -175,10 +209,12 @@ int Main(int argc, char** argv) {
   StoreWriterStats st = writer.Stats();
   const double secs = absl::ToDoubleSeconds(t1 - t0);
   std::printf(
-      "store=%s fixes=%lld vehicles=%d state=%s gateway=%zu max_batch=%zu appendfsync=%s multi=%s\n"
+      "store=%s fixes=%lld vehicles=%d state=%s visits=%lld rate=%.0f window_ms=%lld "
+      "gateway=%zu max_batch=%zu appendfsync=%s multi=%s\n"
       "  %.0f fixes/s persisted (%.2f s; enqueue done after %.2f s), %llu changes in %llu "
       "batches (%.0f per batch), %llu full-queue retries, process CPU %.2f s (%.2f us/fix), redis-server CPU %.2f s (%.2f us/fix)\n",
-      url.c_str(), (long long)fixes, vehicles, with_state ? "yes" : "no", gateway, max_batch,
+      url.c_str(), (long long)fixes, vehicles, with_state ? "yes" : "no", (long long)visits,
+      rate, (long long)absl::ToInt64Milliseconds(wo.position_window), gateway, max_batch,
       appendonly ? so.appendfsync.c_str() : "no", multi ? "yes" : no_multi ? "no" : "auto", fixes / secs, secs, absl::ToDoubleSeconds(t_enq - t0),
       (unsigned long long)st.applied, (unsigned long long)st.batches,
       double(st.applied) / std::max<uint64_t>(1, st.batches), (unsigned long long)retries, cpu,

@@ -1,6 +1,7 @@
 #include "services/server/arrivals.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/time/civil_time.h"
 
@@ -9,6 +10,31 @@ namespace {
 
 int32_t YyyyMmDd(absl::CivilDay d) {
   return static_cast<int32_t>(d.year() * 10000 + d.month() * 100 + d.day());
+}
+
+// How far the vehicle is from the stop of `e`: metres along its route and stops still to serve
+// before it (through the end of its trip when `e` is on the next trip of its block). Unknown
+// (NaN, -1) without a position along the trip.
+void DistanceAhead(const Network& net, const VehicleState& state, const StopEta& e,
+                   double* distance_m, int32_t* stops_away) {
+  *distance_m = NAN;
+  *stops_away = -1;
+  const double along = state.dist_along_m;
+  if (state.trip == kNoIndex || e.trip == kNoIndex || !std::isfinite(along)) return;
+  const Pattern& cur = net.pattern(net.trip_pattern(state.trip));
+  const int next = static_cast<int>(state.next_stop_index);
+  if (e.trip == state.trip) {
+    if (e.stop_index < cur.stop_dist_m.size())
+      *distance_m = std::max(0.0, cur.stop_dist_m[e.stop_index] - along);
+    *stops_away = std::max(0, static_cast<int>(e.stop_index) - next);
+  } else {
+    const Pattern& nxt = net.pattern(net.trip_pattern(e.trip));
+    const double rest =
+        cur.stop_dist_m.empty() ? 0 : std::max(0.0, cur.stop_dist_m.back() - along);
+    if (e.stop_index < nxt.stop_dist_m.size()) *distance_m = rest + nxt.stop_dist_m[e.stop_index];
+    *stops_away = std::max(0, static_cast<int>(cur.stops.size()) - next) +
+                  static_cast<int>(e.stop_index);
+  }
 }
 
 }  // namespace
@@ -34,28 +60,27 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
       if (e.stop != q.stop) continue;
       if (e.trip >= feed.trips.size()) continue;
       if (q.route != kNoIndex && feed.trips[e.trip].route != q.route) continue;
-      covered.emplace_back(e.trip, e.service_date);
+      covered.emplace_back(e.trip, st.service_date);
       if (e.predicted_arrival_s < from_s || e.predicted_arrival_s > to_s) continue;
+      const GtfsTrip& trip = feed.trips[e.trip];
+      if (e.stop_index >= trip.num_stop_times) continue;
+      const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + e.stop_index];
       ArrivalRow r;
       r.trip = e.trip;
-      r.service_date = e.service_date;
+      r.service_date = st.service_date;
       r.stop_index = e.stop_index;
-      r.stop_sequence = e.stop_sequence;
+      r.stop_sequence = stt.stop_sequence;
       r.predicted_arrival_s = e.predicted_arrival_s;
-      r.p10_s = e.p10_s == kNoTime ? e.predicted_arrival_s : e.p10_s;
-      r.p90_s = e.p90_s == kNoTime ? e.predicted_arrival_s : e.p90_s;
-      r.predicted_departure_s = e.predicted_departure_s == kNoTime ? 0 : e.predicted_departure_s;
-      r.scheduled_arrival_s = e.scheduled_arrival_s;
-      const GtfsTrip& trip = feed.trips[e.trip];
-      if (e.stop_index < trip.num_stop_times) {
-        const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + e.stop_index];
-        r.scheduled_departure_s = e.scheduled_arrival_s + (stt.departure_s - stt.arrival_s);
-      }
+      const int64_t p10 = e.p10_s(), p90 = e.p90_s(), dep = e.predicted_departure_s();
+      r.p10_s = p10 == kNoTime ? e.predicted_arrival_s : p10;
+      r.p90_s = p90 == kNoTime ? e.predicted_arrival_s : p90;
+      r.predicted_departure_s = dep == kNoTime ? 0 : dep;
+      r.scheduled_arrival_s = st.day_start_s + stt.arrival_s;
+      r.scheduled_departure_s = st.day_start_s + stt.departure_s;
       r.live = true;
-      r.source = e.source;
+      r.source = e.prediction_source();
       r.vehicle_id = st.vehicle_id;
-      r.distance_m = e.distance_m;
-      r.stops_away = e.stops_away;
+      DistanceAhead(net, st, e, &r.distance_m, &r.stops_away);
       r.occupancy = st.occupancy;
       r.vehicle_last_seen_s = st.timestamp_s;
       rows.push_back(std::move(r));

@@ -13,6 +13,7 @@
 //
 // Readers never wait on the per-fix path: they load shared_ptrs and read immutable data.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -29,27 +30,44 @@
 
 namespace smartbus::server {
 
-// One predicted arrival of a vehicle at a stop (a Prediction without the strings).
+// One predicted arrival of a vehicle at a stop, compact (32 bytes): a snapshot holds one per
+// downstream stop and is rewritten on every fix, so its size is the per-fix memory traffic.
+// What the network knows (scheduled time, stop_sequence) and what follows from the vehicle's
+// state (service date, distance, stops away) is looked up by the reader (arrivals.cc).
 struct StopEta {
-  uint32_t stop = kNoIndex;
-  uint32_t trip = kNoIndex;
-  int32_t service_date = 0;
-  uint32_t stop_index = 0;     // position of the stop in the trip
-  uint32_t stop_sequence = 0;
+  static constexpr int32_t kNoOffset = INT32_MIN;
   int64_t predicted_arrival_s = 0;
-  int64_t p10_s = kNoTime;
-  int64_t p90_s = kNoTime;
-  int64_t predicted_departure_s = kNoTime;
-  int64_t scheduled_arrival_s = 0;
-  PredictionSource source = PredictionSource::kSchedule;
-  double distance_m = NAN;     // along the route from the vehicle to the stop
-  int32_t stops_away = -1;     // stops still to serve before this one
+  uint32_t stop = kNoIndex;
+  uint32_t trip = kNoIndex;     // the vehicle's trip, or the next trip of its block
+  uint32_t stop_index : 24;     // position of the stop in the trip
+  uint32_t source : 8;          // PredictionSource
+  int32_t p10_offset_s = kNoOffset;        // P10 - predicted arrival (kNoOffset: none)
+  int32_t p90_offset_s = kNoOffset;        // P90 - predicted arrival
+  int32_t departure_offset_s = kNoOffset;  // predicted departure - arrival (first stop only)
+
+  StopEta() : stop_index(0), source(0) {}
+  PredictionSource prediction_source() const { return static_cast<PredictionSource>(source); }
+  int64_t p10_s() const { return Abs(p10_offset_s); }
+  int64_t p90_s() const { return Abs(p90_offset_s); }
+  int64_t predicted_departure_s() const { return Abs(departure_offset_s); }
+  // kNoTime stays kNoTime; a time further than 2^31 s from the arrival is clamped.
+  static int32_t Offset(int64_t t, int64_t from) {
+    if (t == kNoTime) return kNoOffset;
+    return static_cast<int32_t>(std::clamp<int64_t>(t - from, INT32_MIN + 1, INT32_MAX));
+  }
+
+ private:
+  int64_t Abs(int32_t off) const {
+    return off == kNoOffset ? kNoTime : predicted_arrival_s + off;
+  }
 };
+static_assert(sizeof(StopEta) == 32, "StopEta is rewritten per fix: keep it small");
 
 struct VehicleSnapshot {
   std::shared_ptr<const Network> network;  // the network the indices below refer to
   VehicleState state;
-  std::vector<StopEta> etas;  // in the order the vehicle reaches the stops
+  std::vector<StopEta> etas;  // in the order the vehicle reaches the stops; service date:
+                              // state.service_date
 };
 
 struct VehicleSlot {

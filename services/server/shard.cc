@@ -4,6 +4,7 @@
 #include <cmath>
 #include <future>
 #include <iterator>
+#include <pthread.h>
 
 #include "services/store/network_ids.h"
 
@@ -41,7 +42,11 @@ void Shard::MakeEngine() {
 void Shard::Start() {
   next_vehicle_flush_ = absl::Now() + options_.vehicle_flush_interval;
   next_model_save_ = absl::Now() + options_.model_save_interval;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    // Named for top -H / perf: "sb-shard-<index>".
+    pthread_setname_np(pthread_self(), ("sb-shard-" + std::to_string(index_)).c_str());
+    Run();
+  });
 }
 
 void Shard::Stop() {
@@ -233,38 +238,17 @@ void Shard::Publish(const VehicleState& state, bool force) {
   if (snap->network != network_) snap->network = network_;
   snap->state = state;
   snap->etas.reserve(predictions_.size());
-  const Network& net = *network_;
-  const double along = state.dist_along_m;
-  const Pattern* cur = state.trip != kNoIndex ? &net.pattern(net.trip_pattern(state.trip))
-                                              : nullptr;
   new_stops_.clear();
   for (const Prediction& p : predictions_) {
     StopEta& eta = snap->etas.emplace_back();
+    eta.predicted_arrival_s = p.predicted_arrival_s;
     eta.stop = p.stop;
     eta.trip = p.trip;
-    eta.service_date = p.service_date;
     eta.stop_index = p.stop_index;
-    eta.stop_sequence = p.stop_sequence;
-    eta.predicted_arrival_s = p.predicted_arrival_s;
-    eta.p10_s = p.p10_s;
-    eta.p90_s = p.p90_s;
-    eta.predicted_departure_s = p.predicted_departure_s;
-    eta.scheduled_arrival_s = p.scheduled_arrival_s;
-    eta.source = p.source;
-    if (cur && std::isfinite(along) && p.trip != kNoIndex) {
-      const int next = static_cast<int>(state.next_stop_index);
-      if (p.trip == state.trip) {
-        if (p.stop_index < cur->stop_dist_m.size())
-          eta.distance_m = std::max(0.0, cur->stop_dist_m[p.stop_index] - along);
-        eta.stops_away = std::max(0, static_cast<int>(p.stop_index) - next);
-      } else {
-        const Pattern& nxt = net.pattern(net.trip_pattern(p.trip));
-        double rest = cur->stop_dist_m.empty() ? 0 : std::max(0.0, cur->stop_dist_m.back() - along);
-        if (p.stop_index < nxt.stop_dist_m.size()) eta.distance_m = rest + nxt.stop_dist_m[p.stop_index];
-        eta.stops_away = std::max(0, static_cast<int>(cur->stops.size()) - next) +
-                         static_cast<int>(p.stop_index);
-      }
-    }
+    eta.source = static_cast<uint32_t>(p.source);
+    eta.p10_offset_s = StopEta::Offset(p.p10_s, p.predicted_arrival_s);
+    eta.p90_offset_s = StopEta::Offset(p.p90_s, p.predicted_arrival_s);
+    eta.departure_offset_s = StopEta::Offset(p.predicted_departure_s, p.predicted_arrival_s);
     new_stops_.push_back(p.stop);
   }
   std::sort(new_stops_.begin(), new_stops_.end());
