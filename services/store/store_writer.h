@@ -50,6 +50,8 @@ struct StoreWriterOptions {
   absl::Duration flush_interval = absl::Milliseconds(5);
   // Dirty vehicle states are written this often (and on Flush).
   absl::Duration state_interval = absl::Milliseconds(500);
+  // Position coalescing window (0 = off).
+  absl::Duration position_window = absl::ZeroDuration();
   // Retry delay after a failed batch: starts at min, doubles up to max.
   absl::Duration min_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
