@@ -228,6 +228,29 @@ bool ParsePositionData(absl::string_view s, Fix* f) {
          ParseOptional(p[9], &f->load, -1) && ParseOptional(p[10], &f->accuracy_m, float(NAN));
 }
 
+void AppendPositionLine(std::string* out, const Fix& f) {
+  AppendNumber(out, f.timestamp_s);
+  out->push_back('\t');
+  AppendPositionData(out, f);
+}
+
+bool ParsePositionLines(absl::string_view s, absl::string_view vehicle_id,
+                        std::vector<Fix>* out) {
+  const size_t size_before = out->size();
+  for (absl::string_view line : absl::StrSplit(s, '\n')) {
+    const size_t tab = line.find('\t');
+    Fix f;
+    if (tab == absl::string_view::npos || !ParseNumber(line.substr(0, tab), &f.timestamp_s) ||
+        !ParsePositionData(line.substr(tab + 1), &f)) {
+      out->resize(size_before);
+      return false;
+    }
+    f.vehicle_id = std::string(vehicle_id);
+    out->push_back(std::move(f));
+  }
+  return true;
+}
+
 void SortAndDedupePositions(std::vector<Fix>* fixes) {
   std::stable_sort(fixes->begin(), fixes->end(), [](const Fix& a, const Fix& b) {
     return a.timestamp_s < b.timestamp_s;

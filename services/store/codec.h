@@ -54,6 +54,15 @@ void AppendPositionData(std::string* out, const Fix& f);
 // False when `s` is not such a value. Leaves vehicle_id and timestamp_s alone.
 bool ParsePositionData(absl::string_view s, Fix* f);
 
+// Several positions of one vehicle as one value (the "m" field of a Redis position stream
+// entry): one line per fix, "<timestamp_s>\t<AppendPositionData>", lines separated by '\n'
+// (ids are escaped, so neither a tab nor a newline of an id can split a line).
+void AppendPositionLine(std::string* out, const Fix& f);  // one line, no '\n'
+// Appends the fixes of such a value to `out` in line order, vehicle_id set to `vehicle_id`.
+// False (and `out` as it was) when a line is malformed.
+bool ParsePositionLines(absl::string_view s, absl::string_view vehicle_id,
+                        std::vector<Fix>* out);
+
 // Sorts positions by timestamp_s (stable: ties keep append order) and keeps the first of each
 // timestamp (a batch retried after a partial failure may have appended some fixes twice).
 void SortAndDedupePositions(std::vector<Fix>* fixes);

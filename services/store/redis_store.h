@@ -5,10 +5,12 @@
 // the next call (the StoreWriter in front retries with backoff). Writes of Apply go out as one
 // pipeline (one buffer, one round trip). Thread-safe.
 
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -76,14 +78,43 @@ class RedisStore : public Store {
   redisContext* ctx_ = nullptr;  // null while disconnected
   std::string last_error_;
   // Per connection: vehicles known to be in the vehicles set, when each key's TTL was last
-  // refreshed, appends since a stream was trimmed. Cleared on reconnect and on a failed batch.
+  // refreshed, what was appended to each position stream since its last trim. Cleared on
+  // reconnect and on a failed batch.
   absl::flat_hash_set<std::string> known_vehicles_;
   absl::flat_hash_map<std::string, int64_t> veh_expire_s_;
+  // Position stream bookkeeping. A stream entry holds one or several fixes, so the trim length
+  // (in entries) that keeps the newest positions_cap fixes is found from checkpoints (entries
+  // and fixes appended on this connection, taken at each trim): the entries appended since the
+  // newest checkpoint at least positions_cap fixes back. Entries from before the connection
+  // count as one fix each (the least an entry holds), so a trim never drops a needed fix.
   struct PosKeyState {
+    static constexpr int kCheckpoints = 12;  // trims every cap/10 fixes: > 1.1 cap back
+    struct Checkpoint {
+      uint64_t entries = 0;
+      uint64_t fixes = 0;
+    };
     int64_t expire_s = 0;     // when EXPIRE was last sent (unix seconds)
-    size_t since_trim = 0;    // XADDs since the last XTRIM
+    size_t since_trim = 0;    // fixes appended since the last XTRIM
+    uint64_t entries = 0;     // entries appended on this connection
+    uint64_t fixes = 0;       // fixes in them
+    Checkpoint checkpoints[kCheckpoints];  // ring, the newest at next_checkpoint - 1
+    int num_checkpoints = 0;
+    int next_checkpoint = 0;
+    // Entries that hold at least `cap` of the newest fixes.
+    uint64_t EntriesForNewest(uint64_t cap) const;
   };
   absl::flat_hash_map<std::string, PosKeyState> pos_keys_;
+  // Visit sorted set key -> when its retention trim (ZREMRANGEBYSCORE) was last sent (unix s).
+  absl::flat_hash_map<std::string, int64_t> visit_trim_s_;
+  // Reused by ApplyLocked to group a batch's fixes per vehicle (one stream entry per group).
+  struct FixGroup {
+    const Fix* first = nullptr;
+    uint32_t head = 0, tail = 0, count = 0;  // indices into batch_fixes_ / batch_next_
+  };
+  absl::flat_hash_map<absl::string_view, uint32_t> group_of_;
+  std::vector<FixGroup> groups_;
+  std::vector<const Fix*> batch_fixes_;
+  std::vector<uint32_t> batch_next_;
   bool atomic_batches_ = false;  // MULTI/EXEC per Apply on this connection
   std::unique_ptr<RedisPipeline> pipeline_;  // reused by Apply (keeps its buffer)
 };

@@ -93,8 +93,11 @@ struct StoreOptions {
   // Prefix of every Redis key ("sb:" gives "sb:veh:<vehicle_id>" ...). Lets several SmartBus
   // instances (or tests) share one Redis database. Ignored by MemoryStore.
   std::string key_prefix = "sb:";
-  // Recent positions kept per vehicle. Readers get at most this many (the newest); Redis may
-  // hold up to cap + cap/10 + 100 (XTRIM MAXLEN ~ every cap/10 appends). 0 disables history.
+  // Recent positions kept per vehicle. Readers get at most this many (the newest). Redis
+  // stores several fixes of a vehicle written in one batch as one stream entry and trims
+  // (XTRIM MAXLEN ~) every cap/10 fixes to the entries holding the newest cap fixes, so it may
+  // hold up to about cap + cap/10 + one entry's fixes, plus Redis' own slack of up to 100
+  // entries. 0 disables history.
   size_t positions_cap = 1000;
   // A vehicle's position history expires this long after its last write (Redis EXPIRE, wall
   // clock). 0 = never.
@@ -104,6 +107,9 @@ struct StoreOptions {
   // Stop visits older than this, counted back from the newest arrival written to the same
   // index (data time, so replaying an old day keeps it), are removed. 0 = keep forever.
   int64_t visits_retention_s = 14 * 86400;
+  // Redis only: each visit sorted set is trimmed to the retention at most this often (when it
+  // is written to); readers filter older visits out in between. 0 = in every batch.
+  int64_t visits_trim_interval_s = 60;
   // Redis only: whether every Apply batch is wrapped in MULTI/EXEC. A batch is then
   // all-or-nothing, and with appendfsync always Redis fsyncs once per batch instead of once per
   // 16 KiB it reads (2-3x the throughput with a 10 ms fsync); without appendfsync always it only

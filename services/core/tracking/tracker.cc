@@ -454,21 +454,28 @@ void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
 
 bool Tracker::Impl::InstanceFor(uint32_t trip, int64_t t, int32_t* date,
                                 int64_t* day_start) const {
+  // The instance whose first departure is nearest t, among those scheduled to run within 4 h
+  // of t (one trip's few candidate dates, not every trip around t: this runs whenever a bus
+  // names a trip other than the one it is on, e.g. every fix while it still names the trip it
+  // just finished).
+  constexpr int64_t kWindowS = 4 * 3600;
   absl::Time at = absl::FromUnixSeconds(t);
-  std::vector<TripInstance> around = net_.TripsAround(at, absl::Hours(4), absl::Hours(4));
-  int64_t best_gap = std::numeric_limits<int64_t>::max();
-  bool found = false;
   const GtfsTrip& tr = net_.feed().trips[trip];
-  for (const TripInstance& ti : around) {
-    if (ti.trip != trip) continue;
-    int64_t ds = absl::ToUnixSeconds(ti.day_start);
-    int64_t a = ds + net_.feed().stop_times[tr.first_stop_time].departure_s;
-    int64_t gap = std::llabs(t - a);
-    if (gap < best_gap) {
-      best_gap = gap;
-      *date = ti.service_date;
-      *day_start = ds;
-      found = true;
+  bool found = false;
+  if (tr.num_stop_times > 0) {
+    const GtfsStopTime* st = &net_.feed().stop_times[tr.first_stop_time];
+    const int64_t dep0 = st[0].departure_s;
+    const int64_t arr_n = st[tr.num_stop_times - 1].arrival_s;
+    const int64_t dur = std::max<int64_t>(0, arr_n - dep0);
+    std::optional<TripInstance> ti =
+        net_.NearestTripInstance(trip, at, absl::Seconds(kWindowS + dur));
+    if (ti) {
+      const int64_t ds = absl::ToUnixSeconds(ti->day_start);
+      if (t >= ds + dep0 - kWindowS && t <= ds + arr_n + kWindowS) {
+        *date = ti->service_date;
+        *day_start = ds;
+        found = true;
+      }
     }
   }
   if (found) return true;
