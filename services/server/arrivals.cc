@@ -51,7 +51,7 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
   // Live: vehicles registered at the stop.
   std::vector<std::pair<uint32_t, int32_t>> covered;  // (trip, service_date) with a vehicle
   auto slots = view.stops[q.stop].vehicles.load(std::memory_order_acquire);
-  for (const auto& slot : *slots) {
+  for (const VehicleSlot* slot : *slots) {
     auto snap = slot->snapshot.load(std::memory_order_acquire);
     if (!snap || snap->network != view.network) continue;
     const VehicleState& st = snap->state;

@@ -112,7 +112,10 @@ class VehicleDirectory {
   absl::flat_hash_map<std::string, std::shared_ptr<VehicleSlot>> slots_;
 };
 
-using SlotList = std::vector<std::shared_ptr<VehicleSlot>>;
+// Raw pointers: a VehicleSlot lives as long as its directory (vehicles are never removed from
+// one, and the server outlives every view), so registering a vehicle at a stop copies no
+// reference counts.
+using SlotList = std::vector<const VehicleSlot*>;
 
 struct StopSlot {
   std::atomic<std::shared_ptr<const SlotList>> vehicles{std::make_shared<const SlotList>()};
@@ -127,11 +130,13 @@ struct LiveView {
   std::shared_ptr<const Network> network;
   std::vector<StopSlot> stops;  // indexed by stop index of `network`
 
-  void AddVehicle(uint32_t stop, const std::shared_ptr<VehicleSlot>& slot) {
+  void AddVehicle(uint32_t stop, const VehicleSlot* slot) {
     StopSlot& s = stops[stop];
     std::lock_guard lock(s.write_mu);
     auto cur = s.vehicles.load(std::memory_order_acquire);
-    auto next = std::make_shared<SlotList>(*cur);
+    auto next = std::make_shared<SlotList>();
+    next->reserve(cur->size() + 1);
+    next->assign(cur->begin(), cur->end());
     next->push_back(slot);
     s.vehicles.store(std::move(next), std::memory_order_release);
   }
@@ -141,8 +146,8 @@ struct LiveView {
     auto cur = s.vehicles.load(std::memory_order_acquire);
     auto next = std::make_shared<SlotList>();
     next->reserve(cur->size());
-    for (const auto& v : *cur)
-      if (v.get() != slot) next->push_back(v);
+    for (const VehicleSlot* v : *cur)
+      if (v != slot) next->push_back(v);
     s.vehicles.store(std::move(next), std::memory_order_release);
   }
 };

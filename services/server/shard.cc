@@ -270,7 +270,7 @@ void Shard::Publish(const VehicleState& state, bool force) {
                         std::back_inserter(removed_stops_));
   }
   // Register first, publish, then unregister: a reader never misses a live vehicle.
-  for (uint32_t s : added_stops_) view->AddVehicle(s, e.slot);
+  for (uint32_t s : added_stops_) view->AddVehicle(s, e.slot.get());
   e.spare = e.slot->snapshot.exchange(std::move(snap), std::memory_order_acq_rel);
   bool poke = false;
   if (same_net) {

@@ -197,9 +197,17 @@ absl::StatusOr<VehicleRecord> DecodeVehicle(absl::string_view key, absl::string_
   return out;
 }
 
-// XADD <prefix>pos:<id> * t <timestamp_s> d <packed>: two fields per entry keep Redis' parsing
-// cost per fix low; the length cap is applied by a separate XTRIM every cap/10 appends (cheaper
-// than MAXLEN on every XADD). <packed> = store_codec::AppendPositionData.
+// A batch's fixes of one vehicle become one stream entry (up to kMaxFixesPerEntry, and at most
+// positions_cap/10 so that trimming stays fine-grained): one XADD per vehicle per batch, and the
+// StoreWriter holds a fast vehicle's fixes for StoreWriterOptions::position_window so that a
+// batch has several. Entry layouts (deploy/REDIS_KEYS.md):
+//   one fix:  XADD <prefix>pos:<id> * t <timestamp_s> d <packed>
+//   several:  XADD <prefix>pos:<id> * m <timestamp_s>\t<packed>\n<timestamp_s>\t<packed>...
+// Few fields keep Redis' parsing cost per fix low; the length cap is applied by a separate XTRIM
+// every cap/10 fixes (cheaper than MAXLEN on every XADD). <packed> =
+// store_codec::AppendPositionData.
+constexpr size_t kMaxFixesPerEntry = 64;
+
 void AddPosition(RedisPipeline& p, absl::string_view prefix, const Fix& f,
                  std::string* scratch) {
   p.Begin(7);
@@ -214,8 +222,20 @@ void AddPosition(RedisPipeline& p, absl::string_view prefix, const Fix& f,
   p.Arg(*scratch);
 }
 
-absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
-                                   const redisReply* entry) {
+// One entry of several fixes (`packed`: store_codec::AppendPositionLine lines).
+void AddPositions(RedisPipeline& p, absl::string_view prefix, absl::string_view vehicle_id,
+                  absl::string_view packed) {
+  p.Begin(5);
+  p.Arg("XADD");
+  p.Key(prefix, "pos:", vehicle_id);
+  p.Arg("*");
+  p.Arg("m");
+  p.Arg(packed);
+}
+
+// Appends the fixes of one stream entry (a "t"/"d" entry or an "m" entry), in append order.
+absl::Status DecodePositions(absl::string_view key, absl::string_view id,
+                             const redisReply* entry, std::vector<Fix>* out) {
   // [entry-id, [field, value, ...]]
   if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
       entry->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -223,7 +243,6 @@ absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
   }
   const redisReply* kv = entry->element[1];
   Fix f;
-  f.vehicle_id = std::string(id);
   bool has_t = false, has_d = false;
   for (size_t i = 0; i + 1 < kv->elements; i += 2) {
     absl::string_view n = Str(kv->element[i]);
@@ -232,6 +251,13 @@ absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
       has_t = ParseNumber(x, &f.timestamp_s);
     } else if (n == "d") {
       has_d = store_codec::ParsePositionData(x, &f);
+    } else if (n == "m") {
+      if (!store_codec::ParsePositionLines(x, id, out)) {
+        return absl::DataLossError(absl::StrCat("redis stream ", key, " entry ",
+                                                Str(entry->element[0]),
+                                                ": bad field m (positions)"));
+      }
+      return absl::OkStatus();
     }
   }
   if (!has_t || !has_d) {
@@ -239,7 +265,9 @@ absl::StatusOr<Fix> DecodePosition(absl::string_view key, absl::string_view id,
                                             Str(entry->element[0]),
                                             ": missing or bad field t or d"));
   }
-  return f;
+  f.vehicle_id = std::string(id);
+  out->push_back(std::move(f));
+  return absl::OkStatus();
 }
 
 // Redis error replies that go away by themselves (retry later) are UNAVAILABLE.
@@ -405,6 +433,18 @@ StoreHealth RedisStore::Health() {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+uint64_t RedisStore::PosKeyState::EntriesForNewest(uint64_t cap) const {
+  // The newest checkpoint with at least `cap` fixes after it.
+  for (int i = 1; i <= num_checkpoints; ++i) {
+    const Checkpoint& c = checkpoints[(next_checkpoint - i + kCheckpoints) % kCheckpoints];
+    if (fixes - c.fixes >= cap) return entries - c.entries;
+  }
+  // The start of the connection is a checkpoint too; entries before it hold >= 1 fix each.
+  // (With kCheckpoints trims of >= cap/10 fixes each, the ring always reaches back far
+  // enough once it has wrapped.)
+  return fixes >= cap ? entries : entries + (cap - fixes);
+}
+
 absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   RedisPipeline& p = *pipeline_;
   p.Clear();
@@ -418,12 +458,16 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   absl::Status invalid;
   std::string scratch;
 
+  group_of_.clear();
+  groups_.clear();
+  batch_fixes_.clear();
+  batch_next_.clear();
   // Latest state per vehicle: only the last record of each vehicle in the batch is written.
   absl::flat_hash_map<absl::string_view, const VehicleRecord*> last_state;
   std::vector<absl::string_view> new_vehicles;
   // Visit indices touched, with the newest arrival written to them (for retention).
   double newest_visit_s = -1e300;
-  absl::flat_hash_set<std::string> visit_keys;
+  std::vector<std::string> visit_keys;  // due for a retention trim
 
   for (const StoreChange& c : changes) {
     if (const auto* v = std::get_if<VehicleRecord>(&c)) {
@@ -438,24 +482,18 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
         continue;
       }
       if (options_.positions_cap == 0) continue;
-      AddPosition(p, prefix, *f, &scratch);
-      PosKeyState& k = pos_keys_[f->vehicle_id];
-      if (++k.since_trim >= std::max<size_t>(1, options_.positions_cap / 10)) {
-        k.since_trim = 0;
-        p.Begin(5);
-        p.Arg("XTRIM");
-        p.Key(prefix, "pos:", f->vehicle_id);
-        p.Arg("MAXLEN");
-        p.Arg("~");
-        p.Num(int64_t(options_.positions_cap));
-      }
-      if (options_.positions_ttl_s > 0 &&
-          now_s - k.expire_s >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
-        k.expire_s = now_s;
-        p.Begin(3);
-        p.Arg("EXPIRE");
-        p.Key(prefix, "pos:", f->vehicle_id);
-        p.Num(options_.positions_ttl_s);
+      // Grouped per vehicle (in batch order); written after the loop.
+      const uint32_t index = uint32_t(batch_fixes_.size());
+      batch_fixes_.push_back(f);
+      batch_next_.push_back(0);
+      auto [it, inserted] = group_of_.try_emplace(f->vehicle_id, uint32_t(groups_.size()));
+      if (inserted) {
+        groups_.push_back({f, index, index, 1});
+      } else {
+        FixGroup& g = groups_[it->second];
+        batch_next_[g.tail] = index;
+        g.tail = index;
+        ++g.count;
       }
     } else if (const auto* sv = std::get_if<StopVisitRecord>(&c)) {
       if (sv->visit.vehicle_id.empty()) {
@@ -470,7 +508,15 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
         p.Key(prefix, kind, id);
         p.Num(sv->visit.arrival_s);
         p.Arg(member);
-        visit_keys.insert(absl::StrCat(prefix, kind, id));
+        if (options_.visits_retention_s <= 0) return;
+        scratch.assign(prefix.data(), prefix.size());
+        scratch.append(kind.data(), kind.size());
+        scratch.append(id.data(), id.size());
+        auto [it, inserted] = visit_trim_s_.try_emplace(scratch, 0);
+        if (it->second != -1 && now_s - it->second >= options_.visits_trim_interval_s) {
+          it->second = -1;  // in this batch
+          visit_keys.push_back(scratch);
+        }
       };
       zadd("visits", "");
       if (!sv->stop_id.empty()) zadd("visits:stop:", sv->stop_id);
@@ -484,6 +530,52 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       p.Arg("SET");
       p.Key(prefix, "model:", m->name);
       p.Arg(m->bytes);
+    }
+  }
+  // Positions: one stream entry per vehicle (up to max_per_entry fixes each).
+  const size_t trim_every = std::max<size_t>(1, options_.positions_cap / 10);
+  const size_t max_per_entry = std::min(kMaxFixesPerEntry, trim_every);
+  for (const FixGroup& g : groups_) {
+    const absl::string_view id = g.first->vehicle_id;
+    PosKeyState& k = pos_keys_[id];
+    uint32_t i = g.head;
+    for (uint32_t left = g.count; left > 0;) {
+      const uint32_t n = uint32_t(std::min<size_t>(left, max_per_entry));
+      if (n == 1) {
+        AddPosition(p, prefix, *batch_fixes_[i], &scratch);
+        i = batch_next_[i];
+      } else {
+        scratch.clear();
+        for (uint32_t j = 0; j < n; ++j, i = batch_next_[i]) {
+          if (j > 0) scratch.push_back('\n');
+          store_codec::AppendPositionLine(&scratch, *batch_fixes_[i]);
+        }
+        AddPositions(p, prefix, id, scratch);
+      }
+      left -= n;
+      k.entries += 1;
+      k.fixes += n;
+      k.since_trim += n;
+    }
+    if (k.since_trim >= trim_every) {
+      k.since_trim = 0;
+      p.Begin(5);
+      p.Arg("XTRIM");
+      p.Key(prefix, "pos:", id);
+      p.Arg("MAXLEN");
+      p.Arg("~");
+      p.Num(int64_t(k.EntriesForNewest(options_.positions_cap)));
+      k.checkpoints[k.next_checkpoint] = {k.entries, k.fixes};
+      k.next_checkpoint = (k.next_checkpoint + 1) % PosKeyState::kCheckpoints;
+      k.num_checkpoints = std::min(k.num_checkpoints + 1, PosKeyState::kCheckpoints);
+    }
+    if (options_.positions_ttl_s > 0 &&
+        now_s - k.expire_s >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
+      k.expire_s = now_s;
+      p.Begin(3);
+      p.Arg("EXPIRE");
+      p.Key(prefix, "pos:", id);
+      p.Num(options_.positions_ttl_s);
     }
   }
   for (const auto& [id, rec] : last_state) {
@@ -516,6 +608,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       p.Arg(key);
       p.Arg("-inf");
       p.Arg(max);
+      visit_trim_s_[key] = now_s;
     }
   }
   absl::Status st;
@@ -546,9 +639,10 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
     st = RunLocked(p, nullptr);
   }
   if (!st.ok()) {
-    // The TTL refresh and vehicle-set bookkeeping above may not have reached Redis.
+    // The TTL refresh, trim and vehicle-set bookkeeping above may not have reached Redis.
     veh_expire_s_.clear();
     pos_keys_.clear();
+    for (const std::string& key : visit_keys) visit_trim_s_[key] = 0;
     return st;
   }
   for (absl::string_view id : new_vehicles) known_vehicles_.emplace(id);
@@ -649,19 +743,30 @@ absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view veh
   std::vector<Fix> out;
   if (options_.positions_cap == 0) return out;
   const std::string key = absl::StrCat(options_.key_prefix, "pos:", vehicle_id);
-  // Newest `cap` entries (MAXLEN ~ may keep a few more than the cap).
-  const std::string count = absl::StrCat(options_.positions_cap);
+  // The newest `cap` fixes are in the newest `cap` entries or fewer (an entry holds >= 1 fix).
+  const size_t cap = options_.positions_cap;
+  const std::string count = absl::StrCat(cap);
   auto r = CommandLocked({"XREVRANGE", key, "+", "-", "COUNT", count});
   if (!r.ok()) return r.status();
   const redisReply* arr = r->get();
   if (arr->type != REDIS_REPLY_ARRAY) {
     return absl::DataLossError(absl::StrCat("redis key ", key, ": not a stream"));
   }
-  for (size_t i = arr->elements; i-- > 0;) {
-    auto f = DecodePosition(key, vehicle_id, arr->element[i]);
-    if (!f.ok()) return f.status();
-    if (f->timestamp_s < since_s) continue;
-    out.push_back(*std::move(f));
+  // Entries newest first; each entry's fixes in append order. Keep the newest `cap` fixes.
+  std::vector<Fix> entry;
+  std::vector<Fix> newest_first;
+  for (size_t i = 0; i < arr->elements && newest_first.size() < cap; ++i) {
+    entry.clear();
+    absl::Status st = DecodePositions(key, vehicle_id, arr->element[i], &entry);
+    if (!st.ok()) return st;
+    for (size_t j = entry.size(); j-- > 0 && newest_first.size() < cap;) {
+      newest_first.push_back(std::move(entry[j]));
+    }
+  }
+  out.reserve(newest_first.size());
+  for (size_t i = newest_first.size(); i-- > 0;) {
+    if (newest_first[i].timestamp_s < since_s) continue;
+    out.push_back(std::move(newest_first[i]));
   }
   store_codec::SortAndDedupePositions(&out);
   return out;

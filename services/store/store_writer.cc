@@ -62,7 +62,7 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> l(mu_);
-    const size_t waiting = pending_.size() + in_flight_;
+    const size_t waiting = pending_.size() + in_flight_ + held_count_;
     if (waiting + queue_entries > options_.queue_capacity) {
       stats_.rejected += changes.size();
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -71,7 +71,6 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
           health_.serving ? "" : absl::StrCat(" (", health_.reason, ")"), "; retry later"));
     }
     const size_t before = pending_.size();
-    const bool was_idle = before == 0 && dirty_.empty();
     for (StoreChange& c : changes) {
       if (auto* v = std::get_if<VehicleRecord>(&c)) {
         auto [it, inserted] = dirty_.try_emplace(v->state.vehicle_id);
@@ -82,9 +81,10 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
       }
     }
     stats_.enqueued += changes.size();
-    // Wake the writer when it may sleep without a timeout (it was idle) and when a full batch
-    // is ready (it may be lingering for flush_interval).
-    wake = was_idle ||
+    // Wake the writer when the queue was empty (it may be asleep until the next state or
+    // position due time, or without a timeout) and when a full batch is ready (it may be
+    // lingering for flush_interval).
+    wake = before == 0 ||
            (before < options_.max_batch && pending_.size() >= options_.max_batch);
   }
   if (wake) work_cv_.notify_one();
@@ -97,7 +97,8 @@ absl::Status StoreWriter::Flush(absl::Duration timeout) {
   work_cv_.notify_one();
   if (!done_cv_.wait_until(l, SteadyAfter(timeout), [&] { return flush_done_ >= gen; })) {
     return absl::DeadlineExceededError(absl::StrCat(
-        "store flush: ", pending_.size() + in_flight_, " changes and ", dirty_.size(),
+        "store flush: ", pending_.size() + in_flight_ + held_count_, " changes and ",
+        dirty_.size(),
         " vehicle states not yet written to ", store_->Describe(), " after ",
         absl::FormatDuration(timeout),
         health_.serving ? "" : absl::StrCat(": ", health_.reason)));
@@ -113,7 +114,8 @@ StoreHealth StoreWriter::Health() const {
 StoreWriterStats StoreWriter::Stats() const {
   std::lock_guard<std::mutex> l(mu_);
   StoreWriterStats s = stats_;
-  s.queued = pending_.size() + in_flight_;
+  s.queued = pending_.size() + in_flight_ + held_count_;
+  s.held_positions = held_count_;
   s.dirty_vehicles = dirty_.size();
   return s;
 }
@@ -133,30 +135,45 @@ void StoreWriter::SetHealth(bool serving, std::string reason) {
 }
 
 void StoreWriter::Run() {
-  std::vector<StoreChange> batch;
+  using Clock = std::chrono::steady_clock;
+  std::vector<StoreChange> incoming, batch;
   absl::Duration backoff = options_.min_backoff;
+  const auto window = std::chrono::nanoseconds(absl::ToInt64Nanoseconds(options_.position_window));
+  const bool coalesce = window.count() > 0;
   auto next_states = SteadyAfter(options_.state_interval);
+  auto next_sweep = SteadyAfter(absl::Seconds(10));
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
-    // Wait for a full batch, a flush, a stop, the flush interval with something queued, or
-    // the state interval with dirty states.
+    // Wait for a full batch, a flush, a stop, the flush interval with something queued, the
+    // state interval with dirty states, or held positions falling due.
     auto ready = [&] {
       return stop_ || pending_.size() >= options_.max_batch || flush_requested_ > flush_done_;
     };
     if (!ready()) {
-      if (pending_.empty() && dirty_.empty()) {
+      const bool holding = due_head_ < due_.size();
+      if (pending_.empty() && dirty_.empty() && !holding) {
         work_cv_.wait(l, [&] { return ready() || !pending_.empty() || !dirty_.empty(); });
       }
       if (!ready()) {
         auto until = next_states;
-        if (!pending_.empty()) until = std::min(until, SteadyAfter(options_.flush_interval));
-        work_cv_.wait_until(l, until, ready);
+        if (holding) until = std::min(until, due_[due_head_]->due);
+        if (pending_.empty()) {
+          // Until something is queued (EnqueueAll wakes us), a state or a position is due.
+          work_cv_.wait_until(l, until, [&] { return ready() || !pending_.empty(); });
+        }
+        if (!ready() && !pending_.empty()) {
+          until = std::min(until, SteadyAfter(options_.flush_interval));
+          work_cv_.wait_until(l, until, ready);
+        }
       }
     }
     const uint64_t gen = flush_requested_;
-    const bool take_states = stop_ || gen > flush_done_ ||
-                             std::chrono::steady_clock::now() >= next_states;
-    if (pending_.empty() && (!take_states || dirty_.empty())) {
+    const auto now = Clock::now();
+    const bool release_all = stop_ || gen > flush_done_;
+    const bool take_states = release_all || now >= next_states;
+    const bool holds_due =
+        due_head_ < due_.size() && (release_all || due_[due_head_]->due <= now);
+    if (pending_.empty() && !holds_due && (!take_states || dirty_.empty())) {
       if (take_states) {
         flush_done_ = gen;
         done_cv_.notify_all();
@@ -165,7 +182,59 @@ void StoreWriter::Run() {
       if (stop_) return;
       continue;
     }
-    batch.swap(pending_);  // pending_ takes batch's (cleared) buffer: no allocation
+    incoming.swap(pending_);  // pending_ takes incoming's (cleared) buffer: no allocation
+    in_flight_ = incoming.size();
+    const bool stopping = stop_;
+    l.unlock();
+
+    // Positions: write a vehicle's fix at once unless its previous one was written less than
+    // `window` ago; then hold it (and the vehicle's next ones) until `window` after it came.
+    batch.clear();
+    size_t newly_held = 0, released = 0;
+    for (StoreChange& c : incoming) {
+      Fix* f = coalesce ? std::get_if<Fix>(&c) : nullptr;
+      if (f == nullptr) {
+        batch.push_back(std::move(c));
+        continue;
+      }
+      HeldPositions& h = held_[f->vehicle_id];
+      if (h.fixes.empty()) {
+        if (now - h.last_written >= window) {
+          h.last_written = now;
+          batch.push_back(std::move(c));
+          continue;
+        }
+        h.due = now + window;
+        due_.push_back(&h);
+      }
+      h.fixes.push_back(std::move(*f));
+      ++newly_held;
+    }
+    incoming.clear();
+    while (due_head_ < due_.size() && (release_all || due_[due_head_]->due <= now)) {
+      HeldPositions* h = due_[due_head_++];
+      for (Fix& f : h->fixes) batch.emplace_back(std::move(f));
+      released += h->fixes.size();
+      h->fixes.clear();
+      h->last_written = now;
+    }
+    if (due_head_ == due_.size()) {
+      due_.clear();
+      due_head_ = 0;
+    } else if (due_head_ >= 4096 && due_head_ * 2 >= due_.size()) {
+      due_.erase(due_.begin(), due_.begin() + ptrdiff_t(due_head_));
+      due_head_ = 0;
+    }
+    if (coalesce && now >= next_sweep) {
+      // Forget vehicles idle for a while (a map bounded by the active fleet).
+      next_sweep = SteadyAfter(absl::Seconds(10));
+      absl::erase_if(held_, [&](const auto& kv) {
+        return kv.second.fixes.empty() && now - kv.second.last_written >= window;
+      });
+    }
+
+    l.lock();
+    held_count_ = held_count_ + newly_held - released;
     in_flight_ = batch.size();
     if (take_states) {
       for (auto& [id, rec] : dirty_) batch.emplace_back(std::move(rec));
@@ -173,7 +242,6 @@ void StoreWriter::Run() {
       next_states = SteadyAfter(options_.state_interval);
     }
     const size_t queue_entries = in_flight_;
-    const bool stopping = stop_;
     l.unlock();
 
     // Write the batch in chunks of max_batch, retrying a failed chunk until it succeeds.

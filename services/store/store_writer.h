@@ -4,9 +4,18 @@
 // store is down the writer keeps everything, retries the failed batch with exponential backoff,
 // reports NOT_SERVING, and catches up once the store is back.
 //
-// Two kinds of changes:
-//   - Positions (Fix), stop visits and models go through a bounded FIFO queue: each one is
-//     written, in Enqueue order.
+// Three kinds of changes:
+//   - Stop visits and models go through a bounded FIFO queue: each one is written, in Enqueue
+//     order.
+//   - Positions (Fix) go through the same queue, and are then coalesced per vehicle: a fix that
+//     arrives less than position_window after the vehicle's previous fix was written is held,
+//     with the vehicle's further fixes, until position_window after it arrived; they are then
+//     written together (RedisStore: ONE stream entry, one XADD, for all of them). A vehicle
+//     sending a fix every few seconds never waits (its fixes are written as they come); one
+//     sending several per second costs one entry per window instead of one per fix. Held fixes
+//     count against queue_capacity. A vehicle's positions are written in Enqueue order; across
+//     vehicles, and relative to visits/models, a held fix may be written after changes
+//     enqueued later.
 //   - Vehicle states (VehicleRecord) are coalesced: the writer keeps only the newest state per
 //     vehicle (a map bounded by the fleet size, not counted in queue_capacity) and writes the
 //     dirty ones every state_interval and on Flush. At 10 fixes/s per bus this writes one hash
@@ -15,15 +24,17 @@
 // Guarantees:
 //   - Enqueue never blocks on the store: it takes a mutex for a few moves and returns
 //     RESOURCE_EXHAUSTED (naming the queue size) when the queue cannot take every change it was
-//     given. Nothing accepted is ever dropped: an accepted change stays queued (or in the batch
-//     being retried) until the store acknowledged it (a vehicle state until a newer state of
-//     the same vehicle replaced it, or it was written).
+//     given. Nothing accepted is ever dropped: an accepted change stays queued (held, or in the
+//     batch being retried) until the store acknowledged it (a vehicle state until a newer state
+//     of the same vehicle replaced it, or it was written).
 //   - Flush(timeout) waits until everything enqueued before the call has been applied
-//     (including the newest state of every vehicle).
-//   - While the store is up, an accepted position/visit/model reaches it within about
-//     flush_interval plus one batch, a vehicle state within state_interval plus one batch.
+//     (including held positions and the newest state of every vehicle).
+//   - While the store is up, an accepted visit/model reaches it within about flush_interval
+//     plus one batch, a position within position_window + flush_interval plus one batch, a
+//     vehicle state within state_interval plus one batch.
 // Thread safety: every method may be called from any thread. The Store must outlive the writer.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,6 +44,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -50,8 +62,10 @@ struct StoreWriterOptions {
   absl::Duration flush_interval = absl::Milliseconds(5);
   // Dirty vehicle states are written this often (and on Flush).
   absl::Duration state_interval = absl::Milliseconds(500);
-  // Position coalescing window (0 = off).
-  absl::Duration position_window = absl::ZeroDuration();
+  // Positions of one vehicle arriving within this window are written together (see above):
+  // the most a position waits in the writer beyond flush_interval. 0 = every fix is written
+  // on its own, as soon as possible.
+  absl::Duration position_window = absl::Milliseconds(250);
   // Retry delay after a failed batch: starts at min, doubles up to max.
   absl::Duration min_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
@@ -67,7 +81,9 @@ struct StoreWriterStats {
   uint64_t rejected = 0;        // changes refused with RESOURCE_EXHAUSTED
   uint64_t batches = 0;         // successful Store::Apply calls
   uint64_t failed_batches = 0;  // Store::Apply calls that failed (and were retried)
-  size_t queued = 0;            // queue entries waiting now (including the batch in flight)
+  size_t queued = 0;            // queue entries waiting now (held positions and the batch in
+                                // flight included)
+  size_t held_positions = 0;    // positions held for coalescing now (part of queued)
   size_t dirty_vehicles = 0;    // vehicle states waiting to be written
 };
 
@@ -111,6 +127,16 @@ class StoreWriter {
   // vector, so steady state allocates nothing for the queue itself.
   std::vector<StoreChange> pending_;
   size_t in_flight_ = 0;  // queue entries taken by the writer, not yet applied
+  // Positions held for coalescing (position_window): only the writer thread touches these.
+  struct HeldPositions {
+    std::chrono::steady_clock::time_point last_written{};  // when its last fix was batched
+    std::chrono::steady_clock::time_point due{};           // when `fixes` are released
+    std::vector<Fix> fixes;                                // non-empty while in due_
+  };
+  absl::node_hash_map<std::string, HeldPositions> held_;
+  std::vector<HeldPositions*> due_;  // vehicles with held fixes, by due time from due_head_
+  size_t due_head_ = 0;
+  size_t held_count_ = 0;  // fixes in held_ (guarded by mu_)
   // Newest unwritten state per vehicle id.
   absl::flat_hash_map<std::string, VehicleRecord> dirty_;
   uint64_t flush_requested_ = 0;  // generation asked for by Flush calls
