@@ -1,6 +1,7 @@
 // The Store contract: the SAME cases run against MemoryStore and RedisStore (a real
 // redis-server: the one `make test` started, or one this binary starts on a free port).
 
+#include <hiredis/hiredis.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/store/codec.h"
 #include "services/store/memory_store.h"
 #include "services/store/redis_store.h"
 #include "services/store/store.h"
@@ -325,6 +327,40 @@ TYPED_TEST(StoreContractTest, PositionHistoryKeepsTheNewestCapEntries) {
   EXPECT_EQ(got->back().timestamp_s, 499);
 }
 
+// One batch holding many fixes of a few vehicles, interleaved, some out of time order and one
+// timestamp twice (Redis writes each vehicle's fixes of a batch as one or a few stream entries).
+TYPED_TEST(StoreContractTest, ABatchOfManyFixesPerVehicleReadsBackSortedNewestCap) {
+  StoreOptions o;
+  o.positions_cap = 150;
+  auto store = this->Open(o);
+  std::vector<StoreChange> batch;
+  std::vector<Fix> bus1;
+  for (int64_t i = 0; i < 200; ++i) {
+    // Every 10th is older than its predecessor (odd, between the two before it).
+    const int64_t t = 1000 + (i % 10 == 3 ? 2 * i - 3 : 2 * i);
+    bus1.push_back(Position("bus-1", t));
+    batch.push_back(bus1.back());
+    batch.push_back(Position("bus-2", 5000 + i));
+  }
+  batch.push_back(Position("bus-1", 1398));  // bus1[199]'s timestamp again: the first one wins
+  std::get<Fix>(batch.back()).lat = 1.0;
+  ASSERT_TRUE(store->Apply(batch).ok());
+  // The newest 150 appended fixes of bus-1 (the last one is the duplicate): bus1[51..199].
+  std::vector<Fix> want(bus1.begin() + 51, bus1.end());
+  std::stable_sort(want.begin(), want.end(),
+                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  auto got = store->ReadPositions("bus-1", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) ExpectSameFix(want[i], (*got)[i]);
+  EXPECT_EQ(got->back().timestamp_s, 1398);
+  EXPECT_NE(got->back().lat, 1.0);
+  got = store->ReadPositions("bus-2", 5100);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 100u);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_EQ((*got)[i].timestamp_s, 5100 + i);
+}
+
 TYPED_TEST(StoreContractTest, RetriedBatchDoesNotDuplicateAnything) {
   // The StoreWriter re-sends a whole batch when the store failed mid-way.
   auto store = this->Open();
@@ -536,6 +572,178 @@ TEST(RedisStoreErrorsTest, ErrorRepliesFailTheBatchAndNameTheProblem) {
     EXPECT_EQ(writer.Stats().queued, 1u);  // kept, not dropped
   }
   f.Cleanup();
+}
+
+// --- Redis only: the stream layout behind the contract ---
+
+struct RedisReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using RawReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// One raw command on the test Redis (a fresh connection: these tests are not about speed).
+RawReply Raw(std::vector<std::string> args) {
+  redisContext* c = redisConnect("127.0.0.1", TestRedisPort());
+  EXPECT_TRUE(c != nullptr && c->err == 0);
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, int(args.size()), argv.data(), lens.data()));
+  redisFree(c);
+  EXPECT_NE(r, nullptr);
+  return RawReply(r);
+}
+
+int64_t RawInt(std::vector<std::string> args) {
+  RawReply r = Raw(std::move(args));
+  EXPECT_EQ(r->type, REDIS_REPLY_INTEGER);
+  return r->integer;
+}
+
+class RedisLayoutTest : public ::testing::Test {
+ protected:
+  void TearDown() override { factory_.Cleanup(); }
+  std::unique_ptr<Store> Open(const StoreOptions& o = {}) { return factory_.Open(o); }
+  std::string Key(absl::string_view rest) const { return absl::StrCat(factory_.prefix, rest); }
+  RedisFactory factory_;
+};
+
+TEST_F(RedisLayoutTest, ABatchOfOneVehiclesFixesIsOneStreamEntry) {
+  auto store = Open();
+  std::vector<StoreChange> batch;
+  std::vector<Fix> fixes;
+  for (int64_t t = 100; t < 110; ++t) {
+    fixes.push_back(Position("bus-1", t));
+    batch.push_back(fixes.back());
+  }
+  batch.push_back(Position("bus-2", 100));
+  ASSERT_TRUE(store->Apply(batch).ok());
+  EXPECT_EQ(RawInt({"XLEN", Key("pos:bus-1")}), 1);  // one XADD for the 10 fixes
+  EXPECT_EQ(RawInt({"XLEN", Key("pos:bus-2")}), 1);
+  // A single fix keeps the t/d layout; several are one "m" field.
+  RawReply one = Raw({"XRANGE", Key("pos:bus-2"), "-", "+"});
+  ASSERT_EQ(one->elements, 1u);
+  ASSERT_EQ(one->element[0]->element[1]->elements, 4u);
+  EXPECT_EQ(std::string(one->element[0]->element[1]->element[0]->str), "t");
+  RawReply many = Raw({"XRANGE", Key("pos:bus-1"), "-", "+"});
+  ASSERT_EQ(many->elements, 1u);
+  ASSERT_EQ(many->element[0]->element[1]->elements, 2u);
+  EXPECT_EQ(std::string(many->element[0]->element[1]->element[0]->str), "m");
+  auto got = store->ReadPositions("bus-1", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), fixes.size());
+  for (size_t i = 0; i < fixes.size(); ++i) ExpectSameFix(fixes[i], (*got)[i]);
+}
+
+// Streams written before multi-fix entries existed (one t/d entry per fix) read back together
+// with new entries, in time order, the newest positions_cap across both kinds.
+TEST_F(RedisLayoutTest, OldSingleFixEntriesAndNewEntriesReadBackTogether) {
+  StoreOptions o;
+  o.positions_cap = 200;  // up to 20 fixes per entry
+  auto store = Open(o);
+  auto legacy_xadd = [&](const Fix& f) {
+    std::string d;
+    store_codec::AppendPositionData(&d, f);
+    Raw({"XADD", Key("pos:bus-1"), "*", "t", absl::StrCat(f.timestamp_s), "d", d});
+  };
+  std::vector<Fix> all;
+  for (int64_t t = 0; t < 10; ++t) {  // old layout
+    all.push_back(Position("bus-1", t));
+    legacy_xadd(all.back());
+  }
+  std::vector<StoreChange> batch;
+  for (int64_t t = 10; t < 20; ++t) {  // new: one entry
+    all.push_back(Position("bus-1", t));
+    batch.push_back(all.back());
+  }
+  ASSERT_TRUE(store->Apply(batch).ok());
+  for (int64_t t = 20; t < 25; ++t) {  // old layout again, e.g. an older writer still running
+    all.push_back(Position("bus-1", t));
+    legacy_xadd(all.back());
+  }
+  EXPECT_EQ(RawInt({"XLEN", Key("pos:bus-1")}), 16);
+  auto got = store->ReadPositions("bus-1", 5);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 20u);
+  for (size_t i = 0; i < got->size(); ++i) ExpectSameFix(all[i + 5], (*got)[i]);
+
+  // The cap counts fixes, not entries: with a cap of 25, 3 more fixes push the 3 oldest out.
+  o.positions_cap = 25;
+  store = Open(o);
+  batch.clear();
+  for (int64_t t = 25; t < 28; ++t) {
+    all.push_back(Position("bus-1", t));
+    batch.push_back(all.back());
+  }
+  ASSERT_TRUE(store->Apply(batch).ok());
+  got = store->ReadPositions("bus-1", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 25u);
+  EXPECT_EQ(got->front().timestamp_s, 3);
+  EXPECT_EQ(got->back().timestamp_s, 27);
+}
+
+// Trimming is by entries: with several fixes per entry the stream is trimmed to the entries
+// that hold the newest cap fixes (not to cap entries, which would keep several times the cap);
+// a store that did not write the older entries (restart) trims conservatively.
+TEST_F(RedisLayoutTest, TrimKeepsTheNewestCapFixesNotCapEntries) {
+  StoreOptions o;
+  o.positions_cap = 1000;
+  int64_t t = 0;
+  auto write_batches = [&](Store& store, int batches) {
+    for (int b = 0; b < batches; ++b) {
+      std::vector<StoreChange> batch;
+      for (int i = 0; i < 7; ++i) batch.push_back(Position("bus-1", t++));
+      ASSERT_TRUE(store.Apply(batch).ok());
+    }
+  };
+  auto expect_newest_cap = [&](Store& store) {
+    auto got = store.ReadPositions("bus-1", 0);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), 1000u);
+    EXPECT_EQ(got->front().timestamp_s, t - 1000);
+    EXPECT_EQ(got->back().timestamp_s, t - 1);
+  };
+  {
+    auto store = Open(o);
+    write_batches(*store, 1000);  // 7,000 fixes in 1,000 entries
+    expect_newest_cap(*store);
+    // 1000/7 = 143 entries hold the newest 1,000 fixes; Redis trims whole nodes of up to 100
+    // entries (MAXLEN ~) and every cap/10 fixes: ~143 + 15 + 100. Trimming to 1,000 entries
+    // would leave about 1,000.
+    EXPECT_LT(RawInt({"XLEN", Key("pos:bus-1")}), 300);
+  }
+  auto restarted = Open(o);  // knows nothing about the entries above
+  write_batches(*restarted, 40);
+  expect_newest_cap(*restarted);
+}
+
+// The retention trim of a visit index is sent at most once per visits_trim_interval_s (per
+// key); readers filter out what has expired but is still stored.
+TEST_F(RedisLayoutTest, VisitRetentionTrimIsSentAtMostOncePerInterval) {
+  const double t0 = 1771250000;
+  for (int64_t interval : {int64_t{3600}, int64_t{0}}) {
+    StoreOptions o;
+    o.visits_retention_s = 3600;
+    o.visits_trim_interval_s = interval;
+    auto store = Open(o);
+    ASSERT_TRUE(store->AppendStopVisit(Visit("bus-1", "R1", "S1", t0)).ok());
+    ASSERT_TRUE(store->AppendStopVisit(Visit("bus-1", "R1", "S1", t0 + 7200)).ok());
+    // Within the interval the expired visit is still stored, but never returned.
+    EXPECT_EQ(RawInt({"ZCARD", Key("visits:stop:S1")}), interval > 0 ? 2 : 1) << interval;
+    EXPECT_EQ(RawInt({"ZCARD", Key("visits")}), interval > 0 ? 2 : 1) << interval;
+    StopVisitQuery q;
+    q.stop_id = "S1";
+    auto v = store->ReadStopVisits(q);
+    ASSERT_TRUE(v.ok()) << v.status();
+    ASSERT_EQ(v->size(), 1u);
+    EXPECT_EQ((*v)[0].visit.arrival_s, t0 + 7200);
+    factory_.Cleanup();
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // StoreWriter: back-pressure, ordering, flush, and surviving a store outage — against a gated
 // in-memory store and against a real redis-server that is killed (-9) and restarted.
 
+#include <hiredis/hiredis.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -219,6 +221,144 @@ TEST(StoreWriterTest, FlushWaitsForStatesHeldWhileTheStoreIsDown) {
   store.SetDown(false);
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_EQ(store.GetVehicle("bus-1")->state.timestamp_s, 2);
+}
+
+// --- Position coalescing (position_window) ---
+
+// A MemoryStore that remembers which positions each Apply call carried, and when.
+class RecordingStore : public MemoryStore {
+ public:
+  struct Call {
+    absl::Time at;
+    std::vector<std::pair<std::string, int64_t>> fixes;  // vehicle, timestamp
+  };
+  absl::Status Apply(absl::Span<const StoreChange> changes) override {
+    Call call{absl::Now(), {}};
+    for (const StoreChange& c : changes) {
+      if (const auto* f = std::get_if<Fix>(&c)) call.fixes.emplace_back(f->vehicle_id, f->timestamp_s);
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!call.fixes.empty()) calls_.push_back(std::move(call));
+    }
+    return MemoryStore::Apply(changes);
+  }
+  std::vector<Call> calls() {
+    std::lock_guard<std::mutex> l(mu_);
+    return calls_;
+  }
+  size_t positions(const std::string& id) { return ReadPositions(id, 0)->size(); }
+
+ private:
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+TEST(StoreWriterTest, AFastVehiclesFixesWithinTheWindowAreWrittenTogether) {
+  RecordingStore store;
+  StoreWriterOptions o;
+  o.position_window = absl::Milliseconds(300);
+  StoreWriter writer(&store, o);
+  const absl::Time t0 = absl::Now();
+  // The first fix is written at once (nothing written for this vehicle within the window).
+  ASSERT_TRUE(writer.Enqueue(Position("bus", 0)).ok());
+  ASSERT_TRUE(WaitFor([&] { return store.positions("bus") == 1; }, absl::Milliseconds(200)));
+  // Five more in quick succession: held, then written in ONE Apply, in order, within the
+  // window (plus slack), without a Flush.
+  for (int t = 1; t <= 5; ++t) {
+    ASSERT_TRUE(writer.Enqueue(Position("bus", t)).ok());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(writer.Stats().held_positions, 1u);
+  ASSERT_TRUE(WaitFor([&] { return store.positions("bus") == 6; }, absl::Seconds(1)));
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(1));  // "reaches the store within a second"
+  std::vector<RecordingStore::Call> calls = store.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_EQ(calls[1].fixes.size(), 5u);
+  for (int t = 1; t <= 5; ++t) EXPECT_EQ(calls[1].fixes[t - 1].second, t);
+  EXPECT_GE(calls[1].at - calls[0].at, absl::Milliseconds(250));  // held for the window
+  EXPECT_EQ(writer.Stats().held_positions, 0u);
+  EXPECT_EQ(writer.Stats().queued, 0u);
+}
+
+TEST(StoreWriterTest, ASlowVehiclesFixIsNotHeldAndFlushWritesHeldFixes) {
+  RecordingStore store;
+  StoreWriterOptions o;
+  o.position_window = absl::Seconds(30);  // longer than the test
+  StoreWriter writer(&store, o);
+  // Many vehicles, one fix each: every one goes out at once (a bus reporting every 10 s waits
+  // no longer than without coalescing).
+  for (int v = 0; v < 50; ++v) ASSERT_TRUE(writer.Enqueue(Position(absl::StrCat("bus-", v), 1)).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    size_t n = 0;
+    for (int v = 0; v < 50; ++v) n += store.positions(absl::StrCat("bus-", v));
+    return n == 50;
+  }, absl::Milliseconds(500)));
+  // A second fix of bus-0 is held (its first was written just now)...
+  ASSERT_TRUE(writer.Enqueue(Position("bus-0", 2)).ok());
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(store.positions("bus-0"), 1u);
+  EXPECT_EQ(writer.Stats().held_positions, 1u);
+  EXPECT_EQ(writer.Stats().queued, 1u);
+  // ...and Flush writes it.
+  ASSERT_TRUE(writer.Flush(absl::Seconds(5)).ok());
+  EXPECT_EQ(store.positions("bus-0"), 2u);
+  EXPECT_EQ(writer.Stats().held_positions, 0u);
+}
+
+TEST(StoreWriterTest, HeldFixesTakeQueueRoomAndSurviveAnOutage) {
+  FlakyStore store;
+  StoreWriterOptions o;
+  o.position_window = absl::Seconds(30);
+  o.queue_capacity = 10;
+  o.min_backoff = absl::Milliseconds(2);
+  o.max_backoff = absl::Milliseconds(5);
+  StoreWriter writer(&store, o);
+  ASSERT_TRUE(writer.Enqueue(Position("bus", 0)).ok());
+  ASSERT_TRUE(WaitFor([&] { return store.ReadPositions("bus", 0)->size() == 1; }));
+  store.SetDown(true);
+  for (int t = 1; t <= 10; ++t) ASSERT_TRUE(writer.Enqueue(Position("bus", t)).ok()) << t;
+  ASSERT_TRUE(WaitFor([&] { return writer.Stats().held_positions == 10; }));
+  EXPECT_EQ(writer.Enqueue(Position("bus", 11)).code(), absl::StatusCode::kResourceExhausted);
+  // Flush releases them into a batch that fails while the store is down; kept and retried.
+  EXPECT_EQ(writer.Flush(absl::Milliseconds(100)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(writer.Stats().queued, 10u);
+  store.SetDown(false);
+  ASSERT_TRUE(writer.Flush(absl::Seconds(5)).ok());
+  auto got = store.ReadPositions("bus", 0);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 11u);
+  for (int t = 0; t <= 10; ++t) EXPECT_EQ((*got)[t].timestamp_s, t);
+}
+
+// Through a real Redis: a vehicle pushing fixes fast costs one stream entry per window.
+TEST(StoreWriterRedisTest, AFastVehicleCostsOneStreamEntryPerWindow) {
+  testing::RedisTestServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisAddress a;
+  a.port = redis.port();
+  RedisStore store(a);
+  StoreWriterOptions o;
+  o.position_window = absl::Milliseconds(250);
+  StoreWriter writer(&store, o);
+  for (int t = 0; t < 40; ++t) {  // 40 fixes in ~400 ms
+    ASSERT_TRUE(writer.Enqueue(Position("bus", t)).ok());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(WaitFor([&] { return store.ReadPositions("bus", 0)->size() == 40; },
+                      absl::Seconds(2)));
+  redisContext* c = redisConnect("127.0.0.1", redis.port());
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  auto* r = static_cast<redisReply*>(redisCommand(c, "XLEN sb:pos:bus"));
+  ASSERT_NE(r, nullptr);
+  // The first fix at once, then one entry per 250 ms window: 3 or 4 (not 40).
+  EXPECT_GE(r->integer, 2);
+  EXPECT_LE(r->integer, 5);
+  freeReplyObject(r);
+  redisFree(c);
+  auto got = store.ReadPositions("bus", 0);
+  ASSERT_TRUE(got.ok());
+  for (int t = 0; t < 40; ++t) EXPECT_EQ((*got)[t].timestamp_s, t);
 }
 
 // --- Against a real redis-server that crashes ---

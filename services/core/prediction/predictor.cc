@@ -103,6 +103,38 @@ double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int
   return std::max(0.0, num / den);
 }
 
+namespace {
+// Starts loading [p, p + bytes) into the cache, one request per cache line.
+inline void PrefetchBytes(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+}  // namespace
+
+void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
+                                     const std::vector<uint32_t>& segs, uint32_t from,
+                                     int64_t tod_s, const TripPending& pending) const {
+  if (from >= t.n) return;
+  // At most an hour of stops is predicted; 64 stops cover that on any real route.
+  const uint32_t to = std::min<uint32_t>(t.n, from + 64);
+  const size_t n = to - from;
+  PrefetchBytes(&t.st[from], n * sizeof(GtfsStopTime));
+  PrefetchBytes(&t.pattern->stops[from], n * sizeof(uint32_t));
+  PrefetchBytes(&segs[from], n * sizeof(uint32_t));
+  if (pending.newest_s.size() >= to) PrefetchBytes(&pending.newest_s[from], n * sizeof(int64_t));
+  // Segment ids of a pattern are mostly consecutive: their statistics and profile entries are
+  // runs too.
+  const uint32_t s0 = segs[from], s1 = segs[to - 1];
+  if (s0 != kNoIndex && s1 != kNoIndex && s1 >= s0 && s1 - s0 < 2 * n && s1 < segs_.size()) {
+    PrefetchBytes(&segs_[s0], (s1 - s0 + 1) * sizeof(SegStats));
+    if (profile_entries_ > 0 && tod_s >= 0) {
+      const size_t bucket = static_cast<size_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+      if (bucket < profile_.size() && s1 < profile_[bucket].size())
+        PrefetchBytes(&profile_[bucket][s0], (s1 - s0 + 1) * sizeof(Profile));
+    }
+  }
+}
+
 void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s) {
   SegStats& s = segs_[seg];
   const double age = static_cast<double>(std::max<int64_t>(0, t - s.t_last));
@@ -435,6 +467,13 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   auto chain = [&](const TripView& t, uint32_t trip, uint32_t from_k, double time,
                    PredictionSource layer, int phase) -> double {
     const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
+    if (trip != pending_trip) {
+      pending_trip = trip;
+      trip_pending = &pending_[TripKey{trip, s.service_date}];
+      if (trip_pending->by_stop.size() < t.n) trip_pending->Resize(t.n);
+    }
+    PrefetchChain(t, segs, from_k + 1, static_cast<int64_t>(time) - t.day_start_s,
+                  *trip_pending);
     for (uint32_t k = from_k + 1; k < t.n; ++k) {
       const double sched = static_cast<double>(t.arr(k) - (k == 1 ? t.dep(0) : t.arr(k - 1)));
       time += Estimate(segs[k], sched, now, static_cast<int64_t>(time) - t.day_start_s, &layer);

@@ -36,6 +36,9 @@
 #include "services/core/prediction/prediction.h"
 
 namespace smartbus {
+namespace prediction_internal {
+struct TripView;
+}
 
 struct PredictorOptions {
   // Predictions reach at most this far ahead (s). Default 3600 (FORMATS.md).
@@ -180,6 +183,11 @@ class LayeredPredictor : public ArrivalPredictor {
   double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
                   PredictionSource* layer) const;
   void Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s);
+  // Starts loading what chaining along trip `t` from stop `from` reads (stop times, segment
+  // statistics and profiles at about tod_s, pending samples): with thousands of buses these
+  // are cache misses, which then overlap instead of coming one by one.
+  void PrefetchChain(const prediction_internal::TripView& t, const std::vector<uint32_t>& segs,
+                     uint32_t from, int64_t tod_s, const TripPending& pending) const;
   // The profile entry of (seg, bucket), created (present, zero) if absent.
   Profile& ProfileAt(uint32_t seg, uint32_t bucket);
   static int HorizonBin(int64_t horizon_s);
