@@ -258,7 +258,7 @@ void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, boo
   out->set_stop_name(s.name);
   out->set_stop_code(s.code);
   out->set_now(now_s);
-  out->set_version(view.stops[q.stop].version.load(std::memory_order_acquire));
+  out->set_version(view.StopVersion(q.stop));
   out->set_heartbeat(heartbeat);
   for (const ArrivalRow& r : ComputeArrivals(view, q, now_s))
     ArrivalToProto(net, r, out->add_arrivals());

@@ -7,14 +7,15 @@
 //   VehicleDirectory vehicle id -> slot, one per shard. Readers take a shared lock only for the
 //                    lookup; the owning shard takes the exclusive lock only to add a vehicle.
 //   StopSlot         per stop of the network: the vehicles with a prediction at the stop
-//                    (copy-on-write list, swapped atomically), a version bumped whenever one of
-//                    those predictions changes, and how many display boards watch the stop.
+//                    (copy-on-write list, swapped atomically) and when it last changed; the
+//                    stop's version is computed from those stamps by the reader.
 //   LiveView         the network plus its StopSlots; replaced as a whole on a GTFS reload.
 //
 // Readers never wait on the per-fix path: they load shared_ptrs and read immutable data.
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -63,7 +64,15 @@ struct StopEta {
 };
 static_assert(sizeof(StopEta) == 32, "StopEta is rewritten per fix: keep it small");
 
+// A monotonic stamp of a change (steady clock, ns): versions are maxima of stamps.
+inline uint64_t ChangeStamp() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 struct VehicleSnapshot {
+  uint64_t stamp = 0;  // ChangeStamp() when published
   std::shared_ptr<const Network> network;  // the network the indices below refer to
   VehicleState state;
   std::vector<StopEta> etas;  // in the order the vehicle reaches the stops; service date:
@@ -119,16 +128,32 @@ using SlotList = std::vector<const VehicleSlot*>;
 
 struct StopSlot {
   std::atomic<std::shared_ptr<const SlotList>> vehicles{std::make_shared<const SlotList>()};
-  std::atomic<uint64_t> version{0};
-  std::atomic<int32_t> watchers{0};
+  // ChangeStamp() of the newest change to `vehicles` (a vehicle added or removed).
+  std::atomic<uint64_t> membership_stamp{0};
   std::mutex write_mu;  // serializes writers (shards) of `vehicles`; readers never take it
 };
 
 struct LiveView {
   explicit LiveView(std::shared_ptr<const Network> n)
-      : network(std::move(n)), stops(network->feed().stops.size()) {}
+      : network(std::move(n)),
+        stops(network->feed().stops.size()),
+        watchers_(new std::atomic<int32_t>[stops.size()]()) {}
   std::shared_ptr<const Network> network;
   std::vector<StopSlot> stops;  // indexed by stop index of `network`
+
+  // The version of a stop's live predictions: increases whenever one of them changes (a vehicle
+  // registered at the stop publishes, or one is added or removed). The maximum of change stamps,
+  // computed by the reader, so the per-fix path writes nothing per predicted stop.
+  uint64_t StopVersion(uint32_t stop) const {
+    const StopSlot& s = stops[stop];
+    auto list = s.vehicles.load(std::memory_order_acquire);
+    uint64_t v = s.membership_stamp.load(std::memory_order_acquire);
+    for (const VehicleSlot* slot : *list) {
+      auto snap = slot->snapshot.load(std::memory_order_acquire);
+      if (snap) v = std::max(v, snap->stamp);
+    }
+    return v;
+  }
 
   void AddVehicle(uint32_t stop, const VehicleSlot* slot) {
     StopSlot& s = stops[stop];
@@ -138,6 +163,7 @@ struct LiveView {
     next->reserve(cur->size() + 1);
     next->assign(cur->begin(), cur->end());
     next->push_back(slot);
+    s.membership_stamp.store(ChangeStamp(), std::memory_order_release);
     s.vehicles.store(std::move(next), std::memory_order_release);
   }
   void RemoveVehicle(uint32_t stop, const VehicleSlot* slot) {
@@ -148,8 +174,30 @@ struct LiveView {
     next->reserve(cur->size());
     for (const VehicleSlot* v : *cur)
       if (v != slot) next->push_back(v);
+    // Stamped before the list changes: a reader that sees the list without the vehicle also
+    // sees a membership stamp newer than the vehicle's snapshot (StopVersion never goes back).
+    s.membership_stamp.store(ChangeStamp(), std::memory_order_release);
     s.vehicles.store(std::move(next), std::memory_order_release);
   }
+
+  // Display boards watching a stop (WatchArrivals). Kept apart from StopSlot, dense, and with a
+  // total, because the per-fix path asks "is any of these stops watched?".
+  void Watch(uint32_t stop) {
+    watchers_[stop].fetch_add(1, std::memory_order_relaxed);
+    total_watchers_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unwatch(uint32_t stop) {
+    watchers_[stop].fetch_sub(1, std::memory_order_relaxed);
+    total_watchers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  bool AnyWatched() const { return total_watchers_.load(std::memory_order_relaxed) > 0; }
+  bool Watched(uint32_t stop) const {
+    return watchers_[stop].load(std::memory_order_relaxed) > 0;
+  }
+
+ private:
+  std::unique_ptr<std::atomic<int32_t>[]> watchers_;
+  std::atomic<int32_t> total_watchers_{0};
 };
 
 }  // namespace smartbus::server

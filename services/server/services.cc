@@ -372,7 +372,7 @@ class WatchHub {
     auto* r = new WatchReactor(
         this, view, q, req.query(), absl::Seconds(req.heartbeat_s() == 0 ? 15 : req.heartbeat_s()),
         absl::Milliseconds(req.min_interval_ms() == 0 ? 500 : req.min_interval_ms()));
-    view->stops[q.stop].watchers.fetch_add(1);
+    view->Watch(q.stop);
     {
       std::lock_guard lock(mu_);
       reactors_.insert(r);
@@ -418,7 +418,7 @@ class WatchHub {
     Poke();
   }
   void Done(WatchReactor* r) {
-    r->view_->stops[r->q_.stop].watchers.fetch_sub(1);
+    r->view_->Unwatch(r->q_.stop);
     std::lock_guard lock(mu_);
     reactors_.erase(r);
   }
@@ -455,13 +455,13 @@ class WatchHub {
             finish.emplace_back(r, ToGrpc(st));
             continue;
           }
-          r->view_->stops[r->q_.stop].watchers.fetch_sub(1);
-          view->stops[q.stop].watchers.fetch_add(1);
+          r->view_->Unwatch(r->q_.stop);
+          view->Watch(q.stop);
           r->view_ = view;
           r->q_ = q;
           r->last_version_ = ~0ull;
         }
-        const uint64_t v = view->stops[r->q_.stop].version.load(std::memory_order_acquire);
+        const uint64_t v = view->StopVersion(r->q_.stop);
         const bool changed = !r->sent_any_ || (v != r->last_version_ &&
                                                 now - r->last_sent_ >= r->min_interval_);
         const bool heartbeat = now - r->last_sent_ >= r->heartbeat_;

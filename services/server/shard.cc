@@ -271,17 +271,14 @@ void Shard::Publish(const VehicleState& state, bool force) {
   }
   // Register first, publish, then unregister: a reader never misses a live vehicle.
   for (uint32_t s : added_stops_) view->AddVehicle(s, e.slot.get());
+  snap->stamp = ChangeStamp();
   e.spare = e.slot->snapshot.exchange(std::move(snap), std::memory_order_acq_rel);
   bool poke = false;
   if (same_net) {
-    for (uint32_t s : removed_stops_) {
-      view->RemoveVehicle(s, e.slot.get());
-      view->stops[s].version.fetch_add(1, std::memory_order_release);
-      poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
-    }
-    for (uint32_t s : new_stops_) {
-      view->stops[s].version.fetch_add(1, std::memory_order_release);
-      poke |= view->stops[s].watchers.load(std::memory_order_relaxed) > 0;
+    for (uint32_t s : removed_stops_) view->RemoveVehicle(s, e.slot.get());
+    if (view->AnyWatched()) {
+      for (uint32_t s : removed_stops_) poke |= view->Watched(s);
+      for (uint32_t s : new_stops_) poke |= view->Watched(s);
     }
     e.stops.assign(new_stops_.begin(), new_stops_.end());
   }
@@ -312,6 +309,7 @@ void Shard::Restore(const VehicleRecord& record) {
   auto snap = std::make_shared<VehicleSnapshot>();
   snap->network = network_;
   snap->state = r.state;
+  snap->stamp = ChangeStamp();
   e.slot->snapshot.store(std::move(snap), std::memory_order_release);
 }
 
