@@ -161,10 +161,12 @@ int Main(int argc, char** argv) {
       Fix f;
       f.vehicle_id = ids[veh];
       f.timestamp_s = 1771250000 + sent / vehicles;
-      f.lat = 38.9 + veh * 1e-5;
-      f.lon = -77.0 - veh * 1e-5;
-      f.speed_mps = 8.5f;
-      f.bearing_deg = 90;
+      // A moving bus: position, speed, bearing, distance and delay change with every fix.
+      const int64_t round = sent / vehicles;
+      f.lat = 38.9 + veh * 1e-5 + round * 2.3e-5;
+      f.lon = -77.0 - veh * 1e-5 + round * 1.1e-5;
+      f.speed_mps = 4.5f + float(sent % 13) * 0.5f;
+      f.bearing_deg = float((veh + round * 3) % 360);
       f.trip_id = "6010123";
       f.route_id = "70";
       if (with_state) {
@@ -173,8 +175,14 @@ int Main(int argc, char** argv) {
         r.state.timestamp_s = f.timestamp_s;
         r.state.pos = {f.lat, f.lon};
         r.state.state = MatchState::kInService;
-        r.state.dist_along_m = 1234.5;
-        r.state.delay_s = 60;
+        r.state.bearing_deg = f.bearing_deg;
+        r.state.speed_mps = f.speed_mps;
+        r.state.service_date = 20260216;
+        r.state.day_start_s = 1771200000;
+        r.state.dist_along_m = 100.25 + double(round) * 8.5;
+        r.state.offset_m = double(sent % 11) * 0.75;
+        r.state.next_stop_index = uint32_t(round / 20);
+        r.state.delay_s = 60 + double(round % 37) * 1.5;
         r.trip_id = f.trip_id;
         r.route_id = f.route_id;
         msg.emplace_back(std::move(r));

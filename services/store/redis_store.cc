@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -134,28 +135,65 @@ bool IsStr(const redisReply* r) {
 
 int64_t NowUnixS() { return absl::ToUnixSeconds(absl::Now()); }
 
-// HSET <prefix>veh:<id> + 16 field/value pairs.
-void AddVehicle(RedisPipeline& p, absl::string_view prefix, const VehicleRecord& r) {
+// Bit-for-bit equal (NaN == NaN, -0 != +0): a field is re-sent when its stored text would differ.
+template <typename T>
+bool Same(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::memcmp(&a, &b, sizeof(T)) == 0;
+  } else {
+    return a == b;
+  }
+}
+
+// HSET <prefix>veh:<id> + the field/value pairs that differ from `prev` (all 16 when `prev` is
+// null). False (nothing added) when no field differs.
+bool AddVehicle(RedisPipeline& p, absl::string_view prefix, const VehicleRecord& r,
+                const VehicleRecord* prev) {
   const VehicleState& v = r.state;
-  p.Begin(2 + 2 * 16);
+  const VehicleState* o = prev != nullptr ? &prev->state : nullptr;
+  const bool all = o == nullptr;
+  const bool send[16] = {
+      all || !Same(v.timestamp_s, o->timestamp_s),
+      all || !Same(v.pos.lat, o->pos.lat),
+      all || !Same(v.pos.lon, o->pos.lon),
+      all || !Same(v.bearing_deg, o->bearing_deg),
+      all || !Same(v.speed_mps, o->speed_mps),
+      all || v.state != o->state,
+      all || r.trip_id != prev->trip_id,
+      all || r.route_id != prev->route_id,
+      all || !Same(v.service_date, o->service_date),
+      all || !Same(v.day_start_s, o->day_start_s),
+      all || !Same(v.dist_along_m, o->dist_along_m),
+      all || !Same(v.offset_m, o->offset_m),
+      all || !Same(v.next_stop_index, o->next_stop_index),
+      all || !Same(v.delay_s, o->delay_s),
+      all || !Same(v.occupancy, o->occupancy),
+      all || !Same(v.load, o->load),
+  };
+  int n = 0;
+  for (bool b : send) n += b;
+  if (n == 0) return false;
+  p.Begin(2 + 2 * n);
   p.Arg("HSET");
   p.Key(prefix, "veh:", v.vehicle_id);
-  p.Arg("t"), p.Num(v.timestamp_s);
-  p.Arg("lat"), p.Num(v.pos.lat);
-  p.Arg("lon"), p.Num(v.pos.lon);
-  p.Arg("bearing"), p.Num(v.bearing_deg);
-  p.Arg("speed"), p.Num(v.speed_mps);
-  p.Arg("state"), p.Arg(store_codec::StateName(v.state));
-  p.Arg("trip"), p.Arg(r.trip_id);
-  p.Arg("route"), p.Arg(r.route_id);
-  p.Arg("date"), p.Num(v.service_date);
-  p.Arg("day_start"), p.Num(v.day_start_s);
-  p.Arg("dist"), p.Num(v.dist_along_m);
-  p.Arg("offset"), p.Num(v.offset_m);
-  p.Arg("next_stop"), p.Num(v.next_stop_index);
-  p.Arg("delay"), p.Num(v.delay_s);
-  p.Arg("occ"), p.Num(v.occupancy);
-  p.Arg("load"), p.Num(v.load);
+  int i = 0;
+  if (send[i++]) p.Arg("t"), p.Num(v.timestamp_s);
+  if (send[i++]) p.Arg("lat"), p.Num(v.pos.lat);
+  if (send[i++]) p.Arg("lon"), p.Num(v.pos.lon);
+  if (send[i++]) p.Arg("bearing"), p.Num(v.bearing_deg);
+  if (send[i++]) p.Arg("speed"), p.Num(v.speed_mps);
+  if (send[i++]) p.Arg("state"), p.Arg(store_codec::StateName(v.state));
+  if (send[i++]) p.Arg("trip"), p.Arg(r.trip_id);
+  if (send[i++]) p.Arg("route"), p.Arg(r.route_id);
+  if (send[i++]) p.Arg("date"), p.Num(v.service_date);
+  if (send[i++]) p.Arg("day_start"), p.Num(v.day_start_s);
+  if (send[i++]) p.Arg("dist"), p.Num(v.dist_along_m);
+  if (send[i++]) p.Arg("offset"), p.Num(v.offset_m);
+  if (send[i++]) p.Arg("next_stop"), p.Num(v.next_stop_index);
+  if (send[i++]) p.Arg("delay"), p.Num(v.delay_s);
+  if (send[i++]) p.Arg("occ"), p.Num(v.occupancy);
+  if (send[i++]) p.Arg("load"), p.Num(v.load);
+  return true;
 }
 
 absl::StatusOr<VehicleRecord> DecodeVehicle(absl::string_view key, absl::string_view id,
@@ -316,7 +354,7 @@ absl::Status RedisStore::IoErrorLocked(absl::string_view what) {
 absl::Status RedisStore::EnsureConnectedLocked() {
   if (ctx_ != nullptr) return absl::OkStatus();
   known_vehicles_.clear();
-  veh_expire_s_.clear();
+  veh_keys_.clear();
   pos_keys_.clear();
   ctx_ = redisConnectWithTimeout(address_.host.c_str(), address_.port,
                                  ClampedTimeval(options_.connect_timeout));
@@ -446,6 +484,10 @@ uint64_t RedisStore::PosKeyState::EntriesForNewest(uint64_t cap) const {
 }
 
 absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
+  if (changes.empty()) return absl::OkStatus();
+  // Connect first: connecting resets the per-connection bookkeeping below and decides
+  // atomic_batches_, both of which this batch uses.
+  if (absl::Status st = EnsureConnectedLocked(); !st.ok()) return st;
   RedisPipeline& p = *pipeline_;
   p.Clear();
   const absl::string_view prefix = options_.key_prefix;
@@ -579,12 +621,16 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
     }
   }
   for (const auto& [id, rec] : last_state) {
-    AddVehicle(p, prefix, *rec);
+    VehKeyState& k = veh_keys_[id];
+    const bool full = !k.has_last || now_s - k.full_s >= VehKeyState::kFullStateEveryS;
+    AddVehicle(p, prefix, *rec, full ? nullptr : &k.last);
+    if (full) k.full_s = now_s;
+    k.last = *rec;
+    k.has_last = true;
     if (!known_vehicles_.contains(id)) new_vehicles.push_back(id);
     if (options_.vehicle_ttl_s > 0) {
-      auto [it, inserted] = veh_expire_s_.try_emplace(id, 0);
-      if (now_s - it->second >= std::max<int64_t>(1, options_.vehicle_ttl_s / 4)) {
-        it->second = now_s;
+      if (now_s - k.expire_s >= std::max<int64_t>(1, options_.vehicle_ttl_s / 4)) {
+        k.expire_s = now_s;
         p.Begin(3);
         p.Arg("EXPIRE");
         p.Key(prefix, "veh:", id);
@@ -640,7 +686,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   }
   if (!st.ok()) {
     // The TTL refresh, trim and vehicle-set bookkeeping above may not have reached Redis.
-    veh_expire_s_.clear();
+    veh_keys_.clear();
     pos_keys_.clear();
     for (const std::string& key : visit_keys) visit_trim_s_[key] = 0;
     return st;
@@ -732,7 +778,10 @@ absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
     for (const std::string& id : gone) p.Arg(id);
     absl::Status st = RunLocked(p, nullptr);
     if (!st.ok()) return st;
-    for (const std::string& id : gone) known_vehicles_.erase(id);
+    for (const std::string& id : gone) {
+      known_vehicles_.erase(id);
+      veh_keys_.erase(id);  // its hash expired: the next write sends every field
+    }
   }
   return out;
 }
@@ -861,7 +910,7 @@ absl::Status RedisStore::DeleteAllKeys() {
     }
   } while (cursor != "0");
   known_vehicles_.clear();
-  veh_expire_s_.clear();
+  veh_keys_.clear();
   pos_keys_.clear();
   return absl::OkStatus();
 }

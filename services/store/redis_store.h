@@ -81,7 +81,17 @@ class RedisStore : public Store {
   // refreshed, what was appended to each position stream since its last trim. Cleared on
   // reconnect and on a failed batch.
   absl::flat_hash_set<std::string> known_vehicles_;
-  absl::flat_hash_map<std::string, int64_t> veh_expire_s_;
+  // Vehicle hash bookkeeping: an HSET sends only the fields that differ from the state this
+  // connection wrote last (`last`), and all of them when there is none or the last full write
+  // is kFullStateEveryS old (which also heals a hash deleted or expired behind our back).
+  struct VehKeyState {
+    static constexpr int64_t kFullStateEveryS = 60;
+    int64_t expire_s = 0;  // when EXPIRE was last sent (unix seconds)
+    int64_t full_s = 0;    // when every field was last sent
+    bool has_last = false;
+    VehicleRecord last;
+  };
+  absl::flat_hash_map<std::string, VehKeyState> veh_keys_;
   // Position stream bookkeeping. A stream entry holds one or several fixes, so the trim length
   // (in entries) that keeps the newest positions_cap fixes is found from checkpoints (entries
   // and fixes appended on this connection, taken at each trim): the entries appended since the

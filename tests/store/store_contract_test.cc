@@ -722,6 +722,36 @@ TEST_F(RedisLayoutTest, TrimKeepsTheNewestCapFixesNotCapEntries) {
   expect_newest_cap(*restarted);
 }
 
+// A vehicle state write sends only the fields that changed since this connection's last write
+// (a moving bus: t, position, distance...), all of them from a new connection.
+TEST_F(RedisLayoutTest, VehicleWritesSendOnlyChangedFieldsAndANewConnectionSendsAll) {
+  auto store = Open();
+  VehicleRecord v = Vehicle("bus-1", 1000);
+  ASSERT_TRUE(store->PutVehicle(v).ok());
+  EXPECT_EQ(Raw({"HLEN", Key("veh:bus-1")})->integer, 16);
+  // Remove a field behind the store's back: an unchanged field is not re-sent...
+  ASSERT_EQ(RawInt({"HDEL", Key("veh:bus-1"), "load"}), 1);
+  v.state.timestamp_s = 1010;
+  v.state.pos.lat += 1e-4;
+  v.state.delay_s = NAN;  // unknown now: a change
+  ASSERT_TRUE(store->PutVehicle(v).ok());
+  EXPECT_EQ(Raw({"HLEN", Key("veh:bus-1")})->integer, 15);
+  auto got = store->GetVehicle("bus-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->state.timestamp_s, 1010);
+  EXPECT_EQ(got->state.pos.lat, v.state.pos.lat);
+  EXPECT_TRUE(std::isnan(got->state.delay_s));
+  // ...but a new connection (restart, reconnect after a failure) writes every field.
+  auto other = Open();
+  v.state.timestamp_s = 1020;
+  v.state.delay_s = 12;
+  ASSERT_TRUE(other->PutVehicle(v).ok());
+  EXPECT_EQ(Raw({"HLEN", Key("veh:bus-1")})->integer, 16);
+  got = other->GetVehicle("bus-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectSameVehicle(v, *got);
+}
+
 // The retention trim of a visit index is sent at most once per visits_trim_interval_s (per
 // key); readers filter out what has expired but is still stored.
 TEST_F(RedisLayoutTest, VisitRetentionTrimIsSentAtMostOncePerInterval) {
