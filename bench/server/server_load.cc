@@ -39,6 +39,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
@@ -531,6 +532,9 @@ int RunStreams(const Fleet& fleet, int64_t t0) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock-cycle detection
+  // on: a global graph updated on every lock gRPC takes. Off, as in a release build.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace smartbus;
   auto feed = LoadGtfs(absl::GetFlag(FLAGS_gtfs));
   if (!feed.ok()) {
