@@ -510,6 +510,16 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   // Visit indices touched, with the newest arrival written to them (for retention).
   double newest_visit_s = -1e300;
   std::vector<std::string> visit_keys;  // due for a retention trim
+  // Visits of the batch, and the sorted sets they go to: one ZADD per set per batch (the
+  // global set gets every visit of the batch in one command).
+  std::vector<std::string> visit_members;
+  std::vector<double> visit_scores;
+  struct ZSet {
+    std::string key;
+    std::vector<uint32_t> visits;
+  };
+  std::vector<ZSet> zsets;
+  absl::flat_hash_map<std::string, uint32_t> zset_of;
 
   for (const StoreChange& c : changes) {
     if (const auto* v = std::get_if<VehicleRecord>(&c)) {
@@ -542,18 +552,18 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
         invalid = absl::InvalidArgumentError("AppendStopVisit: empty vehicle_id");
         continue;
       }
-      std::string member = store_codec::EncodeStopVisit(*sv);
+      const uint32_t vi = uint32_t(visit_members.size());
+      visit_members.push_back(store_codec::EncodeStopVisit(*sv));
+      visit_scores.push_back(sv->visit.arrival_s);
       newest_visit_s = std::max(newest_visit_s, sv->visit.arrival_s);
       auto zadd = [&](absl::string_view kind, absl::string_view id) {
-        p.Begin(4);
-        p.Arg("ZADD");
-        p.Key(prefix, kind, id);
-        p.Num(sv->visit.arrival_s);
-        p.Arg(member);
-        if (options_.visits_retention_s <= 0) return;
         scratch.assign(prefix.data(), prefix.size());
         scratch.append(kind.data(), kind.size());
         scratch.append(id.data(), id.size());
+        auto [g, new_key] = zset_of.try_emplace(scratch, uint32_t(zsets.size()));
+        if (new_key) zsets.push_back({scratch, {}});
+        zsets[g->second].visits.push_back(vi);
+        if (options_.visits_retention_s <= 0) return;
         auto [it, inserted] = visit_trim_s_.try_emplace(scratch, 0);
         if (it->second != -1 && now_s - it->second >= options_.visits_trim_interval_s) {
           it->second = -1;  // in this batch
@@ -572,6 +582,15 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       p.Arg("SET");
       p.Key(prefix, "model:", m->name);
       p.Arg(m->bytes);
+    }
+  }
+  for (const ZSet& z : zsets) {
+    p.Begin(2 + 2 * int(z.visits.size()));
+    p.Arg("ZADD");
+    p.Arg(z.key);
+    for (uint32_t vi : z.visits) {
+      p.Num(visit_scores[vi]);
+      p.Arg(visit_members[vi]);
     }
   }
   // Positions: one stream entry per vehicle (up to max_per_entry fixes each).

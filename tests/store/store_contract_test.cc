@@ -752,6 +752,41 @@ TEST_F(RedisLayoutTest, VehicleWritesSendOnlyChangedFieldsAndANewConnectionSends
   ExpectSameVehicle(v, *got);
 }
 
+// A batch's visits go to each sorted set in ONE ZADD (the global set: one per batch), and read
+// back from every index as if added one by one.
+TEST(RedisVisitBatchTest, OneZaddPerSortedSetPerBatch) {
+  testing::RedisTestServer own;  // its own server: counts commands
+  ASSERT_TRUE(own.Start().ok());
+  RedisAddress a;
+  a.port = own.port();
+  RedisStore store(a);
+  std::vector<StoreChange> batch;
+  for (int i = 0; i < 30; ++i) {
+    batch.push_back(Visit(absl::StrCat("bus-", i), absl::StrCat("R", i % 3),
+                          absl::StrCat("S", i % 5), 1771250000 + i));
+  }
+  batch.push_back(batch[7]);  // the same visit twice in a batch: stored once
+  ASSERT_TRUE(store.Apply(batch).ok());
+  redisContext* c = redisConnect("127.0.0.1", own.port());
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  auto* r = static_cast<redisReply*>(redisCommand(c, "INFO commandstats"));
+  ASSERT_NE(r, nullptr);
+  const std::string info(r->str, r->len);
+  freeReplyObject(r);
+  redisFree(c);
+  EXPECT_NE(info.find("cmdstat_zadd:calls=9,"), std::string::npos) << info;  // 1 + 3 + 5 sets
+  auto all = store.ReadStopVisits({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ((*all)[i].visit.vehicle_id, absl::StrCat("bus-", i));
+  StopVisitQuery q;
+  q.route_id = "R1";
+  EXPECT_EQ(store.ReadStopVisits(q)->size(), 10u);
+  q = {};
+  q.stop_id = "S4";
+  EXPECT_EQ(store.ReadStopVisits(q)->size(), 6u);
+}
+
 // The retention trim of a visit index is sent at most once per visits_trim_interval_s (per
 // key); readers filter out what has expired but is still stored.
 TEST_F(RedisLayoutTest, VisitRetentionTrimIsSentAtMostOncePerInterval) {
