@@ -81,9 +81,15 @@ std::string ToJson(const google::protobuf::Message& m, bool pretty) {
   return out + "\n";
 }
 
-std::string ClockTime(int64_t epoch_s) {
+std::string ClockTime(int64_t epoch_s, absl::TimeZone tz) {
   if (epoch_s <= 0) return "-";
-  return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(epoch_s), absl::LocalTimeZone());
+  return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(epoch_s), tz);
+}
+
+absl::TimeZone ZoneOrLocal(const std::string& name) {
+  absl::TimeZone tz;
+  if (!name.empty() && absl::LoadTimeZone(name, &tz)) return tz;
+  return absl::LocalTimeZone();
 }
 
 std::string SignedDuration(int64_t s) {

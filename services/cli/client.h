@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
+
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -34,7 +36,10 @@ int CallFailed(const char* cmd, const std::string& address, const grpc::Status& 
 std::string ToJson(const google::protobuf::Message& m, bool pretty = true);
 
 // "15:04:05" in the local time zone of this machine ($TZ).
-std::string ClockTime(int64_t epoch_s);
+// HH:MM:SS of an epoch time in `tz` (default: this machine's zone); "-" for 0 or less.
+std::string ClockTime(int64_t epoch_s, absl::TimeZone tz = absl::LocalTimeZone());
+// The named IANA zone (a board's time_zone), or this machine's zone when empty or unknown.
+absl::TimeZone ZoneOrLocal(const std::string& name);
 // "+2m05s" / "-40s" / "0s".
 std::string SignedDuration(int64_t s);
 

@@ -105,6 +105,9 @@ std::string Distance(double m) {
 }
 
 void PrintBoard(const pb::ArrivalsBoard& b) {
+  // Clock times in the agency's zone: a rider reads the board against the stop's clocks.
+  const absl::TimeZone tz = ZoneOrLocal(b.time_zone());
+  auto ClockTime = [&](int64_t t) { return cli::ClockTime(t, tz); };
   std::printf("%s  %s%s  at %s%s\n", b.stop_id().c_str(), b.stop_name().c_str(),
               b.stop_code().empty() ? "" : absl::StrCat(" (code ", b.stop_code(), ")").c_str(),
               ClockTime(b.now()).c_str(), b.heartbeat() ? "  (no change)" : "");

@@ -260,6 +260,7 @@ void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, boo
   out->set_now(now_s);
   out->set_version(view.StopVersion(q.stop));
   out->set_heartbeat(heartbeat);
+  out->set_time_zone(net.time_zone().name());
   for (const ArrivalRow& r : ComputeArrivals(view, q, now_s))
     ArrivalToProto(net, r, out->add_arrivals());
 }

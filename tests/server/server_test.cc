@@ -250,6 +250,7 @@ TEST_F(ServerTest, ArrivalsShowTheLiveBusWithPredictionAndScheduledTime) {
   ASSERT_TRUE(client_->passenger->GetArrivals(Ctx().get(), req, &b).ok());
   EXPECT_EQ(b.stop_id(), "S3");
   EXPECT_EQ(b.stop_name(), "Third");
+  EXPECT_EQ(b.time_zone(), "America/New_York");  // boards show clock times in the agency's zone
   EXPECT_EQ(b.now(), last_t_);
   ASSERT_GE(b.arrivals_size(), 1);
   const pb::Arrival& a = b.arrivals(0);
