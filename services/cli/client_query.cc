@@ -493,7 +493,7 @@ int RunHealth(int argc, char** argv) {
   auto stub = grpc::health::v1::Health::NewStub(MakeChannel(addr));
   const char* names[] = {"", "smartbus.storage", "smartbus.v1.IngestService",
                          "smartbus.v1.PassengerService", "smartbus.v1.NetworkService",
-                         "smartbus.v1.OperatorService"};
+                         "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"};
   bool all = true;
   std::string json = "{";
   for (const char* n : names) {

@@ -22,7 +22,7 @@ namespace {
 
 constexpr const char* kHealthServices[] = {
     "", "smartbus.v1.IngestService", "smartbus.v1.PassengerService",
-    "smartbus.v1.NetworkService", "smartbus.v1.OperatorService"};
+    "smartbus.v1.NetworkService", "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"};
 constexpr const char* kStorageHealth = "smartbus.storage";
 
 absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths) {

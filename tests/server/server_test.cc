@@ -503,7 +503,9 @@ TEST_F(ServerTest, FleetStatusCountsVehiclesAndMarksStaleOnes) {
 }
 
 TEST_F(ServerTest, HealthReportsServerAndStorage) {
-  for (const char* name : {"", "smartbus.storage", "smartbus.v1.IngestService"}) {
+  for (const char* name : {"", "smartbus.storage", "smartbus.v1.IngestService",
+                           "smartbus.v1.PassengerService", "smartbus.v1.NetworkService",
+                           "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"}) {
     grpc::health::v1::HealthCheckRequest req;
     req.set_service(name);
     grpc::health::v1::HealthCheckResponse resp;
