@@ -82,6 +82,9 @@ class Process {
     return true;
   }
   // Sends `sig` and waits (at most timeout) for the exit code; -1 on timeout or signal death.
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
   int SignalAndWait(int sig, std::chrono::seconds timeout) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
@@ -433,6 +436,20 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
   EXPECT_EQ(st2.now(), now);
   const std::vector<VehicleKey> after = Fleet(stubs);
   EXPECT_EQ(after, before);
+
+  // 4. SIGHUP reloads the feed: the same vehicles and learned model stay.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // feeds_loaded_at is in s
+  server->Signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 600 && !reloaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    reloaded = Status(stubs).feeds_loaded_at() > st2.feeds_loaded_at();
+  }
+  ASSERT_TRUE(reloaded) << "SIGHUP did not reload the feed\n" << server->Log();
+  const pb::ServerStatus st3 = Status(stubs);
+  EXPECT_EQ(st3.model_observations(), model_before);
+  EXPECT_EQ(st3.trips(), st2.trips());
+  EXPECT_EQ(Fleet(stubs), before);
   ASSERT_EQ(server->SignalAndWait(SIGTERM, std::chrono::seconds(60)), 0) << server->Log();
   {
     StoreOptions so;
