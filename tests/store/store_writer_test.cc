@@ -351,9 +351,10 @@ TEST(StoreWriterRedisTest, AFastVehicleCostsOneStreamEntryPerWindow) {
   ASSERT_TRUE(c != nullptr && c->err == 0);
   auto* r = static_cast<redisReply*>(redisCommand(c, "XLEN sb:pos:bus"));
   ASSERT_NE(r, nullptr);
-  // The first fix at once, then one entry per 250 ms window: 3 or 4 (not 40).
+  // The first fix at once, then one entry per 250 ms window: 3 or 4 (not 40; a loaded machine
+  // stretching the 10 ms sleeps makes a few more).
   EXPECT_GE(r->integer, 2);
-  EXPECT_LE(r->integer, 5);
+  EXPECT_LE(r->integer, 10);
   freeReplyObject(r);
   redisFree(c);
   auto got = store.ReadPositions("bus", 0);
