@@ -43,6 +43,9 @@ ABSL_FLAG(int64_t, store_queue, 200000,
           "Store changes the write-behind queue holds (about 250 bytes each) while storage is "
           "slow or down; beyond it ingest answers RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int64_t, store_batch, 1024, "Store changes per Redis pipeline.");
+ABSL_FLAG(int64_t, store_position_window_ms, 250,
+          "A vehicle sending faster than this has its fixes written to the store together, one "
+          "stream entry per window (0: one entry per fix). Bounds how long a fix waits.");
 ABSL_FLAG(int64_t, max_batch, 10000, "Most fixes in one IngestRequest.");
 ABSL_FLAG(int, stream_inflight, 64,
           "IngestRequests one stream may have in flight before the server stops reading it.");
@@ -163,6 +166,8 @@ int main(int argc, char** argv) {
   opt.shard.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_shard_queue)));
   opt.writer.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_store_queue)));
   opt.writer.max_batch = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_store_batch)));
+  opt.writer.position_window =
+      absl::Milliseconds(std::max<int64_t>(0, absl::GetFlag(FLAGS_store_position_window_ms)));
   opt.max_batch = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_max_batch)));
   opt.max_stream_inflight = std::max(1, absl::GetFlag(FLAGS_stream_inflight));
   opt.live_max_age_s = absl::GetFlag(FLAGS_live_max_age_s);
