@@ -15,6 +15,7 @@ constexpr int kMaxCandidates = 24;
 constexpr double kTransitionBetaM = 20;  // scale of | along - straight | in the transition cost
 constexpr double kMergeM = 10;           // hypotheses closer than this are one
 constexpr double kFirstStopZoneM = 50;   // a bus waiting this close to the first stop is at it
+constexpr double kStillM = 25;           // a bus within this of where it stood is still there
 
 // Trivially constructible on purpose (arrays of them live on the stack per fix): every field
 // is set where a Hyp is made.
@@ -165,6 +166,11 @@ struct Tracker::Track {
   int32_t done_date = 0;
   int64_t finished_at_ts = 0;  // when and where it finished that trip
   Vec2 finished_xy;
+  // Where the bus has been standing (within kStillM) since when; raw positions, any trip.
+  Vec2 still_xy;
+  int64_t still_since = 0;
+  int64_t reinfer_ts = 0;  // last re-examination of an inferred trip (standing or lost)
+  int64_t off_since = 0;   // first fix of the current run of off-shape fixes
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -219,7 +225,12 @@ class Tracker::Impl {
   double SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d, double t) const;
   void Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start);
   void SolvePattern(uint32_t pattern, int64_t t);
-  void RedecideAtDeparture(Track& v, double t_dep);
+  // Returns true when the bus moved to a trip of another pattern (same first stop; the
+  // remembered distances were moved to the new shape).
+  bool RedecideAtDeparture(Track& v, double t_dep);
+  // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
+  // distances it remembers before its start are shifted by shift_m.
+  void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
 
   // --- Assignment ---
   void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool from_fix);
@@ -244,6 +255,7 @@ class Tracker::Impl {
   void Advance(Track& v, double t0, double d0, double t1, double d1, std::vector<StopVisit>* out);
   void EmitVisit(Track& v, uint32_t k, double arr, double dep, std::vector<StopVisit>* out);
   void Progress(Track& v, double t, double d, const Fix& fix, std::vector<StopVisit>* out);
+  void StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* out);
 
   Tracker& tr_;
   const Network& net_;
@@ -296,16 +308,57 @@ void Tracker::Impl::Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_
   tr_.claims_[ClaimKey(trip, date)] = &v;
 }
 
-void Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
+bool Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
   std::vector<TripInstance> around =
       net_.TripsAround(absl::FromUnixSeconds(static_cast<int64_t>(t_dep)), absl::Minutes(15),
                        absl::Hours(3));
+  // The trips of the bus's pattern, and of the patterns that start at the same stop and whose
+  // shape the bus has followed so far (a route sharing the first streets, e.g. an express
+  // leaving the same terminal): they are not told apart by the geometry yet, but by the time
+  // the bus leaves.
+  const Pattern& own = Pat(v);
+  const double own_first = own.stop_dist_m.empty() ? 0 : own.stop_dist_m[0];
+  const double run_m = v.ring_n > 0 ? v.ring_d[v.ring_n - 1] - own_first : 0;
+  struct PatOk {
+    uint32_t pattern;
+    bool ok;
+    double shift_m;  // its first stop's distance minus ours
+  };
+  std::vector<PatOk> pats;
+  auto pattern_ok = [&](uint32_t pat, double* shift_m) {
+    if (pat == v.pattern) {
+      *shift_m = 0;
+      return true;
+    }
+    for (const PatOk& po : pats) {
+      if (po.pattern == pat) {
+        *shift_m = po.shift_m;
+        return po.ok;
+      }
+    }
+    const Pattern& P = net_.pattern(pat);
+    bool ok = false;
+    double shift = 0;
+    if (!P.stops.empty() && !own.stops.empty() && P.stops[0] == own.stops[0] && run_m > 0) {
+      const double first = P.stop_dist_m[0];
+      PolylinePoint pp = net_.polylines()[P.polyline].Project(v.xy, first, first + run_m + 100);
+      ok = pp.offset_m <= 0.5 * opt_.off_route_m &&
+           std::fabs(pp.dist_along_m - first - run_m) <= 50;
+      shift = first - own_first;
+    }
+    pats.push_back({pat, ok, shift});
+    *shift_m = shift;
+    return ok;
+  };
   double best_cost = kInf;
   const TripInstance* best = nullptr;
+  double best_shift = 0;
   for (const TripInstance& ti : around) {
-    if (net_.trip_pattern(ti.trip) != v.pattern) continue;
+    uint32_t pat = net_.trip_pattern(ti.trip);
+    double shift = 0;
+    if (!pattern_ok(pat, &shift)) continue;
     int64_t ds = absl::ToUnixSeconds(ti.day_start);
-    double sched = SchedTimeAt(ti.trip, v.pattern, ds, -1);
+    double sched = SchedTimeAt(ti.trip, pat, ds, -1);
     if (sched < t_dep - 1800 || sched > t_dep + 900) continue;
     auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
     const Track* holder = it == tr_.claims_.end() ? nullptr : it->second;
@@ -315,10 +368,12 @@ void Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
     if (cost < best_cost) {
       best_cost = cost;
       best = &ti;
+      best_shift = shift;
     }
   }
-  if (!best || (best->trip == v.trip && best->service_date == v.service_date)) return;
+  if (!best || (best->trip == v.trip && best->service_date == v.service_date)) return false;
   uint32_t old_trip = v.trip;
+  uint32_t old_pattern = v.pattern;
   int32_t old_date = v.service_date;
   int64_t old_ds = v.day_start_s;
   auto it = tr_.claims_.find(ClaimKey(best->trip, best->service_date));
@@ -327,16 +382,43 @@ void Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
     for (auto& [id, tp] : tr_.vehicles_)
       if (tp.get() == it->second) other = tp.get();
   }
-  Retarget(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start));
+  uint32_t new_pattern = net_.trip_pattern(best->trip);
+  if (new_pattern == v.pattern) {
+    Retarget(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start));
+  } else {
+    SwitchPattern(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start),
+                  best_shift);
+  }
   ++tr_.stats_.retargets;
   if (other) {
     // The bus still waiting takes the trip this one was given.
-    if (other->pattern == v.pattern) {
+    if (other->pattern == old_pattern) {
       Retarget(*other, old_trip, old_date, old_ds);
+    } else if (!other->started) {
+      Assign(*other, old_trip, old_date, old_ds, false);
     } else {
       Unassign(*other);
     }
   }
+  return new_pattern != old_pattern;
+}
+
+void Tracker::Impl::SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start,
+                                  double shift_m) {
+  Retarget(v, trip, date, day_start);
+  v.pattern = net_.trip_pattern(trip);
+  v.poly = &net_.trip_polyline(trip);
+  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  v.start_xy = v.poly->PointAt(sd.empty() ? 0 : sd[0]);
+  for (int i = 0; i < v.ring_n; ++i) v.ring_d[i] += shift_m;
+  v.progress_d += shift_m;
+  v.last_d += shift_m;
+  for (int i = 0; i < v.n_hyps; ++i) {
+    v.hyps[i].d = std::clamp(v.hyps[i].d + shift_m, 0.0, v.poly->length_m());
+    v.hyps[i].seg = SegmentNear(v.poly->cum_m(), 0, v.hyps[i].d);
+  }
+  v.next_stop = 0;
+  v.vs.next_stop_index = 0;
 }
 
 // Joint assignment of the unconfirmed vehicles on one pattern: buses do not overtake, so the
@@ -828,7 +910,6 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
   }
   bool moving = !std::isnan(v.last_d) && d >= v.last_d + 10;
   v.last_d = d;
-  double front = v.ring_d[0];
   double leave_m = std::min(opt_.start_leave_m, 0.3 * (sd.back() - sd[0]));
   bool left_start = moving && back >= sd[0] + leave_m;
   bool time_ok = t >= SchedDep(v, 0) - static_cast<double>(opt_.early_start_s);
@@ -852,6 +933,12 @@ void Tracker::Impl::Progress(Track& v, double t, double d, const Fix& fix,
     }
     RedecideAtDeparture(v, t_dep);
   }
+  StartTrip(v, fix, out);
+}
+
+void Tracker::Impl::StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* out) {
+  const std::vector<double>& sd = Pat(v).stop_dist_m;
+  const double front = v.ring_d[0];
   v.started = true;
   ++tr_.stats_.trips_started;
   // Stops already behind the low point are not visited (the bus joined mid-route), except the
@@ -882,6 +969,7 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
                        absl::Seconds(opt_.infer_late_s));
   double sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
                      ? std::max<double>(fix.accuracy_m, 3.0) : opt_.gps_sigma_m;
+  const double standing_s = static_cast<double>(t - v.still_since);
   // Candidates per pattern, computed once.
   std::vector<std::pair<uint32_t, std::vector<PolylinePoint>>> per_pattern;
   double best_cost = kInf;
@@ -917,6 +1005,16 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
           Dist(p, v.finished_xy) < opt_.layover_radius_m)
         continue;
       if (c.dist_along_m >= P.stop_dist_m.back() - 150) cost += 1.0;
+      // A bus stands at a mid-route stop for a minute or so, and a timepoint holds it only
+      // until its scheduled time there; at its first stop it waits for its departure. So a bus
+      // standing longer than that after the scheduled time is rather on a trip starting here.
+      if (standing_s > 0 && c.dist_along_m > P.stop_dist_m[0] + 200 &&
+          c.dist_along_m < P.stop_dist_m.back() - 300) {
+        double over = std::min(standing_s, static_cast<double>(t) -
+                                               SchedTimeAt(ti.trip, pat, ds, c.dist_along_m)) -
+                      60;
+        if (over > 0) cost += over / 60.0;
+      }
       cost += claim_cost + cont;
       if (cost < best_cost) {
         best_cost = cost;
@@ -1021,6 +1119,10 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   v.jump_count = 0;
   ++st.accepted;
   double g = v.has_pos ? Dist(p, v.xy) : 0;
+  if (!v.has_pos || reanchor || Dist(p, v.still_xy) > kStillM) {
+    v.still_xy = p;
+    v.still_since = fix.timestamp_s;
+  }
   v.has_pos = true;
   v.xy = p;
   v.pos_ts = fix.timestamp_s;
@@ -1085,9 +1187,26 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     }
     // Look again when unassigned, or when an unconfirmed trip has lost the bus (but a bus
     // waiting off the shape near its first stop is simply in layover).
-    if (v.trip == kNoIndex ||
-        (!v.confirmed && v.off_count >= opt_.off_route_fixes &&
-         (v.started || Dist(p, v.start_xy) > opt_.layover_radius_m))) {
+    const int64_t t = fix.timestamp_s;
+    if (v.off_count == 0) v.off_since = t;
+    bool lost = v.trip != kNoIndex && v.off_count >= opt_.off_route_fixes &&
+                (v.started || Dist(p, v.start_xy) > opt_.layover_radius_m);
+    // A confirmed trip is kept through detours, but not when the bus has been away from its
+    // shape for long: the confirmation was wrong (e.g. made on a street the bus's real route
+    // shares with this one).
+    bool lost_confirmed = lost && v.confirmed && t - v.off_since >= opt_.infer_lost_s &&
+                          t - v.reinfer_ts >= opt_.infer_recheck_s;
+    // A bus standing mid-route well past its scheduled time there is rather waiting for a trip
+    // that starts here (a terminal or hub shared with routes passing through): look again.
+    bool standing = false;
+    if (v.trip != kNoIndex && !v.confirmed && !lost && t - v.still_since >= opt_.infer_standing_s &&
+        t - v.reinfer_ts >= opt_.infer_recheck_s && !std::isnan(v.vs.dist_along_m)) {
+      const std::vector<double>& sd = Pat(v).stop_dist_m;
+      standing = !sd.empty() && v.vs.dist_along_m > sd[0] + 200 &&
+                 v.vs.dist_along_m < sd.back() - 300;
+    }
+    if (v.trip == kNoIndex || (lost && !v.confirmed) || lost_confirmed || standing) {
+      if (v.trip != kNoIndex) v.reinfer_ts = t;
       Infer(v, p, fix);
     }
   }
@@ -1214,7 +1333,11 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   } else {
     state = off_now ? MatchState::kOffRoute : MatchState::kInService;
   }
-  if (on_route) Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
+  if (on_route) {
+    const uint32_t pattern_before = v.pattern;
+    Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
+    if (v.pattern != pattern_before && v.n_hyps > 0) d = v.hyps[0].d;  // now on another shape
+  }
   if (v.started && state == MatchState::kLayover) state = MatchState::kInService;
 
   vs.state = state;
@@ -1233,7 +1356,11 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     uint32_t before = v.trip;
     SolvePattern(v.pattern, fix.timestamp_s);
     if (v.trip != before || !v.started) v.stable_since = fix.timestamp_s;
-    if (v.started && fix.timestamp_s - v.stable_since >= opt_.infer_confirm_s) v.confirmed = true;
+    // Confirmed only once the bus has run a good way on the trip: a bus standing at a hub is
+    // no evidence of the trip passing there.
+    if (v.started && fix.timestamp_s - v.stable_since >= opt_.infer_confirm_s &&
+        !std::isnan(v.mono_d) && v.mono_d - v.start_d >= opt_.infer_confirm_m)
+      v.confirmed = true;
   }
   m->trip = v.trip;
   m->dist_along_m = d;

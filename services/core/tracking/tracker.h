@@ -115,6 +115,16 @@ struct TrackerOptions {
   // pattern until it has been unchanged in service this long (s), or the bus moved on to the
   // next trip of its block. Default 600.
   int64_t infer_confirm_s = 600;
+  // ... and the bus has run this far along it since it started or joined it (m). Default 1000.
+  double infer_confirm_m = 1000;
+  // An inferred trip is examined again (Infer, at most every infer_recheck_s, default 60 s)
+  // when the bus has stood still mid-route for infer_standing_s (default 300 s: longer than a
+  // stop or a timepoint hold; on the WMATA 2026-02-16 trace 180 s and 240 s cost 9 fixes of
+  // trip agreement, 300 s none), or when a confirmed one has been off its shape for
+  // infer_lost_s (default 300 s).
+  int64_t infer_recheck_s = 60;
+  int64_t infer_standing_s = 300;
+  int64_t infer_lost_s = 300;
   // A fix whose given trip_id's shape is farther than this for trip_mismatch_fixes fixes in a
   // row counts as a trip_id_mismatch (m, fixes). Defaults 500 and 5.
   double trip_mismatch_m = 500;

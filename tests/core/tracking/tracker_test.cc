@@ -374,6 +374,132 @@ TEST(TrackerTrips, WrongTripIdIsNoticed) {
   EXPECT_EQ(r.matches.back().state, MatchState::kOffRoute);
 }
 
+// ---- Trip inference on shared streets (no trip_id) -------------------------------------------
+
+// A hub H on an east-west street: THRU runs W -> H -> E stopping every 500 m (at H at 09:50);
+// LOC starts at H (10:02) and serves the same stops east; EXP starts at H too (10:12) but runs
+// express: east 1500 m without a stop, then north 2 km (stops N1, N2). All share H.
+struct SharedStreet {
+  std::shared_ptr<const Network> net;
+  int32_t date = 20260302;  // a Monday
+  int64_t day_start_s = 0;
+  uint32_t thru = 0, loc = 0, exp = 0;
+};
+
+SharedStreet MakeSharedStreet() {
+  testing::FeedBuilder b;
+  b.AddShape("ST", {At(-2000, 0), At(3000, 0)});
+  b.AddShape("SL", {At(0, 0), At(3000, 0)});
+  b.AddShape("SE", {At(0, 0), At(1500, 0), At(1500, 2000)});
+  std::vector<std::string> thru, loc;
+  for (int i = -4; i <= 6; ++i) {
+    std::string id = i == 0 ? "H" : "s" + std::to_string(i);
+    b.AddStop(id, At(500.0 * i, -6));
+    thru.push_back(id);
+    if (i >= 0) loc.push_back(id);
+  }
+  b.AddStop("N1", At(1506, 1000));
+  b.AddStop("N2", At(1506, 2000));
+  SharedStreet r;
+  r.thru = b.AddTrip("THRU", thru, 9 * 3600 + 46 * 60, 60, "ST");
+  r.loc = b.AddTrip("LOC", loc, 10 * 3600 + 2 * 60, 60, "SL");
+  r.exp = b.AddTrip("EXP", {"H", "N1", "N2"}, 10 * 3600 + 12 * 60, 180, "SE");
+  r.net = b.Build();
+  if (r.net) r.day_start_s = absl::ToUnixSeconds(r.net->ServiceDayStart(r.date));
+  return r;
+}
+
+// A fix moving at speed_mps with bearing_deg (the simulator and most AVL feeds report both).
+Fix MovingFix(const std::string& v, int64_t t, double x, double y, double bearing_deg,
+              double speed_mps) {
+  Fix f = MakeFix(v, t, At(x, y));
+  f.bearing_deg = static_cast<float>(bearing_deg);
+  f.speed_mps = static_cast<float>(speed_mps);
+  return f;
+}
+
+// First seen standing at H when THRU is due there, the bus looks like THRU mid-route. But it
+// stands there 20 minutes: a bus does not stand that long mid-route past its scheduled time,
+// it is waiting for a trip that starts at H (layover). It then leaves at 10:12 along the street
+// LOC and EXP share: the departure time, not the geometry (the same so far), says EXP -- before
+// the shapes part at 1500 m.
+TEST(TrackerTrips, BusStandingAtAHubWaitsForATripStartingThere) {
+  SharedStreet w = MakeSharedStreet();
+  Tracker tr(w.net);
+  const int64_t t0 = w.day_start_s + 9 * 3600 + 50 * 60;
+  const int64_t dep = w.day_start_s + 10 * 3600 + 12 * 60;
+  std::vector<Fix> fixes;
+  for (int64_t t = t0; t < dep; t += 20) fixes.push_back(MovingFix("v", t, 2, -3, 90, 0));
+  size_t n_wait = fixes.size();
+  size_t at_1000 = 0;
+  for (int i = 1; i * 80 <= 3600; ++i) {  // 8 m/s, a fix every 10 s, to the end of EXP
+    double s = std::min(80.0 * i, 3500.0);
+    if (s <= 1500) {
+      if (at_1000 == 0 && s >= 1000) at_1000 = fixes.size();
+      fixes.push_back(MovingFix("v", dep + 10 * i, s, 0, 90, 8));
+    } else {
+      fixes.push_back(MovingFix("v", dep + 10 * i, 1500, s - 1500, 0, 8));
+    }
+  }
+  auto r = Feed(tr, fixes);
+  EXPECT_EQ(r.matches[0].trip, w.thru);  // what it looks like at first sight
+  // Ten minutes later (standing since 09:50): in layover on a trip that starts at H.
+  const MatchResult& waiting = r.matches[30];
+  EXPECT_NE(waiting.trip, w.thru);
+  EXPECT_TRUE(waiting.trip == w.loc || waiting.trip == w.exp);
+  EXPECT_EQ(waiting.state, MatchState::kLayover);
+  EXPECT_EQ(r.matches[n_wait - 1].state, MatchState::kLayover);
+  // On the shared street, 1000 m out: EXP, in service.
+  ASSERT_GT(at_1000, 0u);
+  EXPECT_EQ(r.matches[at_1000].trip, w.exp);
+  EXPECT_EQ(r.matches[at_1000].state, MatchState::kInService);
+  EXPECT_NEAR(r.matches[at_1000].dist_along_m, 1000, 60);
+  // EXP's visits: H (left at 10:12), N1, N2; no visit of THRU or LOC.
+  std::vector<uint32_t> exp_stops;
+  for (const StopVisit& v : r.visits) {
+    EXPECT_EQ(v.trip, w.exp);
+    if (v.trip == w.exp) exp_stops.push_back(v.stop_index);
+  }
+  EXPECT_EQ(exp_stops, (std::vector<uint32_t>{0, 1, 2}));
+  if (!r.visits.empty()) {
+    EXPECT_NEAR(r.visits[0].departure_s, static_cast<double>(dep), 30);
+  }
+}
+
+// A bus followed on THRU for ten minutes and 3 km (so its trip is confirmed) turns off THRU's
+// street for good (onto EXP's). A detour would come back; after five minutes away the
+// confirmation is taken back and the trip inferred again.
+TEST(TrackerTrips, ConfirmedTripIsDroppedWhenTheBusLeavesItsShapeForGood) {
+  SharedStreet w = MakeSharedStreet();
+  Tracker tr(w.net);
+  const int64_t t0 = w.day_start_s + 9 * 3600 + 44 * 60;
+  const int64_t dep = w.day_start_s + 9 * 3600 + 46 * 60;
+  std::vector<Fix> fixes;
+  for (int64_t t = t0; t < dep; t += 20) fixes.push_back(MovingFix("v", t, -1998, -3, 90, 0));
+  size_t before_turn = 0;
+  for (int i = 1; i * 40 <= 4700; ++i) {  // 4 m/s, a fix every 10 s
+    double s = 40.0 * i;
+    if (s <= 3500) {
+      before_turn = fixes.size();
+      fixes.push_back(MovingFix("v", dep + 10 * i, s - 2000, 0, 90, 4));
+    } else {
+      fixes.push_back(MovingFix("v", dep + 10 * i, 1500, s - 3500, 0, 4));
+    }
+  }
+  for (int64_t t = fixes.back().timestamp_s + 20; t < dep + 1800; t += 20)
+    fixes.push_back(MovingFix("v", t, 1500, 1200, 0, 0));
+  auto r = Feed(tr, fixes);
+  EXPECT_EQ(r.matches[before_turn].trip, w.thru);
+  EXPECT_EQ(r.matches[before_turn].state, MatchState::kInService);
+  EXPECT_NE(r.matches.back().trip, w.thru);
+  EXPECT_EQ(r.matches.back().trip, w.exp);  // the only trip on that street
+  // Not before it has been away five minutes (a detour keeps the trip).
+  size_t dropped = before_turn;
+  while (dropped < r.matches.size() && r.matches[dropped].trip == w.thru) ++dropped;
+  ASSERT_LT(dropped, r.matches.size());
+  EXPECT_GE(fixes[dropped].timestamp_s - fixes[before_turn].timestamp_s, 300);
+}
+
 // Sparse fixes (every 2 minutes): stops passed between two fixes still get visits, with times
 // interpolated along the route.
 TEST(TrackerVisits, SparseFixesInterpolateSkippedStops) {
