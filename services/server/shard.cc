@@ -150,7 +150,7 @@ void Shard::ProcessJob(IngestJob& job) {
   part_visits_.clear();
   uint64_t accepted = 0, rejected = 0;
   for (uint32_t i : idx) {
-    const Fix& fix = job.fixes[i];
+    Fix& fix = job.fixes[i];
     ProcessFix(fix);
     const MatchResult& m = engine_->last_match();
     if (m.state == MatchState::kRejected) {
@@ -162,7 +162,9 @@ void Shard::ProcessJob(IngestJob& job) {
     ++accepted;
     shared_->clock->ObserveFix(fix.timestamp_s);
     if (persist_ && shared_->writer) {
-      changes_.emplace_back(fix);
+      // Moved (trip and route ids are long strings): the job only reads the vehicle id again.
+      const Fix& stored = std::get<Fix>(changes_.emplace_back(std::move(fix)));
+      fix.vehicle_id = stored.vehicle_id;
       for (const StopVisit& v : fix_visits_)
         changes_.emplace_back(MakeStopVisitRecord(v, *network_));
     }
