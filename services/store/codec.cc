@@ -33,13 +33,18 @@ bool ParseFloating(absl::string_view s, T* v) {
 }
 
 void AppendEscaped(std::string* out, absl::string_view s) {
-  for (char c : s) {
-    switch (c) {
+  // Ids almost never hold a tab, newline or backslash: append runs without one whole.
+  while (!s.empty()) {
+    size_t k = 0;
+    while (k < s.size() && s[k] != '\t' && s[k] != '\n' && s[k] != '\\') ++k;
+    out->append(s.data(), k);
+    if (k == s.size()) return;
+    switch (s[k]) {
       case '\t': out->append("\\t"); break;
       case '\n': out->append("\\n"); break;
-      case '\\': out->append("\\\\"); break;
-      default: out->push_back(c);
+      default: out->append("\\\\"); break;
     }
+    s.remove_prefix(k + 1);
   }
 }
 
