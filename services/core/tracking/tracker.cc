@@ -171,6 +171,9 @@ struct Tracker::Track {
   int64_t still_since = 0;
   int64_t reinfer_ts = 0;  // last re-examination of an inferred trip (standing or lost)
   int64_t off_since = 0;   // first fix of the current run of off-shape fixes
+  bool evicted = false;    // another bus took its trip: infer again
+  uint32_t lost_trip = kNoIndex;  // the trip so taken (it does not take it back the same way)
+  int32_t lost_date = 0;
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -237,6 +240,7 @@ class Tracker::Impl {
   void Unassign(Track& v);
   bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
   void Infer(Track& v, Vec2 p, const Fix& fix);
+  bool WeaklyHeld(const Track& h) const;
 
   // --- Matching ---
   double Emission(double off, double sigma) const {
@@ -991,7 +995,9 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     }
     if (cands->empty()) continue;
     auto it = tr_.claims_.find(ClaimKey(ti.trip, ti.service_date));
-    double claim_cost = (it != tr_.claims_.end() && it->second != &v) ? 6.0 : 0.0;
+    double claim_cost = 0;
+    if (it != tr_.claims_.end() && it->second != &v)
+      claim_cost = WeaklyHeld(*it->second) ? 1.0 : 6.0;
     double cont = (ti.trip == v.trip && ti.service_date == v.service_date) ? -1.0 : 0.0;
     const Pattern& P = net_.pattern(pat);
     const Polyline& poly = net_.polylines()[P.polyline];
@@ -1027,8 +1033,33 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     return;
   }
   if (best->trip == v.trip && best->service_date == v.service_date) return;
+  auto held = tr_.claims_.find(ClaimKey(best->trip, best->service_date));
+  if (held != tr_.claims_.end() && held->second != &v && !held->second->from_fix &&
+      !held->second->confirmed &&
+      !(v.lost_trip == best->trip && v.lost_date == best->service_date)) {
+    // Taken from a bus holding it by inference, not confirmed: that bus looks again at its
+    // next fix (and may keep it too, but does not take it back: the two would take it from
+    // each other on every fix).
+    for (auto& [id, tp] : tr_.vehicles_) {
+      if (tp.get() != held->second) continue;
+      tp->evicted = true;
+      tp->lost_trip = best->trip;
+      tp->lost_date = best->service_date;
+    }
+  }
   Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
   ++tr_.stats_.inferred_assignments;
+}
+
+bool Tracker::Impl::WeaklyHeld(const Track& h) const {
+  // An inferred, unconfirmed trip whose bus has been standing mid-route for a minute: the
+  // trip more likely belongs to a bus actually running it (see Process: standing buses are
+  // examined again).
+  if (h.from_fix || h.confirmed || h.trip == kNoIndex || std::isnan(h.vs.dist_along_m))
+    return false;
+  if (h.pos_ts - h.still_since < 60) return false;
+  const std::vector<double>& sd = Pat(h).stop_dist_m;
+  return !sd.empty() && h.vs.dist_along_m > sd[0] + 200 && h.vs.dist_along_m < sd.back() - 300;
 }
 
 const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchResult* m,
@@ -1205,7 +1236,9 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       standing = !sd.empty() && v.vs.dist_along_m > sd[0] + 200 &&
                  v.vs.dist_along_m < sd.back() - 300;
     }
-    if (v.trip == kNoIndex || (lost && !v.confirmed) || lost_confirmed || standing) {
+    if (v.trip == kNoIndex || (lost && !v.confirmed) || lost_confirmed || standing ||
+        v.evicted) {
+      v.evicted = false;
       if (v.trip != kNoIndex) v.reinfer_ts = t;
       Infer(v, p, fix);
     }

@@ -500,6 +500,41 @@ TEST(TrackerTrips, ConfirmedTripIsDroppedWhenTheBusLeavesItsShapeForGood) {
   EXPECT_GE(fixes[dropped].timestamp_s - fixes[before_turn].timestamp_s, 300);
 }
 
+// Two buses, no trip_id: A stands at H from 09:49, so at first sight it looks like THRU
+// (due at H at 09:50). B is then seen running along THRU's street west of H. A bus standing
+// mid-route holds its trip only weakly: B takes THRU, and A, whose trip was taken, looks again
+// at once (not after standing 5 minutes): it is waiting for LOC at H.
+TEST(TrackerTrips, RunningBusTakesTheTripOfABusStandingMidRoute) {
+  SharedStreet w = MakeSharedStreet();
+  Tracker tr(w.net);
+  const int64_t t0 = w.day_start_s + 9 * 3600 + 49 * 60;
+  std::vector<Fix> fixes;
+  std::vector<bool> is_a;
+  for (int64_t t = t0; t <= t0 + 240; t += 10) {
+    fixes.push_back(MovingFix("A", t, 2, -3, 90, 0));
+    is_a.push_back(true);
+    if (t >= t0 + 100) {  // B from 09:50:40, 6 m/s from x = -1000
+      fixes.push_back(MovingFix("B", t + 1, -1000 + 6.0 * (t - t0 - 100), 0, 90, 6));
+      is_a.push_back(false);
+    }
+  }
+  auto r = Feed(tr, fixes);
+  EXPECT_EQ(r.matches[0].trip, w.thru);  // A at first sight
+  size_t b_first = 0;
+  while (is_a[b_first]) ++b_first;
+  EXPECT_EQ(r.matches[b_first].trip, w.thru);
+  // Within a minute of B's arrival (A has stood less than 5 minutes): A is off THRU.
+  size_t a_after = b_first;
+  for (size_t i = b_first; i < fixes.size(); ++i) {
+    if (is_a[i] && fixes[i].timestamp_s < fixes[b_first].timestamp_s + 60) a_after = i;
+  }
+  EXPECT_NE(r.matches[a_after].trip, w.thru);
+  EXPECT_EQ(r.matches[a_after].trip, w.loc);
+  EXPECT_EQ(r.matches[a_after].state, MatchState::kLayover);
+  EXPECT_EQ(r.matches.back().trip, w.thru);  // B's last fix
+  EXPECT_EQ(r.matches.back().state, MatchState::kInService);
+}
+
 // Sparse fixes (every 2 minutes): stops passed between two fixes still get visits, with times
 // interpolated along the route.
 TEST(TrackerVisits, SparseFixesInterpolateSkippedStops) {
