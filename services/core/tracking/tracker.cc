@@ -16,6 +16,7 @@ constexpr double kTransitionBetaM = 20;  // scale of | along - straight | in the
 constexpr double kMergeM = 10;           // hypotheses closer than this are one
 constexpr double kFirstStopZoneM = 50;   // a bus waiting this close to the first stop is at it
 constexpr double kStillM = 25;           // a bus within this of where it stood is still there
+constexpr double kMoveM = 40;            // travel that gives the direction of a slow bus
 
 // Trivially constructible on purpose (arrays of them live on the stack per fix): every field
 // is set where a Hyp is made.
@@ -174,6 +175,11 @@ struct Tracker::Track {
   bool evicted = false;    // another bus took its trip: infer again
   uint32_t lost_trip = kNoIndex;  // the trip so taken (it does not take it back the same way)
   int32_t lost_date = 0;
+  // Direction of the last >= kMoveM of travel (raw positions), and when it was seen.
+  Vec2 move_xy;
+  Vec2 move_dir;
+  int64_t move_ts = 0;
+  bool has_move_dir = false;
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -248,6 +254,8 @@ class Tracker::Impl {
     return std::min(0.5 * z * z, 4.5) + 0.01 * off;
   }
   double HeadingCost(const Polyline& poly, uint32_t seg, const Fix& fix) const;
+  // The same cost for a direction of travel u (unit vector).
+  double DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const;
   // Hypotheses from scratch over [from_m, to_m] of the shape (default: all of it).
   void InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma, double from_m = 0,
                 double to_m = kInf);
@@ -646,6 +654,19 @@ double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix&
   return 2.25 * c * c;
 }
 
+double Tracker::Impl::DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const {
+  const std::vector<Vec2>& pts = poly.points();
+  if (seg + 1 >= pts.size()) return 0;
+  Vec2 dir = pts[seg + 1] - pts[seg];
+  double n = Norm(dir);
+  if (n < 1e-6) {
+    dir = poly.DirectionAt(poly.cum_m()[seg]);
+    n = 1;
+  }
+  double c = 1.0 - Dot(dir, u) / n;
+  return 2.25 * c * c;
+}
+
 void Tracker::Impl::InitHyps(Track& v, Vec2 p, const Fix& fix, double sigma, double from_m,
                              double to_m) {
   v.n_hyps = 0;
@@ -974,6 +995,11 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
   double sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
                      ? std::max<double>(fix.accuracy_m, 3.0) : opt_.gps_sigma_m;
   const double standing_s = static_cast<double>(t - v.still_since);
+  // Too slow (or no bearing) for the reported heading to count: the direction of its recent
+  // travel tells the two directions of a street apart.
+  const bool use_move = !(fix.speed_mps >= opt_.heading_min_speed_mps &&
+                          !std::isnan(fix.bearing_deg)) &&
+                        v.has_move_dir && t - v.move_ts <= 120;
   // Candidates per pattern, computed once.
   std::vector<std::pair<uint32_t, std::vector<PolylinePoint>>> per_pattern;
   double best_cost = kInf;
@@ -1003,7 +1029,9 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     const Polyline& poly = net_.polylines()[P.polyline];
     int64_t ds = absl::ToUnixSeconds(ti.day_start);
     for (const PolylinePoint& c : *cands) {
-      double cost = Emission(c.offset_m, sigma) + HeadingCost(poly, c.segment, fix) +
+      double heading = use_move ? DirCost(poly, c.segment, v.move_dir)
+                                : HeadingCost(poly, c.segment, fix);
+      double cost = Emission(c.offset_m, sigma) + heading +
                     SchedCost(ti.trip, pat, ds, c.dist_along_m, static_cast<double>(t));
       // At the end of a trip a bus is rather waiting for its next one; one that has just
       // finished a trip here is not finishing another.
@@ -1057,6 +1085,10 @@ bool Tracker::Impl::WeaklyHeld(const Track& h) const {
   // examined again).
   if (h.from_fix || h.confirmed || h.trip == kNoIndex || std::isnan(h.vs.dist_along_m))
     return false;
+  // Likewise a bus still waiting at the first stop of a trip that should have left minutes ago.
+  if (!h.started && static_cast<double>(h.pos_ts) > SchedDep(h, 0) + 120 &&
+      Dist(h.xy, h.start_xy) <= opt_.layover_radius_m)
+    return true;
   if (h.pos_ts - h.still_since < 60) return false;
   const std::vector<double>& sd = Pat(h).stop_dist_m;
   return !sd.empty() && h.vs.dist_along_m > sd[0] + 200 && h.vs.dist_along_m < sd.back() - 300;
@@ -1154,6 +1186,15 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     v.still_xy = p;
     v.still_since = fix.timestamp_s;
   }
+  if (!v.has_pos || reanchor) {
+    v.move_xy = p;
+    v.has_move_dir = false;
+  } else if (double moved = Dist(p, v.move_xy); moved >= kMoveM) {
+    v.move_dir = (p - v.move_xy) * (1.0 / moved);
+    v.move_ts = fix.timestamp_s;
+    v.move_xy = p;
+    v.has_move_dir = true;
+  }
   v.has_pos = true;
   v.xy = p;
   v.pos_ts = fix.timestamp_s;
@@ -1230,13 +1271,21 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
     // A bus standing mid-route well past its scheduled time there is rather waiting for a trip
     // that starts here (a terminal or hub shared with routes passing through): look again.
     bool standing = false;
-    if (v.trip != kNoIndex && !v.confirmed && !lost && t - v.still_since >= opt_.infer_standing_s &&
-        t - v.reinfer_ts >= opt_.infer_recheck_s && !std::isnan(v.vs.dist_along_m)) {
+    if (v.trip != kNoIndex && !v.confirmed && !lost &&
+        t - v.still_since >= opt_.infer_standing_s && t - v.reinfer_ts >= opt_.infer_recheck_s &&
+        !std::isnan(v.vs.dist_along_m)) {
       const std::vector<double>& sd = Pat(v).stop_dist_m;
       standing = !sd.empty() && v.vs.dist_along_m > sd[0] + 200 &&
                  v.vs.dist_along_m < sd.back() - 300;
     }
-    if (v.trip == kNoIndex || (lost && !v.confirmed) || lost_confirmed || standing ||
+    // A bus matched further and further behind its progress is going the other way (the two
+    // directions of a street, told apart only by motion when the bus is too slow for its
+    // bearing to count): look again.
+    bool backward = v.trip != kNoIndex && v.started && !v.finished && !std::isnan(v.mono_d) &&
+                    !std::isnan(v.vs.dist_along_m) &&
+                    v.vs.dist_along_m < v.mono_d - 3 * opt_.back_tolerance_m &&
+                    t - v.reinfer_ts >= opt_.infer_recheck_s;
+    if (v.trip == kNoIndex || (lost && !v.confirmed) || lost_confirmed || standing || backward ||
         v.evicted) {
       v.evicted = false;
       if (v.trip != kNoIndex) v.reinfer_ts = t;

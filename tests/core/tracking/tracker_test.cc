@@ -535,6 +535,42 @@ TEST(TrackerTrips, RunningBusTakesTheTripOfABusStandingMidRoute) {
   EXPECT_EQ(r.matches.back().state, MatchState::kInService);
 }
 
+// Both directions of one street, 3 km, a stop every 500 m: EAST on the south kerb (y = 0),
+// WEST on the north kerb (y = 12 m; with 8 m GPS noise the kerbs overlap). A bus crawling west
+// in a jam (1.5 m/s: too slow for its reported bearing to count), first seen mid-street when
+// EAST is due there (WEST is 3 minutes late there): at first sight it can be EAST, but it is
+// going the other way -- it must not creep backwards along EAST (30 m per fix is within the
+// GPS back tolerance): its direction of travel says WEST.
+TEST(TrackerTrips, SlowBusGetsTheDirectionItTravels) {
+  testing::FeedBuilder b;
+  b.AddShape("E", {At(0, 0), At(3000, 0)});
+  b.AddShape("W", {At(3000, 12), At(0, 12)});
+  std::vector<std::string> east, west;
+  for (int i = 0; i <= 6; ++i) {
+    b.AddStop("e" + std::to_string(i), At(500.0 * i, -6));
+    b.AddStop("w" + std::to_string(i), At(3000 - 500.0 * i, 18));
+    east.push_back("e" + std::to_string(i));
+    west.push_back("w" + std::to_string(i));
+  }
+  // At x = 1500 EAST is due at 10:03, WEST at 09:57 (so a bus there at 10:00 is 3 min late).
+  uint32_t e = b.AddTrip("EAST", east, 10 * 3600, 60, "E");
+  uint32_t w = b.AddTrip("WEST", west, 9 * 3600 + 54 * 60, 60, "W", 1);
+  auto net = b.Build();
+  ASSERT_NE(net, nullptr);
+  Tracker tr(net);
+  const int64_t t0 = absl::ToUnixSeconds(net->ServiceDayStart(20260302)) + 10 * 3600 + 3 * 60;
+  std::vector<Fix> fixes;
+  for (int i = 0; i < 30; ++i)
+    fixes.push_back(MovingFix("v", t0 + 20 * i, 1500 - 30.0 * i, 6, 270, 1.5));
+  auto r = Feed(tr, fixes);
+  EXPECT_EQ(r.matches[0].trip, e);  // by the schedule, at first sight
+  for (size_t i = 10; i < r.matches.size(); ++i) {
+    EXPECT_EQ(r.matches[i].trip, w) << i;
+    EXPECT_EQ(r.matches[i].state, MatchState::kInService) << i;
+  }
+  EXPECT_NEAR(r.matches.back().dist_along_m, 1500 + 29 * 30.0, 30);
+}
+
 // Sparse fixes (every 2 minutes): stops passed between two fixes still get visits, with times
 // interpolated along the route.
 TEST(TrackerVisits, SparseFixesInterpolateSkippedStops) {
