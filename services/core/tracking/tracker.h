@@ -23,6 +23,16 @@
 // counted as trip_id_mismatch); otherwise inferred from the route (if given), the geometry, the
 // direction of travel and the schedule; at the end of a trip the vehicle moves on to the next
 // trip of its block (a bus waiting at the terminal is already on its next trip, in layover).
+// Routes sharing streets make an inferred trip ambiguous until the shapes part, so it stays
+// open to revision: the unconfirmed buses of one pattern are assigned jointly (they do not
+// overtake); the departure time at the first stop decides among the trips of every pattern
+// leaving that stop along the street the bus takes (an express and a local); a bus standing
+// mid-route long past its scheduled time there is rather waiting for a trip starting there (a
+// hub), and holds its trip only weakly (a bus running it takes it, the other looks again); a
+// bus too slow for its bearing to count is given the direction of its recent travel, and one
+// matched ever further behind its progress is going the other way. A trip is confirmed (no
+// longer revised) after infer_confirm_s and infer_confirm_m of running on it, and dropped
+// when the bus stays off its shape for infer_lost_s.
 //
 // Stop visits: the vehicle's progress is kept monotone; arrival = when it reaches
 // stop_dist - arrival_radius_m, departure = when it passes stop_dist + departure_radius_m, both
