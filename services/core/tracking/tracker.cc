@@ -180,6 +180,7 @@ struct Tracker::Track {
   Vec2 move_dir;
   int64_t move_ts = 0;
   bool has_move_dir = false;
+  bool from_fix_seen = false;  // fixes with a trip_id came since (stand/move history stale)
 
   // HMM.
   Hyp hyps[kMaxHypotheses];
@@ -1182,19 +1183,7 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   v.jump_count = 0;
   ++st.accepted;
   double g = v.has_pos ? Dist(p, v.xy) : 0;
-  if (!v.has_pos || reanchor || Dist(p, v.still_xy) > kStillM) {
-    v.still_xy = p;
-    v.still_since = fix.timestamp_s;
-  }
-  if (!v.has_pos || reanchor) {
-    v.move_xy = p;
-    v.has_move_dir = false;
-  } else if (double moved = Dist(p, v.move_xy); moved >= kMoveM) {
-    v.move_dir = (p - v.move_xy) * (1.0 / moved);
-    v.move_ts = fix.timestamp_s;
-    v.move_xy = p;
-    v.has_move_dir = true;
-  }
+  const bool first_pos = !v.has_pos;
   v.has_pos = true;
   v.xy = p;
   v.pos_ts = fix.timestamp_s;
@@ -1218,8 +1207,25 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
       ++st.unknown_trip_ids;
     }
   }
+  if (given) v.from_fix_seen = true;
   if (!given) {
     if (v.from_fix) Unassign(v);  // the bus stopped saying its trip: infer from here on
+    // Where and since when it stands, and the direction of its recent travel (inference only:
+    // a bus saying its trip does not need them).
+    if (first_pos || reanchor || v.from_fix_seen || Dist(p, v.still_xy) > kStillM) {
+      v.still_xy = p;
+      v.still_since = fix.timestamp_s;
+    }
+    if (first_pos || reanchor || v.from_fix_seen) {
+      v.move_xy = p;
+      v.has_move_dir = false;
+    } else if (double moved = Dist(p, v.move_xy); moved >= kMoveM) {
+      v.move_dir = (p - v.move_xy) * (1.0 / moved);
+      v.move_ts = fix.timestamp_s;
+      v.move_xy = p;
+      v.has_move_dir = true;
+    }
+    v.from_fix_seen = false;
     v.route_hint = kNoIndex;
     if (!fix.route_id.empty()) {
       if (std::optional<uint32_t> r = net_.FindRoute(fix.route_id)) v.route_hint = *r;
