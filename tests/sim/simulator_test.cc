@@ -335,11 +335,13 @@ TEST(SimulatorTest, PositionsCsvRowsFollowTheFormat) {
 
 // Feeds the simulated fixes through the tracking engine (what `smartbus replay` and the server
 // run) and counts the in-service fixes whose trip the engine got right.
-double TripAccuracy(bool report_trip_id, std::map<std::string, double>* per_route = nullptr) {
+// The engine starts cold at from_h:20 (buses already mid-trip) and runs two hours.
+double TripAccuracy(bool report_trip_id, std::map<std::string, double>* per_route = nullptr,
+                    int from_h = 7) {
   auto net = DemoCity();
   SimOptions o;
   o.report_trip_id = report_trip_id;
-  SimRun r = Simulate(o, 7, 20, 9, 20);
+  SimRun r = Simulate(o, from_h, 20, from_h + 2, 20);
   Engine engine(net);
   int n = 0, ok = 0;
   std::map<std::string, std::pair<int, int>> by_route;
@@ -377,6 +379,20 @@ TEST(SimulatorReplayTest, EngineInfersTheTripsOfBusesThatDoNotSay) {
   }
   EXPECT_GE(acc, 0.9);
 }
+
+// The same with a cold start at other times of the day (other headways, other buses standing
+// at the hubs at first sight).
+TEST(SimulatorReplayTest, EngineInfersTheTripsOfBusesThatDoNotSayAllDay) {
+  for (int h : {6, 9, 12, 15, 18}) {
+    std::map<std::string, double> per_route;
+    double acc = TripAccuracy(false, &per_route, h);
+    for (const auto& [route, a] : per_route) {
+      EXPECT_GE(a, 0.85) << "route " << route << " from " << h << ":20";
+    }
+    EXPECT_GE(acc, 0.9) << "from " << h << ":20";
+  }
+}
+
 
 }  // namespace
 }  // namespace smartbus

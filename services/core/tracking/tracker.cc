@@ -173,6 +173,7 @@ struct Tracker::Track {
   int64_t reinfer_ts = 0;  // last re-examination of an inferred trip (standing or lost)
   int64_t off_since = 0;   // first fix of the current run of off-shape fixes
   bool evicted = false;    // another bus took its trip: infer again
+  int64_t assigned_ts = 0;  // when the current trip was assigned (Assign)
   uint32_t lost_trip = kNoIndex;  // the trip so taken (it does not take it back the same way)
   int32_t lost_date = 0;
   // Direction of the last >= kMoveM of travel (raw positions), and when it was seen.
@@ -248,6 +249,11 @@ class Tracker::Impl {
   bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
   void Infer(Track& v, Vec2 p, const Fix& fix);
   bool WeaklyHeld(const Track& h) const;
+  // An inferred, unconfirmed bus mid-route that has not moved since it was given its trip
+  // (nothing but the place says it runs it).
+  bool StandingSinceAssigned(const Track& h) const {
+    return WeaklyHeld(h) && h.still_since <= h.assigned_ts;
+  }
 
   // --- Matching ---
   double Emission(double off, double sigma) const {
@@ -452,8 +458,9 @@ void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
     Track& o = *tp;
     if (o.pattern != pat || o.from_fix || o.confirmed || o.trip == kNoIndex) continue;
     if (std::isnan(o.vs.dist_along_m) || o.vs.state == MatchState::kOffRoute) continue;
-    // Buses waiting at a terminal or about to end are not ordered by position.
-    if (!o.started || o.finished) continue;
+    // Buses waiting at a terminal or about to end are not ordered by position, nor a bus
+    // standing mid-route (maybe waiting for a trip that starts there).
+    if (!o.started || o.finished || StandingSinceAssigned(o)) continue;
     const std::vector<double>& sd = net_.pattern(pat).stop_dist_m;
     if (o.vs.dist_along_m >= sd.back() - 300) continue;
     if (t - o.vs.timestamp_s > 300) continue;
@@ -478,7 +485,7 @@ void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
       const Track* holder = it->second;
       bool in_set = false;
       for (const V& x : vs) in_set |= x.tr == holder;
-      if (!in_set) continue;
+      if (!in_set && !StandingSinceAssigned(*holder)) continue;
     }
     int64_t ds = absl::ToUnixSeconds(ti.day_start);
     ts.push_back({ti.trip, ti.service_date, ds, SchedTimeAt(ti.trip, pat, ds, -1)});
@@ -542,6 +549,20 @@ void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
     const T& y = ts[pick[k]];
     Track& o = *vs[k].tr;
     if (y.trip == o.trip && y.date == o.service_date) continue;
+    auto held = tr_.claims_.find(ClaimKey(y.trip, y.date));
+    if (held != tr_.claims_.end() && held->second != &o) {
+      bool in_set = false;
+      for (const V& x : vs) in_set |= x.tr == held->second;
+      if (!in_set) {
+        // Taken from a bus standing mid-route: it looks again at its next fix.
+        for (auto& [id, tp] : tr_.vehicles_) {
+          if (tp.get() != held->second) continue;
+          tp->evicted = true;
+          tp->lost_trip = y.trip;
+          tp->lost_date = y.date;
+        }
+      }
+    }
     Retarget(o, y.trip, y.date, y.day_start);
     ++tr_.stats_.retargets;
   }
@@ -625,6 +646,7 @@ void Tracker::Impl::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_st
   v.next_stop = 0;
   v.stalled_since = v.pos_ts;
   v.stable_since = v.pos_ts;
+  v.assigned_ts = v.pos_ts;
   v.vs.trip = trip;
   v.vs.route = net_.feed().trips[trip].route;
   v.vs.service_date = date;
