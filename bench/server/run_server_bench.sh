@@ -39,7 +39,8 @@ run() {  # run NAME SERVER_FLAGS -- LOAD_FLAGS
 }
 
 case $WHAT in gateway|all)
-  run gateway-100 -- --mode=gateway --batch=100 --streams=4 --window=16 --vehicles=10000 --seconds=20 ;;
+  run gateway-100 -- --mode=gateway --batch=100 --streams=${GW_STREAMS:-4} --window=${GW_WINDOW:-16} \
+    --vehicles=10000 --seconds=20 ;;
 esac
 case $WHAT in single|all)
   run gateway-1 -- --mode=gateway --batch=1 --streams=8 --window=256 --vehicles=10000 --seconds=20 ;;
