@@ -657,14 +657,6 @@ void Tracker::Impl::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_st
 
 double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix& fix) const {
   if (!(fix.speed_mps >= opt_.heading_min_speed_mps) || std::isnan(fix.bearing_deg)) return 0;
-  const std::vector<Vec2>& pts = poly.points();
-  if (seg + 1 >= pts.size()) return 0;
-  Vec2 dir = pts[seg + 1] - pts[seg];
-  double n = Norm(dir);
-  if (n < 1e-6) {
-    dir = poly.DirectionAt(poly.cum_m()[seg]);
-    n = 1;
-  }
   // Unit vector of the reported bearing (clockwise from north: x east = sin, y north = cos),
   // computed once per fix.
   if (fix_ != heading_fix_) {
@@ -672,9 +664,7 @@ double Tracker::Impl::HeadingCost(const Polyline& poly, uint32_t seg, const Fix&
     heading_ = {std::sin(b), std::cos(b)};
     heading_fix_ = fix_;
   }
-  // (1 - cos)^2 * 2.25: 0 when aligned, ~0.6 at 60 deg, 2.25 at 90 deg, 9 when opposite.
-  double c = 1.0 - Dot(dir, heading_) / n;
-  return 2.25 * c * c;
+  return DirCost(poly, seg, heading_);
 }
 
 double Tracker::Impl::DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const {
@@ -686,6 +676,7 @@ double Tracker::Impl::DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const 
     dir = poly.DirectionAt(poly.cum_m()[seg]);
     n = 1;
   }
+  // (1 - cos)^2 * 2.25: 0 when aligned, ~0.6 at 60 deg, 2.25 at 90 deg, 9 when opposite.
   double c = 1.0 - Dot(dir, u) / n;
   return 2.25 * c * c;
 }
