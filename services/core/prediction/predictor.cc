@@ -83,7 +83,7 @@ double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int
     if (w > 0.05) src = PredictionSource::kHistory;
     if (now - s.t_last <= options_.live_window_s) src = PredictionSource::kLive;
   }
-  const size_t bucket = static_cast<size_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+  const size_t bucket = BucketOf(tod_s);
   if (profile_entries_ > 0 && tod_s >= 0 && bucket < profile_.size() &&
       seg < profile_[bucket].size()) {
     const Profile& prof = profile_[bucket][seg];
@@ -128,7 +128,7 @@ void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
   if (s0 != kNoIndex && s1 != kNoIndex && s1 >= s0 && s1 - s0 < 2 * n && s1 < segs_.size()) {
     PrefetchBytes(&segs_[s0], (s1 - s0 + 1) * sizeof(SegStats));
     if (profile_entries_ > 0 && tod_s >= 0) {
-      const size_t bucket = static_cast<size_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+      const size_t bucket = BucketOf(tod_s);
       if (bucket < profile_.size() && s1 < profile_[bucket].size())
         PrefetchBytes(&profile_[bucket][s0], (s1 - s0 + 1) * sizeof(Profile));
     }
@@ -143,7 +143,7 @@ void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_
   s.wd = s.wd * f + dur_s;
   s.t_last = std::max(s.t_last, t);
   if (tod_s >= 0) {
-    Profile& p = ProfileAt(seg, static_cast<uint32_t>(std::min<int64_t>(tod_s / kBucketS, 255)));
+    Profile& p = ProfileAt(seg, BucketOf(tod_s));
     p.n = std::min(20.0f, p.n + 1.0f);
     p.mean_s += (static_cast<float>(dur_s) - p.mean_s) / p.n;
   }
@@ -425,6 +425,14 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   // The pending predictions of the trip being emitted (looked up once per trip).
   uint32_t pending_trip = kNoIndex;
   TripPending* trip_pending = nullptr;
+  auto pending_of = [&](const TripView& t, uint32_t trip) -> TripPending& {
+    if (trip != pending_trip) {
+      pending_trip = trip;
+      trip_pending = &pending_[TripKey{trip, s.service_date}];
+      if (trip_pending->by_stop.size() < t.n) trip_pending->Resize(t.n);
+    }
+    return *trip_pending;
+  };
   auto emit = [&](const TripView& t, uint32_t trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     Prediction& p = out->emplace_back();
@@ -449,15 +457,11 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     p.predicted_departure_s =
         departure >= 0 ? std::max<int64_t>(p.predicted_arrival_s, RoundToInt64(departure)) : kNoTime;
     if (k > 0) {
-      if (trip != pending_trip) {
-        pending_trip = trip;
-        trip_pending = &pending_[TripKey{trip, s.service_date}];
-        if (trip_pending->by_stop.size() < t.n) trip_pending->Resize(t.n);
-      }
-      int64_t& newest = trip_pending->newest_s[k];
+      TripPending& tp = pending_of(t, trip);
+      int64_t& newest = tp.newest_s[k];
       if (newest == kNoSample || newest + options_.sample_s <= now) {
         newest = now;
-        trip_pending->by_stop[k].push_back(
+        tp.by_stop[k].push_back(
             Pending{now, raw, static_cast<uint8_t>(bin), static_cast<uint8_t>(phase)});
       }
     }
@@ -467,13 +471,8 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   auto chain = [&](const TripView& t, uint32_t trip, uint32_t from_k, double time,
                    PredictionSource layer, int phase) -> double {
     const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
-    if (trip != pending_trip) {
-      pending_trip = trip;
-      trip_pending = &pending_[TripKey{trip, s.service_date}];
-      if (trip_pending->by_stop.size() < t.n) trip_pending->Resize(t.n);
-    }
     PrefetchChain(t, segs, from_k + 1, static_cast<int64_t>(time) - t.day_start_s,
-                  *trip_pending);
+                  pending_of(t, trip));
     for (uint32_t k = from_k + 1; k < t.n; ++k) {
       const double sched = static_cast<double>(t.arr(k) - (k == 1 ? t.dep(0) : t.arr(k - 1)));
       time += Estimate(segs[k], sched, now, static_cast<int64_t>(time) - t.day_start_s, &layer);

@@ -24,6 +24,7 @@
 // Thread safety: not thread-safe (one per engine shard). Allocation: per fix, none once the
 // per-segment tables and output buffers have grown (pending-error bookkeeping aside).
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -106,6 +107,10 @@ class LayeredPredictor : public ArrivalPredictor {
   static constexpr int kNumBins = 14;
   static constexpr int kPhases = 2;  // 0: trip started, 1: not started (layover, next trip)
   static constexpr int kBucketS = 1800;
+  // The time-of-day profile bucket of tod_s (>= 0): kBucketS steps, at most 255.
+  static uint32_t BucketOf(int64_t tod_s) {
+    return static_cast<uint32_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+  }
 
   struct SegStats {
     uint32_t route = kNoIndex, from = kNoIndex, to = kNoIndex;
