@@ -249,8 +249,8 @@ absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveV
   return absl::OkStatus();
 }
 
-void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, bool heartbeat,
-                pb::ArrivalsBoard* out) {
+void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, uint64_t version,
+                bool heartbeat, pb::ArrivalsBoard* out) {
   const Network& net = *view.network;
   const GtfsStop& s = net.feed().stops[q.stop];
   out->Clear();
@@ -258,7 +258,7 @@ void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, boo
   out->set_stop_name(s.name);
   out->set_stop_code(s.code);
   out->set_now(now_s);
-  out->set_version(view.StopVersion(q.stop));
+  out->set_version(version);
   out->set_heartbeat(heartbeat);
   out->set_time_zone(net.time_zone().name());
   for (const ArrivalRow& r : ComputeArrivals(view, q, now_s))

@@ -46,8 +46,9 @@ void ArrivalToProto(const Network& net, const ArrivalRow& row, pb::Arrival* out)
 // Checks a GetArrivalsRequest against the view's network and fills *q (stop, route, limits).
 absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,
                                   int64_t live_max_age_s, ArrivalsQuery* q);
-// The board for a resolved query.
-void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, bool heartbeat,
-                pb::ArrivalsBoard* out);
+// The board for a resolved query; `version` is view.StopVersion(q.stop), taken by the caller
+// (a display-board stream has already read it to decide whether to send).
+void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, uint64_t version,
+                bool heartbeat, pb::ArrivalsBoard* out);
 
 }  // namespace smartbus::server

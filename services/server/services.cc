@@ -466,7 +466,7 @@ class WatchHub {
                                                 now - r->last_sent_ >= r->min_interval_);
         const bool heartbeat = now - r->last_sent_ >= r->heartbeat_;
         if (!changed && !heartbeat) continue;
-        BuildBoard(*view, r->q_, server_now, !changed, &r->board_);
+        BuildBoard(*view, r->q_, server_now, v, !changed, &r->board_);
         r->last_version_ = v;
         r->last_sent_ = now;
         r->sent_any_ = true;
@@ -520,7 +520,7 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
     auto view = server_->view();
     ArrivalsQuery q;
     absl::Status st = ResolveArrivalsQuery(*req, *view, server_->options().live_max_age_s, &q);
-    if (st.ok()) BuildBoard(*view, q, server_->Now(), false, resp);
+    if (st.ok()) BuildBoard(*view, q, server_->Now(), view->StopVersion(q.stop), false, resp);
     return Reply(ctx, st);
   }
 
