@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
+#include "services/server/health_names.h"
 #include "smartbus/v1/network.grpc.pb.h"
 #include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
@@ -491,9 +493,10 @@ int RunHealth(int argc, char** argv) {
   if (!ParseClientArgs("health", usage, argc, argv, {}, {}, &a, &code)) return code;
   const std::string addr = ServerAddress(a);
   auto stub = grpc::health::v1::Health::NewStub(MakeChannel(addr));
-  const char* names[] = {"", "smartbus.storage", "smartbus.v1.IngestService",
-                         "smartbus.v1.PassengerService", "smartbus.v1.NetworkService",
-                         "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"};
+  // The server as a whole, its storage, then each service: the names smartbusd reports.
+  std::vector<const char*> names = {server::kServiceHealthNames[0], server::kStorageHealth};
+  names.insert(names.end(), std::begin(server::kServiceHealthNames) + 1,
+               std::end(server::kServiceHealthNames));
   bool all = true;
   std::string json = "{";
   for (const char* n : names) {

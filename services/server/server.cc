@@ -14,16 +14,12 @@
 #include "grpcpp/server_builder.h"
 #include "services/core/gtfs/feed.h"
 #include "services/server/analytics_service.h"
+#include "services/server/health_names.h"
 #include "services/server/services.h"
 #include "services/store/network_ids.h"
 
 namespace smartbus::server {
 namespace {
-
-constexpr const char* kHealthServices[] = {
-    "", "smartbus.v1.IngestService", "smartbus.v1.PassengerService",
-    "smartbus.v1.NetworkService", "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"};
-constexpr const char* kStorageHealth = "smartbus.storage";
 
 absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths) {
   if (paths.empty()) return absl::InvalidArgumentError("--gtfs: at least one GTFS feed is required");
@@ -173,7 +169,7 @@ absl::Status SmartbusServer::Start() {
         absl::StrCat("cannot listen on ", options_.listen,
                      ": address in use or not valid (check --listen)"));
   auto* health = grpc_server_->GetHealthCheckService();
-  for (const char* name : kHealthServices) health->SetServingStatus(name, true);
+  for (const char* name : kServiceHealthNames) health->SetServingStatus(name, true);
   {
     std::lock_guard lock(health_mu_);
     health->SetServingStatus(kStorageHealth, storage_serving_);
