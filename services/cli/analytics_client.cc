@@ -164,34 +164,6 @@ std::string F(double x, const char* fmt = "%.1f") {
   return b;
 }
 
-// Parses the common client options plus `extra`; returns false with *code set on error/help.
-bool Parse(const char* cmd, const char* usage, int argc, char** argv,
-           std::set<std::string> flags, std::set<std::string> known, Args* out, int* code) {
-  flags.insert({"json", "proto-json", "help"});
-  auto a = Args::Parse(argc, argv, flags);
-  if (!a.ok()) {
-    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd,
-                 std::string(a.status().message()).c_str(), usage);
-    *code = 2;
-    return false;
-  }
-  if (a->Has("help")) {
-    std::printf("usage: %s [--server HOST:PORT] [--timeout S] [--json | --proto-json]\n", usage);
-    *code = 0;
-    return false;
-  }
-  known.insert(flags.begin(), flags.end());
-  known.insert({"server", "timeout"});
-  if (auto s = a->CheckKnown(known); !s.ok()) {
-    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, std::string(s.message()).c_str(),
-                 usage);
-    *code = 2;
-    return false;
-  }
-  *out = *std::move(a);
-  return true;
-}
-
 }  // namespace
 
 int RunAnalyticsRoutes(int argc, char** argv) {
@@ -200,7 +172,8 @@ int RunAnalyticsRoutes(int argc, char** argv) {
       "smartbus analytics routes [--route R] [--from T] [--to T] [--stops] [--trips]";
   Args a;
   int code;
-  if (!Parse(cmd, usage, argc, argv, {"stops", "trips"}, {"route", "from", "to"}, &a, &code))
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"stops", "trips", "proto-json"},
+                       {"route", "from", "to"}, &a, &code))
     return code;
   apb::GetRouteAnalyticsRequest req;
   req.set_route_id(a.Get("route"));
@@ -265,7 +238,7 @@ int RunAnalyticsBunching(int argc, char** argv) {
   const char* usage = "smartbus analytics bunching [--now T]";
   Args a;
   int code;
-  if (!Parse(cmd, usage, argc, argv, {}, {"now"}, &a, &code)) return code;
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"now"}, &a, &code)) return code;
   int64_t now;
   if (!InstantArg(a, "now", &now)) {
     std::fprintf(stderr, "smartbus %s: --now: epoch seconds or RFC 3339 time\n", cmd);
@@ -324,7 +297,8 @@ int RunAnalyticsCongestion(int argc, char** argv) {
   const char* usage = "smartbus analytics congestion [--now T] [--limit N]";
   Args a;
   int code;
-  if (!Parse(cmd, usage, argc, argv, {}, {"now", "limit"}, &a, &code)) return code;
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"now", "limit"}, &a, &code))
+    return code;
   int64_t now;
   auto limit = a.GetInt("limit", 20);
   if (!InstantArg(a, "now", &now) || !limit.ok()) {
@@ -405,7 +379,8 @@ int RunAnalyticsFleet(int argc, char** argv) {
   const char* usage = "smartbus analytics fleet [--stale S] [--silent S]";
   Args a;
   int code;
-  if (!Parse(cmd, usage, argc, argv, {}, {"stale", "silent"}, &a, &code)) return code;
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"stale", "silent"}, &a, &code))
+    return code;
   auto stale = a.GetInt("stale", 0);
   auto silent = a.GetInt("silent", 0);
   if (!stale.ok() || !silent.ok()) {

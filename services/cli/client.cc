@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -79,6 +81,37 @@ std::string ToJson(const google::protobuf::Message& m, bool pretty) {
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out + "\n";
+}
+
+bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
+                     std::set<std::string> flags, std::set<std::string> known, Args* out,
+                     int* exit_code) {
+  flags.insert({"json", "help"});
+  known.insert(flags.begin(), flags.end());
+  known.insert({"server", "timeout"});
+  auto a = Args::Parse(argc, argv, flags);
+  if (!a.ok()) {
+    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd,
+                 std::string(a.status().message()).c_str(), usage);
+    *exit_code = 2;
+    return false;
+  }
+  if (a->Has("help")) {
+    std::fprintf(stdout,
+                 "usage: %s\n  common: --server HOST:PORT (default $SMARTBUS_SERVER or "
+                 "127.0.0.1:50051), --timeout S, --json%s\n",
+                 usage, flags.count("proto-json") ? ", --proto-json" : "");
+    *exit_code = 0;
+    return false;
+  }
+  if (auto s = a->CheckKnown(known); !s.ok()) {
+    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, std::string(s.message()).c_str(),
+                 usage);
+    *exit_code = 2;
+    return false;
+  }
+  *out = std::move(*a);
+  return true;
 }
 
 std::string ClockTime(int64_t epoch_s, absl::TimeZone tz) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/time/time.h"
@@ -35,7 +36,13 @@ int CallFailed(const char* cmd, const std::string& address, const grpc::Status& 
 // One JSON object (protobuf JSON mapping, proto field names, defaults included), newline.
 std::string ToJson(const google::protobuf::Message& m, bool pretty = true);
 
-// "15:04:05" in the local time zone of this machine ($TZ).
+// Parses a client command's arguments: `flags` (valueless) and `known` options plus the common
+// --server, --timeout, --json, --help. On --help or an error prints the usage, sets
+// *exit_code (0 / 2) and returns false.
+bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
+                     std::set<std::string> flags, std::set<std::string> known, Args* out,
+                     int* exit_code);
+
 // HH:MM:SS of an epoch time in `tz` (default: this machine's zone); "-" for 0 or less.
 std::string ClockTime(int64_t epoch_s, absl::TimeZone tz = absl::LocalTimeZone());
 // The named IANA zone (a board's time_zone), or this machine's zone when empty or unknown.

@@ -39,37 +39,6 @@ namespace {
 
 namespace pb = ::smartbus::v1;
 
-// Parses the arguments; on failure prints the usage and sets *exit_code.
-bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
-                     std::set<std::string> flags, std::set<std::string> known, Args* out,
-                     int* exit_code) {
-  flags.insert({"json", "help"});
-  known.insert({"json", "help", "server", "timeout"});
-  auto a = Args::Parse(argc, argv, flags);
-  if (!a.ok()) {
-    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd,
-                 std::string(a.status().message()).c_str(), usage);
-    *exit_code = 2;
-    return false;
-  }
-  if (a->Has("help")) {
-    std::fprintf(stdout,
-                 "usage: %s\n  common: --server HOST:PORT (default $SMARTBUS_SERVER or "
-                 "127.0.0.1:50051), --timeout S, --json\n",
-                 usage);
-    *exit_code = 0;
-    return false;
-  }
-  if (auto s = a->CheckKnown(known); !s.ok()) {
-    std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, std::string(s.message()).c_str(),
-                 usage);
-    *exit_code = 2;
-    return false;
-  }
-  *out = std::move(*a);
-  return true;
-}
-
 int Usage(const char* cmd, const char* usage, const std::string& why) {
   std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, why.c_str(), usage);
   return 2;
