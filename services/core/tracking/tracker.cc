@@ -249,6 +249,13 @@ class Tracker::Impl {
   bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
   void Infer(Track& v, Vec2 p, const Fix& fix);
   bool WeaklyHeld(const Track& h) const;
+  // Another bus took h's trip (trip, date): h looks again at its next fix, and does not take
+  // that trip back the same way.
+  static void Evict(Track& h, uint32_t trip, int32_t date) {
+    h.evicted = true;
+    h.lost_trip = trip;
+    h.lost_date = date;
+  }
   // An inferred, unconfirmed bus mid-route that has not moved since it was given its trip
   // (nothing but the place says it runs it).
   bool StandingSinceAssigned(const Track& h) const {
@@ -397,10 +404,7 @@ bool Tracker::Impl::RedecideAtDeparture(Track& v, double t_dep) {
   int64_t old_ds = v.day_start_s;
   auto it = tr_.claims_.find(ClaimKey(best->trip, best->service_date));
   Track* other = nullptr;
-  if (it != tr_.claims_.end() && it->second != &v) {
-    for (auto& [id, tp] : tr_.vehicles_)
-      if (tp.get() == it->second) other = tp.get();
-  }
+  if (it != tr_.claims_.end() && it->second != &v) other = it->second;
   uint32_t new_pattern = net_.trip_pattern(best->trip);
   if (new_pattern == v.pattern) {
     Retarget(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start));
@@ -555,12 +559,7 @@ void Tracker::Impl::SolvePattern(uint32_t pat, int64_t t) {
       for (const V& x : vs) in_set |= x.tr == held->second;
       if (!in_set) {
         // Taken from a bus standing mid-route: it looks again at its next fix.
-        for (auto& [id, tp] : tr_.vehicles_) {
-          if (tp.get() != held->second) continue;
-          tp->evicted = true;
-          tp->lost_trip = y.trip;
-          tp->lost_date = y.date;
-        }
+        Evict(*held->second, y.trip, y.date);
       }
     }
     Retarget(o, y.trip, y.date, y.day_start);
@@ -1082,12 +1081,7 @@ void Tracker::Impl::Infer(Track& v, Vec2 p, const Fix& fix) {
     // Taken from a bus holding it by inference, not confirmed: that bus looks again at its
     // next fix (and may keep it too, but does not take it back: the two would take it from
     // each other on every fix).
-    for (auto& [id, tp] : tr_.vehicles_) {
-      if (tp.get() != held->second) continue;
-      tp->evicted = true;
-      tp->lost_trip = best->trip;
-      tp->lost_date = best->service_date;
-    }
+    Evict(*held->second, best->trip, best->service_date);
   }
   Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
   ++tr_.stats_.inferred_assignments;

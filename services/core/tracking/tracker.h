@@ -189,7 +189,7 @@ class Tracker {
   TrackerStats stats_;
   absl::flat_hash_map<std::string, std::unique_ptr<Track>> vehicles_;
   // Trip instance (trip index, service date) -> vehicle holding it (inference avoids them).
-  absl::flat_hash_map<uint64_t, const Track*> claims_;
+  absl::flat_hash_map<uint64_t, Track*> claims_;
   // Pattern -> time of its last joint assignment (SolvePattern), epoch s.
   absl::flat_hash_map<uint32_t, int64_t> last_solve_;
   // Scratch buffers reused across fixes.
