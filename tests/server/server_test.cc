@@ -197,19 +197,32 @@ TEST_F(ServerTest, StreamAnswersEveryRequestWithItsSequenceAndRefusesEmptyOnesIn
   EXPECT_EQ(got[9].accepted(), 1u);
 }
 
-TEST(ServerBackPressureTest, FullShardQueueIsResourceExhausted) {
-  smartbus::testing::TempDir tmp;
+// A started server on the minimal feed (in `tmp`) with `adjust` applied to its options; *out
+// stays empty when it cannot start (the failure is recorded).
+template <typename F>
+void StartMinimalServer(const smartbus::testing::TempDir& tmp,
+                        std::unique_ptr<SmartbusServer>* out, F adjust) {
   ServerOptions opt;
   opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/feed", smartbus::testing::MinimalFeed())};
   opt.listen = "127.0.0.1:0";
   opt.clock_follows_fixes = true;
-  opt.shards = 1;
-  opt.shard.queue_capacity = 1;  // one fix at a time
   opt.log = false;
+  adjust(opt);
   auto server = SmartbusServer::Create(opt);
-  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE((*server)->Start().ok());
-  Client c((*server)->port());
+  *out = *std::move(server);
+}
+
+TEST(ServerBackPressureTest, FullShardQueueIsResourceExhausted) {
+  smartbus::testing::TempDir tmp;
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [](ServerOptions& opt) {
+    opt.shards = 1;
+    opt.shard.queue_capacity = 1;  // one fix at a time
+  });
+  ASSERT_TRUE(server);
+  Client c(server->port());
   pb::IngestRequest req;
   *req.add_fixes() = MakeFix("bus1", kT0800, 40.0);
   *req.add_fixes() = MakeFix("bus1", kT0800 + 10, 40.0004);
@@ -221,16 +234,12 @@ TEST(ServerBackPressureTest, FullShardQueueIsResourceExhausted) {
 
 TEST(ServerBackPressureTest, FullStoreQueueIsResourceExhausted) {
   smartbus::testing::TempDir tmp;
-  ServerOptions opt;
-  opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/feed", smartbus::testing::MinimalFeed())};
-  opt.listen = "127.0.0.1:0";
-  opt.clock_follows_fixes = true;
-  opt.writer.queue_capacity = 5;  // a 2-fix request needs room for 6 changes
-  opt.log = false;
-  auto server = SmartbusServer::Create(opt);
-  ASSERT_TRUE(server.ok());
-  ASSERT_TRUE((*server)->Start().ok());
-  Client c((*server)->port());
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [](ServerOptions& opt) {
+    opt.writer.queue_capacity = 5;  // a 2-fix request needs room for 6 changes
+  });
+  ASSERT_TRUE(server);
+  Client c(server->port());
   pb::IngestRequest req;
   *req.add_fixes() = MakeFix("bus1", kT0800, 40.0);
   *req.add_fixes() = MakeFix("bus2", kT0800, 40.0004);
