@@ -125,6 +125,12 @@ class Network {
   // if one departs within `max_gap` of t. Cheap: looks at a few dates of one trip only.
   std::optional<TripInstance> NearestTripInstance(uint32_t trip, absl::Time t,
                                                   absl::Duration max_gap = absl::Hours(12)) const;
+  // Frequency-based trip: the shifts (run start minus the template's first departure, s) of its
+  // runs, ascending; nullptr for a trip with fixed times (one run, shift 0).
+  const std::vector<int32_t>* FrequencyShifts(uint32_t trip) const {
+    auto it = frequency_shifts_.find(trip);
+    return it == frequency_shifts_.end() ? nullptr : &it->second;
+  }
   // Scheduled arrival/departure of a trip's k-th stop_time as an instant.
   absl::Time ScheduledArrival(const TripInstance& ti, uint32_t k) const;
   absl::Time ScheduledDeparture(const TripInstance& ti, uint32_t k) const;
