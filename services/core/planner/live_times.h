@@ -4,6 +4,7 @@
 // plugs it in per query; the server implements it over its published vehicle snapshots (and
 // the GTFS-RT poller's cancellations), tests and tools over a plain list (LiveTripList).
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -40,12 +41,23 @@ struct LiveTrip {
 // A provider of live trip states. Thread safety: both methods may be called from any thread.
 class LiveTimes {
  public:
+  LiveTimes() : instance_(NextInstance()) {}
   virtual ~LiveTimes() = default;
+  // Unique per provider object over the process lifetime (the planner's cache key, with
+  // version(): a new provider at a reused address is not mistaken for an old one).
+  uint64_t instance() const { return instance_; }
   // Increases whenever Snapshot would return something different (the planner rebuilds its
   // live index only then).
   virtual uint64_t version() const = 0;
   // The live trips now (replaces *out).
   virtual void Snapshot(std::vector<LiveTrip>* out) const = 0;
+
+ private:
+  static uint64_t NextInstance() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
+  const uint64_t instance_;
 };
 
 // A LiveTimes over a list set by its owner (tests, tools, the CLI).

@@ -24,7 +24,7 @@ struct Planner::LiveIndex {
 
 struct Planner::Cache {
   std::mutex mu;
-  const LiveTimes* provider = nullptr;
+  uint64_t provider = 0;  // LiveTimes::instance()
   uint64_t version = 0;
   std::shared_ptr<const LiveIndex> live;
   std::map<int32_t, std::shared_ptr<const std::vector<uint8_t>>> active;  // date -> services
@@ -190,13 +190,13 @@ std::shared_ptr<const Planner::LiveIndex> Planner::LiveIndexFor(const LiveTimes*
   const uint64_t version = live->version();
   {
     std::lock_guard lock(cache_->mu);
-    if (cache_->provider == live && cache_->version == version && cache_->live) return cache_->live;
+    if (cache_->provider == live->instance() && cache_->version == version && cache_->live) return cache_->live;
   }
   std::vector<LiveTrip> trips;
   live->Snapshot(&trips);
   auto idx = BuildLiveIndex(*timetable_, trips);
   std::lock_guard lock(cache_->mu);
-  cache_->provider = live;
+  cache_->provider = live->instance();
   cache_->version = version;
   cache_->live = idx;
   return idx;
