@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -74,16 +73,23 @@ absl::Status SmartbusServer::Init() {
   StoreHealth h = store_->Health();
   SetStorageServing(h.serving, h.reason);
   if (auto st = Recover(); !st.ok()) return st;
-  services_ = MakeServiceSet(this);
+  IngestOptions io;
+  io.max_batch = options_.max_batch;
+  io.store_queue_capacity = options_.writer.queue_capacity;
+  io.store_changes_per_fix = options_.store_changes_per_fix;
+  ingest_ = std::make_unique<Ingest>(
+      io, &shared_, [this] { return draining(); }, [this] { return StorageHealth(); });
+  services_ = MakeServiceSet(this, ingest_.get());
+  shared_.poke_watchers = [this] { services_->PokeWatchers(); };
   monitor_ = std::thread([this] { MonitorStorage(); });
   return absl::OkStatus();
 }
 
 size_t SmartbusServer::ShardIndex(absl::string_view vehicle_id) const {
-  return absl::Hash<absl::string_view>()(vehicle_id) % shards_.size();
+  return ShardIndexOf(vehicle_id, shards_.size());
 }
 
-Shard& SmartbusServer::ShardFor(absl::string_view vehicle_id) {
+const Shard& SmartbusServer::ShardFor(absl::string_view vehicle_id) const {
   return *shards_[ShardIndex(vehicle_id)];
 }
 
@@ -121,7 +127,7 @@ absl::Status SmartbusServer::Recover() {
   for (size_t i = 0; i < shards_.size(); ++i)
     if (!per_shard[i].empty()) WarmupFromStore(*shards_[i], per_shard[i]);
   for (const VehicleRecord& r : *list)
-    ShardFor(r.state.vehicle_id).RunOnShard([r](Shard& s) { s.Restore(r); });
+    shards_[ShardIndex(r.state.vehicle_id)]->RunOnShard([r](Shard& s) { s.Restore(r); });
   auto model = store_->GetModel(kModelName);
   std::string model_note = "no learned model stored";
   if (model.ok()) {

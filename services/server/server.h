@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/server/analytics_hub.h"
+#include "services/server/ingest.h"
 #include "services/server/live_view.h"
 #include "services/server/shard.h"
 #include "services/store/store.h"
@@ -105,17 +106,20 @@ class SmartbusServer {
   std::shared_ptr<LiveView> view() const { return shared_.view.load(std::memory_order_acquire); }
   int64_t Now() const { return clock_.Now(); }
   bool draining() const { return draining_.load(std::memory_order_acquire); }
-  ShardShared& shared() { return shared_; }
-  std::vector<std::unique_ptr<Shard>>& shards() { return shards_; }
-  Shard& ShardFor(absl::string_view vehicle_id);
+  const ShardShared& shared() const { return shared_; }
+  const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  const Shard& ShardFor(absl::string_view vehicle_id) const;
   size_t ShardIndex(absl::string_view vehicle_id) const;
-  StoreWriter& writer() { return *writer_; }
+  const StoreWriter& writer() const { return *writer_; }
   Store& store() { return *store_; }
+  const Store& store() const { return *store_; }
+  // The ingest pipeline (IngestService's, and any other front that takes fixes).
+  Ingest& ingest() { return *ingest_; }
   StoreHealth StorageHealth() const;
   int64_t started_s() const { return started_s_; }
   int64_t feeds_loaded_s() const { return feeds_loaded_s_.load(); }
   uint64_t recovered_vehicles() const { return recovered_vehicles_; }
-  std::atomic<uint64_t>& fixes_received() { return fixes_received_; }
+  uint64_t fixes_received() const { return ingest_->fixes_received(); }
   // Every vehicle snapshot (unordered).
   std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
   void Log(const std::string& line) const;
@@ -135,6 +139,7 @@ class SmartbusServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreWriter> writer_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<ServiceSet> services_;
   std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
   std::unique_ptr<grpc::Server> grpc_server_;
@@ -142,7 +147,6 @@ class SmartbusServer {
   int64_t started_s_ = 0;
   std::atomic<int64_t> feeds_loaded_s_{0};
   uint64_t recovered_vehicles_ = 0;
-  std::atomic<uint64_t> fixes_received_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> shut_down_{false};
   std::mutex control_mu_;  // Reload vs Shutdown

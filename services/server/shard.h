@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/core/engine/engine.h"
 #include "services/core/prediction/predictor.h"
@@ -96,6 +98,11 @@ struct ShardShared {
 };
 
 inline constexpr const char* kModelName = "predictor";
+
+// The shard (of `shards`) a vehicle's fixes go to.
+inline size_t ShardIndexOf(absl::string_view vehicle_id, size_t shards) {
+  return absl::Hash<absl::string_view>()(vehicle_id) % shards;
+}
 
 class Shard {
  public:

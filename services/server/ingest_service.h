@@ -1,0 +1,36 @@
+#pragma once
+// smartbus.v1.IngestService: the gRPC front of the ingest pipeline (ingest.h). StreamFixes
+// answers each request of a bidirectional stream in order, with per-stream flow control
+// (max_inflight requests); IngestBatch answers one request.
+
+#include <atomic>
+#include <cstdint>
+
+#include "services/server/ingest.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+
+namespace smartbus::server {
+
+class IngestServiceImpl final : public smartbus::v1::IngestService::CallbackService {
+ public:
+  // `ingest` outlives the service; a stream may have max_stream_inflight requests in flight
+  // before the server stops reading it.
+  IngestServiceImpl(Ingest* ingest, int max_stream_inflight)
+      : ingest_(ingest), max_stream_inflight_(max_stream_inflight) {}
+
+  grpc::ServerBidiReactor<smartbus::v1::IngestRequest, smartbus::v1::IngestResponse>*
+  StreamFixes(grpc::CallbackServerContext*) override;
+  grpc::ServerUnaryReactor* IngestBatch(grpc::CallbackServerContext* ctx,
+                                        const smartbus::v1::IngestRequest* req,
+                                        smartbus::v1::IngestResponse* resp) override;
+
+  // Open StreamFixes calls.
+  uint32_t streams() const { return streams_.load(); }
+
+ private:
+  Ingest* const ingest_;
+  const int max_stream_inflight_;
+  std::atomic<uint32_t> streams_{0};
+};
+
+}  // namespace smartbus::server
