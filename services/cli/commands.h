@@ -22,7 +22,8 @@ int RunVehicles(int argc, char** argv);  // smartbus vehicles --route R | --box 
 int RunFleet(int argc, char** argv);     // smartbus fleet [--route R]
 int RunHealth(int argc, char** argv);    // smartbus health
 int RunStatus(int argc, char** argv);    // smartbus status
-int RunPush(int argc, char** argv);      // smartbus push --positions CSV --speed X [--batch N]
+int RunPush(int argc, char** argv);
+int RunPlan(int argc, char** argv);      // smartbus plan FROM TO [--at|--by TIME] [--json]      // smartbus push --positions CSV --speed X [--batch N]
 
 // Clients of smartbusd's AnalyticsService (analytics_client.cc); --json prints the shape of
 // `smartbus report --json`.

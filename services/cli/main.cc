@@ -49,6 +49,8 @@ const Command kCommands[] = {
      smartbus::cli::RunAnalyticsCongestion, 2},
     {"analytics fleet", "[--stale S] [--silent S]  report age, stale/silent, off route, driving "
                         "time", smartbus::cli::RunAnalyticsFleet, 2},
+    {"plan", "FROM TO [--at|--by TIME] [--window MIN] [--json]  journeys (stop_id or LAT,LON)",
+     smartbus::cli::RunPlan, 1},
     {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
      smartbus::cli::RunPush, 1},
 };

@@ -13,6 +13,7 @@
 #include "grpcpp/server_builder.h"
 #include "services/core/gtfs/feed.h"
 #include "services/server/analytics_service.h"
+#include "services/server/planner_service.h"
 #include "services/server/health_names.h"
 #include "services/server/services.h"
 #include "services/store/network_ids.h"
@@ -169,6 +170,8 @@ absl::Status SmartbusServer::Start() {
     analytics_service_ = MakeAnalyticsService(this, analytics);
   }
   builder.RegisterService(analytics_service_.get());
+  if (!planner_service_) planner_service_ = MakePlannerService(this);
+  builder.RegisterService(planner_service_->service());
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port_ == 0)
     return absl::UnavailableError(

@@ -81,6 +81,7 @@ struct ServerOptions {
 };
 
 class ServiceSet;  // the gRPC services (services.cc)
+class PlannerServiceHandle;  // planner_service.h
 
 class SmartbusServer {
  public:
@@ -123,6 +124,8 @@ class SmartbusServer {
   // Every vehicle snapshot (unordered).
   std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
   void Log(const std::string& line) const;
+  // The journey planner service (null before Start), e.g. to plug in more live sources.
+  PlannerServiceHandle* planner_service() { return planner_service_.get(); }
 
  private:
   explicit SmartbusServer(const ServerOptions& options);
@@ -142,6 +145,7 @@ class SmartbusServer {
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<ServiceSet> services_;
   std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
+  std::unique_ptr<PlannerServiceHandle> planner_service_;  // planner_service.h
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   int64_t started_s_ = 0;

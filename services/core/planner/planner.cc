@@ -441,8 +441,10 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
                              net.ServiceDayStart(date) - day_start)),
                          date, keep.back().get()});
   }
+  int result_live_trips = 0;
   std::shared_ptr<const LiveIndex> li = req.use_live ? LiveIndexFor(live) : nullptr;
-  if (li) {
+  if (li && !li->excluded.empty()) {
+    result_live_trips = static_cast<int>(li->excluded.size());
     stat.excluded = &li->excluded;
     stat.route_has_excluded = &li->static_route_excluded;
   }
@@ -463,6 +465,7 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
   in.start = req.arrive_by ? -rel : rel;
 
   PlanResult result;
+  result.stats.live_trips = result_live_trips;
   std::vector<int32_t> starts{in.start};
   if (req.window > absl::ZeroDuration())
     starts = RangeDepartures(in, static_cast<int32_t>(absl::ToInt64Seconds(req.window)));
@@ -479,6 +482,9 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
       PlanRequest at = req;
       at.time = day_start + absl::Seconds(req.arrive_by ? -start : start);
       Journey j = k == 0 ? WalkOnly(at, in.direct_walk_s, timetable_->walk()) : rec.Build(k);
+      // Walks from/to an endpoint stop (over a footpath) name it.
+      if (req.from.stop && j.legs.front().from_stop == kNoIndex) j.legs.front().from_stop = *req.from.stop;
+      if (req.to.stop && j.legs.back().to_stop == kNoIndex) j.legs.back().to_stop = *req.to.stop;
       if (!Dominated(j, result.journeys)) result.journeys.push_back(std::move(j));
     }
   }

@@ -97,6 +97,7 @@ struct PlanStats {
   int rounds = 0;
   int64_t routes_scanned = 0;
   int searches = 0;  // RAPTOR runs (more than one for a range query)
+  int live_trips = 0;  // trip instances with live times or cancelled in the overlay used
 };
 
 struct PlanResult {

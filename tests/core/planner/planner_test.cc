@@ -321,6 +321,21 @@ TEST(PlannerLive, CancelledTripsAndSkippedStopsAreNeverUsed) {
   }
 }
 
+// A provider with nothing live (the server before any bus reports) plans on the timetable.
+TEST(PlannerLive, EmptyProviderPlansOnTheTimetable) {
+  auto tt = Timetable::Build(DemoCity());
+  const Planner planner(*tt);
+  LiveTripList live;
+  const absl::Time day = DemoCity()->ServiceDayStart(kDemoDate);
+  PlanRequest req{{*DemoCity()->FindStop("1001")}, {*DemoCity()->FindStop("1000")},
+                  day + absl::Hours(8), true};
+  auto with = planner.Plan(req, &live), without = planner.Plan(req);
+  ASSERT_TRUE(with.ok() && without.ok());
+  ASSERT_FALSE(with->journeys.empty());
+  EXPECT_EQ(with->journeys.front().depart, without->journeys.front().depart);
+  EXPECT_FALSE(with->journeys.front().live);
+}
+
 // A transfer the previous bus's P90 misses is marked risky; with a tight P90 it is not.
 TEST(PlannerLive, TransferMissedAtP90IsRisky) {
   auto tt = Timetable::Build(DemoCity());
