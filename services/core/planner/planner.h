@@ -47,7 +47,7 @@ struct PlannerOptions {
 // A place or a stop.
 struct Endpoint {
   std::optional<uint32_t> stop;  // a stop index; when set, `pos` is ignored
-  LatLon pos;
+  LatLon pos{};
 };
 
 struct PlanRequest {
