@@ -45,6 +45,7 @@ const char kSimUsage[] =
     "         [--end HH:MM[:SS]|EPOCH | --duration MIN] [--interval S] [--seed N]\n"
     "         [--routes R1,R2] [--no-trip-ids] [--no-passengers] [--gps-sigma M]\n"
     "         [--jam-probability P] [--signal-probability P] [--peak-slowdown F] [--demand X]\n"
+    "         [--early-share F [--early-lead S] [--early-speedup X]]\n"
     "         [--out POSITIONS.csv] [--truth TRUTH.csv] [--visits VISITS.csv]\n"
     "         [--server HOST:PORT [--speed X] [--fast-until T] [--batch N]] [--quiet]\n"
     "Drives buses along the feed's trips of one service day (default: today in the agency's\n"
@@ -57,6 +58,8 @@ const char kSimUsage[] =
     "              wall second (default 1; 0 = as fast as the server takes them);\n"
     "              --fast-until T sends everything before T as fast as the server takes it\n"
     "              (a warm-up: the server learns and locks on), then paces from T.\n"
+    "  --early-share  share of buses that run early: never hold, leave terminals up to\n"
+    "              --early-lead s (default 300) early, drive --early-speedup x (1.25) faster.\n"
     "GTFS times (--start 07:30) count from the service date's noon minus 12 h.\n";
 
 absl::StatusOr<int32_t> ParseDate(const std::string& s, const Network& net) {
@@ -244,7 +247,7 @@ int RunSim(int argc, char** argv) {
   if (auto s = args->CheckKnown({"help", "gtfs", "date", "start", "end", "duration", "interval",
                                  "seed", "routes", "no-trip-ids", "no-passengers", "gps-sigma",
                                  "jam-probability", "signal-probability", "peak-slowdown",
-                                 "demand", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
+                                 "demand", "early-share", "early-lead", "early-speedup", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
                                  "quiet"});
       !s.ok()) {
     std::fprintf(stderr, "%s", kSimUsage);
@@ -278,12 +281,16 @@ int RunSim(int argc, char** argv) {
   auto signal = args->GetDouble("signal-probability", opt.signal_probability);
   auto peak = args->GetDouble("peak-slowdown", opt.peak_slowdown);
   auto demand = args->GetDouble("demand", opt.demand_scale);
+  auto early_share = args->GetDouble("early-share", opt.early_share);
+  auto early_lead = args->GetInt("early-lead", opt.early_lead_s);
+  auto early_speedup = args->GetDouble("early-speedup", opt.early_speedup);
   auto speed = args->GetDouble("speed", 1.0);
   auto batch = args->GetInt("batch", 1000);
   auto duration = args->GetDouble("duration", -1);
   for (const absl::Status& s :
        {interval.status(), seed.status(), sigma.status(), jam.status(), signal.status(),
-        peak.status(), demand.status(), speed.status(), batch.status(), duration.status()}) {
+        peak.status(), demand.status(), early_share.status(), early_lead.status(),
+        early_speedup.status(), speed.status(), batch.status(), duration.status()}) {
     if (!s.ok()) return fail(std::string(s.message()), 2);
   }
   if (*speed < 0) return fail("--speed must be >= 0", 2);
@@ -295,6 +302,9 @@ int RunSim(int argc, char** argv) {
   opt.signal_probability = *signal;
   opt.peak_slowdown = *peak;
   opt.demand_scale = *demand;
+  opt.early_share = *early_share;
+  opt.early_lead_s = static_cast<int>(*early_lead);
+  opt.early_speedup = *early_speedup;
   opt.report_trip_id = !args->Has("no-trip-ids");
   opt.report_passengers = !args->Has("no-passengers");
   if (args->Has("routes")) {

@@ -268,6 +268,44 @@ TEST(SimulatorTest, StopVisitsAreInOrderAndTimepointsHold) {
   EXPECT_GT(passed, 0);
 }
 
+// Early runners (SimOptions::early_share): they leave first stops and timepoints before their
+// scheduled departure and run well ahead of the timetable; the others still hold.
+TEST(SimulatorTest, EarlyRunnersLeaveBeforeTheirTimeAndRunAhead) {
+  SimOptions o;
+  o.early_share = 0.5;
+  SimRun r = Simulate(o, 6, 0, 10, 0);
+  auto sim = FleetSimulator::Create(DemoCity(), SimOptions{.service_date = kMonday,
+                                                           .early_share = 0.5});
+  ASSERT_TRUE(sim.ok());
+  std::set<std::string> early;
+  for (const SimVehicleInfo& v : (*sim)->vehicles()) {
+    if (v.early_runner) early.insert(v.vehicle_id);
+  }
+  ASSERT_GT(early.size(), 3u);
+  ASSERT_LT(early.size(), (*sim)->vehicles().size() - 3);
+  int early_leaves = 0, held = 0, late_held = 0;
+  for (const StopVisit& v : r.visits) {
+    if (v.stop_index != 0) continue;
+    if (early.count(v.vehicle_id)) {
+      early_leaves += v.departure_s < v.scheduled_departure_s - 60;
+      ++held;
+    } else {
+      late_held += v.departure_s < v.scheduled_departure_s;
+    }
+  }
+  EXPECT_GT(early_leaves, held / 2);
+  EXPECT_EQ(late_held, 0);
+  double early_delay = 0, other_delay = 0;
+  int ne = 0, no = 0;
+  for (const SimFix& f : r.fixes) {
+    if (f.phase != SimPhase::kMoving) continue;
+    (early.count(f.fix.vehicle_id) ? early_delay : other_delay) += f.delay_s;
+    (early.count(f.fix.vehicle_id) ? ne : no)++;
+  }
+  EXPECT_LT(early_delay / ne, -180);  // minutes ahead of the timetable on average
+  EXPECT_GT(other_delay / no, early_delay / ne + 180);
+}
+
 TEST(SimulatorTest, SameSeedSameOutputHoweverTimeIsSliced) {
   auto net = DemoCity();
   SimOptions o;

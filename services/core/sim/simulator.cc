@@ -98,6 +98,7 @@ struct FleetSimulator::Vehicle {
   int fix_board = 0;            // since the previous fix
   int fix_alight = 0;
   double driver = 1;
+  bool early = false;           // an early runner (SimOptions::early_share)
   bool gps_init = false;
   double gps_ex = 0;
   double gps_ey = 0;
@@ -128,10 +129,13 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
       !(options.peak_slowdown >= 0 && options.peak_slowdown <= 0.9) ||
       !(options.jam_probability >= 0 && options.jam_probability <= 1) ||
       !(options.signal_probability >= 0 && options.signal_probability <= 1) ||
-      !(options.demand_scale >= 0) || options.seats < 1 || options.capacity < options.seats) {
+      !(options.demand_scale >= 0) || options.seats < 1 || options.capacity < options.seats ||
+      !(options.early_share >= 0 && options.early_share <= 1) || options.early_lead_s < 0 ||
+      !(options.early_speedup >= 1 && options.early_speedup <= 3)) {
     return absl::InvalidArgumentError(
         "sim: an option is out of range (gps sigma >= 0, correlation > 0, probabilities 0..1, "
-        "peak slowdown 0..0.9, demand >= 0, 1 <= seats <= capacity)");
+        "peak slowdown 0..0.9, demand >= 0, 1 <= seats <= capacity, early share 0..1, early lead "
+        ">= 0, early speedup 1..3)");
   }
   std::unique_ptr<FleetSimulator> sim(new FleetSimulator());
   sim->network_ = network;
@@ -247,10 +251,14 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
     v->pullout_s = sim->day_start_s_ + first_dep(v->trips.front()) - options.pullout_lead_s;
     v->rng.seed(SplitMix(options.seed * 1000003 + i));
     v->driver = std::clamp(1.0 + 0.06 * v->Normal(), 0.85, 1.15);
+    // Drawn from a hash, not the bus's generator, so runs without early runners are unchanged.
+    v->early = Unit01(SplitMix(options.seed * 7919 + i + 0x5eed)) < options.early_share;
+    if (v->early) v->driver *= options.early_speedup;
     v->next_fix_s = v->pullout_s + static_cast<int64_t>((i * 7) % options.fix_interval_s);
     SimVehicleInfo info;
     info.vehicle_id = v->id;
     info.block_id = buses[i].first;
+    info.early_runner = v->early;
     info.trips = v->trips;
     info.pullout_s = v->pullout_s;
     info.pullin_s = sim->day_start_s_ + last_arr(v->trips.back()) + options.pullin_after_s;
@@ -403,7 +411,9 @@ void FleetSimulator::ArriveAtStop(Vehicle& v, int64_t t, std::vector<StopVisit>*
   if (v.stop_board + v.stop_alight == 0) dwell = 4;
   v.dwell_until_s = t + dwell;
   const double sched_dep = static_cast<double>(day_start_s_ + st.departure_s);
-  if (st.departure_s > st.arrival_s) {
+  if (v.early) {
+    // no holding
+  } else if (st.departure_s > st.arrival_s) {
     v.dwell_until_s = std::max(v.dwell_until_s, sched_dep);
   } else if (options_.max_early_s >= 0) {
     v.dwell_until_s = std::max(v.dwell_until_s, sched_dep - options_.max_early_s);
@@ -503,6 +513,7 @@ void FleetSimulator::Step(Vehicle& v, int64_t t, std::vector<SimFix>* fixes,
     }
   } else if (v.phase == SimPhase::kLayover) {
     int64_t dep = day_start_s_ + feed.stop_times[v.trip->first_stop_time].departure_s;
+    if (v.early) dep -= options_.early_lead_s;
     if (!v.boarded && t >= dep - 30) {
       // Riders board in the last half minute before departure (or as soon as a late bus is in).
       v.next_stop = 0;

@@ -71,6 +71,14 @@ struct SimOptions {
   // many seconds ahead of the scheduled departure (timepoints and first stops: not ahead at
   // all). Negative: no such holding. Default 60.
   int max_early_s = 60;
+  // Early runners (timetables padded for traffic that did not come): this share of the buses,
+  // chosen per bus from the seed, never hold (neither at timepoints nor for max_early_s), leave
+  // each trip's first stop up to `early_lead_s` before its scheduled departure and drive
+  // `early_speedup` times faster than the schedule's free-flow speed. Defaults 0 (none), 300 s,
+  // 1.25.
+  double early_share = 0;
+  int early_lead_s = 300;
+  double early_speedup = 1.25;
   // Scales the passenger arrival rates. Default 1.
   double demand_scale = 1.0;
   // Seats and total capacity of a bus (occupancy status thresholds). Defaults 40, 70.
@@ -106,6 +114,7 @@ struct SimFix {
 
 struct SimVehicleInfo {
   std::string vehicle_id;
+  bool early_runner = false;     // SimOptions::early_share
   std::string block_id;          // empty when the trip has no block
   std::vector<uint32_t> trips;   // in running order
   int64_t pullout_s = 0;         // epoch seconds
