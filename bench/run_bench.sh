@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks whose figures are recorded in bench/RESULTS.md, on the real data in
 # ../shared/data (skipped with a message when absent). Usage: bench/run_bench.sh BUILD_DIR [all|quick]
-#   quick (default): GTFS load, network build, tracker throughput, replay with predictions,
+#   quick (default): GTFS load, network build, journey planner, tracker throughput, replay with predictions,
 #                    analytics query latency, store write-behind (~2 min on 2 cores)
 #   all:             quick + the smartbusd load runs over gRPC (bench/server/run_server_bench.sh)
 set -euo pipefail
@@ -25,6 +25,9 @@ echo "== GTFS load (each feed, then all six NYC feeds as one network)"
 
 echo "== Network build (load + Network::Build), all six NYC feeds"
 "$BUILD/bench/network/network_build_bench" "$NYC"/nyc_bus_{bk,bx,m,qns,si,busco}.zip
+
+echo "== Journey planner: index build and 1,000 random earliest-arrival queries, all six NYC feeds"
+"$BUILD/bench/planner/planner_bench" --queries 1000 "$NYC"/nyc_bus_{bk,bx,m,qns,si,busco}.zip
 
 echo "== Tracker throughput (WMATA trace x 50 copies, > 1 M fixes)"
 "$BUILD/bench/tracking/tracking_bench" "$WMATA"
