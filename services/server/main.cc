@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
   opt.warmup_s = absl::GetFlag(FLAGS_warmup_s);
   opt.shard.vehicle_flush_interval = absl::Milliseconds(absl::GetFlag(FLAGS_vehicle_flush_ms));
   opt.shard.model_save_interval = absl::Seconds(absl::GetFlag(FLAGS_model_save_s));
-  opt.shard.engine.tracker.future_tolerance_s = absl::GetFlag(FLAGS_future_tolerance_s);
+  opt.shard.engine.tracker.rejection.future_tolerance_s = absl::GetFlag(FLAGS_future_tolerance_s);
   opt.shard.engine.clock_mode = opt.clock_follows_fixes ? smartbus::ClockMode::kFixes
                                                         : smartbus::ClockMode::kExternal;
   opt.store.key_prefix = absl::GetFlag(FLAGS_key_prefix);

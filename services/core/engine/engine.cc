@@ -18,7 +18,7 @@ void Engine::Process(const Fix& fix) {
       now = fix.timestamp_s;
     } else if (fix.timestamp_s > clock_s_) {
       // Too far ahead: let the tracker reject it against the current clock.
-      now = clock_s_ + options_.max_clock_jump_s - options_.tracker.future_tolerance_s;
+      now = clock_s_ + options_.max_clock_jump_s - options_.tracker.rejection.future_tolerance_s;
     }
   }
   const VehicleState* state = tracker_.Process(fix, now, &match_, &visits_);

@@ -56,90 +56,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "services/core/network/network.h"
+#include "services/core/tracking/tracker_options.h"
 #include "services/core/tracking/types.h"
 
 namespace smartbus {
 
-struct TrackerOptions {
-  // GPS noise (m) used when the fix has no accuracy. Default 8.
-  double gps_sigma_m = 8;
-  // Passes of the shape farther than this from a fix are not candidates (m). Default 120.
-  double candidate_radius_m = 120;
-  // A fix farther than this from the trip's shape counts towards off_route (m). Default 70.
-  double off_route_m = 70;
-  // This many such fixes in a row make the vehicle off_route. Default 2.
-  int off_route_fixes = 2;
-  // Progress along the shape may go back this much (GPS jitter) (m). Default 30.
-  double back_tolerance_m = 30;
-  // Fastest plausible progress along the shape (m/s). Default 30.
-  double max_speed_mps = 30;
-  // A fix farther than jump_speed_mps * dt + jump_slack_m (straight line) from the previous
-  // accepted one is an implausible_jump ... Default 60 m/s and 1000 m.
-  double jump_speed_mps = 60;
-  double jump_slack_m = 1000;
-  // ... unless this many such fixes in a row agree with each other: then the previous position
-  // was the wrong one and the vehicle is re-anchored. Default 3.
-  int jump_reanchor_fixes = 3;
-  // Fixes more than this ahead of the engine clock are future_timestamp (s). Default 300.
-  int64_t future_tolerance_s = 300;
-  // Hypotheses kept per vehicle (<= kMaxHypotheses). Default 4.
-  int max_hypotheses = 4;
-  // Reported bearing is used when speed >= this (m/s). Default 3.
-  double heading_min_speed_mps = 3;
-  // Stop visit radii (m): arrival when reaching stop - arrival_radius_m, departure when passing
-  // stop + departure_radius_m. Defaults 0 (the crossing of the stop's position, as the
-  // reference ground truth in ../shared/tools/sbeval.py defines it) and 10.
-  double arrival_radius_m = 0;
-  double departure_radius_m = 10;
-  // A bus standing still farther than this before its next stop is held by traffic (crossing
-  // times are interpolated from the end of the hold); nearer, it is at the stop (m). Default 15.
-  double stop_zone_m = 15;
-  // Without trip_id, a trip is also finished when the bus leaves the shape within
-  // end_leave_zone_m of its last stop (default 400 m), or stands still for end_stall_s (default
-  // 120 s) within end_stall_zone_m of it (default 200 m; farther, a standing bus is taken for a
-  // timepoint hold). 200 m was chosen on the WMATA 2026-02-16 trace (150 m: 96.9%, 250 m: 96.7%
-  // trip agreement).
-  double end_leave_zone_m = 400;
-  double end_stall_zone_m = 200;
-  int64_t end_stall_s = 120;
-  // The trip is finished when the bus reaches its last stop - end_radius_m (m). Default 40.
-  double end_radius_m = 40;
-  // Trip start gate (see above): early_start_s default 300 s, pretrip_zone_m default 1000 m,
-  // and the bus must be this far past the first stop, moving forward (m; at most 30% of the
-  // trip), default 400: the manoeuvres of a layover (around the block, back to the stand) stay
-  // inside that.
-  int64_t early_start_s = 300;
-  double pretrip_zone_m = 1000;
-  double start_leave_m = 400;
-  // Before the start, a bus that makes no progress for this long away from the first stop is
-  // parked (a layover spot): stops behind it do not get visits (s). Default 180.
-  int64_t parked_s = 180;
-  // A bus not on its trip's shape but within this of the trip's first stop is in layover (m).
-  // Default 300.
-  double layover_radius_m = 300;
-  // Trip inference (no trip_id): trips considered start within infer_early_s after the fix or
-  // ended up to infer_late_s before it. Defaults 40 min and 40 min.
-  int64_t infer_early_s = 2400;
-  int64_t infer_late_s = 2400;
-  // An inferred trip (no trip_id) stays open to the joint assignment of the buses on its
-  // pattern until it has been unchanged in service this long (s), or the bus moved on to the
-  // next trip of its block. Default 600.
-  int64_t infer_confirm_s = 600;
-  // ... and the bus has run this far along it since it started or joined it (m). Default 1000.
-  double infer_confirm_m = 1000;
-  // An inferred trip is examined again (Infer, at most every infer_recheck_s, default 60 s)
-  // when the bus has stood still mid-route for infer_standing_s (default 300 s: longer than a
-  // stop or a timepoint hold; on the WMATA 2026-02-16 trace 180 s and 240 s cost 9 fixes of
-  // trip agreement, 300 s none), or when a confirmed one has been off its shape for
-  // infer_lost_s (default 300 s).
-  int64_t infer_recheck_s = 60;
-  int64_t infer_standing_s = 300;
-  int64_t infer_lost_s = 300;
-  // A fix whose given trip_id's shape is farther than this for trip_mismatch_fixes fixes in a
-  // row counts as a trip_id_mismatch (m, fixes). Defaults 500 and 5.
-  double trip_mismatch_m = 500;
-  int trip_mismatch_fixes = 5;
-};
+struct Track;  // per-vehicle state (track.h)
 
 struct TrackerStats {
   int64_t fixes = 0;
@@ -155,8 +77,6 @@ struct TrackerStats {
   int64_t retargets = 0;               // inferred trips changed by the joint assignment
   int64_t reanchors = 0;               // jumps accepted after several agreeing fixes
 };
-
-inline constexpr int kMaxHypotheses = 8;
 
 class Tracker {
  public:
@@ -179,8 +99,6 @@ class Tracker {
   const TrackerStats& stats() const { return stats_; }
   const Network& network() const { return *net_; }
   const TrackerOptions& options() const { return opt_; }
-
-  struct Track;  // per-vehicle state (tracker.cc)
 
  private:
   const VehicleState& StateOf(const Track& t) const;
