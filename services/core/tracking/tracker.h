@@ -106,13 +106,9 @@ class Tracker {
   TrackerOptions opt_;
   TrackerStats stats_;
   absl::flat_hash_map<std::string, std::unique_ptr<Track>> vehicles_;
-  // Trip instance (trip index, service date) -> vehicle holding it (inference avoids them).
-  absl::flat_hash_map<uint64_t, Track*> claims_;
-  // Pattern -> time of its last joint assignment (SolvePattern), epoch s.
-  absl::flat_hash_map<uint32_t, int64_t> last_solve_;
-  // Scratch buffers reused across fixes.
-  std::vector<PolylinePoint> scratch_points_;
+  // The parts (fix filter, shape matcher, visit detector, trip inference) and the pipeline.
   class Impl;
+  std::unique_ptr<Impl> impl_;
   friend class Impl;
 };
 

@@ -1,0 +1,100 @@
+#pragma once
+// ShapeMatcher: the HMM map matcher of one vehicle on one shape (in the spirit of Newson &
+// Krumm; tracker.h describes the costs). It takes a polyline, the vehicle's hypotheses and one
+// fix at a time, and knows no schedule: where the schedule expects the bus is handed in by the
+// caller (prior_d) when the hypotheses start from scratch.
+//
+// Allocation: none (candidates and hypotheses live in fixed arrays).
+
+#include <cmath>
+#include <cstdint>
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "services/core/geo/geo.h"
+#include "services/core/network/network.h"
+#include "services/core/tracking/track.h"
+#include "services/core/tracking/tracker_options.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus {
+
+// Segment holding distance d, searched from a nearby segment (no binary search).
+inline uint32_t SegmentNear(const std::vector<double>& cum, uint32_t hint, double d) {
+  uint32_t last = static_cast<uint32_t>(cum.size()) - 2;
+  uint32_t s = std::min(hint, last);
+  while (s > 0 && cum[s] > d) --s;
+  while (s < last && cum[s + 1] <= d) ++s;
+  return s;
+}
+
+// One fix as the matcher sees it.
+struct FixObservation {
+  Vec2 p;               // position in the network's plane
+  int64_t t = 0;        // epoch s
+  double sigma = 0;     // GPS noise, m (the fix's accuracy, or the default)
+  bool has_heading = false;  // the reported bearing counts (moving fast enough)
+  Vec2 heading;         // its unit vector (x east, y north)
+};
+
+// What the matcher is told about the vehicle's trip on this shape.
+struct MatchContext {
+  bool started = false;      // progress may not go back more than back_tolerance_m
+  double first_stop_d = 0;   // the trip's first stop along the shape, m
+  double progress_d = NAN;   // monotone progress of a started trip (NaN: none)
+  bool near_start = false;   // the fix is within layover_radius_m of the first stop
+  double last_d = NAN;       // the vehicle's last place on this shape (NaN: none)
+};
+
+struct MatchOutcome {
+  double d = NAN;         // distance along the shape
+  double off = NAN;       // offset of the fix from it
+  bool on_route = false;  // the fix was placed on the shape (hypotheses updated)
+};
+
+class ShapeMatcher {
+ public:
+  explicit ShapeMatcher(const MatchingOptions& options) : opt_(options) {}
+
+  FixObservation Observe(const Fix& fix, Vec2 p) const;
+
+  // Cost of a fix `off` metres from the shape (robust Gaussian, capped).
+  double Emission(double off, double sigma) const {
+    double z = off / sigma;
+    return std::min(0.5 * z * z, opt_.emission_cap) + opt_.emission_per_m * off;
+  }
+  // Cost of travelling in direction u (unit vector) on segment seg.
+  double DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const;
+  // The same for the fix's reported bearing (0 when it does not count).
+  double HeadingCost(const Polyline& poly, uint32_t seg, const FixObservation& obs) const {
+    return obs.has_heading ? DirCost(poly, seg, obs.heading) : 0;
+  }
+
+  // Hypotheses from scratch over [from_m, to_m] of the shape; prior_d (called only when there
+  // are candidates) is where the bus is expected.
+  void Init(MatcherState& s, const Polyline& poly, const FixObservation& obs,
+            absl::FunctionRef<double()> prior_d, double from_m = 0,
+            double to_m = std::numeric_limits<double>::infinity()) const;
+  // One HMM step into out[] (g: straight-line distance from the previous fix); returns the
+  // number of hypotheses (0 = no feasible candidate), *min_off the nearest offset seen.
+  int Step(const MatcherState& s, const Polyline& poly, const MatchContext& ctx,
+           const FixObservation& obs, double g, Hyp* out, double* min_off) const;
+  // One fix: a step (or a fresh start), off-route counting, the rescan of the whole shape after
+  // off_route_fixes far fixes, and a place on the shape even when no hypothesis holds.
+  MatchOutcome Match(MatcherState& s, const Polyline& poly, const MatchContext& ctx,
+                     const FixObservation& obs, double g,
+                     absl::FunctionRef<double()> prior_d) const;
+
+ private:
+  // After off_route_fixes far fixes: looks along the whole shape (a started trip only accepts a
+  // place ahead of its progress). True when the bus is back on the shape.
+  bool Rescan(MatcherState& s, const Polyline& poly, const MatchContext& ctx,
+              const FixObservation& obs, absl::FunctionRef<double()> prior_d,
+              MatchOutcome* out) const;
+
+  const MatchingOptions& opt_;
+};
+
+}  // namespace smartbus

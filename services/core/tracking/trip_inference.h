@@ -1,0 +1,124 @@
+#pragma once
+// TripInference: which trip each vehicle runs. A fix's trip_id is taken when given; otherwise
+// the trip is inferred from the route (if given), the geometry, the direction of travel and the
+// schedule (Infer); the unconfirmed buses of one pattern are assigned jointly (SolvePattern:
+// buses do not overtake); the departure time at the first stop re-decides among the trips
+// leaving that stop (RedecideAtDeparture); at the end of a trip the bus moves on to the next
+// trip of its block. Each trip instance is claimed by at most one vehicle (claims).
+//
+// It scores places with the matcher's emission and direction costs and the candidates of the
+// network's polylines, but runs no HMM: the vehicle's place on its trip (vs.dist_along_m) and
+// its progress come from the matcher and the visit detector.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "services/core/network/network.h"
+#include "services/core/tracking/fix_filter.h"
+#include "services/core/tracking/shape_matcher.h"
+#include "services/core/tracking/track.h"
+#include "services/core/tracking/trip_schedule.h"
+#include "services/core/tracking/tracker_options.h"
+#include "services/core/tracking/types.h"
+
+namespace smartbus {
+
+struct TrackerStats;
+
+// Every vehicle's Track by id (the Tracker owns them).
+using TrackMap = absl::flat_hash_map<std::string, std::unique_ptr<Track>>;
+
+class TripInference {
+ public:
+  TripInference(const Network& net, const TrackerOptions& options, const ShapeMatcher& matcher,
+                const TrackMap& vehicles, TrackerStats* stats)
+      : net_(net), sched_(net), opt_(options), inf_(options.inference), matcher_(matcher),
+        vehicles_(vehicles), stats_(stats) {}
+
+  // The trip for this (accepted) fix: the given trip_id, or, without one, the end of the
+  // current trip (block chaining) and inference when the bus is unassigned or its trip is in
+  // doubt. `adm` says whether this is the vehicle's first fix or a re-anchoring.
+  void AssignForFix(Track& v, const Fix& fix, const FixObservation& obs, const Admission& adm);
+  // After the fix was matched (state): the joint assignment of the vehicle's pattern, and the
+  // confirmation of an inferred trip that has run long and far enough.
+  void AfterMatch(Track& v, MatchState state, int64_t t);
+  // An inferred trip leaving its first stop at t_dep: the departure time decides among the
+  // trips of the patterns leaving that stop along the street the bus takes. Returns true when
+  // the bus moved to a trip of another pattern (the remembered distances moved to its shape).
+  bool RedecideAtDeparture(Track& v, double t_dep);
+
+  // --- The parts (public for the tests) ---
+  void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool given);
+  void Unassign(Track& v);
+  // The instance (service date, day start) of a named trip nearest t; false when none is
+  // scheduled near t (then the local date of t).
+  bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
+  // The best trip for the vehicle at obs among the trips around obs.t (schedule, geometry,
+  // direction, claims); assigns it.
+  void Infer(Track& v, const FixObservation& obs);
+  // Order-preserving joint assignment of the unconfirmed vehicles on one pattern.
+  void SolvePattern(uint32_t pattern, int64_t t);
+  // An inferred, unconfirmed trip held by a bus that rather waits (standing mid-route, or at
+  // the first stop long past the departure): a bus running it may take it.
+  bool WeaklyHeld(const Track& h) const;
+  // How unlikely a bus at d at time t runs this trip instance (0 = on time).
+  double SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d, double t) const;
+  // The vehicle holding a trip instance, or nullptr.
+  const Track* Holder(uint32_t trip, int32_t date) const;
+
+ private:
+  static uint64_t ClaimKey(uint32_t trip, int32_t date) {
+    return (static_cast<uint64_t>(trip) << 32) | static_cast<uint32_t>(date);
+  }
+  // Farther than mid_after_first_m past the first stop and more than mid_before_last_m before
+  // the last one (sd: the pattern's stop distances, not empty).
+  bool MidRoute(const std::vector<double>& sd, double d) const {
+    return d > sd[0] + inf_.mid_after_first_m && d < sd.back() - inf_.mid_before_last_m;
+  }
+  // Another bus took h's trip (trip, date): h looks again at its next fix, and does not take
+  // that trip back the same way.
+  static void Evict(Track& h, uint32_t trip, int32_t date) {
+    h.infer.evicted = true;
+    h.infer.lost_trip = trip;
+    h.infer.lost_date = date;
+  }
+  // An inferred, unconfirmed bus mid-route that has not moved since it was given its trip
+  // (nothing but the place says it runs it).
+  bool StandingSinceAssigned(const Track& h) const {
+    return WeaklyHeld(h) && h.motion.still_since <= h.run.assigned_ts;
+  }
+  // The fix's trip_id, when it names a trip of the network (unknown ones are counted).
+  bool TakeGivenTrip(Track& v, const Fix& fix);
+  // Where and since when the bus stands, and the direction of its recent travel.
+  void TrackMotion(Track& v, Vec2 p, int64_t t, bool reset);
+  // Blank mode: the end of the trip near its last stop, then the next trip of the block.
+  void EndOfTrip(Track& v, const Fix& fix, Vec2 p);
+  // Whether the vehicle's trip must be inferred (again) at this fix.
+  bool ShouldInfer(Track& v, Vec2 p, int64_t t);
+  // Moves v to another instance of its pattern (or, by SwitchPattern, another pattern).
+  void Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start);
+  // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
+  // distances it remembers before its start are shifted by shift_m.
+  void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
+  // The cost of a trip instance for v at candidate place c (Infer).
+  double PlaceCost(const Track& v, const FixObservation& obs, const TripInstance& ti,
+                   uint32_t pat, const PolylinePoint& c, bool use_move, double standing_s) const;
+
+  const Network& net_;
+  TripSchedule sched_;
+  const TrackerOptions& opt_;
+  const InferenceOptions& inf_;
+  const ShapeMatcher& matcher_;
+  const TrackMap& vehicles_;
+  TrackerStats* stats_;
+  // Trip instance (trip index, service date) -> vehicle holding it (inference avoids them).
+  absl::flat_hash_map<uint64_t, Track*> claims_;
+  // Pattern -> time of its last joint assignment (SolvePattern), epoch s.
+  absl::flat_hash_map<uint32_t, int64_t> last_solve_;
+};
+
+}  // namespace smartbus

@@ -1,0 +1,358 @@
+// The tracker's parts, each alone: the fix filter (no network), the shape matcher (a polyline
+// and fixes, no schedule), the visit detector (a trip's schedule and progress, no matcher) and
+// trip inference (candidates, joint assignment, claims; no HMM).
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "services/core/tracking/fix_filter.h"
+#include "services/core/tracking/shape_matcher.h"
+#include "services/core/tracking/track.h"
+#include "services/core/tracking/tracker.h"
+#include "services/core/tracking/trip_inference.h"
+#include "services/core/tracking/visit_detector.h"
+#include "tests/core/tracking/tracking_fixture.h"
+
+namespace smartbus {
+namespace {
+
+using testing::At;
+using testing::MakeOutAndBack;
+using testing::OutAndBack;
+using testing::Plane;
+
+Fix FixAt(int64_t t, double x, double y, const std::string& vehicle = "v") {
+  LatLon ll = At(x, y);
+  Fix f;
+  f.vehicle_id = vehicle;
+  f.timestamp_s = t;
+  f.lat = ll.lat;
+  f.lon = ll.lon;
+  return f;
+}
+
+// ---- Fix filter --------------------------------------------------------------------------
+
+TEST(FixFilter, ScreensFixesThatNeedNoHistory) {
+  RejectionOptions o;
+  FixFilter filter(o);
+  Fix f = FixAt(1000, 0, 0);
+  EXPECT_EQ(filter.Screen(f, 1000), RejectReason::kNone);
+  EXPECT_EQ(filter.Screen(f, 1000 - o.future_tolerance_s - 1), RejectReason::kFutureTimestamp);
+  f.lat = NAN;
+  EXPECT_EQ(filter.Screen(f, 1000), RejectReason::kInvalidCoordinates);
+  f.vehicle_id.clear();
+  EXPECT_EQ(filter.Screen(f, 1000), RejectReason::kInvalidVehicleId);
+}
+
+TEST(FixFilter, DuplicatesLateFixesAndJumpsLeaveTheHistoryAlone) {
+  RejectionOptions o;
+  FixFilter filter(o);
+  FixHistory h;
+  Admission a = filter.Admit(h, FixAt(1000, 0, 0), {0, 0});
+  EXPECT_EQ(a.reason, RejectReason::kNone);
+  EXPECT_TRUE(a.first);
+  a = filter.Admit(h, FixAt(1010, 50, 0), {50, 0});
+  EXPECT_EQ(a.reason, RejectReason::kNone);
+  EXPECT_FALSE(a.first);
+  EXPECT_DOUBLE_EQ(a.g, 50);
+  EXPECT_EQ(filter.Admit(h, FixAt(1010, 60, 0), {60, 0}).reason, RejectReason::kDuplicate);
+  EXPECT_EQ(filter.Admit(h, FixAt(1005, 60, 0), {60, 0}).reason, RejectReason::kOutOfOrder);
+  // 20 km in 10 s: implausible (60 m/s * 10 s + 1000 m).
+  EXPECT_EQ(filter.Admit(h, FixAt(1020, 20000, 0), {20000, 0}).reason,
+            RejectReason::kImplausibleJump);
+  EXPECT_EQ(h.xy.x, 50);  // the accepted position stays
+  EXPECT_EQ(h.pos_ts, 1010);
+}
+
+TEST(FixFilter, AgreeingJumpsReanchorTheVehicle) {
+  RejectionOptions o;
+  FixFilter filter(o);
+  FixHistory h;
+  filter.Admit(h, FixAt(1000, 0, 0), {0, 0});
+  for (int i = 1; i < o.jump_reanchor_fixes; ++i)
+    EXPECT_EQ(filter.Admit(h, FixAt(1000 + 10 * i, 20000, 0), {20000, 0}).reason,
+              RejectReason::kImplausibleJump);
+  Admission a = filter.Admit(h, FixAt(1000 + 10 * o.jump_reanchor_fixes, 20000, 0), {20000, 0});
+  EXPECT_EQ(a.reason, RejectReason::kNone);
+  EXPECT_TRUE(a.reanchor);
+  EXPECT_EQ(h.xy.x, 20000);
+}
+
+// ---- Shape matcher (no schedule) -------------------------------------------------------------
+
+// A 2 km street running east, then north.
+Polyline LShape() { return Polyline({At(0, 0), At(1000, 0), At(1000, 1000)}, Plane()); }
+
+struct MatcherRun {
+  MatchingOptions opt;
+  ShapeMatcher matcher{opt};
+  MatcherState s;
+  MatchContext ctx;
+  double last_x = 0, last_y = 0;
+  bool any = false;
+
+  MatchOutcome Feed(const Polyline& poly, int64_t t, double x, double y) {
+    Fix f = FixAt(t, x, y);
+    Vec2 p = Plane().Forward({f.lat, f.lon});
+    double g = any ? std::hypot(x - last_x, y - last_y) : 0;
+    last_x = x;
+    last_y = y;
+    any = true;
+    return matcher.Match(s, poly, ctx, matcher.Observe(f, p), g, [] { return 0.0; });
+  }
+};
+
+TEST(ShapeMatcher, FollowsABusAlongTheShapeWithNoise) {
+  Polyline poly = LShape();
+  MatcherRun r;
+  r.ctx.started = true;
+  double worst = 0;
+  for (int i = 0; i <= 18; ++i) {
+    double d = 100.0 * i;
+    Vec2 q = poly.PointAt(d);
+    double noise = (i % 2 ? 6.0 : -6.0);  // alternate sides of the street
+    MatchOutcome m = r.Feed(poly, 1000 + 10 * i, q.x + (d > 1000 ? noise : 0),
+                            q.y + (d <= 1000 ? noise : 0));
+    EXPECT_TRUE(m.on_route) << i;
+    worst = std::max(worst, std::fabs(m.d - d));
+  }
+  EXPECT_LT(worst, 10.0);
+  EXPECT_EQ(r.s.off_count, 0);
+}
+
+TEST(ShapeMatcher, ALoneOutlierDoesNotDragTheBus) {
+  Polyline poly = LShape();
+  MatcherRun r;
+  r.ctx.started = true;
+  for (int i = 0; i < 5; ++i) r.Feed(poly, 1000 + 10 * i, 100.0 * i, 0);
+  MatchOutcome out = r.Feed(poly, 1050, 500, 150);  // 150 m off the street
+  EXPECT_FALSE(out.on_route);
+  EXPECT_EQ(r.s.off_count, 1);
+  MatchOutcome back = r.Feed(poly, 1060, 600, 0);
+  EXPECT_TRUE(back.on_route);
+  EXPECT_NEAR(back.d, 600, 10);
+}
+
+TEST(ShapeMatcher, FindsTheBusAgainAfterItLeftTheReachableWindow) {
+  Polyline poly = LShape();
+  MatcherRun r;
+  r.ctx.started = true;
+  for (int i = 0; i < 3; ++i) r.Feed(poly, 1000 + 10 * i, 100.0 * i, 0);
+  // Off the shape for two fixes (a detour), then back on it far ahead (1.5 km in 30 s is
+  // beyond the reachable window): the whole shape is scanned again.
+  r.Feed(poly, 1030, 250, 300);
+  r.Feed(poly, 1040, 300, 300);
+  EXPECT_GE(r.s.off_count, r.opt.off_route_fixes);
+  r.ctx.progress_d = 200;
+  MatchOutcome m = r.Feed(poly, 1050, 1000, 700);
+  EXPECT_TRUE(m.on_route);
+  EXPECT_NEAR(m.d, 1700, 10);
+  EXPECT_EQ(r.s.off_count, 0);
+}
+
+TEST(ShapeMatcher, ReportedBearingAgainstTheShapeCostsMore) {
+  MatchingOptions o;
+  ShapeMatcher m(o);
+  Polyline poly = LShape();
+  Fix f = FixAt(1000, 500, 0);
+  f.speed_mps = 10;
+  f.bearing_deg = 90;  // east, along the first leg
+  FixObservation east = m.Observe(f, {500, 0});
+  f.bearing_deg = 270;
+  FixObservation west = m.Observe(f, {500, 0});
+  EXPECT_NEAR(m.HeadingCost(poly, 0, east), 0, 1e-9);
+  EXPECT_NEAR(m.HeadingCost(poly, 0, west), 4 * o.heading_weight, 1e-9);
+  f.speed_mps = 1;  // too slow for the bearing to count
+  EXPECT_EQ(m.HeadingCost(poly, 0, m.Observe(f, {500, 0})), 0);
+}
+
+// ---- Visit detector (schedule, no matcher) --------------------------------------------------
+
+struct VisitWorld {
+  OutAndBack w = MakeOutAndBack();
+  TrackerOptions opt;
+  TrackerStats stats;
+  VisitDetector det{*w.net, opt, &stats};
+  Track v;
+  int64_t dep = 0;
+
+  VisitWorld() {
+    uint32_t trip = *w.net->FindTrip("RT");
+    v.run.trip = trip;
+    v.run.pattern = w.net->trip_pattern(trip);
+    v.run.poly = &w.net->trip_polyline(trip);
+    v.run.service_date = w.date;
+    v.run.day_start_s = w.day_start_s;
+    v.run.source = TripSource::kGiven;
+    v.vs.vehicle_id = "v";
+    dep = w.day_start_s + OutAndBack::kOutStart;
+  }
+  const std::vector<double>& stop_d() const { return w.net->pattern(v.run.pattern).stop_dist_m; }
+  std::vector<StopVisit> Go(double t, double d) {
+    std::vector<StopVisit> out;
+    Fix f = FixAt(static_cast<int64_t>(t), 0, 0);
+    StartGate g = det.Progress(v, t, d, f, &out);
+    if (g.start) det.StartTrip(v, f, &out);
+    return out;
+  }
+};
+
+TEST(VisitDetector, StartsWhenTheBusLeavesTheFirstStopAndInterpolatesCrossings) {
+  VisitWorld s;
+  const std::vector<double>& sd = s.stop_d();
+  EXPECT_TRUE(s.Go(s.dep - 300, sd[0]).empty());  // waiting at the first stop
+  EXPECT_FALSE(s.v.run.started());
+  // Leaves on time at 10 m/s: 450 m past the first stop after 45 s (start gate: 400 m).
+  std::vector<StopVisit> out;
+  for (int i = 1; i <= 9; ++i) {
+    auto o = s.Go(s.dep + 5.0 * i, sd[0] + 50.0 * i);
+    out.insert(out.end(), o.begin(), o.end());
+  }
+  EXPECT_TRUE(s.v.run.started());
+  ASSERT_EQ(out.size(), 2u);  // the first stop (waited at) and the one at 400 m
+  EXPECT_EQ(out[0].stop_index, 0u);
+  EXPECT_EQ(out[0].arrival_s, s.dep - 300);
+  EXPECT_EQ(out[1].stop_index, 1u);
+  EXPECT_NEAR(out[1].arrival_s, s.dep + (sd[1] - sd[0]) / 10.0, 1e-6);
+  EXPECT_EQ(s.stats.trips_started, 1);
+}
+
+TEST(VisitDetector, SparseProgressGivesEveryStopPassedAVisit) {
+  VisitWorld s;
+  const std::vector<double>& sd = s.stop_d();
+  s.Go(s.dep, sd[0] + 1500);  // joined mid-route: started, stops behind not visited
+  ASSERT_TRUE(s.v.run.started());
+  auto out = s.Go(s.dep + 100, sd[0] + 2500);  // 1 km in 100 s, past several stops
+  ASSERT_GE(out.size(), 2u);
+  for (const StopVisit& sv : out) {
+    double x = sd[sv.stop_index];
+    EXPECT_NEAR(sv.arrival_s, s.dep + (x - sd[0] - 1500) / 10.0, 1e-6);
+    EXPECT_LE(sv.arrival_s, sv.departure_s);
+  }
+  EXPECT_EQ(s.v.vs.next_stop_index, s.v.visit.next_stop);
+}
+
+// ---- Trip inference (no HMM) ---------------------------------------------------------------
+
+struct InferenceWorld {
+  OutAndBack w = MakeOutAndBack();
+  TrackerOptions opt;
+  TrackerStats stats;
+  ShapeMatcher matcher{opt.matching};
+  TrackMap vehicles;
+  TripInference inf{*w.net, opt, matcher, vehicles, &stats};
+
+  Track& Add(const std::string& id) {
+    auto t = std::make_unique<Track>();
+    t->vs.vehicle_id = id;
+    Track& r = *t;
+    vehicles.emplace(id, std::move(t));
+    return r;
+  }
+  FixObservation Obs(int64_t t, double x, double y) const {
+    FixObservation o = matcher.Observe(FixAt(t, x, y), {x, y});
+    return o;
+  }
+};
+
+TEST(TripInference, InfersTheTripTheScheduleHasThere) {
+  InferenceWorld s;
+  Track& v = s.Add("v");
+  // 800 m out at 10:08 (two stops, 60 s apart each, after a 10:00 departure would be 10:02):
+  // RT (10:00) runs 6 min late, RT2 (10:30) is not due; RT it is.
+  const int64_t t = s.w.day_start_s + OutAndBack::kOutStart + 480;
+  v.fixes.pos_ts = t;
+  v.fixes.xy = {800, 0};
+  s.inf.Infer(v, s.Obs(t, 800, 0));
+  ASSERT_NE(v.run.trip, kNoIndex);
+  EXPECT_EQ(s.w.net->feed().trips[v.run.trip].id, "RT");
+  EXPECT_EQ(v.run.source, TripSource::kInferred);
+  EXPECT_EQ(s.inf.Holder(v.run.trip, v.run.service_date), &v);
+  EXPECT_EQ(s.stats.inferred_assignments, 1);
+}
+
+TEST(TripInference, AnotherBusDoesNotTakeAClaimedTripWhenAnotherFits) {
+  InferenceWorld s;
+  const uint32_t rt = *s.w.net->FindTrip("RT");
+  Track& a = s.Add("a");
+  s.inf.Assign(a, rt, s.w.date, s.w.day_start_s, true);  // a says it runs RT
+  Track& b = s.Add("b");
+  const int64_t t = s.w.day_start_s + OutAndBack::kOutStart + 1800 - 60;  // RT2 about to leave
+  b.fixes.pos_ts = t;
+  s.inf.Infer(b, s.Obs(t, 0, 0));
+  ASSERT_NE(b.run.trip, kNoIndex);
+  EXPECT_EQ(s.w.net->feed().trips[b.run.trip].id, "RT2");
+  EXPECT_EQ(s.inf.Holder(rt, s.w.date), &a);
+}
+
+// Two trips five minutes apart on the out-and-back shape (stops every 400 m, 60 s apart).
+std::shared_ptr<const Network> TwoTripsFiveMinutesApart() {
+  testing::FeedBuilder b;
+  b.AddShape("SH", {At(0, 0), At(2000, 0), At(2000, 12), At(0, 12)});
+  std::vector<std::string> stops;
+  for (int i = 0; i <= 5; ++i) stops.push_back(std::to_string(i));
+  for (int i = 0; i <= 5; ++i) b.AddStop(stops[i], At(i * 400.0, -6));
+  for (int i = 1; i <= 5; ++i) {
+    stops.push_back("b" + std::to_string(i));
+    b.AddStop(stops.back(), At(2000 - i * 400.0, 18));
+  }
+  b.AddTrip("A", stops, 10 * 3600, 60, "SH");
+  b.AddTrip("B", stops, 10 * 3600 + 300, 60, "SH");
+  return b.Build();
+}
+
+TEST(TripInference, JointAssignmentGivesTheBusAheadTheEarlierTrip) {
+  auto net = TwoTripsFiveMinutesApart();
+  ASSERT_TRUE(net);
+  TrackerOptions opt;
+  TrackerStats stats;
+  ShapeMatcher matcher(opt.matching);
+  TrackMap vehicles;
+  TripInference inf(*net, opt, matcher, vehicles, &stats);
+  const int32_t date = 20260302;
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  const uint32_t a = *net->FindTrip("A"), b = *net->FindTrip("B");
+  const int64_t t = day_start + 10 * 3600 + 480;  // 10:08: A at its 9th stop, B at its 4th
+  auto add = [&](const std::string& id, uint32_t trip, double d) -> Track& {
+    auto tr = std::make_unique<Track>();
+    Track& v = *tr;
+    vehicles.emplace(id, std::move(tr));
+    v.vs.vehicle_id = id;
+    inf.Assign(v, trip, date, day_start, false);
+    v.run.phase = TripPhase::kRunning;
+    v.vs.timestamp_s = t;
+    v.vs.dist_along_m = d;
+    v.fixes.pos_ts = t;
+    v.motion.still_since = t;  // moving
+    return v;
+  };
+  const std::vector<double>& sd = net->pattern(net->trip_pattern(a)).stop_dist_m;
+  // Each bus was given the other's trip: the one farther along must run the earlier trip
+  // (buses do not overtake).
+  Track& ahead = add("ahead", b, sd[8]);
+  Track& behind = add("behind", a, sd[3]);
+  inf.SolvePattern(ahead.run.pattern, t);
+  EXPECT_EQ(ahead.run.trip, a);
+  EXPECT_EQ(behind.run.trip, b);
+  EXPECT_EQ(inf.Holder(a, date), &ahead);
+  EXPECT_EQ(inf.Holder(b, date), &behind);
+  EXPECT_EQ(stats.retargets, 2);
+}
+
+TEST(TripInference, ScheduleCostIsZeroOnTimeAndGrowsWithDelay) {
+  InferenceWorld s;
+  const uint32_t rt = *s.w.net->FindTrip("RT");
+  const uint32_t pat = s.w.net->trip_pattern(rt);
+  const std::vector<double>& sd = s.w.net->pattern(pat).stop_dist_m;
+  const double at_stop2 = s.w.day_start_s + OutAndBack::kOutStart + 2 * OutAndBack::kStep;
+  EXPECT_NEAR(s.inf.SchedCost(rt, pat, s.w.day_start_s, sd[2], at_stop2), 0, 1e-9);
+  EXPECT_NEAR(s.inf.SchedCost(rt, pat, s.w.day_start_s, sd[2], at_stop2 + 300), 1, 1e-9);
+  EXPECT_NEAR(s.inf.SchedCost(rt, pat, s.w.day_start_s, sd[2], at_stop2 - 120), 1, 1e-9);
+}
+
+}  // namespace
+}  // namespace smartbus
