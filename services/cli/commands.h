@@ -6,7 +6,8 @@ namespace smartbus::cli {
 
 int RunGtfsInspect(int argc, char** argv);  // smartbus gtfs inspect FEED... [--date] [--json]
 int RunReplay(int argc, char** argv);       // smartbus replay --gtfs ... --positions ...
-int RunReport(int argc, char** argv);       // smartbus report --gtfs ... --visits ... [--json]
+int RunReport(int argc, char** argv);
+int RunAdvise(int argc, char** argv);      // smartbus advise --gtfs ... --visits ... [--json]       // smartbus report --gtfs ... --visits ... [--json]
 int RunSim(int argc, char** argv);          // smartbus sim --gtfs ... [--out CSV] [--server ADDR]
 int RunDemoFeed(int argc, char** argv);     // smartbus demo-feed --out DIR
 

@@ -23,6 +23,8 @@ const Command kCommands[] = {
                "over recorded fixes", smartbus::cli::RunReplay, 1},
     {"report", "--gtfs FEED... --visits CSV [--from T --to T] [--json]  operator analytics from "
                "stop visits", smartbus::cli::RunReport, 1},
+    {"advise", "--gtfs FEED... --visits CSV [--route R]... [--json]  route and stop advice: "
+               "running times, recovery, headways, late starts, stops", smartbus::cli::RunAdvise, 1},
     {"sim", "--gtfs FEED... [--date D] [--start T] [--end T] [--out CSV] [--server ADDR --speed X] "
             "...  simulate a fleet (--help for all options)", smartbus::cli::RunSim, 1},
     {"demo-feed", "--out DIR  write the demo city GTFS feed (data/demo-city)",

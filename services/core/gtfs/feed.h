@@ -53,6 +53,9 @@ struct GtfsStopTime {
   float shape_dist = NAN;  // shape_dist_traveled as given (feed units), NaN when absent
   uint8_t pickup_type = 0;
   uint8_t drop_off_type = 0;
+  // GTFS timepoint: 1 the times are exact (the column's default), 0 approximate; 0 too for a
+  // row whose times the loader interpolated.
+  uint8_t timepoint = 1;
 };
 
 struct GtfsTrip {

@@ -781,7 +781,8 @@ class FeedLoader {
     int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
         c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
         c_dep = r.Column("departure_time"), c_dist = r.Column("shape_dist_traveled"),
-        c_pick = r.Column("pickup_type"), c_drop = r.Column("drop_off_type");
+        c_pick = r.Column("pickup_type"), c_drop = r.Column("drop_off_type"),
+        c_tp = r.Column("timepoint");
     if (c_arr < 0 && c_dep < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           src_.Describe(file), ": missing required column 'arrival_time' (and 'departure_time')"));
@@ -888,6 +889,11 @@ class FeedLoader {
           }
         }
       }
+      if (c_tp >= 0) {
+        absl::string_view v = TrimSpaces(r.Field(c_tp));
+        if (v == "0") s.timepoint = 0;
+        else if (!v.empty() && v != "1") Warn("stop_time_bad_timepoint");
+      }
       st.push_back(s);
       row_trip.push_back(last);
       row_line.push_back(static_cast<uint32_t>(std::min<int64_t>(r.line(), 0xFFFFFFFF)));
@@ -988,6 +994,7 @@ class FeedLoader {
           int32_t tm = a.departure_s +
                        static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
           rows[j].arrival_s = rows[j].departure_s = tm;
+          rows[j].timepoint = 0;
           ++interpolated;
         }
         k = e;

@@ -138,6 +138,17 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
         ">= 0, early speedup 1..3)");
   }
   std::unique_ptr<FleetSimulator> sim(new FleetSimulator());
+  for (const SimOptions::Congestion& c : options.congestion) {
+    auto from = network->FindStop(c.from_stop_id), to = network->FindStop(c.to_stop_id);
+    if (!from || !to)
+      return absl::InvalidArgumentError(absl::StrCat("sim: congestion on an unknown stop: '",
+                                                     from ? c.to_stop_id : c.from_stop_id, "'"));
+    if (!(c.speed_factor >= 0.05 && c.speed_factor <= 1) || c.end_s <= c.start_s)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sim: congestion ", c.from_stop_id, "->", c.to_stop_id,
+          ": speed factor must be 0.05..1 and the end after the start"));
+    sim->congestion_.push_back({*from, *to, c.start_s, c.end_s, c.speed_factor});
+  }
   sim->network_ = network;
   sim->options_ = options;
   const Network& net = *network;
@@ -293,6 +304,10 @@ double FleetSimulator::TrafficFactor(int64_t t, uint32_t from_stop, uint32_t to_
   if (u < options_.jam_probability) {
     tod *= 0.2 + 0.3 * (u / options_.jam_probability);
   }
+  const int64_t of_day = t - day_start_s_;
+  for (const AddedCongestion& c : congestion_)
+    if (c.from == from_stop && c.to == to_stop && of_day >= c.start_s && of_day < c.end_s)
+      tod *= c.factor;
   return tod;
 }
 

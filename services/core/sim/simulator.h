@@ -90,6 +90,18 @@ struct SimOptions {
   int pullin_after_s = 120;
   // Only trips of these route ids (empty: all routes).
   std::vector<std::string> route_ids;
+  // Added congestion on chosen segments (for studies and tests of the route advice): a bus
+  // driving from stop `from_stop_id` to the next stop `to_stop_id` between start_s and end_s
+  // (seconds after the service day start) drives at `speed_factor` (0.05..1) times its speed.
+  // Applied on top of the rush and the random jams. Default: none.
+  struct Congestion {
+    std::string from_stop_id;
+    std::string to_stop_id;
+    int32_t start_s = 0;
+    int32_t end_s = 86400;
+    double speed_factor = 0.5;
+  };
+  std::vector<Congestion> congestion;
 };
 
 enum class SimPhase : uint8_t {
@@ -168,6 +180,12 @@ class FleetSimulator {
   std::vector<SimVehicleInfo> infos_;
   std::vector<std::unique_ptr<PatternInfo>> patterns_;  // per Network pattern, lazily filled
   std::vector<double> stop_weight_;                      // per stop
+  struct AddedCongestion {  // SimOptions::congestion with stop indices
+    uint32_t from = kNoIndex, to = kNoIndex;
+    int32_t start_s = 0, end_s = 0;
+    double factor = 1;
+  };
+  std::vector<AddedCongestion> congestion_;
   std::vector<SimFix> scratch_;
 };
 

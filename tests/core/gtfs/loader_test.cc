@@ -157,6 +157,28 @@ TEST(LoadGtfsTest, MissingIntermediateTimesAreInterpolated) {
   EXPECT_EQ(feed->warnings.at("stop_times_interpolated"), 1);
 }
 
+// timepoint: 0/1 as given, 1 when empty or the column is absent, 0 for interpolated rows.
+TEST(LoadGtfsTest, TimepointsAsGivenAndInterpolatedRowsAreNot) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence,timepoint\n"
+      "T1,08:00:00,08:00:00,S1,1,1\n"
+      "T1,,,S2,2,\n"
+      "T1,08:10:00,08:10:00,S3,3,\n"
+      "T2,09:00:00,09:00:00,S1,1,1\n"
+      "T2,09:05:00,09:05:00,S2,2,0\n"
+      "T2,09:10:00,09:10:00,S3,3,1\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(StopTime(*feed, "T1", 0).timepoint, 1);
+  EXPECT_EQ(StopTime(*feed, "T1", 1).timepoint, 0) << "interpolated";
+  EXPECT_EQ(StopTime(*feed, "T1", 2).timepoint, 1) << "empty = exact";
+  EXPECT_EQ(StopTime(*feed, "T2", 1).timepoint, 0);
+  auto plain = LoadFiles(MinimalFeed());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(StopTime(*plain, "T1", 1).timepoint, 1) << "no column: exact";
+}
+
 TEST(LoadGtfsTest, ShapesSparseUnsortedWithAndWithoutDistance) {
   FeedFiles files = MinimalFeed();
   // NYC style: sparse sequence numbers, a repeated point at a block start; rows out of order.
