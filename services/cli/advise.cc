@@ -4,26 +4,26 @@
 // times per segment and timepoint pair by time band (P50/P85/P95 vs schedule, recommended
 // scheduled time at P85), whole-trip running time and the recovery it implies (P95 - P85),
 // headway regularity and where bunching starts, late starts and why, stop spacing and low-use
-// stops near a neighbour. Text: the headline figures per route; --json: everything.
+// stops near a neighbour. Text: the headline figures per route; --json: everything, as the
+// proto message GetRouteAdviceResponse (protobuf JSON mapping) that AnalyticsService answers.
 
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "nlohmann/json.hpp"
 #include "services/cli/args.h"
+#include "services/cli/client.h"
 #include "services/cli/commands.h"
 #include "services/core/network/network.h"
 #include "services/core/planner/advice.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/server/advice_proto.h"
 
 namespace smartbus::cli {
 namespace {
 
-using nlohmann::json;
 using planner::AdviceReport;
-using planner::RunningTimeBand;
 
 constexpr const char* kUsage =
     "usage: smartbus advise --gtfs FEED... --visits VISITS.csv [--route ROUTE_ID]... [--json]\n"
@@ -32,79 +32,11 @@ constexpr const char* kUsage =
     "  running times per segment, timepoint pair and time band (P85 of observed, TCQSM/TCRP 113\n"
     "  practice), recovery time (P95 - P85 of whole trips), headway regularity and where bunching\n"
     "  starts, late starts (late pull-out vs previous trip late), stop spacing and consolidation\n"
-    "  candidates (with passenger counts). --limit: rows per list in the text output (10).\n";
-
-json Num(double x) { return std::isfinite(x) ? json(std::round(x * 10) / 10) : json(nullptr); }
-json Num2(double x) { return std::isfinite(x) ? json(std::round(x * 100) / 100) : json(nullptr); }
-
-json BandJson(const RunningTimeBand& b) {
-  return {{"band", b.band},         {"samples", b.samples},       {"p50_s", Num(b.p50_s)},
-          {"p85_s", Num(b.p85_s)},  {"p95_s", Num(b.p95_s)},      {"scheduled_s", Num(b.scheduled_s)},
-          {"recommended_s", Num(b.recommended_s)}, {"change_s", Num(b.change_s)}};
-}
-
-json SegmentsJson(const Network& net, const std::vector<planner::SegmentAdvice>& segs) {
-  json out = json::array();
-  for (const auto& s : segs) {
-    json bands = json::array();
-    for (const auto& b : s.bands) bands.push_back(BandJson(b));
-    out.push_back({{"direction_id", s.direction_id},
-                   {"from_stop_id", net.feed().stops[s.from_stop].id},
-                   {"to_stop_id", net.feed().stops[s.to_stop].id},
-                   {"bands", bands}});
-  }
-  return out;
-}
+    "  candidates (with passenger counts). --limit: rows per list in the text output (10).\n"
+    "  --json: the GetRouteAdviceResponse message (proto/smartbus/v1/analytics.proto).\n";
 
 std::string StopId(const Network& net, uint32_t s) {
   return s == kNoIndex ? std::string() : net.feed().stops[s].id;
-}
-
-json RouteJson(const Network& net, const planner::RouteAdvice& r) {
-  json j;
-  j["route_id"] = net.feed().routes[r.route].id;
-  j["segments"] = SegmentsJson(net, r.segments);
-  j["timepoint_pairs"] = SegmentsJson(net, r.timepoint_pairs);
-  j["trips"] = json::array();
-  for (const auto& t : r.trips)
-    j["trips"].push_back({{"direction_id", t.direction_id}, {"running", BandJson(t.running)},
-                          {"recovery_s", Num(t.recovery_s)},
-                          {"scheduled_layover_s", Num(t.scheduled_layover_s)}});
-  j["headways"] = json::array();
-  for (const auto& h : r.headways) {
-    json stops = json::array();
-    for (const auto& s : h.stops)
-      stops.push_back({{"stop_id", StopId(net, s.stop)}, {"gaps", s.gaps}, {"cv", Num2(s.cv)},
-                       {"bunched_share", Num2(s.bunched_share)}});
-    j["headways"].push_back({{"direction_id", h.direction_id},
-                             {"first_irregular_stop_id", StopId(net, h.first_irregular_stop)},
-                             {"bunching_starts_at_stop_id", StopId(net, h.bunching_starts_at)},
-                             {"stops", stops}});
-  }
-  j["trips_observed"] = r.trips_observed;
-  j["late_pullouts"] = r.late_pullouts;
-  j["late_after_previous_trip"] = r.late_after_previous_trip;
-  j["late_departures"] = r.late_departures;
-  j["late_previous_trip_unobserved"] = r.late_unexplained;
-  j["late_starts"] = json::array();
-  for (const auto& l : r.late_starts)
-    j["late_starts"].push_back({{"trip_id", net.feed().trips[l.trip].id},
-                                {"service_date", l.service_date}, {"vehicle_id", l.vehicle_id},
-                                {"start_delay_s", Num(l.start_delay_s)}, {"cause", l.cause},
-                                {"previous_end_delay_s", Num(l.previous_end_delay_s)}});
-  j["passenger_data"] = r.passenger_data;
-  j["consolidation_candidates"] = json::array();
-  for (const auto& u : r.consolidation)
-    j["consolidation_candidates"].push_back(
-        {{"stop_id", StopId(net, u.stop)}, {"ons_offs_per_day", Num(u.ons_offs_per_day)},
-         {"neighbour_stop_id", StopId(net, u.neighbour)}, {"neighbour_m", Num(u.neighbour_m)}});
-  j["stop_spacing"] = json::array();
-  for (const auto& s : r.spacing)
-    j["stop_spacing"].push_back({{"direction_id", s.direction_id}, {"stops", s.stops},
-                                 {"mean_m", Num(s.mean_m)}, {"median_m", Num(s.median_m)},
-                                 {"min_m", Num(s.min_m)}, {"max_m", Num(s.max_m)},
-                                 {"gaps_below_200m", s.below_200m}});
-  return j;
 }
 
 std::string F(double x) {
@@ -201,15 +133,10 @@ int RunAdvise(int argc, char** argv) {
   planner::AdviceOptions opt;
   opt.time_zone = (*net)->time_zone();
   const AdviceReport rep = planner::BuildAdvice(**net, *visits, opt, routes);
-  if (args->Has("json")) {
-    json j;
-    j["days"] = rep.days;
-    j["visits"] = rep.visits;
-    j["schedule_percentile"] = opt.schedule_percentile;
-    j["cycle_percentile"] = opt.cycle_percentile;
-    j["routes"] = json::array();
-    for (const auto& r : rep.routes) j["routes"].push_back(RouteJson(**net, r));
-    std::printf("%s\n", j.dump(1).c_str());
+  if (args->Has("json")) {  // the message AnalyticsService.GetRouteAdvice answers with
+    v1::GetRouteAdviceResponse resp;
+    server::FillRouteAdvice(**net, rep, opt, &resp);
+    std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }
   std::printf("advice from %lld visits over %d day(s); recommended running time = P%.0f of the "

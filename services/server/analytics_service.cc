@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/store/network_ids.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/server/advice_proto.h"
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 
@@ -115,6 +118,35 @@ void Fill(const RouteStats& r, const AnalyticsNetwork& net, apb::RouteFigures* p
   }
 }
 
+// Advice over the visits the store holds in the window (read afresh: advice is asked for
+// rarely and needs every visit, not the aggregator's running sums).
+absl::Status RouteAdvice(SmartbusServer& server, const apb::GetRouteAdviceRequest& req,
+                         apb::GetRouteAdviceResponse* resp) {
+  auto network = server.view()->network;
+  std::vector<uint32_t> routes;
+  for (const std::string& id : req.route_ids()) {
+    auto r = network->FindRoute(id);
+    if (!r) return absl::NotFoundError(absl::StrCat("route_id \"", id, "\": no such route"));
+    routes.push_back(*r);
+  }
+  StopVisitQuery q;
+  if (req.window().from() > 0) q.from_s = static_cast<double>(req.window().from());
+  if (req.window().to() > 0) q.to_s = static_cast<double>(req.window().to());
+  q.limit = std::numeric_limits<size_t>::max();
+  auto records = server.store().ReadStopVisits(q);
+  if (!records.ok()) return records.status();
+  std::vector<StopVisit> visits;
+  visits.reserve(records->size());
+  for (StopVisitRecord& r : *records) {
+    ResolveIndices(r, *network);
+    visits.push_back(std::move(r.visit));
+  }
+  planner::AdviceOptions opt;
+  opt.time_zone = network->time_zone();
+  FillRouteAdvice(*network, planner::BuildAdvice(*network, visits, opt, routes), opt, resp);
+  return absl::OkStatus();
+}
+
 class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
  public:
   AnalyticsServiceImpl(SmartbusServer* server, const AnalyticsHubOptions& options)
@@ -152,6 +184,12 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
           for (const RouteStats& r : agg.Routes(q)) Fill(r, net, resp->add_routes());
         });
     return Finish(ctx, Tolerate(s));
+  }
+
+  grpc::ServerUnaryReactor* GetRouteAdvice(grpc::CallbackServerContext* ctx,
+                                           const apb::GetRouteAdviceRequest* req,
+                                           apb::GetRouteAdviceResponse* resp) override {
+    return Finish(ctx, RouteAdvice(*server_, *req, resp));
   }
 
   grpc::ServerUnaryReactor* GetBunching(grpc::CallbackServerContext* ctx,

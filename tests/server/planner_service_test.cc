@@ -5,12 +5,14 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "services/server/server.h"
+#include "smartbus/v1/analytics.grpc.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "smartbus/v1/planner.grpc.pb.h"
@@ -54,6 +56,7 @@ class PlannerServiceTest : public ::testing::Test {
     planner_ = pb::PlannerService::NewStub(ch);
     ingest_ = pb::IngestService::NewStub(ch);
     passenger_ = pb::PassengerService::NewStub(ch);
+    analytics_ = pb::AnalyticsService::NewStub(ch);
   }
 
   grpc::Status Plan(const pb::PlanJourneyRequest& req, pb::PlanJourneyResponse* resp) {
@@ -65,6 +68,7 @@ class PlannerServiceTest : public ::testing::Test {
   std::unique_ptr<pb::PlannerService::Stub> planner_;
   std::unique_ptr<pb::IngestService::Stub> ingest_;
   std::unique_ptr<pb::PassengerService::Stub> passenger_;
+  std::unique_ptr<pb::AnalyticsService::Stub> analytics_;
 };
 
 pb::PlanJourneyRequest Request(const std::string& from, const std::string& to, int64_t t) {
@@ -147,6 +151,49 @@ TEST_F(PlannerServiceTest, BadRequestsNameTheField) {
   EXPECT_EQ(Plan(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   req.mutable_to()->mutable_position()->set_lat(123);
   EXPECT_EQ(Plan(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// AnalyticsService.GetRouteAdvice over the visits the server stored: a bus drives T1 from S1 to
+// S3; the advice has its segments with the observed and scheduled running times.
+TEST_F(PlannerServiceTest, RouteAdviceFromStoredVisits) {
+  pb::IngestRequest in;
+  int64_t t = kT0800 - 60;
+  for (double lat = 40.0; lat <= 40.0421; lat += 0.0016, t += 10) {
+    pb::Fix* f = in.add_fixes();
+    f->set_vehicle_id("bus1");
+    f->set_timestamp(t);
+    f->set_lat(std::min(lat, 40.04));
+    f->set_lon(-75.0);
+    f->set_trip_id("T1");
+    f->set_route_id("R1");
+  }
+  pb::IngestResponse ir;
+  ASSERT_TRUE(ingest_->IngestBatch(Ctx().get(), in, &ir).ok());
+  pb::GetRouteAdviceRequest req;
+  req.add_route_ids("R1");
+  pb::GetRouteAdviceResponse resp;
+  for (int i = 0; i < 100; ++i) {  // visits reach the store write-behind
+    resp.Clear();
+    ASSERT_TRUE(analytics_->GetRouteAdvice(Ctx().get(), req, &resp).ok());
+    if (resp.visits() >= 2 && resp.routes_size() == 1 && resp.routes(0).segments_size() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(resp.routes_size(), 1);
+  EXPECT_EQ(resp.routes(0).route_id(), "R1");
+  EXPECT_EQ(resp.schedule_percentile(), 85);
+  ASSERT_GT(resp.routes(0).segments_size(), 0);
+  const pb::SegmentRunningTimes& seg = resp.routes(0).segments(0);
+  ASSERT_EQ(seg.bands_size(), 1);
+  EXPECT_EQ(seg.bands(0).band(), "am_peak");
+  EXPECT_EQ(seg.bands(0).scheduled_s(), 300);
+  EXPECT_GT(seg.bands(0).p50_s(), 0);
+  EXPECT_FALSE(seg.bands(0).has_recommended_s()) << "one trip is below the 5-sample minimum";
+  EXPECT_EQ(resp.routes(0).stop_spacing_size(), 1);
+
+  req.set_route_ids(0, "nope");
+  grpc::Status s = analytics_->GetRouteAdvice(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("nope"));
 }
 
 }  // namespace
