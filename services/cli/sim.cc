@@ -46,10 +46,13 @@ const char kSimUsage[] =
     "         [--routes R1,R2] [--no-trip-ids] [--no-passengers] [--gps-sigma M]\n"
     "         [--jam-probability P] [--signal-probability P] [--peak-slowdown F] [--demand X]\n"
     "         [--early-share F [--early-lead S] [--early-speedup X]]\n"
+    "         [--congest FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR]...\n"
     "         [--out POSITIONS.csv] [--truth TRUTH.csv] [--visits VISITS.csv]\n"
     "         [--server HOST:PORT [--speed X] [--fast-until T] [--batch N]] [--quiet]\n"
     "Drives buses along the feed's trips of one service day (default: today in the agency's\n"
     "time zone) from --start (default: first pull-out) to --end (default: last pull-in).\n"
+    "  --congest   added congestion: buses from stop FROM_STOP to the next stop TO_STOP drive\n"
+    "              at FACTOR (0.05..1) times their speed between the two times (repeatable).\n"
     "  --out       Positions CSV (../shared/FORMATS.md, with occupancy/boardings/alightings/\n"
     "              load/accuracy); '-' for stdout.\n"
     "  --truth     where each bus really was (trip, phase, distance, delay) at each fix.\n"
@@ -247,7 +250,7 @@ int RunSim(int argc, char** argv) {
   if (auto s = args->CheckKnown({"help", "gtfs", "date", "start", "end", "duration", "interval",
                                  "seed", "routes", "no-trip-ids", "no-passengers", "gps-sigma",
                                  "jam-probability", "signal-probability", "peak-slowdown",
-                                 "demand", "early-share", "early-lead", "early-speedup", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
+                                 "demand", "early-share", "early-lead", "early-speedup", "congest", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
                                  "quiet"});
       !s.ok()) {
     std::fprintf(stderr, "%s", kSimUsage);
@@ -305,6 +308,20 @@ int RunSim(int argc, char** argv) {
   opt.early_share = *early_share;
   opt.early_lead_s = static_cast<int>(*early_lead);
   opt.early_speedup = *early_speedup;
+  for (const std::string& c : args->GetAll("congest")) {
+    std::vector<std::string> f = absl::StrSplit(c, ',');
+    SimOptions::Congestion jam;
+    int h0, m0, h1, m1;
+    if (f.size() != 5 || std::sscanf(f[2].c_str(), "%d:%d", &h0, &m0) != 2 ||
+        std::sscanf(f[3].c_str(), "%d:%d", &h1, &m1) != 2 ||
+        !absl::SimpleAtod(f[4], &jam.speed_factor))
+      return fail("--congest takes FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR, got '" + c + "'", 2);
+    jam.from_stop_id = f[0];
+    jam.to_stop_id = f[1];
+    jam.start_s = h0 * 3600 + m0 * 60;
+    jam.end_s = h1 * 3600 + m1 * 60;
+    opt.congestion.push_back(jam);
+  }
   opt.report_trip_id = !args->Has("no-trip-ids");
   opt.report_passengers = !args->Has("no-passengers");
   if (args->Has("routes")) {
