@@ -133,6 +133,17 @@ struct VisitProgress {
   PreStartRing ring;
 };
 
+// Passenger counts a bus reported that wait for the visit of the stop where they were made
+// (VisitDetector::AttributeRiders).
+struct RiderTally {
+  int32_t boardings = 0;
+  int32_t alightings = 0;
+  int32_t load = -1;       // the newest load / occupancy reported with them
+  int32_t occupancy = -1;
+  bool pending = false;    // something waits for the next visit
+  bool reports_counts = false;  // the bus's fixes carry counts (a visit without any: 0, not -1)
+};
+
 struct Track {
   VehicleState vs;
   FixHistory fixes;
@@ -142,6 +153,7 @@ struct Track {
   MotionHistory motion;
   MatcherState match;
   VisitProgress visit;
+  RiderTally riders;
 };
 
 }  // namespace smartbus

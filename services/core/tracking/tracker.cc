@@ -162,6 +162,7 @@ void Tracker::Impl::UpdateState(Track& v, const Fix& fix, MatchState state, doub
 const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchResult* m,
                                            std::vector<StopVisit>* visits) {
   ++tr_.stats_.fixes;
+  const size_t first_new = visits->size();
   m->vehicle_id = fix.vehicle_id;
   m->timestamp_s = fix.timestamp_s;
   m->trip = kNoIndex;
@@ -204,7 +205,10 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   vs.bearing_deg = fix.bearing_deg;
   vs.occupancy = fix.occupancy;
   vs.load = fix.load;
-  if (v.run.trip == kNoIndex) return Unassigned(v, fix, m);
+  if (v.run.trip == kNoIndex) {
+    visits_.AttributeRiders(v, fix, visits, first_new);  // waits for the next visit
+    return Unassigned(v, fix, m);
+  }
 
   // 3. Map matching on the trip's shape.
   const bool near_start = Dist(p, v.run.start_xy) <= opt_.matching.layover_radius_m;
@@ -215,6 +219,7 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   // 4. Stop visits (and the start of the trip).
   double d = mo.d;
   if (mo.on_route) d = Progress(v, fix, d, visits);
+  visits_.AttributeRiders(v, fix, visits, first_new);
   if (v.run.started() && state == MatchState::kLayover) state = MatchState::kInService;
 
   // 5. The vehicle's state, then the joint assignment of its pattern.

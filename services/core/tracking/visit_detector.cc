@@ -7,7 +7,7 @@
 
 namespace smartbus {
 
-void VisitDetector::EmitVisit(Track& v, uint32_t k, double arr, double dep, const Fix& fix,
+void VisitDetector::EmitVisit(Track& v, uint32_t k, double arr, double dep,
                               std::vector<StopVisit>* out) {
   StopVisit sv;
   sv.vehicle_id = v.vs.vehicle_id;
@@ -21,15 +21,28 @@ void VisitDetector::EmitVisit(Track& v, uint32_t k, double arr, double dep, cons
   sv.scheduled_departure_s = static_cast<int64_t>(sched_.Dep(v, k));
   sv.arrival_s = arr;
   sv.departure_s = std::max(arr, dep);
-  sv.boardings = fix.boardings;
-  sv.alightings = fix.alightings;
-  sv.load = fix.load;
-  sv.occupancy = fix.occupancy;
+  // Counts wait for the visit of the stop they were made at; a visit nobody was counted at
+  // has 0 from a bus that counts (unknown, -1, from one that does not).
+  RiderTally& r = v.riders;
+  if (r.pending) {
+    sv.boardings = r.boardings;
+    sv.alightings = r.alightings;
+    sv.load = r.load;
+    sv.occupancy = r.occupancy;
+    r.boardings = r.alightings = 0;
+    r.load = r.occupancy = -1;
+    r.pending = false;
+  } else if (r.reports_counts) {
+    sv.boardings = 0;
+    sv.alightings = 0;
+  }
   out->push_back(std::move(sv));
   ++stats_->stop_visits;
 }
 
-void VisitDetector::Advance(Track& v, double t0, double d0, double t1, double d1, const Fix& fix,
+
+
+void VisitDetector::Advance(Track& v, double t0, double d0, double t1, double d1,
                             std::vector<StopVisit>* out) {
   const std::vector<double>& sd = sched_.Pat(v).stop_dist_m;
   uint32_t n = static_cast<uint32_t>(sd.size());
@@ -49,7 +62,7 @@ void VisitDetector::Advance(Track& v, double t0, double d0, double t1, double d1
       v.visit.pending_arrival = at(xa);
     }
     if (last) {
-      EmitVisit(v, k, v.visit.pending_arrival, v.visit.pending_arrival, fix, out);
+      EmitVisit(v, k, v.visit.pending_arrival, v.visit.pending_arrival, out);
       v.visit.pending_arrival = NAN;
       v.visit.next_stop = n;
       v.run.phase = TripPhase::kFinished;
@@ -57,7 +70,7 @@ void VisitDetector::Advance(Track& v, double t0, double d0, double t1, double d1
     }
     double xd = x + opt_.departure_radius_m;
     if (xd > d1) break;
-    EmitVisit(v, k, v.visit.pending_arrival, at(xd), fix, out);
+    EmitVisit(v, k, v.visit.pending_arrival, at(xd), out);
     v.visit.pending_arrival = NAN;
     ++v.visit.next_stop;
   }
@@ -78,11 +91,35 @@ StartGate VisitDetector::Progress(Track& v, double t, double d, const Fix& fix,
       v.visit.mono_t = t;
     return {};
   }
-  Advance(v, v.visit.mono_t, v.visit.mono_d, t, d, fix, out);
+  Advance(v, v.visit.mono_t, v.visit.mono_d, t, d, out);
   v.visit.mono_d = d;
   v.visit.mono_t = t;
   v.visit.stalled_since = fix.timestamp_s;
   return {};
+}
+
+void VisitDetector::AttributeRiders(Track& v, const Fix& fix, std::vector<StopVisit>* out,
+                                    size_t first_new) {
+  const bool counts = fix.boardings >= 0 || fix.alightings >= 0;
+  if (!counts && fix.load < 0 && fix.occupancy < 0) return;
+  RiderTally& r = v.riders;
+  if (counts) r.reports_counts = true;
+  // At a stop: arrived at the next stop and not left it (its visit is still to come).
+  const bool at_stop = v.run.trip != kNoIndex && v.run.started() && !v.run.finished() &&
+                       !std::isnan(v.visit.pending_arrival);
+  if (!at_stop && out->size() > first_new) {
+    StopVisit& served = out->back();  // the last stop this fix completed
+    if (fix.boardings >= 0) served.boardings = std::max(served.boardings, 0) + fix.boardings;
+    if (fix.alightings >= 0) served.alightings = std::max(served.alightings, 0) + fix.alightings;
+    if (fix.load >= 0) served.load = fix.load;
+    if (fix.occupancy >= 0) served.occupancy = fix.occupancy;
+    return;
+  }
+  if (fix.boardings >= 0) r.boardings += fix.boardings;
+  if (fix.alightings >= 0) r.alightings += fix.alightings;
+  if (fix.load >= 0) r.load = fix.load;
+  if (fix.occupancy >= 0) r.occupancy = fix.occupancy;
+  r.pending = true;
 }
 
 StartGate VisitDetector::BeforeStart(Track& v, double t, double d) {
@@ -167,7 +204,7 @@ void VisitDetector::StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* 
   if (v.visit.next_stop == 0) v.visit.pending_arrival = v.visit.ring.arrive_t;
   for (int i = 1; i < v.visit.ring.n; ++i) {
     Advance(v, v.visit.ring.t[i - 1], v.visit.ring.d[i - 1], v.visit.ring.t[i], v.visit.ring.d[i],
-            fix, out);
+            out);
     v.visit.mono_t = v.visit.ring.t[i];
     v.visit.mono_d = v.visit.ring.d[i];
   }

@@ -43,13 +43,17 @@ class VisitDetector {
   StartGate Progress(Track& v, double t, double d, const Fix& fix, std::vector<StopVisit>* out);
   // Starts the trip: emits the visits of the stops passed since the ring's low point.
   void StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* out);
+  // The passenger counts (and load, occupancy) of an accepted fix were made at the stop just
+  // served: the stop the bus is at now (they wait for its visit), else the last stop this fix
+  // completed (out[first_new..] are this fix's visits), else the next visit. Never copied to
+  // other visits.
+  void AttributeRiders(Track& v, const Fix& fix, std::vector<StopVisit>* out, size_t first_new);
 
  private:
   // Progress from (t0, d0) to (t1, d1), d1 >= d0: emits the visits it completes.
-  void Advance(Track& v, double t0, double d0, double t1, double d1, const Fix& fix,
+  void Advance(Track& v, double t0, double d0, double t1, double d1,
                std::vector<StopVisit>* out);
-  void EmitVisit(Track& v, uint32_t k, double arr, double dep, const Fix& fix,
-                 std::vector<StopVisit>* out);
+  void EmitVisit(Track& v, uint32_t k, double arr, double dep, std::vector<StopVisit>* out);
   // Before the start: the ring of monotone progress, the parked rule and the start gate.
   StartGate BeforeStart(Track& v, double t, double d);
 

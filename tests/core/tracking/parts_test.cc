@@ -236,6 +236,40 @@ TEST(VisitDetector, SparseProgressGivesEveryStopPassedAVisit) {
   EXPECT_EQ(s.v.vs.next_stop_index, s.v.visit.next_stop);
 }
 
+// Counts are "since the previous fix", made at the stop just served: never copied onto the
+// other visits a fix completes.
+TEST(VisitDetector, CountsGoToTheStopWhereTheyWereMadeNeverToInterpolatedVisits) {
+  VisitWorld s;
+  const std::vector<double>& sd = s.stop_d();
+  s.Go(s.dep, sd[0] + 1500);  // joined mid-route
+  ASSERT_TRUE(s.v.run.started());
+  auto feed = [&](double t, double d, int board, int alight, int load) {
+    std::vector<StopVisit> out;
+    Fix f = FixAt(static_cast<int64_t>(t), 0, 0);
+    f.boardings = board;
+    f.alightings = alight;
+    f.load = load;
+    const size_t first = out.size();
+    s.det.Progress(s.v, t, d, f, &out);
+    s.det.AttributeRiders(s.v, f, &out, first);
+    return out;
+  };
+  // At the next stop (arrived, not left): its counts wait for its visit.
+  const uint32_t k = s.v.visit.next_stop;
+  EXPECT_TRUE(feed(s.dep + 10, sd[k] + 2, 7, 3, 20).empty());
+  // Leaves it and passes two more stops before the next fix, where 4 boarded at the last one.
+  auto out = feed(s.dep + 200, sd[k + 2] + 50, 4, 1, 23);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].stop_index, k);
+  EXPECT_EQ(out[0].boardings, 7);
+  EXPECT_EQ(out[0].alightings, 3);
+  EXPECT_EQ(out[0].load, 20);
+  EXPECT_EQ(out[1].boardings, 0);  // interpolated: nobody counted there
+  EXPECT_EQ(out[1].load, -1);
+  EXPECT_EQ(out[2].boardings, 4);  // the stop just served
+  EXPECT_EQ(out[2].load, 23);
+}
+
 // ---- Trip inference (no HMM) ---------------------------------------------------------------
 
 struct InferenceWorld {
