@@ -100,11 +100,11 @@ void BuildStopIndex(size_t num_stops, RouteSet* rs) {
 
 }  // namespace
 
-RouteSet BuildRouteSet(std::vector<TripTimes> trips, const Network& network) {
-  RouteSet rs;
-  const bool with_live = std::any_of(trips.begin(), trips.end(),
-                                     [](const TripTimes& t) { return !t.live.empty(); });
-  // Group by (pattern, flags).
+namespace {
+
+// Groups `trips` (any patterns) into FIFO routes by pattern and flags and appends them.
+void AppendTrips(std::vector<TripTimes> trips, const Network& network, bool with_live,
+                 RouteSet* rs) {
   absl::flat_hash_map<std::pair<uint32_t, std::vector<uint8_t>>, std::vector<uint32_t>> groups;
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> order;  // deterministic route order
   for (uint32_t t = 0; t < trips.size(); ++t) {
@@ -117,57 +117,84 @@ RouteSet BuildRouteSet(std::vector<TripTimes> trips, const Network& network) {
   std::sort(order.begin(), order.end());
   for (const auto& key : order) {
     for (const auto& chain : FifoChains(trips, std::move(groups[key])))
-      AppendRoute(trips, chain, network, with_live, &rs);
+      AppendRoute(trips, chain, network, with_live, rs);
   }
+}
+
+}  // namespace
+
+RouteSet BuildRouteSet(std::vector<TripTimes> trips, const Network& network) {
+  RouteSet rs;
+  const bool with_live = std::any_of(trips.begin(), trips.end(),
+                                     [](const TripTimes& t) { return !t.live.empty(); });
+  AppendTrips(std::move(trips), network, with_live, &rs);
   BuildStopIndex(network.feed().stops.size(), &rs);
-  rs.arr.shrink_to_fit();
-  rs.dep.shrink_to_fit();
   return rs;
 }
 
 namespace {
 
-// The static trips of the network, one TripTimes per run.
-std::vector<TripTimes> StaticTrips(const Network& network) {
+// The times of one static trip (one TripTimes per run of a frequency-based trip) appended to
+// *out.
+void StaticTrip(const Network& network, uint32_t t, std::vector<TripTimes>* out) {
   const GtfsFeed& f = network.feed();
-  std::vector<TripTimes> out;
-  out.reserve(f.trips.size());
-  for (uint32_t t = 0; t < f.trips.size(); ++t) {
-    const GtfsTrip& trip = f.trips[t];
-    if (trip.num_stop_times < 2) continue;
-    TripTimes tt;
-    tt.pattern = network.trip_pattern(t);
-    tt.trip = {t, trip.service, 0, 0};
-    const uint32_t n = trip.num_stop_times;
-    tt.flags.resize(n);
-    tt.arr.resize(n);
-    tt.dep.resize(n);
-    int32_t last = INT32_MIN;
+  const GtfsTrip& trip = f.trips[t];
+  if (trip.num_stop_times < 2) return;
+  TripTimes tt;
+  tt.pattern = network.trip_pattern(t);
+  tt.trip = {t, trip.service, 0, 0};
+  const uint32_t n = trip.num_stop_times;
+  tt.flags.resize(n);
+  tt.arr.resize(n);
+  tt.dep.resize(n);
+  int32_t last = INT32_MIN;
+  for (uint32_t k = 0; k < n; ++k) {
+    const GtfsStopTime& st = f.stop_times[trip.first_stop_time + k];
+    tt.flags[k] = static_cast<uint8_t>((st.pickup_type == 1 ? 0 : kCanBoard) |
+                                       (st.drop_off_type == 1 ? 0 : kCanAlight));
+    last = std::max(last, st.arrival_s);
+    tt.arr[k] = last;
+    last = std::max(last, st.departure_s);
+    tt.dep[k] = last;
+  }
+  const std::vector<int32_t>* shifts = network.FrequencyShifts(t);
+  if (shifts == nullptr) {
+    out->push_back(std::move(tt));
+    return;
+  }
+  for (int32_t shift : *shifts) {
+    TripTimes run = tt;
+    run.trip.shift_s = shift;
     for (uint32_t k = 0; k < n; ++k) {
-      const GtfsStopTime& st = f.stop_times[trip.first_stop_time + k];
-      tt.flags[k] = static_cast<uint8_t>((st.pickup_type == 1 ? 0 : kCanBoard) |
-                                         (st.drop_off_type == 1 ? 0 : kCanAlight));
-      last = std::max(last, st.arrival_s);
-      tt.arr[k] = last;
-      last = std::max(last, st.departure_s);
-      tt.dep[k] = last;
+      run.arr[k] += shift;
+      run.dep[k] += shift;
     }
-    const std::vector<int32_t>* shifts = network.FrequencyShifts(t);
-    if (shifts == nullptr) {
-      out.push_back(std::move(tt));
-      continue;
-    }
-    for (int32_t shift : *shifts) {
-      TripTimes run = tt;
-      run.trip.shift_s = shift;
-      for (uint32_t k = 0; k < n; ++k) {
-        run.arr[k] += shift;
-        run.dep[k] += shift;
-      }
-      out.push_back(std::move(run));
+    out->push_back(std::move(run));
+  }
+}
+
+// The static routes, built one pattern at a time (only one pattern's trips are staged at once,
+// so the build needs little more memory than the index).
+RouteSet StaticRoutes(const Network& network) {
+  RouteSet rs;
+  uint64_t cells = 0;
+  for (const Pattern& pat : network.patterns()) {
+    for (uint32_t t : pat.trips) {
+      const std::vector<int32_t>* shifts = network.FrequencyShifts(t);
+      cells += uint64_t{pat.stops.size()} * (shifts ? shifts->size() : 1);
     }
   }
-  return out;
+  rs.arr.reserve(cells);
+  rs.dep.reserve(cells);
+  std::vector<TripTimes> staged;
+  for (const Pattern& pat : network.patterns()) {
+    staged.clear();
+    for (uint32_t t : pat.trips) StaticTrip(network, t, &staged);
+    AppendTrips(std::move(staged), network, false, &rs);
+    staged = {};
+  }
+  BuildStopIndex(network.feed().stops.size(), &rs);
+  return rs;
 }
 
 Footpaths BuildFootpaths(const Network& network, const WalkOptions& walk) {
@@ -199,7 +226,7 @@ absl::StatusOr<std::shared_ptr<const Timetable>> Timetable::Build(
   auto tt = std::shared_ptr<Timetable>(new Timetable());
   tt->network_ = std::move(network);
   tt->walk_ = walk;
-  tt->routes_ = BuildRouteSet(StaticTrips(*tt->network_), *tt->network_);
+  tt->routes_ = StaticRoutes(*tt->network_);
   tt->footpaths_ = BuildFootpaths(*tt->network_, walk);
   tt->build_s_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
