@@ -79,6 +79,17 @@ struct PredictorOptions {
   // buses (whose predicted horizon was shorter, their interval narrower) land in the longer
   // buckets; aiming a little above 80 % keeps every observed-horizon bucket near 80 %.
   float interval_target = 0.83f;
+  // Blend of layers by measured error: the engine's own estimate (history + live), delay
+  // propagation (scheduled time + the delay at the bus's position, what OneBusAway does) and
+  // the schedule are each scored against the arrivals observed later, per route and horizon
+  // bin, over the last layer_window_errors errors; a started bus's prediction is their
+  // minimum-variance combination (Bates & Granger 1969: weights from the errors' covariance,
+  // none negative), so a layer that is wrong for a route today stops being trusted. A bin
+  // uses its route's errors once it has layer_min_errors, else those of all routes, else the
+  // engine's estimate alone. Default on, 200, 30.
+  bool blend_layers = true;
+  int layer_window_errors = 1000;
+  int layer_min_errors = 30;
 };
 
 class LayeredPredictor : public ArrivalPredictor {
@@ -143,6 +154,18 @@ class LayeredPredictor : public ArrivalPredictor {
     int64_t predicted_s;
     uint8_t bin;
     uint8_t phase;
+    // Each layer's prediction minus predicted_s (the bus's own trip only; NaN: not made).
+    std::array<float, 4> layer_delta;
+  };
+  // Layers of the blend (blend_layers): the engine's estimate, delay propagation, schedule, and
+  // the engine's estimate at this bus's own pace (its recent running times relative to the
+  // estimates: a driver, or a bus running ahead of a padded timetable, keeps a pace).
+  static constexpr int kLayers = 4;
+  // Running second moments of the layers' errors (exponentially weighted over the last
+  // layer_window_errors): cov[i][j] = E[e_i e_j].
+  struct LayerScore {
+    std::array<std::array<double, kLayers>, kLayers> cov{};
+    int32_t n = 0;
   };
   // A trip instance; its pending predictions are kept per stop index (one hash lookup per trip
   // in Predict, not one per stop).
@@ -180,6 +203,10 @@ class LayeredPredictor : public ArrivalPredictor {
     uint32_t stop_index = 0;
     double arrival_s = 0;
     double departure_s = 0;
+    // The bus's pace: exponentially weighted mean (kPaceAlpha) of log(observed / expected
+    // running time) over its recent segments; pace_n segments so far.
+    double log_pace = 0;
+    int pace_n = 0;
   };
 
   uint32_t SegmentId(uint32_t route, uint32_t from, uint32_t to);
@@ -203,6 +230,19 @@ class LayeredPredictor : public ArrivalPredictor {
   // Out of line so Calibrate's common path stays small.
   [[gnu::noinline]] void RecomputeBin(ErrorBin* e, int bin);
   void AddError(int phase, int bin, float err);
+  void AddLayerErrors(uint32_t route, int phase, int bin, const std::array<float, kLayers>& err);
+  // Blend weights for (route, phase, bin); false: not enough errors yet (use the engine's
+  // estimate).
+  bool LayerWeights(uint32_t route, int phase, int bin, std::array<double, kLayers>* w) const;
+  // The blended arrival at stop k of the bus's own trip from the engine's estimate `engine`,
+  // delay propagation's delay and the bus's pace; each layer's value minus the result in *delta
+  // (NaN when not blended).
+  double Blend(const prediction_internal::TripView& t, uint32_t k, int phase, int64_t now,
+               double dp_delay, double pace, double engine,
+               std::array<float, kLayers>* delta) const;
+  // The weights at a horizon (s): interpolated between the two nearest bins' LayerWeights.
+  bool BlendWeights(uint32_t route, int phase, double horizon_s,
+                    std::array<double, kLayers>* w) const;
   int64_t DayStart(int32_t service_date);
 
   std::shared_ptr<const Network> network_;
@@ -217,6 +257,9 @@ class LayeredPredictor : public ArrivalPredictor {
   int64_t profile_entries_ = 0;
   std::vector<std::vector<uint32_t>> pattern_segs_;
   std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
+  // Per (GTFS route, phase) at index 2 * route + phase, and over all routes per phase.
+  std::vector<std::array<LayerScore, kNumBins>> layer_by_route_;
+  std::array<std::array<LayerScore, kNumBins>, kPhases> layer_all_;
   absl::flat_hash_map<TripKey, TripPending> pending_;
   absl::flat_hash_map<std::string, LastVisit> last_visit_;
   std::vector<float> merge_scratch_;  // Calibrate's merge buffer (swapped with a bin's `sorted`)

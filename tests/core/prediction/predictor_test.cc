@@ -202,6 +202,43 @@ TEST_F(PredictorTest, MalformedModelIsRefusedWithTheLine) {
   EXPECT_FALSE(p.LoadModel(dir_ + "/missing.txt").ok());
 }
 
+// The blend of layers (PredictorOptions::blend_layers): on a route where the engine's learned
+// running times are wrong for this bus (the segments are shared with much slower runs) and delay
+// propagation is right, the blend comes to follow the layers that are measured right.
+TEST_F(PredictorTest, BlendFollowsTheLayerMeasuredRight) {
+  auto run = [&](bool blend) {
+    PredictorOptions o;
+    o.blend_layers = blend;
+    LayeredPredictor p(net_, o);
+    std::vector<Prediction> out;
+    int64_t err = 0;
+    for (int i = 0; i < 80; ++i) {
+      const int64_t base = At(8, 0) + i * 1200;
+      // A slow bus on T2 (the same segments): 300 s per segment.
+      for (uint32_t k = 0; k < 5; ++k) {
+        StopVisit v;
+        v.vehicle_id = "SLOW";
+        v.trip = t2_;
+        v.stop_index = k;
+        v.stop_sequence = k + 1;
+        v.service_date = kDate;
+        v.arrival_s = v.departure_s = static_cast<double>(base + 600 + k * 300);
+        p.ObserveVisit(v);
+      }
+      // V1 on T1 just past its second stop, then its visits: 120 s per segment (the schedule).
+      p.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
+      for (const Prediction& q : out) {
+        if (q.trip == t1_ && q.stop_index == 3) err = q.predicted_arrival_s - (base + 360);
+      }
+      FeedRun(p, "V1", base, 120);
+    }
+    return err;
+  };
+  const int64_t engine_only = run(false), blended = run(true);
+  EXPECT_GT(std::abs(engine_only), 60) << "the engine's learned times should be wrong here";
+  EXPECT_LT(std::abs(blended), 30) << "engine alone: " << engine_only;
+}
+
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
   DelayPropagationPredictor oba(net_);
   std::vector<Prediction> out;
