@@ -46,6 +46,18 @@ inline int64_t RoundToInt64(double x) {
   return r;
 }
 
+// Delay propagation's delay: now minus the scheduled time at the bus's place along the trip.
+// Not started: at its place when it is already along the route, else how late it is to leave,
+// and before the scheduled departure never negative (OneBusAway's layover rule).
+double DelayAt(const TripView& tv, double dist_along_m, int64_t now, bool started) {
+  const double t = static_cast<double>(now);
+  if (started) return t - tv.ScheduledAt(dist_along_m);
+  double d = std::isfinite(dist_along_m) && dist_along_m > tv.dist(0)
+                 ? t - tv.ScheduledAt(dist_along_m)
+                 : t - static_cast<double>(tv.dep(0));
+  return now < tv.dep(0) ? std::max(0.0, d) : d;
+}
+
 }  // namespace
 
 LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
@@ -535,17 +547,8 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
   last.departure_s = v.departure_s;
 }
 
-void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
-  out->clear();
-  if (s.trip == kNoIndex) return;
-  const bool off_route_ok = options_.predict_off_route && s.state == MatchState::kOffRoute;
-  if (s.state != MatchState::kInService && s.state != MatchState::kLayover && !off_route_ok) return;
-  TripView tv;
-  if (!tv.Init(*network_, s.trip, s.day_start_s)) return;
-  const int64_t now = s.timestamp_s;
-  const int64_t limit = now + options_.max_horizon_s;
-
-  // Purge pending errors of stops never visited (trip abandoned, bus lost) now and then.
+// Purges the pending errors of stops never visited (trip abandoned, bus lost) now and then.
+void LayeredPredictor::PurgePending(int64_t now) {
   if (now - last_purge_s_ > 600) {
     last_purge_s_ = now;
     for (auto it = pending_.begin(); it != pending_.end();) {
@@ -559,6 +562,27 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
       if (!any) pending_.erase(cur);
     }
   }
+}
+
+double LayeredPredictor::PaceOf(const std::string& vehicle_id) const {
+  auto lv = last_visit_.find(vehicle_id);
+  if (!options_.blend_layers || lv == last_visit_.end() || lv->second.pace_n < kPaceMinSegments) {
+    return 1.0;
+  }
+  return std::exp(lv->second.log_pace);
+}
+
+void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
+  out->clear();
+  if (s.trip == kNoIndex) return;
+  const bool off_route_ok = options_.predict_off_route && s.state == MatchState::kOffRoute;
+  if (s.state != MatchState::kInService && s.state != MatchState::kLayover && !off_route_ok) return;
+  TripView tv;
+  if (!tv.Init(*network_, s.trip, s.day_start_s)) return;
+  const int64_t now = s.timestamp_s;
+  const int64_t limit = now + options_.max_horizon_s;
+
+  PurgePending(now);
 
   // The pending predictions of the trip being emitted (looked up once per trip).
   uint32_t pending_trip = kNoIndex;
@@ -573,13 +597,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   };
   // Delay propagation's delay (a started bus): now minus the scheduled time at its position.
   double dp_delay = NAN;
-  double pace = 1.0;
-  if (options_.blend_layers) {
-    auto lv = last_visit_.find(s.vehicle_id);
-    if (lv != last_visit_.end() && lv->second.pace_n >= kPaceMinSegments) {
-      pace = std::exp(lv->second.log_pace);
-    }
-  }
+  const double pace = PaceOf(s.vehicle_id);
   auto emit = [&](const TripView& t, uint32_t trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     std::array<float, kLayers> layer_delta;
@@ -639,14 +657,9 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   const bool started = s.state != MatchState::kLayover && std::isfinite(s.dist_along_m);
   double end_time;
   if (!started) {
-    // Layover: leaves the first stop no earlier than scheduled. Delay propagation's delay: at
-    // the bus's place when it is already along the route, else how late it is to leave; before
-    // the scheduled departure never negative (OneBusAway's layover rule).
+    // Layover: leaves the first stop no earlier than scheduled.
     const double dep0 = static_cast<double>(std::max<int64_t>(now, tv.dep(0)));
-    dp_delay = std::isfinite(s.dist_along_m) && s.dist_along_m > tv.dist(0)
-                   ? static_cast<double>(now) - tv.ScheduledAt(s.dist_along_m)
-                   : static_cast<double>(now - tv.dep(0));
-    if (now < tv.dep(0)) dp_delay = std::max(0.0, dp_delay);
+    dp_delay = DelayAt(tv, s.dist_along_m, now, /*started=*/false);
     if (dep0 > static_cast<double>(limit)) return;
     emit(tv, s.trip, 0, dep0, dep0, PredictionSource::kSchedule, 1);
     end_time = chain(tv, s.trip, 0, dep0, PredictionSource::kSchedule, 1);
@@ -658,15 +671,13 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     } else {
       const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(s.trip));
       PredictionSource layer = PredictionSource::kSchedule;
-      dp_delay = static_cast<double>(now) - tv.ScheduledAt(s.dist_along_m);
+      dp_delay = DelayAt(tv, s.dist_along_m, now, /*started=*/true);
       const double span = tv.dist(j) - tv.dist(j - 1);
       const double frac =
           span > 0 ? std::clamp((tv.dist(j) - s.dist_along_m) / span, 0.0, 1.0) : 0.0;
       const double sched = static_cast<double>(tv.arr(j) - (j == 1 ? tv.dep(0) : tv.arr(j - 1)));
       double t = static_cast<double>(now) +
                  frac * Estimate(segs[j], sched, now, now - tv.day_start_s, &layer);
-      // Not due to leave yet: a bus that started early is assumed not to run ahead of schedule.
-      if (now < tv.dep(0)) t = std::max(t, static_cast<double>(tv.arr(j)));
       if (t > static_cast<double>(limit)) return;
       emit(tv, s.trip, j, t, -1, layer, 0);
       end_time = chain(tv, s.trip, j, t, layer, 0);

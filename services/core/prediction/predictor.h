@@ -240,6 +240,9 @@ class LayeredPredictor : public ArrivalPredictor {
   double Blend(const prediction_internal::TripView& t, uint32_t k, int phase, int64_t now,
                double dp_delay, double pace, double engine,
                std::array<float, kLayers>* delta) const;
+  // The pace of a bus (observed / expected running times recently; 1 when unknown).
+  double PaceOf(const std::string& vehicle_id) const;
+  void PurgePending(int64_t now);
   // The weights at a horizon (s): interpolated between the two nearest bins' LayerWeights.
   bool BlendWeights(uint32_t route, int phase, double horizon_s,
                     std::array<double, kLayers>* w) const;

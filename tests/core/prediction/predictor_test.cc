@@ -202,6 +202,19 @@ TEST_F(PredictorTest, MalformedModelIsRefusedWithTheLine) {
   EXPECT_FALSE(p.LoadModel(dir_ + "/missing.txt").ok());
 }
 
+// A bus that started its trip before the scheduled departure (running early) is predicted
+// from where it is and how fast segments go, not held back to the timetable.
+TEST_F(PredictorTest, EarlyBusIsPredictedFromItsMovementNotTheTimetable) {
+  LayeredPredictor p(net_);
+  std::vector<Prediction> out;
+  // Just past its second stop at 07:55, five minutes before T1 is due to leave its first stop.
+  p.Predict(State(t1_, At(7, 55), MatchState::kInService, StopDist(t1_, 1) + 1), &out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].stop_index, 2u);
+  EXPECT_NEAR(out[0].predicted_arrival_s, At(7, 57), 31);  // not 08:04, its scheduled time
+  ExpectMonotone(out);
+}
+
 // The blend of layers (PredictorOptions::blend_layers): on a route where the engine's learned
 // running times are wrong for this bus (the segments are shared with much slower runs) and delay
 // propagation is right, the blend comes to follow the layers that are measured right.
