@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "services/cli/args.h"
+#include "services/cli/advice_print.h"
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
 #include "services/core/analytics/analytics.h"
@@ -445,6 +446,40 @@ int RunAnalyticsFleet(int argc, char** argv) {
                 ids.RouteId(v.route).c_str(), F(v.delay_s, "%.0f").c_str(),
                 F(v.driving_s / 3600, "%.2f").c_str());
   }
+  return 0;
+}
+
+int RunAnalyticsAdvice(int argc, char** argv) {
+  const char* cmd = "analytics advice";
+  const char* usage =
+      "smartbus analytics advice [--route R]... [--from EPOCH] [--to EPOCH] [--limit N]\n"
+      "  route and stop advice over the visits smartbusd holds (see smartbus advise)";
+  Args a;
+  int code;
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"route", "from", "to", "limit"},
+                       &a, &code))
+    return code;
+  auto from = a.GetInt("from", 0), to = a.GetInt("to", 0), limit = a.GetInt("limit", 10);
+  if (!from.ok() || !to.ok() || !limit.ok()) {
+    std::fprintf(stderr, "smartbus %s: --from/--to: epoch seconds, --limit: a number\n", cmd);
+    return 2;
+  }
+  apb::GetRouteAdviceRequest req;
+  for (const std::string& r : a.GetAll("route")) req.add_route_ids(r);
+  req.mutable_window()->set_from(*from);
+  req.mutable_window()->set_to(*to);
+  const std::string addr = ServerAddress(a);
+  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
+  grpc::ClientContext ctx;
+  SetDeadline(a, &ctx);
+  apb::GetRouteAdviceResponse resp;
+  grpc::Status s = stub->GetRouteAdvice(&ctx, req, &resp);
+  if (!s.ok()) return CallFailed(cmd, addr, s);
+  if (a.Has("proto-json") || a.Has("json")) {
+    std::fputs(ToJson(resp).c_str(), stdout);
+    return 0;
+  }
+  PrintRouteAdvice(resp, static_cast<size_t>(*limit));
   return 0;
 }
 

@@ -31,6 +31,7 @@ int RunPlan(int argc, char** argv);      // smartbus plan FROM TO [--at|--by TIM
 int RunAnalyticsRoutes(int argc, char** argv);      // smartbus analytics routes [--route R] ...
 int RunAnalyticsBunching(int argc, char** argv);    // smartbus analytics bunching [--now T]
 int RunAnalyticsCongestion(int argc, char** argv);  // smartbus analytics congestion [--now T]
-int RunAnalyticsFleet(int argc, char** argv);       // smartbus analytics fleet [--stale S]
+int RunAnalyticsFleet(int argc, char** argv);
+int RunAnalyticsAdvice(int argc, char** argv);      // smartbus analytics advice [--route R]       // smartbus analytics fleet [--stale S]
 
 }  // namespace smartbus::cli

@@ -53,6 +53,8 @@ const Command kCommands[] = {
                         "time", smartbus::cli::RunAnalyticsFleet, 2},
     {"plan", "FROM TO [--at|--by TIME] [--window MIN] [--json]  journeys (stop_id or LAT,LON)",
      smartbus::cli::RunPlan, 1},
+    {"analytics advice", "[--route R]... [--from T --to T]  route and stop advice over the "
+                         "visits held (GetRouteAdvice)", smartbus::cli::RunAnalyticsAdvice, 2},
     {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
      smartbus::cli::RunPush, 1},
 };
