@@ -96,5 +96,33 @@ TEST(RouteAdvice, FindsTheSegmentWithAddedCongestion) {
   EXPECT_TRUE(r1->passenger_data);
 }
 
+// Consolidation candidates: low-use stops (here: every stop, the threshold set above any use)
+// within the distance of a neighbour (demo-city stops are about 500 m apart); none when no
+// neighbour is that close.
+TEST(RouteAdvice, ConsolidationCandidatesAreLowUseStopsNearANeighbour) {
+  const Network& net = *DemoCity();
+  const std::vector<StopVisit> visits = SimulateDays({});
+  AdviceOptions opt;
+  opt.time_zone = net.time_zone();
+  opt.low_use_per_day = 1e9;
+  opt.consolidation_gap_m = 1000;
+  int candidates = 0;
+  for (const RouteAdvice& r : BuildAdvice(net, visits, opt).routes) {
+    for (const StopUse& u : r.consolidation) {
+      EXPECT_LE(u.neighbour_m, 1000);
+      EXPECT_GT(u.ons_offs_per_day, 0);
+      ++candidates;
+    }
+  }
+  EXPECT_GT(candidates, 5);
+  opt.consolidation_gap_m = 1;
+  for (const RouteAdvice& r : BuildAdvice(net, visits, opt).routes)
+    EXPECT_TRUE(r.consolidation.empty()) << "no two stops of a route 1 m apart";
+  opt.consolidation_gap_m = 1000;
+  opt.low_use_per_day = 0;
+  for (const RouteAdvice& r : BuildAdvice(net, visits, opt).routes)
+    EXPECT_TRUE(r.consolidation.empty()) << "no stop has fewer than 0 riders";
+}
+
 }  // namespace
 }  // namespace smartbus::planner
