@@ -136,10 +136,9 @@ struct VisitProgress {
 // Passenger counts a bus reported that wait for the visit of the stop where they were made
 // (VisitDetector::AttributeRiders).
 struct RiderTally {
-  int32_t boardings = 0;
-  int32_t alightings = 0;
-  int32_t load = -1;       // the newest load / occupancy reported with them
-  int32_t occupancy = -1;
+  int32_t boardings = -1;  // -1: none counted
+  int32_t alightings = -1;
+  int32_t load = -1;       // the newest load reported with them
   bool pending = false;    // something waits for the next visit
   bool reports_counts = false;  // the bus's fixes carry counts (a visit without any: 0, not -1)
 };

@@ -22,20 +22,21 @@ void VisitDetector::EmitVisit(Track& v, uint32_t k, double arr, double dep,
   sv.arrival_s = arr;
   sv.departure_s = std::max(arr, dep);
   // Counts wait for the visit of the stop they were made at; a visit nobody was counted at
-  // has 0 from a bus that counts (unknown, -1, from one that does not).
+  // has 0 from a bus that counts (unknown, -1, from one that does not). The occupancy is the
+  // bus's at the fix that completes the visit.
   RiderTally& r = v.riders;
   if (r.pending) {
     sv.boardings = r.boardings;
     sv.alightings = r.alightings;
     sv.load = r.load;
-    sv.occupancy = r.occupancy;
-    r.boardings = r.alightings = 0;
-    r.load = r.occupancy = -1;
+    r.boardings = r.alightings = r.load = -1;
     r.pending = false;
-  } else if (r.reports_counts) {
-    sv.boardings = 0;
-    sv.alightings = 0;
   }
+  if (r.reports_counts) {
+    sv.boardings = std::max(sv.boardings, 0);
+    sv.alightings = std::max(sv.alightings, 0);
+  }
+  sv.occupancy = occupancy_;
   out->push_back(std::move(sv));
   ++stats_->stop_visits;
 }
@@ -79,6 +80,7 @@ void VisitDetector::Advance(Track& v, double t0, double d0, double t1, double d1
 
 StartGate VisitDetector::Progress(Track& v, double t, double d, const Fix& fix,
                                   std::vector<StopVisit>* out) {
+  occupancy_ = fix.occupancy;
   const std::vector<double>& sd = sched_.Pat(v).stop_dist_m;
   if (sd.empty()) return {};
   if (!v.run.started()) return BeforeStart(v, t, d);
@@ -101,7 +103,7 @@ StartGate VisitDetector::Progress(Track& v, double t, double d, const Fix& fix,
 void VisitDetector::AttributeRiders(Track& v, const Fix& fix, std::vector<StopVisit>* out,
                                     size_t first_new) {
   const bool counts = fix.boardings >= 0 || fix.alightings >= 0;
-  if (!counts && fix.load < 0 && fix.occupancy < 0) return;
+  if (!counts && fix.load < 0) return;
   RiderTally& r = v.riders;
   if (counts) r.reports_counts = true;
   // At a stop: arrived at the next stop and not left it (its visit is still to come).
@@ -112,13 +114,11 @@ void VisitDetector::AttributeRiders(Track& v, const Fix& fix, std::vector<StopVi
     if (fix.boardings >= 0) served.boardings = std::max(served.boardings, 0) + fix.boardings;
     if (fix.alightings >= 0) served.alightings = std::max(served.alightings, 0) + fix.alightings;
     if (fix.load >= 0) served.load = fix.load;
-    if (fix.occupancy >= 0) served.occupancy = fix.occupancy;
     return;
   }
-  if (fix.boardings >= 0) r.boardings += fix.boardings;
-  if (fix.alightings >= 0) r.alightings += fix.alightings;
+  if (fix.boardings >= 0) r.boardings = std::max(r.boardings, 0) + fix.boardings;
+  if (fix.alightings >= 0) r.alightings = std::max(r.alightings, 0) + fix.alightings;
   if (fix.load >= 0) r.load = fix.load;
-  if (fix.occupancy >= 0) r.occupancy = fix.occupancy;
   r.pending = true;
 }
 
@@ -186,6 +186,7 @@ StartGate VisitDetector::BeforeStart(Track& v, double t, double d) {
 }
 
 void VisitDetector::StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* out) {
+  occupancy_ = fix.occupancy;
   const std::vector<double>& sd = sched_.Pat(v).stop_dist_m;
   const double front = v.visit.ring.d[0];
   v.run.phase = TripPhase::kRunning;

@@ -43,7 +43,7 @@ class VisitDetector {
   StartGate Progress(Track& v, double t, double d, const Fix& fix, std::vector<StopVisit>* out);
   // Starts the trip: emits the visits of the stops passed since the ring's low point.
   void StartTrip(Track& v, const Fix& fix, std::vector<StopVisit>* out);
-  // The passenger counts (and load, occupancy) of an accepted fix were made at the stop just
+  // The passenger counts (and load) of an accepted fix were made at the stop just
   // served: the stop the bus is at now (they wait for its visit), else the last stop this fix
   // completed (out[first_new..] are this fix's visits), else the next visit. Never copied to
   // other visits.
@@ -64,6 +64,7 @@ class VisitDetector {
   const InferenceOptions& inference_;  // depart_probe_m: the departure time it reports
   const double back_tolerance_m_;      // the ring restarts when the bus goes back farther
   TrackerStats* stats_;
+  int32_t occupancy_ = -1;  // of the fix being processed (the visits it completes carry it)
 };
 
 }  // namespace smartbus

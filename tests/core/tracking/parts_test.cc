@@ -270,6 +270,27 @@ TEST(VisitDetector, CountsGoToTheStopWhereTheyWereMadeNeverToInterpolatedVisits)
   EXPECT_EQ(out[2].load, 23);
 }
 
+// A bus that reports occupancy but no counts (WMATA): its visits carry no counts (-1), and the
+// occupancy of the fix that completed them.
+TEST(VisitDetector, OccupancyOnlyBusGetsNoCounts) {
+  VisitWorld s;
+  const std::vector<double>& sd = s.stop_d();
+  s.Go(s.dep, sd[0] + 1500);
+  std::vector<StopVisit> out;
+  Fix f = FixAt(s.dep + 100, 0, 0);
+  f.occupancy = 2;
+  const uint32_t k = s.v.visit.next_stop;
+  s.det.Progress(s.v, s.dep + 100, sd[k + 1] + 50, f, &out);
+  s.det.AttributeRiders(s.v, f, &out, 0);
+  ASSERT_EQ(out.size(), 2u);
+  for (const StopVisit& sv : out) {
+    EXPECT_EQ(sv.boardings, -1);
+    EXPECT_EQ(sv.alightings, -1);
+    EXPECT_EQ(sv.load, -1);
+    EXPECT_EQ(sv.occupancy, 2);
+  }
+}
+
 // ---- Trip inference (no HMM) ---------------------------------------------------------------
 
 struct InferenceWorld {
