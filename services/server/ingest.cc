@@ -78,6 +78,7 @@ absl::Status Ingest::Submit(const pb::IngestRequest& req,
     int reason = FixFromProto(req.fixes(static_cast<int>(i)), &job->fixes[i], &job->detail[i]);
     if (reason != 0) {
       job->reason[i] = static_cast<uint8_t>(reason);
+      shared_->rejected_by_reason[reason & 15].fetch_add(1, std::memory_order_relaxed);
       job->fixes[i].vehicle_id = req.fixes(static_cast<int>(i)).vehicle_id();
       job->fixes[i].timestamp_s = req.fixes(static_cast<int>(i)).timestamp();
       ++invalid;

@@ -77,6 +77,21 @@ ABSL_FLAG(int64_t, visits_retention_s, 14 * 86400,
 ABSL_FLAG(int64_t, shutdown_grace_s, 5,
           "On SIGTERM, in-flight calls get this long before they are cancelled.");
 ABSL_FLAG(bool, reflection, true, "Enable gRPC server reflection.");
+// HTTP (services/server/http): JSON mirror, GTFS-RT out, /metrics, /healthz, /readyz.
+ABSL_FLAG(std::string, http_listen, "",
+          "Address to serve HTTP on (HOST:PORT, port 0: any free); empty = no HTTP server.");
+ABSL_FLAG(int, http_threads, 8,
+          "HTTP worker threads: connections served at once (a kept-alive connection holds one).");
+ABSL_FLAG(int64_t, http_max_queued, 256,
+          "Accepted HTTP connections waiting for a worker; beyond it accepting pauses.");
+ABSL_FLAG(int64_t, http_max_body_bytes, 1 << 20, "Largest HTTP request body (413 beyond).");
+ABSL_FLAG(std::string, http_cors_origin, "*",
+          "Access-Control-Allow-Origin of every HTTP response; empty = no CORS headers.");
+ABSL_FLAG(int, gtfs_rt_refresh_s, 5,
+          "The GTFS-RT feeds are rebuilt at most this often (s); requests in between share the "
+          "cached bytes.");
+ABSL_FLAG(int64_t, gtfs_rt_max_age_s, 90,
+          "Vehicles whose newest fix is older than this (s) are left out of the GTFS-RT feeds.");
 
 namespace {
 
@@ -198,6 +213,15 @@ int main(int argc, char** argv) {
   opt.store.visits_retention_s = absl::GetFlag(FLAGS_visits_retention_s);
   opt.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
   opt.reflection = absl::GetFlag(FLAGS_reflection);
+  opt.http.http.listen = absl::GetFlag(FLAGS_http_listen);
+  opt.http.http.threads = std::clamp(absl::GetFlag(FLAGS_http_threads), 1, 1024);
+  opt.http.http.max_queued_connections =
+      static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_http_max_queued)));
+  opt.http.http.max_body_bytes =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_http_max_body_bytes)));
+  opt.http.http.cors_origin = absl::GetFlag(FLAGS_http_cors_origin);
+  opt.http.gtfs_rt_refresh_s = std::max(0, absl::GetFlag(FLAGS_gtfs_rt_refresh_s));
+  opt.http.gtfs_rt_max_age_s = absl::GetFlag(FLAGS_gtfs_rt_max_age_s);
 
   // Signals are taken by one thread with sigwait: block them before any thread starts.
   sigset_t set;

@@ -15,6 +15,7 @@
 #include "services/server/analytics_service.h"
 #include "services/server/planner_service.h"
 #include "services/server/health_names.h"
+#include "services/server/http/metrics.h"
 #include "services/server/services.h"
 #include "services/store/network_ids.h"
 
@@ -31,7 +32,8 @@ absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std
 }  // namespace
 
 SmartbusServer::SmartbusServer(const ServerOptions& options)
-    : options_(options), clock_(options.clock_follows_fixes) {}
+    : options_(options), clock_(options.clock_follows_fixes),
+      metrics_(std::make_unique<Metrics>()) {}
 
 absl::StatusOr<std::unique_ptr<SmartbusServer>> SmartbusServer::Create(
     const ServerOptions& options) {
@@ -172,6 +174,9 @@ absl::Status SmartbusServer::Start() {
   builder.RegisterService(analytics_service_.get());
   if (!planner_service_) planner_service_ = MakePlannerService(this);
   builder.RegisterService(planner_service_->service());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> timing;
+  timing.push_back(metrics_->GrpcInterceptor());
+  builder.experimental().SetInterceptorCreators(std::move(timing));
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port_ == 0)
     return absl::UnavailableError(
@@ -182,6 +187,17 @@ absl::Status SmartbusServer::Start() {
   {
     std::lock_guard lock(health_mu_);
     health->SetServingStatus(kStorageHealth, storage_serving_);
+  }
+  if (!options_.http.http.listen.empty()) {
+    http_ = std::make_unique<HttpFrontend>(
+        this, options_.http, grpc_server_->InProcessChannel(grpc::ChannelArguments()),
+        metrics_.get());
+    if (auto st = http_->Start(); !st.ok()) {
+      http_.reset();
+      grpc_server_->Shutdown();
+      return st;
+    }
+    Log(absl::StrCat("HTTP on ", options_.http.http.listen, " (port ", http_->port(), ")"));
   }
   Log(absl::StrCat("serving on ", options_.listen, " (port ", port_, "), ", shards_.size(),
                    " shards, clock ", clock_.follows_fixes() ? "fixes" : "wall", ", store ",
@@ -198,6 +214,7 @@ absl::Status SmartbusServer::Shutdown() {
   if (shut_down_.exchange(true)) return absl::OkStatus();
   Log("shutting down: refusing new work, draining");
   draining_ = true;
+  if (http_) http_->Stop();  // finishes its requests (they call the gRPC services in process)
   if (grpc_server_) grpc_server_->GetHealthCheckService()->Shutdown();
   if (services_) services_->BeginShutdown();
   if (grpc_server_) grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
@@ -219,6 +236,7 @@ absl::Status SmartbusServer::Shutdown() {
 SmartbusServer::~SmartbusServer() {
   (void)Shutdown();
   // Services may hold reactors referring to shards: destroy the gRPC server first.
+  http_.reset();
   grpc_server_.reset();
   services_.reset();
   shards_.clear();

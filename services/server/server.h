@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "services/server/analytics_hub.h"
 #include "services/server/ingest.h"
+#include "services/server/http/frontend.h"
 #include "services/server/live_view.h"
 #include "services/server/shard.h"
 #include "services/store/store.h"
@@ -78,10 +79,13 @@ struct ServerOptions {
   bool log = true;
   // Operator analytics (AnalyticsService): on-time window, bunching, live window, retention.
   AnalyticsHubOptions analytics;
+  // HTTP (JSON mirror, GTFS-RT, /metrics, health): off while http.http.listen is empty.
+  HttpFrontendOptions http;
 };
 
 class ServiceSet;  // the gRPC services (services.cc)
 class PlannerServiceHandle;  // planner_service.h
+class Metrics;     // /metrics (http/metrics.h)
 
 class SmartbusServer {
  public:
@@ -92,6 +96,10 @@ class SmartbusServer {
   absl::Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
+  // The bound HTTP port (after Start; 0 when HTTP is off).
+  int http_port() const { return http_ ? http_->port() : 0; }
+  HttpFrontend* http() { return http_.get(); }
+  Metrics& metrics() { return *metrics_; }
   // Blocks until Shutdown() has stopped the gRPC server.
   void Wait();
   // Stops accepting, lets in-flight calls finish (shutdown_grace), drains the shard queues,
@@ -117,6 +125,7 @@ class SmartbusServer {
   // The ingest pipeline (IngestService's, and any other front that takes fixes).
   Ingest& ingest() { return *ingest_; }
   StoreHealth StorageHealth() const;
+  const ServiceSet* services() const { return services_.get(); }
   int64_t started_s() const { return started_s_; }
   int64_t feeds_loaded_s() const { return feeds_loaded_s_.load(); }
   uint64_t recovered_vehicles() const { return recovered_vehicles_; }
@@ -147,6 +156,8 @@ class SmartbusServer {
   std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
   std::unique_ptr<PlannerServiceHandle> planner_service_;  // planner_service.h
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<HttpFrontend> http_;
   int port_ = 0;
   int64_t started_s_ = 0;
   std::atomic<int64_t> feeds_loaded_s_{0};

@@ -155,6 +155,7 @@ void Shard::ProcessJob(IngestJob& job) {
     const MatchResult& m = engine_->last_match();
     if (m.state == MatchState::kRejected) {
       job.reason[i] = static_cast<uint8_t>(m.reason);
+      shared_->rejected_by_reason[static_cast<size_t>(m.reason) & 15].fetch_add(1, std::memory_order_relaxed);
       ++rejected;
       continue;
     }
@@ -240,6 +241,7 @@ void Shard::Publish(const VehicleState& state, bool force) {
   if (snap->network != network_) snap->network = network_;
   snap->state = state;
   snap->etas.reserve(predictions_.size());
+  shared_->predictions.fetch_add(predictions_.size(), std::memory_order_relaxed);
   new_stops_.clear();
   for (const Prediction& p : predictions_) {
     StopEta& eta = snap->etas.emplace_back();

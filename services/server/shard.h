@@ -13,6 +13,7 @@
 // Thread safety: Submit*/TryReserve/stats may be called from any thread; everything else runs on
 // the worker (RunOnShard gives control code a turn there).
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -95,6 +96,10 @@ struct ShardShared {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> overloaded{0};
+  // Rejected fixes by proto RejectReason number (validation and tracker; /metrics).
+  std::array<std::atomic<uint64_t>, 16> rejected_by_reason{};
+  // Arrival predictions published (one per stop ahead per vehicle update; /metrics).
+  std::atomic<uint64_t> predictions{0};
 };
 
 inline constexpr const char* kModelName = "predictor";

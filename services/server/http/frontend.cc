@@ -1,0 +1,46 @@
+#include "services/server/http/frontend.h"
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "services/server/http/gtfs_rt.h"
+#include "services/server/http/json_api.h"
+#include "services/server/http/metrics.h"
+#include "services/server/server.h"
+
+namespace smartbus::server {
+
+HttpFrontend::HttpFrontend(SmartbusServer* server, HttpFrontendOptions options,
+                           std::shared_ptr<grpc::Channel> channel, Metrics* metrics)
+    : server_(server), http_(options.http),
+      feeds_(std::make_unique<GtfsRtFeeds>(server, options.gtfs_rt_refresh_s,
+                                           options.gtfs_rt_max_age_s)) {
+  if (metrics)
+    http_.set_observer([metrics](const std::string& route, int status, double s) {
+      metrics->ObserveHttp(route, status, s);
+    });
+  http_.Get("/healthz", "healthz", [](const HttpRequest&, HttpResponse& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  http_.Get("/readyz", "readyz", [server](const HttpRequest&, HttpResponse& res) {
+    const StoreHealth h = server->StorageHealth();
+    const bool ready = !server->draining();
+    nlohmann::json j = {{"ready", ready},
+                        {"draining", server->draining()},
+                        {"storage", h.serving ? "SERVING" : "NOT_SERVING"},
+                        {"storage_reason", h.reason}};
+    res.status = ready ? 200 : 503;
+    res.set_content(j.dump() + "\n", "application/json");
+  });
+  if (metrics)
+    http_.Get("/metrics", "metrics", [server, metrics, this](const HttpRequest&, HttpResponse& res) {
+      res.set_content(metrics->Scrape(*server, feeds_.get()), "text/plain; version=0.0.4");
+    });
+  AddJsonApi(&http_, std::move(channel));
+  AddGtfsRtRoutes(&http_, feeds_.get());
+}
+
+HttpFrontend::~HttpFrontend() { Stop(); }
+
+}  // namespace smartbus::server

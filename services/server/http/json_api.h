@@ -1,0 +1,61 @@
+#pragma once
+// The JSON mirror of the gRPC API: GET /api/v1/... runs the very same gRPC method (through the
+// server's in-process channel, so the same service code, validation and errors) and answers
+// its response message in protobuf's JSON mapping (field names as in the .proto, every field
+// printed). One data model: the smartbus.v1 messages.
+//
+// A route names the HTTP path (with {field} segments taken from the path) and the gRPC method;
+// query parameters fill request fields by their .proto names (nested fields with dots, e.g.
+// window.from; repeated fields by repeating the parameter or separating with commas; enums by
+// name or number; a few short aliases such as lat/lon). Errors:
+//   400  a parameter the call does not take, or a value of the wrong type (the message names
+//        the parameter and the value), or the service's own INVALID_ARGUMENT;
+//   404  an unknown id (the service's NOT_FOUND, naming the id);
+//   429/503/504  RESOURCE_EXHAUSTED / UNAVAILABLE / DEADLINE_EXCEEDED.
+// The body of an error is {"error":{"code":N,"status":"...","message":"..."}}.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace google::protobuf {
+class Message;
+class Descriptor;
+}  // namespace google::protobuf
+namespace grpc {
+class Channel;
+}
+
+namespace smartbus::server {
+
+class HttpServer;
+
+struct JsonRoute {
+  std::string path;     // "/api/v1/stops/{stop_id}/arrivals"
+  std::string method;   // full gRPC method: "smartbus.v1.PassengerService.GetArrivals"
+  std::vector<std::pair<std::string, std::string>> aliases;  // {"lat", "position.lat"}
+};
+
+// The routes of the JSON mirror (README lists them with curl lines).
+const std::vector<JsonRoute>& JsonRoutes();
+
+// Fills `msg` from query parameters (name -> values). INVALID_ARGUMENT naming the parameter.
+absl::Status FillFromParams(const std::vector<std::pair<std::string, std::string>>& params,
+                            const std::vector<std::pair<std::string, std::string>>& aliases,
+                            google::protobuf::Message* msg);
+
+// Adds every route of JsonRoutes() to `http`, calling the methods through `channel` (the gRPC
+// server's in-process channel).
+void AddJsonApi(HttpServer* http, std::shared_ptr<grpc::Channel> channel);
+
+// Protobuf JSON of a message (proto field names). every_field: also fields at their default
+// (the API's proto3 answers); false for proto2 messages (GTFS-RT: only what is set).
+std::string ToJson(const google::protobuf::Message& msg, bool every_field = true);
+
+// HTTP status for a gRPC status code number.
+int HttpStatusOf(int grpc_code);
+
+}  // namespace smartbus::server

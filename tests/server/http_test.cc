@@ -1,0 +1,468 @@
+// smartbusd's HTTP side, in process: a SmartbusServer with --http_listen on a free port, the
+// tiny inline feed of server_test (trip T1 S1 -> S2 -> S3 on weekdays 08:00-08:10), one bus
+// driven over gRPC, then every HTTP surface checked with a plain HTTP client: the JSON mirror
+// (same answer as gRPC, 400/404 naming the problem), CORS, gzip, body limit, GTFS-RT (decoded
+// with the official proto: best-practice rules, cache, 304, service changes), /metrics (parsed
+// by the small text-format parser below), /healthz and /readyz.
+
+// Before httplib.h: <netdb.h> defines a NO_DATA macro that clashes with the generated enum.
+#include "transit_realtime/gtfs-realtime.pb.h"
+
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/server/http/gtfs_rt.h"
+#include "services/server/server.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+#include "smartbus/v1/passenger.grpc.pb.h"
+#include "tests/core/gtfs/test_feed.h"
+
+namespace smartbus::server {
+namespace {
+
+namespace pb = ::smartbus::v1;
+namespace rt = ::transit_realtime;
+using ::testing::HasSubstr;
+
+constexpr int64_t kT0800 = 1767704400;  // 2026-01-06 (Tuesday) 08:00 America/New_York
+
+pb::Fix MakeFix(int64_t t, double lat) {
+  pb::Fix f;
+  f.set_vehicle_id("bus1");
+  f.set_timestamp(t);
+  f.set_lat(lat);
+  f.set_lon(-75.0);
+  f.set_trip_id("T1");
+  f.set_route_id("R1");
+  f.set_occupancy(pb::OCCUPANCY_FEW_SEATS_AVAILABLE);
+  return f;
+}
+
+// A Prometheus text-format (0.0.4) parser, enough to check what /metrics says: families with
+// their TYPE, samples with labels and values. Fails (returns false with *error) on any line
+// that is not a comment, blank, or `name{label="value",...} value`.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+bool ParsePrometheus(const std::string& text, std::map<std::string, std::string>* types,
+                     std::vector<Sample>* samples, std::string* error) {
+  static const std::regex kName("[a-zA-Z_:][a-zA-Z0-9_:]*");
+  static const std::regex kLabel(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)")re");
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      std::istringstream c(line.substr(1));
+      std::string kind, name, rest;
+      c >> kind >> name;
+      std::getline(c, rest);
+      if (kind == "TYPE") {
+        rest = rest.substr(rest.find_first_not_of(' '));
+        static const std::set<std::string> kTypes = {"counter", "gauge", "histogram",
+                                                     "summary", "untyped"};
+        if (!kTypes.count(rest)) return *error = "line " + std::to_string(n) + ": type " + rest, false;
+        (*types)[name] = rest;
+      }
+      continue;
+    }
+    Sample s;
+    size_t i = line.find_first_of("{ ");
+    s.name = line.substr(0, i);
+    if (!std::regex_match(s.name, kName)) return *error = "line " + std::to_string(n) + ": name", false;
+    if (line[i] == '{') {
+      const size_t close = line.find("} ", i);
+      if (close == std::string::npos) return *error = "line " + std::to_string(n) + ": labels", false;
+      std::string labels = line.substr(i + 1, close - i - 1);
+      for (std::sregex_iterator it(labels.begin(), labels.end(), kLabel), end; it != end; ++it)
+        s.labels[(*it)[1]] = (*it)[2];
+      i = close + 1;
+    }
+    const std::string v = line.substr(i + 1);
+    if (v == "+Inf") s.value = INFINITY;
+    else if (v == "-Inf") s.value = -INFINITY;
+    else if (v == "Nan" || v == "NaN") s.value = NAN;
+    else {
+      char* end = nullptr;
+      s.value = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || (*end != '\0' && *end != ' '))
+        return *error = "line " + std::to_string(n) + ": value " + v, false;
+    }
+    samples->push_back(std::move(s));
+  }
+  return true;
+}
+
+class FakeChanges : public ServiceChangesView {
+ public:
+  std::vector<std::pair<std::string, int32_t>> CanceledTrips(int64_t) const override {
+    return {{"T1", 20260107}};
+  }
+  std::vector<uint32_t> SkippedStops(const std::string& trip, int32_t) const override {
+    return trip == "T1" ? std::vector<uint32_t>{3} : std::vector<uint32_t>{};
+  }
+  void AppendAlerts(int64_t, rt::FeedMessage* feed) const override {
+    auto* e = feed->add_entity();
+    e->set_id("alert-1");
+    e->mutable_alert()->add_informed_entity()->set_stop_id("S2");
+    auto* t = e->mutable_alert()->mutable_header_text()->add_translation();
+    t->set_text("Stop S2 closed");
+    t->set_language("en");
+  }
+};
+
+class HttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions opt;
+    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
+                                                smartbus::testing::MinimalFeed())};
+    opt.listen = "127.0.0.1:0";
+    opt.clock_follows_fixes = true;
+    opt.shard.engine.clock_mode = ClockMode::kFixes;
+    opt.log = false;
+    opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+    opt.http.http.max_body_bytes = 1000;
+    opt.http.gtfs_rt_refresh_s = 3600;  // one build per test unless said otherwise
+    auto s = SmartbusServer::Create(opt);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_GT(server_->http_port(), 0);
+    auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                  grpc::InsecureChannelCredentials());
+    ingest_ = pb::IngestService::NewStub(ch);
+    passenger_ = pb::PassengerService::NewStub(ch);
+    http_ = std::make_unique<httplib::Client>("127.0.0.1", server_->http_port());
+    http_->set_decompress(false);
+  }
+
+  // bus1 on T1 from S1 towards S2 (about 40 m per 10 s), last fix at 08:01.
+  void Drive() {
+    pb::IngestRequest req;
+    int64_t t = kT0800 - 60;
+    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
+      *req.add_fixes() = MakeFix(t, lat);
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.accepted(), static_cast<uint32_t>(req.fixes_size()));
+  }
+
+  httplib::Result Get(const std::string& path, httplib::Headers h = {}) {
+    return http_->Get(path.c_str(), h);
+  }
+
+  rt::FeedMessage Feed(const std::string& name) {
+    rt::FeedMessage m;
+    auto r = Get("/gtfs-rt/" + name);
+    EXPECT_TRUE(r && r->status == 200);
+    if (r) EXPECT_TRUE(m.ParseFromString(r->body));
+    return m;
+  }
+
+  smartbus::testing::TempDir tmp_;
+  std::unique_ptr<SmartbusServer> server_;
+  std::unique_ptr<pb::IngestService::Stub> ingest_;
+  std::unique_ptr<pb::PassengerService::Stub> passenger_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(HttpTest, JsonArrivalsAreTheGrpcAnswerInProtobufJson) {
+  Drive();
+  pb::GetArrivalsRequest req;
+  req.set_stop_id("S3");
+  pb::ArrivalsBoard grpc_board;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(passenger_->GetArrivals(&ctx, req, &grpc_board).ok());
+  auto r = Get("/api/v1/stops/S3/arrivals?limit=5");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  pb::ArrivalsBoard http_board;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &http_board).ok()) << r->body;
+  ASSERT_EQ(http_board.arrivals_size(), grpc_board.arrivals_size());
+  ASSERT_GE(http_board.arrivals_size(), 1);
+  EXPECT_EQ(http_board.arrivals(0).trip_id(), "T1");
+  EXPECT_TRUE(http_board.arrivals(0).live());
+  EXPECT_EQ(http_board.arrivals(0).predicted_arrival(), grpc_board.arrivals(0).predicted_arrival());
+  // Every field is printed, with the .proto names.
+  auto j = nlohmann::json::parse(r->body);
+  EXPECT_TRUE(j["arrivals"][0].contains("predicted_arrival_p90"));
+  EXPECT_TRUE(j.contains("heartbeat"));
+}
+
+TEST_F(HttpTest, BadParametersAre400AndUnknownIds404NamingThem) {
+  auto r = Get("/api/v1/stops/S3/arrivals?limit=abc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("limit=abc"));
+  r = Get("/api/v1/stops/S3/arrivals?limt=3");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("unknown parameter \\\"limt\\\""));
+  EXPECT_THAT(r->body, HasSubstr("limit"));  // lists what the call takes
+  r = Get("/api/v1/stops/S3/arrivals?limit=500");  // the service's own validation
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("limit=500"));
+  r = Get("/api/v1/stops/NOPE/arrivals");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_THAT(r->body, HasSubstr("NOPE"));
+  r = Get("/api/v1/vehicles/ghost");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_THAT(r->body, HasSubstr("ghost"));
+  r = Get("/api/v1/stops/near?lat=north&lon=-75");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("lat=north"));
+  r = Get("/no/such/path");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["error"]["code"], 404);
+  r = Get("/gtfs-rt/trip-updates?format=xml");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("format=xml"));
+}
+
+TEST_F(HttpTest, OtherCallsAnswerJson) {
+  Drive();
+  for (const char* path :
+       {"/api/v1/stops/near?lat=40.001&lon=-75&radius_m=300", "/api/v1/stops?q=Sec",
+        "/api/v1/stops/S2", "/api/v1/routes?include_shapes=true", "/api/v1/vehicles/bus1",
+        "/api/v1/vehicles?route_id=R1", "/api/v1/vehicles?south=39&west=-76&north=41&east=-74",
+        "/api/v1/fleet", "/api/v1/status", "/api/v1/analytics/fleet",
+        "/api/v1/analytics/routes?route_id=R1", "/api/v1/analytics/bunching",
+        "/api/v1/analytics/congestion?limit=5"}) {
+    auto r = Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    EXPECT_NO_THROW((void)nlohmann::json::parse(r->body)) << path;
+  }
+  auto r = Get("/api/v1/vehicles?route_id=R1");
+  EXPECT_EQ(nlohmann::json::parse(r->body)["vehicles"][0]["vehicle_id"], "bus1");
+  r = Get("/api/v1/stops/near?lat=40.001&lon=-75&radius_m=300");
+  EXPECT_EQ(nlohmann::json::parse(r->body)["stops"][0]["stop"]["stop_id"], "S2");
+}
+
+TEST_F(HttpTest, CorsGzipKeepAliveAndBodyLimit) {
+  auto r = Get("/api/v1/routes", {{"Origin", "https://app.example"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+  auto pre = http_->Options("/api/v1/routes");
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_THAT(pre->get_header_value("Access-Control-Allow-Methods"), HasSubstr("GET"));
+  r = Get("/api/v1/routes?include_shapes=true", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+  http_->set_keep_alive(true);
+  r = Get("/gtfs-rt/vehicle-positions", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-protobuf");
+  EXPECT_THAT(r->get_header_value("Keep-Alive"), HasSubstr("max="));
+  auto big = http_->Post("/api/v1/routes", std::string(5000, 'x'), "text/plain");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+}
+
+TEST_F(HttpTest, TripUpdatesFollowTheBestPractices) {
+  {
+    // bus2: newest fix 4 minutes before the clock: left out of the feeds (older than 90 s).
+    pb::IngestRequest req;
+    *req.add_fixes() = MakeFix(kT0800 - 180, 40.0);
+    req.mutable_fixes(0)->set_vehicle_id("bus2");
+    req.mutable_fixes(0)->clear_trip_id();
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
+  }
+  Drive();
+  rt::FeedMessage m = Feed("trip-updates");
+  EXPECT_EQ(m.header().gtfs_realtime_version(), "2.0");
+  EXPECT_EQ(m.header().incrementality(), rt::FeedHeader::FULL_DATASET);
+  EXPECT_EQ(m.header().timestamp(), static_cast<uint64_t>(server_->Now()));
+  ASSERT_EQ(m.entity_size(), 1);
+  const rt::FeedEntity& e = m.entity(0);
+  EXPECT_EQ(e.id(), "T1_20260106");
+  const rt::TripUpdate& tu = e.trip_update();
+  EXPECT_EQ(tu.trip().trip_id(), "T1");
+  EXPECT_EQ(tu.trip().route_id(), "R1");
+  EXPECT_EQ(tu.trip().start_date(), "20260106");
+  EXPECT_EQ(tu.trip().start_time(), "08:00:00");
+  EXPECT_EQ(tu.vehicle().id(), "bus1");
+  EXPECT_EQ(tu.timestamp(), static_cast<uint64_t>(kT0800 + 60));
+  EXPECT_TRUE(tu.has_delay());
+  ASSERT_GE(tu.stop_time_update_size(), 1);
+  uint32_t seq = 0;
+  int64_t t = 0;
+  for (const auto& u : tu.stop_time_update()) {
+    EXPECT_GT(u.stop_sequence(), seq);
+    seq = u.stop_sequence();
+    EXPECT_FALSE(u.stop_id().empty());
+    ASSERT_TRUE(u.has_arrival() && u.has_departure());
+    EXPECT_GE(u.arrival().time(), t);
+    EXPECT_GE(u.departure().time(), u.arrival().time());
+    t = u.departure().time();
+    EXPECT_TRUE(u.arrival().has_uncertainty());
+  }
+  // The same prediction as the arrivals board.
+  auto r = Get("/api/v1/stops/S3/arrivals");
+  const auto board = nlohmann::json::parse(r->body);
+  EXPECT_EQ(std::to_string(tu.stop_time_update(tu.stop_time_update_size() - 1).arrival().time()),
+            board["arrivals"][0]["predicted_arrival"].get<std::string>());
+
+  rt::FeedMessage vp = Feed("vehicle-positions");
+  ASSERT_EQ(vp.entity_size(), 1);
+  EXPECT_EQ(vp.entity(0).id(), "bus1");
+  EXPECT_EQ(vp.entity(0).vehicle().trip().trip_id(), "T1");
+  EXPECT_NEAR(vp.entity(0).vehicle().position().latitude(), 40.0008, 1e-5);
+  EXPECT_EQ(vp.entity(0).vehicle().occupancy_status(), rt::VehiclePosition::FEW_SEATS_AVAILABLE);
+  EXPECT_EQ(vp.entity(0).vehicle().timestamp(), static_cast<uint64_t>(kT0800 + 60));
+  rt::FeedMessage al = Feed("alerts");
+  EXPECT_EQ(al.entity_size(), 0);
+  EXPECT_EQ(al.header().gtfs_realtime_version(), "2.0");
+}
+
+TEST_F(HttpTest, FeedIsBuiltOncePerRefreshAndAnswers304WhenNotModified) {
+  Drive();
+  auto a = Get("/gtfs-rt/trip-updates");
+  auto b = Get("/gtfs-rt/trip-updates");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->body, b->body);
+  EXPECT_EQ(server_->http()->gtfs_rt().builds(), 1u);
+  const std::string lm = a->get_header_value("Last-Modified");
+  EXPECT_EQ(ParseHttpDate(lm), server_->Now());
+  auto c = Get("/gtfs-rt/trip-updates", {{"If-Modified-Since", lm}});
+  EXPECT_EQ(c->status, 304);
+  EXPECT_TRUE(c->body.empty());
+  auto d = Get("/gtfs-rt/trip-updates", {{"If-Modified-Since", HttpDate(server_->Now() - 10)}});
+  EXPECT_EQ(d->status, 200);
+  auto j = Get("/gtfs-rt/trip-updates?format=json");
+  rt::FeedMessage m;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(j->body, &m).ok());
+  EXPECT_EQ(m.entity(0).trip_update().trip().trip_id(), "T1");
+}
+
+TEST(GtfsRtBuild, HeaderTimestampNeverDecreasesAndRefreshZeroBuildsEveryTime) {
+  smartbus::testing::TempDir tmp;
+  ServerOptions opt;
+  opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/feed",
+                                              smartbus::testing::MinimalFeed())};
+  opt.listen = "127.0.0.1:0";
+  opt.clock_follows_fixes = true;
+  opt.log = false;
+  auto s = SmartbusServer::Create(opt);
+  ASSERT_TRUE(s.ok());
+  GtfsRtFeeds feeds(s->get(), /*refresh_s=*/0, /*max_age_s=*/90);
+  // No vehicle yet: an empty, valid feed.
+  auto a = feeds.Get(FeedKind::kTripUpdates);
+  rt::FeedMessage m;
+  ASSERT_TRUE(m.ParseFromString(a->pb));
+  EXPECT_EQ(m.entity_size(), 0);
+  auto b = feeds.Get(FeedKind::kTripUpdates);
+  EXPECT_GE(b->timestamp, a->timestamp);
+  EXPECT_EQ(feeds.builds(), 2u);  // refresh 0: a build per request
+  EXPECT_EQ(GtfsTime(25 * 3600 + 61), "25:01:01");
+}
+
+TEST_F(HttpTest, CancelledTripsSkippedStopsAndAlertsComeFromTheServiceChangesView) {
+  FakeChanges changes;
+  server_->http()->gtfs_rt().set_changes(&changes);
+  Drive();
+  rt::FeedMessage m = Feed("trip-updates");
+  ASSERT_EQ(m.entity_size(), 2);
+  EXPECT_EQ(m.entity(0).id(), "T1_20260106");
+  bool skipped = false;
+  for (const auto& u : m.entity(0).trip_update().stop_time_update())
+    if (u.stop_sequence() == 3) {
+      skipped = u.schedule_relationship() == rt::TripUpdate::StopTimeUpdate::SKIPPED;
+      EXPECT_FALSE(u.has_arrival());
+    }
+  EXPECT_TRUE(skipped);
+  EXPECT_EQ(m.entity(1).id(), "T1_20260107");
+  EXPECT_EQ(m.entity(1).trip_update().trip().schedule_relationship(),
+            rt::TripDescriptor::CANCELED);
+  rt::FeedMessage al = Feed("alerts");
+  ASSERT_EQ(al.entity_size(), 1);
+  EXPECT_EQ(al.entity(0).alert().informed_entity(0).stop_id(), "S2");
+  server_->http()->gtfs_rt().set_changes(nullptr);
+}
+
+TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
+  Drive();
+  (void)Get("/api/v1/stops/S3/arrivals");
+  (void)Get("/gtfs-rt/trip-updates");
+  {
+    pb::IngestRequest req;
+    *req.add_fixes() = MakeFix(kT0800 + 60, 40.0008);  // duplicate
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
+  }
+  auto r = Get("/metrics");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_THAT(r->get_header_value("Content-Type"), HasSubstr("text/plain"));
+  std::map<std::string, std::string> types;
+  std::vector<Sample> samples;
+  std::string error;
+  ASSERT_TRUE(ParsePrometheus(r->body, &types, &samples, &error)) << error << "\n" << r->body;
+  auto value = [&](const std::string& name, std::map<std::string, std::string> labels = {}) {
+    for (const Sample& s : samples) {
+      if (s.name != name) continue;
+      bool ok = true;
+      for (const auto& [k, v] : labels) ok = ok && s.labels.count(k) && s.labels.at(k) == v;
+      if (ok) return s.value;
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(value("smartbus_fixes_accepted_total"), 3);
+  EXPECT_EQ(value("smartbus_fixes_rejected_total", {{"reason", "duplicate"}}), 1);
+  EXPECT_EQ(value("smartbus_vehicles", {{"state", "in_service"}}) +
+                value("smartbus_vehicles", {{"state", "layover"}}),
+            1);
+  EXPECT_GT(value("smartbus_predictions_total"), 0);
+  EXPECT_EQ(value("smartbus_gtfs_rt_entities", {{"feed", "trip_updates"}}), 1);
+  EXPECT_GE(value("smartbus_gtfs_rt_feed_age_seconds", {{"feed", "trip_updates"}}), 0);
+  EXPECT_EQ(value("smartbus_store_up"), 1);
+  EXPECT_GE(value("smartbus_http_request_duration_seconds_count",
+                  {{"route", "api.GetArrivals"}, {"code", "200"}}),
+            1);
+  EXPECT_GE(value("smartbus_grpc_server_handling_seconds_count",
+                  {{"method", "/smartbus.v1.IngestService/IngestBatch"}, {"code", "0"}}),
+            2);
+  EXPECT_EQ(value("smartbus_http_request_duration_seconds_bucket",
+                  {{"route", "api.GetArrivals"}, {"le", "+Inf"}}),
+            value("smartbus_http_request_duration_seconds_count", {{"route", "api.GetArrivals"}}));
+  // Naming conventions: smartbus_ prefix; counters end in _total; histograms in a unit.
+  for (const auto& [name, type] : types) {
+    EXPECT_EQ(name.rfind("smartbus_", 0), 0u) << name;
+    if (type == "counter") EXPECT_THAT(name, ::testing::EndsWith("_total"));
+    if (type == "histogram") EXPECT_THAT(name, ::testing::EndsWith("_seconds"));
+  }
+}
+
+TEST_F(HttpTest, HealthAndReadiness) {
+  auto h = Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto r = Get("/readyz");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["storage"], "SERVING");
+}
+
+}  // namespace
+}  // namespace smartbus::server
