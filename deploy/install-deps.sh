@@ -20,13 +20,23 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# npm packages of the tests (package.json / package-lock.json at the repository root), e.g.
+# gtfs-realtime-bindings for the GTFS-RT consumer test. Skipped without npm (those tests then
+# skip with a message); done again only when package-lock.json changed.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if command -v npm >/dev/null 2>&1 && [ -f "$root/package-lock.json" ]; then
+  if [ ! -f "$root/node_modules/.package-lock.json" ] ||
+     [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci (package-lock.json)" >&2
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

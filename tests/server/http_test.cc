@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/server/http/gtfs_rt.h"
+#include "services/server/http/siri.h"
 #include "services/server/server.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
@@ -453,6 +454,78 @@ TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
     if (type == "counter") EXPECT_THAT(name, ::testing::EndsWith("_total"));
     if (type == "histogram") EXPECT_THAT(name, ::testing::EndsWith("_seconds"));
   }
+}
+
+TEST_F(HttpTest, SiriStopMonitoringIsBusTimeShaped) {
+  Drive();
+  auto r = Get("/siri/stop-monitoring.json?key=x&MonitoringRef=S3&LineRef=R1&MaximumStopVisits=3");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = nlohmann::json::parse(r->body);
+  const auto& d = j["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0];
+  ASSERT_EQ(d["MonitoredStopVisit"].size(), 1u) << r->body;
+  const auto& mvj = d["MonitoredStopVisit"][0]["MonitoredVehicleJourney"];
+  EXPECT_EQ(mvj["VehicleRef"], "bus1");
+  EXPECT_EQ(mvj["LineRef"], "R1");
+  EXPECT_EQ(mvj["FramedVehicleJourneyRef"]["DatedVehicleJourneyRef"], "T1");
+  EXPECT_EQ(mvj["FramedVehicleJourneyRef"]["DataFrameRef"], "2026-01-06");
+  EXPECT_EQ(mvj["MonitoredCall"]["StopPointRef"], "S3");
+  const auto& dist = mvj["MonitoredCall"]["Extensions"]["Distances"];
+  EXPECT_EQ(dist["StopsFromCall"], 1);  // S2 first, then S3
+  EXPECT_NEAR(dist["DistanceFromCall"].get<double>(), 133, 15);  // 0.0012 deg of latitude
+  EXPECT_EQ(dist["PresentableDistance"], "1 stop away");
+  EXPECT_THAT(mvj["MonitoredCall"]["ExpectedArrivalTime"].get<std::string>(),
+              ::testing::EndsWith("-05:00"));
+  r = Get("/siri/stop-monitoring.json?MonitoringRef=S3&StopMonitoringDetailLevel=calls");
+  EXPECT_TRUE(nlohmann::json::parse(r->body)["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0]
+                  ["MonitoredStopVisit"][0]["MonitoredVehicleJourney"]["OnwardCalls"]
+                      .contains("OnwardCall"));
+  // Errors name the parameter (SIRI ErrorCondition), unknown ids are 404.
+  r = Get("/siri/stop-monitoring.json?MonitoringRef=S3&MaximumStopVisits=many");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("MaximumStopVisits=many"));
+  EXPECT_THAT(r->body, HasSubstr("ErrorCondition"));
+  r = Get("/siri/stop-monitoring.json?MonitoringRef=S3&Foo=1");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("Foo"));
+  r = Get("/siri/stop-monitoring.json");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("MonitoringRef"));
+  r = Get("/siri/stop-monitoring.json?MonitoringRef=NOPE");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_THAT(r->body, HasSubstr("NOPE"));
+}
+
+TEST_F(HttpTest, SiriVehicleMonitoring) {
+  Drive();
+  auto r = Get("/siri/vehicle-monitoring.json?VehicleRef=bus1&VehicleMonitoringDetailLevel=calls");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = nlohmann::json::parse(r->body);
+  const auto& a = j["Siri"]["ServiceDelivery"]["VehicleMonitoringDelivery"][0]["VehicleActivity"];
+  ASSERT_EQ(a.size(), 1u);
+  const auto& mvj = a[0]["MonitoredVehicleJourney"];
+  EXPECT_EQ(mvj["MonitoredCall"]["StopPointRef"], "S2");
+  EXPECT_EQ(mvj["MonitoredCall"]["Extensions"]["Distances"]["StopsFromCall"], 0);
+  EXPECT_EQ(mvj["OnwardCalls"]["OnwardCall"][0]["StopPointRef"], "S3");
+  EXPECT_NEAR(mvj["VehicleLocation"]["Latitude"].get<double>(), 40.0008, 1e-6);
+  r = Get("/siri/vehicle-monitoring.json?LineRef=R1");
+  EXPECT_EQ(nlohmann::json::parse(r->body)["Siri"]["ServiceDelivery"]["VehicleMonitoringDelivery"][0]
+                ["VehicleActivity"].size(),
+            1u);
+  r = Get("/siri/vehicle-monitoring.json?VehicleRef=ghost");
+  EXPECT_EQ(r->status, 404);
+  r = Get("/siri/vehicle-monitoring.json?VehicleMonitoringDetailLevel=everything");
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST(Siri, PresentableDistanceFollowsBusTime) {
+  EXPECT_EQ(PresentableDistance(20, 0), "at stop");
+  EXPECT_EQ(PresentableDistance(100, 0), "approaching");
+  EXPECT_EQ(PresentableDistance(300, 0), "< 1 stop away");
+  EXPECT_EQ(PresentableDistance(400, 1), "1 stop away");
+  EXPECT_EQ(PresentableDistance(700, 3), "3 stops away");
+  EXPECT_EQ(PresentableDistance(3000, 5), "1.9 miles away");
 }
 
 TEST_F(HttpTest, HealthAndReadiness) {

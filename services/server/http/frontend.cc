@@ -7,6 +7,7 @@
 #include "services/server/http/gtfs_rt.h"
 #include "services/server/http/json_api.h"
 #include "services/server/http/metrics.h"
+#include "services/server/http/siri.h"
 #include "services/server/server.h"
 
 namespace smartbus::server {
@@ -39,6 +40,7 @@ HttpFrontend::HttpFrontend(SmartbusServer* server, HttpFrontendOptions options,
     });
   AddJsonApi(&http_, std::move(channel));
   AddGtfsRtRoutes(&http_, feeds_.get());
+  AddSiriRoutes(&http_, server);
 }
 
 HttpFrontend::~HttpFrontend() { Stop(); }

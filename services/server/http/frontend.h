@@ -4,7 +4,8 @@
 //   /api/v1/...                       the JSON mirror of the gRPC API (json_api.h)
 //   /gtfs-rt/trip-updates, /gtfs-rt/vehicle-positions, /gtfs-rt/alerts   (gtfs_rt.h)
 //   /metrics                          Prometheus text format (metrics.h)
-// Later additions (web pages, SIRI) register their routes on http().
+//   /siri/stop-monitoring.json, /siri/vehicle-monitoring.json        SIRI-Lite (siri.h)
+// Later additions (web pages) register their routes on http().
 
 #include <memory>
 

@@ -210,6 +210,15 @@ void BuildAlerts(const GtfsRtInputs& in, rt::FeedMessage* out) {
   if (in.changes) in.changes->AppendAlerts(in.now_s, out);
 }
 
+const std::string& BuiltFeed::json() const {
+  std::call_once(json_once_, [this] {
+    rt::FeedMessage msg;
+    msg.ParseFromString(pb);
+    json_ = ToJson(msg, /*every_field=*/false);
+  });
+  return json_;
+}
+
 GtfsRtFeeds::GtfsRtFeeds(SmartbusServer* server, int refresh_s, int64_t max_age_s)
     : server_(server), refresh_(std::max(0, refresh_s)), max_age_s_(max_age_s) {}
 
@@ -242,7 +251,6 @@ std::shared_ptr<const BuiltFeed> GtfsRtFeeds::Get(FeedKind kind) {
   b->entities = static_cast<size_t>(msg.entity_size());
   msg.SerializeToString(&b->pb);
   b->pb_gzip = Gzip(b->pb);
-  b->json = ToJson(msg, /*every_field=*/false);
   b->build_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
   s.last_timestamp = in.now_s;
@@ -279,7 +287,7 @@ void AddGtfsRtRoutes(HttpServer* http, GtfsRtFeeds* feeds) {
                     return;
                   }
                 }
-                if (format == "json") return res.set_content(b->json, "application/json");
+                if (format == "json") return res.set_content(b->json(), "application/json");
                 const bool gzip =
                     absl::StrContains(req.get_header_value("Accept-Encoding"), "gzip") &&
                     !b->pb_gzip.empty();

@@ -25,7 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::once_flag too
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,9 +76,14 @@ struct BuiltFeed {
   int64_t timestamp = 0;  // header timestamp (epoch s)
   std::string pb;         // serialized FeedMessage
   std::string pb_gzip;    // the same, gzip'ed
-  std::string json;       // protobuf JSON mapping
   size_t entities = 0;
   double build_seconds = 0;  // time taken by the build (for /metrics and the benchmark)
+  // The protobuf JSON mapping of `pb`, made at the first ?format=json request of this build.
+  const std::string& json() const;
+
+ private:
+  mutable std::once_flag json_once_;
+  mutable std::string json_;
 };
 
 class GtfsRtFeeds {
