@@ -2,6 +2,7 @@
 # Runs the benchmarks whose figures are recorded in bench/RESULTS.md, on the real data in
 # ../shared/data (skipped with a message when absent). Usage: bench/run_bench.sh BUILD_DIR [all|quick]
 #   quick (default): GTFS load, network build, journey planner, tracker throughput, replay with predictions,
+#                    GTFS-RT TripUpdates of 6,000 buses (gtfsrt_bench),
 #                    analytics query latency, store write-behind (~2 min on 2 cores)
 #   all:             quick + the smartbusd load runs over gRPC (bench/server/run_server_bench.sh)
 set -euo pipefail
@@ -38,6 +39,10 @@ out=$(mktemp -d)
   "$BUILD/services/cli/smartbus" replay --gtfs "$WMATA/gtfs" --positions "$WMATA/positions.csv" \
   --matches "$out/m.csv" --visits "$out/v.csv" --predictions "$out/p.csv" --report "$out/r.json"
 rm -rf "$out"
+
+echo "== GTFS-RT TripUpdates, 6,000 buses on the six NYC feeds (build per refresh, bytes, requests/s from the cache)"
+"$BUILD/bench/http/gtfsrt_bench" --buses 6000 --builds 10 --seconds 5 --clients 4 \
+  --gtfs "$NYC"/nyc_bus_bk.zip,"$NYC"/nyc_bus_bx.zip,"$NYC"/nyc_bus_m.zip,"$NYC"/nyc_bus_qns.zip,"$NYC"/nyc_bus_si.zip,"$NYC"/nyc_bus_busco.zip
 
 echo "== Analytics query latency (simulated 500-bus day)"
 "$BUILD/bench/analytics/analytics_bench" --buses 500 --reps 200

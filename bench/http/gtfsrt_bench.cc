@@ -98,7 +98,8 @@ size_t PublishFleet(SmartbusServer& server, int n, int64_t now) {
           break;
         }
     predictions += snap->etas.size();
-    server.ShardFor(st.vehicle_id).directory().GetOrAdd(st.vehicle_id)->snapshot.store(snap);
+    server.shards()[server.ShardIndex(st.vehicle_id)]->directory().GetOrAdd(st.vehicle_id)->snapshot.store(
+        snap);
   }
   return predictions;
 }

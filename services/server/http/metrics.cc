@@ -52,10 +52,10 @@ class Families {
   std::vector<MetricFamily>* out_;
 };
 
-void FixesAndVehicles(SmartbusServer& server, Families& f) {
-  ShardShared& sh = server.shared();
+void FixesAndVehicles(const SmartbusServer& server, Families& f) {
+  const ShardShared& sh = server.shared();
   f.Family("smartbus_fixes_received_total", "Fixes received by Ingest.", MetricType::Counter)
-      .Add(static_cast<double>(server.fixes_received().load()));
+      .Add(static_cast<double>(server.fixes_received()));
   f.Family("smartbus_fixes_accepted_total", "Fixes accepted by the tracker.", MetricType::Counter)
       .Add(static_cast<double>(sh.accepted.load()));
   f.Family("smartbus_fixes_rejected_total",
@@ -105,7 +105,7 @@ void FixesAndVehicles(SmartbusServer& server, Families& f) {
       .Add(newest ? static_cast<double>(now - newest) : NAN);
 }
 
-void QueuesAndStore(SmartbusServer& server, Families& f) {
+void QueuesAndStore(const SmartbusServer& server, Families& f) {
   f.Family("smartbus_shard_queue_depth", "Fixes waiting in a tracking shard's queue.",
            MetricType::Gauge);
   for (auto& s : server.shards())
@@ -145,7 +145,7 @@ void QueuesAndStore(SmartbusServer& server, Families& f) {
       .Add(static_cast<double>(absl::ToUnixSeconds(absl::Now()) - server.started_s()));
 }
 
-void Feeds(SmartbusServer& server, GtfsRtFeeds* feeds, Families& f) {
+void Feeds(const SmartbusServer& server, GtfsRtFeeds* feeds, Families& f) {
   if (!feeds) return;
   const std::pair<const char*, FeedKind> kinds[] = {{"trip_updates", FeedKind::kTripUpdates},
                                                     {"vehicle_positions", FeedKind::kVehiclePositions},
@@ -229,7 +229,7 @@ void Metrics::ObserveGrpc(const std::string& method, int code, double seconds) {
       .Observe(seconds);
 }
 
-std::string Metrics::Scrape(SmartbusServer& server, GtfsRtFeeds* feeds) const {
+std::string Metrics::Scrape(const SmartbusServer& server, GtfsRtFeeds* feeds) const {
   std::vector<MetricFamily> fams = registry_->Collect();
   Families f(&fams);
   FixesAndVehicles(server, f);

@@ -43,7 +43,7 @@ class Metrics {
   void ObserveHttp(const std::string& route, int status, double seconds);
   void ObserveGrpc(const std::string& method, int code, double seconds);
   // The text exposition (text/plain; version=0.0.4). `feeds` may be null.
-  std::string Scrape(SmartbusServer& server, GtfsRtFeeds* feeds) const;
+  std::string Scrape(const SmartbusServer& server, GtfsRtFeeds* feeds) const;
   prometheus::Registry& registry() { return *registry_; }
   // A gRPC server interceptor factory timing every unary call into ObserveGrpc.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> GrpcInterceptor();
