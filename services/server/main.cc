@@ -90,6 +90,10 @@ ABSL_FLAG(std::string, http_cors_origin, "*",
 ABSL_FLAG(int, gtfs_rt_refresh_s, 5,
           "The GTFS-RT feeds are rebuilt at most this often (s); requests in between share the "
           "cached bytes.");
+ABSL_FLAG(std::string, log_format, "text",
+          "text: one human-readable line per event; json: one JSON object per line "
+          "(ts, level, logger, msg) for log collectors.");
+ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 ABSL_FLAG(int64_t, gtfs_rt_max_age_s, 90,
           "Vehicles whose newest fix is older than this (s) are left out of the GTFS-RT feeds.");
 
@@ -213,6 +217,17 @@ int main(int argc, char** argv) {
   opt.store.visits_retention_s = absl::GetFlag(FLAGS_visits_retention_s);
   opt.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
   opt.reflection = absl::GetFlag(FLAGS_reflection);
+  const std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "text" && log_format != "json") {
+    std::fprintf(stderr, "smartbusd: --log_format=%s: must be text or json\n", log_format.c_str());
+    return 2;
+  }
+  opt.logging.json = log_format == "json";
+  if (!smartbus::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &opt.logging.min_level)) {
+    std::fprintf(stderr, "smartbusd: --log_level=%s: must be debug, info, warn or error\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
   opt.http.http.listen = absl::GetFlag(FLAGS_http_listen);
   opt.http.http.threads = std::clamp(absl::GetFlag(FLAGS_http_threads), 1, 1024);
   opt.http.http.max_queued_connections =

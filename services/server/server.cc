@@ -33,7 +33,11 @@ absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std
 
 SmartbusServer::SmartbusServer(const ServerOptions& options)
     : options_(options), clock_(options.clock_follows_fixes),
-      metrics_(std::make_unique<Metrics>()) {}
+      metrics_(std::make_unique<Metrics>()), log_(std::make_unique<EventLog>([&] {
+        LogOptions l = options.logging;
+        l.enabled = l.enabled && options.log;
+        return l;
+      }())) {}
 
 absl::StatusOr<std::unique_ptr<SmartbusServer>> SmartbusServer::Create(
     const ServerOptions& options) {
@@ -102,7 +106,7 @@ void SmartbusServer::WarmupFromStore(
   for (const auto& [id, last_seen] : ids) {
     auto pos = store_->ReadPositions(id, last_seen - options_.warmup_s);
     if (!pos.ok()) {
-      Log(absl::StrCat("warm-up: cannot read positions of vehicle ", id, ": ",
+      Log(LogLevel::kWarn, absl::StrCat("warm-up: cannot read positions of vehicle ", id, ": ",
                        pos.status().message()));
       continue;
     }
@@ -117,7 +121,7 @@ absl::Status SmartbusServer::Recover() {
   absl::Time t0 = absl::Now();
   auto list = store_->ListVehicles();
   if (!list.ok()) {
-    Log(absl::StrCat("recovery skipped: cannot list stored vehicles (", list.status().message(),
+    Log(LogLevel::kWarn, absl::StrCat("recovery skipped: cannot list stored vehicles (", list.status().message(),
                      "); starting with no vehicles"));
     return absl::OkStatus();
   }
@@ -251,12 +255,12 @@ absl::Status SmartbusServer::Reload() {
   Log(absl::StrCat("reloading GTFS: ", absl::StrJoin(options_.gtfs, ", ")));
   auto net = LoadNetwork(options_.gtfs);
   if (!net.ok()) {
-    Log(absl::StrCat("reload failed, keeping the current network: ", net.status().message()));
+    Log(LogLevel::kError, absl::StrCat("reload failed, keeping the current network: ", net.status().message()));
     return net.status();
   }
   // Every position acknowledged so far is what the new trackers are warmed up from.
   if (auto s = writer_->Flush(absl::Seconds(5)); !s.ok())
-    Log(absl::StrCat("reload: store flush incomplete (", s.message(),
+    Log(LogLevel::kWarn, absl::StrCat("reload: store flush incomplete (", s.message(),
                      "): the newest positions may be missing from the warm-up"));
   auto view = std::make_shared<LiveView>(*net);
   size_t vehicles = 0;
@@ -304,7 +308,8 @@ StoreHealth SmartbusServer::StorageHealth() const {
 void SmartbusServer::SetStorageServing(bool serving, const std::string& reason) {
   std::lock_guard lock(health_mu_);
   if (serving != storage_serving_)
-    Log(serving ? absl::StrCat("storage SERVING again (", store_->Describe(), ")")
+    Log(serving ? LogLevel::kInfo : LogLevel::kError,
+        serving ? absl::StrCat("storage SERVING again (", store_->Describe(), ")")
                 : absl::StrCat("storage NOT_SERVING: ", reason,
                                " (serving from memory; queued writes are retried)"));
   storage_serving_ = serving;
@@ -332,10 +337,5 @@ std::vector<std::shared_ptr<const VehicleSnapshot>> SmartbusServer::AllVehicles(
   return out;
 }
 
-void SmartbusServer::Log(const std::string& line) const {
-  if (!options_.log) return;
-  std::string t = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  std::fprintf(stderr, "%s smartbusd: %s\n", t.c_str(), line.c_str());
-}
 
 }  // namespace smartbus::server

@@ -29,6 +29,7 @@
 #include "services/server/ingest.h"
 #include "services/server/http/frontend.h"
 #include "services/server/live_view.h"
+#include "services/server/log.h"
 #include "services/server/shard.h"
 #include "services/store/store.h"
 #include "services/store/store_writer.h"
@@ -77,6 +78,8 @@ struct ServerOptions {
   bool reflection = true;
   // Log lines to stderr. Default on.
   bool log = true;
+  // Log format and minimum level (services/server/log.h); `log` false turns it off.
+  LogOptions logging;
   // Operator analytics (AnalyticsService): on-time window, bunching, live window, retention.
   AnalyticsHubOptions analytics;
   // HTTP (JSON mirror, GTFS-RT, /metrics, health): off while http.http.listen is empty.
@@ -132,7 +135,10 @@ class SmartbusServer {
   uint64_t fixes_received() const { return ingest_->fixes_received(); }
   // Every vehicle snapshot (unordered).
   std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
-  void Log(const std::string& line) const;
+  // One event, one line (info, or the level given); WriteLimited for events that can flood.
+  void Log(const std::string& line) const { log_->Write(LogLevel::kInfo, line); }
+  void Log(LogLevel level, const std::string& line) const { log_->Write(level, line); }
+  const EventLog& log() const { return *log_; }
   // The journey planner service (null before Start), e.g. to plug in more live sources.
   PlannerServiceHandle* planner_service() { return planner_service_.get(); }
 
@@ -157,6 +163,7 @@ class SmartbusServer {
   std::unique_ptr<PlannerServiceHandle> planner_service_;  // planner_service.h
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<EventLog> log_;
   std::unique_ptr<HttpFrontend> http_;
   int port_ = 0;
   int64_t started_s_ = 0;

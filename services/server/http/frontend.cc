@@ -17,10 +17,12 @@ HttpFrontend::HttpFrontend(SmartbusServer* server, HttpFrontendOptions options,
     : server_(server), http_(options.http),
       feeds_(std::make_unique<GtfsRtFeeds>(server, options.gtfs_rt_refresh_s,
                                            options.gtfs_rt_max_age_s)) {
-  if (metrics)
-    http_.set_observer([metrics](const std::string& route, int status, double s) {
-      metrics->ObserveHttp(route, status, s);
-    });
+  http_.set_observer([metrics, server](const std::string& route, int status, double s) {
+    if (metrics) metrics->ObserveHttp(route, status, s);
+    if (status >= 500)  // every client may repeat a failing request: rate-limited
+      server->log().WriteLimited(absl::StrCat("http ", route, " ", status), LogLevel::kError,
+                                 absl::StrCat("HTTP ", route, " answered ", status));
+  });
   http_.Get("/healthz", "healthz", [](const HttpRequest&, HttpResponse& res) {
     res.set_content("ok\n", "text/plain");
   });
