@@ -83,6 +83,11 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
       DistanceAhead(net, st, e, &r.distance_m, &r.stops_away);
       r.occupancy = st.occupancy;
       r.vehicle_last_seen_s = st.timestamp_s;
+      r.vehicle_pos = st.pos;
+      r.vehicle_on_previous_trip = e.trip != st.trip;
+      r.vehicle_at_layover = st.state == MatchState::kLayover;
+      r.pickup_type = stt.pickup_type;
+      r.drop_off_type = stt.drop_off_type;
       rows.push_back(std::move(r));
     }
   }
@@ -120,6 +125,8 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
           r.scheduled_departure_s = day_starts[d] + stt.departure_s;
           r.live = false;
           r.source = PredictionSource::kSchedule;
+          r.pickup_type = stt.pickup_type;
+          r.drop_off_type = stt.drop_off_type;
           rows.push_back(std::move(r));
         }
       }

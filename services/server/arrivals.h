@@ -41,6 +41,11 @@ struct ArrivalRow {
   int32_t stops_away = -1;
   int32_t occupancy = -1;  // GTFS-RT number, -1 unknown
   int64_t vehicle_last_seen_s = 0;
+  LatLon vehicle_pos{NAN, NAN};        // live only
+  bool vehicle_on_previous_trip = false;  // the vehicle's current trip is the one before
+  bool vehicle_at_layover = false;
+  uint8_t pickup_type = 0;             // GTFS, at this stop of the trip
+  uint8_t drop_off_type = 0;
 };
 
 // Soonest first, at most q.limit rows. `view.network` is the network the indices refer to.

@@ -217,6 +217,15 @@ void ArrivalToProto(const Network& net, const ArrivalRow& r, pb::Arrival* out) {
   out->set_occupancy(OccupancyToProto(r.occupancy));
   out->set_delay_s(static_cast<double>(r.predicted_arrival_s - r.scheduled_arrival_s));
   out->set_vehicle_last_seen(r.vehicle_last_seen_s);
+  out->set_service_date(r.service_date);
+  if (r.live && std::isfinite(r.vehicle_pos.lat)) {
+    out->mutable_vehicle_position()->set_lat(r.vehicle_pos.lat);
+    out->mutable_vehicle_position()->set_lon(r.vehicle_pos.lon);
+  }
+  out->set_vehicle_on_previous_trip(r.vehicle_on_previous_trip);
+  out->set_vehicle_at_layover(r.vehicle_at_layover);
+  out->set_pickup_type(r.pickup_type);
+  out->set_drop_off_type(r.drop_off_type);
 }
 
 absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/server/grpc_util.h"
 #include "services/server/server.h"
+#include "services/server/trip_details.h"
 #include "services/server/watch_hub.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 
@@ -56,6 +57,25 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
       sd->set_distance_m(d);
     }
     return Reply(ctx, absl::OkStatus());
+  }
+
+  grpc::ServerUnaryReactor* GetTripDetails(grpc::CallbackServerContext* ctx,
+                                           const pb::GetTripDetailsRequest* req,
+                                           pb::TripDetails* resp) override {
+    std::vector<std::shared_ptr<const VehicleSnapshot>> vehicles;
+    if (!req->vehicle_id().empty()) {
+      auto slot = server_->ShardFor(req->vehicle_id()).directory().Find(req->vehicle_id());
+      auto snap = slot ? slot->snapshot.load(std::memory_order_acquire) : nullptr;
+      if (!snap)
+        return Reply(ctx, absl::NotFoundError(absl::StrCat(
+                              "vehicle_id \"", req->vehicle_id(), "\": no such vehicle")));
+      vehicles.push_back(std::move(snap));
+    } else {
+      vehicles = server_->AllVehicles();
+    }
+    const ServerOptions& o = server_->options();
+    return Reply(ctx, BuildTripDetails(*server_->view(), vehicles, *req, server_->Now(),
+                                       o.live_max_age_s, o.stale_after_s, resp));
   }
 
   grpc::ServerUnaryReactor* GetVehicle(grpc::CallbackServerContext* ctx,

@@ -25,6 +25,7 @@
 #include "nlohmann/json.hpp"
 #include "services/server/http/gtfs_rt.h"
 #include "services/server/http/siri.h"
+#include "services/server/log.h"
 #include "services/server/server.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
@@ -526,6 +527,73 @@ TEST(Siri, PresentableDistanceFollowsBusTime) {
   EXPECT_EQ(PresentableDistance(400, 1), "1 stop away");
   EXPECT_EQ(PresentableDistance(700, 3), "3 stops away");
   EXPECT_EQ(PresentableDistance(3000, 5), "1.9 miles away");
+}
+
+TEST_F(HttpTest, ArrivalsCarryServiceDateVehiclePositionAndBoarding) {
+  Drive();
+  auto r = Get("/api/v1/stops/S3/arrivals");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto a = nlohmann::json::parse(r->body)["arrivals"][0];
+  EXPECT_EQ(a["service_date"], 20260106);
+  EXPECT_NEAR(a["vehicle_position"]["lat"].get<double>(), 40.0008, 1e-6);
+  EXPECT_EQ(a["vehicle_on_previous_trip"], false);
+  EXPECT_EQ(a["pickup_type"], 0);
+}
+
+TEST_F(HttpTest, TripDetailsListEveryStopWithThePredictionsAhead) {
+  Drive();
+  auto r = Get("/api/v1/trips/T1");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto j = nlohmann::json::parse(r->body);
+  EXPECT_EQ(j["service_date"], 20260106);
+  EXPECT_EQ(j["vehicle"]["vehicle_id"], "bus1");
+  ASSERT_EQ(j["stops"].size(), 3u);
+  EXPECT_EQ(j["stops"][0]["passed"], true);
+  EXPECT_EQ(j["stops"][0]["predicted_arrival"], "0");
+  EXPECT_EQ(j["stops"][2]["passed"], false);
+  EXPECT_NE(j["stops"][2]["predicted_arrival"], "0");
+  EXPECT_EQ(j["stops"][2]["scheduled_arrival"], std::to_string(kT0800 + 600));
+  // The same prediction as the board.
+  auto b = Get("/api/v1/stops/S3/arrivals");
+  EXPECT_EQ(j["stops"][2]["predicted_arrival"],
+            nlohmann::json::parse(b->body)["arrivals"][0]["predicted_arrival"]);
+  r = Get("/api/v1/trips/NOPE");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_THAT(r->body, HasSubstr("NOPE"));
+  r = Get("/api/v1/trips/T1?service_date=2026");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("service_date=2026"));
+  // A trip no bus runs: the timetable of the requested day, no predictions.
+  r = Get("/api/v1/trips/T1?service_date=20260107");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_FALSE(nlohmann::json::parse(r->body).contains("vehicle") &&
+               nlohmann::json::parse(r->body)["vehicle"]["vehicle_id"] != "");
+}
+
+TEST(EventLogTest, JsonLinesAndRateLimit) {
+  LogOptions o;
+  o.json = true;
+  o.burst_per_minute = 3;
+  EventLog log(o);
+  ::testing::internal::CaptureStderr();
+  log.Write(LogLevel::kWarn, "storage \"down\"\nnow");
+  log.Write(LogLevel::kDebug, "not shown at info");
+  for (int i = 0; i < 10; ++i) log.WriteLimited("flood", LogLevel::kError, "same again");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  std::istringstream in(out);
+  std::string line;
+  std::vector<nlohmann::json> lines;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 4u) << out;  // 1 warn + 3 of the flood
+  EXPECT_EQ(lines[0]["msg"], "storage \"down\"\nnow");
+  EXPECT_EQ(lines[0]["level"], "warning");
+  EXPECT_EQ(lines[0]["logger"], "smartbusd");
+  EXPECT_EQ(lines[3]["level"], "error");
+  EXPECT_EQ(log.suppressed(), 7u);
+  LogLevel l;
+  EXPECT_TRUE(ParseLogLevel("warn", &l));
+  EXPECT_EQ(l, LogLevel::kWarn);
+  EXPECT_FALSE(ParseLogLevel("loud", &l));
 }
 
 TEST_F(HttpTest, HealthAndReadiness) {

@@ -171,6 +171,7 @@ const std::vector<JsonRoute>& JsonRoutes() {
        {{"lat", "position.lat"}, {"lon", "position.lon"}}},
       {"/api/v1/stops/{stop_id}/arrivals", "smartbus.v1.PassengerService.GetArrivals", {}},
       {"/api/v1/vehicles/{vehicle_id}", "smartbus.v1.PassengerService.GetVehicle", {}},
+      {"/api/v1/trips/{trip_id}", "smartbus.v1.PassengerService.GetTripDetails", {}},
       {"/api/v1/vehicles", "smartbus.v1.PassengerService.ListVehicles",
        {{"south", "box.south"}, {"west", "box.west"}, {"north", "box.north"},
         {"east", "box.east"}}},
