@@ -235,6 +235,9 @@ TEST_F(HttpTest, BadParametersAre400AndUnknownIds404NamingThem) {
   r = Get("/no/such/path");
   EXPECT_EQ(r->status, 404);
   EXPECT_EQ(nlohmann::json::parse(r->body)["error"]["code"], 404);
+  r = Get("/api/v1/plan?from_lat=north&to_stop=S3");  // nested field through an alias
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("from_lat=north"));
   r = Get("/gtfs-rt/trip-updates?format=xml");
   EXPECT_EQ(r->status, 400);
   EXPECT_THAT(r->body, HasSubstr("format=xml"));
@@ -248,7 +251,8 @@ TEST_F(HttpTest, OtherCallsAnswerJson) {
         "/api/v1/vehicles?route_id=R1", "/api/v1/vehicles?south=39&west=-76&north=41&east=-74",
         "/api/v1/fleet", "/api/v1/status", "/api/v1/analytics/fleet",
         "/api/v1/analytics/routes?route_id=R1", "/api/v1/analytics/bunching",
-        "/api/v1/analytics/congestion?limit=5"}) {
+        "/api/v1/analytics/congestion?limit=5", "/api/v1/analytics/advice?route_id=R1",
+        "/api/v1/plan?from_stop=S1&to_stop=S3&local_time=2026-01-06%2008:02"}) {
     auto r = Get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 200) << path << ": " << r->body;

@@ -188,6 +188,13 @@ const std::vector<JsonRoute>& JsonRoutes() {
       {"/api/v1/analytics/bunching", "smartbus.v1.AnalyticsService.GetBunching", {}},
       {"/api/v1/analytics/congestion", "smartbus.v1.AnalyticsService.GetCongestion", {}},
       {"/api/v1/analytics/fleet", "smartbus.v1.AnalyticsService.GetFleetCondition", {}},
+      {"/api/v1/analytics/advice", "smartbus.v1.AnalyticsService.GetRouteAdvice",
+       {{"route_id", "route_ids"}, {"from", "window.from"}, {"to", "window.to"}}},
+      // Journey planner
+      {"/api/v1/plan", "smartbus.v1.PlannerService.PlanJourney",
+       {{"from_stop", "from.stop_id"}, {"to_stop", "to.stop_id"}, {"from_lat", "from.position.lat"},
+        {"from_lon", "from.position.lon"}, {"to_lat", "to.position.lat"},
+        {"to_lon", "to.position.lon"}}},
   };
   return *routes;
 }
