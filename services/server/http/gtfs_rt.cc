@@ -30,9 +30,14 @@ void Header(int64_t now_s, rt::FeedMessage* out) {
   h->set_timestamp(static_cast<uint64_t>(std::max<int64_t>(0, now_s)));
 }
 
+// zlib level 1 (fastest): the feed is compressed once per refresh while requests wait for it.
+// Measured on the 6,000-bus NYC TripUpdates (bench/http/gtfsrt_bench): level 6 made gzip the
+// largest part of a build (bench/RESULTS.md); level 1 costs a few percent more bytes.
+constexpr int kGzipLevel = 1;
+
 std::string Gzip(const std::string& in) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, kGzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return {};
   std::string out(deflateBound(&zs, in.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
