@@ -243,4 +243,10 @@ Vec2 Polyline::DirectionAt(double dist_m) const {
   return {0, 1};
 }
 
+void Polyline::SetSegmentSlack(std::vector<float> slack_m) {
+  slack_m_ = std::move(slack_m);
+  max_slack_m_ = 0;
+  for (float v : slack_m_) max_slack_m_ = std::max<double>(max_slack_m_, v);
+}
+
 }  // namespace smartbus

@@ -95,8 +95,19 @@ class Polyline {
   Vec2 DirectionAt(double dist_m) const;
   uint32_t SegmentAt(double dist_m) const;
 
+  // How uncertain the path is around each segment (m): 0 for a traced shape; for a path drawn
+  // as straight lines between stops (no shape), the road may bend away from the line by up to
+  // a share of its length (Network sets it). Matchers tolerate offsets up to it.
+  void SetSegmentSlack(std::vector<float> slack_m);
+  double slack_m(uint32_t segment) const {
+    return segment < slack_m_.size() ? slack_m_[segment] : 0.0;
+  }
+  double max_slack_m() const { return max_slack_m_; }
+
  private:
   void BuildGrid();
+  std::vector<float> slack_m_;
+  double max_slack_m_ = 0;
   std::vector<Vec2> pts_;
   std::vector<double> cum_m_;      // geodesic distance at each vertex
   std::vector<double> seg_scale_;  // geodesic / planar length of each segment (1 if zero)

@@ -15,6 +15,8 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int64_t kDayS = 86400;
+// Share of a stop-to-stop segment's length a shapeless path may be off the road (see Build).
+constexpr double kChordSlack = 0.2;
 // Dates farther apart than this are not precomputed for ActiveServices (computed on demand).
 constexpr int64_t kMaxPrecomputedDays = 4000;
 // Weight of the schedule-consistency term in stop placement: metres of stop offset per metre of
@@ -405,7 +407,15 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       for (size_t i = 0; i < n; ++i) ll[i] = f.stops[pat.stops[i]].pos;
       pat.polyline = static_cast<uint32_t>(net->polylines_.size());
       net->polylines_.emplace_back(ll, net->projection_);
-      const Polyline& line = net->polylines_.back();
+      Polyline& line = net->polylines_.back();
+      // No shape: the road between two stops may bend away from the straight line; tolerate
+      // kChordSlack of the segment's length (the reference scorer's CHORD_SLACK in
+      // ../shared/tools/sbeval.py; a road 1.1x as long as the line bends up to 0.23x away).
+      std::vector<float> slack(line.size() > 1 ? line.size() - 1 : 0);
+      for (size_t i = 0; i < slack.size(); ++i) {
+        slack[i] = static_cast<float>(kChordSlack * (line.cum_m()[i + 1] - line.cum_m()[i]));
+      }
+      line.SetSegmentSlack(std::move(slack));
       pat.stop_dist_m.resize(n);
       pat.stop_offset_m.assign(n, 0);
       for (size_t i = 0; i < n; ++i) pat.stop_dist_m[i] = line.cum_m()[i];

@@ -105,6 +105,20 @@ void ScanWindow(const Polyline& poly, Vec2 p, double wl, double wh, uint32_t hin
   if (descending && pending.off <= r2) AddCand(cands, nc, pending.d, std::sqrt(pending.off), pending.seg);
 }
 
+// Offsets of the candidates made offsets beyond their segment's slack (Polyline::slack_m: a
+// path without a shape is uncertain by a share of each segment's length); candidates farther
+// than radius_m beyond it are dropped. Returns the count kept (0 slack: unchanged).
+int ToExcess(const Polyline& poly, double radius_m, Cand* cands, int n) {
+  if (poly.max_slack_m() <= 0) return n;
+  int w = 0;
+  for (int i = 0; i < n; ++i) {
+    Cand c = cands[i];
+    c.off = std::max(0.0, c.off - poly.slack_m(c.seg));
+    if (c.off <= radius_m) cands[w++] = c;
+  }
+  return w;
+}
+
 }  // namespace
 
 FixObservation ShapeMatcher::Observe(const Fix& fix, Vec2 p) const {
@@ -143,9 +157,11 @@ void ShapeMatcher::Init(MatcherState& s, const Polyline& poly, const FixObservat
   Cand found[kMaxCandidates];
   int nfound = 0;
   double min_off2 = kInf;
-  // Candidates farther than off_route_m would not be kept.
+  // Candidates farther than off_route_m (beyond the path's slack) would not be kept.
+  const double radius = std::min(opt_.candidate_radius_m, opt_.off_route_m);
   ScanWindow(poly, obs.p, from_m, std::min(to_m, poly.length_m()), 0,
-             std::min(opt_.candidate_radius_m, opt_.off_route_m), found, &nfound, &min_off2);
+             radius + poly.max_slack_m(), found, &nfound, &min_off2);
+  nfound = ToExcess(poly, radius, found, nfound);
   if (nfound == 0) return;
   // Weak prior: where the schedule says the bus should be.
   const double d_exp = prior_d();
@@ -221,15 +237,18 @@ int ShapeMatcher::Step(const MatcherState& s, const Polyline& poly, const MatchC
       }
     }
     double min_off2 = kInf;
-    for (int w = 0; w < nw; ++w)
-      ScanWindow(poly, obs.p, wlo[w], whi[w], whint[w], opt_.candidate_radius_m, cands, &nc, &min_off2);
-    *min_off = std::sqrt(min_off2);
+    for (int w = 0; w < nw; ++w) {
+      ScanWindow(poly, obs.p, wlo[w], whi[w], whint[w],
+                 opt_.candidate_radius_m + poly.max_slack_m(), cands, &nc, &min_off2);
+    }
+    nc = ToExcess(poly, opt_.candidate_radius_m, cands, nc);
+    *min_off = std::max(0.0, std::sqrt(min_off2) - poly.max_slack_m());
   }
   // Each hypothesis carried on at its own speed (explains an outlier fix).
   for (int i = 0; i < s.n_hyps; ++i) {
     double d = std::clamp(s.hyps[i].d + s.hyps[i].v * dt, lo, hi);
     uint32_t seg = SegmentNear(cum, s.hyps[i].seg, d);
-    add(d, Dist(obs.p, PointOnSegment(poly, seg, d)), seg);
+    add(d, std::max(0.0, Dist(obs.p, PointOnSegment(poly, seg, d)) - poly.slack_m(seg)), seg);
   }
 
   Hyp next[kMaxCandidates];

@@ -154,6 +154,34 @@ TEST(ShapeMatcher, FindsTheBusAgainAfterItLeftTheReachableWindow) {
   EXPECT_EQ(r.s.off_count, 0);
 }
 
+// A path without a shape (straight lines between stops 2 km apart) while the road bends: the
+// bus, up to 300 m away from the line at the bend, is never off route once the path carries its
+// slack (Polyline::SetSegmentSlack, what Network gives such paths), and its distance along the
+// line still grows; without the slack the same fixes are off route.
+TEST(ShapeMatcher, ABusOnARoadBendingAwayFromAShapelessPathStaysOnRoute) {
+  auto run = [](bool slack) {
+    Polyline line({At(0, 0), At(2000, 0)}, Plane());
+    if (slack) line.SetSegmentSlack({0.2f * 2000});
+    MatcherRun r;
+    r.ctx.started = true;
+    int off = 0;
+    double last_d = -1;
+    for (int i = 0; i <= 20; ++i) {
+      double x = 100.0 * i;
+      double y = 300.0 * (1 - std::fabs(x - 1000) / 1000);  // a road up to 300 m north
+      MatchOutcome m = r.Feed(line, 1000 + 15 * i, x, y);
+      off += !m.on_route;
+      if (m.on_route) {
+        EXPECT_GE(m.d, last_d - r.opt.back_tolerance_m) << i;
+        last_d = m.d;
+      }
+    }
+    return off;
+  };
+  EXPECT_GT(run(false), 5);
+  EXPECT_EQ(run(true), 0);
+}
+
 TEST(ShapeMatcher, ReportedBearingAgainstTheShapeCostsMore) {
   MatchingOptions o;
   ShapeMatcher m(o);
