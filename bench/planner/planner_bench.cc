@@ -1,7 +1,9 @@
 // Journey planner benchmark: loads feeds as one network, builds the planner's index and runs
 // random earliest-arrival queries (stop to stop, depart-at) on one thread.
 //
-//   planner_bench [--queries N] [--date YYYYMMDD] [--seed S] FEED...
+//   planner_bench [--queries N] [--date YYYYMMDD] [--seed S] [--window MIN] FEED...
+//
+// --window: range queries (every Pareto-optimal journey leaving within MIN minutes).
 //
 // Reports: load and Network::Build time, index build time and memory (routes, times, stop
 // index, footpaths), peak RSS, and p50/p90/p99/max of the query latency with how many queries
@@ -48,12 +50,15 @@ int main(int argc, char** argv) {
   int queries = 1000;
   int32_t date = 20261020;  // a Tuesday inside the NYC feeds' validity (20260906-20270102)
   uint32_t seed = 16;
+  int window_min = 0;
   std::vector<std::string> feeds;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--queries") && i + 1 < argc) {
       queries = std::max(1, std::atoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--date") && i + 1 < argc) {
       date = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--window") && i + 1 < argc) {
+      window_min = std::max(0, std::atoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) {
       seed = static_cast<uint32_t>(std::atoi(argv[++i]));
     } else {
@@ -99,10 +104,11 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int32_t> any_time(6 * 3600, 22 * 3600);
   std::vector<double> ms, cpu_ms;
   int found = 0;
-  double rounds = 0, scanned = 0;
+  double rounds = 0, scanned = 0, searches = 0, journeys = 0;
   for (int q = 0; q < queries; ++q) {
     smartbus::planner::PlanRequest req{{any_stop(rng)}, {any_stop(rng)},
                                        day + absl::Seconds(any_time(rng))};
+    req.window = absl::Minutes(window_min);
     const double s = Now(), c = ThreadCpuS();
     auto res = planner.Plan(req);
     cpu_ms.push_back((ThreadCpuS() - c) * 1000);
@@ -111,6 +117,8 @@ int main(int argc, char** argv) {
     if (res.ok()) {
       rounds += res->stats.rounds;
       scanned += res->stats.routes_scanned;
+      searches += res->stats.searches;
+      journeys += res->journeys.size();
     }
   }
   std::sort(ms.begin(), ms.end());
@@ -119,9 +127,10 @@ int main(int argc, char** argv) {
     return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
   };
   auto pct = [&](double p) { return at(ms, p); };
-  std::printf("queries: %d on %d (06:00-22:00, random stop pairs), %d found a journey; "
-              "mean %.1f rounds, %.0f routes scanned\n",
-              queries, date, found, rounds / queries, scanned / queries);
+  std::printf("queries: %d on %d (06:00-22:00, random stop pairs, window %d min), %d found a "
+              "journey; mean %.1f rounds, %.0f routes scanned, %.1f searches, %.1f journeys\n",
+              queries, date, window_min, found, rounds / queries, scanned / queries,
+              searches / queries, journeys / queries);
   std::printf("latency ms (wall): p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", pct(0.5), pct(0.9),
               pct(0.99), ms.back());
   std::printf("latency ms (thread CPU): p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",

@@ -389,6 +389,7 @@ std::vector<int32_t> RangeDepartures(const SearchInput& in, int32_t window_s) {
     }
   }
   out.push_back(in.start);
+  out.push_back(in.start + window_s);  // the end: what leaving later would give bounds the rest
   std::sort(out.begin(), out.end(), std::greater<int32_t>());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -470,15 +471,18 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
   if (req.window > absl::ZeroDuration())
     starts = RangeDepartures(in, static_cast<int32_t>(absl::ToInt64Seconds(req.window)));
   SearchLabels labels;
-  for (int32_t start : starts) {
+  const int32_t first_start = in.start;
+  for (int32_t start : starts) {  // latest first: a range query reuses the labels (rRAPTOR)
     in.start = start;
     RunRaptor(in, req.arrive_by, &labels);
+    in.reuse_labels = true;
     ++result.stats.searches;
     result.stats.rounds = std::max(result.stats.rounds, labels.rounds);
     result.stats.routes_scanned += labels.routes_scanned;
     const Reconstructor rec(*timetable_, options_, in, labels, req.arrive_by, day_start);
     for (int k = 0; k <= labels.rounds; ++k) {
-      if (labels.dest[k] >= kInfTime) continue;
+      if (!labels.improved[k]) continue;
+      if (k == 0 && start != first_start) continue;  // one walk-only journey: at the start
       PlanRequest at = req;
       at.time = day_start + absl::Seconds(req.arrive_by ? -start : start);
       Journey j = k == 0 ? WalkOnly(at, in.direct_walk_s, timetable_->walk()) : rec.Build(k);
@@ -487,6 +491,15 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
       if (req.to.stop && j.legs.back().to_stop == kNoIndex) j.legs.back().to_stop = *req.to.stop;
       if (!Dominated(j, result.journeys)) result.journeys.push_back(std::move(j));
     }
+  }
+  // A range query returns the journeys leaving in the window. A run near its end may find one
+  // leaving later: it stays a dominator above (its labels bound the earlier runs), but is not
+  // returned.
+  if (req.window > absl::ZeroDuration()) {
+    const absl::Time end = req.time + req.window;
+    result.journeys.erase(std::remove_if(result.journeys.begin(), result.journeys.end(),
+                                         [end](const Journey& j) { return j.depart > end; }),
+                          result.journeys.end());
   }
   // Order: depart-at by arrival, arrive-by by departure (latest first), range by departure.
   std::sort(result.journeys.begin(), result.journeys.end(), [&](const Journey& a, const Journey& b) {

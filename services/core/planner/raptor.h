@@ -63,6 +63,10 @@ struct SearchInput {
   std::vector<StopWalk> access;      // from the search origin
   std::vector<StopWalk> egress;      // to the search target
   int32_t direct_walk_s = -1;        // origin to target on foot; -1 when too far
+  // rRAPTOR (range queries): keep the labels of the previous run, which started later, as
+  // bounds (a journey from a later departure stays possible by waiting). Runs must come in
+  // decreasing `start`; only journeys that improve on them are reported (SearchLabels::improved).
+  bool reuse_labels = false;
 };
 
 // Labels of one search, kept for reconstruction.
@@ -74,6 +78,7 @@ struct SearchLabels {
   std::vector<std::vector<BoardParent>> board_parent;
   std::vector<int32_t> dest;               // [k]: arrival at the target with k rides (or inf)
   std::vector<uint32_t> dest_from;         // [k]: last stop (kNoIndex for the walk-only)
+  std::vector<uint8_t> improved;           // [k]: dest[k] set by the last run
   int64_t routes_scanned = 0;
 };
 

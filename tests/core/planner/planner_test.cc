@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
@@ -187,6 +188,55 @@ TEST(PlannerRange, ParetoOverTheWindow) {
   }
   req.window = absl::Hours(4);
   EXPECT_FALSE(planner.Plan(req).ok()) << "window above max_window is an error";
+}
+
+// The range query (labels reused between runs, rRAPTOR) finds the same Pareto set as single
+// searches every 10 s over the window, filtered for dominance, of those leaving in the window.
+TEST(PlannerRange, SameAsSingleSearchesOverTheWindow) {
+  auto tt = Timetable::Build(DemoCity());
+  ASSERT_TRUE(tt.ok());
+  const Planner planner(*tt);
+  const absl::Time day = DemoCity()->ServiceDayStart(kDemoDate);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint32_t> any_stop(0, DemoCity()->feed().stops.size() - 1);
+  std::uniform_int_distribution<int32_t> any_time(6 * 3600, 20 * 3600);
+  using Key = std::tuple<absl::Time, absl::Time, int>;
+  auto pareto = [](std::vector<Key> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    std::vector<Key> out;
+    for (const Key& a : v) {
+      bool dominated = false;
+      for (const Key& b : v)
+        dominated |= b != a && std::get<0>(b) >= std::get<0>(a) &&
+                     std::get<1>(b) <= std::get<1>(a) && std::get<2>(b) <= std::get<2>(a);
+      if (!dominated) out.push_back(a);
+    }
+    return out;
+  };
+  int nonempty = 0;
+  for (int q = 0; q < 30; ++q) {
+    PlanRequest req{{any_stop(rng)}, {any_stop(rng)}, day + absl::Seconds(any_time(rng))};
+    if (*req.from.stop == *req.to.stop) continue;
+    req.window = absl::Hours(1);
+    auto range = planner.Plan(req);
+    ASSERT_TRUE(range.ok());
+    std::vector<Key> got, singles;
+    for (const Journey& j : range->journeys)
+      if (j.rides > 0) got.push_back({j.depart, j.arrive, j.rides});
+    for (absl::Duration d = absl::ZeroDuration(); d <= req.window; d += absl::Seconds(10)) {
+      auto one = planner.Plan({req.from, req.to, req.time + d});
+      for (const Journey& j : one->journeys)
+        if (j.rides > 0) singles.push_back({j.depart, j.arrive, j.rides});
+    }
+    // Journeys found from departures in the window, non-dominated, that leave in the window.
+    std::vector<Key> want;
+    for (const Key& k : pareto(singles))
+      if (std::get<0>(k) <= req.time + req.window) want.push_back(k);
+    EXPECT_EQ(pareto(got), want) << "query " << q;
+    nonempty += !got.empty();
+  }
+  EXPECT_GT(nonempty, 15);
 }
 
 TEST(PlannerErrors, BadEndpointsAreNamed) {
