@@ -116,8 +116,9 @@ class FakeChanges : public ServiceChangesView {
   std::vector<std::pair<std::string, int32_t>> CanceledTrips(int64_t) const override {
     return {{"T1", 20260107}};
   }
-  std::vector<uint32_t> SkippedStops(const std::string& trip, int32_t) const override {
-    return trip == "T1" ? std::vector<uint32_t>{3} : std::vector<uint32_t>{};
+  bool StopSkipped(const std::string& trip, int32_t, const std::string& stop,
+                   uint32_t seq) const override {
+    return trip == "T1" && stop == "S3" && seq == 3;
   }
   void AppendAlerts(int64_t, rt::FeedMessage* feed) const override {
     auto* e = feed->add_entity();

@@ -97,8 +97,6 @@ void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopE
   VehicleDescriptor(st, tu->mutable_vehicle());
   tu->set_timestamp(static_cast<uint64_t>(st.timestamp_s));
   if (current && std::isfinite(st.delay_s)) tu->set_delay(static_cast<int32_t>(std::lround(st.delay_s)));
-  std::vector<uint32_t> skipped;
-  if (changes) skipped = changes->SkippedStops(feed.trips[trip].id, st.service_date);
   const GtfsTrip& t = feed.trips[trip];
   int64_t last = 0;
   for (const StopEta* e = begin; e != end; ++e) {
@@ -107,7 +105,8 @@ void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopE
     auto* u = tu->add_stop_time_update();
     u->set_stop_sequence(stt.stop_sequence);
     u->set_stop_id(feed.stops[stt.stop].id);
-    if (std::find(skipped.begin(), skipped.end(), stt.stop_sequence) != skipped.end()) {
+    if (changes && changes->StopSkipped(t.id, st.service_date, feed.stops[stt.stop].id,
+                                        stt.stop_sequence)) {
       u->set_schedule_relationship(rt::TripUpdate::StopTimeUpdate::SKIPPED);
       continue;
     }

@@ -47,9 +47,10 @@ class ServiceChangesView {
   virtual ~ServiceChangesView() = default;
   // Trip instances cancelled as a whole, in effect at `now`: (trip_id, service date YYYYMMDD).
   virtual std::vector<std::pair<std::string, int32_t>> CanceledTrips(int64_t now) const = 0;
-  // stop_sequence values of a trip instance's stops that will not be served.
-  virtual std::vector<uint32_t> SkippedStops(const std::string& trip_id,
-                                             int32_t service_date) const = 0;
+  // Whether a trip instance will not serve this stop (stop_id at stop_sequence); the same
+  // question as ServiceChangeSet::TripStatus(...) == kSkipped of the service-changes model.
+  virtual bool StopSkipped(const std::string& trip_id, int32_t service_date,
+                           const std::string& stop_id, uint32_t stop_sequence) const = 0;
   // Adds the alerts active or upcoming at `now` as FeedEntity (stable ids) to `feed`.
   virtual void AppendAlerts(int64_t now, transit_realtime::FeedMessage* feed) const = 0;
 };
