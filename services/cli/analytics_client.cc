@@ -442,7 +442,7 @@ int RunAnalyticsFleet(int argc, char** argv) {
               "delay_s", "driving_h");
   for (const FleetVehicle& v : f.vehicles) {
     std::printf("%-12s %8.0f %-7s %-11s %-8s %9s %9s\n", v.vehicle_id.c_str(), v.last_report_age_s,
-                VehicleConditionName(v.condition), MatchStateLabel(v.state),
+                VehicleConditionName(v.condition), std::string(MatchStateName(v.state)).c_str(),
                 ids.RouteId(v.route).c_str(), F(v.delay_s, "%.0f").c_str(),
                 F(v.driving_s / 3600, "%.2f").c_str());
   }

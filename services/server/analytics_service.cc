@@ -303,7 +303,7 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
             p->set_last_report_age_s(v.last_report_age_s);
             p->set_condition(VehicleConditionName(v.condition));
             p->set_off_route(v.off_route);
-            p->set_state(MatchStateLabel(v.state));
+            p->set_state(std::string(MatchStateName(v.state)));
             if (v.route != kNoIndex) p->set_route_id(net.RouteId(v.route));
             if (v.trip != kNoIndex) p->set_trip_id(net.TripId(v.trip));
             if (std::isfinite(v.delay_s)) p->set_delay_s(v.delay_s);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/status_macros.h"
 #include "services/server/convert.h"
 
 namespace smartbus::server {
@@ -66,7 +67,7 @@ absl::Status Ingest::Submit(const pb::IngestRequest& req,
         absl::StrCat("fixes: ", n, " fixes in one request, the limit is ", options_.max_batch,
                      " (--max_batch): split the batch"));
   fixes_received_.fetch_add(n, std::memory_order_relaxed);
-  if (absl::Status st = Admit(n); !st.ok()) return st;
+  SB_RETURN_IF_ERROR(Admit(n));
   const std::vector<Shard*>& shards = shared_->shards;
   auto job = std::make_shared<IngestJob>();
   job->fixes.resize(n);

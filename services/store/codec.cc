@@ -91,21 +91,10 @@ bool ParseNumber(absl::string_view s, int64_t* v) { return ParseChars(s, v); }
 bool ParseNumber(absl::string_view s, int32_t* v) { return ParseChars(s, v); }
 bool ParseNumber(absl::string_view s, uint32_t* v) { return ParseChars(s, v); }
 
-absl::string_view StateName(MatchState s) {
-  switch (s) {
-    case MatchState::kInService: return "in_service";
-    case MatchState::kLayover: return "layover";
-    case MatchState::kOffRoute: return "off_route";
-    case MatchState::kUnassigned: return "unassigned";
-    case MatchState::kRejected: return "rejected";
-  }
-  return "unassigned";
-}
-
 bool ParseState(absl::string_view name, MatchState* s) {
   for (MatchState m : {MatchState::kInService, MatchState::kLayover, MatchState::kOffRoute,
                        MatchState::kUnassigned, MatchState::kRejected}) {
-    if (StateName(m) == name) {
+    if (MatchStateName(m) == name) {
       *s = m;
       return true;
     }

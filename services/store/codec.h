@@ -28,8 +28,7 @@ bool ParseNumber(absl::string_view s, int64_t* v);
 bool ParseNumber(absl::string_view s, int32_t* v);
 bool ParseNumber(absl::string_view s, uint32_t* v);
 
-// Stable names of MatchState ("in_service", "layover", "off_route", "unassigned", "rejected").
-absl::string_view StateName(MatchState s);
+// The MatchState named by MatchStateName (tracking/types.h).
 bool ParseState(absl::string_view name, MatchState* s);
 
 // A stop visit as one line of tab-separated fields (the member of the Redis visit sorted sets):

@@ -182,7 +182,7 @@ bool AddVehicle(RedisPipeline& p, absl::string_view prefix, const VehicleRecord&
   if (send[i++]) p.Arg("lon"), p.Num(v.pos.lon);
   if (send[i++]) p.Arg("bearing"), p.Num(v.bearing_deg);
   if (send[i++]) p.Arg("speed"), p.Num(v.speed_mps);
-  if (send[i++]) p.Arg("state"), p.Arg(store_codec::StateName(v.state));
+  if (send[i++]) p.Arg("state"), p.Arg(MatchStateName(v.state));
   if (send[i++]) p.Arg("trip"), p.Arg(r.trip_id);
   if (send[i++]) p.Arg("route"), p.Arg(r.route_id);
   if (send[i++]) p.Arg("date"), p.Num(v.service_date);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/sim/demo_city_fixture.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/sim/simulator.h"
@@ -18,17 +19,8 @@
 namespace smartbus {
 namespace {
 
-constexpr int32_t kMonday = 20261123;
-
-std::shared_ptr<const Network> DemoCity() {
-  static std::shared_ptr<const Network> net = [] {
-    auto feed = LoadGtfs({std::string(SMARTBUS_SOURCE_DIR) + "/data/demo-city"});
-    if (!feed.ok()) return std::shared_ptr<const Network>();
-    auto n = Network::Build(std::move(*feed));
-    return n.ok() ? *n : std::shared_ptr<const Network>();
-  }();
-  return net;
-}
+using testing::DemoCity;
+using testing::kMonday;
 
 struct Counts {
   int64_t boardings = 0;

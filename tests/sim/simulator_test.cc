@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/sim/demo_city_fixture.h"
 #include "services/core/engine/engine.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
@@ -18,17 +19,8 @@
 namespace smartbus {
 namespace {
 
-constexpr int32_t kMonday = 20261123;
-
-std::shared_ptr<const Network> DemoCity() {
-  static std::shared_ptr<const Network> net = [] {
-    auto feed = LoadGtfs({std::string(SMARTBUS_SOURCE_DIR) + "/data/demo-city"});
-    if (!feed.ok()) return std::shared_ptr<const Network>();
-    auto n = Network::Build(std::move(*feed));
-    return n.ok() ? *n : std::shared_ptr<const Network>();
-  }();
-  return net;
-}
+using testing::DemoCity;
+using testing::kMonday;
 
 int64_t At(const Network& net, int32_t date, int hh, int mm) {
   return absl::ToUnixSeconds(net.ServiceDayStart(date)) + hh * 3600 + mm * 60;

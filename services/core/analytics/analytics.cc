@@ -892,17 +892,6 @@ const char* VehicleConditionName(VehicleCondition c) {
   return "unknown";
 }
 
-const char* MatchStateLabel(MatchState s) {
-  switch (s) {
-    case MatchState::kInService: return "in_service";
-    case MatchState::kLayover: return "layover";
-    case MatchState::kOffRoute: return "off_route";
-    case MatchState::kUnassigned: return "unassigned";
-    case MatchState::kRejected: return "rejected";
-  }
-  return "unknown";
-}
-
 FleetCondition BuildFleetCondition(const std::vector<VehicleState>& states, double now_s,
                                    const FleetOptions& options,
                                    const std::vector<VehicleDriving>& driving) {

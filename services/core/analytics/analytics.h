@@ -24,8 +24,8 @@
 // A window [from_s, to_s) filters visits by observed arrival; a segment traversal counts when
 // both of its visits are in the window; a gap when both of its visits are.
 //
-// Thread safety: VisitAggregator is not thread-safe (one writer, or wrap it in a mutex: see
-// LiveAnalytics in live_analytics.h). AnalyticsNetwork implementations must be immutable.
+// Thread safety: VisitAggregator is not thread-safe (one writer, or wrap it in a mutex).
+// AnalyticsNetwork implementations must be immutable.
 
 #include <cmath>
 #include <cstdint>
@@ -296,7 +296,6 @@ struct FleetOptions {
 
 enum class VehicleCondition : uint8_t { kOk, kStale, kSilent };
 const char* VehicleConditionName(VehicleCondition c);  // "ok", "stale", "silent"
-const char* MatchStateLabel(MatchState s);             // "in_service", "layover", ...
 
 struct FleetVehicle {
   std::string vehicle_id;

@@ -258,7 +258,7 @@ json FleetConditionJson(const FleetCondition& fleet, const AnalyticsNetwork& net
                    {"last_report_age_s", v.last_report_age_s},
                    {"condition", VehicleConditionName(v.condition)},
                    {"off_route", v.off_route},
-                   {"state", MatchStateLabel(v.state)},
+                   {"state", std::string(MatchStateName(v.state))},
                    {"route_id", v.route == kNoIndex ? json(nullptr) : json(net.RouteId(v.route))},
                    {"trip_id", v.trip == kNoIndex ? json(nullptr) : json(net.TripId(v.trip))},
                    {"delay_s", Num(v.delay_s)},

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/common/csv.h"
+#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -134,9 +135,8 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
   while (csv.Next()) {
     ++st.rows;
     if (csv.num_fields() < num_fields) {
-      absl::Status s = bad(absl::StrCat("has ", csv.num_fields(), " fields, the header has ",
-                                        num_fields, ": '", record_text(), "'"));
-      if (!s.ok()) return s;
+      SB_RETURN_IF_ERROR(bad(absl::StrCat("has ", csv.num_fields(), " fields, the header has ",
+                                          num_fields, ": '", record_text(), "'")));
       continue;
     }
     auto field = [&](int c) { return csv.Field(col[c]); };
@@ -144,8 +144,7 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
     double ts;
     absl::string_view ts_text = Trim(field(kTimestamp));
     if (!ParseOptDouble(ts_text, &ts) || !std::isfinite(ts)) {
-      absl::Status s = bad_value(kTimestamp, ts_text, "an epoch time in seconds");
-      if (!s.ok()) return s;
+      SB_RETURN_IF_ERROR(bad_value(kTimestamp, ts_text, "an epoch time in seconds"));
       continue;
     }
     f.timestamp_s = static_cast<int64_t>(std::llround(ts));

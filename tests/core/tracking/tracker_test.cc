@@ -554,7 +554,7 @@ TEST(TrackerTrips, SlowBusGetsTheDirectionItTravels) {
   }
   // At x = 1500 EAST is due at 10:03, WEST at 09:57 (so a bus there at 10:00 is 3 min late).
   uint32_t e = b.AddTrip("EAST", east, 10 * 3600, 60, "E");
-  uint32_t w = b.AddTrip("WEST", west, 9 * 3600 + 54 * 60, 60, "W", 1);
+  uint32_t w = b.AddTrip("WEST", west, 9 * 3600 + 54 * 60, 60, "W", "S", 1);
   auto net = b.Build();
   ASSERT_NE(net, nullptr);
   Tracker tr(net);

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "services/core/network/network.h"
 #include "services/core/tracking/tracker.h"
+#include "tests/core/network/feed_builder.h"
 
 namespace smartbus::testing {
 
@@ -20,68 +21,6 @@ inline const LocalProjection& Plane() {
   return *p;
 }
 inline LatLon At(double x, double y) { return Plane().Reverse({x, y}); }
-
-class FeedBuilder {
- public:
-  FeedBuilder() {
-    f_.timezone = "America/New_York";
-    f_.agencies.push_back({"A", "Agency", "America/New_York"});
-    f_.route_index["R1"] = 0;
-    f_.routes.push_back({"R1", "R1", "", 3, 0});
-    f_.service_index["S"] = 0;
-    f_.services.push_back({"S", 0x7f, 20260101, 20261231, {}, {}});
-  }
-  uint32_t AddStop(const std::string& id, LatLon pos) {
-    f_.stop_index[id] = static_cast<uint32_t>(f_.stops.size());
-    GtfsStop s;
-    s.id = id;
-    s.name = id;
-    s.pos = pos;
-    f_.stops.push_back(s);
-    return f_.stop_index[id];
-  }
-  uint32_t AddShape(const std::string& id, const std::vector<LatLon>& pts) {
-    GtfsShape s;
-    s.id = id;
-    s.points = pts;
-    f_.shape_index[id] = static_cast<uint32_t>(f_.shapes.size());
-    f_.shapes.push_back(std::move(s));
-    return f_.shape_index[id];
-  }
-  // A trip through `stops`, leaving the first at start_s (seconds after the service day start),
-  // with `times_s` (one per stop, relative to start_s) or step_s between stops.
-  uint32_t AddTrip(const std::string& id, const std::vector<std::string>& stops, int32_t start_s,
-                   int32_t step_s, const std::string& shape, int8_t direction = 0,
-                   const std::string& block = "") {
-    GtfsTrip t;
-    t.id = id;
-    t.route = 0;
-    t.service = 0;
-    t.shape = f_.shape_index.at(shape);
-    t.direction_id = direction;
-    t.block_id = block;
-    t.first_stop_time = static_cast<uint32_t>(f_.stop_times.size());
-    t.num_stop_times = static_cast<uint32_t>(stops.size());
-    for (size_t k = 0; k < stops.size(); ++k) {
-      GtfsStopTime st;
-      st.stop = f_.stop_index.at(stops[k]);
-      st.stop_sequence = static_cast<uint32_t>(k + 1);
-      st.arrival_s = st.departure_s = start_s + static_cast<int32_t>(k) * step_s;
-      f_.stop_times.push_back(st);
-    }
-    f_.trip_index[id] = static_cast<uint32_t>(f_.trips.size());
-    f_.trips.push_back(t);
-    return f_.trip_index[id];
-  }
-  std::shared_ptr<const Network> Build() {
-    auto net = Network::Build(f_);
-    EXPECT_TRUE(net.ok()) << net.status();
-    return net.ok() ? *net : nullptr;
-  }
-
- private:
-  GtfsFeed f_;
-};
 
 // The drawn out-and-back route: a street 2 km long running east; the bus goes out on the south
 // side (y = 0) and comes back on the north side (y = 12 m) -- with 8 m GPS noise the two passes
@@ -115,9 +54,9 @@ inline OutAndBack MakeOutAndBack() {
   // full shape for a round trip "RT" (stops out then back), and short-turn pairs for blocks.
   std::vector<std::string> round = out;
   round.insert(round.end(), back.begin() + 1, back.end());
-  b.AddTrip("RT", round, OutAndBack::kOutStart, OutAndBack::kStep, "SH", 0, "B1");
-  b.AddTrip("RT2", round, OutAndBack::kOutStart + 1800, OutAndBack::kStep, "SH", 0, "B1");
-  b.AddTrip("RT3", round, OutAndBack::kOutStart + 3600, OutAndBack::kStep, "SH", 0, "B2");
+  b.AddTrip("RT", round, OutAndBack::kOutStart, OutAndBack::kStep, "SH", "S", 0, "B1");
+  b.AddTrip("RT2", round, OutAndBack::kOutStart + 1800, OutAndBack::kStep, "SH", "S", 0, "B1");
+  b.AddTrip("RT3", round, OutAndBack::kOutStart + 3600, OutAndBack::kStep, "SH", "S", 0, "B2");
   OutAndBack r;
   r.net = b.Build();
   if (r.net) r.day_start_s = absl::ToUnixSeconds(r.net->ServiceDayStart(r.date));
