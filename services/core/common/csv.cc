@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -32,20 +34,22 @@ absl::string_view CsvReader::Trimmed(int col) const { return TrimSpaces(Field(co
 
 namespace {
 
-// The first ',' or '\n' in [p, end), or end. 16 bytes at a time where SSE2 is available.
+// The first ',', '\n' or '\r' in [p, end), or end. 16 bytes at a time where SSE2 is available.
 inline char* FindSeparator(char* p, char* end) {
 #ifdef __SSE2__
   const __m128i comma = _mm_set1_epi8(',');
   const __m128i newline = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
   while (end - p >= 16) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    int m = _mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, newline)));
+    int m = _mm_movemask_epi8(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, newline)),
+        _mm_cmpeq_epi8(v, cr)));
     if (m != 0) return p + __builtin_ctz(static_cast<unsigned>(m));
     p += 16;
   }
 #endif
-  while (p < end && *p != ',' && *p != '\n') ++p;
+  while (p < end && *p != ',' && *p != '\n' && *p != '\r') ++p;
   return p;
 }
 
@@ -59,9 +63,11 @@ void CsvReader::ReadRecord() {
   for (;;) {
     if (p < end && *p == '"') {
       // Quoted field: unescape in place ("" -> "), keep line breaks.
+      const int64_t open_line = next_line_;
       ++p;
       char* start = p;
       char* out = p;
+      bool closed = false;
       while (p < end) {
         char c = *p;
         if (c == '"') {
@@ -71,11 +77,17 @@ void CsvReader::ReadRecord() {
             continue;
           }
           ++p;
+          closed = true;
           break;
         }
         if (c == '\n') ++next_line_;
         *out++ = c;
         ++p;
+      }
+      if (!closed) {
+        unclosed_quote_line_ = open_line;
+        p_ = end;
+        return;
       }
       // Anything between the closing quote and the separator (e.g. spaces) is dropped.
       while (p < end && *p != ',' && *p != '\n' && *p != '\r') ++p;
@@ -90,14 +102,18 @@ void CsvReader::ReadRecord() {
     } else {
       char* start = p;
       p = FindSeparator(p, end);
-      char* e = p;
-      if (e > start && e[-1] == '\r') --e;
-      AddField(start, static_cast<size_t>(e - start));
+      AddField(start, static_cast<size_t>(p - start));
     }
     if (p >= end) break;
     if (*p == ',') {
       ++p;
       continue;
+    }
+    if (*p == '\r') {  // CRLF, or a lone CR (old Mac line ends)
+      ++p;
+      if (p < end && *p == '\n') ++p;
+      ++next_line_;
+      break;
     }
     // '\n'
     ++p;
@@ -108,8 +124,9 @@ void CsvReader::ReadRecord() {
 }
 
 bool CsvReader::Next() {
-  while (p_ < end_) {
+  while (p_ < end_ && unclosed_quote_line_ == 0) {
     ReadRecord();
+    if (unclosed_quote_line_ != 0) break;
     if (num_fields_ == 1 && TrimSpaces(fields_[0]).empty()) continue;  // blank line
     return true;
   }
@@ -126,6 +143,14 @@ bool ParseDouble(absl::string_view s, double* out) {
   if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return false;
   *out = v;
   return true;
+}
+
+std::string Abbreviate(absl::string_view value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return std::string(value);
+  size_t cut = max_bytes;
+  // Do not split a UTF-8 sequence.
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(value.substr(0, cut), "... (", value.size(), " bytes)");
 }
 
 size_t CountLines(const char* data, size_t size) {

@@ -1,6 +1,6 @@
 #pragma once
 // The project's one CSV reader (GTFS files, Positions CSV, Stop visits CSV), fast on real-world
-// CSV held in one mutable buffer: UTF-8 BOM, LF or CRLF line ends, RFC 4180 quoted fields
+// CSV held in one mutable buffer: UTF-8 BOM, LF, CRLF or CR-only line ends, RFC 4180 quoted fields
 // (commas, doubled quotes and line breaks inside quotes), columns found by header name in any
 // order, unknown columns ignored, short rows padded with empty fields. Fields are string_views
 // into the buffer (quoted fields are unescaped in place), so
@@ -32,13 +32,19 @@ class CsvReader {
   // line break that is not inside a quoted field, or be the end of the file.
   void ExtendTo(char* end) { end_ = end; }
 
-  // Advances to the next non-empty record; false at the end of the data.
+  // Advances to the next non-empty record; false at the end of the data, and also at a record
+  // whose quoted field is never closed (see unclosed_quote_line()).
   bool Next();
-  // Field `col` of the current record (empty when col < 0 or the row is short). Not trimmed.
+  // Field `col` of the current record (empty when col < 0 or the row is short: the row's own
+  // field count bounds it, never the buffer's, so a short row never shows an earlier row's
+  // values). Not trimmed.
   absl::string_view Field(int col) const {
-    return (col < 0 || col >= static_cast<int>(fields_.size())) ? absl::string_view()
-                                                                : fields_[col];
+    return (col < 0 || col >= num_fields_) ? absl::string_view() : fields_[col];
   }
+  // 1-based line where a quoted field opens that has no closing quote before the end of the
+  // data (an unbalanced '"'), 0 when there is none. Reading stops at that record; callers check
+  // this after their loop so the file with the broken quote is the one named.
+  int64_t unclosed_quote_line() const { return unclosed_quote_line_; }
   // Field with leading/trailing spaces and tabs removed.
   absl::string_view Trimmed(int col) const;
 
@@ -66,6 +72,7 @@ class CsvReader {
   int64_t line_ = 0;
   std::vector<absl::string_view> fields_;  // [0, num_fields_) hold the current record
   int num_fields_ = 0;
+  int64_t unclosed_quote_line_ = 0;
   std::vector<std::string> header_;
 };
 
@@ -98,6 +105,10 @@ inline bool ParseInt64(absl::string_view s, int64_t* out) {
   return true;
 }
 bool ParseDouble(absl::string_view s, double* out);
+
+// `value` for an error message: at most `max_bytes` of it, then "... (N bytes)" (a broken file
+// or request must not put megabytes into a log line or a gRPC status).
+std::string Abbreviate(absl::string_view value, size_t max_bytes = 64);
 
 // Counts '\n' in the buffer (an upper bound on records, for reserve()).
 size_t CountLines(const char* data, size_t size);

@@ -237,8 +237,17 @@ class FeedLoader {
   absl::Status RowError(absl::string_view file, int64_t line, absl::string_view column,
                         absl::string_view value, absl::string_view what) const {
     return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file), ": line ", line,
-                                                   ", column ", column, ", value '", value,
-                                                   "': ", what));
+                                                   ", column ", column, ", value '",
+                                                   Abbreviate(value), "': ", what));
+  }
+
+  // The reader stopped at a quoted field that never closes: name this file and that line.
+  absl::Status CheckQuotes(const CsvReader& r, absl::string_view file) const {
+    if (r.unclosed_quote_line() == 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        src_.Describe(file), ": line ", r.unclosed_quote_line(),
+        ": a quoted field opens and is never closed (unbalanced '\"'); the file is not read "
+        "past it"));
   }
 
   // Reads a file into a buffer kept alive for the whole feed (local maps point into it).
@@ -247,7 +256,9 @@ class FeedLoader {
     if (!buf.ok()) return buf.status();
     buffers_.push_back(std::move(*buf));
     FileBuffer& b = buffers_.back();
-    return CsvReader(b.data.get(), b.size);
+    CsvReader r(b.data.get(), b.size);
+    if (auto s = CheckQuotes(r, file); !s.ok()) return s;  // in the header row
+    return r;
   }
 
   absl::Status RequireColumns(const CsvReader& r, absl::string_view file,
@@ -334,6 +345,7 @@ class FeedLoader {
       agency_map_.emplace(r->Field(c_id), idx);
       if (first_agency_ == kNoIndex) first_agency_ = idx;
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     if (first_agency_ == kNoIndex) {
       return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file), ": no agency rows"));
     }
@@ -383,6 +395,7 @@ class FeedLoader {
           "route_id_merged", "route_id_renamed");
       route_map_.emplace(id, idx);
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     return absl::OkStatus();
   }
 
@@ -444,6 +457,7 @@ class FeedLoader {
           "stop_id_merged", "stop_id_renamed");
       stop_map_.emplace(id, idx);
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     return absl::OkStatus();
   }
 
@@ -495,6 +509,7 @@ class FeedLoader {
         local_map.emplace(id, static_cast<uint32_t>(local.size()));
         local.push_back(std::move(s));
       }
+      if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     }
     if (src_.Has("calendar_dates.txt")) {
       const char* file = "calendar_dates.txt";
@@ -527,6 +542,7 @@ class FeedLoader {
         GtfsService& s = local[it->second];
         (type == "1" ? s.added_dates : s.removed_dates).push_back(date);
       }
+      if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     }
     // In file order, so that service indices follow the files.
     std::vector<absl::string_view> local_ids(local.size());
@@ -627,6 +643,7 @@ class FeedLoader {
       if (!pts.empty() && pts.back().shape == p.shape && pts.back().seq >= p.seq) sorted = false;
       pts.push_back(p);
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     if (!sorted) {
       std::stable_sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) {
         return a.shape != b.shape ? a.shape < b.shape : a.seq < b.seq;
@@ -737,6 +754,7 @@ class FeedLoader {
       trip_ids_.push_back(id);
       trips_.push_back(std::move(t));
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     return absl::OkStatus();
   }
 
@@ -777,6 +795,7 @@ class FeedLoader {
     };
     if (auto s = advance(); !s.ok()) return s;
     CsvReader r(text, limit);
+    if (auto s = CheckQuotes(r, file); !s.ok()) return s;
     size_t released = 0;
     int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
         c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
@@ -806,6 +825,7 @@ class FeedLoader {
     const size_t ncols = r.num_columns();
     for (;;) {
       if (!r.Next()) {
+        if (auto s = CheckQuotes(r, file); !s.ok()) return s;
         if (limit == text_size) break;
         // Text already parsed is not needed any more (except the trip id the next row is
         // compared with): return its pages, so the whole file is never resident at once.
@@ -1128,6 +1148,7 @@ class FeedLoader {
       if (fq.end_s <= fq.start_s) Warn("frequency_end_not_after_start");
       f_.frequencies.push_back(fq);
     }
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     return absl::OkStatus();
   }
 
@@ -1139,7 +1160,9 @@ class FeedLoader {
     if (!r.ok()) return r.status();
     int c_pub = r->Column("feed_publisher_name"), c_ver = r->Column("feed_version"),
         c_start = r->Column("feed_start_date"), c_end = r->Column("feed_end_date");
-    if (r->Next()) {
+    bool has_row = r->Next();
+    if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
+    if (has_row) {
       info->publisher_name = std::string(r->Field(c_pub));
       info->version = std::string(r->Field(c_ver));
       if (!r->Trimmed(c_start).empty() && !ParseGtfsDate(r->Field(c_start), &info->start_date)) {

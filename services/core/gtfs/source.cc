@@ -16,6 +16,15 @@ namespace {
 
 constexpr size_t kChunkBytes = size_t{4} << 20;
 
+// Zip entries are refused before anything is inflated when they declare more than this (bytes):
+// the largest real GTFS file seen, NYC Brooklyn's stop_times.txt, is 153 MB.
+constexpr uint64_t kMaxZipEntryBytes = uint64_t{4} << 30;
+// ... or, above kRatioCheckBytes, inflate more than this many times their compressed size. Real
+// feeds compress at most ~20:1 (the NYC zips: 4-20:1); deflate reaches ~1030:1 on repeated
+// bytes, which is what a zip bomb is (a 2.4 MB one declared 1 GB).
+constexpr uint64_t kMaxZipRatio = 200;
+constexpr uint64_t kRatioCheckBytes = uint64_t{8} << 20;
+
 class DirSource : public FeedSource {
  public:
   explicit DirSource(std::string dir) : dir_(std::move(dir)) {
@@ -97,8 +106,19 @@ class ZipSource : public FeedSource {
       }
     }
     std::string err = done == size ? "" : zip_file_strerror(zf);
+    if (done == size) {
+      // Read to the end of the entry: libzip checks the CRC only there, and an entry whose
+      // directory understates its size would otherwise be cut short without a word.
+      char extra;
+      zip_int64_t n = zip_fread(zf, &extra, 1);
+      if (n > 0) {
+        err = absl::StrCat("holds more than the ", size, " bytes its zip directory declares");
+      } else if (n < 0) {
+        err = zip_file_strerror(zf);
+      }
+    }
     zip_fclose(zf);
-    if (done != size) {
+    if (done != size || !err.empty()) {
       return absl::DataLossError(absl::StrCat(Describe(name), ": corrupt zip entry: ", err));
     }
     return absl::OkStatus();
@@ -152,6 +172,25 @@ absl::StatusOr<std::unique_ptr<FeedSource>> FeedSource::Open(const std::string& 
     zip_error_fini(&ze);
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a GTFS directory or readable .zip file: ", msg));
+  }
+  // Refuse implausible sizes from the directory before anything is inflated (zip bombs).
+  zip_int64_t entries = zip_get_num_entries(z, 0);
+  for (zip_int64_t i = 0; i < entries; ++i) {
+    zip_stat_t st;
+    if (zip_stat_index(z, static_cast<zip_uint64_t>(i), 0, &st) != 0) continue;
+    if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) continue;
+    const uint64_t size = st.size, comp = std::max<uint64_t>(1, st.comp_size);
+    const bool too_big = size > kMaxZipEntryBytes;
+    const bool bomb = size > kRatioCheckBytes && size / comp > kMaxZipRatio;
+    if (too_big || bomb) {
+      std::string name = st.valid & ZIP_STAT_NAME ? st.name : absl::StrCat("entry ", i);
+      zip_discard(z);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, "/", name, ": declares ", size, " bytes from ", st.comp_size,
+          " compressed; refused (a GTFS file may be at most ", kMaxZipEntryBytes,
+          " bytes, and above ", kRatioCheckBytes, " bytes inflate at most ", kMaxZipRatio,
+          ":1: this looks like a zip bomb)"));
+    }
   }
   return std::unique_ptr<FeedSource>(new ZipSource(path, z));
 }

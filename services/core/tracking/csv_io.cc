@@ -117,7 +117,7 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
     if (col[c] < 0)
       return absl::InvalidArgumentError(absl::StrCat(
           src, " line ", csv.line(), ": header has no column '", kColNames[c],
-          "' (required: vehicle_id,timestamp,lat,lon; found: ", Trim(record_text()), ")"));
+          "' (required: vehicle_id,timestamp,lat,lon; found: ", Abbreviate(Trim(record_text()), 200), ")"));
   }
   const size_t num_fields = csv.num_columns();
 
@@ -129,14 +129,14 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
     return absl::OkStatus();
   };
   auto bad_value = [&](int c, absl::string_view value, absl::string_view expect) {
-    return bad(absl::StrCat("column ", kColNames[c], ": '", value, "' is not ", expect));
+    return bad(absl::StrCat("column ", kColNames[c], ": '", Abbreviate(value), "' is not ", expect));
   };
 
   while (csv.Next()) {
     ++st.rows;
     if (csv.num_fields() < num_fields) {
       SB_RETURN_IF_ERROR(bad(absl::StrCat("has ", csv.num_fields(), " fields, the header has ",
-                                          num_fields, ": '", record_text(), "'")));
+                                          num_fields, ": '", Abbreviate(record_text()), "'")));
       continue;
     }
     auto field = [&](int c) { return csv.Field(col[c]); };
@@ -145,6 +145,13 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
     absl::string_view ts_text = Trim(field(kTimestamp));
     if (!ParseOptDouble(ts_text, &ts) || !std::isfinite(ts)) {
       SB_RETURN_IF_ERROR(bad_value(kTimestamp, ts_text, "an epoch time in seconds"));
+      continue;
+    }
+    if (!(ts >= static_cast<double>(kMinPlausibleFixTime) &&
+          ts < static_cast<double>(kMaxPlausibleFixTime))) {  // before llround can overflow
+      absl::Status s = bad_value(kTimestamp, ts_text,
+                                 "an epoch time in seconds between 2000-01-01 and 2100-01-01");
+      if (!s.ok()) return s;
       continue;
     }
     f.timestamp_s = static_cast<int64_t>(std::llround(ts));
@@ -195,6 +202,11 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
     f.route_id.assign(rid.data(), rid.size());
     out->push_back(std::move(f));
     ++st.fixes;
+  }
+  if (csv.unclosed_quote_line() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        src, " line ", csv.unclosed_quote_line(),
+        ": a quoted field opens and is never closed (unbalanced '\"'); not read past it"));
   }
   return absl::OkStatus();
 }
@@ -261,7 +273,7 @@ absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsBuffer(char* data, size_t 
     auto field = [&](int c) { return csv.Field(col[c]); };
     auto bad = [&](int c) {
       return absl::InvalidArgumentError(absl::StrCat(name, ":", csv.line(), ": column ",
-                                                     kNames[c], ": bad value '", field(c), "'"));
+                                                     kNames[c], ": bad value '", Abbreviate(field(c)), "'"));
     };
     StopVisit v;
     v.vehicle_id = std::string(field(kVehicle));

@@ -12,6 +12,12 @@
 
 namespace smartbus {
 
+// The times a fix may carry at the system's edges (Positions CSV, ingest): 2000-01-01 ..
+// 2100-01-01 UTC, epoch seconds. Outside it a timestamp is a broken unit clock or a broken file
+// (0, negative, milliseconds, 1e300), refused as a bad field before it reaches an engine clock.
+inline constexpr int64_t kMinPlausibleFixTime = 946684800;   // 2000-01-01T00:00:00Z
+inline constexpr int64_t kMaxPlausibleFixTime = 4102444800;  // 2100-01-01T00:00:00Z
+
 // One GPS report of a vehicle (a Positions CSV row, or an ingest RPC message).
 struct Fix {
   std::string vehicle_id;   // required, non-empty

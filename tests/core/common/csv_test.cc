@@ -87,5 +87,54 @@ TEST(CsvReaderTest, TrimmedAndNumbers) {
   EXPECT_EQ(CountLines("a\nb\nc", 5), 2u);
 }
 
+// Probe of 1efad70: a short row read the previous row's values for its missing columns (Field
+// compared the column with the buffer's size, not the row's field count).
+TEST(CsvReaderTest, ShortRowNeverShowsAnEarlierRowsValues) {
+  std::string text = "stop_id,name,lat,lon\n2615,Long,38.9,-77.0\n2683,XYZ\n";
+  CsvReader r(text.data(), text.size());
+  ASSERT_TRUE(r.Next());
+  EXPECT_EQ(r.Field(2), "38.9");
+  ASSERT_TRUE(r.Next());
+  EXPECT_EQ(r.num_fields(), 2u);
+  EXPECT_EQ(r.Field(1), "XYZ");
+  EXPECT_EQ(r.Field(2), "");  // was "38.9"
+  EXPECT_EQ(r.Field(3), "");  // was "-77.0"
+  EXPECT_FALSE(r.Next());
+}
+
+// CR-only line ends (old Mac exports) are line ends; the file was one giant header before.
+TEST(CsvReaderTest, CrOnlyLineEnds) {
+  Parsed p = ParseAll("a,b\r1,2\r\"q\",4\r\r5,6");
+  EXPECT_EQ(p.header, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(p.rows.size(), 3u);
+  EXPECT_EQ(p.rows[0], (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(p.rows[1], (std::vector<std::string>{"q", "4"}));
+  EXPECT_EQ(p.rows[2], (std::vector<std::string>{"5", "6"}));
+  EXPECT_EQ(p.lines, (std::vector<int64_t>{2, 3, 5}));
+}
+
+// An unbalanced quote stops the reader at its record and says on which line it opened, instead
+// of swallowing the rest of the file into one field.
+TEST(CsvReaderTest, UnclosedQuoteStopsAndNamesItsLine) {
+  std::string text = "a,b\n1,2\n3,\"oops\n4,5\n6,7\n";
+  CsvReader r(text.data(), text.size());
+  ASSERT_TRUE(r.Next());
+  EXPECT_EQ(r.unclosed_quote_line(), 0);
+  EXPECT_FALSE(r.Next());
+  EXPECT_EQ(r.unclosed_quote_line(), 3);
+  EXPECT_FALSE(r.Next());
+}
+
+TEST(CsvReaderTest, AbbreviateKeepsMessagesShort) {
+  EXPECT_EQ(Abbreviate("short"), "short");
+  std::string big(10'000'000, 'x');
+  std::string a = Abbreviate(big);
+  EXPECT_LT(a.size(), 100u);
+  EXPECT_NE(a.find("(10000000 bytes)"), std::string::npos);
+  // Never cuts a UTF-8 sequence in two.
+  std::string utf = std::string(63, 'a') + "\xC3\xA9" + std::string(10, 'b');
+  EXPECT_EQ(Abbreviate(utf).substr(0, 66), std::string(63, 'a') + "...");
+}
+
 }  // namespace
 }  // namespace smartbus

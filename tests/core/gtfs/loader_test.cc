@@ -3,6 +3,8 @@
 // for a bad row, the line).
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -649,6 +651,122 @@ TEST(BadFeedTest, ErrorInSecondFeedNamesThatFeed) {
 }
 
 // ---- the real WMATA feed ----------------------------------------------------------------------
+
+// ---- findings of the adversarial probe of 1efad70 --------------------------------------------
+
+// A truncated stops.txt row took the previous stop's coordinates, exit 0.
+TEST(ProbeTest, TruncatedStopRowIsAnErrorNotTheNeighboursCoordinates) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,40.0000,-75.0000\n"
+      "S2,Second\n"
+      "S3,Third,40.0020,-75.0000\n";
+  EXPECT_THAT(LoadError(files),
+              AllOf(HasSubstr("stops.txt"), HasSubstr("line 3"), HasSubstr("stop_lat")));
+}
+
+// A truncated first stop_times row of a trip took another trip's stop and sequence.
+TEST(ProbeTest, TruncatedStopTimesRowIsAnError) {
+  FeedFiles files = MinimalFeed();
+  files["stop_times.txt"] =
+      "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+      "T2,09:00:00,09:00:00,S1,1\n"
+      "T1,08:00:00\n"
+      "T1,08:05:00,08:05:00,S2,2\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 3"),
+                                      HasSubstr("stop_id"), HasSubstr("''")));
+}
+
+// An unbalanced quote in stops.txt was blamed on stop_times.txt.
+TEST(ProbeTest, UnbalancedQuoteIsBlamedOnItsOwnFile) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,40.0000,-75.0000\n"
+      "S2,\"Second,40.0010,-75.0000\n"
+      "S3,Third,40.0020,-75.0000\n";
+  EXPECT_THAT(LoadError(files), AllOf(HasSubstr("stops.txt"), HasSubstr("line 3"),
+                                      HasSubstr("never closed"),
+                                      ::testing::Not(HasSubstr("stop_times.txt"))));
+}
+
+// The error for an unbalanced quote in a big stop_times.txt carried ~9.9 MB of the file.
+TEST(ProbeTest, ErrorsStaySmallOnHugeFields) {
+  FeedFiles files = MinimalFeed();
+  std::string st = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                   "T1,08:00:00,08:00:00,S1,1\n"
+                   "T1,08:05:00,08:05:00,\"S2,2\n";
+  for (int i = 0; i < 200000; ++i) st += "T1,08:10:00,08:10:00,S3,3\n";
+  files["stop_times.txt"] = st;
+  std::string err = LoadError(files);
+  EXPECT_THAT(err, AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 3"), HasSubstr("never closed")));
+  EXPECT_LT(err.size(), 400u);
+  // A huge unquoted value in a row error is cut too.
+  files = MinimalFeed();
+  files["stops.txt"] = "stop_id,stop_name,stop_lat,stop_lon\nS1,First," + std::string(5 << 20, '9') +
+                       ",-75.0\n";
+  err = LoadError(files);
+  EXPECT_THAT(err, AllOf(HasSubstr("stops.txt"), HasSubstr("stop_lat"), HasSubstr("bytes)")));
+  EXPECT_LT(err.size(), 400u);
+}
+
+// CR-only line ends said "no agency rows".
+TEST(ProbeTest, CrOnlyLineEndsLoad) {
+  FeedFiles files = MinimalFeed();
+  for (auto& [name, content] : files)
+    for (char& c : content)
+      if (c == '\n') c = '\r';
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->stops.size(), 3u);
+  EXPECT_EQ(feed->stop_times.size(), 6u);
+}
+
+// Patches the uncompressed size of `entry` in the zip's central directory.
+void UnderstateZipSize(const std::string& path, const std::string& entry, uint32_t size) {
+  std::string z;
+  {
+    std::ifstream in(path, std::ios::binary);
+    z.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bool patched = false;
+  for (size_t i = 0; i + 46 < z.size(); ++i) {
+    if (z.compare(i, 4, "PK\x01\x02") != 0) continue;
+    uint16_t name_len = static_cast<uint8_t>(z[i + 28]) | static_cast<uint8_t>(z[i + 29]) << 8;
+    if (z.compare(i + 46, name_len, entry) != 0) continue;
+    for (int b = 0; b < 4; ++b) z[i + 24 + b] = static_cast<char>((size >> (8 * b)) & 0xFF);
+    patched = true;
+  }
+  ASSERT_TRUE(patched);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << z;
+}
+
+// A zip whose directory understates stop_times.txt's size loaded 22 of 232,187 rows, exit 0.
+TEST(ProbeTest, ZipEntryLongerThanItsDirectorySaysIsCorrupt) {
+  TempDir dir;
+  FeedFiles files = MinimalFeed();
+  std::string path = WriteFeedZip(dir.path() + "/f.zip", files);
+  UnderstateZipSize(path, "stop_times.txt", 60);
+  auto feed = LoadGtfs({path});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()),
+              AllOf(HasSubstr("stop_times.txt"), HasSubstr("corrupt zip entry")));
+}
+
+// A 2.4 MB zip bomb cost 1.07 GB RSS: refused from its directory before inflating.
+TEST(ProbeTest, ZipBombRefusedBeforeInflating) {
+  TempDir dir;
+  FeedFiles files = MinimalFeed();
+  files["shapes.txt"] = "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence\n" +
+                        std::string(size_t{40} << 20, '\n');  // 40 MiB of blank lines
+  std::string path = WriteFeedZip(dir.path() + "/bomb.zip", files);
+  auto feed = LoadGtfs({path});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()),
+              AllOf(HasSubstr("shapes.txt"), HasSubstr("zip bomb")));
+}
 
 TEST(RealFeedTest, WmataPresidentsDay) {
   const std::string path = std::string(SMARTBUS_SHARED_DATA) + "/wmata-2026-02-16/gtfs";
