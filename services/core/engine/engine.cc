@@ -1,5 +1,7 @@
 #include "services/core/engine/engine.h"
 
+#include <algorithm>
+
 namespace smartbus {
 
 Engine::Engine(std::shared_ptr<const Network> network, const EngineOptions& options)
@@ -7,20 +9,41 @@ Engine::Engine(std::shared_ptr<const Network> network, const EngineOptions& opti
   visits_.reserve(64);
 }
 
+int64_t Engine::FixesClock(const Fix& fix) {
+  const int64_t ts = fix.timestamp_s;
+  if (!clock_set_) return ts;
+  if (ts <= clock_s_) return clock_s_;
+  // Ahead by more than max_clock_jump_s: the tracker rejects it against this clock.
+  if (ts - clock_s_ > options_.max_clock_jump_s) return clock_s_;
+  if (ts - clock_s_ <= options_.clock_step_s) return ts;
+  // A big step: count the distinct vehicles that say so (forgetting claims the clock has since
+  // caught up with; at most clock_quorum entries are ever kept).
+  const int64_t step_end = clock_s_ + options_.clock_step_s;
+  ahead_.erase(std::remove_if(ahead_.begin(), ahead_.end(),
+                              [&](const auto& a) { return a.second <= step_end; }),
+               ahead_.end());
+  bool found = false;
+  for (auto& [vehicle, t] : ahead_) {
+    if (vehicle == fix.vehicle_id) {
+      t = ts;
+      found = true;
+    }
+  }
+  if (!found) ahead_.emplace_back(fix.vehicle_id, ts);
+  size_t quorum = static_cast<size_t>(std::max(1, options_.clock_quorum));
+  quorum = std::min(quorum, std::max<size_t>(1, tracker_.num_vehicles()));
+  if (ahead_.size() < quorum) return clock_s_;  // rejected as future_timestamp for now
+  int64_t agreed = ts;
+  for (const auto& a : ahead_) agreed = std::min(agreed, a.second);
+  ahead_.clear();
+  clock_s_ = agreed;  // the clock moves to what every one of them vouches for
+  return ts;
+}
+
 void Engine::Process(const Fix& fix) {
   visits_.clear();
   int64_t now = clock_s_;
-  if (options_.clock_mode == ClockMode::kFixes) {
-    if (!clock_set_) {
-      now = fix.timestamp_s;
-    } else if (fix.timestamp_s > clock_s_ &&
-               fix.timestamp_s - clock_s_ <= options_.max_clock_jump_s) {
-      now = fix.timestamp_s;
-    } else if (fix.timestamp_s > clock_s_) {
-      // Too far ahead: let the tracker reject it against the current clock.
-      now = clock_s_ + options_.max_clock_jump_s - options_.tracker.rejection.future_tolerance_s;
-    }
-  }
+  if (options_.clock_mode == ClockMode::kFixes) now = FixesClock(fix);
   const VehicleState* state = tracker_.Process(fix, now, &match_, &visits_);
   if (options_.clock_mode == ClockMode::kFixes && match_.state != MatchState::kRejected &&
       (!clock_set_ || fix.timestamp_s > clock_s_)) {

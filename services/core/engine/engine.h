@@ -10,15 +10,21 @@
 //                        after OnMatch; for a rejected fix `s` is the unchanged state.
 // A predictor is a listener: it reads VehicleState/StopVisit and emits its own output.
 //
-// Clock: with ClockMode::kFixes (replay), the engine clock is the newest accepted fix time; a fix
-// more than max_clock_jump_s ahead of it is rejected as future_timestamp (a bogus date in a
-// file), unless it is the very first. With ClockMode::kExternal (server), SetClock() sets it.
+// Clock: with ClockMode::kFixes (replay, smartbusd --clock=fixes), the engine clock is the newest
+// accepted fix time, but one vehicle cannot drag it far: a fix more than clock_step_s ahead of
+// the clock is rejected as future_timestamp until clock_quorum distinct vehicles (or every
+// vehicle seen so far, when fewer) have reported beyond clock + clock_step_s; the clock then
+// moves to the earliest of their times. A fix more than max_clock_jump_s ahead is always
+// future_timestamp (a bogus date in a file), unless it is the very first.
+// With ClockMode::kExternal (server), SetClock() sets it.
 //
 // Thread safety: not thread-safe. Listeners are not owned and must outlive the Engine.
 // Allocation: Process allocates nothing per fix once buffers have grown (see Tracker).
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "services/core/network/network.h"
@@ -43,6 +49,12 @@ struct EngineOptions {
   ClockMode clock_mode = ClockMode::kFixes;
   // kFixes: a fix this far ahead of the clock is future_timestamp (s). Default 6 h.
   int64_t max_clock_jump_s = 6 * 3600;
+  // kFixes: how far one vehicle alone may move the clock ahead (s). Default 1 h: a whole fleet
+  // silent for longer than that is a break in service (the night), after which the first
+  // clock_quorum vehicles agree on the new time. A lone unit with a wrong clock moves nothing.
+  int64_t clock_step_s = 3600;
+  // kFixes: distinct vehicles needed to move the clock by more than clock_step_s. Default 3.
+  int clock_quorum = 3;
 };
 
 class Engine {
@@ -68,8 +80,13 @@ class Engine {
   EngineOptions options_;
   Tracker tracker_;
   std::vector<EngineListener*> listeners_;
+  // kFixes: the clock a fix is processed against (and, through the quorum, the new clock).
+  int64_t FixesClock(const Fix& fix);
+
   int64_t clock_s_ = 0;
   bool clock_set_ = false;
+  // kFixes: vehicles that reported beyond clock + clock_step_s, with their newest such time.
+  std::vector<std::pair<std::string, int64_t>> ahead_;
   MatchResult match_;
   std::vector<StopVisit> visits_;
 };

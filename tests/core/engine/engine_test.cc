@@ -86,6 +86,38 @@ TEST(Engine, ReplayClockRejectsFarFutureFix) {
   EXPECT_EQ(engine.clock_s(), t + 10);
 }
 
+// Probe of 1efad70: with the clock following fixes, five bogus fixes (each within the 6 h jump
+// allowance) moved the clock 30 h ahead. One vehicle alone now moves it at most clock_step_s; a
+// bigger step needs clock_quorum distinct vehicles, and then goes to the earliest they vouch for.
+TEST(Engine, ReplayClockIsNotDraggedByOneVehicle) {
+  auto w = testing::MakeOutAndBack();
+  Engine engine(w.net);
+  int64_t t = w.day_start_s + testing::OutAndBack::kOutStart;
+  for (const char* v : {"a", "b", "c", "d"}) engine.Process(MakeFix(v, t, At(0, 0)));
+  ASSERT_EQ(engine.clock_s(), t);
+  for (int i = 1; i <= 5; ++i) {
+    engine.Process(MakeFix("liar", t + 6 * 3600 * i - 60, At(10, 0)));
+    EXPECT_EQ(engine.last_match().reason, RejectReason::kFutureTimestamp) << i;
+  }
+  EXPECT_EQ(engine.clock_s(), t);
+  // Real buses keep being accepted at the real time.
+  engine.Process(MakeFix("a", t + 30, At(70, 0)));
+  EXPECT_EQ(engine.last_match().reason, RejectReason::kNone);
+  EXPECT_EQ(engine.clock_s(), t + 30);
+  // After a real 2-hour break, the clock moves once three vehicles say so (the liar's old claim
+  // is one of them, but the clock goes to the earliest time claimed, the real one).
+  const int64_t t2 = t + 2 * 3600;
+  engine.Process(MakeFix("a", t2, At(0, 0)));
+  EXPECT_EQ(engine.last_match().reason, RejectReason::kFutureTimestamp);
+  EXPECT_EQ(engine.clock_s(), t + 30);
+  engine.Process(MakeFix("b", t2 + 5, At(0, 0)));
+  EXPECT_EQ(engine.last_match().reason, RejectReason::kNone);
+  EXPECT_EQ(engine.clock_s(), t2 + 5);
+  engine.Process(MakeFix("a", t2 + 20, At(0, 0)));
+  EXPECT_EQ(engine.last_match().reason, RejectReason::kNone);
+  EXPECT_EQ(engine.clock_s(), t2 + 20);
+}
+
 TEST(Engine, ExternalClock) {
   auto w = testing::MakeOutAndBack();
   EngineOptions o;

@@ -45,7 +45,7 @@ TEST(PositionsCsv, MissingRequiredColumnNamesIt) {
 }
 
 TEST(PositionsCsv, BadRowNamesLineColumnAndValue) {
-  std::string csv = "vehicle_id,timestamp,lat,lon\nv,100,38.9,-77\nv,101,abc,-77\n";
+  std::string csv = "vehicle_id,timestamp,lat,lon\nv,1771257400,38.9,-77\nv,1771257401,abc,-77\n";
   std::vector<Fix> fixes;
   PositionsReadOptions o;
   o.source_name = "pos.csv";
@@ -58,7 +58,7 @@ TEST(PositionsCsv, BadRowNamesLineColumnAndValue) {
   fixes.clear();
   o.skip_bad_rows = true;
   PositionsReadStats st;
-  ASSERT_TRUE(ParsePositionsCsv(csv + "v,1x,1,1\nv,102,38.9\n", o, &fixes, &st).ok());
+  ASSERT_TRUE(ParsePositionsCsv(csv + "v,1x,1,1\nv,1771257402,38.9\n", o, &fixes, &st).ok());
   EXPECT_EQ(fixes.size(), 1u);
   EXPECT_EQ(st.skipped_rows, 3);
   EXPECT_NE(st.first_error.find("line 3"), std::string::npos);
@@ -66,13 +66,34 @@ TEST(PositionsCsv, BadRowNamesLineColumnAndValue) {
 
 // Unusable but readable values become fixes the tracker rejects (one Matches row each).
 TEST(PositionsCsv, NanAndEmptyPositionsAreFixes) {
-  std::string csv = "vehicle_id,timestamp,lat,lon\nv,100,nan,-77\n,101,38.9,-77\nv,102,,\n";
+  std::string csv = "vehicle_id,timestamp,lat,lon\nv,1771257400,nan,-77\n,1771257401,38.9,-77\nv,1771257402,,\n";
   std::vector<Fix> fixes;
   ASSERT_TRUE(ParsePositionsCsv(csv, {}, &fixes).ok());
   ASSERT_EQ(fixes.size(), 3u);
   EXPECT_TRUE(std::isnan(fixes[0].lat));
   EXPECT_TRUE(fixes[1].vehicle_id.empty());
   EXPECT_TRUE(std::isnan(fixes[2].lon));
+}
+
+// Probe of 1efad70: timestamps 0, negative, in milliseconds or 1e300 poisoned the replay clock
+// (20,361 of 20,777 fixes then future_timestamp) or overflowed llround: they are bad rows.
+TEST(PositionsCsv, ImplausibleTimestampsAreBadRows) {
+  std::string csv =
+      "vehicle_id,timestamp,lat,lon\nv,0,38.9,-77\nv,-5,38.9,-77\nv,1e300,38.9,-77\n"
+      "v,1771257400000,38.9,-77\nv,1771257400,38.9,-77\n";
+  std::vector<Fix> fixes;
+  absl::Status s = ParsePositionsCsv(csv, {}, &fixes);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("line 2"), absl::string_view::npos) << s.message();
+  EXPECT_NE(s.message().find("2000-01-01"), absl::string_view::npos) << s.message();
+  PositionsReadOptions o;
+  o.skip_bad_rows = true;
+  PositionsReadStats st;
+  fixes.clear();
+  ASSERT_TRUE(ParsePositionsCsv(csv, o, &fixes, &st).ok());
+  ASSERT_EQ(fixes.size(), 1u);
+  EXPECT_EQ(fixes[0].timestamp_s, 1771257400);
+  EXPECT_EQ(st.skipped_rows, 4);
 }
 
 TEST(MatchesCsv, RowFormat) {
