@@ -88,6 +88,15 @@ absl::Status MemoryStore::AppendPosition(const Fix& fix) {
   return AppendPositionLocked(fix);
 }
 
+absl::StatusOr<std::vector<std::string>> MemoryStore::ListPositionVehicles() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, fixes] : positions_)
+    if (!fixes.empty()) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view vehicle_id,
                                                             int64_t since_s) {
   std::lock_guard<std::mutex> l(mu_);

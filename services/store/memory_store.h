@@ -22,6 +22,7 @@ class MemoryStore : public Store {
   absl::StatusOr<VehicleRecord> GetVehicle(absl::string_view vehicle_id) override;
   absl::StatusOr<std::vector<VehicleRecord>> ListVehicles() override;
   absl::Status AppendPosition(const Fix& fix) override;
+  absl::StatusOr<std::vector<std::string>> ListPositionVehicles() override;
   absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view vehicle_id,
                                                  int64_t since_s) override;
   absl::Status AppendStopVisit(const StopVisitRecord& v) override;

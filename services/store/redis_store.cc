@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <algorithm>
@@ -27,7 +28,11 @@ using store_codec::ParseNumber;
 // ---------------------------------------------------------------------------------------------
 // URL
 
-std::string RedisAddress::ToString() const { return absl::StrCat(host, ":", port, "/", db); }
+std::string RedisAddress::ToString() const {
+  const std::string who = user.empty() ? "" : absl::StrCat(user, "@");
+  if (!unix_path.empty()) return absl::StrCat(who, "unix:", unix_path, "/", db);
+  return absl::StrCat(who, host, ":", port, "/", db);
+}
 
 absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
   auto bad = [&](absl::string_view why) {
@@ -35,10 +40,36 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
         "redis URL \"", url, "\": ", why, " (expected redis://host[:port][/db])"));
   };
   absl::string_view rest = url;
-  if (absl::StartsWith(rest, "rediss://")) return bad("TLS (rediss://) is not supported");
-  if (absl::StartsWith(rest, "unix://")) return bad("unix sockets are not supported");
-  if (!absl::ConsumePrefix(&rest, "redis://")) return bad("must start with redis://");
   RedisAddress a;
+  if (const char* pw = std::getenv("SMARTBUS_REDIS_PASSWORD"); pw && *pw) a.password = pw;
+  if (const char* u = std::getenv("SMARTBUS_REDIS_USER"); u && *u) a.user = u;
+  if (absl::StartsWith(rest, "rediss://"))
+    return bad("TLS (rediss://) is not supported by hiredis 0.14: put Redis on a private "
+               "network or a unix socket");
+  if (absl::ConsumePrefix(&rest, "unix://")) {
+    absl::string_view path = rest, query;
+    if (size_t q = rest.find('?'); q != absl::string_view::npos) {
+      path = rest.substr(0, q);
+      query = rest.substr(q + 1);
+    }
+    if (path.empty() || path.front() != '/') return bad("unix:// needs an absolute socket path");
+    if (!query.empty() && (!absl::ConsumePrefix(&query, "db=") || !absl::SimpleAtoi(query, &a.db) ||
+                           a.db < 0 || a.db > 65535))
+      return bad("after the socket path only ?db=N is understood");
+    a.unix_path = std::string(path);
+    return a;
+  }
+  if (!absl::ConsumePrefix(&rest, "redis://"))
+    return bad("must start with redis:// or unix://");
+  if (size_t at = rest.rfind('@', rest.find('/')); at != absl::string_view::npos) {
+    absl::string_view userinfo = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    size_t colon = userinfo.find(':');
+    if (colon == absl::string_view::npos) return bad("user:password@ needs a ':' (or :password@)");
+    a.user = std::string(userinfo.substr(0, colon));
+    a.password = std::string(userinfo.substr(colon + 1));
+    if (a.password.empty()) return bad("empty password before '@'");
+  }
   absl::string_view hostport = rest;
   size_t slash = rest.find('/');
   if (slash != absl::string_view::npos) {
@@ -49,9 +80,6 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
         return bad(absl::StrCat("database \"", db, "\" is not a number >= 0"));
       }
     }
-  }
-  if (hostport.find('@') != absl::string_view::npos) {
-    return bad("passwords (user:pass@host) are not supported");
   }
   if (hostport.empty()) return bad("no host");
   if (hostport.front() == '[') {  // [ipv6]:port
@@ -341,7 +369,7 @@ std::string RedisStore::Describe() const {
 }
 
 absl::Status RedisStore::IoErrorLocked(absl::string_view what) {
-  std::string msg = absl::StrCat("redis ", address_.host, ":", address_.port, ": ", what);
+  std::string msg = absl::StrCat("redis ", address_.ToString(), ": ", what);
   if (ctx_ != nullptr) {
     if (ctx_->err != 0) absl::StrAppend(&msg, ": ", ctx_->errstr);
     redisFree(ctx_);
@@ -356,8 +384,11 @@ absl::Status RedisStore::EnsureConnectedLocked() {
   known_vehicles_.clear();
   veh_keys_.clear();
   pos_keys_.clear();
-  ctx_ = redisConnectWithTimeout(address_.host.c_str(), address_.port,
-                                 ClampedTimeval(options_.connect_timeout));
+  ctx_ = address_.unix_path.empty()
+             ? redisConnectWithTimeout(address_.host.c_str(), address_.port,
+                                       ClampedTimeval(options_.connect_timeout))
+             : redisConnectUnixWithTimeout(address_.unix_path.c_str(),
+                                           ClampedTimeval(options_.connect_timeout));
   if (ctx_ == nullptr) return IoErrorLocked("cannot allocate a connection");
   if (ctx_->err != 0) return IoErrorLocked("connect");
   {
@@ -378,7 +409,24 @@ absl::Status RedisStore::EnsureConnectedLocked() {
   if (redisSetTimeout(ctx_, ClampedTimeval(options_.command_timeout)) != REDIS_OK) {
     return IoErrorLocked("set timeout");
   }
-  redisEnableKeepAlive(ctx_);
+  if (address_.unix_path.empty()) redisEnableKeepAlive(ctx_);
+  if (!address_.password.empty()) {
+    auto* r = static_cast<redisReply*>(
+        address_.user.empty()
+            ? redisCommand(ctx_, "AUTH %s", address_.password.c_str())
+            : redisCommand(ctx_, "AUTH %s %s", address_.user.c_str(), address_.password.c_str()));
+    if (r == nullptr) return IoErrorLocked("AUTH");
+    Reply reply(r);
+    if (r->type == REDIS_REPLY_ERROR) {  // the reply never holds the password
+      absl::Status s = ErrorReply(absl::StrCat("AUTH", address_.user.empty() ? "" : " as ",
+                                               address_.user),
+                                  Str(r));
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      last_error_ = std::string(s.message());
+      return s;
+    }
+  }
   {
     // A server still loading its AOF/RDB answers -LOADING to some commands of a pipeline and
     // executes the rest once loaded: wait until it answers PING before sending writes.
@@ -751,6 +799,31 @@ absl::StatusOr<VehicleRecord> RedisStore::GetVehicle(absl::string_view vehicle_i
     return absl::NotFoundError(absl::StrCat("no stored state for vehicle \"", vehicle_id, "\""));
   }
   return DecodeVehicle(key, vehicle_id, r->get());
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string prefix = absl::StrCat(options_.key_prefix, "pos:");
+  const std::string match = absl::StrCat(prefix, "*");  // ids with * ? [ match themselves too
+  std::vector<std::string> ids;
+  std::string cursor = "0";
+  do {
+    auto r = CommandLocked({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "stream"});
+    if (!r.ok()) return r.status();
+    const redisReply* rep = r->get();
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || !IsStr(rep->element[0]) ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY)
+      return absl::DataLossError("SCAN: unexpected reply");
+    cursor = std::string(Str(rep->element[0]));
+    const redisReply* keys = rep->element[1];
+    for (size_t i = 0; i < keys->elements; ++i) {
+      absl::string_view k = Str(keys->element[i]);
+      if (absl::StartsWith(k, prefix)) ids.emplace_back(k.substr(prefix.size()));
+    }
+  } while (cursor != "0");
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {

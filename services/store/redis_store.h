@@ -24,15 +24,23 @@ namespace smartbus {
 
 class RedisPipeline;  // redis_store.cc
 
-// Where a Redis server is: parsed from "redis://host[:port][/db]" (hiredis 0.14 parses no URLs).
+// Where a Redis server is and who we are to it: parsed from
+//   redis://[[user]:password@]host[:port][/db]     TCP, AUTH [user] password after connecting
+//   unix:///path/to/redis.sock[?db=N]               a unix socket (no network exposure)
+// (hiredis 0.14 parses no URLs). Without a password in the URL, $SMARTBUS_REDIS_PASSWORD (and
+// $SMARTBUS_REDIS_USER for an ACL user) is used when set: keeps the secret out of `ps`.
 struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
-  std::string ToString() const;  // "host:port/db"
+  std::string unix_path;  // non-empty: connect to this unix socket instead of host:port
+  std::string user;       // ACL user (Redis >= 6); empty: AUTH with the password only
+  std::string password;   // empty: no AUTH
+  std::string ToString() const;  // "host:port/db" or "unix:/path/db", never the password
 };
 // INVALID_ARGUMENT naming the part that is wrong ("redis://h:99999": port out of range...).
-// Passwords, TLS (rediss://) and unix sockets are not supported and say so.
+// TLS (rediss://) is not supported (hiredis 0.14) and says so: keep Redis on a private network
+// or a unix socket.
 absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url);
 
 class RedisStore : public Store {
@@ -44,6 +52,7 @@ class RedisStore : public Store {
   absl::StatusOr<VehicleRecord> GetVehicle(absl::string_view vehicle_id) override;
   absl::StatusOr<std::vector<VehicleRecord>> ListVehicles() override;
   absl::Status AppendPosition(const Fix& fix) override;
+  absl::StatusOr<std::vector<std::string>> ListPositionVehicles() override;
   absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view vehicle_id,
                                                  int64_t since_s) override;
   absl::Status AppendStopVisit(const StopVisitRecord& v) override;

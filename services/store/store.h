@@ -135,6 +135,9 @@ class Store {
 
   // --- Position history (per vehicle, capped at StoreOptions::positions_cap, oldest dropped) ---
   virtual absl::Status AppendPosition(const Fix& fix) = 0;
+  // Every vehicle id with stored position history, sorted (recovery rebuilds these vehicles even
+  // when their latest state was never written: smartbusd killed before its first flush).
+  virtual absl::StatusOr<std::vector<std::string>> ListPositionVehicles() = 0;
   // Positions of the vehicle with timestamp_s >= since_s, sorted by timestamp_s (ties: append
   // order), at most positions_cap of them (the newest appended). Of several fixes with the same
   // timestamp (a retried batch appends some twice) only the first appended is returned.

@@ -46,6 +46,28 @@ StoreWriter::~StoreWriter() {
   }
   work_cv_.notify_all();
   thread_.join();
+  std::multimap<uint64_t, std::function<void(bool)>> left;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    left.swap(waiters_);
+  }
+  for (auto& [t, done] : left) done(false);
+}
+
+uint64_t StoreWriter::Ticket() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return enqueued_seq_;
+}
+
+void StoreWriter::WhenApplied(uint64_t ticket, std::function<void(bool)> done) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (ticket > applied_seq_) {
+      waiters_.emplace(ticket, std::move(done));
+      return;
+    }
+  }
+  done(true);
 }
 
 absl::Status StoreWriter::Enqueue(StoreChange change) {
@@ -81,6 +103,7 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
       }
     }
     stats_.enqueued += changes.size();
+    enqueued_seq_ += pending_.size() - before;
     // Wake the writer when the queue was empty (it may be asleep until the next state or
     // position due time, or without a timeout) and when a full batch is ready (it may be
     // lingering for flush_interval).
@@ -182,6 +205,7 @@ void StoreWriter::Run() {
       if (stop_) return;
       continue;
     }
+    const uint64_t taken_seq = enqueued_seq_;  // every entry up to it is in incoming or held
     incoming.swap(pending_);  // pending_ takes incoming's (cleared) buffer: no allocation
     in_flight_ = incoming.size();
     const bool stopping = stop_;
@@ -286,6 +310,19 @@ void StoreWriter::Run() {
     if (take_states) {
       flush_done_ = std::max(flush_done_, gen);
       done_cv_.notify_all();
+    }
+    if (held_count_ == 0 && taken_seq > applied_seq_) {
+      // Nothing is held back: every entry up to taken_seq has been applied.
+      applied_seq_ = taken_seq;
+      if (!waiters_.empty() && waiters_.begin()->first <= applied_seq_) {
+        std::vector<std::function<void(bool)>> ready;
+        auto end = waiters_.upper_bound(applied_seq_);
+        for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+        waiters_.erase(waiters_.begin(), end);
+        l.unlock();
+        for (auto& done : ready) done(true);
+        l.lock();
+      }
     }
   }
 }

@@ -29,6 +29,9 @@
 //     of the same vehicle replaced it, or it was written).
 //   - Flush(timeout) waits until everything enqueued before the call has been applied
 //     (including held positions and the newest state of every vehicle).
+//   - WhenApplied(Ticket(), done) calls done(true) once every position, visit and model
+//     enqueued before Ticket() was applied by the store (smartbusd --ack=persisted answers a
+//     batch of fixes from there); done(false) when the writer stops first.
 //   - While the store is up, an accepted visit/model reaches it within about flush_interval
 //     plus one batch, a position within position_window + flush_interval plus one batch, a
 //     vehicle state within state_interval plus one batch.
@@ -38,6 +41,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -107,6 +111,12 @@ class StoreWriter {
   // Waits until every change enqueued before this call has been applied to the store.
   // DEADLINE_EXCEEDED (with the store's last error) when that takes longer than `timeout`.
   absl::Status Flush(absl::Duration timeout = absl::Seconds(10));
+  // How many queue entries (positions, visits, models; not vehicle states) were enqueued so far.
+  uint64_t Ticket() const;
+  // Calls done(true), on the writer thread (or here when already so), once the store applied
+  // every queue entry counted by `ticket`; done(false) if the writer stops before. Positions
+  // held for coalescing delay it up to position_window (smartbusd --ack=persisted sets 0).
+  void WhenApplied(uint64_t ticket, std::function<void(bool)> done);
 
   // Serving while the last Store::Apply succeeded (or nothing failed yet); NOT_SERVING with the
   // store's error while batches fail.
@@ -139,6 +149,9 @@ class StoreWriter {
   size_t held_count_ = 0;  // fixes in held_ (guarded by mu_)
   // Newest unwritten state per vehicle id.
   absl::flat_hash_map<std::string, VehicleRecord> dirty_;
+  uint64_t enqueued_seq_ = 0;  // queue entries ever enqueued (Ticket)
+  uint64_t applied_seq_ = 0;   // every queue entry up to this one has been applied
+  std::multimap<uint64_t, std::function<void(bool)>> waiters_;  // WhenApplied, by ticket
   uint64_t flush_requested_ = 0;  // generation asked for by Flush calls
   uint64_t flush_done_ = 0;       // generation the writer completed
   bool stop_ = false;

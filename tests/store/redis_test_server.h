@@ -76,7 +76,8 @@ inline bool RedisAnswersPing(int port) {
       ::write(fd, "PING\r\n", 6) == 6) {
     char buf[64];
     ssize_t n = ::read(fd, buf, sizeof(buf));
-    ok = n >= 5 && std::memcmp(buf, "+PONG", 5) == 0;
+    ok = (n >= 5 && std::memcmp(buf, "+PONG", 5) == 0) ||
+         (n >= 7 && std::memcmp(buf, "-NOAUTH", 7) == 0);  // up, with a password
   }
   ::close(fd);
   return ok;
@@ -87,6 +88,7 @@ struct RedisTestServerOptions {
   std::string appendfsync = "always";   // with appendonly: "always", "everysec" or "no"
   std::string binary = "/usr/bin/redis-server";
   int port = 0;                         // 0: a free port chosen at the first Start
+  std::vector<std::string> extra_args;  // e.g. {"--requirepass", "pw"}
 };
 
 class RedisTestServer {
@@ -124,6 +126,7 @@ class RedisTestServer {
     if (options_.appendonly) {
       args.insert(args.end(), {"--appendfsync", options_.appendfsync});
     }
+    args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     pid_t pid = ::fork();
     if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
     if (pid == 0) {

@@ -61,6 +61,9 @@ struct MemoryFactory {
         return s->ListVehicles();
       }
       absl::Status AppendPosition(const Fix& f) override { return s->AppendPosition(f); }
+      absl::StatusOr<std::vector<std::string>> ListPositionVehicles() override {
+        return s->ListPositionVehicles();
+      }
       absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view id, int64_t t) override {
         return s->ReadPositions(id, t);
       }
@@ -311,6 +314,19 @@ TYPED_TEST(StoreContractTest, PositionsRoundTripInOrderWithSince) {
   got = store->ReadPositions("nobody", 0);
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->empty());
+}
+
+// Recovery rebuilds vehicles from their positions when no state was ever written (smartbusd
+// killed -9 before its first state flush recovered 0 of 31 vehicles).
+TYPED_TEST(StoreContractTest, ListPositionVehiclesNamesVehiclesWithoutState) {
+  auto store = this->Open();
+  ASSERT_TRUE(store->AppendPosition(Position("z-bus", 100)).ok());
+  ASSERT_TRUE(store->AppendPosition(Position("a-bus", 100)).ok());
+  ASSERT_TRUE(store->AppendPosition(Position("a-bus", 101)).ok());
+  ASSERT_TRUE(store->PutVehicle(Vehicle("state-only", 5)).ok());
+  auto ids = store->ListPositionVehicles();
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<std::string>{"a-bus", "z-bus"}));
 }
 
 TYPED_TEST(StoreContractTest, PositionHistoryKeepsTheNewestCapEntries) {

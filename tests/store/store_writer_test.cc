@@ -501,6 +501,60 @@ TEST(RedisUrlTest, ParsesHostPortAndDb) {
   EXPECT_EQ(a->port, 7000);
 }
 
+TEST(RedisUrlTest, PasswordAclUserAndUnixSocket) {
+  auto a = ParseRedisUrl("redis://:s3cret@10.0.0.5:6380/2");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->password, "s3cret");
+  EXPECT_EQ(a->user, "");
+  EXPECT_EQ(a->host, "10.0.0.5");
+  EXPECT_EQ(a->ToString().find("s3cret"), std::string::npos);
+  a = ParseRedisUrl("redis://smartbus:pw@cache/1");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->user, "smartbus");
+  EXPECT_EQ(a->password, "pw");
+  EXPECT_EQ(a->ToString(), "smartbus@cache:6379/1");
+  a = ParseRedisUrl("unix:///run/redis/redis.sock?db=3");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(a->db, 3);
+}
+
+// A Redis with an ACL user, a default-user password and a unix socket: the store connects and
+// writes as that user through the socket; a wrong password is NOT_SERVING naming AUTH, never
+// echoing the secret.
+TEST(RedisAuthTest, AclUserOverUnixSocketAndWrongPasswordRefused) {
+  const std::string sock = absl::StrCat("/tmp/sb-redis-auth-", ::getpid(), ".sock");
+  smartbus::testing::RedisTestServer redis(
+      {.extra_args = {"--requirepass", "default-pw", "--unixsocket", sock, "--unixsocketperm",
+                      "700", "--user", "smartbus", "on", ">sb-pw", "~*", "+@all"}});
+  ASSERT_TRUE(redis.Start().ok());
+  auto store = OpenStore("unix://" + sock);
+  ASSERT_TRUE(store.ok());
+  // No password: refused by the server.
+  EXPECT_FALSE((*store)->Health().serving);
+  store = OpenStore("redis://smartbus:sb-pw@127.0.0.1:" + std::to_string(redis.port()));
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->Health().serving) << (*store)->Health().reason;
+  store = OpenStore("redis://:wrong-pw@127.0.0.1:" + std::to_string(redis.port()));
+  ASSERT_TRUE(store.ok());
+  StoreHealth h = (*store)->Health();
+  EXPECT_FALSE(h.serving);
+  EXPECT_NE(h.reason.find("AUTH"), std::string::npos) << h.reason;
+  EXPECT_EQ(h.reason.find("wrong-pw"), std::string::npos) << h.reason;
+  // ACL user through the unix socket: writes and reads back.
+  ::setenv("SMARTBUS_REDIS_USER", "smartbus", 1);
+  ::setenv("SMARTBUS_REDIS_PASSWORD", "sb-pw", 1);
+  store = OpenStore("unix://" + sock);
+  ::unsetenv("SMARTBUS_REDIS_USER");
+  ::unsetenv("SMARTBUS_REDIS_PASSWORD");
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->Health().serving) << (*store)->Health().reason;
+  ASSERT_TRUE((*store)->PutModel("m", "bytes").ok());
+  auto m = (*store)->GetModel("m");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(*m, "bytes");
+}
+
 TEST(RedisUrlTest, RejectsWhatItCannotDoWithAReason) {
   struct Case {
     const char* url;
@@ -512,7 +566,9 @@ TEST(RedisUrlTest, RejectsWhatItCannotDoWithAReason) {
       {"redis://h:99999", "port \"99999\""},
       {"redis://h:x", "port \"x\""},
       {"redis://h/abc", "database \"abc\""},
-      {"redis://user:pw@h", "passwords"},
+      {"redis://user@h", "needs a ':'"},
+      {"unix://relative.sock", "absolute socket path"},
+      {"unix:///tmp/r.sock?x=1", "?db=N"},
       {"redis://", "no host"},
   };
   for (const Case& c : cases) {
