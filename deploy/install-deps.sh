@@ -10,6 +10,8 @@ PACKAGES=(
   libabsl-dev libgeographiclib-dev libhiredis-dev redis-server libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev tzdata
   libcurl4-openssl-dev libcpp-httplib-dev prometheus-cpp-dev libspdlog-dev
+  libssl-dev openssl
+  clang libclang-rt-14-dev
   python3 time
 )
 

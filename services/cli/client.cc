@@ -12,6 +12,9 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_interceptor.h"
+#include <fstream>
+#include <sstream>
 
 namespace smartbus::cli {
 
@@ -22,11 +25,65 @@ std::string ServerAddress(const Args& args) {
   return "127.0.0.1:50051";
 }
 
+namespace {
+
+// Set once from the command line (ParseClientArgs / SetClientSecurity) before any channel.
+ClientSecurity g_security;
+
+// Adds `authorization: Bearer <token>` to every call of the channel.
+class BearerInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerInterceptor(const std::string* token) : token_(token) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* m) override {
+    if (m->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA))
+      m->GetSendInitialMetadata()->emplace("authorization", "Bearer " + *token_);
+    m->Proceed();
+  }
+
+ private:
+  const std::string* token_;
+};
+class BearerFactory : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(&g_security.token);
+  }
+};
+
+}  // namespace
+
+absl::Status SetClientSecurity(const Args& args) {
+  g_security = ClientSecurity();
+  if (args.Has("token")) g_security.token = args.Get("token");
+  else if (const char* env = std::getenv("SMARTBUS_TOKEN"); env && *env) g_security.token = env;
+  g_security.tls = args.Has("tls") || args.Has("ca");
+  if (args.Has("ca")) {
+    std::ifstream f(args.Get("ca"));
+    if (!f) return absl::NotFoundError(absl::StrCat("--ca ", args.Get("ca"), ": cannot read"));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    g_security.ca_pem = ss.str();
+  }
+  return absl::OkStatus();
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments ch;
   ch.SetMaxReceiveMessageSize(256 << 20);
   ch.SetMaxSendMessageSize(256 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), ch);
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (g_security.tls) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = g_security.ca_pem;  // empty: the system's roots
+    creds = grpc::SslCredentials(o);
+  }
+  if (g_security.token.empty()) return grpc::CreateCustomChannel(address, creds, ch);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> icpt;
+  icpt.push_back(std::make_unique<BearerFactory>());
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, creds, ch,
+                                                                 std::move(icpt));
 }
 
 void SetDeadline(const Args& args, grpc::ClientContext* ctx) {
@@ -86,9 +143,9 @@ std::string ToJson(const google::protobuf::Message& m, bool pretty) {
 bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
                      std::set<std::string> flags, std::set<std::string> known, Args* out,
                      int* exit_code) {
-  flags.insert({"json", "help"});
+  flags.insert({"json", "help", "tls"});
   known.insert(flags.begin(), flags.end());
-  known.insert({"server", "timeout"});
+  known.insert({"server", "timeout", "token", "ca"});
   auto a = Args::Parse(argc, argv, flags);
   if (!a.ok()) {
     std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd,
@@ -99,7 +156,9 @@ bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
   if (a->Has("help")) {
     std::fprintf(stdout,
                  "usage: %s\n  common: --server HOST:PORT (default $SMARTBUS_SERVER or "
-                 "127.0.0.1:50051), --timeout S, --json%s\n",
+                 "127.0.0.1:50051), --timeout S, --json%s\n"
+                 "          --token T (default $SMARTBUS_TOKEN: sent as 'authorization: Bearer T'),"
+                 " --tls, --ca FILE (TLS; FILE = PEM roots to trust, implies --tls)\n",
                  usage, flags.count("proto-json") ? ", --proto-json" : "");
     *exit_code = 0;
     return false;
@@ -107,6 +166,11 @@ bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
   if (auto s = a->CheckKnown(known); !s.ok()) {
     std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, std::string(s.message()).c_str(),
                  usage);
+    *exit_code = 2;
+    return false;
+  }
+  if (auto s = SetClientSecurity(*a); !s.ok()) {
+    std::fprintf(stderr, "smartbus %s: %s\n", cmd, std::string(s.message()).c_str());
     *exit_code = 2;
     return false;
   }

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 #include "google/protobuf/message.h"
@@ -25,6 +26,15 @@ namespace smartbus::cli {
 
 // The server address from --server / $SMARTBUS_SERVER / the default.
 std::string ServerAddress(const Args& args);
+// Security of every channel MakeChannel opens: --token / $SMARTBUS_TOKEN (bearer token),
+// --tls, --ca FILE. ParseClientArgs sets it; commands with their own parsing call
+// SetClientSecurity.
+struct ClientSecurity {
+  std::string token;
+  bool tls = false;
+  std::string ca_pem;  // empty: the system's roots
+};
+absl::Status SetClientSecurity(const Args& args);
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 // Sets the call deadline from --timeout (seconds, default 10).
 void SetDeadline(const Args& args, grpc::ClientContext* ctx);

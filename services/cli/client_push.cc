@@ -290,8 +290,8 @@ class Pusher {
 int RunPush(int argc, char** argv) {
   const char* usage =
       "smartbus push --positions CSV [--speed X] [--batch N] [--window W] [--max-streams N] "
-      "[--server ADDR] [--json] [--quiet]";
-  auto a = Args::Parse(argc, argv, {"json", "help", "quiet"});
+      "[--server ADDR] [--token T] [--tls] [--ca FILE] [--json] [--quiet]";
+  auto a = Args::Parse(argc, argv, {"json", "help", "quiet", "tls"});
   if (!a.ok()) {
     std::fprintf(stderr, "smartbus push: %s\nusage: %s\n", std::string(a.status().message()).c_str(),
                  usage);
@@ -302,7 +302,7 @@ int RunPush(int argc, char** argv) {
     return 0;
   }
   if (auto s = a->CheckKnown({"json", "help", "quiet", "positions", "speed", "batch", "window",
-                              "max-streams", "server", "timeout"});
+                              "max-streams", "server", "timeout", "token", "tls", "ca"});
       !s.ok() || !a->Has("positions") || !a->positional().empty()) {
     std::fprintf(stderr, "smartbus push: %s\nusage: %s\n",
                  s.ok() ? "--positions CSV is required" : std::string(s.message()).c_str(), usage);
@@ -318,6 +318,10 @@ int RunPush(int argc, char** argv) {
                  "smartbus push: --speed >= 0, --batch >= 1, --window >= 1 and --max-streams >= 1 "
                  "take numbers\nusage: %s\n",
                  usage);
+    return 2;
+  }
+  if (auto s = SetClientSecurity(*a); !s.ok()) {
+    std::fprintf(stderr, "smartbus push: %s\n", std::string(s.message()).c_str());
     return 2;
   }
   std::vector<Fix> fixes;

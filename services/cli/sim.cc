@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "services/cli/args.h"
+#include "services/cli/client.h"
 #include "services/cli/commands.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
@@ -61,6 +62,7 @@ const char kSimUsage[] =
     "              wall second (default 1; 0 = as fast as the server takes them);\n"
     "              --fast-until T sends everything before T as fast as the server takes it\n"
     "              (a warm-up: the server learns and locks on), then paces from T.\n"
+    "              --token T ($SMARTBUS_TOKEN), --tls, --ca FILE: as for every client.\n"
     "  --early-share  share of buses that run early: never hold, leave terminals up to\n"
     "              --early-lead s (default 300) early, drive --early-speedup x (1.25) faster.\n"
     "GTFS times (--start 07:30) count from the service date's noon minus 12 h.\n";
@@ -115,7 +117,7 @@ void ToProto(const Fix& f, smartbus::v1::Fix* p) {
 class Streamer {
  public:
   Streamer(std::string addr, bool quiet) : addr_(std::move(addr)), quiet_(quiet) {
-    channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
+    channel_ = MakeChannel(addr_);  // --token / --tls / --ca
     stub_ = smartbus::v1::IngestService::NewStub(channel_);
   }
   ~Streamer() { Close(); }
@@ -237,7 +239,7 @@ int RunDemoFeed(int argc, char** argv) {
 }
 
 int RunSim(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"help", "no-trip-ids", "no-passengers", "quiet"});
+  auto args = Args::Parse(argc, argv, {"help", "no-trip-ids", "no-passengers", "quiet", "tls"});
   auto fail = [](const std::string& msg, int code) {
     std::fprintf(stderr, "smartbus sim: %s\n", msg.c_str());
     return code;
@@ -251,11 +253,12 @@ int RunSim(int argc, char** argv) {
                                  "seed", "routes", "no-trip-ids", "no-passengers", "gps-sigma",
                                  "jam-probability", "signal-probability", "peak-slowdown",
                                  "demand", "early-share", "early-lead", "early-speedup", "congest", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
-                                 "quiet"});
+                                 "quiet", "token", "tls", "ca"});
       !s.ok()) {
     std::fprintf(stderr, "%s", kSimUsage);
     return fail(std::string(s.message()), 2);
   }
+  if (auto s = SetClientSecurity(*args); !s.ok()) return fail(std::string(s.message()), 2);
   std::vector<std::string> feeds = args->GetAll("gtfs");
   if (feeds.empty()) {
     std::fprintf(stderr, "%s", kSimUsage);

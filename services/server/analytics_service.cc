@@ -10,6 +10,8 @@
 #include "services/store/network_ids.h"
 #include "grpcpp/support/server_callback.h"
 #include "services/server/advice_proto.h"
+#include "services/server/convert.h"
+#include "services/server/auth.h"
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 
@@ -20,8 +22,7 @@ namespace apb = ::smartbus::v1;
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& s) {
   auto* r = ctx->DefaultReactor();
-  r->Finish(s.ok() ? grpc::Status::OK
-                   : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message())));
+  r->Finish(ToGrpc(s));
   return r;
 }
 
@@ -155,6 +156,8 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
   grpc::ServerUnaryReactor* GetRouteAnalytics(grpc::CallbackServerContext* ctx,
                                               const apb::GetRouteAnalyticsRequest* req,
                                               apb::GetRouteAnalyticsResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetRouteAnalytics"); !p.ok())
+      return Finish(ctx, p.status());
     auto network = server_->view()->network;
     RouteQuery q;
     if (!req->route_id().empty()) {
@@ -189,12 +192,16 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
   grpc::ServerUnaryReactor* GetRouteAdvice(grpc::CallbackServerContext* ctx,
                                            const apb::GetRouteAdviceRequest* req,
                                            apb::GetRouteAdviceResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetRouteAdvice"); !p.ok())
+      return Finish(ctx, p.status());
     return Finish(ctx, RouteAdvice(*server_, *req, resp));
   }
 
   grpc::ServerUnaryReactor* GetBunching(grpc::CallbackServerContext* ctx,
                                         const apb::GetBunchingRequest* req,
                                         apb::GetBunchingResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetBunching"); !p.ok())
+      return Finish(ctx, p.status());
     if (req->now() < 0) {
       return Finish(ctx, absl::InvalidArgumentError(
                              absl::StrCat("now=", req->now(), ": must be epoch seconds or 0")));
@@ -226,6 +233,8 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
   grpc::ServerUnaryReactor* GetCongestion(grpc::CallbackServerContext* ctx,
                                           const apb::GetCongestionRequest* req,
                                           apb::GetCongestionResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetCongestion"); !p.ok())
+      return Finish(ctx, p.status());
     if (req->now() < 0) {
       return Finish(ctx, absl::InvalidArgumentError(
                              absl::StrCat("now=", req->now(), ": must be epoch seconds or 0")));
@@ -270,6 +279,8 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
   grpc::ServerUnaryReactor* GetFleetCondition(grpc::CallbackServerContext* ctx,
                                               const apb::GetFleetConditionRequest* req,
                                               apb::GetFleetConditionResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetFleetCondition"); !p.ok())
+      return Finish(ctx, p.status());
     for (auto [name, v] : {std::pair<const char*, int64_t>{"stale_after_s", req->stale_after_s()},
                            {"silent_after_s", req->silent_after_s()}}) {
       if (v < 0 || v > 86400) {

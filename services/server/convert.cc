@@ -23,8 +23,9 @@ int FixFromProto(const pb::Fix& in, Fix* out, std::string* detail) {
                            kMaxVehicleIdBytes);
     return pb::REJECT_REASON_INVALID_VEHICLE_ID;
   }
-  if (in.timestamp() <= 0) {
-    *detail = absl::StrCat("timestamp=", in.timestamp(), ": must be epoch seconds UTC > 0");
+  if (in.timestamp() < kMinPlausibleFixTime || in.timestamp() >= kMaxPlausibleFixTime) {
+    *detail = absl::StrCat("timestamp=", in.timestamp(),
+                           ": must be epoch seconds UTC between 2000-01-01 and 2100-01-01");
     return pb::REJECT_REASON_INVALID_FIELD;
   }
   if (!IsValidLatLon(in.lat(), in.lon())) {

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
+#include "services/core/common/csv.h"
 #include "services/server/arrivals.h"
 #include "services/server/live_view.h"
 #include "smartbus/v1/ingest.pb.h"
@@ -17,10 +18,16 @@ namespace smartbus::server {
 
 namespace pb = ::smartbus::v1;
 
-// absl codes are gRPC's numerically.
+// Longest status message sent (bytes): it travels in a response header (grpc-message), and ids
+// echoed from a request could otherwise make it exceed the client's header limit (the C++ client
+// fails above ~8 KB, grpc-js hangs above ~64 KB).
+inline constexpr size_t kMaxStatusMessageBytes = 512;
+
+// absl codes are gRPC's numerically. The message is cut to kMaxStatusMessageBytes.
 inline grpc::Status ToGrpc(const absl::Status& s) {
   return s.ok() ? grpc::Status::OK
-                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+                : grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                               Abbreviate(s.message(), kMaxStatusMessageBytes));
 }
 
 inline constexpr size_t kMaxVehicleIdBytes = 128;

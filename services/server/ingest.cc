@@ -55,6 +55,37 @@ int Ingest::Dispatch(IngestJob& job, size_t* overloaded) {
   return parts;
 }
 
+// --ack=persisted: `r` goes out once the store applied every accepted fix of the job (and
+// everything enqueued before); if the writer stops first, the accepted fixes are answered
+// OVERLOADED (send again) instead, since nothing of them is promised.
+void Ingest::AnswerWhenPersisted(const IngestJob& j, StoreWriter* writer, pb::IngestResponse r,
+                                 const std::function<void(pb::IngestResponse)>& done) {
+  struct Accepted {
+    uint32_t index;
+    std::string vehicle_id;
+    int64_t timestamp;
+  };
+  std::vector<Accepted> acc;
+  for (size_t i = 0; i < j.fixes.size(); ++i)
+    if (j.reason[i] == kAccepted)
+      acc.push_back({static_cast<uint32_t>(i), j.fixes[i].vehicle_id, j.fixes[i].timestamp_s});
+  writer->WhenApplied(writer->Ticket(), [done, r = std::move(r),
+                                         acc = std::move(acc)](bool ok) mutable {
+    if (!ok) {
+      for (const Accepted& a : acc) {
+        pb::FixRejection* rej = r.add_rejections();
+        rej->set_index(a.index);
+        rej->set_vehicle_id(a.vehicle_id);
+        rej->set_timestamp(a.timestamp);
+        rej->set_reason(pb::REJECT_REASON_OVERLOADED);
+        rej->set_detail("not stored before the server stopped: send this fix again");
+      }
+      r.set_accepted(0);
+    }
+    done(std::move(r));
+  });
+}
+
 absl::Status Ingest::Submit(const pb::IngestRequest& req,
                             std::function<void(pb::IngestResponse)> done) {
   if (draining_()) return absl::UnavailableError("server is shutting down: reconnect and send again");
@@ -98,7 +129,8 @@ absl::Status Ingest::Submit(const pb::IngestRequest& req,
         " fixes refused): retry the same request after a back-off"));
   const uint64_t seq = req.sequence();
   const ServerClock* clock = shared_->clock;
-  job->on_done = [seq, clock, done = std::move(done)](IngestJob& j) {
+  StoreWriter* persist = options_.ack_persisted ? shared_->writer : nullptr;
+  job->on_done = [seq, clock, persist, done = std::move(done)](IngestJob& j) {
     pb::IngestResponse r;
     r.set_sequence(seq);
     const int64_t now = clock->Now();
@@ -118,7 +150,8 @@ absl::Status Ingest::Submit(const pb::IngestRequest& req,
     }
     r.set_accepted(accepted);
     r.set_server_time(now);
-    done(std::move(r));
+    if (persist == nullptr || accepted == 0) return done(std::move(r));
+    AnswerWhenPersisted(j, persist, std::move(r), done);
   };
   job->parts.store(parts, std::memory_order_release);
   if (parts == 0) {

@@ -25,6 +25,8 @@ struct IngestOptions {
   size_t store_queue_capacity = 200000;
   // Admission: store changes reserved per fix (ServerOptions::store_changes_per_fix).
   int store_changes_per_fix = 3;
+  // Answer only once the store applied the accepted fixes (ServerOptions::ack_persisted).
+  bool ack_persisted = false;
 };
 
 class Ingest {
@@ -45,6 +47,9 @@ class Ingest {
   uint64_t fixes_received() const { return fixes_received_.load(std::memory_order_relaxed); }
 
  private:
+  static void AnswerWhenPersisted(const IngestJob& j, StoreWriter* writer,
+                                  smartbus::v1::IngestResponse r,
+                                  const std::function<void(smartbus::v1::IngestResponse)>& done);
   // RESOURCE_EXHAUSTED when the store queue has no room for what n more fixes produce.
   absl::Status Admit(size_t n) const;
   // Sends each shard's part of the job to its queue; returns the parts queued. Fixes of a

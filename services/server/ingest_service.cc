@@ -13,8 +13,9 @@ namespace {
 
 class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb::IngestResponse> {
  public:
-  IngestStreamReactor(Ingest* ingest, std::atomic<uint32_t>* streams, int max_inflight)
-      : ingest_(ingest), streams_(streams), max_inflight_(max_inflight) {
+  IngestStreamReactor(Ingest* ingest, std::atomic<uint32_t>* streams, int max_inflight,
+                      const grpc::ServerContextBase* ctx, const IngestServiceImpl::Gate* gate)
+      : ingest_(ingest), streams_(streams), max_inflight_(max_inflight), ctx_(ctx), gate_(gate) {
     streams_->fetch_add(1);
     StartRead(&req_);
   }
@@ -35,7 +36,9 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
       ++inflight_;
     }
     const uint64_t seq = req_.sequence();
-    absl::Status st = ingest_->Submit(req_, [this](pb::IngestResponse r) { Deliver(std::move(r)); });
+    absl::Status st = (*gate_)(*ctx_, req_);
+    if (st.ok())
+      st = ingest_->Submit(req_, [this](pb::IngestResponse r) { Deliver(std::move(r)); });
     if (!st.ok()) {
       pb::IngestResponse r;
       r.set_sequence(seq);
@@ -115,6 +118,8 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
   Ingest* ingest_;
   std::atomic<uint32_t>* streams_;
   const int max_inflight_;
+  const grpc::ServerContextBase* const ctx_;       // lives as long as the call
+  const IngestServiceImpl::Gate* const gate_;
   pb::IngestRequest req_;
   std::mutex mu_;
   std::deque<pb::IngestResponse> out_;
@@ -129,14 +134,18 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
 }  // namespace
 
 grpc::ServerBidiReactor<pb::IngestRequest, pb::IngestResponse>* IngestServiceImpl::StreamFixes(
-    grpc::CallbackServerContext*) {
-  return new IngestStreamReactor(ingest_, &streams_, max_stream_inflight_);
+    grpc::CallbackServerContext* ctx) {
+  return new IngestStreamReactor(ingest_, &streams_, max_stream_inflight_, ctx, &gate_);
 }
 
 grpc::ServerUnaryReactor* IngestServiceImpl::IngestBatch(grpc::CallbackServerContext* ctx,
                                                          const pb::IngestRequest* req,
                                                          pb::IngestResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  if (absl::Status g = gate_(*ctx, *req); !g.ok()) {
+    reactor->Finish(ToGrpc(g));
+    return reactor;
+  }
   absl::Status st = ingest_->Submit(*req, [reactor, resp](pb::IngestResponse r) {
     *resp = std::move(r);
     reactor->Finish(grpc::Status::OK);

@@ -5,6 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "grpcpp/server_context.h"
 
 #include "services/server/ingest.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
@@ -15,8 +20,12 @@ class IngestServiceImpl final : public smartbus::v1::IngestService::CallbackServ
  public:
   // `ingest` outlives the service; a stream may have max_stream_inflight requests in flight
   // before the server stops reading it.
-  IngestServiceImpl(Ingest* ingest, int max_stream_inflight)
-      : ingest_(ingest), max_stream_inflight_(max_stream_inflight) {}
+  // Decides whether a request may be taken at all (authorization, rate limit); its refusal is
+  // the call's status (IngestBatch) or the request's in-band status (StreamFixes).
+  using Gate = std::function<absl::Status(const grpc::ServerContextBase&,
+                                          const smartbus::v1::IngestRequest&)>;
+  IngestServiceImpl(Ingest* ingest, int max_stream_inflight, Gate gate)
+      : ingest_(ingest), max_stream_inflight_(max_stream_inflight), gate_(std::move(gate)) {}
 
   grpc::ServerBidiReactor<smartbus::v1::IngestRequest, smartbus::v1::IngestResponse>*
   StreamFixes(grpc::CallbackServerContext*) override;
@@ -30,6 +39,7 @@ class IngestServiceImpl final : public smartbus::v1::IngestService::CallbackServ
  private:
   Ingest* const ingest_;
   const int max_stream_inflight_;
+  const Gate gate_;
   std::atomic<uint32_t> streams_{0};
 };
 

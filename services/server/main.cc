@@ -96,6 +96,27 @@ ABSL_FLAG(std::string, log_format, "text",
 ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 ABSL_FLAG(int64_t, gtfs_rt_max_age_s, 90,
           "Vehicles whose newest fix is older than this (s) are left out of the GTFS-RT feeds.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: with --tls_key the port speaks only TLS. Both files are "
+          "re-read when they change (checked every 10 s), no restart.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tokens, "",
+          "Token file (services/server/auth.h: 'sha256:<hex> role [agency=ID] [vehicles=P,..] "
+          "[name=L]' per line), reloaded on SIGHUP. Empty: no authentication.");
+ABSL_FLAG(double, query_rate, 0, "Public queries per client per second (0: unlimited).");
+ABSL_FLAG(double, ingest_rate, 0, "Ingested fixes per client per second (0: unlimited).");
+ABSL_FLAG(std::string, ack, "received",
+          "When a fix is acknowledged. received: once tracked (it reaches the store within "
+          "--store_position_window_ms plus one batch, and is lost if smartbusd is killed in "
+          "between); persisted: only once the store applied it (batched; no position window).");
+ABSL_FLAG(int64_t, max_vehicles, 50000,
+          "Vehicles tracked at most (spread over the shards); fixes of further new vehicle ids "
+          "are rejected TOO_MANY_VEHICLES. ~4.6 KB each.");
+ABSL_FLAG(int64_t, max_watch_streams, 5000,
+          "Open WatchArrivals streams at most (~22 KB each); more are RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_request_bytes, 16 << 20, "Largest gRPC request message (bytes).");
+ABSL_FLAG(int64_t, request_memory_mb, 512,
+          "Memory gRPC may hold for requests in flight (MiB); beyond it requests wait.");
 
 namespace {
 
@@ -237,6 +258,24 @@ int main(int argc, char** argv) {
   opt.http.http.cors_origin = absl::GetFlag(FLAGS_http_cors_origin);
   opt.http.gtfs_rt_refresh_s = std::max(0, absl::GetFlag(FLAGS_gtfs_rt_refresh_s));
   opt.http.gtfs_rt_max_age_s = absl::GetFlag(FLAGS_gtfs_rt_max_age_s);
+  const std::string ack = absl::GetFlag(FLAGS_ack);
+  if (ack != "received" && ack != "persisted") {
+    std::fprintf(stderr, "smartbusd: --ack=%s: must be received or persisted\n", ack.c_str());
+    return 2;
+  }
+  opt.ack_persisted = ack == "persisted";
+  opt.auth.tokens_file = absl::GetFlag(FLAGS_tokens);
+  opt.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  opt.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  opt.auth.query_rate_per_s = absl::GetFlag(FLAGS_query_rate);
+  opt.auth.ingest_fixes_per_s = absl::GetFlag(FLAGS_ingest_rate);
+  if (opt.ack_persisted) opt.writer.position_window = absl::ZeroDuration();
+  opt.shard.max_vehicles = static_cast<size_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_max_vehicles) / std::max(1, opt.shards)));
+  opt.max_watch_streams = static_cast<uint32_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_watch_streams)));
+  opt.max_request_bytes = static_cast<int>(
+      std::clamp<int64_t>(absl::GetFlag(FLAGS_max_request_bytes), 1024, int64_t{1} << 30));
+  opt.request_memory_bytes = std::max<int64_t>(16, absl::GetFlag(FLAGS_request_memory_mb)) << 20;
 
   // Signals are taken by one thread with sigwait: block them before any thread starts.
   sigset_t set;
@@ -261,6 +300,7 @@ int main(int argc, char** argv) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGHUP) {
+        (void)(*server)->ReloadTokens();
         (void)(*server)->Reload();
         continue;
       }

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/server/grpc_util.h"
+#include "services/server/auth.h"
 #include "services/server/server.h"
 #include "smartbus/v1/network.grpc.pb.h"
 
@@ -22,6 +23,7 @@ class NetworkServiceImpl final : public pb::NetworkService::CallbackService {
   grpc::ServerUnaryReactor* ListRoutes(grpc::CallbackServerContext* ctx,
                                        const pb::ListRoutesRequest* req,
                                        pb::ListRoutesResponse* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     auto view = server_->view();
     const Network& net = *view->network;
     const GtfsFeed& feed = net.feed();
@@ -80,6 +82,7 @@ class NetworkServiceImpl final : public pb::NetworkService::CallbackService {
   grpc::ServerUnaryReactor* SearchStops(grpc::CallbackServerContext* ctx,
                                         const pb::SearchStopsRequest* req,
                                         pb::SearchStopsResponse* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     if (req->query().empty())
       return Reply(ctx, absl::InvalidArgumentError(
                             "query: required (part of a stop name, or a stop_code or stop_id)"));
@@ -117,6 +120,7 @@ class NetworkServiceImpl final : public pb::NetworkService::CallbackService {
 
   grpc::ServerUnaryReactor* GetStop(grpc::CallbackServerContext* ctx,
                                     const pb::GetStopRequest* req, pb::Stop* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     if (req->stop_id().empty()) return Reply(ctx, absl::InvalidArgumentError("stop_id: required"));
     auto view = server_->view();
     auto s = view->network->FindStop(req->stop_id());

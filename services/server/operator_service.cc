@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/server/grpc_util.h"
+#include "services/server/auth.h"
 #include "services/server/server.h"
 #include "services/server/watch_hub.h"
 #include "smartbus/v1/operator.grpc.pb.h"
@@ -27,6 +28,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* GetFleetStatus(grpc::CallbackServerContext* ctx,
                                            const pb::GetFleetStatusRequest* req,
                                            pb::GetFleetStatusResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetFleetStatus"); !p.ok())
+      return Reply(ctx, p.status());
     if (req->stale_after_s() < 0 || req->stale_after_s() > 86400)
       return Reply(ctx, absl::InvalidArgumentError(absl::StrCat(
                             "stale_after_s=", req->stale_after_s(), ": must be 0..86400")));
@@ -60,6 +63,8 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
   grpc::ServerUnaryReactor* GetServerStatus(grpc::CallbackServerContext* ctx,
                                             const pb::GetServerStatusRequest*,
                                             pb::ServerStatus* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetServerStatus"); !p.ok())
+      return Reply(ctx, p.status());
     const ServerOptions& opt = server_->options();
     auto view = server_->view();
     const GtfsFeed& feed = view->network->feed();

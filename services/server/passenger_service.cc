@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/server/grpc_util.h"
+#include "services/server/auth.h"
 #include "services/server/server.h"
 #include "services/server/trip_details.h"
 #include "services/server/watch_hub.h"
@@ -22,6 +23,7 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
   grpc::ServerUnaryReactor* GetArrivals(grpc::CallbackServerContext* ctx,
                                         const pb::GetArrivalsRequest* req,
                                         pb::ArrivalsBoard* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     auto view = server_->view();
     ArrivalsQuery q;
     absl::Status st = ResolveArrivalsQuery(*req, *view, server_->options().live_max_age_s, &q);
@@ -30,13 +32,16 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
   }
 
   grpc::ServerWriteReactor<pb::ArrivalsBoard>* WatchArrivals(
-      grpc::CallbackServerContext*, const pb::WatchArrivalsRequest* req) override {
+      grpc::CallbackServerContext* ctx, const pb::WatchArrivalsRequest* req) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok())
+      return new ErrorWriteReactor<pb::ArrivalsBoard>(ToGrpc(s));
     return hub_->Watch(*req);
   }
 
   grpc::ServerUnaryReactor* FindStopsNear(grpc::CallbackServerContext* ctx,
                                           const pb::FindStopsNearRequest* req,
                                           pb::FindStopsNearResponse* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     if (!req->has_position())
       return Reply(ctx, absl::InvalidArgumentError("position: required (lat/lon in degrees)"));
     if (auto st = CheckLatLon(req->position(), "position"); !st.ok()) return Reply(ctx, st);
@@ -81,6 +86,7 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
   grpc::ServerUnaryReactor* GetVehicle(grpc::CallbackServerContext* ctx,
                                        const pb::GetVehicleRequest* req,
                                        pb::Vehicle* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     if (req->vehicle_id().empty())
       return Reply(ctx, absl::InvalidArgumentError("vehicle_id: required"));
     auto slot = server_->ShardFor(req->vehicle_id()).directory().Find(req->vehicle_id());
@@ -96,6 +102,7 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
   grpc::ServerUnaryReactor* ListVehicles(grpc::CallbackServerContext* ctx,
                                          const pb::ListVehiclesRequest* req,
                                          pb::ListVehiclesResponse* resp) override {
+    if (auto s = server_->auth().AdmitQuery(*ctx); !s.ok()) return Reply(ctx, s);
     auto view = server_->view();
     std::string route_id;
     pb::BoundingBox box;

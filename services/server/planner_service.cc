@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "grpcpp/support/server_callback.h"
 #include "services/core/planner/planner.h"
+#include "services/server/convert.h"
 #include "services/server/server.h"
 #include "smartbus/v1/planner.grpc.pb.h"
 
@@ -161,10 +162,12 @@ class PlannerServiceImpl : public pb::PlannerService::CallbackService,
                                         const pb::PlanJourneyRequest* req,
                                         pb::PlanJourneyResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
+    if (absl::Status a = server_->auth().AdmitQuery(*ctx); !a.ok()) {  // open, rate-limited
+      reactor->Finish(ToGrpc(a));
+      return reactor;
+    }
     const absl::Status s = Plan(*req, resp);
-    reactor->Finish(s.ok() ? grpc::Status::OK
-                           : grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                                          std::string(s.message())));
+    reactor->Finish(ToGrpc(s));  // message cut to kMaxStatusMessageBytes
     return reactor;
   }
 

@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unistd.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "services/core/gtfs/feed.h"
@@ -53,6 +58,13 @@ absl::StatusOr<std::unique_ptr<SmartbusServer>> SmartbusServer::Create(
 
 absl::Status SmartbusServer::Init() {
   started_s_ = absl::ToUnixSeconds(absl::Now());
+  AuthOptions ao = options_.auth;
+  if (!ao.log) ao.log = [this](const std::string& line) { Log(line); };
+  auth_ = std::make_unique<Authorizer>(ao);
+  if (auto st = auth_->Reload(); !st.ok()) return st;
+  Log(auth_->enabled() ? absl::StrCat("tokens from ", ao.tokens_file,
+                                      ": ingest, operator and analytics calls need one")
+                       : "no --tokens: every call is allowed (keep the port on a private network)");
   absl::Time t0 = absl::Now();
   auto net = LoadNetwork(options_.gtfs);
   if (!net.ok()) return net.status();
@@ -66,6 +78,7 @@ absl::Status SmartbusServer::Init() {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   StoreWriterOptions wo = options_.writer;
+  if (options_.ack_persisted) wo.position_window = absl::ZeroDuration();  // FIFO: see WhenApplied
   wo.on_health_change = [this](const StoreHealth& h) { SetStorageServing(h.serving, h.reason); };
   writer_ = std::make_unique<StoreWriter>(store_.get(), wo);
 
@@ -84,6 +97,7 @@ absl::Status SmartbusServer::Init() {
   io.max_batch = options_.max_batch;
   io.store_queue_capacity = options_.writer.queue_capacity;
   io.store_changes_per_fix = options_.store_changes_per_fix;
+  io.ack_persisted = options_.ack_persisted;
   ingest_ = std::make_unique<Ingest>(
       io, &shared_, [this] { return draining(); }, [this] { return StorageHealth(); });
   services_ = MakeServiceSet(this, ingest_.get());
@@ -104,13 +118,19 @@ void SmartbusServer::WarmupFromStore(
     Shard& shard, const std::vector<std::pair<std::string, int64_t>>& ids) {
   std::vector<Fix> fixes;
   for (const auto& [id, last_seen] : ids) {
-    auto pos = store_->ReadPositions(id, last_seen - options_.warmup_s);
+    // last_seen is the stored state's time (0 when only positions were stored): the history
+    // may hold newer fixes than it (acknowledged after the last state flush); the warm-up
+    // replays warmup_s before the newest one, so the vehicle ends at its newest stored fix.
+    auto pos = store_->ReadPositions(id, last_seen > 0 ? last_seen - options_.warmup_s : 0);
     if (!pos.ok()) {
       Log(LogLevel::kWarn, absl::StrCat("warm-up: cannot read positions of vehicle ", id, ": ",
                        pos.status().message()));
       continue;
     }
-    fixes.insert(fixes.end(), pos->begin(), pos->end());
+    if (pos->empty()) continue;
+    const int64_t from = pos->back().timestamp_s - options_.warmup_s;
+    for (const Fix& f : *pos)
+      if (f.timestamp_s >= from) fixes.push_back(f);
   }
   std::stable_sort(fixes.begin(), fixes.end(),
                    [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
@@ -125,11 +145,27 @@ absl::Status SmartbusServer::Recover() {
                      "); starting with no vehicles"));
     return absl::OkStatus();
   }
+  // Vehicles with position history but no stored state (killed before the first state flush)
+  // are rebuilt from their positions alone.
+  auto with_positions = store_->ListPositionVehicles();
+  if (!with_positions.ok()) {
+    Log(absl::StrCat("recovery: cannot list stored position histories (",
+                     with_positions.status().message(), "); using stored states only"));
+    with_positions = std::vector<std::string>{};
+  }
   std::vector<std::vector<std::pair<std::string, int64_t>>> per_shard(shards_.size());
+  absl::flat_hash_set<std::string> known;
   for (const VehicleRecord& r : *list) {
     per_shard[ShardIndex(r.state.vehicle_id)].emplace_back(r.state.vehicle_id,
                                                           r.state.timestamp_s);
+    known.insert(r.state.vehicle_id);
     clock_.ObserveFix(r.state.timestamp_s);
+  }
+  size_t from_positions_only = 0;
+  for (const std::string& id : *with_positions) {
+    if (known.contains(id)) continue;
+    per_shard[ShardIndex(id)].emplace_back(id, 0);
+    ++from_positions_only;
   }
   for (size_t i = 0; i < shards_.size(); ++i)
     if (!per_shard[i].empty()) WarmupFromStore(*shards_[i], per_shard[i]);
@@ -153,9 +189,10 @@ absl::Status SmartbusServer::Recover() {
   } else if (!absl::IsNotFound(model.status())) {
     model_note = absl::StrCat("cannot read the learned model: ", model.status().message());
   }
-  recovered_vehicles_ = list->size();
+  recovered_vehicles_ = list->size() + from_positions_only;
   for (auto& sh : shards_) sh->RunOnShardAndWait([](Shard&) {});
-  Log(absl::StrCat("recovered ", list->size(), " vehicles from ", store_->Describe(), "; ",
+  Log(absl::StrCat("recovered ", recovered_vehicles_, " vehicles (", from_positions_only,
+                   " from position history only) from ", store_->Describe(), "; ",
                    model_note, " in ",
                    absl::FormatDuration(absl::Trunc(absl::Now() - t0, absl::Milliseconds(1)))));
   return absl::OkStatus();
@@ -165,10 +202,27 @@ absl::Status SmartbusServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    for (const std::string* f : {&options_.tls_cert_file, &options_.tls_key_file}) {
+      if (f->empty() || ::access(f->c_str(), R_OK) != 0)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TLS needs both --tls_cert and --tls_key, readable; cannot read '", *f, "'"));
+    }
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options_.tls_key_file, options_.tls_cert_file, std::max(1u, options_.tls_reload_s));
+    grpc::experimental::TlsServerCredentialsOptions tls(provider);
+    tls.watch_identity_key_cert_pairs();
+    creds = grpc::experimental::TlsServerCredentials(tls);
+  }
+  builder.AddListeningPort(options_.listen, creds, &port_);
   // Large enough that an oversized batch reaches the service and gets a clear
-  // INVALID_ARGUMENT naming the batch limit instead of a transport error.
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  // INVALID_ARGUMENT naming the batch limit; bounded, with all requests in flight bounded by a
+  // resource quota (8 concurrent 60 MB requests once took 1.5 GB).
+  builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
+  grpc::ResourceQuota quota("smartbusd");
+  quota.Resize(static_cast<size_t>(options_.request_memory_bytes));
+  builder.SetResourceQuota(quota);
   services_->Register(&builder);
   if (!analytics_service_) {
     AnalyticsHubOptions analytics = options_.analytics;
@@ -203,7 +257,8 @@ absl::Status SmartbusServer::Start() {
     }
     Log(absl::StrCat("HTTP on ", options_.http.http.listen, " (port ", http_->port(), ")"));
   }
-  Log(absl::StrCat("serving on ", options_.listen, " (port ", port_, "), ", shards_.size(),
+  Log(absl::StrCat("serving on ", options_.listen, " (port ", port_, ", ",
+                   options_.tls_cert_file.empty() ? "plaintext" : "TLS", "), ", shards_.size(),
                    " shards, clock ", clock_.follows_fixes() ? "fixes" : "wall", ", store ",
                    store_->Describe()));
   return absl::OkStatus();
@@ -246,6 +301,14 @@ SmartbusServer::~SmartbusServer() {
   shards_.clear();
   writer_.reset();
   store_.reset();
+}
+
+absl::Status SmartbusServer::ReloadTokens() {
+  if (!auth_->enabled()) return absl::OkStatus();
+  absl::Status st = auth_->Reload();
+  Log(st.ok() ? absl::StrCat("tokens reloaded from ", options_.auth.tokens_file)
+              : absl::StrCat("token reload failed, keeping the tokens in use: ", st.message()));
+  return st;
 }
 
 absl::Status SmartbusServer::Reload() {

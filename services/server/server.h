@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "services/server/analytics_hub.h"
 #include "services/server/ingest.h"
+#include "services/server/auth.h"
 #include "services/server/http/frontend.h"
 #include "services/server/live_view.h"
 #include "services/server/log.h"
@@ -74,6 +75,29 @@ struct ServerOptions {
   int64_t warmup_s = 1800;
   // Shutdown: in-flight calls get this long to finish before they are cancelled. Default 5 s.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // TLS: PEM certificate chain and private key. Both set: the port speaks only TLS (plaintext
+  // clients cannot connect). The files are watched and re-read every tls_reload_s seconds
+  // (certificate rotation needs no restart and no SIGHUP). Default: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  unsigned tls_reload_s = 10;
+  // Tokens, roles and per-client rate limits (services/server/auth.h). Default: no tokens, no
+  // limits.
+  AuthOptions auth;
+  // Acknowledgement of ingested fixes. false (--ack=received): a fix is acknowledged once the
+  // tracker accepted it; it reaches the store within the writer's position_window plus a batch
+  // (~0.3 s) and is lost if smartbusd dies in between. true (--ack=persisted): acknowledged only
+  // once the store applied it (writes batched across requests; position_window 0).
+  bool ack_persisted = false;
+  // Open WatchArrivals streams at most; one more is refused RESOURCE_EXHAUSTED. A stream costs
+  // ~22 KB (20,000 measured +447 MB). Default 5,000.
+  uint32_t max_watch_streams = 5000;
+  // Largest request message accepted (bytes). A full IngestRequest of max_batch fixes with
+  // 256-byte trip and route ids is ~7 MB. Default 16 MiB.
+  int max_request_bytes = 16 << 20;
+  // Memory gRPC may use for requests in flight (bytes, grpc::ResourceQuota); beyond it new
+  // requests wait. Default 512 MiB.
+  int64_t request_memory_bytes = int64_t{512} << 20;
   // gRPC server reflection. Default on.
   bool reflection = true;
   // Log lines to stderr. Default on.
@@ -112,6 +136,9 @@ class SmartbusServer {
   // Loads the GTFS feeds again and switches to them without dropping vehicles or the learned
   // model. On error the old network stays in service.
   absl::Status Reload();
+  // Reads the token file again (SIGHUP, before the feeds): revoked tokens stop working, new ones
+  // start; on error the tokens in use stay (logged).
+  absl::Status ReloadTokens();
 
   // --- For the gRPC services ---
   const ServerOptions& options() const { return options_; }
@@ -123,6 +150,7 @@ class SmartbusServer {
   const Shard& ShardFor(absl::string_view vehicle_id) const;
   size_t ShardIndex(absl::string_view vehicle_id) const;
   const StoreWriter& writer() const { return *writer_; }
+  Authorizer& auth() const { return *auth_; }
   Store& store() { return *store_; }
   const Store& store() const { return *store_; }
   // The ingest pipeline (IngestService's, and any other front that takes fixes).
@@ -156,6 +184,7 @@ class SmartbusServer {
   ShardShared shared_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreWriter> writer_;
+  std::unique_ptr<Authorizer> auth_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<ServiceSet> services_;

@@ -1,6 +1,7 @@
 #include "services/server/services.h"
 
 #include "grpcpp/server_builder.h"
+#include "services/server/auth.h"
 #include "services/server/ingest_service.h"
 #include "services/server/network_service.h"
 #include "services/server/operator_service.h"
@@ -14,7 +15,14 @@ namespace {
 class ServiceSetImpl final : public ServiceSet {
  public:
   ServiceSetImpl(SmartbusServer* server, Ingest* ingest)
-      : hub_(server), ingest_(ingest, server->options().max_stream_inflight),
+      : hub_(server),
+        ingest_(ingest, server->options().max_stream_inflight,
+                [server](const grpc::ServerContextBase& ctx, const pb::IngestRequest& req) {
+                  Authorizer& auth = server->auth();
+                  if (auto s = auth.CheckIngest(ctx, req, *server->view()->network); !s.ok())
+                    return s;
+                  return auth.AdmitFixes(ctx, static_cast<size_t>(req.fixes_size()));
+                }),
         passenger_(MakePassengerService(server, &hub_)), network_(MakeNetworkService(server)),
         operator_(MakeOperatorService(server, [this] { return ingest_.streams(); }, &hub_)) {}
   void Register(grpc::ServerBuilder* b) override {

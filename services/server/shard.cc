@@ -151,6 +151,15 @@ void Shard::ProcessJob(IngestJob& job) {
   uint64_t accepted = 0, rejected = 0;
   for (uint32_t i : idx) {
     Fix& fix = job.fixes[i];
+    if (engine_->tracker().num_vehicles() >= options_.max_vehicles &&
+        !engine_->tracker().Vehicle(fix.vehicle_id)) {
+      job.reason[i] = kReasonTooManyVehicles;
+      job.detail[i] = absl::StrCat("too_many_vehicles: this server tracks ",
+                                   engine_->tracker().num_vehicles(),
+                                   " vehicles in this shard, the limit (--max_vehicles)");
+      ++rejected;
+      continue;
+    }
     ProcessFix(fix);
     const MatchResult& m = engine_->last_match();
     if (m.state == MatchState::kRejected) {
@@ -161,7 +170,7 @@ void Shard::ProcessJob(IngestJob& job) {
     }
     job.reason[i] = kAccepted;
     ++accepted;
-    shared_->clock->ObserveFix(fix.timestamp_s);
+    shared_->clock->ObserveFix(engine_->clock_s());  // kFixes: moved by a quorum, not one bus
     if (persist_ && shared_->writer) {
       // Moved (trip and route ids are long strings): the job only reads the vehicle id again.
       const Fix& stored = std::get<Fix>(changes_.emplace_back(std::move(fix)));
@@ -207,7 +216,7 @@ void Shard::Warmup(const std::vector<Fix>& fixes) {
     if (!shared_->clock->follows_fixes()) engine_->SetClock(shared_->clock->Now());
     ProcessFix(f);
     if (engine_->last_match().state != MatchState::kRejected)
-      shared_->clock->ObserveFix(f.timestamp_s);
+      shared_->clock->ObserveFix(engine_->clock_s());
   }
   persist_ = true;
 }

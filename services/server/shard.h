@@ -60,6 +60,7 @@ enum IngestReason : uint8_t {
   kAccepted = 0,
   kReasonInvalidField = 7,
   kReasonOverloaded = 8,
+  kReasonTooManyVehicles = 9,
 };
 
 // One ingest request in flight: filled by the gRPC thread, processed by the shards.
@@ -81,6 +82,10 @@ struct ShardOptions {
   absl::Duration vehicle_flush_interval = absl::Seconds(1);
   // Shard 0 writes the learned model this often (and at shutdown). Default 60 s.
   absl::Duration model_save_interval = absl::Seconds(60);
+  // Vehicles this shard tracks at most; a fix of one more new vehicle is rejected
+  // (REJECT_REASON_TOO_MANY_VEHICLES). Tracking costs ~4.6 KB per vehicle (100,000 ids measured
+  // +456 MB), so the default 25,000 per shard bounds it near 115 MB. Default 25,000.
+  size_t max_vehicles = 25000;
 };
 
 class Shard;

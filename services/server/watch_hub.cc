@@ -65,6 +65,11 @@ grpc::ServerWriteReactor<pb::ArrivalsBoard>* WatchHub::Watch(const pb::WatchArri
     return new ErrorWriteReactor<pb::ArrivalsBoard>(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat("min_interval_ms=", req.min_interval_ms(), ": must be 0..60000")));
+  if (size() >= server_->options().max_watch_streams)
+    return new ErrorWriteReactor<pb::ArrivalsBoard>(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat(size(), " display-board streams are open, the server's limit "
+                             "(--max_watch_streams); try again later")));
   auto view = server_->view();
   ArrivalsQuery q;
   absl::Status st = ResolveArrivalsQuery(req.query(), *view, server_->options().live_max_age_s, &q);
