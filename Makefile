@@ -2,13 +2,15 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench clean fuzz test-sanitize
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
 
 deps:
 	@bash deploy/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build
@@ -19,6 +21,15 @@ demo: build
 
 bench: build
 	@bash bench/run_bench.sh $(BUILD)
+
+# libFuzzer targets (clang, ASan+UBSan) built in build-fuzz, each run FUZZ_SECONDS.
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run_fuzz.sh
+
+# The whole suite under ASan+UBSan (build-asan), then the server and store tests under TSan
+# (build-tsan). Slow (two more full builds): run before a release and nightly, not per commit.
+test-sanitize: deps
+	@bash tests/run_sanitized.sh
 
 clean:
 	rm -rf $(BUILD)

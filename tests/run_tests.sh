@@ -27,4 +27,5 @@ if command -v redis-server >/dev/null; then
   echo "run_tests: redis-server on 127.0.0.1:$port"
 fi
 
-ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 300
+# CTEST_REGEX (optional): only the tests whose names match (tests/run_sanitized.sh).
+ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 300 ${CTEST_REGEX:+-R "$CTEST_REGEX"}

@@ -4,6 +4,8 @@
 # Starts a throwaway redis-server (appendonly yes, appendfsync everysec: deploy/redis.conf's
 # durability) on a free port and a fresh smartbusd (--clock=fixes, all six NYC feeds, Redis) for
 # each run, runs build/bench/server/server_load against it, prints its JSON line, stops both.
+# SERVER_FLAGS adds smartbusd flags to every run (e.g. SERVER_FLAGS=--ack=persisted);
+# GW_SECONDS shortens the gateway run (default 20).
 set -euo pipefail
 BUILD=${1:-build}
 WHAT=${2:-all}
@@ -39,8 +41,9 @@ run() {  # run NAME SERVER_FLAGS -- LOAD_FLAGS
 }
 
 case $WHAT in gateway|all)
-  run gateway-100 -- --mode=gateway --batch=100 --streams=${GW_STREAMS:-4} --window=${GW_WINDOW:-16} \
-    --vehicles=10000 --seconds=20 ;;
+  # shellcheck disable=SC2086
+  run gateway-100 ${SERVER_FLAGS:-} -- --mode=gateway --batch=100 --streams=${GW_STREAMS:-4} \
+    --window=${GW_WINDOW:-16} --vehicles=10000 --seconds=${GW_SECONDS:-20} ;;
 esac
 case $WHAT in single|all)
   run gateway-1 -- --mode=gateway --batch=1 --streams=8 --window=256 --vehicles=10000 --seconds=20 ;;
