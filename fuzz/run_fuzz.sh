@@ -11,9 +11,11 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 JOBS=${JOBS:-1}
 SHARED=${SMARTBUS_SHARED_DATA:-../shared/data}
 TARGETS=${FUZZ_TARGETS:-"gtfs_csv_fuzz gtfs_feed_fuzz positions_csv_fuzz store_codec_fuzz jt808_frame_fuzz"}
-cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# shellcheck disable=SC2086
-cmake --build "$BUILD" -j2 --target $TARGETS
+if [ -z "${SKIP_BUILD:-}" ]; then  # SKIP_BUILD=1: the targets are built already
+  cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD" -j2 --target $TARGETS
+fi
 
 seed() {  # target -> seed corpus dir
   local t=$1 d=fuzz/corpus/$1
