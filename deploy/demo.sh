@@ -24,6 +24,8 @@
 #   DEMO_START=HH:MM   simulated start; default 07:20 (the morning rush)
 #   DEMO_WARMUP_MIN=N  minutes before DEMO_START sent at full speed first; default 30
 #   DEMO_STOP=ID       the stop whose board is shown; default 1000 (Central Station)
+#   DEMO_HTTP_PORT=N   port of the pages (board, console, passenger page); default 8080
+#   DEMO_HTTP_HOST=H   address they listen on; default 127.0.0.1
 #   DEMO_MODE=offline  force the offline demo
 set -euo pipefail
 BUILD=${1:-build}
@@ -117,11 +119,22 @@ if [ "${DEMO_MODE:-live}" = offline ] || [ ! -x "$SBD" ] || ! "$SB" watch --help
 fi
 
 # ---- Live demo ------------------------------------------------------------------------------
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 ADDR="127.0.0.1:$port"
+# The pages (board, passenger page, console) on HTTP: DEMO_HTTP_PORT (default 8080; a free port
+# when 8080 is taken) on DEMO_HTTP_HOST (default 127.0.0.1; 0.0.0.0 lets a phone or a TV on the
+# same network open them).
+http_host=${DEMO_HTTP_HOST:-127.0.0.1}
+http_port=${DEMO_HTTP_PORT:-8080}
+if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],int(sys.argv[2])))' "$http_host" "$http_port" 2>/dev/null; then
+  http_port=$(free_port)
+fi
+HTTP="http://127.0.0.1:$http_port"
 bold "== SmartBus live demo: the demo city, weekday morning rush at ${SPEED}x =="
 echo "  starting smartbusd on $ADDR (embedded store, --clock=fixes; log: $work/smartbusd.log)"
-"$SBD" --gtfs "$FEED" --listen "$ADDR" --clock=fixes >"$work/smartbusd.log" 2>&1 &
+"$SBD" --gtfs "$FEED" --listen "$ADDR" --clock=fixes --http_listen "$http_host:$http_port" \
+  --http_threads 64 >"$work/smartbusd.log" 2>&1 &
 pids+=($!)
 server_pid=$!
 ready=0
@@ -150,7 +163,11 @@ done
 # Commands to try, relative to the repository when the build is inside it.
 sb_rel=${SB#"$root"/}
 export TZ=America/New_York  # the client prints times in the city's time zone
-footer="  In another terminal (times are simulated; --json for scripts):
+footer="  Open in a browser (times are simulated city time):
+    display board  $HTTP/board/$STOP        (Chinese: $HTTP/board/$STOP?lang=zh-CN)
+    console        $HTTP/console
+    passenger page $HTTP/
+  In another terminal (times are simulated; --json for scripts):
     export TZ=America/New_York SMARTBUS_SERVER=$ADDR
     $sb_rel arrivals $STOP    |  watch 1015  |  stops \"Main St\"  |  nearby 42.1 -75.91
     $sb_rel fleet             |  vehicles --route 1  |  vehicle 1005  |  routes

@@ -13,6 +13,7 @@ PACKAGES=(
   libssl-dev openssl
   clang libclang-rt-14-dev
   python3 time
+  nodejs chromium libjs-leaflet libjs-chart.js
 )
 
 missing=()
@@ -21,6 +22,8 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm: Debian's package, unless the installed nodejs brings its own (NodeSource's does).
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""

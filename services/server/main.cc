@@ -85,6 +85,13 @@ ABSL_FLAG(int, http_threads, 8,
 ABSL_FLAG(int64_t, http_max_queued, 256,
           "Accepted HTTP connections waiting for a worker; beyond it accepting pauses.");
 ABSL_FLAG(int64_t, http_max_body_bytes, 1 << 20, "Largest HTTP request body (413 beyond).");
+ABSL_FLAG(std::string, web_dir, SMARTBUS_WEB_DIR,
+          "Folder of the pages (board, passenger page, console) served over HTTP; empty = none.");
+ABSL_FLAG(std::string, map_tiles_url, "",
+          "Map tile URL template for the console ({z}/{x}/{y}); empty = route lines on a plain "
+          "background (no internet needed).");
+ABSL_FLAG(std::string, map_tiles_attribution, "",
+          "Attribution shown with the map tiles (the tile provider's terms).");
 ABSL_FLAG(std::string, http_cors_origin, "*",
           "Access-Control-Allow-Origin of every HTTP response; empty = no CORS headers.");
 ABSL_FLAG(int, gtfs_rt_refresh_s, 5,
@@ -276,6 +283,9 @@ int main(int argc, char** argv) {
   opt.max_request_bytes = static_cast<int>(
       std::clamp<int64_t>(absl::GetFlag(FLAGS_max_request_bytes), 1024, int64_t{1} << 30));
   opt.request_memory_bytes = std::max<int64_t>(16, absl::GetFlag(FLAGS_request_memory_mb)) << 20;
+  opt.http.pages.web_dir = absl::GetFlag(FLAGS_web_dir);
+  opt.http.pages.map_tiles_url = absl::GetFlag(FLAGS_map_tiles_url);
+  opt.http.pages.map_tiles_attribution = absl::GetFlag(FLAGS_map_tiles_attribution);
 
   // Signals are taken by one thread with sigwait: block them before any thread starts.
   sigset_t set;

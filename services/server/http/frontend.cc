@@ -40,11 +40,16 @@ HttpFrontend::HttpFrontend(SmartbusServer* server, HttpFrontendOptions options,
     http_.Get("/metrics", "metrics", [server, metrics, this](const HttpRequest&, HttpResponse& res) {
       res.set_content(metrics->Scrape(*server, feeds_.get()), "text/plain; version=0.0.4");
     });
+  // Before the JSON mirror: its /api/v1/stops/{stop_id} would take .../arrivals/events.
+  pages_ = AddPageRoutes(&http_, server, channel, options.pages);
   AddJsonApi(&http_, std::move(channel));
   AddGtfsRtRoutes(&http_, feeds_.get());
   AddSiriRoutes(&http_, server);
 }
 
-HttpFrontend::~HttpFrontend() { Stop(); }
+HttpFrontend::~HttpFrontend() {
+  EndPageStreams(pages_.get());  // an open board would hold its worker until its next heartbeat
+  Stop();
+}
 
 }  // namespace smartbus::server

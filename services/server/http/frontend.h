@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/server/http/http_server.h"
+#include "services/server/http/pages.h"
 
 namespace grpc {
 class Channel;
@@ -30,6 +31,8 @@ struct HttpFrontendOptions {
   // A vehicle whose newest fix is older than this (s) is left out of the GTFS-RT feeds (the
   // GTFS-RT best practices: data no older than 90 s). Default 90.
   int64_t gtfs_rt_max_age_s = 90;
+  // The pages (board, passenger page, console) and their SSE / heat map routes (pages.h).
+  PagesOptions pages;
 };
 
 class HttpFrontend {
@@ -48,6 +51,7 @@ class HttpFrontend {
   SmartbusServer* server_;
   HttpServer http_;
   std::unique_ptr<GtfsRtFeeds> feeds_;
+  std::shared_ptr<PageStreams> pages_;
 };
 
 }  // namespace smartbus::server

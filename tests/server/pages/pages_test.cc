@@ -1,0 +1,223 @@
+// The pages' routes of smartbusd's HTTP server (services/server/http/pages.h, heatmap.h), in
+// process: a SmartbusServer with HTTP on a free port over the tiny inline feed (trip T1
+// S1 -> S2 -> S3, weekdays 08:00-08:10), the repository's web/ folder, one bus driven over gRPC.
+// The browser tests of the pages themselves are tests/web (chromium).
+
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/server/http/heatmap.h"
+#include "services/server/server.h"
+#include "smartbus/v1/analytics.pb.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+#include "tests/core/gtfs/test_feed.h"
+
+namespace smartbus::server {
+namespace {
+
+namespace pb = ::smartbus::v1;
+using ::testing::HasSubstr;
+
+constexpr int64_t kT0800 = 1767704400;  // 2026-01-06 (Tuesday) 08:00 America/New_York
+
+class PagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions opt;
+    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
+                                                smartbus::testing::MinimalFeed())};
+    opt.listen = "127.0.0.1:0";
+    opt.clock_follows_fixes = true;
+    opt.shard.engine.clock_mode = ClockMode::kFixes;
+    opt.log = false;
+    opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+    opt.http.pages.web_dir = SMARTBUS_WEB_DIR;
+    auto s = SmartbusServer::Create(opt);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    ASSERT_TRUE(server_->Start().ok());
+    auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                  grpc::InsecureChannelCredentials());
+    ingest_ = pb::IngestService::NewStub(ch);
+    http_ = std::make_unique<httplib::Client>("127.0.0.1", server_->http_port());
+  }
+
+  // bus1 on T1 at `lat` (S1 is 40.0000, S2 40.0010), fix time t.
+  void Fix(int64_t t, double lat) {
+    pb::IngestRequest req;
+    pb::Fix* f = req.add_fixes();
+    f->set_vehicle_id("bus1");
+    f->set_timestamp(t);
+    f->set_lat(lat);
+    f->set_lon(-75.0);
+    f->set_trip_id("T1");
+    f->set_route_id("R1");
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
+  }
+
+  smartbus::testing::TempDir tmp_;
+  std::unique_ptr<SmartbusServer> server_;
+  std::unique_ptr<pb::IngestService::Stub> ingest_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(PagesTest, ServesThePagesAndTheirFiles) {
+  for (const char* path : {"/", "/board/S2", "/console"}) {
+    auto r = http_->Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_THAT(r->get_header_value("Content-Type"), HasSubstr("text/html")) << path;
+    EXPECT_THAT(r->body, HasSubstr("/static/common.js")) << path;
+  }
+  auto js = http_->Get("/static/board.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_THAT(js->body, HasSubstr("EventSource"));
+  auto missing = http_->Get("/static/nope.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto cfg = http_->Get("/api/v1/pages/config");
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(nlohmann::json::parse(cfg->body)["map_tiles_url"], "");
+}
+
+// The board's stream: the current board at once, then a new one after a fix changes the stop.
+TEST_F(PagesTest, BoardEventsPushAChangedBoard) {
+  Fix(kT0800 - 60, 40.0);
+  Fix(kT0800 + 30, 40.0002);
+  std::vector<nlohmann::json> boards;
+  std::string buf;
+  std::thread pusher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    Fix(kT0800 + 60, 40.0005);
+  });
+  httplib::Client c("127.0.0.1", server_->http_port());
+  c.set_read_timeout(10, 0);
+  auto r = c.Get("/api/v1/stops/S3/arrivals/events?heartbeat_s=30", httplib::Headers{},
+                 [&](const httplib::Response& res) {
+                   EXPECT_EQ(res.get_header_value("Content-Type"), "text/event-stream");
+                   return true;
+                 },
+                 [&](const char* data, size_t n) {
+                   buf.append(data, n);
+                   for (size_t end; (end = buf.find("\n\n")) != std::string::npos;) {
+                     const std::string ev = buf.substr(0, end);
+                     buf.erase(0, end + 2);
+                     EXPECT_EQ(ev.rfind("event: board\ndata: ", 0), 0u) << ev;
+                     boards.push_back(nlohmann::json::parse(ev.substr(ev.find("data: ") + 6)));
+                   }
+                   return boards.size() < 2;  // stop after the second board
+                 });
+  pusher.join();
+  ASSERT_EQ(boards.size(), 2u);
+  EXPECT_EQ(boards[0]["stop_id"], "S3");
+  EXPECT_EQ(boards[0]["now"], std::to_string(kT0800 + 30));
+  EXPECT_EQ(boards[1]["now"], std::to_string(kT0800 + 60));
+  EXPECT_FALSE(boards[1]["heartbeat"].get<bool>());
+  EXPECT_NE(boards[0]["version"], boards[1]["version"]);
+}
+
+TEST_F(PagesTest, BoardEventsOfAnUnknownStopAre404NamingIt) {
+  auto r = http_->Get("/api/v1/stops/NOPE/arrivals/events");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_THAT(r->body, HasSubstr("NOPE"));
+  auto bad = http_->Get("/api/v1/stops/S1/arrivals/events?heartbeat_s=abc");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("heartbeat_s"));
+}
+
+TEST_F(PagesTest, ShutdownEndsOpenBoardsAtOnce) {
+  Fix(kT0800, 40.0);
+  std::thread client([&] {
+    httplib::Client c("127.0.0.1", server_->http_port());
+    c.Get("/api/v1/stops/S2/arrivals/events?heartbeat_s=3600", httplib::Headers{},
+          [](const char*, size_t) { return true; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(server_->Shutdown().ok());
+  client.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(s, 3.0) << "an open board held the shutdown";
+}
+
+TEST(HeatmapQueryTest, ErrorsNameTheParameter) {
+  auto q = ParseHeatmapQuery({{"from", "100"}, {"to", "200"}, {"cell_m", "500"}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->from, 100);
+  EXPECT_EQ(q->to, 200);
+  EXPECT_EQ(q->cell_m, 500);
+  EXPECT_EQ(ParseHeatmapQuery({})->cell_m, 250);
+  EXPECT_THAT(std::string(ParseHeatmapQuery({{"cell_m", "10"}}).status().message()),
+              HasSubstr("cell_m=\"10\""));
+  EXPECT_THAT(std::string(ParseHeatmapQuery({{"from", "x"}}).status().message()),
+              HasSubstr("from=\"x\""));
+  EXPECT_THAT(std::string(ParseHeatmapQuery({{"from", "9"}, {"to", "5"}}).status().message()),
+              HasSubstr("to must be after from"));
+  EXPECT_THAT(std::string(ParseHeatmapQuery({{"hour", "5"}}).status().message()),
+              HasSubstr("unknown parameter \"hour\""));
+}
+
+TEST_F(PagesTest, HeatmapSumsStopFiguresPerCell) {
+  // S1 and S2 are 111 m apart: one 5 km cell holds both, 50 m cells hold one each.
+  pb::GetRouteAnalyticsResponse a;
+  pb::RouteFigures* r = a.add_routes();
+  r->set_route_id("R1");
+  for (auto [id, boardings] : {std::pair{"S1", 7}, std::pair{"S2", 5}}) {
+    pb::StopFigures* s = r->add_stops();
+    s->set_stop_id(id);
+    s->set_visits(2);
+    s->mutable_passengers()->set_boardings(boardings);
+    s->mutable_on_time()->set_counted(2);
+    s->mutable_on_time()->set_on_time(1);
+    s->mutable_on_time()->set_late(1);
+  }
+  pb::SegmentFigures* seg = r->add_segments();
+  seg->set_from_stop_id("S1");
+  seg->set_to_stop_id("S2");
+  seg->set_traversals(2);
+  seg->set_distance_m(111);
+  seg->set_mean_time_s(20);
+  const auto net = server_->view()->network;
+  auto big = nlohmann::json::parse(HeatmapGeoJson(a, *net, {0, 0, 5000}));
+  EXPECT_EQ(big["type"], "FeatureCollection");
+  ASSERT_EQ(big["features"].size(), 1u);
+  const auto& p = big["features"][0]["properties"];
+  EXPECT_EQ(p["boardings"], 12);
+  EXPECT_EQ(p["visits"], 4);
+  EXPECT_DOUBLE_EQ(p["late_pct"].get<double>(), 50.0);
+  EXPECT_NEAR(p["mean_speed_kmh"].get<double>(), 111 / 20.0 * 3.6, 1e-9);
+  EXPECT_EQ(big["features"][0]["geometry"]["coordinates"][0].size(), 5u);  // closed ring
+  auto small = nlohmann::json::parse(HeatmapGeoJson(a, *net, {0, 0, 50}));
+  EXPECT_EQ(small["features"].size(), 2u);
+  EXPECT_EQ(small["max"]["boardings"], 7);
+}
+
+TEST_F(PagesTest, HeatmapRouteAnswersGeoJsonAndNamedErrors) {
+  auto r = http_->Get("/api/v1/heatmap?cell_m=300");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/geo+json");
+  EXPECT_EQ(nlohmann::json::parse(r->body)["cell_m"], 300);
+  auto bad = http_->Get("/api/v1/heatmap?cell_m=0");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("cell_m"));
+}
+
+}  // namespace
+}  // namespace smartbus::server
