@@ -37,7 +37,7 @@ import json, sys
 c0, c1, t0, t1, tck = map(float, sys.argv[1:6])
 rss, hwm = int(sys.argv[6]), int(sys.argv[7])
 cl = json.load(open(sys.argv[9]))
-print(json.dumps({"cpu_pct_of_one_core": round(100 * (c1 - c0) / tck / (t1 - t0), 1),
+print(json.dumps({"loadavg_1m_at_end": float(open("/proc/loadavg").read().split()[0]), "cpu_pct_of_one_core": round(100 * (c1 - c0) / tck / (t1 - t0), 1),
                   "rss_mib": round(rss / 1024, 1), "peak_rss_mib": round(hwm / 1024, 1),
                   "fixes_accepted_total": sys.argv[8], "boards": cl}))
 PY
