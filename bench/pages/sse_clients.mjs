@@ -8,7 +8,7 @@ const stops = stopsArg.split(','), n = Number(nArg), seconds = Number(secArg);
 const stats = [];
 const ac = new AbortController();
 async function client(i) {
-  const s = { events: 0, maxGapMs: 0, last: 0, lost: false, connected: false };
+  const s = { events: 0, maxGapMs: 0, last: 0, lost: false, connected: false, firstMs: -1 };
   stats.push(s);
   const stop = stops[i % stops.length];
   try {
@@ -25,6 +25,7 @@ async function client(i) {
         if (!ev.startsWith('event: board')) continue;
         const now = Date.now();
         if (s.last) s.maxGapMs = Math.max(s.maxGapMs, now - s.last);
+        else s.firstMs = now - t0;
         s.last = now; s.events++;
       }
     }
@@ -32,6 +33,7 @@ async function client(i) {
   } catch (e) { if (!ac.signal.aborted) s.lost = true; }
 }
 const all = [];
+const t0 = Date.now();
 for (let i = 0; i < n; i++) all.push(client(i));
 setTimeout(() => ac.abort(), seconds * 1000);
 await Promise.allSettled(all);
@@ -40,4 +42,5 @@ console.log(JSON.stringify({
   clients: n, connected: stats.filter((s) => s.connected).length, lost: stats.filter((s) => s.lost).length,
   events: ev.reduce((a, b) => a + b, 0), events_min: ev[0], events_median: ev[Math.floor(ev.length / 2)],
   max_gap_ms: Math.max(...stats.map((s) => s.maxGapMs)),
+  first_event_ms_max: Math.max(...stats.map((s) => s.firstMs)),
 }));
