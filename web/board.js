@@ -153,6 +153,6 @@ function tick(m) {
 const started = Date.now();
 setHeaders();
 if (!stopIds.length) fatal = 'No stop in the address: open /board/STOP_ID';
-else stopIds.forEach(connect);
+else SB.loadColors().then(() => stopIds.forEach(connect));
 render();
 setInterval(() => tick(), 1000);

@@ -63,9 +63,17 @@ SB.get = async (path) => {
 
 SB.num = (v) => (v === undefined || v === null || v === '' ? 0 : Number(v));
 
-// A colour for a route: the feed's route_color when the API gives one, else a stable hue
-// from the route id (so a route keeps its colour across pages and reloads).
+// Route colours of the feed (GTFS route_color / route_text_color), by route id.
+SB.colors = new Map();
+SB.loadColors = async () => {
+  const r = await SB.get('/api/v1/routes').catch(() => ({ routes: [] }));
+  for (const x of r.routes || []) SB.colors.set(x.route_id, { color: x.color, text: x.text_color });
+};
+
+// A colour for a route: the feed's route_color when it has one, else a stable hue from the
+// route id (so a route keeps its colour across pages and reloads).
 SB.routeColor = (routeId, given) => {
+  given = given || (SB.colors.get(routeId) || {}).color;
   if (given) return `#${given}`;
   let h = 2166136261;  // FNV-1a, spread over the hue circle by the golden angle
   for (const ch of String(routeId)) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
@@ -141,6 +149,26 @@ SB.el = (tag, attrs, ...children) => {
   return e;
 };
 
-SB.badge = (a) => SB.el('span', {
-  class: 'badge', style: `background:${SB.routeColor(a.route_id, a.route_color)}`,
-}, a.route_short_name || a.route_id);
+// WCAG 2 contrast ratio of two "RRGGBB" colours.
+SB.contrast = (x, y) => {
+  const lum = (hex) => {
+    const c = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const [a, b] = [lum(x), lum(y)].sort((p, q) => q - p);
+  return (a + 0.05) / (b + 0.05);
+};
+const MIN_TEXT_CONTRAST = 4.5;  // WCAG AA for normal text
+
+// A route badge: the route's colour; its text in the feed's route_text_color when that reads
+// (WCAG AA), else in black or white, whichever reads better on the colour.
+SB.badge = (a) => {
+  const c = SB.colors.get(a.route_id) || {};
+  let text = c.text || 'FFFFFF';
+  if (c.color && SB.contrast(c.color, text) < MIN_TEXT_CONTRAST)
+    text = SB.contrast(c.color, '000000') > SB.contrast(c.color, 'FFFFFF') ? '000000' : 'FFFFFF';
+  return SB.el('span', {
+    class: 'badge', style: `background:${SB.routeColor(a.route_id)};color:#${text}`,
+  }, a.route_short_name || a.route_id);
+};

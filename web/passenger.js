@@ -105,6 +105,7 @@ $('locate').addEventListener('click', () => {
   navigator.geolocation.getCurrentPosition((p) => near(p.coords.latitude, p.coords.longitude),
     (e) => status(`Location not available (${e.message}): search by stop name or code.`), { timeout: 10000 });
 });
+SB.loadColors();
 const params = new URLSearchParams(location.search);
 if (params.get('lat') && params.get('lon')) near(Number(params.get('lat')), Number(params.get('lon')));
 else if (params.get('q')) { $('q').value = params.get('q'); search(params.get('q')); }

@@ -10,7 +10,8 @@ SB.loadRoutes = async () => {
   const byId = new Map();
   const stopPos = new Map();  // stop id -> [lat, lon]
   for (const route of r.routes || []) {
-    route.color = SB.routeColor(route.route_id, route.color);
+    SB.colors.set(route.route_id, { color: route.color, text: route.text_color });
+    route.color = SB.routeColor(route.route_id);
     for (const p of route.patterns || []) {
       p.latlngs = (p.points || []).map((x) => [x.lat, x.lon]);
       const cum = [0];

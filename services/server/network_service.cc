@@ -47,6 +47,8 @@ class NetworkServiceImpl final : public pb::NetworkService::CallbackService {
       out->set_short_name(gr.short_name);
       out->set_long_name(gr.long_name);
       out->set_route_type(gr.type);
+      out->set_color(gr.color);
+      out->set_text_color(gr.text_color);
       if (gr.agency < feed.agencies.size()) out->set_agency_name(feed.agencies[gr.agency].name);
       if (!req->include_shapes()) continue;
       for (uint32_t pi : net.route_patterns(r)) {

@@ -133,7 +133,10 @@ async function main() {
     if (!await waitHttp(`${http}/readyz`, 60000)) throw new Error(`smartbusd did not serve HTTP (log: ${work}/smartbusd.log)`);
     await pushFixes(grpc, c.positions);
     await sleep(1500);  // the store writer and analytics sync catch up
-    const { chromium } = require('playwright-core');
+    let chromium;
+    try { ({ chromium } = require('playwright-core')); } catch {
+      throw new Error('npm package playwright-core missing: run deploy/install-deps.sh (npm ci into node_modules/)');
+    }
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
     const problems = [];
     const stopWatching = [];

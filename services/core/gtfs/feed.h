@@ -33,6 +33,10 @@ struct GtfsRoute {
   std::string long_name;
   int type = 3;    // route_type
   uint32_t agency = 0;
+  // route_color / route_text_color: six hex digits without '#' (upper case), "" when absent
+  // or not a colour (counted as warning "route_color_invalid").
+  std::string color;
+  std::string text_color;
 };
 
 struct GtfsStop {

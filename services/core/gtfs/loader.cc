@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -233,6 +234,18 @@ class FeedLoader {
  private:
   // ---- helpers -------------------------------------------------------------------------------
   void Warn(const char* kind, int64_t n = 1) { f_.warnings[kind] += n; }
+  // A GTFS colour (six hex digits, no '#'), upper-cased; "" when empty or not a colour (warned).
+  std::string HexColor(absl::string_view v) {
+    if (v.empty()) return "";
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (v.size() != 6 || !std::all_of(v.begin(), v.end(), hex)) {
+      Warn("route_color_invalid");
+      return "";
+    }
+    std::string out(v);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+  }
 
   absl::Status RowError(absl::string_view file, int64_t line, absl::string_view column,
                         absl::string_view value, absl::string_view what) const {
@@ -360,7 +373,8 @@ class FeedLoader {
     if (auto s = RequireColumns(*r, file, {"route_id", "route_type"}); !s.ok()) return s;
     int c_id = r->Column("route_id"), c_agency = r->Column("agency_id"),
         c_short = r->Column("route_short_name"), c_long = r->Column("route_long_name"),
-        c_type = r->Column("route_type");
+        c_type = r->Column("route_type"), c_color = r->Column("route_color"),
+        c_text_color = r->Column("route_text_color");
     while (r->Next()) {
       CheckWidth(*r);
       absl::string_view id = r->Field(c_id);
@@ -378,6 +392,8 @@ class FeedLoader {
                         "not a route type (an integer such as 3 for bus)");
       }
       route.type = static_cast<int>(type);
+      route.color = HexColor(r->Trimmed(c_color));
+      route.text_color = HexColor(r->Trimmed(c_text_color));
       absl::string_view agency = r->Field(c_agency);
       auto ait = agency_map_.find(agency);
       if (ait != agency_map_.end()) {

@@ -65,6 +65,21 @@ TEST(LoadGtfsTest, MinimalFeedCrossReferenced) {
   EXPECT_TRUE(feed->warnings.empty());
 }
 
+TEST(LoadGtfsTest, RouteColoursReadAndBadOnesWarned) {
+  FeedFiles files = MinimalFeed();
+  files["routes.txt"] =
+      "route_id,agency_id,route_short_name,route_long_name,route_type,route_color,route_text_color\n"
+      "R1,A,1,Main Street,3,1f77b4,FFFFFF\n"
+      "R2,A,2,Side Street,3,#12345,\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(feed->routes[0].color, "1F77B4");
+  EXPECT_EQ(feed->routes[0].text_color, "FFFFFF");
+  EXPECT_EQ(feed->routes[1].color, "");
+  EXPECT_EQ(feed->routes[1].text_color, "");
+  EXPECT_EQ(feed->warnings.at("route_color_invalid"), 1);
+}
+
 TEST(LoadGtfsTest, RealWorldCsvOddities) {
   FeedFiles files = MinimalFeed();
   // BOM, CRLF, columns in another order, an unknown column, quoted fields with commas and
