@@ -13,7 +13,7 @@ PACKAGES=(
   libssl-dev openssl
   clang libclang-rt-14-dev
   python3 time
-  nodejs chromium libjs-leaflet libjs-chart.js
+  nodejs chromium fonts-wqy-microhei libjs-leaflet libjs-chart.js
 )
 
 missing=()
