@@ -166,7 +166,7 @@ async function refreshAnalytics() {
     { label: 'headway CV', data: top.map((x) => (x.headways || {}).cv ?? 0), backgroundColor: '#8e44ad', yAxisID: 'y' },
     { label: 'bunched gaps', data: top.map((x) => SB.num(x.bunched_gaps)), backgroundColor: '#e08e0b', yAxisID: 'y1' }] },
   options: { animation: false, scales: { y: axis('CV (sd / mean)'), y1: { position: 'right', ...axis('gaps'), grid: { drawOnChartArea: false } }, x: axis('route') } } });
-  showJams(cong, name);
+  await showJams(cong, name);
 }
 
 function segLine(from, to) {
@@ -174,9 +174,18 @@ function segLine(from, to) {
   return a && b ? [a, b] : null;
 }
 
-function showJams(cong, name) {
+const stopNames = new Map();  // stop id -> name (fetched once per stop)
+async function nameStops(ids) {
+  await Promise.all([...new Set(ids)].filter((id) => !stopNames.has(id)).map(async (id) => {
+    const s = await SB.get(`/api/v1/stops/${encodeURIComponent(id)}`).catch(() => ({ name: id }));
+    stopNames.set(id, s.name || id);
+  }));
+}
+
+async function showJams(cong, name) {
+  await nameStops([...(cong.now_segments || []), ...(cong.usual_jams || [])].flatMap((s) => [s.from_stop_id, s.to_stop_id]));
   jamLayer.clearLayers();
-  const sname = (id) => id;
+  const sname = (id) => stopNames.get(id) || id;
   const now = (cong.now_segments || []).filter((s) => s.ratio !== undefined);
   $('jams-now').replaceChildren(...(now.length ? now.map((s) => SB.el('li', {},
     `Route ${name(s.route_id)}, ${sname(s.from_stop_id)} → ${sname(s.to_stop_id)}: ${s.now_speed_kmh.toFixed(1)} km/h vs usual ${s.usual_speed_kmh.toFixed(1)} (×${s.ratio.toFixed(2)})`))
