@@ -9,6 +9,9 @@
 // --report writes a JSON object with the tracker's counts and, under "prediction", the accuracy
 // report of SmartBus's predictor and of the two baselines (schedule, oba) scored against the
 // stop visits observed later in the same trace.
+// --arrival-order keeps the file's order instead (as a server receives the fixes): a row older
+// than its vehicle's newest one is a late fix, merged into the past by the backfill
+// (services/core/engine/backfill.h) the way smartbusd --backfill does.
 
 #include <algorithm>
 #include <chrono>
@@ -33,7 +36,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: smartbus replay --gtfs FEED... --positions CSV [--matches OUT] [--visits OUT]\n"
     "                       [--predictions OUT] [--report OUT.json] [--model-in FILE]\n"
-    "                       [--model-out FILE] [--skip-bad-rows] [--quiet]\n"
+    "                       [--model-out FILE] [--skip-bad-rows] [--arrival-order] [--quiet]\n"
+    "  --arrival-order  fixes in file order (late rows are backfilled, as by smartbusd)\n"
     "  FEED: a GTFS directory or .zip (several: repeat --gtfs or list them after it)\n";
 
 // Writes the tracker's outputs to the CSV writers.
@@ -63,7 +67,7 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"help", "skip-bad-rows", "quiet"});
+  auto args = Args::Parse(argc, argv, {"help", "skip-bad-rows", "quiet", "arrival-order"});
   if (!args.ok()) {
     std::fprintf(stderr, "smartbus replay: %s\n%s", std::string(args.status().message()).c_str(),
                  kUsage);
@@ -74,7 +78,8 @@ int RunReplay(int argc, char** argv) {
     return 0;
   }
   if (auto s = args->CheckKnown({"help", "gtfs", "positions", "matches", "visits", "predictions",
-                                 "report", "model-in", "model-out", "skip-bad-rows", "quiet"});
+                                 "report", "model-in", "model-out", "skip-bad-rows", "quiet",
+                                 "arrival-order"});
       !s.ok()) {
     std::fprintf(stderr, "smartbus replay: %s\n%s", std::string(s.message()).c_str(), kUsage);
     return 2;
@@ -102,9 +107,11 @@ int RunReplay(int argc, char** argv) {
     return Fail(s);
   std::vector<uint32_t> order(fixes.size());
   std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return fixes[a].timestamp_s < fixes[b].timestamp_s;
-  });
+  const bool arrival_order = args->Has("arrival-order");
+  if (!arrival_order)
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return fixes[a].timestamp_s < fixes[b].timestamp_s;
+    });
   auto t1 = std::chrono::steady_clock::now();
 
   MatchesCsvWriter matches(&net->feed());
@@ -117,7 +124,9 @@ int RunReplay(int argc, char** argv) {
   }
   CsvListener csv(args->Has("matches") ? &matches : nullptr,
                   args->Has("visits") ? &visits : nullptr);
-  Engine engine(net);
+  EngineOptions engine_options;
+  engine_options.backfill.enabled = arrival_order;
+  Engine engine(net, engine_options);
   engine.AddListener(&csv);
   // Prediction stage: only when something asks for it.
   const bool predict = args->Has("predictions") || args->Has("report") ||
@@ -136,7 +145,11 @@ int RunReplay(int argc, char** argv) {
     }
     engine.AddListener(&prediction_listener);
   }
-  for (uint32_t i : order) engine.Process(fixes[i]);
+  for (uint32_t i : order) {
+    engine.Process(fixes[i]);
+    engine.FlushLate();
+  }
+  engine.FlushLate(/*all=*/true);
   if (!csv.status().ok()) return Fail(csv.status());
   if (auto s = harness.Close(); !s.ok()) return Fail(s);
   if (args->Has("model-out")) {

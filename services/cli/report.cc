@@ -5,6 +5,9 @@
 // speeds, run times, passenger load or crowding; the live lists (bunched pairs, congestion now
 // vs usual) as of --now (default: the newest arrival in the file); where jams usually happen;
 // driving time per vehicle. Definitions: ../shared/FORMATS.md.
+// --vehicle V lists that vehicle's stop visits instead (trip, stop, scheduled and observed
+// times in the agency's time zone): what an operator checks for one bus, e.g. the visits a
+// terminal's blind-area upload filled in.
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +39,8 @@ constexpr const char* kUsage =
     "  T: epoch seconds or RFC 3339 (2026-02-16T16:00:00Z); --from/--to filter visits by\n"
     "  observed arrival, [from, to). --stops/--trips add per-stop and per-trip figures.\n"
     "  --now: the instant of the live lists (bunched pairs, congestion); default: newest arrival.\n"
-    "  --on-time-early/-late: on-time window in seconds (default -60 and 300).\n";
+    "  --on-time-early/-late: on-time window in seconds (default -60 and 300).\n"
+    "  --vehicle V: list V's stop visits (in [from, to)) instead of the route figures.\n";
 
 // Epoch seconds or RFC 3339.
 bool ParseInstant(const std::string& text, double* out) {
@@ -48,6 +52,41 @@ bool ParseInstant(const std::string& text, double* out) {
     return true;
   }
   return false;
+}
+
+// --vehicle: the vehicle's visits in arrival order, in [window.from_s, window.to_s).
+int PrintVehicleVisits(const std::vector<StopVisit>& visits, const std::string& vehicle,
+                       const TimeWindow& window, const Network& net, bool json) {
+  const GtfsFeed& feed = net.feed();
+  auto local = [&](double t) {
+    return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(std::llround(t)),
+                            net.time_zone());
+  };
+  nlohmann::json rows = nlohmann::json::array();
+  if (!json)
+    std::printf("stop visits of %s (%s)\n%-14s %-10s %5s %-19s %-19s %-19s\n", vehicle.c_str(),
+                net.time_zone().name().c_str(), "trip", "stop", "seq", "scheduled",
+                "arrival", "departure");
+  for (const StopVisit& v : visits) {
+    if (v.vehicle_id != vehicle || v.arrival_s < window.from_s || v.arrival_s >= window.to_s)
+      continue;
+    const std::string trip = v.trip < feed.trips.size() ? feed.trips[v.trip].id : "";
+    const std::string stop = v.stop < feed.stops.size() ? feed.stops[v.stop].id : "";
+    if (json) {
+      rows.push_back({{"trip_id", trip}, {"stop_id", stop}, {"stop_sequence", v.stop_sequence},
+                      {"service_date", v.service_date},
+                      {"scheduled_arrival", v.scheduled_arrival_s},
+                      {"arrival", std::llround(v.arrival_s)},
+                      {"departure", std::llround(v.departure_s)}});
+      continue;
+    }
+    std::printf("%-14s %-10s %5u %-19s %-19s %-19s\n", trip.c_str(), stop.c_str(),
+                v.stop_sequence, local(double(v.scheduled_arrival_s)).c_str(),
+                local(v.arrival_s).c_str(), local(v.departure_s).c_str());
+  }
+  if (json)
+    std::printf("%s\n", nlohmann::json{{"vehicle_id", vehicle}, {"visits", rows}}.dump(2).c_str());
+  return 0;
 }
 
 std::string Fmt(double x, const char* fmt = "%.1f") {
@@ -72,7 +111,7 @@ int RunReport(int argc, char** argv) {
   }
   if (auto s = args->CheckKnown({"json", "help", "stops", "trips", "gtfs", "visits", "from", "to",
                                  "now", "on-time-early", "on-time-late", "bunching-ratio",
-                                 "live-window", "limit"});
+                                 "live-window", "limit", "vehicle"});
       !s.ok()) {
     std::fprintf(stderr, "smartbus report: %s\n%s", std::string(s.message()).c_str(), kUsage);
     return 2;
@@ -138,6 +177,8 @@ int RunReport(int argc, char** argv) {
   std::stable_sort(visits->begin(), visits->end(), [](const StopVisit& a, const StopVisit& b) {
     return a.arrival_s < b.arrival_s;
   });
+  if (args->Has("vehicle"))
+    return PrintVehicleVisits(*visits, args->Get("vehicle"), q.window, **net, args->Has("json"));
   AnalyticsOptions agg_options = options;
   agg_options.retention_s = std::numeric_limits<double>::infinity();  // a report keeps all
   VisitAggregator agg(view, agg_options);

@@ -7,6 +7,31 @@ namespace smartbus {
 Engine::Engine(std::shared_ptr<const Network> network, const EngineOptions& options)
     : network_(network), options_(options), tracker_(network, options.tracker) {
   visits_.reserve(64);
+  if (options_.backfill.enabled)
+    backfill_ = std::make_unique<Backfill>(network, options.tracker, options.backfill);
+}
+
+void Engine::TrackLate(const Fix& fix) {
+  last_late_ = false;
+  if (match_.state == MatchState::kRejected) {
+    if (match_.reason == RejectReason::kOutOfOrder) {
+      backfill_->AddLate(fix);
+      last_late_ = true;
+    }
+    return;
+  }
+  const int64_t prev_s = backfill_->Remember(fix);
+  if (!visits_.empty() && prev_s > 0 &&
+      fix.timestamp_s - prev_s > backfill_->options().hold_gap_s)
+    backfill_->Hold(fix.vehicle_id, prev_s, fix.timestamp_s, clock_s_, &visits_);
+}
+
+void Engine::FlushLate(bool all) {
+  if (!backfill_ || !backfill_->pending()) return;
+  late_visits_.clear();
+  backfill_->Flush(clock_s_, all, &late_visits_);
+  for (EngineListener* l : listeners_)
+    for (const StopVisit& v : late_visits_) l->OnStopVisit(v);
 }
 
 int64_t Engine::FixesClock(const Fix& fix) {
@@ -45,6 +70,7 @@ void Engine::Process(const Fix& fix) {
   int64_t now = clock_s_;
   if (options_.clock_mode == ClockMode::kFixes) now = FixesClock(fix);
   const VehicleState* state = tracker_.Process(fix, now, &match_, &visits_);
+  if (backfill_) TrackLate(fix);
   if (options_.clock_mode == ClockMode::kFixes && match_.state != MatchState::kRejected &&
       (!clock_set_ || fix.timestamp_s > clock_s_)) {
     clock_s_ = fix.timestamp_s;

@@ -18,6 +18,10 @@
 // future_timestamp (a bogus date in a file), unless it is the very first.
 // With ClockMode::kExternal (server), SetClock() sets it.
 //
+// Late fixes: with options.backfill.enabled, a fix older than its vehicle's newest one is kept
+// and merged into the past by FlushLate() (backfill.h): visits of a signal gap are held until
+// the late fixes of that gap came in (or hold_s passed) and are then emitted once.
+//
 // Thread safety: not thread-safe. Listeners are not owned and must outlive the Engine.
 // Allocation: Process allocates nothing per fix once buffers have grown (see Tracker).
 
@@ -27,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/core/engine/backfill.h"
 #include "services/core/network/network.h"
 #include "services/core/tracking/tracker.h"
 #include "services/core/tracking/types.h"
@@ -55,6 +60,8 @@ struct EngineOptions {
   int64_t clock_step_s = 3600;
   // kFixes: distinct vehicles needed to move the clock by more than clock_step_s. Default 3.
   int clock_quorum = 3;
+  // Late fixes merged into the past (backfill.h). Default off.
+  BackfillOptions backfill;
 };
 
 class Engine {
@@ -69,6 +76,14 @@ class Engine {
   // Runs the pipeline on one fix; the results are also kept until the next call.
   void Process(const Fix& fix);
   const MatchResult& last_match() const { return match_; }
+  // Whether the last Process()ed fix was late (out_of_order) and kept for a backfill: it fills
+  // the history (store it) but changed nothing live.
+  bool last_fix_backfilled() const { return last_late_; }
+  // Runs the backfills due and releases expired held visits (backfill.h), calling the
+  // listeners' OnStopVisit for each visit (`all`: release every hold, e.g. at the end of a
+  // replay or at shutdown). No-op unless backfill is enabled.
+  void FlushLate(bool all = false);
+  const BackfillStats* backfill_stats() const { return backfill_ ? &backfill_->stats() : nullptr; }
   const std::vector<StopVisit>& last_visits() const { return visits_; }
 
   const Tracker& tracker() const { return tracker_; }
@@ -89,6 +104,12 @@ class Engine {
   std::vector<std::pair<std::string, int64_t>> ahead_;
   MatchResult match_;
   std::vector<StopVisit> visits_;
+  // Backfill bookkeeping of a processed fix (remember, hold the visits of a gap, keep a late
+  // fix).
+  void TrackLate(const Fix& fix);
+  std::unique_ptr<Backfill> backfill_;  // when options_.backfill.enabled
+  bool last_late_ = false;
+  std::vector<StopVisit> late_visits_;
 };
 
 }  // namespace smartbus
