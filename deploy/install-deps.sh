@@ -9,6 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libgeographiclib-dev libhiredis-dev redis-server libzip-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev tzdata
+  libboost-dev
   libcurl4-openssl-dev libcpp-httplib-dev prometheus-cpp-dev libspdlog-dev
   libssl-dev openssl
   clang libclang-rt-14-dev

@@ -47,6 +47,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/client_callback.h"
+#include "bench/common/synthetic_fleet.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
@@ -79,116 +80,24 @@ namespace {
 namespace pb = ::smartbus::v1;
 using Clock = std::chrono::steady_clock;
 
-struct Bus {
-  std::string id;
-  TripInstance ti;
-  int64_t day_start_s = 0;
-  int64_t lag_s = 0;  // runs this far behind the schedule (several buses on one trip)
-};
+using bench::Bus;
+using bench::CpuSeconds;
+using bench::Fleet;
+using bench::Pct;
+using bench::RssKiB;
 
-class Fleet {
- public:
-  // Trips running at t0 (or starting within 10 min); when there are fewer than `want`, more
-  // buses follow the same trips 2, 4, ... minutes behind (distinct vehicles, same route).
-  Fleet(std::shared_ptr<const Network> net, int32_t date, int64_t t0, int want) : net_(net) {
-    auto all = net->TripsAround(absl::FromUnixSeconds(t0), absl::Minutes(10), absl::ZeroDuration());
-    std::vector<TripInstance> trips;
-    for (const TripInstance& ti : all)
-      if (ti.service_date == date || ti.service_date == date - 1) trips.push_back(ti);
-    for (int i = 0; i < want && !trips.empty(); ++i) {
-      Bus b;
-      b.id = absl::StrCat("bus", i);
-      b.ti = trips[i % trips.size()];
-      b.day_start_s = absl::ToUnixSeconds(b.ti.day_start);
-      b.lag_s = 120 * static_cast<int64_t>(i / trips.size());
-      buses_.push_back(b);
-    }
-    distinct_trips_ = std::min<size_t>(trips.size(), buses_.size());
-  }
-  size_t distinct_trips() const { return distinct_trips_; }
-  size_t size() const { return buses_.size(); }
-  const Bus& bus(size_t i) const { return buses_[i]; }
-
-  // The scheduled position of bus i at time t.
-  void FixAt(size_t i, int64_t t, pb::Fix* out) const {
-    const Bus& b = buses_[i];
-    const GtfsFeed& feed = net_->feed();
-    const GtfsTrip& trip = feed.trips[b.ti.trip];
-    const Pattern& p = net_->pattern(net_->trip_pattern(b.ti.trip));
-    const Polyline& line = net_->trip_polyline(b.ti.trip);
-    const int64_t rel = t - b.lag_s - b.day_start_s;
-    const GtfsStopTime* st = &feed.stop_times[trip.first_stop_time];
-    const uint32_t n = std::min<uint32_t>(trip.num_stop_times, p.stop_dist_m.size());
-    double dist = p.stop_dist_m.empty() ? 0 : p.stop_dist_m[0];
-    double speed = 0;
-    if (n > 0 && rel >= st[n - 1].arrival_s) {
-      dist = p.stop_dist_m[n - 1];
-    } else {
-      for (uint32_t k = 0; k + 1 < n; ++k) {
-        if (rel < st[k].departure_s) {
-          dist = p.stop_dist_m[k];
-          break;
-        }
-        if (rel < st[k + 1].arrival_s) {
-          const double span = std::max(1, st[k + 1].arrival_s - st[k].departure_s);
-          const double f = (rel - st[k].departure_s) / span;
-          dist = p.stop_dist_m[k] + f * (p.stop_dist_m[k + 1] - p.stop_dist_m[k]);
-          speed = (p.stop_dist_m[k + 1] - p.stop_dist_m[k]) / span;
-          break;
-        }
-      }
-    }
-    const LatLon ll = net_->projection().Reverse(line.PointAt(dist));
-    out->set_vehicle_id(b.id);
-    out->set_timestamp(t);
-    out->set_lat(ll.lat);
-    out->set_lon(ll.lon);
-    out->set_speed_mps(static_cast<float>(speed));
-    out->set_bearing_deg(static_cast<float>(BearingDeg(line.DirectionAt(dist))));
-    out->set_trip_id(trip.id);
-    out->set_route_id(feed.routes[trip.route].id);
-  }
-
-  std::vector<std::string> Stops() const {
-    std::vector<std::string> out;
-    for (const Bus& b : buses_)
-      for (uint32_t s : net_->pattern(net_->trip_pattern(b.ti.trip)).stops)
-        out.push_back(net_->feed().stops[s].id);
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
-  }
-
- private:
-  std::shared_ptr<const Network> net_;
-  std::vector<Bus> buses_;
-  size_t distinct_trips_ = 0;
-};
-
-double Pct(std::vector<double>& v, double q) {
-  if (v.empty()) return NAN;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
-
-int64_t RssKiB(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
-  return -1;
-}
-
-// User + system CPU seconds of a process so far.
-double CpuSeconds(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto close = all.rfind(')');
-  if (close == std::string::npos) return NAN;
-  std::vector<std::string> fields = absl::StrSplit(all.substr(close + 2), ' ');
-  if (fields.size() < 13) return NAN;
-  return (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / sysconf(_SC_CLK_TCK);
+// The scheduled position of bus i at time t as an ingest Fix (with trip_id and route_id, like
+// an AVL feed).
+void FixAt(const Fleet& fleet, size_t i, int64_t t, pb::Fix* out) {
+  const Fleet::Position p = fleet.PositionAt(i, t);
+  out->set_vehicle_id(fleet.bus(i).id);
+  out->set_timestamp(t);
+  out->set_lat(p.pos.lat);
+  out->set_lon(p.pos.lon);
+  out->set_speed_mps(static_cast<float>(p.speed_mps));
+  out->set_bearing_deg(static_cast<float>(p.bearing_deg));
+  out->set_trip_id(p.trip->id);
+  out->set_route_id(fleet.feed().routes[p.trip->route].id);
 }
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& addr, int i) {
@@ -231,7 +140,7 @@ int RunGateway(const Fleet& fleet, int64_t t0) {
         req->Clear();
         req->set_sequence(++seq);
         for (int k = 0; k < batch; ++k) {
-          fleet.FixAt(mine[cursor], next_t[cursor], req->add_fixes());
+          FixAt(fleet, mine[cursor], next_t[cursor], req->add_fixes());
           next_t[cursor] += 10;
           cursor = (cursor + 1) % mine.size();
         }
@@ -495,7 +404,7 @@ int RunStreams(const Fleet& fleet, int64_t t0) {
       std::this_thread::sleep_until(due);
       const int64_t t = t0 + static_cast<int64_t>(
                                  std::chrono::duration<double>(Clock::now() - start).count());
-      fleet.FixAt(i, t, &fix);
+      FixAt(fleet, i, t, &fix);
       buses[i]->Send(fix);
       ++fixes_sent;
     }

@@ -22,6 +22,10 @@
 #include "grpcpp/support/status.h"
 #include "services/cli/args.h"
 
+namespace smartbus::v1 {
+class GetFleetStatusResponse;
+}
+
 namespace smartbus::cli {
 
 // The server address from --server / $SMARTBUS_SERVER / the default.
@@ -59,5 +63,7 @@ std::string ClockTime(int64_t epoch_s, absl::TimeZone tz = absl::LocalTimeZone()
 absl::TimeZone ZoneOrLocal(const std::string& name);
 // "+2m05s" / "-40s" / "0s".
 std::string SignedDuration(int64_t s);
+// `smartbus fleet`: the condition of each bus whose terminal reports one (client_condition.cc).
+void PrintConditions(const smartbus::v1::GetFleetStatusResponse& resp);
 
 }  // namespace smartbus::cli

@@ -8,7 +8,7 @@
 //   smartbus routes [ROUTE_ID...] [--shapes]
 //   smartbus vehicle VEHICLE_ID
 //   smartbus vehicles (--route R | --box SOUTH,WEST,NORTH,EAST) [--limit N]
-//   smartbus fleet [--route R] [--stale S]
+//   smartbus fleet [--route R] [--stale S]   (with each reporting bus's condition)
 //   smartbus health                           exit 0 when serving (storage too), 1 otherwise
 //   smartbus status                           server counters (shards, queues, store)
 // Common: --server HOST:PORT, --timeout S, --json (see client.h).
@@ -452,6 +452,7 @@ int RunFleet(int argc, char** argv) {
               resp.layover(), resp.off_route(), resp.unassigned(), resp.stale());
   PrintVehicleHeader();
   for (const auto& v : resp.vehicles()) PrintVehicleLine(v);
+  PrintConditions(resp);
   return 0;
 }
 

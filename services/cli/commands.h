@@ -20,7 +20,8 @@ int RunStop(int argc, char** argv);      // smartbus stop STOP_ID
 int RunRoutes(int argc, char** argv);    // smartbus routes [ROUTE_ID...] [--shapes]
 int RunVehicle(int argc, char** argv);   // smartbus vehicle VEHICLE_ID
 int RunVehicles(int argc, char** argv);  // smartbus vehicles --route R | --box S,W,N,E
-int RunFleet(int argc, char** argv);     // smartbus fleet [--route R]
+int RunFleet(int argc, char** argv);
+int RunEvents(int argc, char** argv);    // smartbus events VEHICLE_ID [--date YYYYMMDD]     // smartbus fleet [--route R]
 int RunHealth(int argc, char** argv);    // smartbus health
 int RunStatus(int argc, char** argv);    // smartbus status
 int RunPush(int argc, char** argv);

@@ -41,7 +41,10 @@ const Command kCommands[] = {
     {"vehicle", "VEHICLE_ID  one vehicle", smartbus::cli::RunVehicle, 1},
     {"vehicles", "--route R | --box S,W,N,E  vehicles of a route or in a box",
      smartbus::cli::RunVehicles, 1},
-    {"fleet", "[--route R] [--stale S]  fleet status", smartbus::cli::RunFleet, 1},
+    {"fleet", "[--route R] [--stale S]  fleet status (and each bus's condition)",
+     smartbus::cli::RunFleet, 1},
+    {"events", "VEHICLE_ID [--date YYYYMMDD]  a bus's alarms raised/cleared and driving time",
+     smartbus::cli::RunEvents, 1},
     {"health", "  server and storage health (exit 0 when serving)", smartbus::cli::RunHealth, 1},
     {"status", "  server counters: shards, queues, store", smartbus::cli::RunStatus, 1},
     {"analytics routes", "[--route R] [--from T --to T] [--stops] [--trips]  on-time, headways, "

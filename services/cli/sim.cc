@@ -26,6 +26,7 @@
 #include "services/cli/args.h"
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
+#include "services/cli/sim_jt808.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/sim/demo_city.h"
@@ -50,6 +51,8 @@ const char kSimUsage[] =
     "         [--congest FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR]...\n"
     "         [--out POSITIONS.csv] [--truth TRUTH.csv] [--visits VISITS.csv]\n"
     "         [--server HOST:PORT [--speed X] [--fast-until T] [--batch N]] [--quiet]\n"
+    "         [--jt808 HOST:PORT [--jt808-2019] [--jt808-overspeed-kmh K]\n"
+    "          [--jt808-blind VEHICLE@HH:MM+MIN]] [--jt808-registry FILE]\n"
     "Drives buses along the feed's trips of one service day (default: today in the agency's\n"
     "time zone) from --start (default: first pull-out) to --end (default: last pull-in).\n"
     "  --congest   added congestion: buses from stop FROM_STOP to the next stop TO_STOP drive\n"
@@ -65,6 +68,14 @@ const char kSimUsage[] =
     "              --token T ($SMARTBUS_TOKEN), --tls, --ca FILE: as for every client.\n"
     "  --early-share  share of buses that run early: never hold, leave terminals up to\n"
     "              --early-lead s (default 300) early, drive --early-speedup x (1.25) faster.\n"
+    "  --jt808     drive the buses as JT/T 808 terminals through smartbus-jt808 at HOST:PORT\n"
+    "              (one TCP connection each: register, authenticate, 0x0200 reports,\n"
+    "              heartbeats; pacing as with --server). --jt808-2019: 2019 headers;\n"
+    "              --jt808-overspeed-kmh K: overspeed alarm bit while faster than K;\n"
+    "              --jt808-blind V@HH:MM+MIN: bus V loses its signal for MIN minutes and\n"
+    "              uploads the stored reports (0x0704) after its first live report.\n"
+    "  --jt808-registry FILE  writes the terminal registry (phone 138000000NN = bus NN) for\n"
+    "              smartbus-jt808 --jt808_registry.\n"
     "GTFS times (--start 07:30) count from the service date's noon minus 12 h.\n";
 
 absl::StatusOr<int32_t> ParseDate(const std::string& s, const Network& net) {
@@ -214,6 +225,29 @@ std::string LocalTime(int64_t t, const Network& net) {
 
 }  // namespace
 
+// --jt808 ADDR (and its options): the fleet as JT/T 808 terminals; nullptr without --jt808.
+// --jt808-registry FILE writes the registry smartbus-jt808 needs for these terminals.
+absl::StatusOr<std::unique_ptr<Jt808Fleet>> MakeJt808Fleet(const Args& args,
+                                                          const std::vector<SimVehicleInfo>& v,
+                                                          int64_t day_start_s, bool quiet) {
+  if (args.Has("jt808-registry")) {
+    if (absl::Status s = Jt808Fleet::WriteRegistry(args.Get("jt808-registry"), v); !s.ok())
+      return s;
+  }
+  if (!args.Has("jt808")) return std::unique_ptr<Jt808Fleet>();
+  Jt808SimOptions o;
+  o.gateway = args.Get("jt808");
+  o.v2019 = args.Has("jt808-2019");
+  o.quiet = quiet;
+  auto overspeed = args.GetDouble("jt808-overspeed-kmh", 0);
+  if (!overspeed.ok()) return overspeed.status();
+  o.overspeed_kmh = *overspeed;
+  if (args.Has("jt808-blind")) {
+    if (absl::Status s = ParseBlind(args.Get("jt808-blind"), day_start_s, &o); !s.ok()) return s;
+  }
+  return Jt808Fleet::Create(o, v);
+}
+
 int RunDemoFeed(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, {"help"});
   if (!args.ok() || args->Has("help") || !args->Has("out") || !args->positional().empty()) {
@@ -253,7 +287,8 @@ int RunSim(int argc, char** argv) {
                                  "seed", "routes", "no-trip-ids", "no-passengers", "gps-sigma",
                                  "jam-probability", "signal-probability", "peak-slowdown",
                                  "demand", "early-share", "early-lead", "early-speedup", "congest", "out", "truth", "visits", "server", "speed", "batch", "fast-until",
-                                 "quiet", "token", "tls", "ca"});
+                                 "quiet", "token", "tls", "ca", "jt808", "jt808-2019",
+                                 "jt808-overspeed-kmh", "jt808-blind", "jt808-registry"});
       !s.ok()) {
     std::fprintf(stderr, "%s", kSimUsage);
     return fail(std::string(s.message()), 2);
@@ -264,9 +299,10 @@ int RunSim(int argc, char** argv) {
     std::fprintf(stderr, "%s", kSimUsage);
     return fail("--gtfs FEED is required", 2);
   }
-  if (!args->Has("out") && !args->Has("server") && !args->Has("truth") && !args->Has("visits")) {
+  if (!args->Has("out") && !args->Has("server") && !args->Has("truth") && !args->Has("visits") &&
+      !args->Has("jt808") && !args->Has("jt808-registry")) {
     std::fprintf(stderr, "%s", kSimUsage);
-    return fail("nothing to do: give --out, --truth, --visits and/or --server", 2);
+    return fail("nothing to do: give --out, --truth, --visits, --server and/or --jt808", 2);
   }
   bool quiet = args->Has("quiet");
 
@@ -374,6 +410,9 @@ int RunSim(int argc, char** argv) {
   }
   std::unique_ptr<Streamer> streamer;
   if (args->Has("server")) streamer = std::make_unique<Streamer>(args->Get("server"), quiet);
+  auto jt808 = MakeJt808Fleet(*args, fs.vehicles(), day_start, quiet);
+  if (!jt808.ok()) return fail(std::string(jt808.status().message()), 2);
+  const bool live = streamer || *jt808;
 
   if (!quiet) {
     std::fprintf(stderr,
@@ -398,7 +437,7 @@ int RunSim(int argc, char** argv) {
   bool paced = false;
   while (t < end && !g_stop.load()) {
     int64_t next;
-    if (streamer && *speed > 0 && t + 1 >= fast_until) {
+    if (live && *speed > 0 && t + 1 >= fast_until) {
       // Paced: simulated time follows the wall clock, scaled, from fast_until on.
       if (!paced) {
         paced = true;
@@ -412,10 +451,10 @@ int RunSim(int argc, char** argv) {
       double elapsed = absl::ToDoubleSeconds(absl::Now() - wall0);
       next = std::min(end, fast_until + static_cast<int64_t>(elapsed * *speed));
       if (next <= t) continue;
-    } else if (streamer && *speed > 0) {
+    } else if (live && *speed > 0) {
       next = std::min(fast_until - 1, t + 10);
     } else {
-      next = std::min(end, t + (streamer ? 10 : 3600));
+      next = std::min(end, t + (live ? 10 : 3600));
     }
     fixes.clear();
     visits.clear();
@@ -435,6 +474,7 @@ int RunSim(int argc, char** argv) {
       for (const StopVisit& v : visits) AppendStopVisitRow(v, net->feed(), visits_out.buffer());
       if (auto s = visits_out.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
     }
+    if (*jt808) (*jt808)->Send(fixes);
     if (streamer) {
       streamer->Send(fixes, 0, fixes.size(), static_cast<int>(*batch));
       if (!quiet && absl::Now() - last_report > absl::Seconds(10)) {
@@ -450,6 +490,14 @@ int RunSim(int argc, char** argv) {
     if (auto s = f->Close(); !s.ok()) return fail(std::string(s.message()), 1);
   }
   if (streamer) streamer->Close();
+  if (*jt808) {
+    (*jt808)->Close(absl::Seconds(30));
+    if (!quiet)
+      std::fprintf(stderr, "sim: JT/T 808: sent %lld reports, answered success %lld, failed %lld\n",
+                   static_cast<long long>((*jt808)->sent()),
+                   static_cast<long long>((*jt808)->accepted()),
+                   static_cast<long long>((*jt808)->failed()));
+  }
   if (!quiet) {
     std::fprintf(stderr, "sim: %s%lld fixes, %lld stop visits, simulated until %s\n",
                  g_stop.load() ? "stopped: " : "", static_cast<long long>(total_fixes),

@@ -48,41 +48,6 @@ int Bcd2(uint8_t c, bool* ok) {
   return hi * 10 + lo;
 }
 
-constexpr AlarmBit kAlarmBits[] = {
-    {0, "emergency"},
-    {1, "overspeed"},
-    {2, "fatigue_driving"},
-    {3, "danger_warning"},
-    {4, "gnss_module_fault"},
-    {5, "gnss_antenna_disconnected"},
-    {6, "gnss_antenna_short_circuit"},
-    {7, "main_power_undervoltage"},
-    {8, "main_power_off"},
-    {9, "display_fault"},
-    {10, "tts_fault"},
-    {11, "camera_fault"},
-    {12, "ic_card_fault"},
-    {13, "overspeed_warning"},
-    {14, "fatigue_warning"},
-    {15, "violation_driving_warning"},
-    {16, "tyre_pressure_warning"},
-    {17, "right_turn_blind_area"},
-    {18, "driving_overtime_today"},
-    {19, "overtime_parking"},
-    {20, "area_in_out"},
-    {21, "route_in_out"},
-    {22, "route_drive_time"},
-    {23, "route_deviation"},
-    {24, "vss_fault"},
-    {25, "fuel_abnormal"},
-    {26, "vehicle_stolen"},
-    {27, "illegal_ignition"},
-    {28, "illegal_displacement"},
-    {29, "collision_warning"},
-    {30, "rollover_warning"},
-    {31, "illegal_door_open"},
-};
-
 void ReadItem(uint8_t id, absl::Span<const uint8_t> v, Location* loc) {
   switch (id) {
     case kItemMileage:
@@ -115,13 +80,6 @@ void ReadItem(uint8_t id, absl::Span<const uint8_t> v, Location* loc) {
 }
 
 }  // namespace
-
-absl::Span<const AlarmBit> AlarmBits() { return kAlarmBits; }
-
-const char* AlarmName(int bit) {
-  if (bit >= 0 && bit < 32) return kAlarmBits[bit].name;
-  return "alarm_bit_unknown";
-}
 
 int64_t BcdTimeToEpoch(absl::Span<const uint8_t> b) {
   if (b.size() < 6) return 0;

@@ -22,15 +22,9 @@
 
 namespace smartbus::jt808 {
 
-// Alarm flag bits (0x0200 DWORD at offset 0), JT/T 808-2013 meanings (2019: bit 29 collision or
-// rollover). Names as used in fleet status and alarm events.
-struct AlarmBit {
-  int bit;
-  const char* name;
-};
-// Every alarm bit with a name (bits without one are "alarm_bit_N").
-absl::Span<const AlarmBit> AlarmBits();
-const char* AlarmName(int bit);
+// Alarm flag bits (0x0200 DWORD at offset 0): names and the condition they make in
+// services/core/condition/condition.h.
+inline constexpr int kAlarmOverspeedBit = 1;
 
 // Status flag bits (0x0200 DWORD at offset 4).
 enum StatusBit : int {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,6 +13,38 @@ namespace {
 std::string Num(double v) { return absl::StrFormat("%g", v); }
 
 }  // namespace
+
+// Fix.device (DeviceStatus) into out->device; 0 or REJECT_REASON_INVALID_FIELD with *detail.
+static int DeviceFromProto(const pb::Fix& in, Fix* out, std::string* detail) {
+  out->device = DeviceReport{};
+  if (!in.has_device()) return 0;
+  const pb::DeviceStatus& d = in.device();
+  if (d.has_odometer_m() && !(std::isfinite(d.odometer_m()) && d.odometer_m() >= 0)) {
+    *detail = absl::StrCat("device.odometer_m=", Num(d.odometer_m()), ": must be >= 0");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  if (d.has_fuel_l() && !(std::isfinite(d.fuel_l()) && d.fuel_l() >= 0)) {
+    *detail = absl::StrCat("device.fuel_l=", Num(d.fuel_l()), ": must be >= 0");
+    return pb::REJECT_REASON_INVALID_FIELD;
+  }
+  for (auto [name, has, v] : {std::tuple{"signal_strength", d.has_signal_strength(),
+                                         d.signal_strength()},
+                              std::tuple{"satellites", d.has_satellites(), d.satellites()}}) {
+    if (has && (v < 0 || v > 255)) {
+      *detail = absl::StrCat("device.", name, "=", v, ": must be 0..255");
+      return pb::REJECT_REASON_INVALID_FIELD;
+    }
+  }
+  DeviceReport& r = out->device;
+  r.present = true;
+  r.alarm_flags = d.alarm_flags();
+  r.status_flags = d.status_flags();
+  r.odometer_m = d.has_odometer_m() ? d.odometer_m() : NAN;
+  r.fuel_l = d.has_fuel_l() ? d.fuel_l() : NAN;
+  r.signal_strength = static_cast<int16_t>(d.has_signal_strength() ? d.signal_strength() : -1);
+  r.satellites = static_cast<int16_t>(d.has_satellites() ? d.satellites() : -1);
+  return 0;
+}
 
 int FixFromProto(const pb::Fix& in, Fix* out, std::string* detail) {
   if (in.vehicle_id().empty()) {
@@ -84,7 +117,7 @@ int FixFromProto(const pb::Fix& in, Fix* out, std::string* detail) {
   out->alightings = in.has_alightings() ? in.alightings() : -1;
   out->load = in.has_load() ? in.load() : -1;
   out->accuracy_m = in.has_accuracy_m() ? in.accuracy_m() : NAN;
-  return 0;
+  return DeviceFromProto(in, out, detail);
 }
 
 std::string RejectDetail(int reason, const Fix& fix, int64_t now_s) {
@@ -128,6 +161,18 @@ pb::PredictionSource SourceToProto(PredictionSource s) {
   }
 }
 
+void ConditionToProto(const BusCondition& c, pb::BusCondition* out) {
+  out->set_updated(c.updated_s);
+  for (std::string& a : ActiveAlarmNames(c.active)) out->add_active_alarms(std::move(a));
+  out->set_acc_on(c.acc_on);
+  out->set_doors_open(c.doors_open);
+  if (std::isfinite(c.odometer_m)) out->set_odometer_m(c.odometer_m);
+  if (std::isfinite(c.fuel_l)) out->set_fuel_l(c.fuel_l);
+  if (c.signal_strength >= 0) out->set_signal_strength(c.signal_strength);
+  if (c.satellites >= 0) out->set_satellites(c.satellites);
+  out->set_driving_today_s(c.driving_day_s);
+}
+
 void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_after_s,
                     pb::Vehicle* out) {
   const VehicleState& st = snap.state;
@@ -135,6 +180,7 @@ void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_af
   const GtfsFeed& feed = net.feed();
   out->set_vehicle_id(st.vehicle_id);
   out->set_last_seen(st.timestamp_s);
+  if (snap.has_condition) ConditionToProto(snap.condition, out->mutable_condition());
   const int64_t age = std::max<int64_t>(0, now_s - st.timestamp_s);
   out->set_age_s(age);
   out->mutable_position()->set_lat(st.pos.lat);

@@ -45,6 +45,8 @@ inline pb::Occupancy OccupancyToProto(int32_t gtfs) {
 pb::VehicleStatus StatusToProto(MatchState s);
 pb::PredictionSource SourceToProto(PredictionSource s);
 
+// A vehicle's condition (active alarms, ignition, doors, odometer, ...).
+void ConditionToProto(const BusCondition& c, pb::BusCondition* out);
 void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_after_s,
                     pb::Vehicle* out);
 void StopToProto(const Network& net, uint32_t stop, pb::Stop* out);

@@ -7,7 +7,8 @@ namespace smartbus::server {
 
 inline constexpr const char* kServiceHealthNames[] = {
     "", "smartbus.v1.IngestService", "smartbus.v1.PassengerService",
-    "smartbus.v1.NetworkService", "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService"};
+    "smartbus.v1.NetworkService", "smartbus.v1.OperatorService", "smartbus.v1.AnalyticsService",
+    "smartbus.v1.ConditionService"};
 inline constexpr const char* kStorageHealth = "smartbus.storage";
 
 }  // namespace smartbus::server

@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "services/core/network/network.h"
+#include "services/core/condition/condition.h"
 #include "services/core/prediction/prediction.h"
 #include "services/core/tracking/types.h"
 
@@ -75,6 +76,8 @@ struct VehicleSnapshot {
   uint64_t stamp = 0;  // ChangeStamp() when published
   std::shared_ptr<const Network> network;  // the network the indices below refer to
   VehicleState state;
+  bool has_condition = false;  // the vehicle's terminal reported its condition
+  BusCondition condition;
   std::vector<StopEta> etas;  // in the order the vehicle reaches the stops; service date:
                               // state.service_date
 };

@@ -66,6 +66,13 @@ ABSL_FLAG(int64_t, vehicle_flush_ms, 1000, "Each vehicle's latest state is store
 ABSL_FLAG(int64_t, model_save_s, 60, "The learned model is stored this often (and at exit).");
 ABSL_FLAG(int64_t, future_tolerance_s, 300,
           "Fixes more than this ahead of the server clock are rejected (future_timestamp).");
+ABSL_FLAG(bool, backfill, true,
+          "Late fixes (older than the vehicle's newest, e.g. JT/T 808 blind-area uploads) fill "
+          "the history and the stop visits of the gap instead of being rejected.");
+ABSL_FLAG(int64_t, backfill_hold_s, 120,
+          "Stop visits completed across a signal gap wait this long (s) for late fixes.");
+ABSL_FLAG(double, low_fuel_l, 0,
+          "Bus condition: fuel below this (litres) raises low_fuel; 0 = off.");
 ABSL_FLAG(std::string, key_prefix, "sb:", "Prefix of every Redis key.");
 ABSL_FLAG(int64_t, positions_cap, 1000, "Recent positions kept per vehicle in the store.");
 ABSL_FLAG(int64_t, positions_ttl_s, 2 * 86400,
@@ -236,6 +243,9 @@ int main(int argc, char** argv) {
   opt.shard.vehicle_flush_interval = absl::Milliseconds(absl::GetFlag(FLAGS_vehicle_flush_ms));
   opt.shard.model_save_interval = absl::Seconds(absl::GetFlag(FLAGS_model_save_s));
   opt.shard.engine.tracker.rejection.future_tolerance_s = absl::GetFlag(FLAGS_future_tolerance_s);
+  opt.shard.engine.backfill.enabled = absl::GetFlag(FLAGS_backfill);
+  opt.shard.engine.backfill.hold_s = absl::GetFlag(FLAGS_backfill_hold_s);
+  opt.shard.condition.low_fuel_l = absl::GetFlag(FLAGS_low_fuel_l);
   opt.shard.engine.clock_mode = opt.clock_follows_fixes ? smartbus::ClockMode::kFixes
                                                         : smartbus::ClockMode::kExternal;
   opt.store.key_prefix = absl::GetFlag(FLAGS_key_prefix);

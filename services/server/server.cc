@@ -18,6 +18,7 @@
 #include "grpcpp/server_builder.h"
 #include "services/core/gtfs/feed.h"
 #include "services/server/analytics_service.h"
+#include "services/server/condition_service.h"
 #include "services/server/planner_service.h"
 #include "services/server/health_names.h"
 #include "services/server/http/metrics.h"
@@ -232,6 +233,8 @@ absl::Status SmartbusServer::Start() {
   builder.RegisterService(analytics_service_.get());
   if (!planner_service_) planner_service_ = MakePlannerService(this);
   builder.RegisterService(planner_service_->service());
+  if (!condition_service_) condition_service_ = MakeConditionService(this);
+  builder.RegisterService(condition_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> timing;
   timing.push_back(metrics_->GrpcInterceptor());
   builder.experimental().SetInterceptorCreators(std::move(timing));

@@ -190,6 +190,7 @@ class SmartbusServer {
   std::unique_ptr<ServiceSet> services_;
   std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
   std::unique_ptr<PlannerServiceHandle> planner_service_;  // planner_service.h
+  std::unique_ptr<grpc::Service> condition_service_;  // condition_service.h
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<EventLog> log_;

@@ -27,6 +27,9 @@ Shard::Shard(int index, ShardShared* shared, std::shared_ptr<const Network> netw
              const ShardOptions& options)
     : index_(index), shared_(shared), options_(options), network_(std::move(network)) {
   listener_ = std::make_unique<Listener>(this);
+  ConditionOptions co = options_.condition;
+  co.time_zone = network_->time_zone();
+  condition_.set_options(co);
   MakeEngine();
   view_ = shared_->view.load();
   predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);
@@ -134,13 +137,39 @@ void Shard::Run() {
       next_model_save_ = now + options_.model_save_interval;
     }
   }
+  // Held visits of signal gaps go out as they are (a late upload can no longer come in).
+  changes_.clear();
+  FlushLate(true);
+  if (!changes_.empty() && shared_->writer) (void)shared_->writer->EnqueueAll(absl::MakeSpan(changes_));
+  changes_.clear();
   FlushVehicles(true);
   if (index_ == 0) SaveModel();
 }
 
 void Shard::ProcessFix(const Fix& fix) {
   fix_visits_.clear();
+  if (fix.device.present) UpdateCondition(fix);
   engine_->Process(fix);
+}
+
+void Shard::FlushLate(bool all) {
+  fix_visits_.clear();
+  engine_->FlushLate(all);
+  if (fix_visits_.empty()) return;
+  if (persist_ && shared_->writer)
+    for (const StopVisit& v : fix_visits_) changes_.emplace_back(MakeStopVisitRecord(v, *network_));
+  part_visits_.insert(part_visits_.end(), fix_visits_.begin(), fix_visits_.end());
+  fix_visits_.clear();
+}
+
+void Shard::UpdateCondition(const Fix& fix) {
+  cond_events_.clear();
+  finished_days_.clear();
+  if (!condition_.Update(fix, &cond_events_, &finished_days_)) return;
+  shared_->alarm_events.fetch_add(cond_events_.size(), std::memory_order_relaxed);
+  if (!persist_ || !shared_->writer) return;
+  for (ConditionEvent& e : cond_events_) changes_.emplace_back(std::move(e));
+  for (DrivingDay& d : finished_days_) changes_.emplace_back(std::move(d));
 }
 
 void Shard::ProcessJob(IngestJob& job) {
@@ -162,7 +191,8 @@ void Shard::ProcessJob(IngestJob& job) {
     }
     ProcessFix(fix);
     const MatchResult& m = engine_->last_match();
-    if (m.state == MatchState::kRejected) {
+    const bool late = engine_->last_fix_backfilled();  // history only (backfill.h)
+    if (m.state == MatchState::kRejected && !late) {
       job.reason[i] = static_cast<uint8_t>(m.reason);
       shared_->rejected_by_reason[static_cast<size_t>(m.reason) & 15].fetch_add(1, std::memory_order_relaxed);
       ++rejected;
@@ -170,7 +200,7 @@ void Shard::ProcessJob(IngestJob& job) {
     }
     job.reason[i] = kAccepted;
     ++accepted;
-    shared_->clock->ObserveFix(engine_->clock_s());  // kFixes: moved by a quorum, not one bus
+    if (!late) shared_->clock->ObserveFix(engine_->clock_s());  // kFixes: moved by a quorum, not one bus
     if (persist_ && shared_->writer) {
       // Moved (trip and route ids are long strings): the job only reads the vehicle id again.
       const Fix& stored = std::get<Fix>(changes_.emplace_back(std::move(fix)));
@@ -180,6 +210,7 @@ void Shard::ProcessJob(IngestJob& job) {
     }
     part_visits_.insert(part_visits_.end(), fix_visits_.begin(), fix_visits_.end());
   }
+  FlushLate(false);
   if (!changes_.empty()) {
     absl::Status s = shared_->writer->EnqueueAll(absl::MakeSpan(changes_));
     if (!s.ok()) {
@@ -249,6 +280,9 @@ void Shard::Publish(const VehicleState& state, bool force) {
   }
   if (snap->network != network_) snap->network = network_;
   snap->state = state;
+  const BusCondition* cond = condition_.Get(state.vehicle_id);
+  snap->has_condition = cond != nullptr;
+  if (cond) snap->condition = *cond;
   snap->etas.reserve(predictions_.size());
   shared_->predictions.fetch_add(predictions_.size(), std::memory_order_relaxed);
   new_stops_.clear();
@@ -342,6 +376,10 @@ void Shard::FlushVehicles(bool all) {
     auto snap = e.slot->snapshot.load(std::memory_order_acquire);
     if (!snap) continue;
     changes_.emplace_back(MakeVehicleRecord(snap->state, *snap->network));
+    // At shutdown: the driving time of each vehicle's current day so far.
+    if (all && snap->has_condition && snap->condition.day != 0)
+      changes_.emplace_back(
+          DrivingDay{id, snap->condition.day, snap->condition.driving_day_s});
     flushed.push_back(&e);
   }
   if (changes_.empty()) return;

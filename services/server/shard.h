@@ -28,6 +28,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/core/condition/condition.h"
 #include "services/core/engine/engine.h"
 #include "services/core/prediction/predictor.h"
 #include "services/server/live_view.h"
@@ -86,6 +87,8 @@ struct ShardOptions {
   // (REJECT_REASON_TOO_MANY_VEHICLES). Tracking costs ~4.6 KB per vehicle (100,000 ids measured
   // +456 MB), so the default 25,000 per shard bounds it near 115 MB. Default 25,000.
   size_t max_vehicles = 25000;
+  // Bus condition from terminal reports (its time zone is set to the network's).
+  ConditionOptions condition;
 };
 
 class Shard;
@@ -105,6 +108,7 @@ struct ShardShared {
   std::array<std::atomic<uint64_t>, 16> rejected_by_reason{};
   // Arrival predictions published (one per stop ahead per vehicle update; /metrics).
   std::atomic<uint64_t> predictions{0};
+  std::atomic<uint64_t> alarm_events{0};  // alarms raised or cleared
 };
 
 inline constexpr const char* kModelName = "predictor";
@@ -193,6 +197,12 @@ class Shard {
   void Run();
   void ProcessJob(IngestJob& job);
   void ProcessFix(const Fix& fix);
+  // The vehicle's condition from the fix's device report; events and finished days are queued
+  // for the store with the job's changes.
+  void UpdateCondition(const Fix& fix);
+  // Backfills and released held visits (Engine::FlushLate): stored with the job's changes and
+  // shared with the other shards like the visits of the fixes.
+  void FlushLate(bool all);
   // Predicts and publishes the vehicle's snapshot (not for a rejected first fix of a vehicle).
   void Publish(const VehicleState& state, bool force = false);
   void MakeEngine();
@@ -209,6 +219,9 @@ class Shard {
   VehicleDirectory directory_;
   absl::flat_hash_map<std::string, VehicleEntry> vehicles_;
   bool persist_ = true;                 // false during Warmup
+  ConditionTracker condition_;
+  std::vector<ConditionEvent> cond_events_;  // of the fix being processed
+  std::vector<DrivingDay> finished_days_;
   std::vector<StopVisit> fix_visits_;   // visits of the fix being processed
   std::vector<StopVisit> part_visits_;  // visits of the job part (broadcast to other shards)
   std::vector<Prediction> predictions_;

@@ -255,4 +255,33 @@ void SortAndDedupePositions(std::vector<Fix>* fixes) {
   fixes->erase(last, fixes->end());
 }
 
+std::string EncodeConditionEvent(const ConditionEvent& e) {
+  std::string out;
+  AppendNumber(&out, e.time_s);
+  out.push_back('\t');
+  out.append(e.alarm);
+  out.append(e.raised ? "\t1\t" : "\t0\t");
+  AppendNumber(&out, e.lat);
+  out.push_back('\t');
+  AppendNumber(&out, e.lon);
+  out.push_back('\t');
+  AppendNumber(&out, e.speed_mps);
+  return out;
+}
+
+absl::StatusOr<ConditionEvent> DecodeConditionEvent(absl::string_view s,
+                                                    absl::string_view vehicle_id) {
+  std::vector<absl::string_view> f = absl::StrSplit(s, '\t');
+  ConditionEvent e;
+  e.vehicle_id = std::string(vehicle_id);
+  if (f.size() != 6 || !ParseNumber(f[0], &e.time_s) || f[1].empty() ||
+      (f[2] != "0" && f[2] != "1") || !ParseNumber(f[3], &e.lat) || !ParseNumber(f[4], &e.lon) ||
+      !ParseNumber(f[5], &e.speed_mps))
+    return absl::DataLossError(absl::StrCat("alarm event \"", s, "\": expected time, alarm, "
+                                            "raised 0/1, lat, lon, speed"));
+  e.alarm = std::string(f[1]);
+  e.raised = f[2] == "1";
+  return e;
+}
+
 }  // namespace smartbus::store_codec

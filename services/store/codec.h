@@ -45,6 +45,12 @@ bool StopVisitLess(const StopVisitRecord& a, const StopVisitRecord& b);
 // Whether the visit matches the query's route/stop/time window (not the limit).
 bool StopVisitMatches(const StopVisitRecord& v, const StopVisitQuery& q);
 
+// An alarm event without its vehicle id (the key names it): time, alarm, raised, lat, lon,
+// speed, tab-separated.
+std::string EncodeConditionEvent(const ConditionEvent& e);
+absl::StatusOr<ConditionEvent> DecodeConditionEvent(absl::string_view s,
+                                                    absl::string_view vehicle_id);
+
 // A position's fields other than vehicle and timestamp as one tab-separated value (the "d"
 // field of a Redis position stream entry): lat, lon, bearing_deg, speed_mps, trip_id,
 // route_id, occupancy, boardings, alightings, load, accuracy_m; an unknown value (NaN, -1) is

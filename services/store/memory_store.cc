@@ -155,10 +155,39 @@ absl::Status MemoryStore::Apply(absl::Span<const StoreChange> changes) {
       s = AppendStopVisitLocked(*sv);
     } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
       s = PutModelLocked(m->name, m->bytes);
+    } else if (const auto* e = std::get_if<ConditionEvent>(&c)) {
+      auto& events = events_[e->vehicle_id];
+      events.emplace(e->time_s, *e);
+      const int64_t keep = options_.visits_retention_s;
+      while (keep > 0 && !events.empty() && events.begin()->first < e->time_s - keep)
+        events.erase(events.begin());
+    } else if (const auto* d = std::get_if<DrivingDay>(&c)) {
+      driving_[d->vehicle_id][d->day] = d->driving_s;
     }
     if (first.ok() && !s.ok()) first = s;
   }
   return first;
+}
+
+absl::StatusOr<std::vector<ConditionEvent>> MemoryStore::ReadConditionEvents(
+    absl::string_view vehicle_id, int64_t from_s, int64_t to_s) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<ConditionEvent> out;
+  auto it = events_.find(vehicle_id);
+  if (it == events_.end()) return out;
+  for (auto e = it->second.lower_bound(from_s); e != it->second.end() && e->first <= to_s; ++e)
+    out.push_back(e->second);
+  return out;
+}
+
+absl::StatusOr<std::vector<DrivingDay>> MemoryStore::ReadDrivingDays(
+    absl::string_view vehicle_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<DrivingDay> out;
+  auto it = driving_.find(vehicle_id);
+  if (it == driving_.end()) return out;
+  for (const auto& [day, s] : it->second) out.push_back({std::string(vehicle_id), day, s});
+  return out;
 }
 
 }  // namespace smartbus

@@ -29,6 +29,10 @@ class MemoryStore : public Store {
   absl::StatusOr<std::vector<StopVisitRecord>> ReadStopVisits(const StopVisitQuery& q) override;
   absl::Status PutModel(absl::string_view name, absl::string_view bytes) override;
   absl::StatusOr<std::string> GetModel(absl::string_view name) override;
+  absl::StatusOr<std::vector<ConditionEvent>> ReadConditionEvents(absl::string_view vehicle_id,
+                                                                  int64_t from_s,
+                                                                  int64_t to_s) override;
+  absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view vehicle_id) override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;
   StoreHealth Health() override { return {}; }
   std::string Describe() const override { return "memory"; }
@@ -49,6 +53,9 @@ class MemoryStore : public Store {
   std::multimap<double, StopVisitRecord> visits_;
   double newest_visit_s_ = -1e300;
   absl::flat_hash_map<std::string, std::string> models_;
+  // Per vehicle: alarm events by time, driving seconds by day.
+  absl::flat_hash_map<std::string, std::multimap<int64_t, ConditionEvent>> events_;
+  absl::flat_hash_map<std::string, std::map<int32_t, int64_t>> driving_;
 };
 
 }  // namespace smartbus

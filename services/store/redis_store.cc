@@ -531,6 +531,54 @@ uint64_t RedisStore::PosKeyState::EntriesForNewest(uint64_t cap) const {
   return fixes >= cap ? entries : entries + (cap - fixes);
 }
 
+namespace {
+
+// Bus condition changes (the key layout is in deploy/REDIS_KEYS.md): an alarm event is a member
+// of the vehicle's sorted set cond:<vehicle> scored by time (older than the retention trimmed
+// as events arrive: they are rare); a driving day a field of the hash drive:<vehicle>. Returns
+// false for other changes.
+bool AddCondition(const StoreChange& c, absl::string_view prefix, int64_t retention_s,
+                  RedisPipeline& p, absl::Status* invalid) {
+  if (const auto* e = std::get_if<ConditionEvent>(&c)) {
+    if (e->vehicle_id.empty()) {
+      *invalid = absl::InvalidArgumentError("alarm event: empty vehicle_id");
+      return true;
+    }
+    p.Begin(4);
+    p.Arg("ZADD");
+    p.Key(prefix, "cond:", e->vehicle_id);
+    p.Num(e->time_s);
+    p.Arg(store_codec::EncodeConditionEvent(*e));
+    if (retention_s > 0) {
+      p.Begin(4);
+      p.Arg("ZREMRANGEBYSCORE");
+      p.Key(prefix, "cond:", e->vehicle_id);
+      p.Arg("-inf");
+      p.Num(e->time_s - retention_s - 1);
+      p.Begin(3);
+      p.Arg("EXPIRE");
+      p.Key(prefix, "cond:", e->vehicle_id);
+      p.Num(retention_s);
+    }
+    return true;
+  }
+  if (const auto* d = std::get_if<DrivingDay>(&c)) {
+    if (d->vehicle_id.empty()) {
+      *invalid = absl::InvalidArgumentError("driving day: empty vehicle_id");
+      return true;
+    }
+    p.Begin(4);
+    p.Arg("HSET");
+    p.Key(prefix, "drive:", d->vehicle_id);
+    p.Num(d->day);
+    p.Num(d->driving_s);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   if (changes.empty()) return absl::OkStatus();
   // Connect first: connecting resets the per-connection bookkeeping below and decides
@@ -621,6 +669,8 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       zadd("visits", "");
       if (!sv->stop_id.empty()) zadd("visits:stop:", sv->stop_id);
       if (!sv->route_id.empty()) zadd("visits:route:", sv->route_id);
+    } else if (AddCondition(c, prefix, options_.visits_retention_s, p, &invalid)) {
+      continue;
     } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
       if (m->name.empty()) {
         invalid = absl::InvalidArgumentError("PutModel: empty model name");
@@ -910,6 +960,58 @@ absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view veh
     out.push_back(std::move(newest_first[i]));
   }
   store_codec::SortAndDedupePositions(&out);
+  return out;
+}
+
+absl::StatusOr<std::vector<ConditionEvent>> RedisStore::ReadConditionEvents(
+    absl::string_view vehicle_id, int64_t from_s, int64_t to_s) {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string key = absl::StrCat(options_.key_prefix, "cond:", vehicle_id);
+  RedisPipeline p;
+  p.Begin(4);
+  p.Arg("ZRANGEBYSCORE");
+  p.Arg(key);
+  p.Num(from_s);
+  p.Num(to_s);
+  std::vector<Reply> replies;
+  if (absl::Status st = RunLocked(p, &replies); !st.ok()) return st;
+  const redisReply* arr = replies[0].get();
+  if (arr->type != REDIS_REPLY_ARRAY)
+    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a sorted set"));
+  std::vector<ConditionEvent> out;
+  for (size_t i = 0; i < arr->elements; ++i) {
+    if (!IsStr(arr->element[i])) continue;
+    auto e = store_codec::DecodeConditionEvent(Str(arr->element[i]), vehicle_id);
+    if (!e.ok()) return absl::DataLossError(absl::StrCat("redis key ", key, ": ", e.status().message()));
+    out.push_back(*std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<DrivingDay>> RedisStore::ReadDrivingDays(absl::string_view vehicle_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string key = absl::StrCat(options_.key_prefix, "drive:", vehicle_id);
+  RedisPipeline p;
+  p.Begin(2);
+  p.Arg("HGETALL");
+  p.Arg(key);
+  std::vector<Reply> replies;
+  if (absl::Status st = RunLocked(p, &replies); !st.ok()) return st;
+  const redisReply* arr = replies[0].get();
+  if (arr->type != REDIS_REPLY_ARRAY)
+    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a hash"));
+  std::vector<DrivingDay> out;
+  for (size_t i = 0; i + 1 < arr->elements; i += 2) {
+    DrivingDay d{std::string(vehicle_id), 0, 0};
+    if (!IsStr(arr->element[i]) || !IsStr(arr->element[i + 1]) ||
+        !ParseNumber(Str(arr->element[i]), &d.day) ||
+        !ParseNumber(Str(arr->element[i + 1]), &d.driving_s))
+      return absl::DataLossError(absl::StrCat("redis key ", key, ": field ", i / 2,
+                                              " is not day -> seconds"));
+    out.push_back(d);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DrivingDay& a, const DrivingDay& b) { return a.day < b.day; });
   return out;
 }
 

@@ -57,6 +57,10 @@ class RedisStore : public Store {
                                                  int64_t since_s) override;
   absl::Status AppendStopVisit(const StopVisitRecord& v) override;
   absl::StatusOr<std::vector<StopVisitRecord>> ReadStopVisits(const StopVisitQuery& q) override;
+  absl::StatusOr<std::vector<ConditionEvent>> ReadConditionEvents(absl::string_view vehicle_id,
+                                                                  int64_t from_s,
+                                                                  int64_t to_s) override;
+  absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view vehicle_id) override;
   absl::Status PutModel(absl::string_view name, absl::string_view bytes) override;
   absl::StatusOr<std::string> GetModel(absl::string_view name) override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;

@@ -44,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "services/core/condition/condition.h"
 #include "services/core/tracking/types.h"
 
 namespace smartbus {
@@ -79,8 +80,11 @@ struct ModelBlob {
 };
 
 // One write, as queued by StoreWriter and applied by Store::Apply.
-// Fix is one position of position history (Fix::vehicle_id names the vehicle).
-using StoreChange = std::variant<VehicleRecord, Fix, StopVisitRecord, ModelBlob>;
+// Fix is one position of position history (Fix::vehicle_id names the vehicle); ConditionEvent
+// one alarm raised or cleared (appended); DrivingDay a vehicle's driving time on a day (a put
+// replaces).
+using StoreChange =
+    std::variant<VehicleRecord, Fix, StopVisitRecord, ModelBlob, ConditionEvent, DrivingDay>;
 
 // Health of a store or of the writer in front of it.
 struct StoreHealth {
@@ -151,6 +155,15 @@ class Store {
   // Matching visits sorted by arrival_s (ties: vehicle id, stop sequence).
   virtual absl::StatusOr<std::vector<StopVisitRecord>> ReadStopVisits(
       const StopVisitQuery& q) = 0;
+
+  // --- Bus condition (written through Apply; retention StoreOptions::visits_retention_s) ---
+  // Alarm events of the vehicle with time_s in [from_s, to_s], oldest first (ties: append
+  // order). Empty when none.
+  virtual absl::StatusOr<std::vector<ConditionEvent>> ReadConditionEvents(
+      absl::string_view vehicle_id, int64_t from_s, int64_t to_s) = 0;
+  // The vehicle's stored driving days, oldest first.
+  virtual absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(
+      absl::string_view vehicle_id) = 0;
 
   // --- Learned model (opaque bytes under a name; a put replaces) ---
   virtual absl::Status PutModel(absl::string_view name, absl::string_view bytes) = 0;

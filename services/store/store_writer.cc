@@ -23,6 +23,11 @@ absl::Status Validate(const StoreChange& c) {
     }
   } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
     if (m->name.empty()) return absl::InvalidArgumentError("model: empty name");
+  } else if (const auto* e = std::get_if<ConditionEvent>(&c)) {
+    if (e->vehicle_id.empty() || e->alarm.empty())
+      return absl::InvalidArgumentError("alarm event: empty vehicle_id or alarm");
+  } else if (const auto* d = std::get_if<DrivingDay>(&c)) {
+    if (d->vehicle_id.empty()) return absl::InvalidArgumentError("driving day: empty vehicle_id");
   }
   return absl::OkStatus();
 }

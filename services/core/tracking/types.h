@@ -18,6 +18,18 @@ namespace smartbus {
 inline constexpr int64_t kMinPlausibleFixTime = 946684800;   // 2000-01-01T00:00:00Z
 inline constexpr int64_t kMaxPlausibleFixTime = 4102444800;  // 2100-01-01T00:00:00Z
 
+// What a vehicle terminal reports of the bus's condition with a fix (JT/T 808 alarm and status
+// flags and additional items; proto DeviceStatus). Not part of the Positions CSV.
+struct DeviceReport {
+  bool present = false;
+  uint32_t alarm_flags = 0;   // JT/T 808 alarm DWORD
+  uint32_t status_flags = 0;  // JT/T 808 status DWORD
+  double odometer_m = NAN;
+  float fuel_l = NAN;
+  int16_t signal_strength = -1;  // -1 when not reported
+  int16_t satellites = -1;
+};
+
 // One GPS report of a vehicle (a Positions CSV row, or an ingest RPC message).
 struct Fix {
   std::string vehicle_id;   // required, non-empty
@@ -34,6 +46,7 @@ struct Fix {
   int32_t alightings = -1;
   int32_t load = -1;        // passengers on board
   float accuracy_m = NAN;   // GPS horizontal accuracy, NaN if unknown
+  DeviceReport device;      // the terminal's condition report (device.present)
 };
 
 enum class MatchState : uint8_t { kInService, kLayover, kOffRoute, kUnassigned, kRejected };

@@ -1,0 +1,98 @@
+// smartbus-jt808: the JT/T 808 gateway process. Terminals connect over TCP; their positions and
+// condition reports go to smartbusd's IngestService (one batched gRPC stream). See README.md
+// "JT/T 808 terminals" for why this is a process of its own.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "services/jt808/gateway.h"
+#include "services/jt808/grpc_sink.h"
+#include "services/jt808/registry.h"
+
+ABSL_FLAG(std::string, jt808_listen, "0.0.0.0:6808", "address:port terminals connect to");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "smartbusd gRPC address");
+ABSL_FLAG(std::string, jt808_registry, "",
+          "terminal registry file (phone vehicle_id plate auth_code per line); \"\" = empty");
+ABSL_FLAG(bool, jt808_auto_register, false,
+          "register unknown terminals (vehicle id jt808-<phone>, appended to the registry)");
+ABSL_FLAG(int, threads, 1, "I/O threads");
+ABSL_FLAG(int, idle_timeout_s, 180, "close a connection silent for this long (s)");
+ABSL_FLAG(int, max_batch, 500, "fixes per ingest request at most");
+ABSL_FLAG(int, flush_ms, 2, "an ingest request leaves at most this long after its first fix");
+ABSL_FLAG(int, stats_interval_s, 60, "log a stats line this often (0 = never)");
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace smartbus::jt808;
+  absl::SetProgramUsageMessage("smartbus-jt808 --server=HOST:PORT [--jt808_listen=ADDR:PORT] "
+                               "[--jt808_registry=FILE] [--jt808_auto_register]");
+  absl::ParseCommandLine(argc, argv);
+  GatewayOptions opt;
+  const std::string listen = absl::GetFlag(FLAGS_jt808_listen);
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &opt.listen_port)) {
+    std::fprintf(stderr, "smartbus-jt808: --jt808_listen=%s: expected address:port\n",
+                 listen.c_str());
+    return 2;
+  }
+  opt.listen_host = listen.substr(0, colon);
+  opt.threads = absl::GetFlag(FLAGS_threads);
+  opt.idle_timeout_s = absl::GetFlag(FLAGS_idle_timeout_s);
+  auto registry = TerminalRegistry::Open(absl::GetFlag(FLAGS_jt808_registry),
+                                         absl::GetFlag(FLAGS_jt808_auto_register));
+  if (!registry.ok()) {
+    std::fprintf(stderr, "smartbus-jt808: %s\n", std::string(registry.status().message()).c_str());
+    return 2;
+  }
+  GrpcSinkOptions sink_opt;
+  sink_opt.server = absl::GetFlag(FLAGS_server);
+  sink_opt.max_batch = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_batch)));
+  sink_opt.flush_interval = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_flush_ms)));
+  GrpcSink sink(sink_opt);
+  Gateway gw(opt, registry->get(), &sink);
+  if (absl::Status s = gw.Start(); !s.ok()) {
+    std::fprintf(stderr, "smartbus-jt808: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "smartbus-jt808: listening on %s:%d, %zu terminals registered%s, "
+               "feeding %s\n", opt.listen_host.c_str(), gw.port(), (*registry)->size(),
+               (*registry)->auto_register() ? " (auto-register on)" : "",
+               sink_opt.server.c_str());
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const int every = absl::GetFlag(FLAGS_stats_interval_s);
+  absl::Time next = absl::Now() + absl::Seconds(every);
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (every > 0 && absl::Now() >= next) {
+      next += absl::Seconds(every);
+      const GatewayStats& s = gw.stats();
+      std::fprintf(stderr,
+                   "smartbus-jt808: %lld open connections, %llu frames, %llu bad, fixes %llu "
+                   "forwarded %llu accepted %llu rejected %llu overloaded, %llu unsupported\n",
+                   static_cast<long long>(s.open_connections.load()),
+                   static_cast<unsigned long long>(s.frames.load()),
+                   static_cast<unsigned long long>(s.bad_frames.load()),
+                   static_cast<unsigned long long>(s.fixes_forwarded.load()),
+                   static_cast<unsigned long long>(s.fixes_accepted.load()),
+                   static_cast<unsigned long long>(s.fixes_rejected.load()),
+                   static_cast<unsigned long long>(s.fixes_overloaded.load()),
+                   static_cast<unsigned long long>(s.unsupported.load()));
+    }
+  }
+  gw.Stop();
+  std::fprintf(stderr, "smartbus-jt808: stopped\n");
+  return 0;
+}

@@ -1,0 +1,212 @@
+#include "services/jt808/grpc_sink.h"
+
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "grpcpp/grpcpp.h"
+#include "smartbus/v1/ingest.grpc.pb.h"
+
+namespace smartbus::jt808 {
+
+namespace pb = ::smartbus::v1;
+
+namespace {
+
+constexpr uint8_t kOverloaded = 8;
+constexpr uint8_t kInvalidField = 7;
+// Back-off before reopening a broken stream.
+constexpr auto kReconnectDelay = std::chrono::milliseconds(200);
+
+void ToProto(const Fix& f, pb::Fix* p) {
+  p->set_vehicle_id(f.vehicle_id);
+  p->set_timestamp(f.timestamp_s);
+  p->set_lat(f.lat);
+  p->set_lon(f.lon);
+  if (std::isfinite(f.bearing_deg)) p->set_bearing_deg(f.bearing_deg);
+  if (std::isfinite(f.speed_mps)) p->set_speed_mps(f.speed_mps);
+  if (!f.device.present) return;
+  pb::DeviceStatus* d = p->mutable_device();
+  d->set_alarm_flags(f.device.alarm_flags);
+  d->set_status_flags(f.device.status_flags);
+  if (std::isfinite(f.device.odometer_m)) d->set_odometer_m(f.device.odometer_m);
+  if (std::isfinite(f.device.fuel_l)) d->set_fuel_l(f.device.fuel_l);
+  if (f.device.signal_strength >= 0) d->set_signal_strength(f.device.signal_strength);
+  if (f.device.satellites >= 0) d->set_satellites(f.device.satellites);
+}
+
+struct Entry {
+  size_t n = 0;
+  std::function<void(std::vector<uint8_t>)> done;
+};
+
+}  // namespace
+
+class GrpcSink::Impl {
+ public:
+  Impl(GrpcSink* owner, const GrpcSinkOptions& o) : owner_(owner), opt_(o) {
+    sender_ = std::thread([this] { Run(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    sender_.join();
+    // Whatever never left is answered overloaded.
+    for (auto& e : pending_) e.second.done(std::vector<uint8_t>(e.second.n, kOverloaded));
+  }
+
+  void Submit(std::vector<Fix> fixes, std::function<void(std::vector<uint8_t>)> done) {
+    {
+      std::lock_guard lock(mu_);
+      if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
+      pending_fixes_ += fixes.size();
+      pending_.emplace_back(std::move(fixes), Entry{0, std::move(done)});
+      pending_.back().second.n = pending_.back().first.size();
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  using Inflight = std::vector<Entry>;
+
+  void Run() {
+    auto channel = grpc::CreateChannel(opt_.server, grpc::InsecureChannelCredentials());
+    auto stub = pb::IngestService::NewStub(channel);
+    while (!Stopped()) {
+      grpc::ClientContext ctx;
+      auto stream = stub->StreamFixes(&ctx);
+      owner_->connects_.fetch_add(1);
+      std::thread reader([&] { ReadLoop(stream.get()); });
+      SendLoop(stream.get());
+      stream->WritesDone();
+      if (Stopped()) WaitInflightDrained();
+      ctx.TryCancel();
+      reader.join();
+      stream->Finish();
+      FailInflight();
+      if (!Stopped()) std::this_thread::sleep_for(kReconnectDelay);
+    }
+  }
+
+  bool Stopped() {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+
+  // Writes batches until the stream breaks or the sink stops.
+  void SendLoop(grpc::ClientReaderWriter<pb::IngestRequest, pb::IngestResponse>* stream) {
+    std::unique_lock lock(mu_);
+    while (true) {
+      if (stop_ || broken_) {
+        broken_ = false;
+        return;
+      }
+      if (pending_.empty() || static_cast<int>(inflight_.size()) >= opt_.max_inflight) {
+        cv_.wait(lock);
+        continue;
+      }
+      const auto deadline = first_pending_ + absl::ToChronoNanoseconds(opt_.flush_interval);
+      if (pending_fixes_ < opt_.max_batch && std::chrono::steady_clock::now() < deadline) {
+        cv_.wait_until(lock, deadline);
+        continue;
+      }
+      pb::IngestRequest req;
+      req.set_sequence(++seq_);
+      Inflight& in = inflight_[seq_];
+      size_t n = 0;
+      while (!pending_.empty() && (n == 0 || n + pending_.front().first.size() <= opt_.max_batch)) {
+        auto& [fixes, entry] = pending_.front();
+        for (const Fix& f : fixes) ToProto(f, req.add_fixes());
+        n += fixes.size();
+        in.push_back(std::move(entry));
+        pending_.pop_front();
+      }
+      pending_fixes_ -= n;
+      first_pending_ = std::chrono::steady_clock::now();
+      lock.unlock();
+      const bool ok = stream->Write(req);
+      lock.lock();
+      if (!ok) return;
+    }
+  }
+
+  void ReadLoop(grpc::ClientReaderWriter<pb::IngestRequest, pb::IngestResponse>* stream) {
+    pb::IngestResponse resp;
+    while (stream->Read(&resp)) {
+      Inflight in;
+      {
+        std::lock_guard lock(mu_);
+        auto it = inflight_.find(resp.sequence());
+        if (it == inflight_.end()) continue;
+        in = std::move(it->second);
+        inflight_.erase(it);
+      }
+      cv_.notify_all();
+      Answer(resp, &in);
+    }
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  void Answer(const pb::IngestResponse& resp, Inflight* in) {
+    size_t total = 0;
+    for (const Entry& e : *in) total += e.n;
+    std::vector<uint8_t> reasons(total, 0);
+    if (resp.status_code() != 0) {
+      owner_->refused_.fetch_add(1);
+      const uint8_t r = resp.status_code() == 3 ? kInvalidField : kOverloaded;
+      std::fill(reasons.begin(), reasons.end(), r);
+    }
+    for (const pb::FixRejection& rej : resp.rejections())
+      if (rej.index() < total) reasons[rej.index()] = static_cast<uint8_t>(rej.reason());
+    size_t at = 0;
+    for (Entry& e : *in) {
+      e.done(std::vector<uint8_t>(reasons.begin() + static_cast<ptrdiff_t>(at),
+                                  reasons.begin() + static_cast<ptrdiff_t>(at + e.n)));
+      at += e.n;
+    }
+  }
+
+  void WaitInflightDrained() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return inflight_.empty() || broken_; });
+  }
+
+  void FailInflight() {
+    absl::flat_hash_map<uint64_t, Inflight> in;
+    {
+      std::lock_guard lock(mu_);
+      in.swap(inflight_);
+      broken_ = false;
+    }
+    for (auto& [seq, entries] : in)
+      for (Entry& e : entries) e.done(std::vector<uint8_t>(e.n, kOverloaded));
+  }
+
+  GrpcSink* owner_;
+  GrpcSinkOptions opt_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool broken_ = false;
+  std::deque<std::pair<std::vector<Fix>, Entry>> pending_;
+  size_t pending_fixes_ = 0;
+  std::chrono::steady_clock::time_point first_pending_;
+  uint64_t seq_ = 0;
+  absl::flat_hash_map<uint64_t, Inflight> inflight_;
+  std::thread sender_;
+};
+
+GrpcSink::GrpcSink(const GrpcSinkOptions& options)
+    : impl_(std::make_unique<Impl>(this, options)) {}
+GrpcSink::~GrpcSink() { impl_.reset(); }
+void GrpcSink::Submit(std::vector<Fix> fixes, std::function<void(std::vector<uint8_t>)> done) {
+  impl_->Submit(std::move(fixes), std::move(done));
+}
+
+}  // namespace smartbus::jt808
