@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/cli/client.h"
+#include "services/proto_util/fix_to_proto.h"
 #include "services/cli/commands.h"
 #include "services/core/tracking/csv_io.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
@@ -40,22 +41,6 @@ namespace {
 
 namespace pb = ::smartbus::v1;
 using Clock = std::chrono::steady_clock;
-
-void FixToProto(const Fix& f, pb::Fix* out) {
-  out->set_vehicle_id(f.vehicle_id);
-  out->set_timestamp(f.timestamp_s);
-  out->set_lat(f.lat);
-  out->set_lon(f.lon);
-  if (std::isfinite(f.bearing_deg)) out->set_bearing_deg(f.bearing_deg);
-  if (std::isfinite(f.speed_mps)) out->set_speed_mps(f.speed_mps);
-  out->set_trip_id(f.trip_id);
-  out->set_route_id(f.route_id);
-  if (f.occupancy >= 0 && f.occupancy <= 8) out->set_occupancy(static_cast<pb::Occupancy>(f.occupancy + 1));
-  if (f.boardings >= 0) out->set_boardings(f.boardings);
-  if (f.alightings >= 0) out->set_alightings(f.alightings);
-  if (f.load >= 0) out->set_load(f.load);
-  if (std::isfinite(f.accuracy_m)) out->set_accuracy_m(f.accuracy_m);
-}
 
 struct Totals {
   std::mutex mu;

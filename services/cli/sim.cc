@@ -27,6 +27,7 @@
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
 #include "services/cli/sim_jt808.h"
+#include "services/proto_util/fix_to_proto.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/sim/demo_city.h"
@@ -106,24 +107,6 @@ absl::StatusOr<int64_t> ParseWhen(const std::string& flag, const std::string& s,
   return day_start_s + secs;
 }
 
-void ToProto(const Fix& f, smartbus::v1::Fix* p) {
-  p->set_vehicle_id(f.vehicle_id);
-  p->set_timestamp(f.timestamp_s);
-  p->set_lat(f.lat);
-  p->set_lon(f.lon);
-  if (std::isfinite(f.bearing_deg)) p->set_bearing_deg(f.bearing_deg);
-  if (std::isfinite(f.speed_mps)) p->set_speed_mps(f.speed_mps);
-  p->set_trip_id(f.trip_id);
-  p->set_route_id(f.route_id);
-  if (f.occupancy >= 0 && f.occupancy <= 8) {
-    p->set_occupancy(static_cast<smartbus::v1::Occupancy>(f.occupancy + 1));
-  }
-  if (f.boardings >= 0) p->set_boardings(f.boardings);
-  if (f.alightings >= 0) p->set_alightings(f.alightings);
-  if (f.load >= 0) p->set_load(f.load);
-  if (std::isfinite(f.accuracy_m)) p->set_accuracy_m(f.accuracy_m);
-}
-
 // One gateway-style ingest stream, reopened when the server goes away.
 class Streamer {
  public:
@@ -139,7 +122,7 @@ class Streamer {
       smartbus::v1::IngestRequest req;
       req.set_sequence(++sequence_);
       for (size_t j = i; j < std::min(end, i + static_cast<size_t>(batch)); ++j) {
-        ToProto(fixes[j].fix, req.add_fixes());
+        FixToProto(fixes[j].fix, req.add_fixes());
       }
       while (!g_stop.load()) {
         if (!stream_ && !Open()) continue;

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "grpcpp/grpcpp.h"
+#include "services/proto_util/fix_to_proto.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 
 namespace smartbus::jt808 {
@@ -16,23 +17,6 @@ constexpr uint8_t kOverloaded = 8;
 constexpr uint8_t kInvalidField = 7;
 // Back-off before reopening a broken stream.
 constexpr auto kReconnectDelay = std::chrono::milliseconds(200);
-
-void ToProto(const Fix& f, pb::Fix* p) {
-  p->set_vehicle_id(f.vehicle_id);
-  p->set_timestamp(f.timestamp_s);
-  p->set_lat(f.lat);
-  p->set_lon(f.lon);
-  if (std::isfinite(f.bearing_deg)) p->set_bearing_deg(f.bearing_deg);
-  if (std::isfinite(f.speed_mps)) p->set_speed_mps(f.speed_mps);
-  if (!f.device.present) return;
-  pb::DeviceStatus* d = p->mutable_device();
-  d->set_alarm_flags(f.device.alarm_flags);
-  d->set_status_flags(f.device.status_flags);
-  if (std::isfinite(f.device.odometer_m)) d->set_odometer_m(f.device.odometer_m);
-  if (std::isfinite(f.device.fuel_l)) d->set_fuel_l(f.device.fuel_l);
-  if (f.device.signal_strength >= 0) d->set_signal_strength(f.device.signal_strength);
-  if (f.device.satellites >= 0) d->set_satellites(f.device.satellites);
-}
 
 struct Entry {
   size_t n = 0;
@@ -118,7 +102,7 @@ class GrpcSink::Impl {
       size_t n = 0;
       while (!pending_.empty() && (n == 0 || n + pending_.front().first.size() <= opt_.max_batch)) {
         auto& [fixes, entry] = pending_.front();
-        for (const Fix& f : fixes) ToProto(f, req.add_fixes());
+        for (const Fix& f : fixes) FixToProto(f, req.add_fixes());
         n += fixes.size();
         in.push_back(std::move(entry));
         pending_.pop_front();

@@ -212,8 +212,11 @@ TEST_F(Jt808E2E, BlindAreaUploadFillsTheGapsVisitsAndLivePositionNeverGoesBack) 
     }
     const double err = testing_gap::MeanError(s.truth, resolved, &missing);
     if (missing == 0 || tries == 49) {
-      std::printf("bus %s: %zu true visits in the gap, mean |arrival error| %.1f s, %d missing\n",
-                  s.bus.c_str(), s.truth.size(), err, missing);
+      std::printf("bus %s: %zu true visits in the gap, mean |arrival error| %.1f s, %d missing; "
+                  "gateway: %llu fixes accepted, %llu rejected\n",
+                  s.bus.c_str(), s.truth.size(), err, missing,
+                  static_cast<unsigned long long>(gateway_->stats().fixes_accepted.load()),
+                  static_cast<unsigned long long>(gateway_->stats().fixes_rejected.load()));
       EXPECT_EQ(missing, 0);
       EXPECT_LT(err, 20.0);
       break;

@@ -78,6 +78,14 @@ struct MemoryFactory {
         return s->PutModel(n, b);
       }
       absl::StatusOr<std::string> GetModel(absl::string_view n) override { return s->GetModel(n); }
+      absl::StatusOr<std::vector<ConditionEvent>> ReadConditionEvents(absl::string_view id,
+                                                                      int64_t from,
+                                                                      int64_t to) override {
+        return s->ReadConditionEvents(id, from, to);
+      }
+      absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view id) override {
+        return s->ReadDrivingDays(id);
+      }
       absl::Status Apply(absl::Span<const StoreChange> c) override { return s->Apply(c); }
       StoreHealth Health() override { return s->Health(); }
       std::string Describe() const override { return s->Describe(); }
@@ -545,6 +553,34 @@ TYPED_TEST(StoreContractTest, WriterPersistsEverythingAndRecoveryReadsItBack) {
   ASSERT_TRUE(visits.ok());
   EXPECT_EQ(visits->size(), 200u);
   EXPECT_EQ(*store->GetModel("segments"), "learned");
+}
+
+TYPED_TEST(StoreContractTest, AlarmEventsAndDrivingDaysRoundTripPerVehicle) {
+  auto store = this->Open();
+  ConditionEvent up{"bus-1", 1795435210, "overspeed", true, 31.25, 121.5, 16.5f};
+  ConditionEvent down{"bus-1", 1795435240, "overspeed", false, 31.26, 121.51, NAN};
+  ConditionEvent other{"bus-2", 1795435220, "emergency", true, 31.0, 121.0, 0.f};
+  std::vector<StoreChange> batch = {down, up, other, DrivingDay{"bus-1", 20261123, 3600},
+                                    DrivingDay{"bus-1", 20261122, 7200},
+                                    DrivingDay{"bus-1", 20261123, 3700}};  // replaces
+  ASSERT_TRUE(store->Apply(batch).ok());
+  auto ev = store->ReadConditionEvents("bus-1", 1795435200, 1795435299);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  ASSERT_EQ(ev->size(), 2u);
+  EXPECT_EQ((*ev)[0].time_s, 1795435210);
+  EXPECT_TRUE((*ev)[0].raised);
+  EXPECT_EQ((*ev)[0].alarm, "overspeed");
+  EXPECT_DOUBLE_EQ((*ev)[0].lat, 31.25);
+  EXPECT_FLOAT_EQ((*ev)[0].speed_mps, 16.5f);
+  EXPECT_FALSE((*ev)[1].raised);
+  EXPECT_TRUE(std::isnan((*ev)[1].speed_mps));
+  EXPECT_EQ(store->ReadConditionEvents("bus-1", 1795435211, 1795435239)->size(), 0u);
+  EXPECT_EQ(store->ReadConditionEvents("nobody", 0, 2000000000)->size(), 0u);
+  auto days = store->ReadDrivingDays("bus-1");
+  ASSERT_TRUE(days.ok()) << days.status();
+  ASSERT_EQ(days->size(), 2u);
+  EXPECT_EQ((*days)[0].day, 20261122);
+  EXPECT_EQ((*days)[1].driving_s, 3700);
 }
 
 TYPED_TEST(StoreContractTest, HealthIsServing) {

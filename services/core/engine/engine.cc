@@ -11,7 +11,7 @@ Engine::Engine(std::shared_ptr<const Network> network, const EngineOptions& opti
     backfill_ = std::make_unique<Backfill>(network, options.tracker, options.backfill);
 }
 
-void Engine::TrackLate(const Fix& fix) {
+void Engine::TrackLate(const Fix& fix, int64_t now_s) {
   last_late_ = false;
   if (match_.state == MatchState::kRejected) {
     if (match_.reason == RejectReason::kOutOfOrder) {
@@ -23,7 +23,7 @@ void Engine::TrackLate(const Fix& fix) {
   const int64_t prev_s = backfill_->Remember(fix);
   if (!visits_.empty() && prev_s > 0 &&
       fix.timestamp_s - prev_s > backfill_->options().hold_gap_s)
-    backfill_->Hold(fix.vehicle_id, prev_s, fix.timestamp_s, clock_s_, &visits_);
+    backfill_->Hold(fix.vehicle_id, prev_s, fix.timestamp_s, now_s, &visits_);
 }
 
 void Engine::FlushLate(bool all) {
@@ -70,7 +70,7 @@ void Engine::Process(const Fix& fix) {
   int64_t now = clock_s_;
   if (options_.clock_mode == ClockMode::kFixes) now = FixesClock(fix);
   const VehicleState* state = tracker_.Process(fix, now, &match_, &visits_);
-  if (backfill_) TrackLate(fix);
+  if (backfill_) TrackLate(fix, now);
   if (options_.clock_mode == ClockMode::kFixes && match_.state != MatchState::kRejected &&
       (!clock_set_ || fix.timestamp_s > clock_s_)) {
     clock_s_ = fix.timestamp_s;

@@ -104,9 +104,9 @@ class Engine {
   std::vector<std::pair<std::string, int64_t>> ahead_;
   MatchResult match_;
   std::vector<StopVisit> visits_;
-  // Backfill bookkeeping of a processed fix (remember, hold the visits of a gap, keep a late
-  // fix).
-  void TrackLate(const Fix& fix);
+  // Backfill bookkeeping of a processed fix at engine time now_s (remember, hold the visits of
+  // a gap, keep a late fix).
+  void TrackLate(const Fix& fix, int64_t now_s);
   std::unique_ptr<Backfill> backfill_;  // when options_.backfill.enabled
   bool last_late_ = false;
   std::vector<StopVisit> late_visits_;
