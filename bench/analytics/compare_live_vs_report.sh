@@ -32,7 +32,7 @@ for _ in $(seq 1 100); do
   grep -q "serving on" "$WORK/server.log" 2>/dev/null && break
   sleep 0.1
 done
-PORT=$(sed -n 's/.*serving on .*(port \([0-9]*\)).*/\1/p' "$WORK/server.log" | head -1)
+PORT=$(sed -n 's/.*serving on .*(port \([0-9]*\)[,)].*/\1/p' "$WORK/server.log" | head -1)
 [ -n "$PORT" ] || { echo "smartbusd did not start:"; cat "$WORK/server.log"; exit 1; }
 ADDR=127.0.0.1:$PORT
 

@@ -71,7 +71,7 @@ function startServer(gtfs, tmp) {
     p.stderr.on('data', (d) => {
       log += d;
       const h = log.match(/HTTP on \S+ \(port (\d+)\)/);
-      const g = log.match(/serving on \S+ \(port (\d+)\)/);
+      const g = log.match(/serving on \S+ \(port (\d+)[,)]/);
       if (h) http = Number(h[1]);
       if (g) grpc = Number(g[1]);
       if (http && grpc) resolve({ proc: p, http, grpc, log: () => log });
