@@ -21,6 +21,7 @@
 #include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/minimal_server.h"
 
 namespace smartbus::server {
 namespace {
@@ -50,20 +51,13 @@ class AuthTest : public ::testing::Test {
   void Start(double query_rate = 0) {
     tokens_ = tmp_.path() + "/tokens";
     WriteTokens(tokens_, true);
-    ServerOptions opt;
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
-                                                smartbus::testing::MinimalFeed())};
-    opt.listen = "127.0.0.1:0";
-    opt.clock_follows_fixes = true;
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.log = false;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    opt.auth.tokens_file = tokens_;
-    opt.auth.query_rate_per_s = query_rate;
-    auto s = SmartbusServer::Create(opt);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
+    StartMinimalServer(tmp_, &server_, [&](ServerOptions& opt) {
+      opt.shard.engine.clock_mode = ClockMode::kFixes;
+      opt.shutdown_grace = absl::Milliseconds(200);
+      opt.auth.tokens_file = tokens_;
+      opt.auth.query_rate_per_s = query_rate;
+    });
+    ASSERT_TRUE(server_);
     auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                   grpc::InsecureChannelCredentials());
     ingest_ = pb::IngestService::NewStub(ch);

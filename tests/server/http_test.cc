@@ -30,6 +30,7 @@
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/minimal_server.h"
 
 namespace smartbus::server {
 namespace {
@@ -133,21 +134,14 @@ class FakeChanges : public ServiceChangesView {
 class HttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerOptions opt;
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
-                                                smartbus::testing::MinimalFeed())};
-    opt.listen = "127.0.0.1:0";
-    opt.clock_follows_fixes = true;
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.log = false;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    opt.http.http.listen = "127.0.0.1:0";
-    opt.http.http.max_body_bytes = 1000;
-    opt.http.gtfs_rt_refresh_s = 3600;  // one build per test unless said otherwise
-    auto s = SmartbusServer::Create(opt);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
+    StartMinimalServer(tmp_, &server_, [&](ServerOptions& opt) {
+      opt.shard.engine.clock_mode = ClockMode::kFixes;
+      opt.shutdown_grace = absl::Milliseconds(200);
+      opt.http.http.listen = "127.0.0.1:0";
+      opt.http.http.max_body_bytes = 1000;
+      opt.http.gtfs_rt_refresh_s = 3600;  // one build per test unless said otherwise
+    });
+    ASSERT_TRUE(server_);
     ASSERT_GT(server_->http_port(), 0);
     auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                   grpc::InsecureChannelCredentials());

@@ -16,6 +16,7 @@
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/minimal_server.h"
 
 namespace smartbus::server {
 namespace {
@@ -29,19 +30,12 @@ class LimitsTest : public ::testing::Test {
  protected:
   template <typename F>
   void Start(F adjust) {
-    ServerOptions opt;
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
-                                                smartbus::testing::MinimalFeed())};
-    opt.listen = "127.0.0.1:0";
-    opt.clock_follows_fixes = true;
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.log = false;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    adjust(opt);
-    auto s = SmartbusServer::Create(opt);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
+    StartMinimalServer(tmp_, &server_, [&](ServerOptions& opt) {
+      opt.shard.engine.clock_mode = ClockMode::kFixes;
+      opt.shutdown_grace = absl::Milliseconds(200);
+      adjust(opt);
+    });
+    ASSERT_TRUE(server_);
     auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                   grpc::InsecureChannelCredentials());
     ingest_ = pb::IngestService::NewStub(ch);

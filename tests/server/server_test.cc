@@ -20,6 +20,7 @@
 #include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/minimal_server.h"
 
 namespace smartbus::server {
 namespace {
@@ -195,23 +196,6 @@ TEST_F(ServerTest, StreamAnswersEveryRequestWithItsSequenceAndRefusesEmptyOnesIn
   EXPECT_EQ(got[8].status_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_THAT(got[8].status_message(), HasSubstr("fixes"));
   EXPECT_EQ(got[9].accepted(), 1u);
-}
-
-// A started server on the minimal feed (in `tmp`) with `adjust` applied to its options; *out
-// stays empty when it cannot start (the failure is recorded).
-template <typename F>
-void StartMinimalServer(const smartbus::testing::TempDir& tmp,
-                        std::unique_ptr<SmartbusServer>* out, F adjust) {
-  ServerOptions opt;
-  opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/feed", smartbus::testing::MinimalFeed())};
-  opt.listen = "127.0.0.1:0";
-  opt.clock_follows_fixes = true;
-  opt.log = false;
-  adjust(opt);
-  auto server = SmartbusServer::Create(opt);
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE((*server)->Start().ok());
-  *out = *std::move(server);
 }
 
 TEST(ServerBackPressureTest, FullShardQueueIsResourceExhausted) {

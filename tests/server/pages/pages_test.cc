@@ -20,6 +20,7 @@
 #include "smartbus/v1/analytics.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/minimal_server.h"
 
 namespace smartbus::server {
 namespace {
@@ -32,20 +33,13 @@ constexpr int64_t kT0800 = 1767704400;  // 2026-01-06 (Tuesday) 08:00 America/Ne
 class PagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerOptions opt;
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp_.path() + "/feed",
-                                                smartbus::testing::MinimalFeed())};
-    opt.listen = "127.0.0.1:0";
-    opt.clock_follows_fixes = true;
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.log = false;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    opt.http.http.listen = "127.0.0.1:0";
-    opt.http.pages.web_dir = SMARTBUS_WEB_DIR;
-    auto s = SmartbusServer::Create(opt);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-    ASSERT_TRUE(server_->Start().ok());
+    StartMinimalServer(tmp_, &server_, [&](ServerOptions& opt) {
+      opt.shard.engine.clock_mode = ClockMode::kFixes;
+      opt.shutdown_grace = absl::Milliseconds(200);
+      opt.http.http.listen = "127.0.0.1:0";
+      opt.http.pages.web_dir = SMARTBUS_WEB_DIR;
+    });
+    ASSERT_TRUE(server_);
     auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
                                   grpc::InsecureChannelCredentials());
     ingest_ = pb::IngestService::NewStub(ch);
