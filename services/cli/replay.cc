@@ -145,10 +145,7 @@ int RunReplay(int argc, char** argv) {
     }
     engine.AddListener(&prediction_listener);
   }
-  for (uint32_t i : order) {
-    engine.Process(fixes[i]);
-    engine.FlushLate();
-  }
+  for (uint32_t i : order) engine.Process(fixes[i]);
   engine.FlushLate(/*all=*/true);
   if (!csv.status().ok()) return Fail(csv.status());
   if (auto s = harness.Close(); !s.ok()) return Fail(s);

@@ -139,7 +139,7 @@ void Shard::Run() {
   }
   // Held visits of signal gaps go out as they are (a late upload can no longer come in).
   changes_.clear();
-  FlushLate(true);
+  FlushAllLate();
   if (!changes_.empty() && shared_->writer) (void)shared_->writer->EnqueueAll(absl::MakeSpan(changes_));
   changes_.clear();
   FlushVehicles(true);
@@ -152,9 +152,9 @@ void Shard::ProcessFix(const Fix& fix) {
   engine_->Process(fix);
 }
 
-void Shard::FlushLate(bool all) {
+void Shard::FlushAllLate() {
   fix_visits_.clear();
-  engine_->FlushLate(all);
+  engine_->FlushLate(/*all=*/true);
   if (fix_visits_.empty()) return;
   if (persist_ && shared_->writer)
     for (const StopVisit& v : fix_visits_) changes_.emplace_back(MakeStopVisitRecord(v, *network_));
@@ -210,7 +210,6 @@ void Shard::ProcessJob(IngestJob& job) {
     }
     part_visits_.insert(part_visits_.end(), fix_visits_.begin(), fix_visits_.end());
   }
-  FlushLate(false);
   if (!changes_.empty()) {
     absl::Status s = shared_->writer->EnqueueAll(absl::MakeSpan(changes_));
     if (!s.ok()) {

@@ -200,9 +200,10 @@ class Shard {
   // The vehicle's condition from the fix's device report; events and finished days are queued
   // for the store with the job's changes.
   void UpdateCondition(const Fix& fix);
-  // Backfills and released held visits (Engine::FlushLate): stored with the job's changes and
-  // shared with the other shards like the visits of the fixes.
-  void FlushLate(bool all);
+  // At shutdown: every held visit goes out (Engine::FlushLate(all)), stored and shared with the
+  // other shards like the visits of the fixes. (Expired holds go out with the fix that expires
+  // them: Engine::Process.)
+  void FlushAllLate();
   // Predicts and publishes the vehicle's snapshot (not for a rejected first fix of a vehicle).
   void Publish(const VehicleState& state, bool force = false);
   void MakeEngine();

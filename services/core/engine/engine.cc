@@ -81,6 +81,10 @@ void Engine::Process(const Fix& fix) {
     l->OnMatch(match_);
     if (state) l->OnVehicleUpdate(*state);
   }
+  // Held visits whose hold expired by this fix's clock go out now, after the fix: one place,
+  // so smartbusd (batches of fixes) and `smartbus replay --arrival-order` release them at the
+  // same point of the stream.
+  if (backfill_) FlushLate(false);
 }
 
 }  // namespace smartbus

@@ -81,7 +81,8 @@ class Engine {
   bool last_fix_backfilled() const { return last_late_; }
   // Runs the backfills due and releases expired held visits (backfill.h), calling the
   // listeners' OnStopVisit for each visit (`all`: release every hold, e.g. at the end of a
-  // replay or at shutdown). No-op unless backfill is enabled.
+  // replay or at shutdown). Process() already runs it (not `all`) after every fix. No-op
+  // unless backfill is enabled.
   void FlushLate(bool all = false);
   const BackfillStats* backfill_stats() const { return backfill_ ? &backfill_->stats() : nullptr; }
   const std::vector<StopVisit>& last_visits() const { return visits_; }
