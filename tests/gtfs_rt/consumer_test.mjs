@@ -209,7 +209,7 @@ async function main() {
   const t0 = Number(rows[0][tcol]), t1 = Number(rows[rows.length - 1][tcol]);
   // Replay the whole file once: predictions carry made_at, so every instant can be looked up.
   const predictions = path.join(tmp, 'predictions.csv');
-  run(smartbus, ['replay', '--gtfs', gtfs, '--positions', positions, '--predictions', predictions]);
+  run(smartbus, ['replay', '--arrival-order', '--gtfs', gtfs, '--positions', positions, '--predictions', predictions]);
   const replay = loadReplay(predictions);
 
   const server = await startServer(gtfs, tmp);

@@ -110,8 +110,11 @@ async function axeCheck(page, label) {
     bad.map((v) => `${v.id} (${v.impact}, ${v.nodes.length} nodes: ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join('; ')})`).join(', '));
 }
 
+// One ordered stream, one batch in flight: the server sees the fixes in file order, as
+// `smartbus replay --arrival-order` does (parallel per-vehicle streams race each other past the
+// fixes clock and get future_timestamp rejections, which differ run to run).
 async function pushFixes(grpc, csv) {
-  execFileSync(SB, ['push', '--server', grpc, '--positions', csv, '--speed', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(SB, ['push', '--server', grpc, '--positions', csv, '--speed', '0', '--max-streams', '1', '--window', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function main() {
@@ -230,7 +233,7 @@ async function main() {
     const live = sbJson('analytics', 'routes', '--server', grpc);
     compareRoutes('console: route load and on-time = smartbus analytics routes', routesShown, live);
     const visits = path.join(work, 'visits.csv');
-    execFileSync(SB, ['replay', '--gtfs', c.feed, '--positions', c.positions, '--visits', visits], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(SB, ['replay', '--arrival-order', '--gtfs', c.feed, '--positions', c.positions, '--visits', visits], { stdio: ['ignore', 'ignore', 'inherit'] });
     const report = sbJson('report', '--gtfs', c.feed, '--visits', visits);
     compareRoutes('console: route load and on-time = smartbus report (replay of the same fixes)', routesShown, report);
     await con.check('#show-heat');
