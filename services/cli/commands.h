@@ -9,6 +9,7 @@ int RunReplay(int argc, char** argv);       // smartbus replay --gtfs ... --posi
 int RunReport(int argc, char** argv);
 int RunAdvise(int argc, char** argv);      // smartbus advise --gtfs ... --visits ... [--json]       // smartbus report --gtfs ... --visits ... [--json]
 int RunSim(int argc, char** argv);          // smartbus sim --gtfs ... [--out CSV] [--server ADDR]
+int RunShapes(int argc, char** argv);       // smartbus shapes --gtfs FEED --positions CSV --out DIR
 int RunDemoFeed(int argc, char** argv);     // smartbus demo-feed --out DIR
 
 // Clients of a running smartbusd (services/cli/client_*.cc; --server HOST:PORT, --json).

@@ -27,6 +27,9 @@ const Command kCommands[] = {
                "running times, recovery, headways, late starts, stops", smartbus::cli::RunAdvise, 1},
     {"sim", "--gtfs FEED... [--date D] [--start T] [--end T] [--out CSV] [--server ADDR --speed X] "
             "...  simulate a fleet (--help for all options)", smartbus::cli::RunSim, 1},
+    {"shapes", "--gtfs FEED --positions CSV --out DIR [--all] [--json]  learn the paths of "
+               "patterns without shapes from fixes; write FEED with them as shapes.txt",
+     smartbus::cli::RunShapes, 1},
     {"demo-feed", "--out DIR  write the demo city GTFS feed (data/demo-city)",
      smartbus::cli::RunDemoFeed, 1},
     // Clients of a running smartbusd (--server HOST:PORT, default $SMARTBUS_SERVER or
