@@ -1,6 +1,7 @@
 // Passenger page (/): stops near me (browser geolocation, or ?lat=..&lon=..) or by name/code,
-// a stop's next arrivals with how far each bus is, and a bus: where it is on its route and its
-// stops ahead with their predicted times.
+// a stop's next arrivals with how far each bus is, a bus: where it is on its route and its
+// stops ahead with their predicted times, and journeys from one stop or place to another
+// (PlanJourney: buses already running count with their predicted times).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -40,7 +41,9 @@ async function search(q) {
   } catch (e) { status(e.message); }
 }
 
+let shownStop = null;
 async function showStop(stop) {
+  shownStop = stop;
   $('arrivals-sec').hidden = false;
   $('arr-h').textContent = `${stop.name}${stop.stop_code ? ` (#${stop.stop_code})` : ''}`;
   $('board-link').href = `/board/${encodeURIComponent(stop.stop_id)}`;
@@ -97,6 +100,74 @@ async function showAhead(v, ids) {
   }));
   $('ahead').replaceChildren(...rows);
 }
+
+// --- Journeys ---
+// A place typed in the plan form: "lat,lon", else the first stop the name/code/id search finds.
+// A stop picked with "Journey from/to here" is kept in the input's data-stop.
+const LATLON = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/;
+async function placeParams(input, side) {
+  const text = input.value.trim();
+  if (input.dataset.stop && input.dataset.name === text) return `${side}_stop=${encodeURIComponent(input.dataset.stop)}`;
+  const m = LATLON.exec(text);
+  if (m) return `${side}_lat=${m[1]}&${side}_lon=${m[2]}`;
+  const r = await SB.get(`/api/v1/stops?q=${encodeURIComponent(text)}&limit=1`);
+  const hit = (r.stops || [])[0];
+  if (!hit) throw new Error(`No stop matches "${text}".`);
+  const stop = hit.stop || hit;
+  setPlace(input, stop);
+  return `${side}_stop=${encodeURIComponent(stop.stop_id)}`;
+}
+function setPlace(input, stop) {
+  input.value = stop.name;
+  input.dataset.stop = stop.stop_id;
+  input.dataset.name = stop.name;
+}
+
+function legItem(leg, tz) {
+  const time = SB.el('span', { class: 'time' }, SB.clock(SB.num(leg.depart_s), tz));
+  if (leg.kind === 'LEG_KIND_WALK') {
+    const to = leg.to_stop_name || 'your destination';
+    return SB.el('li', { class: 'walk' }, time, SB.el('span', {}, `Walk ${Math.round(Number(leg.walk_m || 0) / 10) * 10} m to ${to}`));
+  }
+  const live = leg.live ? ` (${SB.t.live})` : '';
+  return SB.el('li', { class: 'ride', 'data-trip': leg.trip_id }, time, SB.badge(leg),
+    SB.el('span', {}, `${leg.headsign || ''}: ${leg.from_stop_name} → ${leg.to_stop_name}, ` +
+      `${leg.stops} stop${Number(leg.stops) === 1 ? '' : 's'}, arrive ${SB.clock(SB.num(leg.arrive_s), tz)}${live}`,
+    leg.risky ? SB.el('span', { class: 'risky' }, ' · tight transfer') : ''));
+}
+
+function journeyItem(j, tz, nowS) {
+  const dep = SB.num(j.depart_s), arr = SB.num(j.arrive_s);
+  const transfers = SB.num(j.transfers);
+  const summary = [`${Math.round((arr - dep) / 60)} ${SB.t.min}`,
+    SB.num(j.rides) === 0 ? 'walk only' : transfers === 0 ? 'direct' : `${transfers} transfer${transfers === 1 ? '' : 's'}`,
+    j.live ? SB.t.live : SB.t.scheduled].join(' · ');
+  return SB.el('li', { 'data-depart': String(dep), 'data-arrive': String(arr) },
+    SB.el('div', { class: 'head' }, SB.el('span', {}, `${SB.clock(dep, tz)} → ${SB.clock(arr, tz)}`),
+      SB.el('span', { class: 'quiet' }, summary)),
+    SB.el('div', { class: 'quiet' }, `leave ${SB.whenText(dep, nowS, tz)}`),
+    SB.el('ol', { class: 'legs' }, (j.legs || []).map((l) => legItem(l, tz))));
+}
+
+async function plan() {
+  const planStatus = (t) => { $('plan-status').textContent = t; };
+  planStatus('Planning…');
+  $('journeys').replaceChildren();
+  try {
+    const [from, to] = await Promise.all([placeParams($('from'), 'from'), placeParams($('to'), 'to')]);
+    let q = `/api/v1/plan?${from}&${to}`;
+    if ($('when').value) q += `&local_time=${encodeURIComponent($('when').value)}`;
+    if ($('when-kind').value === 'arrive') q += '&arrive_by=true';
+    const r = await SB.get(q);
+    const list = r.journeys || [];
+    $('journeys').replaceChildren(...list.map((j) => journeyItem(j, r.time_zone, SB.num(r.time_s))));
+    planStatus(list.length ? `${list.length} journey${list.length === 1 ? '' : 's'}` : 'No journey found in the next hours.');
+  } catch (e) { planStatus(e.message); }
+}
+
+$('plan').addEventListener('submit', (ev) => { ev.preventDefault(); plan(); });
+$('plan-from').addEventListener('click', () => { if (shownStop) { setPlace($('from'), shownStop); $('to').focus(); } });
+$('plan-to').addEventListener('click', () => { if (shownStop) { setPlace($('to'), shownStop); $('from').focus(); } });
 
 $('search').addEventListener('submit', (ev) => { ev.preventDefault(); search($('q').value); });
 $('locate').addEventListener('click', () => {

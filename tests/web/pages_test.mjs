@@ -9,7 +9,8 @@
 //   board     lists the same arrivals (trips, times) as GetArrivals (`smartbus arrivals --json`);
 //             a fix pushed during the test changes the row within 2 s without reloading;
 //             zh-CN board shows Chinese; axe: no serious/critical violation
-//   passenger finds stops near a position (browser geolocation), shows a stop's arrivals and a
+//   passenger finds stops near a position (browser geolocation), shows a stop's arrivals, plans a
+//   journey from that stop (the journeys of `smartbus plan`), and a
 //             bus's stops ahead; axe
 //   console   shows every vehicle of `smartbus fleet`, route visits / boardings / on-time equal to
 //             `smartbus analytics routes` (the live analytics) and to `smartbus report` over the
@@ -214,6 +215,24 @@ async function main() {
       const ahead = await pas.$$eval('#ahead li', (l) => l.length);
       check('passenger: a bus shows its stops ahead and its map', ahead > 0 && await pas.$('#bus-map canvas') !== null, `${ahead} stops ahead`);
     } else check('passenger: a live bus to tap', false, 'no live arrival');
+    // Journey: "from here" on the shown stop, to a stop a few stops down one of its routes typed
+    // by id; the journeys shown are those of `smartbus plan` (gRPC PlanJourney) at the same instant.
+    const routesApi = await (await fetch(`${http}/api/v1/routes?include_shapes=true`)).json();
+    let dest = '';
+    for (const r of routesApi.routes || []) for (const p of r.patterns || []) {
+      const i = (p.stop_ids || []).indexOf(c.stop);
+      if (!dest && i >= 0 && i + 1 < p.stop_ids.length) dest = p.stop_ids[Math.min(i + 5, p.stop_ids.length - 1)];
+    }
+    await pas.click('#plan-from');
+    await pas.fill('#to', dest);
+    await pas.click('#plan button[type=submit]');
+    await pas.waitForSelector('#journeys > li', { timeout: 15000 }).catch(() => {});
+    const shownJ = await pas.$$eval('#journeys > li', (l) => l.map((x) => `${x.dataset.depart}-${x.dataset.arrive}:${x.querySelectorAll('.legs li.ride').length}`));
+    const resolved = await pas.$eval('#to', (e) => e.dataset.stop);
+    const cliJ = sbJson('plan', c.stop, dest, '--server', grpc);
+    const wantJ = (cliJ.journeys || []).map((j) => `${j.depart_s}-${j.arrive_s}:${(j.legs || []).filter((l) => l.kind === 'LEG_KIND_RIDE').length}`);
+    check(`passenger: journeys ${c.stop} -> ${dest} as smartbus plan`, resolved === dest && shownJ.length > 0 && JSON.stringify(shownJ) === JSON.stringify(wantJ),
+      `page ${shownJ.join(' ')} (to=${resolved}) vs plan ${wantJ.join(' ')}`);
     await pas.screenshot({ path: path.join(shots, `passenger-${name}.png`), fullPage: true });
     await axeCheck(pas, 'passenger');
 
