@@ -55,16 +55,48 @@ def seg_dist(p, a, b):
     return math.hypot(p[0] - ax - u * dx, p[1] - ay - u * dy), u
 
 
+CELL_M = 100.0
+_GRIDS = {}
+
+
+def grid_of(line):
+    """Segments of the polyline by 100-m cell, with each segment's start distance (cached)."""
+    g = _GRIDS.get(id(line))
+    if g is not None and g[0] is line:
+        return g[1], g[2]
+    cells, starts, cum = {}, [], 0.0
+    for i, (a, b) in enumerate(zip(line, line[1:])):
+        starts.append(cum)
+        cum += math.hypot(b[0] - a[0], b[1] - a[1])
+        x0, x1 = sorted((a[0], b[0]))
+        y0, y1 = sorted((a[1], b[1]))
+        for cx in range(int(math.floor(x0 / CELL_M)), int(math.floor(x1 / CELL_M)) + 1):
+            for cy in range(int(math.floor(y0 / CELL_M)), int(math.floor(y1 / CELL_M)) + 1):
+                cells.setdefault((cx, cy), []).append(i)
+    _GRIDS[id(line)] = (line, cells, starts)
+    return cells, starts
+
+
 def project(p, line):
     """(distance to the polyline, distance along it of the nearest point)."""
-    best, along, cum = float("inf"), 0.0, 0.0
-    for a, b in zip(line, line[1:]):
-        d, u = seg_dist(p, a, b)
-        seg = math.hypot(b[0] - a[0], b[1] - a[1])
-        if d < best:
-            best, along = d, cum + u * seg
-        cum += seg
-    return best, along
+    cells, starts = grid_of(line)
+    cx, cy = int(math.floor(p[0] / CELL_M)), int(math.floor(p[1] / CELL_M))
+    best, along = float("inf"), 0.0
+    r = 0
+    while True:
+        seen = set()
+        for dx in range(-r, r + 1):
+            for dy in range(-r, r + 1):
+                seen.update(cells.get((cx + dx, cy + dy), ()))
+        for i in seen:
+            a, b = line[i], line[i + 1]
+            d, u = seg_dist(p, a, b)
+            if d < best:
+                best, along = d, starts[i] + u * math.hypot(b[0] - a[0], b[1] - a[1])
+        # Exact once the ring searched reaches past the best distance found (or everything).
+        if best <= r * CELL_M or r > 200:
+            return best, along
+        r = max(1, 2 * r)
 
 
 def resample(line, lo=0.0, hi=None):

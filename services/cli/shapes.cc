@@ -1,4 +1,5 @@
-// smartbus shapes --gtfs FEED --positions CSV --out DIR [--all] [--json] [--skip-bad-rows]
+// smartbus shapes --gtfs FEED [--positions CSV] [--store URL] --out DIR [--all] [--json]
+//                 [--skip-bad-rows]
 //
 // Learns the real path of every pattern without a GTFS shape from recorded fixes (the engine of
 // `smartbus replay` runs over them with a PathLearner, services/core/paths/path_learner.h) and
@@ -6,6 +7,9 @@
 // every learned path) and whose trips.txt gives their trips the learned shape_id
 // (`smartbus gtfs inspect DIR` loads it). Prints one line per learned pattern (route,
 // direction, traversals, coverage, confident) or, with --json, that as a JSON array.
+// --store URL (memory | redis://host[:port][/db], as smartbusd --redis): the evidence stored
+// there (Store::ListLearnedPaths) is learned on from, and every learned path is stored back, so
+// that learning goes on day after day (a pattern whose stops changed starts afresh).
 
 #include <algorithm>
 #include <cstdio>
@@ -22,13 +26,16 @@
 #include "services/core/paths/path_learner.h"
 #include "services/core/paths/shapes_export.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/store/store.h"
 
 namespace smartbus::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: smartbus shapes --gtfs FEED --positions CSV --out DIR [--all] [--json]\n"
-    "                       [--skip-bad-rows]\n"
+    "usage: smartbus shapes --gtfs FEED [--positions CSV] [--store URL] --out DIR [--all]\n"
+    "                       [--json] [--skip-bad-rows]\n"
+    "  --store URL  learn on from the paths stored there and store them back\n"
+    "               (memory | redis://host[:port][/db])\n"
     "  learns the paths of the patterns without shapes from the fixes and writes FEED with\n"
     "  them as shapes.txt to DIR\n"
     "  --all   also the paths that are not confident yet (too few runs or holes)\n"
@@ -90,6 +97,43 @@ void Print(const std::vector<LearnedPath>& paths, bool json) {
   if (json) std::printf("%s\n", out.dump(2).c_str());
 }
 
+// Runs the engine over the recorded fixes (in timestamp order) with the learner listening.
+absl::Status Learn(const std::string& positions, bool skip_bad_rows,
+                   const std::shared_ptr<const Network>& net, PathLearner* learner) {
+  std::vector<Fix> fixes;
+  PositionsReadStats read_stats;
+  if (auto s = ReadPositionsCsv(positions, &fixes, &read_stats, skip_bad_rows); !s.ok()) return s;
+  std::vector<uint32_t> order(fixes.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return fixes[a].timestamp_s < fixes[b].timestamp_s;
+  });
+  Engine engine(net);
+  engine.AddListener(learner);
+  for (uint32_t i : order) engine.Process(fixes[i]);
+  return absl::OkStatus();
+}
+
+// The evidence stored earlier; paths of patterns this feed no longer has are skipped (counted).
+absl::Status RestoreFromStore(Store* store, PathLearner* learner) {
+  auto stored = store->ListLearnedPaths();
+  if (!stored.ok()) return stored.status();
+  size_t restored = 0, gone = 0;
+  for (const LearnedPath& p : *stored) {
+    absl::Status s = learner->Restore(p);
+    if (s.ok()) {
+      ++restored;
+    } else if (absl::IsNotFound(s)) {
+      ++gone;
+    } else {
+      return s;
+    }
+  }
+  std::fprintf(stderr, "smartbus shapes: %zu stored paths restored from %s (%zu of patterns this "
+               "feed does not have)\n", restored, store->Describe().c_str(), gone);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunShapes(int argc, char** argv) {
@@ -104,7 +148,7 @@ int RunShapes(int argc, char** argv) {
     return 0;
   }
   if (auto s = args->CheckKnown({"help", "all", "json", "skip-bad-rows", "gtfs", "positions", "out",
-                                 "station-m", "window-max-m", "min-samples", "iterations",
+                                 "store", "station-m", "window-max-m", "min-samples", "iterations",
                                  "max-hole-m", "min-coverage", "min-traversals"});
       !s.ok()) {
     std::fprintf(stderr, "smartbus shapes: %s\n%s", std::string(s.message()).c_str(), kUsage);
@@ -112,8 +156,9 @@ int RunShapes(int argc, char** argv) {
   }
   std::vector<std::string> feeds = args->GetAll("gtfs");
   for (const std::string& p : args->positional()) feeds.push_back(p);
-  if (feeds.size() != 1 || !args->Has("positions") || !args->Has("out")) {
-    std::fprintf(stderr, "smartbus shapes: one --gtfs FEED, --positions and --out are required\n%s",
+  if (feeds.size() != 1 || !(args->Has("positions") || args->Has("store")) || !args->Has("out")) {
+    std::fprintf(stderr,
+                 "smartbus shapes: one --gtfs FEED, --out and --positions or --store are required\n%s",
                  kUsage);
     return 2;
   }
@@ -129,23 +174,23 @@ int RunShapes(int argc, char** argv) {
   if (!network.ok()) return Fail(network.status());
   std::shared_ptr<const Network> net = *network;
 
-  std::vector<Fix> fixes;
-  PositionsReadStats read_stats;
-  if (auto s = ReadPositionsCsv(args->Get("positions"), &fixes, &read_stats,
-                                args->Has("skip-bad-rows"));
-      !s.ok())
-    return Fail(s);
-  std::vector<uint32_t> order(fixes.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return fixes[a].timestamp_s < fixes[b].timestamp_s;
-  });
-  Engine engine(net);
   PathLearner learner(net, *options);
-  engine.AddListener(&learner);
-  for (uint32_t i : order) engine.Process(fixes[i]);
-
+  std::unique_ptr<Store> store;
+  if (args->Has("store")) {
+    auto opened = OpenStore(args->Get("store"));
+    if (!opened.ok()) return Fail(opened.status());
+    store = *std::move(opened);
+    if (auto s = RestoreFromStore(store.get(), &learner); !s.ok()) return Fail(s);
+  }
+  if (args->Has("positions")) {
+    if (auto s = Learn(args->Get("positions"), args->Has("skip-bad-rows"), net, &learner); !s.ok())
+      return Fail(s);
+  }
   std::vector<LearnedPath> learned = learner.BuildAll();
+  for (const LearnedPath& p : learned) {
+    if (!store) break;
+    if (auto s = store->PutLearnedPath(p); !s.ok()) return Fail(s);
+  }
   std::vector<LearnedPath> kept;
   for (const LearnedPath& p : learned)
     if (p.points.size() >= 2 && (p.confident || args->Has("all"))) kept.push_back(p);

@@ -284,4 +284,91 @@ absl::StatusOr<ConditionEvent> DecodeConditionEvent(absl::string_view s,
   return e;
 }
 
+std::string EncodeLearnedPath(const LearnedPath& p) {
+  std::string out = "path1\t";
+  AppendEscaped(&out, p.key);
+  out.push_back('\t');
+  AppendEscaped(&out, p.route_id);
+  out.push_back('\t');
+  AppendNumber(&out, p.direction_id);
+  out.push_back('\t');
+  AppendNumber(&out, p.traversals);
+  out.push_back('\t');
+  AppendNumber(&out, p.coverage);
+  out.push_back('\t');
+  AppendNumber(&out, p.longest_hole_m);
+  out.append(p.confident ? "\t1\n" : "\t0\n");
+  for (size_t i = 0; i < p.stop_ids.size(); ++i) {
+    if (i) out.push_back('\t');
+    AppendEscaped(&out, p.stop_ids[i]);
+  }
+  out.push_back('\n');
+  for (size_t i = 0; i < p.bin_seen.size(); ++i) {
+    if (i) out.push_back(' ');
+    AppendNumber(&out, p.bin_seen[i]);
+  }
+  out.push_back('\n');
+  for (size_t i = 0; i < p.samples.size(); ++i) {
+    if (i) out.push_back(' ');
+    AppendNumber(&out, p.samples[i].chord_m);
+    out.push_back(',');
+    AppendNumber(&out, p.samples[i].pos.lat);
+    out.push_back(',');
+    AppendNumber(&out, p.samples[i].pos.lon);
+  }
+  out.push_back('\n');
+  for (size_t i = 0; i < p.points.size(); ++i) {
+    if (i) out.push_back(' ');
+    AppendNumber(&out, p.points[i].lat);
+    out.push_back(',');
+    AppendNumber(&out, p.points[i].lon);
+  }
+  return out;
+}
+
+absl::StatusOr<LearnedPath> DecodeLearnedPath(absl::string_view s, absl::string_view where) {
+  auto bad = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat(where, ": not a learned path (", what, ")"));
+  };
+  std::vector<absl::string_view> lines = absl::StrSplit(s, '\n');
+  if (lines.size() != 5) return bad("expected 5 lines");
+  std::vector<absl::string_view> head = absl::StrSplit(lines[0], '\t');
+  LearnedPath p;
+  int64_t confident = 0;
+  if (head.size() != 8 || head[0] != "path1" || !Unescape(head[1], &p.key) ||
+      !Unescape(head[2], &p.route_id) || !ParseNumber(head[3], &p.direction_id) ||
+      !ParseNumber(head[4], &p.traversals) || !ParseNumber(head[5], &p.coverage) ||
+      !ParseNumber(head[6], &p.longest_hole_m) || !ParseNumber(head[7], &confident))
+    return bad("header");
+  p.confident = confident != 0;
+  if (!lines[1].empty()) {
+    for (absl::string_view id : absl::StrSplit(lines[1], '\t')) {
+      if (!Unescape(id, &p.stop_ids.emplace_back())) return bad("stop id");
+    }
+  }
+  if (!lines[2].empty()) {
+    for (absl::string_view n : absl::StrSplit(lines[2], ' ')) {
+      if (!ParseNumber(n, &p.bin_seen.emplace_back())) return bad("bin count");
+    }
+  }
+  if (!lines[3].empty()) {
+    for (absl::string_view t : absl::StrSplit(lines[3], ' ')) {
+      std::vector<absl::string_view> f = absl::StrSplit(t, ',');
+      PathSample& x = p.samples.emplace_back();
+      if (f.size() != 3 || !ParseNumber(f[0], &x.chord_m) || !ParseNumber(f[1], &x.pos.lat) ||
+          !ParseNumber(f[2], &x.pos.lon))
+        return bad("sample");
+    }
+  }
+  if (!lines[4].empty()) {
+    for (absl::string_view t : absl::StrSplit(lines[4], ' ')) {
+      std::vector<absl::string_view> f = absl::StrSplit(t, ',');
+      LatLon& x = p.points.emplace_back();
+      if (f.size() != 2 || !ParseNumber(f[0], &x.lat) || !ParseNumber(f[1], &x.lon))
+        return bad("point");
+    }
+  }
+  return p;
+}
+
 }  // namespace smartbus::store_codec

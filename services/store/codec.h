@@ -68,6 +68,14 @@ void AppendPositionLine(std::string* out, const Fix& f);  // one line, no '\n'
 bool ParsePositionLines(absl::string_view s, absl::string_view vehicle_id,
                         std::vector<Fix>* out);
 
+// A learned path (services/core/paths/learned_path.h) as one value, lines separated by '\n':
+//   "path1" key route_id direction_id traversals coverage longest_hole_m confident (tabs)
+//   the stop ids (tabs), the bin counts (spaces), the samples "chord_m,lat,lon" (spaces),
+//   the points "lat,lon" (spaces); ids escaped as in EncodeStopVisit. Reads back bit-for-bit.
+std::string EncodeLearnedPath(const LearnedPath& p);
+// DATA_LOSS naming `where` (e.g. the Redis key) when `s` is not such a value.
+absl::StatusOr<LearnedPath> DecodeLearnedPath(absl::string_view s, absl::string_view where);
+
 // Sorts positions by timestamp_s (stable: ties keep append order) and keeps the first of each
 // timestamp (a batch retried after a partial failure may have appended some fixes twice).
 void SortAndDedupePositions(std::vector<Fix>* fixes);

@@ -190,4 +190,18 @@ absl::StatusOr<std::vector<DrivingDay>> MemoryStore::ReadDrivingDays(
   return out;
 }
 
+absl::Status MemoryStore::PutLearnedPath(const LearnedPath& path) {
+  if (path.key.empty()) return absl::InvalidArgumentError("PutLearnedPath: empty key");
+  std::lock_guard<std::mutex> l(mu_);
+  paths_[path.key] = path;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LearnedPath>> MemoryStore::ListLearnedPaths() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<LearnedPath> out;
+  for (const auto& [key, path] : paths_) out.push_back(path);
+  return out;
+}
+
 }  // namespace smartbus

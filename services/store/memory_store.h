@@ -33,6 +33,8 @@ class MemoryStore : public Store {
                                                                   int64_t from_s,
                                                                   int64_t to_s) override;
   absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view vehicle_id) override;
+  absl::Status PutLearnedPath(const LearnedPath& path) override;
+  absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;
   StoreHealth Health() override { return {}; }
   std::string Describe() const override { return "memory"; }
@@ -53,6 +55,7 @@ class MemoryStore : public Store {
   std::multimap<double, StopVisitRecord> visits_;
   double newest_visit_s_ = -1e300;
   absl::flat_hash_map<std::string, std::string> models_;
+  std::map<std::string, LearnedPath, std::less<>> paths_;
   // Per vehicle: alarm events by time, driving seconds by day.
   absl::flat_hash_map<std::string, std::multimap<int64_t, ConditionEvent>> events_;
   absl::flat_hash_map<std::string, std::map<int32_t, int64_t>> driving_;

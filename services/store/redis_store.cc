@@ -1081,6 +1081,37 @@ absl::StatusOr<std::string> RedisStore::GetModel(absl::string_view name) {
   return std::string(Str(r->get()));
 }
 
+absl::Status RedisStore::PutLearnedPath(const LearnedPath& path) {
+  if (path.key.empty()) return absl::InvalidArgumentError("PutLearnedPath: empty key");
+  std::lock_guard<std::mutex> l(mu_);
+  const std::string value = store_codec::EncodeLearnedPath(path);
+  auto r = CommandLocked({"SET", absl::StrCat(options_.key_prefix, "path:", path.key), value});
+  if (!r.ok()) return r.status();
+  auto a = CommandLocked({"SADD", absl::StrCat(options_.key_prefix, "paths"), path.key});
+  return a.ok() ? absl::OkStatus() : a.status();
+}
+
+absl::StatusOr<std::vector<LearnedPath>> RedisStore::ListLearnedPaths() {
+  std::lock_guard<std::mutex> l(mu_);
+  auto members = CommandLocked({"SMEMBERS", absl::StrCat(options_.key_prefix, "paths")});
+  if (!members.ok()) return members.status();
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < (*members)->elements; ++i) keys.emplace_back(Str((*members)->element[i]));
+  std::sort(keys.begin(), keys.end());
+  std::vector<LearnedPath> out;
+  for (const std::string& k : keys) {
+    const std::string key = absl::StrCat(options_.key_prefix, "path:", k);
+    auto r = CommandLocked({"GET", key});
+    if (!r.ok()) return r.status();
+    if ((*r)->type == REDIS_REPLY_NIL) continue;  // deleted by hand: the index is stale
+    if (!IsStr(r->get())) return absl::DataLossError(absl::StrCat("redis key ", key, ": not a string"));
+    auto p = store_codec::DecodeLearnedPath(Str(r->get()), absl::StrCat("redis key ", key));
+    if (!p.ok()) return p.status();
+    out.push_back(*std::move(p));
+  }
+  return out;
+}
+
 absl::Status RedisStore::DeleteAllKeys() {
   std::lock_guard<std::mutex> l(mu_);
   const std::string pattern = absl::StrCat(options_.key_prefix, "*");

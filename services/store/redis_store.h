@@ -63,6 +63,8 @@ class RedisStore : public Store {
   absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view vehicle_id) override;
   absl::Status PutModel(absl::string_view name, absl::string_view bytes) override;
   absl::StatusOr<std::string> GetModel(absl::string_view name) override;
+  absl::Status PutLearnedPath(const LearnedPath& path) override;
+  absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;
   // Pings the server (connecting first if needed).
   StoreHealth Health() override;

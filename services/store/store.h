@@ -1,6 +1,7 @@
 #pragma once
 // Persistence of what the engine learns: the latest state of every vehicle, each vehicle's recent
-// position history, stop visits, and the predictor's learned model (opaque bytes).
+// position history, stop visits, the predictor's learned model (opaque bytes), and the paths
+// learned for patterns without shapes.
 //
 // One interface (Store), two implementations:
 //   - MemoryStore (services/store/memory_store.h): the embedded default, nothing survives exit.
@@ -45,6 +46,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "services/core/condition/condition.h"
+#include "services/core/paths/learned_path.h"
 #include "services/core/tracking/types.h"
 
 namespace smartbus {
@@ -169,6 +171,13 @@ class Store {
   virtual absl::Status PutModel(absl::string_view name, absl::string_view bytes) = 0;
   // NOT_FOUND when no model of that name was stored.
   virtual absl::StatusOr<std::string> GetModel(absl::string_view name) = 0;
+
+  // --- Learned paths (services/core/paths: one per pattern key, evidence and fitted path; a
+  //     put replaces; kept until overwritten) ---
+  // INVALID_ARGUMENT for an empty key.
+  virtual absl::Status PutLearnedPath(const LearnedPath& path) = 0;
+  // Every stored learned path, sorted by key. Empty when none.
+  virtual absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() = 0;
 
   // Applies many changes at once (Redis: one pipeline). Either every change was applied and OK
   // is returned, or an error is returned and any subset may have been applied: applying the

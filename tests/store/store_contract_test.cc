@@ -78,6 +78,10 @@ struct MemoryFactory {
         return s->PutModel(n, b);
       }
       absl::StatusOr<std::string> GetModel(absl::string_view n) override { return s->GetModel(n); }
+      absl::Status PutLearnedPath(const LearnedPath& p) override { return s->PutLearnedPath(p); }
+      absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() override {
+        return s->ListLearnedPaths();
+      }
       absl::StatusOr<std::vector<ConditionEvent>> ReadConditionEvents(absl::string_view id,
                                                                       int64_t from,
                                                                       int64_t to) override {
@@ -510,6 +514,69 @@ TYPED_TEST(StoreContractTest, ModelRoundTripsBinaryBytes) {
   EXPECT_EQ(*got, bytes);
   ASSERT_TRUE(store->PutModel("segments", "v2").ok());
   EXPECT_EQ(*store->GetModel("segments"), "v2");
+}
+
+LearnedPath Path(const std::string& route, int dir) {
+  LearnedPath p;
+  p.key = absl::StrCat(route, "|", dir, "|00ff00ff00ff00ff");
+  p.route_id = route;
+  p.direction_id = dir;
+  p.stop_ids = {"S1", "S 2\twith tab", "S3"};
+  p.traversals = 51;
+  p.bin_seen = {0, 3, 17, 2};
+  p.samples = {{-12.5f, {38.8977123456789, -77.0365987654321}}, {1234.25f, {38.9, -77.03}}};
+  p.points = {{38.8977123456789, -77.0365987654321}, {38.91, -77.02}, {38.92, -77.01}};
+  p.coverage = 0.923456789;
+  p.longest_hole_m = 30;
+  p.confident = true;
+  return p;
+}
+
+void ExpectSamePath(const LearnedPath& a, const LearnedPath& b) {
+  EXPECT_EQ(a.key, b.key);
+  EXPECT_EQ(a.route_id, b.route_id);
+  EXPECT_EQ(a.direction_id, b.direction_id);
+  EXPECT_EQ(a.stop_ids, b.stop_ids);
+  EXPECT_EQ(a.traversals, b.traversals);
+  EXPECT_EQ(a.bin_seen, b.bin_seen);
+  ASSERT_EQ(a.samples.size(), b.samples.size());
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    EXPECT_EQ(a.samples[i].chord_m, b.samples[i].chord_m);
+    EXPECT_EQ(a.samples[i].pos.lat, b.samples[i].pos.lat);
+    EXPECT_EQ(a.samples[i].pos.lon, b.samples[i].pos.lon);
+  }
+  ASSERT_EQ(a.points.size(), b.points.size());
+  for (size_t i = 0; i < a.points.size(); ++i) {
+    EXPECT_EQ(a.points[i].lat, b.points[i].lat);
+    EXPECT_EQ(a.points[i].lon, b.points[i].lon);
+  }
+  EXPECT_EQ(a.coverage, b.coverage);
+  EXPECT_EQ(a.longest_hole_m, b.longest_hole_m);
+  EXPECT_EQ(a.confident, b.confident);
+}
+
+TYPED_TEST(StoreContractTest, LearnedPathsRoundTripAndAPutReplaces) {
+  auto store = this->Open();
+  auto none = store->ListLearnedPaths();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store->PutLearnedPath(Path("R2", 1)).ok());
+  ASSERT_TRUE(store->PutLearnedPath(Path("R1", 0)).ok());
+  LearnedPath empty;  // a pattern with no evidence yet
+  empty.key = "R3|-1|0000000000000000";
+  ASSERT_TRUE(store->PutLearnedPath(empty).ok());
+  LearnedPath again = Path("R2", 1);
+  again.traversals = 60;
+  again.confident = false;
+  ASSERT_TRUE(store->PutLearnedPath(again).ok());
+  EXPECT_EQ(store->PutLearnedPath(LearnedPath{}).code(), absl::StatusCode::kInvalidArgument);
+  auto reopened = this->Open();
+  auto got = (TypeParam::kPersistent ? reopened : store)->ListLearnedPaths();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  ExpectSamePath((*got)[0], Path("R1", 0));
+  ExpectSamePath((*got)[1], again);
+  ExpectSamePath((*got)[2], empty);
 }
 
 TYPED_TEST(StoreContractTest, WriterPersistsEverythingAndRecoveryReadsItBack) {

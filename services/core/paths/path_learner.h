@@ -62,7 +62,7 @@ struct PathLearnerOptions {
   int64_t min_traversals = 5;
   // Longest run of stations without a centre a confident path may have, m (the path bridges it
   // with a straight line).
-  double max_hole_m = 100;
+  double max_hole_m = 200;
   // Share of the stations that must have a centre (the rest: the ends before/after the tracker
   // calls the bus in service, and holes).
   double min_coverage = 0.8;
