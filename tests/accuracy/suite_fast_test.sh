@@ -21,10 +21,10 @@ elif [ $rc != 0 ]; then
 fi
 M=$ROOT/bench/accuracy/metrics.py
 if [ -f "$OUT/wmata-all3/row.json" ]; then
-  python3 "$M" check "$OUT/wmata-all3/row.json" agreement_pct '>=' 91.0 off_route_pct '<=' 0.3 \
-      ours_ta '>=' 77.0 ours_mbta '>=' 86.5
+  python3 "$M" check "$OUT/wmata-all3/row.json" agreement_pct '>=' 95.0 off_route_pct '<=' 0.3 \
+      ours_ta '>=' 79.0 ours_mbta '>=' 88.5
 fi
-python3 "$M" check "$OUT/demo-blind-am/row.json" agreement_pct '>=' 72.5 off_route_pct '<=' 1.5 \
-    ours_mbta '>=' 72.0
+python3 "$M" check "$OUT/demo-blind-am/row.json" agreement_pct '>=' 90.0 off_route_pct '<=' 1.5 \
+    ours_mbta '>=' 75.5
 python3 "$M" check "$OUT/demo-noshape-am/row.json" off_route_pct '<=' 0.5 ours_mbta '>=' 78.0 \
     ours_ta '>=' 64.5

@@ -113,7 +113,7 @@ int ToExcess(const Polyline& poly, double radius_m, Cand* cands, int n) {
   int w = 0;
   for (int i = 0; i < n; ++i) {
     Cand c = cands[i];
-    c.off = std::max(0.0, c.off - poly.slack_m(c.seg));
+    c.off = ShapeMatcher::Excess(poly, c.seg, c.off);
     if (c.off <= radius_m) cands[w++] = c;
   }
   return w;
@@ -248,7 +248,7 @@ int ShapeMatcher::Step(const MatcherState& s, const Polyline& poly, const MatchC
   for (int i = 0; i < s.n_hyps; ++i) {
     double d = std::clamp(s.hyps[i].d + s.hyps[i].v * dt, lo, hi);
     uint32_t seg = SegmentNear(cum, s.hyps[i].seg, d);
-    add(d, std::max(0.0, Dist(obs.p, PointOnSegment(poly, seg, d)) - poly.slack_m(seg)), seg);
+    add(d, Excess(poly, seg, Dist(obs.p, PointOnSegment(poly, seg, d))), seg);
   }
 
   Hyp next[kMaxCandidates];

@@ -65,6 +65,12 @@ class ShapeMatcher {
     double z = off / sigma;
     return std::min(0.5 * z * z, opt_.emission_cap) + opt_.emission_per_m * off;
   }
+  // A fix `off` metres from segment seg of the path, counted beyond the path's slack there
+  // (Polyline::slack_m: a path drawn without a shape is uncertain by a share of each segment's
+  // length; 0 for a traced shape).
+  static double Excess(const Polyline& poly, uint32_t seg, double off) {
+    return std::max(0.0, off - poly.slack_m(seg));
+  }
   // Cost of travelling in direction u (unit vector) on segment seg.
   double DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const;
   // The same for the fix's reported bearing (0 when it does not count).

@@ -89,6 +89,11 @@ struct InferenceMemory {
   bool evicted = false;    // another bus took its trip: infer again
   uint32_t lost_trip = kNoIndex;  // the trip so taken (it does not take it back the same way)
   int32_t lost_date = 0;
+  // The departure seen from the first stop of this pattern (RedecideAtDeparture), which the
+  // joint assignment weighs instead of the place: when it left, and since when it stood ready.
+  uint32_t dep_pattern = kNoIndex;
+  double dep_t = NAN;
+  double dep_ready = NAN;
 };
 
 // Where the bus stands and which way it moved (raw positions; inference only).

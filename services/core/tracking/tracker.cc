@@ -134,7 +134,7 @@ double Tracker::Impl::Progress(Track& v, const Fix& fix, double d,
   const uint32_t pattern_before = v.run.pattern;
   StartGate gate = visits_.Progress(v, static_cast<double>(fix.timestamp_s), d, fix, visits);
   if (gate.start) {
-    if (gate.redecide) inference_.RedecideAtDeparture(v, gate.t_dep);
+    if (gate.redecide) inference_.RedecideAtDeparture(v, gate.t_dep, gate.t_ready);
     visits_.StartTrip(v, fix, visits);
   }
   if (v.run.pattern != pattern_before && v.match.n_hyps > 0) d = v.match.hyps[0].d;  // new shape

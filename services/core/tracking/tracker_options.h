@@ -219,6 +219,12 @@ struct InferenceOptions {
   double redecide_search_slack_m = 100;
   double depart_probe_m = 30;
 
+  // A bus that reached its first stop late for a trip still needs some time (recovery,
+  // boarding) before it leaves; standing ready there longer than this past the scheduled
+  // departure says it waits for a later trip (DepartureCost). Default 300 s: a few minutes of
+  // recovery (hand-set; checked on the WMATA day and the simulated demo city, issue 11).
+  double depart_ready_grace_s = 300;
+
   // A named trip's instance is looked for within this of its run (s). Default 4 h (d73c786).
   int64_t instance_window_s = 4 * 3600;
 };

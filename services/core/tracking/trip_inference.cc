@@ -182,7 +182,24 @@ void TripInference::Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_
   claims_[ClaimKey(trip, date)] = &v;
 }
 
-bool TripInference::RedecideAtDeparture(Track& v, double t_dep) {
+void TripInference::TakeClaim(Track& v) {
+  Track*& holder = claims_[ClaimKey(v.run.trip, v.run.service_date)];
+  if (holder && holder != &v && !holder->run.given() && !holder->run.started())
+    Evict(*holder, v.run.trip, v.run.service_date);
+  holder = &v;
+}
+
+double TripInference::DepartureCost(double sched, double t_dep, double t_ready) const {
+  if (t_dep < sched) return (sched - t_dep) / inf_.depart_early_scale_s;
+  double cost = (t_dep - sched) / inf_.depart_late_scale_s;
+  if (!std::isnan(t_ready)) {
+    double held = t_dep - std::max(sched, t_ready) - inf_.depart_ready_grace_s;
+    if (held > 0) cost += held / inf_.depart_early_scale_s;
+  }
+  return cost;
+}
+
+bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) {
   std::vector<TripInstance> around =
       net_.TripsAround(absl::FromUnixSeconds(static_cast<int64_t>(t_dep)),
                        absl::Seconds(inf_.redecide_around_before_s),
@@ -218,8 +235,12 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep) {
       const double first = P.stop_dist_m[0];
       PolylinePoint pp = net_.polylines()[P.polyline].Project(
           v.fixes.xy, first, first + run_m + inf_.redecide_search_slack_m);
-      ok = pp.offset_m <= 0.5 * opt_.matching.off_route_m &&
-           std::fabs(pp.dist_along_m - first - run_m) <= inf_.depart_run_match_m;
+      // Within the other path's slack (a path without a shape is uncertain in place and in
+      // length by it).
+      const double slack = net_.polylines()[P.polyline].slack_m(pp.segment);
+      ok = ShapeMatcher::Excess(net_.polylines()[P.polyline], pp.segment, pp.offset_m) <=
+               0.5 * opt_.matching.off_route_m &&
+           std::fabs(pp.dist_along_m - first - run_m) <= inf_.depart_run_match_m + slack;
       shift = first - own_first;
     }
     pats.push_back({pat, ok, shift});
@@ -241,8 +262,7 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep) {
     auto it = claims_.find(ClaimKey(ti.trip, ti.service_date));
     const Track* holder = it == claims_.end() ? nullptr : it->second;
     if (holder && holder != &v && (holder->run.started() || holder->run.given())) continue;
-    double cost = t_dep >= sched ? (t_dep - sched) / inf_.depart_late_scale_s
-                                 : (sched - t_dep) / inf_.depart_early_scale_s;
+    double cost = DepartureCost(sched, t_dep, t_ready);
     if (ti.trip == v.run.trip && ti.service_date == v.run.service_date)
       cost -= inf_.keep_bonus;
     if (cost < best_cost) {
@@ -251,7 +271,14 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep) {
       best_shift = shift;
     }
   }
-  if (!best || (best->trip == v.run.trip && best->service_date == v.run.service_date)) return false;
+  if (!best) return false;
+  v.infer.dep_pattern = net_.trip_pattern(best->trip);
+  v.infer.dep_t = t_dep;
+  v.infer.dep_ready = t_ready;
+  if (best->trip == v.run.trip && best->service_date == v.run.service_date) {
+    TakeClaim(v);
+    return false;
+  }
   uint32_t old_trip = v.run.trip;
   uint32_t old_pattern = v.run.pattern;
   int32_t old_date = v.run.service_date;
@@ -368,7 +395,7 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
         }
         const V& x = vs[i - 1];
         const T& y = ts[j - 1];
-        double c = SchedCost(y.trip, pat, y.day_start, x.d, x.t);
+        double c = SolveCost(*x.tr, y.trip, pat, y.day_start, y.start, x.d, x.t);
         if (y.trip == x.tr->run.trip && y.date == x.tr->run.service_date)
           c -= inf_.solve_keep_bonus;
         if (F(i - 1, j - 1) + c < best) {
@@ -422,6 +449,14 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
   }
 }
 
+double TripInference::SolveCost(const Track& o, uint32_t trip, uint32_t pat, int64_t day_start,
+                                double start, double d, double t) const {
+  // The departure, when it was seen, says more than the place: it is the deviation from the
+  // schedule before traffic and the bus's own pace added to it.
+  if (o.infer.dep_pattern == pat) return DepartureCost(start, o.infer.dep_t, o.infer.dep_ready);
+  return SchedCost(trip, pat, day_start, d, t);
+}
+
 bool TripInference::InstanceFor(uint32_t trip, int64_t t, int32_t* date,
                                 int64_t* day_start) const {
   // The instance whose first departure is nearest t, among those scheduled to run within 4 h
@@ -464,6 +499,7 @@ void TripInference::Unassign(Track& v) {
   v.run.trip = kNoIndex;
   v.run.pattern = kNoIndex;
   v.run.poly = nullptr;
+  v.infer.dep_pattern = kNoIndex;
   v.run.source = TripSource::kNone;
   v.match.n_hyps = 0;
   v.run.phase = TripPhase::kBeforeStart;
@@ -532,8 +568,7 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
       if (pp == pat) cands = &c;
     if (!cands) {
       per_pattern.emplace_back(pat, std::vector<PolylinePoint>());
-      net_.polylines()[net_.pattern(pat).polyline].Candidates(p, opt_.matching.candidate_radius_m,
-                                                              &per_pattern.back().second);
+      PatternCandidates(pat, p, &per_pattern.back().second);
       cands = &per_pattern.back().second;
     }
     if (cands->empty()) continue;
@@ -567,6 +602,20 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
   }
   Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
   ++stats_->inferred_assignments;
+}
+
+void TripInference::PatternCandidates(uint32_t pat, Vec2 p,
+                                      std::vector<PolylinePoint>* out) const {
+  const Polyline& poly = net_.polylines()[net_.pattern(pat).polyline];
+  const double radius = opt_.matching.candidate_radius_m;
+  poly.Candidates(p, radius + poly.max_slack_m(), out);
+  if (poly.max_slack_m() <= 0) return;
+  size_t w = 0;
+  for (PolylinePoint c : *out) {
+    c.offset_m = ShapeMatcher::Excess(poly, c.segment, c.offset_m);
+    if (c.offset_m <= radius) (*out)[w++] = c;
+  }
+  out->resize(w);
 }
 
 bool TripInference::WeaklyHeld(const Track& h) const {

@@ -10,6 +10,7 @@
 // network's polylines, but runs no HMM: the vehicle's place on its trip (vs.dist_along_m) and
 // its progress come from the matcher and the visit detector.
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,10 +47,16 @@ class TripInference {
   // After the fix was matched (state): the joint assignment of the vehicle's pattern, and the
   // confirmation of an inferred trip that has run long and far enough.
   void AfterMatch(Track& v, MatchState state, int64_t t);
-  // An inferred trip leaving its first stop at t_dep: the departure time decides among the
-  // trips of the patterns leaving that stop along the street the bus takes. Returns true when
-  // the bus moved to a trip of another pattern (the remembered distances moved to its shape).
-  bool RedecideAtDeparture(Track& v, double t_dep);
+  // An inferred trip leaving its first stop at t_dep, after standing ready at it since t_ready
+  // (NaN: not seen there): the departure decides among the trips of the patterns leaving that
+  // stop along the street the bus takes (DepartureCost). Returns true when the bus moved to a
+  // trip of another pattern (the remembered distances moved to its shape).
+  bool RedecideAtDeparture(Track& v, double t_dep, double t_ready = NAN);
+  // How unlikely that departure is for a trip scheduled to leave at sched: leaving early or
+  // late costs by the schedule's scales; and a bus that stood ready at the stop at (or after)
+  // the scheduled time but left long after it was rather waiting for a later trip (a late bus
+  // leaves once it is ready), as unlikely as leaving that much early.
+  double DepartureCost(double sched, double t_dep, double t_ready) const;
 
   // --- The parts (public for the tests) ---
   void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool given);
@@ -67,6 +74,11 @@ class TripInference {
   bool WeaklyHeld(const Track& h) const;
   // How unlikely a bus at d at time t runs this trip instance (0 = on time).
   double SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d, double t) const;
+  // The joint assignment's cost of bus o (at d, time t) running a trip instance of pattern pat
+  // leaving its first stop at start: its departure's cost when the departure from this
+  // pattern's first stop was seen, else its place's (SchedCost).
+  double SolveCost(const Track& o, uint32_t trip, uint32_t pat, int64_t day_start, double start,
+                   double d, double t) const;
   // The vehicle holding a trip instance, or nullptr.
   const Track* Holder(uint32_t trip, int32_t date) const;
 
@@ -91,6 +103,10 @@ class TripInference {
   bool StandingSinceAssigned(const Track& h) const {
     return WeaklyHeld(h) && h.motion.still_since <= h.run.assigned_ts;
   }
+  // v leaves on its trip: it holds the trip from now on. Another bus still waiting with the
+  // same trip (two buses may wait for one trip, e.g. one chained to it by its block while the
+  // other inferred it) looks again at its next fix.
+  void TakeClaim(Track& v);
   // The fix's trip_id, when it names a trip of the network (unknown ones are counted).
   bool TakeGivenTrip(Track& v, const Fix& fix);
   // Where and since when the bus stands, and the direction of its recent travel.
@@ -104,6 +120,9 @@ class TripInference {
   // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
   // distances it remembers before its start are shifted by shift_m.
   void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
+  // The places on pattern pat's path near p (Infer), their offsets counted beyond the path's
+  // slack as the matcher counts them (a path without a shape bends away from the road).
+  void PatternCandidates(uint32_t pat, Vec2 p, std::vector<PolylinePoint>* out) const;
   // The cost of a trip instance for v at candidate place c (Infer).
   double PlaceCost(const Track& v, const FixObservation& obs, const TripInstance& ti,
                    uint32_t pat, const PolylinePoint& c, bool use_move, double standing_s) const;

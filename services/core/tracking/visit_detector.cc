@@ -181,6 +181,8 @@ StartGate VisitDetector::BeforeStart(Track& v, double t, double d) {
     }
     gate.redecide = true;
     gate.t_dep = t_dep;
+    // Its progress started at the first stop: it was ready there since it reached it.
+    if (v.visit.ring.d[0] <= sd[0] + opt_.first_stop_zone_m) gate.t_ready = v.visit.ring.arrive_t;
   }
   return gate;
 }

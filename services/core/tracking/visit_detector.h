@@ -10,6 +10,7 @@
 // the matcher or of trip inference: Progress says when a trip starts, and whether the
 // departure time should first re-decide the trip (the caller asks trip inference).
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct StartGate {
   bool start = false;     // the trip starts now (call StartTrip)
   bool redecide = false;  // an inferred trip leaving its first stop: re-decide it first
   double t_dep = 0;       // ... by this departure time (epoch s)
+  double t_ready = NAN;   // ... the bus having stood at the first stop since (NaN: not seen)
 };
 
 class VisitDetector {

@@ -437,5 +437,75 @@ TEST(TripInference, ScheduleCostIsZeroOnTimeAndGrowsWithDelay) {
   EXPECT_NEAR(s.inf.SchedCost(rt, pat, s.w.day_start_s, sd[2], at_stop2 - 120), 1, 1e-9);
 }
 
+// A path without a shape (two stops 2 km apart, straight line between them) while the road
+// bends up to 300 m away from it: a bus on the road is inferred onto the trip, as the matcher
+// would keep it (offsets count beyond the path's slack); a bus farther than the slack allows
+// is not.
+TEST(TripInference, ABusOnARoadBendingAwayFromAShapelessPathIsInferredOntoIt) {
+  testing::FeedBuilder b;
+  b.AddStop("s0", At(0, 0));
+  b.AddStop("s1", At(2000, 0));
+  b.AddTrip("X", {"s0", "s1"}, 10 * 3600, 300);  // no shape: a straight line, 5 min
+  auto net = b.Build();
+  ASSERT_TRUE(net);
+  TrackerOptions opt;
+  TrackerStats stats;
+  ShapeMatcher matcher(opt.matching);
+  TrackMap vehicles;
+  TripInference inf(*net, opt, matcher, vehicles, &stats);
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  const int64_t t = day_start + 10 * 3600 + 150;  // half-way in time
+  auto infer_at = [&](const std::string& id, double y) {
+    auto tr = std::make_unique<Track>();
+    Track& v = *tr;
+    vehicles.emplace(id, std::move(tr));
+    v.vs.vehicle_id = id;
+    v.fixes.pos_ts = t;
+    v.fixes.xy = {1000, y};
+    inf.Infer(v, matcher.Observe(FixAt(t, 1000, y, id), {1000, y}));
+    return v.run.trip;
+  };
+  EXPECT_EQ(infer_at("on-road", 300), *net->FindTrip("X"));  // slack 400 m on the segment
+  EXPECT_EQ(infer_at("far-away", 900), kNoIndex);             // beyond slack + radius
+}
+
+// The departure decides between two trips 15 minutes apart: leaving 10 minutes after the
+// first (5 before the second) is "late" for the first only for a bus that was not ready for
+// it; a bus that stood at the stop through the first departure waits for the second.
+TEST(TripInference, DepartureCostWeighsWhenTheBusWasReady) {
+  InferenceWorld s;
+  const double first = 36000, second = first + 900, left = first + 600;
+  const double arrived_late = first + 480, ready_early = first - 600;
+  // Not seen waiting, or arrived late: only the lateness counts (2 = 600 s / 300 s).
+  EXPECT_NEAR(s.inf.DepartureCost(first, left, NAN), 2, 1e-9);
+  EXPECT_NEAR(s.inf.DepartureCost(first, left, arrived_late), 2, 1e-9);
+  // Ready 10 min before and left 10 min after: 5 min past the recovery grace, as unlikely as
+  // 5 min early -- more than leaving 5 min early for the second trip.
+  const double held = s.inf.DepartureCost(first, left, ready_early);
+  EXPECT_NEAR(held, 2 + 300 / s.opt.inference.depart_early_scale_s, 1e-9);
+  EXPECT_GT(held, s.inf.DepartureCost(second, left, ready_early));
+  EXPECT_LT(s.inf.DepartureCost(first, left, arrived_late),
+            s.inf.DepartureCost(second, left, arrived_late));
+}
+
+// Two buses waiting for one trip (one chained to it by its block, the other inferred it; the
+// later Assign holds the claim): the one that leaves on it takes the claim, the other looks
+// again at its next fix.
+TEST(TripInference, TheBusLeavingOnATripTakesItFromTheBusStillWaiting) {
+  InferenceWorld s;
+  const uint32_t rt = *s.w.net->FindTrip("RT");
+  Track& leaving = s.Add("leaving");
+  Track& waiting = s.Add("waiting");
+  s.inf.Assign(leaving, rt, s.w.date, s.w.day_start_s, false);
+  s.inf.Assign(waiting, rt, s.w.date, s.w.day_start_s, false);
+  ASSERT_EQ(s.inf.Holder(rt, s.w.date), &waiting);
+  const double dep = static_cast<double>(s.w.day_start_s + OutAndBack::kOutStart + 30);
+  EXPECT_FALSE(s.inf.RedecideAtDeparture(leaving, dep, dep - 600));
+  EXPECT_EQ(leaving.run.trip, rt);
+  EXPECT_EQ(s.inf.Holder(rt, s.w.date), &leaving);
+  EXPECT_TRUE(waiting.infer.evicted);
+  EXPECT_EQ(waiting.infer.lost_trip, rt);
+}
+
 }  // namespace
 }  // namespace smartbus

@@ -362,6 +362,36 @@ TEST(TrackerTrips, NextTripOfBlockWithoutTripId) {
   EXPECT_EQ(visits_rt2, 11u);
 }
 
+// Without trip_id: two trips 15 minutes apart from the same stop. The bus stands at the first
+// stop from 10 minutes before the first departure until 10 minutes after it, then leaves (5
+// minutes early for the second trip): it runs the second trip -- a bus late for the first
+// would have left once it was ready.
+TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
+  testing::FeedBuilder b;
+  b.AddShape("SH", {At(0, 0), At(4000, 0)});
+  std::vector<std::string> stops;
+  for (int i = 0; i <= 10; ++i) {
+    stops.push_back("s" + std::to_string(i));
+    b.AddStop(stops.back(), At(400.0 * i, -6));
+  }
+  const int32_t first = 10 * 3600;
+  b.AddTrip("FIRST", stops, first, 60, "SH");
+  b.AddTrip("SECOND", stops, first + 900, 60, "SH");
+  auto net = b.Build();
+  ASSERT_TRUE(net);
+  Tracker tr(net);
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  const int64_t t_first = day_start + first;
+  std::vector<Fix> fixes;
+  for (int64_t t = t_first - 600; t <= t_first + 600; t += 60)
+    fixes.push_back(MakeFix("v", t, At(2, -3)));
+  for (int i = 1; i <= 20; ++i)
+    fixes.push_back(MakeFix("v", t_first + 600 + 20 * i, At(8.0 * 20 * i, 1)));
+  auto run = Feed(tr, fixes);
+  EXPECT_EQ(run.matches.back().state, MatchState::kInService);
+  EXPECT_EQ(run.matches.back().trip, *net->FindTrip("SECOND"));
+}
+
 // With trip_id given, a bus 5 km from its trip's shape for a while is a clear mismatch.
 TEST(TrackerTrips, WrongTripIdIsNoticed) {
   OutAndBack w = MakeOutAndBack();
