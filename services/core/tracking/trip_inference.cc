@@ -235,12 +235,14 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) 
       const double first = P.stop_dist_m[0];
       PolylinePoint pp = net_.polylines()[P.polyline].Project(
           v.fixes.xy, first, first + run_m + inf_.redecide_search_slack_m);
-      // Within the other path's slack (a path without a shape is uncertain in place and in
-      // length by it).
+      // Within the other path's slack: a path without a shape is uncertain in place by it,
+      // and the road to a point beside its straight line is longer than the line to the
+      // point's projection by up to the bend (slack + offset).
       const double slack = net_.polylines()[P.polyline].slack_m(pp.segment);
+      const double bend = slack > 0 ? slack + pp.offset_m : 0;
       ok = ShapeMatcher::Excess(net_.polylines()[P.polyline], pp.segment, pp.offset_m) <=
                0.5 * opt_.matching.off_route_m &&
-           std::fabs(pp.dist_along_m - first - run_m) <= inf_.depart_run_match_m + slack;
+           std::fabs(pp.dist_along_m - first - run_m) <= inf_.depart_run_match_m + bend;
       shift = first - own_first;
     }
     pats.push_back({pat, ok, shift});
@@ -568,7 +570,8 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
       if (pp == pat) cands = &c;
     if (!cands) {
       per_pattern.emplace_back(pat, std::vector<PolylinePoint>());
-      PatternCandidates(pat, p, &per_pattern.back().second);
+      net_.polylines()[net_.pattern(pat).polyline].Candidates(p, opt_.matching.candidate_radius_m,
+                                                              &per_pattern.back().second);
       cands = &per_pattern.back().second;
     }
     if (cands->empty()) continue;
@@ -602,20 +605,6 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
   }
   Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
   ++stats_->inferred_assignments;
-}
-
-void TripInference::PatternCandidates(uint32_t pat, Vec2 p,
-                                      std::vector<PolylinePoint>* out) const {
-  const Polyline& poly = net_.polylines()[net_.pattern(pat).polyline];
-  const double radius = opt_.matching.candidate_radius_m;
-  poly.Candidates(p, radius + poly.max_slack_m(), out);
-  if (poly.max_slack_m() <= 0) return;
-  size_t w = 0;
-  for (PolylinePoint c : *out) {
-    c.offset_m = ShapeMatcher::Excess(poly, c.segment, c.offset_m);
-    if (c.offset_m <= radius) (*out)[w++] = c;
-  }
-  out->resize(w);
 }
 
 bool TripInference::WeaklyHeld(const Track& h) const {

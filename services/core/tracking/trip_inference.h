@@ -120,9 +120,6 @@ class TripInference {
   // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
   // distances it remembers before its start are shifted by shift_m.
   void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
-  // The places on pattern pat's path near p (Infer), their offsets counted beyond the path's
-  // slack as the matcher counts them (a path without a shape bends away from the road).
-  void PatternCandidates(uint32_t pat, Vec2 p, std::vector<PolylinePoint>* out) const;
   // The cost of a trip instance for v at candidate place c (Infer).
   double PlaceCost(const Track& v, const FixObservation& obs, const TripInstance& ti,
                    uint32_t pat, const PolylinePoint& c, bool use_move, double standing_s) const;

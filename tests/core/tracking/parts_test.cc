@@ -437,15 +437,21 @@ TEST(TripInference, ScheduleCostIsZeroOnTimeAndGrowsWithDelay) {
   EXPECT_NEAR(s.inf.SchedCost(rt, pat, s.w.day_start_s, sd[2], at_stop2 - 120), 1, 1e-9);
 }
 
-// A path without a shape (two stops 2 km apart, straight line between them) while the road
-// bends up to 300 m away from it: a bus on the road is inferred onto the trip, as the matcher
-// would keep it (offsets count beyond the path's slack); a bus farther than the slack allows
-// is not.
-TEST(TripInference, ABusOnARoadBendingAwayFromAShapelessPathIsInferredOntoIt) {
+// A limited-stop trip without a shape (its first and last stops only: one straight line, 3 km)
+// leaves the local's first stop 7 minutes after the local. The bus leaves at the limited's time
+// on the local's streets, which bend away from the limited's line (north 400 m, east, back
+// south): 1680 m along the local's path it is 1000 m along the line and 120 m beside it. The
+// departure re-decision takes the limited: the road to a point beside a line is longer than the
+// line by up to the bend.
+TEST(TripInference, ALimitedTripWithoutShapeIsTakenAtTheDepartureOnTheLocalsBendingStreets) {
   testing::FeedBuilder b;
   b.AddStop("s0", At(0, 0));
-  b.AddStop("s1", At(2000, 0));
-  b.AddTrip("X", {"s0", "s1"}, 10 * 3600, 300);  // no shape: a straight line, 5 min
+  b.AddStop("a", At(0, 400));
+  b.AddStop("b", At(1000, 400));
+  b.AddStop("c", At(1000, 120));
+  b.AddStop("d", At(3000, 0));
+  b.AddTrip("LOCAL", {"s0", "a", "b", "c", "d"}, 10 * 3600, 120);
+  b.AddTrip("LIMITED", {"s0", "d"}, 10 * 3600 + 420, 300);
   auto net = b.Build();
   ASSERT_TRUE(net);
   TrackerOptions opt;
@@ -453,20 +459,19 @@ TEST(TripInference, ABusOnARoadBendingAwayFromAShapelessPathIsInferredOntoIt) {
   ShapeMatcher matcher(opt.matching);
   TrackMap vehicles;
   TripInference inf(*net, opt, matcher, vehicles, &stats);
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
-  const int64_t t = day_start + 10 * 3600 + 150;  // half-way in time
-  auto infer_at = [&](const std::string& id, double y) {
-    auto tr = std::make_unique<Track>();
-    Track& v = *tr;
-    vehicles.emplace(id, std::move(tr));
-    v.vs.vehicle_id = id;
-    v.fixes.pos_ts = t;
-    v.fixes.xy = {1000, y};
-    inf.Infer(v, matcher.Observe(FixAt(t, 1000, y, id), {1000, y}));
-    return v.run.trip;
-  };
-  EXPECT_EQ(infer_at("on-road", 300), *net->FindTrip("X"));  // slack 400 m on the segment
-  EXPECT_EQ(infer_at("far-away", 900), kNoIndex);             // beyond slack + radius
+  const int32_t date = 20260302;
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  auto tr = std::make_unique<Track>();
+  Track& v = *tr;
+  vehicles.emplace("v", std::move(tr));
+  v.vs.vehicle_id = "v";
+  inf.Assign(v, *net->FindTrip("LOCAL"), date, day_start, false);
+  v.visit.ring.n = 1;
+  v.visit.ring.d[0] = net->pattern(v.run.pattern).stop_dist_m[0] + 1680;
+  v.fixes.xy = net->projection().Forward(At(1000, 120));  // the network's own plane
+  const double t_dep = static_cast<double>(day_start + 10 * 3600 + 420);
+  EXPECT_TRUE(inf.RedecideAtDeparture(v, t_dep, NAN));
+  EXPECT_EQ(net->feed().trips[v.run.trip].id, "LIMITED");
 }
 
 // The departure decides between two trips 15 minutes apart: leaving 10 minutes after the
