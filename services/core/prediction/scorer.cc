@@ -15,60 +15,206 @@ struct Bucket {
   double lo_min, hi_min;
   const char* label;
 };
-constexpr Bucket kBuckets[6] = {{0, 3, "0-3"},   {3, 6, "3-6"},   {6, 10, "6-10"},
-                                {10, 15, "10-15"}, {15, 20, "15-20"}, {20, 30, "20-30"}};
+constexpr Bucket kBuckets[kAccuracyBuckets] = {{0, 3, "0-3"},     {3, 6, "3-6"},
+                                               {6, 10, "6-10"},   {10, 15, "10-15"},
+                                               {15, 20, "15-20"}, {20, 30, "20-30"}};
 struct Window {
   double upper_min, lo_s, hi_s;
   const char* label;
 };
-constexpr Window kMbta[4] = {{3, -60, 60, "0-3"}, {6, -90, 120, "3-6"}, {12, -150, 210, "6-12"},
-                             {30, -240, 360, "12-30"}};
-constexpr Window kTransit[4] = {{3, -30, 90, "0-3"}, {6, -60, 150, "3-6"},
-                                {10, -60, 210, "6-10"}, {15, -90, 270, "10-15"}};
+constexpr Window kMbta[kAccuracyWindows] = {
+    {3, -60, 60, "0-3"}, {6, -90, 120, "3-6"}, {12, -150, 210, "6-12"}, {30, -240, 360, "12-30"}};
+constexpr Window kTransit[kAccuracyWindows] = {{3, -30, 90, "0-3"}, {6, -60, 150, "3-6"},
+                                               {10, -60, 210, "6-10"}, {15, -90, 270, "10-15"}};
 
 // Index of the window row covering `minutes`, -1 if none.
-int WindowIndex(const Window (&table)[4], double minutes, bool closed_last) {
-  for (int i = 0; i < 4; ++i) {
-    if (minutes < table[i].upper_min || (closed_last && i == 3 && minutes == table[i].upper_min)) {
+int WindowIndex(const Window (&table)[kAccuracyWindows], double minutes, bool closed_last) {
+  for (int i = 0; i < kAccuracyWindows; ++i) {
+    if (minutes < table[i].upper_min ||
+        (closed_last && i == kAccuracyWindows - 1 && minutes == table[i].upper_min)) {
       return i;
     }
   }
   return -1;
 }
 
-struct Acc {
-  std::vector<double> err;
-  int64_t mbta_ok = 0, mbta_n = 0, ta_ok = 0, ta_n = 0, pi_ok = 0, pi_n = 0;
+double Pct(int64_t ok, int64_t n) { return n ? 100.0 * ok / n : NAN; }
 
-  AccuracyGroup Summary(const std::string& label) const {
-    AccuracyGroup g;
-    g.label = label;
-    g.n = static_cast<int64_t>(err.size());
-    if (g.n > 0) {
-      double sa = 0, s2 = 0, s = 0;
-      for (double e : err) {
-        sa += std::fabs(e);
-        s2 += e * e;
-        s += e;
-      }
-      g.mae_s = sa / g.n;
-      g.rmse_s = std::sqrt(s2 / g.n);
-      g.bias_s = s / g.n;
-      std::vector<double> v = err;
-      std::sort(v.begin(), v.end());
-      g.median_s = (v.size() % 2) ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-    }
-    g.mbta_n = mbta_n;
-    g.mbta_pct = mbta_n ? 100.0 * mbta_ok / mbta_n : NAN;
-    g.transit_n = ta_n;
-    g.transit_pct = ta_n ? 100.0 * ta_ok / ta_n : NAN;
-    g.interval_n = pi_n;
-    g.p10_p90_pct = pi_n ? 100.0 * pi_ok / pi_n : NAN;
-    return g;
-  }
-};
+// The median of the errors (NaN when none): the one figure sums cannot give.
+double Median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return (v.size() % 2) ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
 
 }  // namespace
+
+const char* AccuracyBucketLabel(int b) { return kBuckets[b].label; }
+const char* MbtaWindowLabel(int i) { return kMbta[i].label; }
+const char* TransitWindowLabel(int i) { return kTransit[i].label; }
+
+ScoredPrediction ScorePrediction(int64_t made_at_s, int64_t predicted_s, int64_t p10_s,
+                                 int64_t p90_s, double t_obs) {
+  ScoredPrediction s;
+  const double made = static_cast<double>(made_at_s);
+  if (made >= t_obs) {
+    s.outcome = ScoredPrediction::kAfterArrival;
+    return s;
+  }
+  const double horizon = t_obs - made;
+  s.covers = horizon >= 60 && horizon <= 1800;
+  if (horizon >= 1800) {
+    s.outcome = ScoredPrediction::kBeyond30Min;
+    return s;
+  }
+  s.err_s = t_obs - static_cast<double>(predicted_s);
+  const double h_min = horizon / 60.0;
+  const double pred_h_min = std::max(0.0, static_cast<double>(predicted_s) - made) / 60.0;
+  s.mbta = static_cast<int8_t>(WindowIndex(kMbta, pred_h_min, /*closed_last=*/true));
+  s.mbta_ok = s.mbta >= 0 && s.err_s >= kMbta[s.mbta].lo_s && s.err_s <= kMbta[s.mbta].hi_s;
+  s.transit = static_cast<int8_t>(WindowIndex(kTransit, h_min, /*closed_last=*/false));
+  s.transit_ok = s.transit >= 0 && s.err_s >= kTransit[s.transit].lo_s &&
+                 s.err_s <= kTransit[s.transit].hi_s;
+  s.has_interval = p10_s != kNoTime && p90_s != kNoTime;
+  s.interval_ok = s.has_interval && static_cast<double>(p10_s) <= t_obs &&
+                  t_obs <= static_cast<double>(p90_s);
+  int b = 0;
+  while (b < kAccuracyBuckets - 1 && h_min >= kBuckets[b].hi_min) ++b;
+  s.bucket = static_cast<int8_t>(b);
+  return s;
+}
+
+void AccuracySums::Add(const ScoredPrediction& s, int sign) {
+  n += sign;
+  sum_s += sign * s.err_s;
+  sum_abs_s += sign * std::fabs(s.err_s);
+  sum_sq_s2 += sign * s.err_s * s.err_s;
+  if (s.mbta >= 0) {
+    mbta_n += sign;
+    mbta_ok += sign * s.mbta_ok;
+  }
+  if (s.transit >= 0) {
+    transit_n += sign;
+    transit_ok += sign * s.transit_ok;
+  }
+  if (s.has_interval) {
+    interval_n += sign;
+    interval_ok += sign * s.interval_ok;
+  }
+}
+
+AccuracySums& AccuracySums::operator+=(const AccuracySums& o) {
+  n += o.n;
+  sum_s += o.sum_s;
+  sum_abs_s += o.sum_abs_s;
+  sum_sq_s2 += o.sum_sq_s2;
+  mbta_n += o.mbta_n;
+  mbta_ok += o.mbta_ok;
+  transit_n += o.transit_n;
+  transit_ok += o.transit_ok;
+  interval_n += o.interval_n;
+  interval_ok += o.interval_ok;
+  return *this;
+}
+
+AccuracyGroup AccuracySums::Group(const std::string& label) const {
+  AccuracyGroup g;
+  g.label = label;
+  g.n = n;
+  if (n > 0) {
+    g.mae_s = sum_abs_s / n;
+    g.rmse_s = std::sqrt(std::max(0.0, sum_sq_s2) / n);
+    g.bias_s = sum_s / n;
+  }
+  g.mbta_n = mbta_n;
+  g.mbta_pct = Pct(mbta_ok, mbta_n);
+  g.transit_n = transit_n;
+  g.transit_pct = Pct(transit_ok, transit_n);
+  g.interval_n = interval_n;
+  g.p10_p90_pct = Pct(interval_ok, interval_n);
+  return g;
+}
+
+void AccuracyTally::Add(const ScoredPrediction& s, PredictionSource source, int sign) {
+  if (s.outcome == ScoredPrediction::kAfterArrival) {
+    after_arrival += sign;
+    return;
+  }
+  if (s.outcome == ScoredPrediction::kBeyond30Min) {
+    beyond_30min += sign;
+    return;
+  }
+  scored += sign;
+  buckets[s.bucket].Add(s, sign);
+  overall.Add(s, sign);
+  by_source[static_cast<int>(source)].Add(s, sign);
+  if (s.mbta >= 0) {
+    mbta_n[s.mbta] += sign;
+    mbta_ok[s.mbta] += sign * s.mbta_ok;
+  }
+  if (s.transit >= 0) {
+    transit_n[s.transit] += sign;
+    transit_ok[s.transit] += sign * s.transit_ok;
+  }
+}
+
+AccuracyTally& AccuracyTally::operator+=(const AccuracyTally& o) {
+  rows += o.rows;
+  scored += o.scored;
+  unobserved += o.unobserved;
+  after_arrival += o.after_arrival;
+  beyond_30min += o.beyond_30min;
+  for (int b = 0; b < kAccuracyBuckets; ++b) buckets[b] += o.buckets[b];
+  overall += o.overall;
+  for (int s = 0; s < kNumPredictionSources; ++s) by_source[s] += o.by_source[s];
+  for (int i = 0; i < kAccuracyWindows; ++i) {
+    mbta_n[i] += o.mbta_n[i];
+    mbta_ok[i] += o.mbta_ok[i];
+    transit_n[i] += o.transit_n[i];
+    transit_ok[i] += o.transit_ok[i];
+  }
+  observed_arrivals += o.observed_arrivals;
+  arrivals_with_prediction_1_30min += o.arrivals_with_prediction_1_30min;
+  return *this;
+}
+
+AccuracyReport AccuracyTally::Report() const {
+  AccuracyReport r;
+  r.rows = rows;
+  r.scored = scored;
+  r.unobserved = unobserved;
+  r.after_arrival = after_arrival;
+  r.beyond_30min = beyond_30min;
+  for (int b = 0; b < kAccuracyBuckets; ++b) r.buckets.push_back(buckets[b].Group(kBuckets[b].label));
+  r.overall = overall.Group("0-30");
+  for (int s = 0; s < kNumPredictionSources; ++s) {
+    if (by_source[s].n == 0) continue;
+    std::string name(PredictionSourceName(static_cast<PredictionSource>(s)));
+    r.by_source[name] = by_source[s].Group(name);
+  }
+  int64_t m_ok_all = 0;
+  double ta_sum = 0;
+  bool ta_all = true;
+  for (int i = 0; i < kAccuracyWindows; ++i) {
+    AccuracyGroup& g = r.mbta_by_predicted_horizon[i];
+    g.label = kMbta[i].label;
+    g.mbta_n = g.n = mbta_n[i];
+    g.mbta_pct = Pct(mbta_ok[i], mbta_n[i]);
+    r.mbta_n += mbta_n[i];
+    m_ok_all += mbta_ok[i];
+    AccuracyGroup& t = r.transit_by_observed_horizon[i];
+    t.label = kTransit[i].label;
+    t.transit_n = t.n = transit_n[i];
+    t.transit_pct = Pct(transit_ok[i], transit_n[i]);
+    if (transit_n[i]) ta_sum += t.transit_pct; else ta_all = false;
+  }
+  r.mbta_pooled_pct = Pct(m_ok_all, r.mbta_n);
+  r.transit_score_pct = ta_all ? ta_sum / kAccuracyWindows : NAN;
+  r.observed_arrivals = observed_arrivals;
+  r.arrivals_with_prediction_1_30min = arrivals_with_prediction_1_30min;
+  r.coverage_pct = Pct(arrivals_with_prediction_1_30min, observed_arrivals);
+  return r;
+}
 
 void AccuracyScorer::AddObserved(const StopVisit& v) {
   AddObserved(v.trip, v.service_date, v.stop_index, v.arrival_s);
@@ -88,97 +234,35 @@ void AccuracyScorer::AddPrediction(const Prediction& p) {
 }
 
 AccuracyReport AccuracyScorer::Compute() const {
-  AccuracyReport r;
-  Acc buckets[6], overall;
-  Acc by_source[kNumPredictionSources];
-  int64_t mbta_ok[4] = {0}, mbta_n[4] = {0}, ta_ok[4] = {0}, ta_n[4] = {0};
+  AccuracyTally t;
+  std::vector<double> buckets[kAccuracyBuckets], overall, by_source[kNumPredictionSources];
   absl::flat_hash_set<Key> covered;
   for (const Stored& p : preds_) {
-    ++r.rows;
+    ++t.rows;
     auto it = observed_.find(p.key);
     if (it == observed_.end() || it->second.ambiguous) {
-      ++r.unobserved;
+      ++t.unobserved;
       continue;
     }
-    const double t_obs = it->second.arrival_s;
-    const double made = static_cast<double>(p.made_at_s);
-    if (made >= t_obs) {
-      ++r.after_arrival;
-      continue;
-    }
-    const double horizon = t_obs - made;
-    if (horizon >= 60 && horizon <= 1800) covered.insert(p.key);
-    if (horizon >= 1800) {
-      ++r.beyond_30min;
-      continue;
-    }
-    ++r.scored;
-    const double err = t_obs - static_cast<double>(p.predicted_s);
-    const double h_min = horizon / 60.0;
-    const double pred_h_min = std::max(0.0, static_cast<double>(p.predicted_s) - made) / 60.0;
-    int mi = WindowIndex(kMbta, pred_h_min, /*closed_last=*/true);
-    bool m_ok = mi >= 0 && err >= kMbta[mi].lo_s && err <= kMbta[mi].hi_s;
-    if (mi >= 0) {
-      ++mbta_n[mi];
-      mbta_ok[mi] += m_ok;
-    }
-    int ti = WindowIndex(kTransit, h_min, /*closed_last=*/false);
-    bool t_ok = ti >= 0 && err >= kTransit[ti].lo_s && err <= kTransit[ti].hi_s;
-    if (ti >= 0) {
-      ++ta_n[ti];
-      ta_ok[ti] += t_ok;
-    }
-    const bool has_pi = p.p10_s != kNoTime && p.p90_s != kNoTime;
-    const bool pi_ok = has_pi && static_cast<double>(p.p10_s) <= t_obs &&
-                       t_obs <= static_cast<double>(p.p90_s);
-    int b = 0;
-    while (b < 5 && h_min >= kBuckets[b].hi_min) ++b;
-    for (Acc* acc : {&buckets[b], &overall, &by_source[static_cast<int>(p.source)]}) {
-      acc->err.push_back(err);
-      if (mi >= 0) {
-        ++acc->mbta_n;
-        acc->mbta_ok += m_ok;
-      }
-      if (ti >= 0) {
-        ++acc->ta_n;
-        acc->ta_ok += t_ok;
-      }
-      if (has_pi) {
-        ++acc->pi_n;
-        acc->pi_ok += pi_ok;
-      }
-    }
+    const ScoredPrediction s =
+        ScorePrediction(p.made_at_s, p.predicted_s, p.p10_s, p.p90_s, it->second.arrival_s);
+    if (s.covers) covered.insert(p.key);
+    t.Add(s, p.source);
+    if (s.outcome != ScoredPrediction::kScored) continue;
+    buckets[s.bucket].push_back(s.err_s);
+    overall.push_back(s.err_s);
+    by_source[static_cast<int>(p.source)].push_back(s.err_s);
   }
-  for (int b = 0; b < 6; ++b) r.buckets.push_back(buckets[b].Summary(kBuckets[b].label));
-  r.overall = overall.Summary("0-30");
+  for (const auto& [key, obs] : observed_) t.observed_arrivals += !obs.ambiguous;
+  t.arrivals_with_prediction_1_30min = static_cast<int64_t>(covered.size());
+  AccuracyReport r = t.Report();
+  for (int b = 0; b < kAccuracyBuckets; ++b) r.buckets[b].median_s = Median(std::move(buckets[b]));
+  r.overall.median_s = Median(std::move(overall));
   for (int s = 0; s < kNumPredictionSources; ++s) {
-    if (by_source[s].err.empty()) continue;
-    std::string name(PredictionSourceName(static_cast<PredictionSource>(s)));
-    r.by_source[name] = by_source[s].Summary(name);
+    if (by_source[s].empty()) continue;
+    r.by_source[std::string(PredictionSourceName(static_cast<PredictionSource>(s)))].median_s =
+        Median(std::move(by_source[s]));
   }
-  int64_t m_ok_all = 0;
-  for (int i = 0; i < 4; ++i) {
-    AccuracyGroup& g = r.mbta_by_predicted_horizon[i];
-    g.label = kMbta[i].label;
-    g.mbta_n = g.n = mbta_n[i];
-    g.mbta_pct = mbta_n[i] ? 100.0 * mbta_ok[i] / mbta_n[i] : NAN;
-    r.mbta_n += mbta_n[i];
-    m_ok_all += mbta_ok[i];
-  }
-  r.mbta_pooled_pct = r.mbta_n ? 100.0 * m_ok_all / r.mbta_n : NAN;
-  double ta_sum = 0;
-  bool ta_all = true;
-  for (int i = 0; i < 4; ++i) {
-    AccuracyGroup& g = r.transit_by_observed_horizon[i];
-    g.label = kTransit[i].label;
-    g.transit_n = g.n = ta_n[i];
-    g.transit_pct = ta_n[i] ? 100.0 * ta_ok[i] / ta_n[i] : NAN;
-    if (ta_n[i]) ta_sum += g.transit_pct; else ta_all = false;
-  }
-  r.transit_score_pct = ta_all ? ta_sum / 4.0 : NAN;
-  for (const auto& [key, obs] : observed_) r.observed_arrivals += !obs.ambiguous;
-  r.arrivals_with_prediction_1_30min = static_cast<int64_t>(covered.size());
-  r.coverage_pct = r.observed_arrivals ? 100.0 * covered.size() / r.observed_arrivals : NAN;
   return r;
 }
 

@@ -15,7 +15,8 @@
 // a (trip instance, stop) visited more than once is ambiguous and dropped (as score.py does).
 // Predictions with no observed arrival, or made at/after it, are counted but not scored.
 //
-// Memory: every prediction is kept (32 bytes) until Compute(). Not thread-safe.
+// Memory: every prediction is kept (32 bytes) until Compute(). Not thread-safe. A server scores
+// online with bounded memory instead: LiveAccuracy (live_accuracy.h), same definitions.
 
 #include <array>
 #include <cstdint>
@@ -55,6 +56,59 @@ struct AccuracyReport {
   int64_t observed_arrivals = 0;
   int64_t arrivals_with_prediction_1_30min = 0;
   double coverage_pct = NAN;
+};
+
+// ---- The definitions above, in one place (AccuracyScorer and LiveAccuracy both use them) ----
+
+inline constexpr int kAccuracyBuckets = 6;   // [0,3) [3,6) [6,10) [10,15) [15,20) [20,30) min
+inline constexpr int kAccuracyWindows = 4;   // rows of the MBTA and Transit-app tables
+// Labels ("0-3" ...) of the horizon buckets, MBTA rows (by predicted horizon) and Transit-app
+// rows (by observed horizon).
+const char* AccuracyBucketLabel(int bucket);
+const char* MbtaWindowLabel(int row);
+const char* TransitWindowLabel(int row);
+
+// One prediction against its observed arrival.
+struct ScoredPrediction {
+  enum Outcome : uint8_t { kScored, kAfterArrival, kBeyond30Min } outcome = kScored;
+  bool covers = false;       // horizon in [60, 1800] s: counts towards arrival coverage
+  int8_t bucket = -1;        // horizon bucket (kScored only)
+  int8_t mbta = -1;          // MBTA row by predicted horizon, -1 beyond 30 min
+  int8_t transit = -1;       // Transit-app row by observed horizon, -1 from 15 min
+  bool mbta_ok = false, transit_ok = false;
+  bool has_interval = false, interval_ok = false;  // P10-P90 given / observed inside it
+  double err_s = 0;          // observed - predicted
+};
+// p10/p90 kNoTime: no interval.
+ScoredPrediction ScorePrediction(int64_t made_at_s, int64_t predicted_s, int64_t p10_s,
+                                 int64_t p90_s, double observed_s);
+
+// Running sums of one group of scored predictions (mergeable; `sign` -1 takes one back out).
+struct AccuracySums {
+  int64_t n = 0;
+  double sum_s = 0, sum_abs_s = 0, sum_sq_s2 = 0;  // Σ error, Σ |error|, Σ error²
+  int64_t mbta_n = 0, mbta_ok = 0, transit_n = 0, transit_ok = 0, interval_n = 0, interval_ok = 0;
+  void Add(const ScoredPrediction& s, int sign = 1);
+  AccuracySums& operator+=(const AccuracySums& o);
+  // MAE, RMSE, bias and the three window shares (median_s stays NaN: sums cannot give it).
+  AccuracyGroup Group(const std::string& label) const;
+};
+
+// Everything an AccuracyReport is made of, as sums: what LiveAccuracy keeps per route and hour
+// and merges across shards. Medians are the only figure it cannot give.
+struct AccuracyTally {
+  int64_t rows = 0, scored = 0, unobserved = 0, after_arrival = 0, beyond_30min = 0;
+  std::array<AccuracySums, kAccuracyBuckets> buckets;
+  AccuracySums overall;
+  std::array<AccuracySums, kNumPredictionSources> by_source;
+  std::array<int64_t, kAccuracyWindows> mbta_n{}, mbta_ok{}, transit_n{}, transit_ok{};
+  int64_t observed_arrivals = 0, arrivals_with_prediction_1_30min = 0;
+
+  // A scored prediction's outcome (after_arrival / beyond_30min / scored with its figures);
+  // `sign` -1 takes it back out. Does not count rows.
+  void Add(const ScoredPrediction& s, PredictionSource source, int sign = 1);
+  AccuracyTally& operator+=(const AccuracyTally& o);
+  AccuracyReport Report() const;
 };
 
 class AccuracyScorer {
