@@ -34,6 +34,7 @@ int RunAnalyticsRoutes(int argc, char** argv);      // smartbus analytics routes
 int RunAnalyticsBunching(int argc, char** argv);    // smartbus analytics bunching [--now T]
 int RunAnalyticsCongestion(int argc, char** argv);  // smartbus analytics congestion [--now T]
 int RunAnalyticsFleet(int argc, char** argv);
-int RunAnalyticsAdvice(int argc, char** argv);      // smartbus analytics advice [--route R]       // smartbus analytics fleet [--stale S]
+int RunAnalyticsAdvice(int argc, char** argv);
+int RunAnalyticsAccuracy(int argc, char** argv);    // smartbus analytics accuracy (accuracy_client.cc)      // smartbus analytics advice [--route R]       // smartbus analytics fleet [--stale S]
 
 }  // namespace smartbus::cli

@@ -61,6 +61,8 @@ const Command kCommands[] = {
      smartbus::cli::RunPlan, 1},
     {"analytics advice", "[--route R]... [--from T --to T]  route and stop advice over the "
                          "visits held (GetRouteAdvice)", smartbus::cli::RunAnalyticsAdvice, 2},
+    {"analytics accuracy", "[--route R]... [--today | --from T] [--to T]  live prediction "
+                           "accuracy by horizon and route", smartbus::cli::RunAnalyticsAccuracy, 2},
     {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
      smartbus::cli::RunPush, 1},
 };

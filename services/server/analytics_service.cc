@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/store/network_ids.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/server/accuracy_proto.h"
 #include "services/server/advice_proto.h"
 #include "services/server/convert.h"
 #include "services/server/auth.h"
@@ -148,6 +149,56 @@ absl::Status RouteAdvice(SmartbusServer& server, const apb::GetRouteAdviceReques
   return absl::OkStatus();
 }
 
+// Live prediction accuracy: every shard's tallies of the window and routes, merged.
+absl::Status PredictionAccuracy(SmartbusServer& server, const apb::GetPredictionAccuracyRequest& req,
+                                apb::GetPredictionAccuracyResponse* resp) {
+  auto network = server.view()->network;
+  absl::flat_hash_set<uint32_t> routes;
+  for (const std::string& id : req.route_ids()) {
+    auto r = network->FindRoute(id);
+    if (!r) return absl::NotFoundError(absl::StrCat("route_id \"", id, "\": no such route"));
+    routes.insert(*r);
+  }
+  int64_t from = req.window().from(), to = req.window().to();
+  if (from < 0 || to < 0 || (from > 0 && to > 0 && to <= from)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window: from=", from, " to=", to, ": need 0 (unbounded) or epoch seconds with to > from"));
+  }
+  const int64_t now = server.Now();
+  if (req.today()) {
+    const absl::TimeZone& tz = network->time_zone();
+    const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(now), tz);
+    from = absl::ToUnixSeconds(absl::FromCivil(day, tz));
+  }
+  resp->set_now(now);
+  resp->set_from(from);
+  resp->set_to(to);
+  AccuracyTally all;
+  absl::flat_hash_map<uint32_t, AccuracyTally> by_route;
+  int64_t held = 0, bytes = 0, since = 0;
+  for (const auto& shard : server.shards()) {
+    shard->accuracy().Collect(from, to, routes, &all, &by_route);
+    const LiveAccuracyStats st = shard->accuracy().Stats();
+    held += st.predictions_held;
+    bytes += st.memory_bytes;
+    if (st.oldest_hour_s > 0 && (since == 0 || st.oldest_hour_s < since)) since = st.oldest_hour_s;
+  }
+  FillAccuracy(all, resp->mutable_all());
+  std::vector<std::pair<std::string, const AccuracyTally*>> sorted;
+  for (const auto& [r, tally] : by_route)
+    if (r < network->feed().routes.size()) sorted.emplace_back(network->feed().routes[r].id, &tally);
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [id, tally] : sorted) {
+    apb::RouteAccuracy* ra = resp->add_routes();
+    ra->set_route_id(id);
+    FillAccuracy(*tally, ra->mutable_figures());
+  }
+  resp->set_held_since(since);
+  resp->set_predictions_held(held);
+  resp->set_memory_bytes(bytes);
+  return absl::OkStatus();
+}
+
 class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
  public:
   AnalyticsServiceImpl(SmartbusServer* server, const AnalyticsHubOptions& options)
@@ -195,6 +246,14 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetRouteAdvice"); !p.ok())
       return Finish(ctx, p.status());
     return Finish(ctx, RouteAdvice(*server_, *req, resp));
+  }
+
+  grpc::ServerUnaryReactor* GetPredictionAccuracy(
+      grpc::CallbackServerContext* ctx, const apb::GetPredictionAccuracyRequest* req,
+      apb::GetPredictionAccuracyResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetPredictionAccuracy"); !p.ok())
+      return Finish(ctx, p.status());
+    return Finish(ctx, PredictionAccuracy(*server_, *req, resp));
   }
 
   grpc::ServerUnaryReactor* GetBunching(grpc::CallbackServerContext* ctx,

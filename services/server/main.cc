@@ -64,6 +64,9 @@ ABSL_FLAG(int64_t, warmup_s, 1800,
           "Recovery and GTFS reload replay this much stored position history per vehicle.");
 ABSL_FLAG(int64_t, vehicle_flush_ms, 1000, "Each vehicle's latest state is stored this often.");
 ABSL_FLAG(int64_t, model_save_s, 60, "The learned model is stored this often (and at exit).");
+ABSL_FLAG(int32_t, accuracy_retention_h, 48,
+          "Live prediction accuracy (GetPredictionAccuracy) keeps this many hours of figures "
+          "(in memory; a restart starts them again).");
 ABSL_FLAG(int64_t, future_tolerance_s, 300,
           "Fixes more than this ahead of the server clock are rejected (future_timestamp).");
 ABSL_FLAG(bool, backfill, true,
@@ -242,6 +245,7 @@ int main(int argc, char** argv) {
   opt.warmup_s = absl::GetFlag(FLAGS_warmup_s);
   opt.shard.vehicle_flush_interval = absl::Milliseconds(absl::GetFlag(FLAGS_vehicle_flush_ms));
   opt.shard.model_save_interval = absl::Seconds(absl::GetFlag(FLAGS_model_save_s));
+  opt.shard.accuracy.retention_hours = std::max(1, absl::GetFlag(FLAGS_accuracy_retention_h));
   opt.shard.engine.tracker.rejection.future_tolerance_s = absl::GetFlag(FLAGS_future_tolerance_s);
   opt.shard.engine.backfill.enabled = absl::GetFlag(FLAGS_backfill);
   opt.shard.engine.backfill.hold_s = absl::GetFlag(FLAGS_backfill_hold_s);

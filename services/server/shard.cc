@@ -16,6 +16,7 @@ class Shard::Listener : public EngineListener {
   void OnStopVisit(const StopVisit& v) override {
     s_->predictor_->ObserveVisit(v);
     s_->fix_visits_.push_back(v);
+    s_->ScoreVisit(v, /*own=*/true);
   }
   void OnVehicleUpdate(const VehicleState& state) override { s_->Publish(state); }
 
@@ -25,7 +26,11 @@ class Shard::Listener : public EngineListener {
 
 Shard::Shard(int index, ShardShared* shared, std::shared_ptr<const Network> network,
              const ShardOptions& options)
-    : index_(index), shared_(shared), options_(options), network_(std::move(network)) {
+    : index_(index),
+      shared_(shared),
+      options_(options),
+      network_(std::move(network)),
+      accuracy_(options_.accuracy) {
   listener_ = std::make_unique<Listener>(this);
   ConditionOptions co = options_.condition;
   co.time_zone = network_->time_zone();
@@ -119,8 +124,12 @@ void Shard::Run() {
       if (item.job) {
         ProcessJob(*item.job);
       } else if (item.visits) {
-        if (item.visits_network == network_)
-          for (const StopVisit& v : *item.visits) predictor_->ObserveVisit(v);
+        if (item.visits_network == network_) {
+          for (const StopVisit& v : *item.visits) {
+            predictor_->ObserveVisit(v);
+            ScoreVisit(v, /*own=*/false);
+          }
+        }
       } else if (item.fn) {
         item.fn(*this);
       }
@@ -235,6 +244,7 @@ void Shard::ProcessJob(IngestJob& job) {
     for (Shard* other : shared_->shards)
       if (other != this) other->SubmitVisits(network_, visits);
   }
+  accuracy_.Advance(engine_->clock_s());
   queued_.fetch_sub(idx.size(), std::memory_order_relaxed);
   processed_.fetch_add(idx.size(), std::memory_order_relaxed);
   if (job.parts.fetch_sub(1, std::memory_order_acq_rel) == 1 && job.on_done) job.on_done(job);
@@ -257,8 +267,19 @@ void Shard::RepublishAll() {
   for (const VehicleState& s : states) Publish(s, /*force=*/true);
 }
 
+void Shard::ScorePredictions() {
+  if (!persist_) return;  // a warmup replays history: nothing was published
+  for (const Prediction& p : predictions_)
+    accuracy_.AddPrediction(p, network_->feed().trips[p.trip].route);
+}
+
+void Shard::ScoreVisit(const StopVisit& v, bool own) {
+  if (persist_) accuracy_.AddObserved(v, network_->feed().trips[v.trip].route, own);
+}
+
 void Shard::Publish(const VehicleState& state, bool force) {
   predictor_->Predict(state, &predictions_);
+  if (!force) ScorePredictions();  // every update's, as `smartbus replay --report`
   VehicleEntry& e = vehicles_[state.vehicle_id];
   if (!e.slot) e.slot = directory_.GetOrAdd(state.vehicle_id);
   const bool rejected = engine_->last_match().state == MatchState::kRejected;
@@ -335,6 +356,12 @@ void Shard::Publish(const VehicleState& state, bool force) {
 absl::Status Shard::SwitchNetwork(std::shared_ptr<const Network> network,
                                   std::shared_ptr<LiveView> view) {
   std::string model = predictor_->Serialize();
+  // Live accuracy: trips of the old feed end (held predictions unobserved); routes renamed.
+  accuracy_.FinishAll();
+  std::vector<uint32_t> routes(network_->feed().routes.size(), kNoIndex);
+  for (size_t r = 0; r < routes.size(); ++r)
+    routes[r] = network->FindRoute(network_->feed().routes[r].id).value_or(kNoIndex);
+  accuracy_.RemapRoutes(routes);
   network_ = std::move(network);
   MakeEngine();
   predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);

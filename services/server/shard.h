@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "services/core/condition/condition.h"
 #include "services/core/engine/engine.h"
+#include "services/core/prediction/live_accuracy.h"
 #include "services/core/prediction/predictor.h"
 #include "services/server/live_view.h"
 #include "services/store/store_writer.h"
@@ -89,6 +90,9 @@ struct ShardOptions {
   size_t max_vehicles = 25000;
   // Bus condition from terminal reports (its time zone is set to the network's).
   ConditionOptions condition;
+  // Live accuracy: the predictions published scored against the arrivals observed
+  // (live_accuracy.h; GetPredictionAccuracy).
+  LiveAccuracyOptions accuracy;
 };
 
 class Shard;
@@ -170,6 +174,8 @@ class Shard {
   // Publishes a stored vehicle state the tracker has no fixes for (recovery): the vehicle is
   // listed (GetVehicle, fleet) until its next fix; no predictions. No-op for a known vehicle.
   void Restore(const VehicleRecord& record);
+  // The accuracy of this shard's published predictions (any thread: it locks).
+  const LiveAccuracy& accuracy() const { return accuracy_; }
   // Ids of the vehicles this shard tracks.
   std::vector<std::string> VehicleIds() const;
   // Enqueues the latest state of every vehicle changed since the last flush (all when `all`).
@@ -207,6 +213,9 @@ class Shard {
   // Predicts and publishes the vehicle's snapshot (not for a rejected first fix of a vehicle).
   void Publish(const VehicleState& state, bool force = false);
   void MakeEngine();
+  // Live accuracy: the predictions just published, a visit (own: of this shard's vehicles).
+  void ScorePredictions();
+  void ScoreVisit(const StopVisit& v, bool own);
 
   const int index_;
   ShardShared* const shared_;
@@ -221,6 +230,7 @@ class Shard {
   absl::flat_hash_map<std::string, VehicleEntry> vehicles_;
   bool persist_ = true;                 // false during Warmup
   ConditionTracker condition_;
+  LiveAccuracy accuracy_;
   std::vector<ConditionEvent> cond_events_;  // of the fix being processed
   std::vector<DrivingDay> finished_days_;
   std::vector<StopVisit> fix_visits_;   // visits of the fix being processed

@@ -190,6 +190,8 @@ const std::vector<JsonRoute>& JsonRoutes() {
       {"/api/v1/analytics/fleet", "smartbus.v1.AnalyticsService.GetFleetCondition", {}},
       {"/api/v1/analytics/advice", "smartbus.v1.AnalyticsService.GetRouteAdvice",
        {{"route_id", "route_ids"}, {"from", "window.from"}, {"to", "window.to"}}},
+      {"/api/v1/analytics/accuracy", "smartbus.v1.AnalyticsService.GetPredictionAccuracy",
+       {{"route_id", "route_ids"}, {"from", "window.from"}, {"to", "window.to"}}},
       // Journey planner
       {"/api/v1/plan", "smartbus.v1.PlannerService.PlanJourney",
        {{"from_stop", "from.stop_id"}, {"to_stop", "to.stop_id"}, {"from_lat", "from.position.lat"},
