@@ -1,6 +1,8 @@
 # Thin wrappers around CMake. `make demo` and `make test` work on a fresh Debian 12 machine.
 BUILD ?= build
 JOBS ?= 2
+# Compiler warnings are errors (g++ 12, Debian 12); `make WERROR=OFF ...` with another compiler.
+WERROR ?= ON
 
 .PHONY: deps build test demo bench clean fuzz test-sanitize
 FUZZ_SECONDS ?= 60
@@ -10,7 +12,7 @@ deps:
 	@bash deploy/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build

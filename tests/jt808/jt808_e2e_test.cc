@@ -141,7 +141,9 @@ TEST_F(Jt808E2E, OverspeedRaisedAndClearedShowsInFleetStatusAndEventHistory) {
     ASSERT_TRUE(v.has_condition()) << i;
     const auto& alarms = v.condition().active_alarms();
     EXPECT_EQ(alarms.size(), overspeed ? 1 : 0) << i;
-    if (overspeed) EXPECT_EQ(alarms[0], "overspeed");
+    if (overspeed) {
+      EXPECT_EQ(alarms[0], "overspeed");
+    }
     EXPECT_TRUE(v.condition().acc_on());
     EXPECT_EQ(v.condition().satellites(), 10);
   }

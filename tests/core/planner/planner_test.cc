@@ -183,8 +183,9 @@ TEST(PlannerRange, ParetoOverTheWindow) {
       if (f.rides <= j.rides) best = std::min(best, f.arrive);
     EXPECT_EQ(best, j.arrive);
     for (const Journey& o : res->journeys)
-      if (&o != &j)
+      if (&o != &j) {
         EXPECT_FALSE(o.depart >= j.depart && o.arrive <= j.arrive && o.rides <= j.rides);
+      }
   }
   req.window = absl::Hours(4);
   EXPECT_FALSE(planner.Plan(req).ok()) << "window above max_window is an error";
@@ -346,8 +347,10 @@ TEST(PlannerLive, CancelledTripsAndSkippedStopsAreNeverUsed) {
     for (const Journey& j : res->journeys) {
       ++still;
       for (const Leg& l : j.legs)
-        if (l.kind == Leg::Kind::kRide) EXPECT_FALSE(seen.contains(TripDateKey(l.trip, l.service_date)))
+        if (l.kind == Leg::Kind::kRide) {
+          EXPECT_FALSE(seen.contains(TripDateKey(l.trip, l.service_date)))
               << "cancelled trip used: " << l.trip << " on " << l.service_date;
+        }
     }
   }
   EXPECT_GT(still, 0) << "other trips still carry riders";
