@@ -269,8 +269,8 @@ void Shard::RepublishAll() {
 
 void Shard::ScorePredictions() {
   if (!persist_) return;  // a warmup replays history: nothing was published
-  for (const Prediction& p : predictions_)
-    accuracy_.AddPrediction(p, network_->feed().trips[p.trip].route);
+  accuracy_.AddPredictions(predictions_,
+                           [&](uint32_t trip) { return network_->feed().trips[trip].route; });
 }
 
 void Shard::ScoreVisit(const StopVisit& v, bool own) {

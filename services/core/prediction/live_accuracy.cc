@@ -17,9 +17,12 @@ int64_t HourOf(double t_s) {
   return t - ((t % kHourS) + kHourS) % kHourS;
 }
 
-int32_t Off(int64_t t, int64_t base) {
-  if (t == kNoTime) return std::numeric_limits<int32_t>::min();
-  return static_cast<int32_t>(std::clamp<int64_t>(t - base, -(int64_t{1} << 30), int64_t{1} << 30));
+// t - base clamped to [lo, hi]; `none` for kNoTime.
+template <typename T>
+T Off(int64_t t, int64_t base, T none) {
+  if (t == kNoTime) return none;
+  return static_cast<T>(std::clamp<int64_t>(t - base, std::numeric_limits<T>::min() + 1,
+                                            std::numeric_limits<T>::max()));
 }
 
 }  // namespace
@@ -29,15 +32,20 @@ AccuracyTally& LiveAccuracy::TallyAt(int64_t t_s, uint32_t route) {
 }
 
 ScoredPrediction LiveAccuracy::Score(const Held& h, double observed_s) const {
-  const int64_t pred = h.made_at_s + h.predicted_off;
+  const int64_t made = MadeAt(h), pred = made + h.predicted_off;
   const int64_t p10 = h.p10_off == kNoOff ? kNoTime : pred + h.p10_off;
   const int64_t p90 = h.p90_off == kNoOff ? kNoTime : pred + h.p90_off;
-  return ScorePrediction(h.made_at_s, pred, p10, p90, observed_s);
+  return ScorePrediction(made, pred, p10, p90, observed_s);
+}
+
+LiveAccuracy::StopEntry& LiveAccuracy::StopAt(TripEntry& t, uint32_t stop_index) {
+  if (stop_index >= t.stops.size()) t.stops.resize(stop_index + 1);
+  return t.stops[stop_index];
 }
 
 void LiveAccuracy::Apply(const Held& h, StopEntry& s, uint32_t route, int sign) {
   const ScoredPrediction sc = Score(h, s.observed_s);
-  TallyAt(h.made_at_s, route).Add(sc, h.source, sign);
+  TallyAt(MadeAt(h), route).Add(sc, h.source, sign);
   if (sign > 0 && sc.covers && !s.covered) {
     s.covered = true;
     TallyAt(static_cast<int64_t>(s.observed_s), route).arrivals_with_prediction_1_30min += 1;
@@ -46,35 +54,66 @@ void LiveAccuracy::Apply(const Held& h, StopEntry& s, uint32_t route, int sign) 
 
 void LiveAccuracy::AddPrediction(const Prediction& p, uint32_t route) {
   std::lock_guard lock(mu_);
+  Batch batch;
+  AddLocked(p, route, &batch);
+}
+
+void LiveAccuracy::AddPredictions(absl::Span<const Prediction> ps,
+                                  const std::function<uint32_t(uint32_t trip)>& route_of) {
+  std::lock_guard lock(mu_);
+  Batch batch;
+  uint32_t route = kNoIndex;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const Prediction& p = ps[i];
+    if (i == 0 || p.trip != ps[i - 1].trip || p.service_date != ps[i - 1].service_date) {
+      batch.trip = nullptr;
+      if (i == 0 || p.trip != ps[i - 1].trip) route = route_of(p.trip);
+    }
+    AddLocked(p, route, &batch);
+  }
+}
+
+void LiveAccuracy::AddLocked(const Prediction& p, uint32_t route, Batch* batch) {
   clock_s_ = std::max(clock_s_, p.made_at_s);
+  if (base_s_ < 0) base_s_ = p.made_at_s;
+  const int64_t hour = HourOf(static_cast<double>(p.made_at_s));
+  if (!batch->tally || batch->tally_hour != hour || batch->tally_route != route) {
+    batch->tally = &tallies_[TallyKey{hour, route}];
+    batch->tally_hour = hour;
+    batch->tally_route = route;
+  }
+  AccuracyTally& t = *batch->tally;
   if (p.stop_index == 0) {  // a trip's first stop is never observed (not scored)
-    AccuracyTally& t = TallyAt(p.made_at_s, route);
     ++t.rows;
     ++t.unobserved;
     return;
   }
-  TripEntry& trip = trips_[TripKey{p.trip, p.service_date}];
-  trip.route = route;
+  if (batch->trip == nullptr) {
+    batch->trip = &trips_[TripKey{p.trip, p.service_date}];
+    batch->trip->route = route;
+  }
+  TripEntry& trip = *batch->trip;
   trip.last_s = std::max(trip.last_s, p.made_at_s);
-  StopEntry& s = trip.stops[p.stop_index];
+  StopEntry& s = StopAt(trip, p.stop_index);
   if (options_.min_interval_s > 0 && !s.held.empty() &&
-      p.made_at_s - s.held.back().made_at_s < options_.min_interval_s) {
+      p.made_at_s - MadeAt(s.held.back()) < options_.min_interval_s) {
     ++thinned_;
     return;
   }
-  AccuracyTally& t = TallyAt(p.made_at_s, route);
   ++t.rows;
   if (s.visits >= 2) {
     ++t.unobserved;
     return;
   }
-  const Held h{p.made_at_s, Off(p.predicted_arrival_s, p.made_at_s),
-               Off(p.p10_s, p.predicted_arrival_s), Off(p.p90_s, p.predicted_arrival_s),
-               p.source};
+  const Held h{static_cast<int32_t>(p.made_at_s - base_s_),
+               Off<int32_t>(p.predicted_arrival_s, p.made_at_s, 0),
+               Off<int16_t>(p.p10_s, p.predicted_arrival_s, kNoOff),
+               Off<int16_t>(p.p90_s, p.predicted_arrival_s, kNoOff), p.source};
   if (s.visits == 1) Apply(h, s, route, +1);
   if (s.committed) return;
   s.held.push_back(h);
   ++held_;
+  if (s.visits == 0) trip.due_s = std::min(trip.due_s, p.made_at_s + options_.pending_max_age_s);
 }
 
 void LiveAccuracy::AddObserved(const StopVisit& v, uint32_t route, bool own) {
@@ -89,7 +128,7 @@ void LiveAccuracy::AddObserved(const StopVisit& v, uint32_t route, bool own) {
   }
   TripEntry& trip = it->second;
   trip.last_s = std::max({trip.last_s, clock_s_, static_cast<int64_t>(v.arrival_s)});
-  StopEntry& s = trip.stops[v.stop_index];
+  StopEntry& s = StopAt(trip, v.stop_index);
   if (s.visits >= 2) return;
   if (++s.visits == 2) {
     SecondVisit(s, trip.route);
@@ -99,6 +138,7 @@ void LiveAccuracy::AddObserved(const StopVisit& v, uint32_t route, bool own) {
   s.own = own;
   if (own) TallyAt(static_cast<int64_t>(v.arrival_s), trip.route).observed_arrivals += 1;
   for (const Held& h : s.held) Apply(h, s, trip.route, +1);
+  trip.due_s = std::min(trip.due_s, static_cast<int64_t>(s.observed_s) + options_.ambiguity_hold_s);
 }
 
 void LiveAccuracy::SecondVisit(StopEntry& s, uint32_t route) {
@@ -112,16 +152,16 @@ void LiveAccuracy::SecondVisit(StopEntry& s, uint32_t route) {
   if (s.covered) TallyAt(obs, route).arrivals_with_prediction_1_30min -= 1;
   for (const Held& h : s.held) {
     Apply(h, s, route, -1);
-    TallyAt(h.made_at_s, route).unobserved += 1;
+    TallyAt(MadeAt(h), route).unobserved += 1;
   }
   held_ -= static_cast<int64_t>(s.held.size());
   std::vector<Held>().swap(s.held);
 }
 
 void LiveAccuracy::FinishTrip(TripEntry& t) {
-  for (auto& [index, s] : t.stops) {
+  for (StopEntry& s : t.stops) {
     if (s.visits == 0)
-      for (const Held& h : s.held) TallyAt(h.made_at_s, t.route).unobserved += 1;
+      for (const Held& h : s.held) TallyAt(MadeAt(h), t.route).unobserved += 1;
     held_ -= static_cast<int64_t>(s.held.size());
   }
 }
@@ -142,26 +182,38 @@ void LiveAccuracy::SweepLocked() {
       trips_.erase(it++);
       continue;
     }
-    for (auto& [index, s] : t.stops) {
-      if (s.visits == 0) {  // forget predictions too old to be scored
-        auto old = std::partition(s.held.begin(), s.held.end(), [&](const Held& h) {
-          return clock_s_ - h.made_at_s <= options_.pending_max_age_s;
-        });
-        for (auto h = old; h != s.held.end(); ++h) TallyAt(h->made_at_s, t.route).unobserved += 1;
-        held_ -= s.held.end() - old;
-        s.held.erase(old, s.held.end());
-      } else if (!s.committed && clock_s_ - s.observed_s > options_.ambiguity_hold_s) {
-        s.committed = true;
-        held_ -= static_cast<int64_t>(s.held.size());
-        std::vector<Held>().swap(s.held);
-      }
-    }
+    if (t.due_s <= clock_s_) SweepTrip(t);
     ++it;
   }
   if (options_.retention_hours > 0) {
     const int64_t oldest = HourOf(static_cast<double>(clock_s_)) -
                            int64_t{options_.retention_hours} * kHourS;
     absl::erase_if(tallies_, [&](const auto& kv) { return kv.first.hour_s < oldest; });
+  }
+}
+
+void LiveAccuracy::SweepTrip(TripEntry& t) {
+  t.due_s = std::numeric_limits<int64_t>::max();
+  for (StopEntry& s : t.stops) {
+    if (s.visits == 0) {  // forget predictions too old to be scored (held in made_at order)
+      auto keep = std::find_if(s.held.begin(), s.held.end(), [&](const Held& h) {
+        return clock_s_ - MadeAt(h) <= options_.pending_max_age_s;
+      });
+      for (auto h = s.held.begin(); h != keep; ++h) TallyAt(MadeAt(*h), t.route).unobserved += 1;
+      held_ -= keep - s.held.begin();
+      s.held.erase(s.held.begin(), keep);
+      if (!s.held.empty())
+        t.due_s = std::min(t.due_s, MadeAt(s.held.front()) + options_.pending_max_age_s);
+    } else if (!s.committed) {
+      const int64_t commit_s = static_cast<int64_t>(s.observed_s) + options_.ambiguity_hold_s;
+      if (commit_s < clock_s_) {
+        s.committed = true;
+        held_ -= static_cast<int64_t>(s.held.size());
+        std::vector<Held>().swap(s.held);
+      } else {
+        t.due_s = std::min(t.due_s, commit_s);
+      }
+    }
   }
 }
 
@@ -173,7 +225,7 @@ void LiveAccuracy::FinishAll() {
 
 void LiveAccuracy::RemapRoutes(const std::vector<uint32_t>& old_to_new) {
   std::lock_guard lock(mu_);
-  absl::flat_hash_map<TallyKey, AccuracyTally> out;
+  absl::node_hash_map<TallyKey, AccuracyTally> out;
   for (auto& [key, tally] : tallies_) {
     if (key.route >= old_to_new.size() || old_to_new[key.route] == kNoIndex) continue;
     out[TallyKey{key.hour_s, old_to_new[key.route]}] += tally;
@@ -201,11 +253,14 @@ LiveAccuracyStats LiveAccuracy::Stats() const {
   st.predictions_held = held_;
   st.thinned = thinned_;
   st.late_second_visits = late_second_visits_;
-  int64_t bytes = static_cast<int64_t>(trips_.capacity() * (sizeof(TripKey) + sizeof(TripEntry)) +
-                                       tallies_.capacity() * (sizeof(TallyKey) + sizeof(AccuracyTally)));
+  // Hash slots and nodes as laid out (node map: a pointer per slot plus the node).
+  int64_t bytes = static_cast<int64_t>(
+      trips_.capacity() * (sizeof(TripKey) + sizeof(TripEntry)) +
+      tallies_.capacity() * sizeof(void*) +
+      tallies_.size() * (sizeof(TallyKey) + sizeof(AccuracyTally)));
   for (const auto& [key, t] : trips_) {
-    bytes += static_cast<int64_t>(t.stops.capacity() * (sizeof(uint32_t) + sizeof(StopEntry)));
-    for (const auto& [index, s] : t.stops)
+    bytes += static_cast<int64_t>(t.stops.capacity() * sizeof(StopEntry));
+    for (const StopEntry& s : t.stops)
       bytes += static_cast<int64_t>(s.held.capacity() * sizeof(Held));
   }
   st.memory_bytes = bytes;

@@ -15,10 +15,13 @@
 //   Advance (the clock): predictions of a stop still unobserved pending_max_age_s after they
 //     were made are counted unobserved and forgotten; a trip instance with no prediction or visit
 //     for trip_idle_s is over: its held predictions are counted unobserved and it is forgotten.
-// So memory follows the predictions of the last pending_max_age_s of the trips in progress, not
-// the day. Each prediction held costs 24 bytes; with one fix per 20 s and ~30 stops predicted
-// ahead that is ~50 KB per vehicle at most (WMATA day measured: see bench/RESULTS.md,
-// "Live accuracy"), plus ~1.2 KB per route and hour of tally (retention_hours).
+// So memory follows the predictions of the trips in progress, not the day: 16 bytes per
+// prediction held, ~40 bytes per stop of a trip instance in progress, ~1.3 KB per route and hour
+// of tally (retention_hours). WMATA day (42 predictions per fix, a fix per ~30 s): 76 KB per
+// vehicle at the peak (2.36 MB for 31 buses); min_interval_s 60 halves it and costs 0.8 pp of
+// MBTA (bench/RESULTS.md, "Live prediction accuracy"). Cost: one lock per vehicle update, a few
+// hash lookups per trip, scoring when the stop is observed; the sweep (once a minute of clock)
+// visits only trips with something due.
 // Differences from the offline scorer (none on an ordered stream where no prediction waits
 // longer than pending_max_age_s for its stop and no stop is visited twice more than
 // ambiguity_hold_s apart): those two cases, and `unobserved` counting predictions forgotten
@@ -30,11 +33,15 @@
 // any thread).
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <mutex>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/types/span.h"
 #include "services/core/prediction/prediction.h"
 #include "services/core/prediction/scorer.h"
 
@@ -75,6 +82,10 @@ class LiveAccuracy {
 
   // A published prediction of a trip of `route` (any index the caller uses for routes).
   void AddPrediction(const Prediction& p, uint32_t route);
+  // The predictions of one vehicle update, at one lock; route_of(trip) gives a trip's route
+  // (asked once per trip of the batch).
+  void AddPredictions(absl::Span<const Prediction> ps,
+                      const std::function<uint32_t(uint32_t trip)>& route_of);
   // An observed stop visit. own: visits of the vehicles this instance predicts for (counted as
   // observed arrivals); other visits (another shard's) only score predictions held here.
   void AddObserved(const StopVisit& v, uint32_t route, bool own);
@@ -92,10 +103,10 @@ class LiveAccuracy {
   LiveAccuracyStats Stats() const;
 
  private:
-  struct Held {              // one prediction, 24 bytes
-    int64_t made_at_s;
+  struct Held {              // one prediction, 16 bytes
+    int32_t made_rel;        // made_at - base_s_
     int32_t predicted_off;   // predicted - made_at
-    int32_t p10_off, p90_off;  // - predicted; kNoOff: none
+    int16_t p10_off, p90_off;  // - predicted (clamped to +-9 h); kNoOff: none
     PredictionSource source;
   };
   struct StopEntry {
@@ -120,7 +131,9 @@ class LiveAccuracy {
   struct TripEntry {
     uint32_t route = 0;
     int64_t last_s = 0;  // newest event (prediction made / visit) of the trip instance
-    absl::flat_hash_map<uint32_t, StopEntry> stops;  // by stop_index
+    // The sweep has nothing to forget or commit in this trip before this clock.
+    int64_t due_s = std::numeric_limits<int64_t>::max();
+    std::vector<StopEntry> stops;  // by stop_index (grown on demand)
   };
   struct TallyKey {
     int64_t hour_s;
@@ -131,22 +144,34 @@ class LiveAccuracy {
       return H::combine(std::move(h), k.hour_s, k.route);
     }
   };
-  static constexpr int32_t kNoOff = INT32_MIN;
+  static constexpr int16_t kNoOff = INT16_MIN;
 
   AccuracyTally& TallyAt(int64_t t_s, uint32_t route);
+  int64_t MadeAt(const Held& h) const { return base_s_ + h.made_rel; }
+  // What consecutive predictions of a batch share (null: look it up).
+  struct Batch {
+    TripEntry* trip = nullptr;     // of the current trip instance
+    AccuracyTally* tally = nullptr;  // of (tally_hour, tally_route)
+    int64_t tally_hour = 0;
+    uint32_t tally_route = 0;
+  };
+  void AddLocked(const Prediction& p, uint32_t route, Batch* batch);
+  static StopEntry& StopAt(TripEntry& t, uint32_t stop_index);
   ScoredPrediction Score(const Held& h, double observed_s) const;
   // Scores (sign +1) or takes back (-1) a held prediction against the stop's arrival.
   void Apply(const Held& h, StopEntry& s, uint32_t route, int sign);
   void SecondVisit(StopEntry& s, uint32_t route);
   void FinishTrip(TripEntry& t);
   void SweepLocked();
+  void SweepTrip(TripEntry& t);
 
   const LiveAccuracyOptions options_;
   mutable std::mutex mu_;
   int64_t clock_s_ = 0;
+  int64_t base_s_ = -1;  // Held::made_rel origin: the first made_at seen
   int64_t next_sweep_s_ = 0;
   absl::flat_hash_map<TripKey, TripEntry> trips_;
-  absl::flat_hash_map<TallyKey, AccuracyTally> tallies_;
+  absl::node_hash_map<TallyKey, AccuracyTally> tallies_;  // stable addresses
   int64_t held_ = 0;
   int64_t thinned_ = 0;
   int64_t late_second_visits_ = 0;

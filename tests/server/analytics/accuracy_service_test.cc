@@ -24,6 +24,7 @@
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
+#include "tests/server/e2e_support.h"
 
 namespace smartbus {
 namespace {
@@ -75,19 +76,8 @@ class AccuracyServiceTest : public ::testing::Test {
   void Push(const std::vector<Fix>& fixes) {
     for (size_t i = 0; i < fixes.size(); i += 500) {
       pb::IngestRequest req;
-      for (size_t j = i; j < std::min(fixes.size(), i + 500); ++j) {
-        const Fix& f = fixes[j];
-        pb::Fix* p = req.add_fixes();
-        p->set_vehicle_id(f.vehicle_id);
-        p->set_timestamp(f.timestamp_s);
-        p->set_lat(f.lat);
-        p->set_lon(f.lon);
-        if (!std::isnan(f.bearing_deg)) p->set_bearing_deg(f.bearing_deg);
-        if (!std::isnan(f.speed_mps)) p->set_speed_mps(f.speed_mps);
-        p->set_trip_id(f.trip_id);
-        p->set_route_id(f.route_id);
-        if (f.occupancy >= 0) p->set_occupancy(static_cast<pb::Occupancy>(f.occupancy + 1));
-      }
+      for (size_t j = i; j < std::min(fixes.size(), i + 500); ++j)
+        *req.add_fixes() = testing::ToProto(fixes[j]);
       pb::IngestResponse resp;
       grpc::ClientContext ctx;
       ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
