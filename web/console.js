@@ -169,6 +169,25 @@ async function refreshAnalytics() {
   await showJams(cong, name);
 }
 
+// Live prediction accuracy by horizon (/api/v1/analytics/accuracy = smartbus analytics accuracy).
+async function refreshAccuracy() {
+  let a;
+  try { a = await SB.get('/api/v1/analytics/accuracy'); } catch (e) { $('accuracy-note').textContent = `Accuracy not available: ${e.message}`; return; }
+  const all = a.all || {};
+  const rows = [...(all.buckets || []), ...(all.overall ? [all.overall] : [])];
+  const sec = (x) => (x === undefined ? '—' : String(Math.round(x)));
+  $('accuracy-table').tBodies[0].replaceChildren(...rows.map((b) => SB.el('tr', {
+    'data-bucket': b.label, 'data-n': SB.num(b.n), 'data-mae': b.mae_s ?? '', 'data-mbta': b.mbta_pct ?? '',
+    'data-transitapp': b.transitapp_pct ?? '', 'data-p10-p90': b.p10_p90_pct ?? '' },
+  SB.el('th', { scope: 'row' }, b.label === '0-30' ? 'all (0–30)' : b.label), SB.el('td', {}, String(SB.num(b.n))),
+  SB.el('td', {}, sec(b.mae_s)), SB.el('td', {}, sec(b.rmse_s)), SB.el('td', {}, sec(b.bias_s)),
+  SB.el('td', {}, pct(b.mbta_pct)), SB.el('td', {}, pct(b.transitapp_pct)), SB.el('td', {}, pct(b.p10_p90_pct)))));
+  const since = SB.num(a.held_since) ? new Date(SB.num(a.held_since) * 1000).toLocaleString([], tz ? { timeZone: tz } : {}) : '—';
+  $('accuracy-note').textContent = `${SB.num(all.scored)} predictions scored since ${since} (kept in memory; a server restart starts again); ` +
+    `MBTA pooled ${pct(all.mbta_pooled_pct)} %, Transit app score ${pct(all.transitapp_score_pct)} %, ` +
+    `${pct(all.coverage_pct)} % of observed arrivals had a prediction 1–30 min before; ${SB.num(all.pending)} waiting for their stop.`;
+}
+
 function segLine(from, to) {
   const a = SB.routes.stopPos.get(from), b = SB.routes.stopPos.get(to);
   return a && b ? [a, b] : null;
@@ -247,8 +266,10 @@ async function main() {
   await findTimeZone();
   await refreshFleet();
   await refreshAnalytics();
+  await refreshAccuracy();
   setInterval(refreshFleet, FLEET_REFRESH_MS);
   setInterval(refreshAnalytics, ANALYTICS_REFRESH_MS);
+  setInterval(refreshAccuracy, ANALYTICS_REFRESH_MS);
   $('show-jams').addEventListener('change', (e) => (e.target.checked ? jamLayer.addTo(map) : jamLayer.remove()));
   for (const id of ['show-heat', 'heat-metric']) $(id).addEventListener('change', refreshHeat);
   $('heat-hour').addEventListener('input', (e) => {

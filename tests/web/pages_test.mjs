@@ -255,6 +255,8 @@ async function main() {
     execFileSync(SB, ['replay', '--arrival-order', '--gtfs', c.feed, '--positions', c.positions, '--visits', visits], { stdio: ['ignore', 'ignore', 'inherit'] });
     const report = sbJson('report', '--gtfs', c.feed, '--visits', visits);
     compareRoutes('console: route load and on-time = smartbus report (replay of the same fixes)', routesShown, report);
+    const accShown = await con.$$eval('#accuracy-table tbody tr', (l) => l.map((r) => ({ ...r.dataset })));
+    compareAccuracy('console: prediction accuracy by horizon = smartbus analytics accuracy', accShown, sbJson('analytics', 'accuracy', '--server', grpc));
     await con.check('#show-heat');
     await con.waitForFunction(() => Number(document.body.dataset.heatFeatures || 0) > 0, null, { timeout: 10000 }).catch(() => {});
     const cells = await con.evaluate(() => Number(document.body.dataset.heatFeatures || 0));
@@ -307,6 +309,23 @@ function compareRoutes(label, shown, other) {
     if (!(Number.isNaN(ot) && s.on_time_pct === '') && Math.abs(ot - Number(s.on_time_pct)) > 1e-9) diffs.push(`${s.route} on-time ${s.on_time_pct} vs ${ot}`);
   }
   check(label, shown.length > 0 && shown.length === list.length && diffs.length === 0, `${shown.length} routes shown, ${list.length} expected; ${diffs.slice(0, 5).join('; ')}`);
+}
+
+// The console's accuracy table against `smartbus analytics accuracy --json` (replay --report's shape).
+function compareAccuracy(label, shown, cli) {
+  const want = [...(cli.all.buckets || []), cli.all.overall];
+  const num = (x) => (x === null || x === undefined ? '' : String(x));
+  const diffs = [];
+  want.forEach((w, i) => {
+    const s = shown[i] || {};
+    if (s.bucket !== w.bucket) diffs.push(`row ${i}: ${s.bucket} vs ${w.bucket}`);
+    if (Number(s.n) !== w.n) diffs.push(`${w.bucket} n ${s.n} vs ${w.n}`);
+    for (const [k, f] of [['mae', 'mae'], ['mbta', 'mbta_pct'], ['transitapp', 'transitapp_pct'], ['p10P90', 'p10_p90_pct']]) {
+      const a = s[k] === '' ? '' : Number(s[k]), b = num(w[f]) === '' ? '' : Number(w[f]);
+      if (a === '' || b === '' ? a !== b : Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(b))) diffs.push(`${w.bucket} ${f} ${s[k]} vs ${w[f]}`);
+    }
+  });
+  check(label, shown.length === 7 && want[6].n > 0 && diffs.length === 0, `${shown.length} rows, ${want[6].n} scored; ${diffs.slice(0, 5).join('; ')}`);
 }
 
 main().then((rc) => process.exit(rc), (e) => { console.log(`FAIL pages_test ${name}: ${e.stack || e}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
