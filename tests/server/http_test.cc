@@ -249,6 +249,7 @@ TEST_F(HttpTest, OtherCallsAnswerJson) {
         "/api/v1/fleet", "/api/v1/status", "/api/v1/analytics/fleet",
         "/api/v1/analytics/routes?route_id=R1", "/api/v1/analytics/bunching",
         "/api/v1/analytics/congestion?limit=5", "/api/v1/analytics/advice?route_id=R1",
+        "/api/v1/analytics/accuracy?route_id=R1&today=true",
         "/api/v1/plan?from_stop=S1&to_stop=S3&local_time=2026-01-06%2008:02"}) {
     auto r = Get(path);
     ASSERT_TRUE(r) << path;

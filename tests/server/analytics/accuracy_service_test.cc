@@ -125,7 +125,9 @@ void ExpectClose(const pb::AccuracyFigures& live, const AccuracyGroup& off, doub
   EXPECT_NEAR(live.rmse_s(), off.rmse_s, rel * off.rmse_s);
   EXPECT_NEAR(live.mbta_pct(), off.mbta_pct, pp);
   EXPECT_NEAR(live.p10_p90_pct(), off.p10_p90_pct, interval_pp);
-  if (std::isfinite(off.transit_pct)) EXPECT_NEAR(live.transitapp_pct(), off.transit_pct, pp);
+  if (std::isfinite(off.transit_pct)) {
+    EXPECT_NEAR(live.transitapp_pct(), off.transit_pct, pp);
+  }
 }
 
 // The pooled and per-bucket figures of the server against the offline report.
