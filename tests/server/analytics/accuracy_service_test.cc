@@ -193,6 +193,14 @@ TEST_F(AccuracyServiceTest, LiveAccuracyEqualsTheReplayReportOnWmata) {
   ASSERT_TRUE(Accuracy(one, &r1).ok());
   ASSERT_EQ(r1.routes_size(), 1);
   EXPECT_EQ(r1.all().overall().n(), live.routes(1).figures().overall().n());
+  // Today (the agency's day of the server clock: 2026-02-16 in America/New_York): all of it,
+  // from local midnight.
+  pb::GetPredictionAccuracyRequest today;
+  today.set_today(true);
+  pb::GetPredictionAccuracyResponse t;
+  ASSERT_TRUE(Accuracy(today, &t).ok());
+  EXPECT_EQ(t.from(), 1771218000);  // 2026-02-16 00:00 EST
+  EXPECT_EQ(t.all().overall().n(), a.overall().n());
   // A window after the day: nothing.
   pb::GetPredictionAccuracyRequest later;
   later.mutable_window()->set_from(live.now() + 7200);
