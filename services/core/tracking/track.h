@@ -15,6 +15,7 @@
 namespace smartbus {
 
 inline constexpr int kRingSize = 48;  // pre-start progress points remembered
+inline constexpr int kTrailSize = 4;  // recent positions trip inference weighs (MotionHistory)
 
 // One HMM hypothesis. Trivially constructible on purpose (arrays of them live on the stack per
 // fix): every field is set where a Hyp is made.
@@ -105,6 +106,13 @@ struct MotionHistory {
   int64_t move_ts = 0;
   bool has_move_dir = false;
   bool from_fix_seen = false;  // fixes with a trip_id came since (stand/move history stale)
+  // The bus's last positions before the current fix, oldest first (the way it came).
+  Vec2 last_xy;  // the previous position (it joins the trail at the next fix)
+  int64_t last_ts = 0;
+  bool has_last = false;
+  Vec2 trail_xy[kTrailSize];
+  int64_t trail_ts[kTrailSize] = {};
+  int trail_n = 0;
 };
 
 // The HMM's state on the trip's shape.

@@ -11,6 +11,9 @@ namespace smartbus {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// A trail position nearest the very start of a path (within this, m) may have come there
+// from anywhere (a bus driving to its first stop): it says nothing about the path.
+constexpr double kTrailStartM = 1.0;
 
 }  // namespace
 
@@ -32,6 +35,27 @@ bool TripInference::TakeGivenTrip(Track& v, const Fix& fix) {
 
 void TripInference::TrackMotion(Track& v, Vec2 p, int64_t t, bool reset) {
   MotionHistory& m = v.motion;
+  // The trail: positions before this one, within trail_max_age_s.
+  if (reset) m.trail_n = 0;
+  int keep = 0;
+  for (int i = 0; i < m.trail_n; ++i) {
+    if (t - m.trail_ts[i] > inf_.trail_max_age_s) continue;
+    m.trail_xy[keep] = m.trail_xy[i];
+    m.trail_ts[keep++] = m.trail_ts[i];
+  }
+  m.trail_n = keep;
+  if (!reset && m.has_last) {
+    if (m.trail_n == kTrailSize) {
+      std::copy(m.trail_xy + 1, m.trail_xy + kTrailSize, m.trail_xy);
+      std::copy(m.trail_ts + 1, m.trail_ts + kTrailSize, m.trail_ts);
+      --m.trail_n;
+    }
+    m.trail_xy[m.trail_n] = m.last_xy;
+    m.trail_ts[m.trail_n++] = m.last_ts;
+  }
+  m.last_xy = p;
+  m.last_ts = t;
+  m.has_last = true;
   if (reset || Dist(p, m.still_xy) > inf_.still_m) {
     m.still_xy = p;
     m.still_since = t;
@@ -622,6 +646,25 @@ bool TripInference::WeaklyHeld(const Track& h) const {
   return !sd.empty() && MidRoute(sd, h.vs.dist_along_m);
 }
 
+double TripInference::TrailCost(const Track& v, const Polyline& poly, double d, int64_t t) const {
+  const MotionHistory& m = v.motion;
+  double cost = 0;
+  for (int i = 0; i < m.trail_n; ++i) {
+    // Where the bus could have been on this path then: behind d by at most what it can run.
+    const double dt = static_cast<double>(t - m.trail_ts[i]);
+    const double from =
+        std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
+    PolylinePoint pp = poly.Project(m.trail_xy[i], from, d + opt_.matching.back_tolerance_m);
+    if (pp.dist_along_m <= kTrailStartM) continue;  // came to the path's start from elsewhere
+    // The offset in units of the path's uncertainty there (GPS noise and, for a path without
+    // a shape, its slack): a km-long straight line between two stops is no evidence against a
+    // bus a few hundred metres beside it, a traced shape is.
+    const double z = pp.offset_m / (opt_.matching.gps_sigma_m + poly.slack_m(pp.segment));
+    cost += std::min(0.5 * z * z, opt_.matching.emission_cap);
+  }
+  return inf_.trail_weight * cost;
+}
+
 double TripInference::PlaceCost(const Track& v, const FixObservation& obs,
                                 const TripInstance& ti, uint32_t pat, const PolylinePoint& c,
                                 bool use_move, double standing_s) const {
@@ -632,7 +675,8 @@ double TripInference::PlaceCost(const Track& v, const FixObservation& obs,
   double heading = use_move ? matcher_.DirCost(poly, c.segment, v.motion.move_dir)
                             : matcher_.HeadingCost(poly, c.segment, obs);
   double cost = matcher_.Emission(c.offset_m, obs.sigma) + heading +
-                SchedCost(ti.trip, pat, ds, c.dist_along_m, t);
+                SchedCost(ti.trip, pat, ds, c.dist_along_m, t) +
+                TrailCost(v, poly, c.dist_along_m, obs.t);
   // At the end of a trip a bus is rather waiting for its next one; one that has just
   // finished a trip here is not finishing another.
   if (c.dist_along_m >= P.stop_dist_m.back() - inf_.finished_zone_m &&

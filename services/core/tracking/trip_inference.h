@@ -120,6 +120,10 @@ class TripInference {
   // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
   // distances it remembers before its start are shifted by shift_m.
   void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
+  // How badly the way the bus came (its trail: its last positions) fits a path on which it
+  // is at d now: each trail position's offset from where it could have been on the path, in
+  // units of the path's uncertainty there (GPS noise + slack), costed like an emission.
+  double TrailCost(const Track& v, const Polyline& poly, double d, int64_t t) const;
   // The cost of a trip instance for v at candidate place c (Infer).
   double PlaceCost(const Track& v, const FixObservation& obs, const TripInstance& ti,
                    uint32_t pat, const PolylinePoint& c, bool use_move, double standing_s) const;

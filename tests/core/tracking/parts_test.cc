@@ -474,6 +474,52 @@ TEST(TripInference, ALimitedTripWithoutShapeIsTakenAtTheDepartureOnTheLocalsBend
   EXPECT_EQ(net->feed().trips[v.run.trip].id, "LIMITED");
 }
 
+// Two routes share a street: A comes along it from the west, B joins it from the north-west.
+// A bus on the shared street fits B's timetable a minute better, but the way it came (its
+// trail along A's street, 220 m from B's) says A.
+TEST(TripInference, TheWayTheBusCameDecidesBetweenRoutesSharingAStreet) {
+  testing::FeedBuilder b;
+  b.AddShape("SA", {At(0, 0), At(3000, 0)});
+  b.AddShape("SB", {At(0, 500), At(1000, 0), At(3000, 0)});
+  b.AddStop("a0", At(0, -6));
+  b.AddStop("b0", At(0, 494));
+  for (int i = 1; i <= 3; ++i) b.AddStop("s" + std::to_string(i), At(1000.0 * i, -6));
+  b.AddTrip("A", {"a0", "s1", "s2", "s3"}, 10 * 3600, 120, "SA");
+  b.AddTrip("B", {"b0", "s1", "s2", "s3"}, 10 * 3600 + 60, 120, "SB");
+  auto net = b.Build();
+  ASSERT_TRUE(net);
+  TrackerOptions opt;
+  TrackerStats stats;
+  ShapeMatcher matcher(opt.matching);
+  TrackMap vehicles;
+  TripInference inf(*net, opt, matcher, vehicles, &stats);
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  const int64_t t = day_start + 10 * 3600 + 300;  // at s2: A 1 min late, B on time
+  auto infer = [&](const std::string& id, bool with_trail) {
+    auto tr = std::make_unique<Track>();
+    Track& v = *tr;
+    vehicles.emplace(id, std::move(tr));
+    v.vs.vehicle_id = id;
+    const Vec2 p = net->projection().Forward(At(2000, 0));
+    v.fixes.pos_ts = t;
+    v.fixes.xy = p;
+    if (with_trail) {
+      for (int i = 0; i < 3; ++i) {  // every 60 s at 500, 1000, 1500 m along A's street
+        v.motion.trail_xy[i] = net->projection().Forward(At(500.0 * (i + 1), 0));
+        v.motion.trail_ts[i] = t - 180 + 60 * i;
+      }
+      v.motion.trail_n = 3;
+    }
+    inf.Infer(v, matcher.Observe(FixAt(t, 2000, 0, id), p));
+    EXPECT_NE(v.run.trip, kNoIndex);
+    const uint32_t trip = v.run.trip;
+    inf.Unassign(v);
+    return trip == kNoIndex ? std::string() : net->feed().trips[trip].id;
+  };
+  EXPECT_EQ(infer("no-trail", false), "B");  // the timetable alone
+  EXPECT_EQ(infer("trail", true), "A");
+}
+
 // The departure decides between two trips 15 minutes apart: leaving 10 minutes after the
 // first (5 before the second) is "late" for the first only for a bus that was not ready for
 // it; a bus that stood at the stop through the first departure waits for the second.
