@@ -7,7 +7,8 @@
 # usage: bench/accuracy/run_suite.sh BUILD_DIR [--fast] [--out DIR] [--sets a,b,...]
 #   --fast  only wmata-all3, demo-noshape-am and demo-blind-am (what `make test` runs, ~1 min)
 #   --out   work folder (default /tmp/smartbus-accuracy); the table is DIR/table.md
-# Data: $SMARTBUS_DATA (default ../shared/data) for WMATA; the demo city from data/demo-city.
+# Data: $SMARTBUS_DATA (default ../shared/data) for WMATA and the NYC Staten Island feed
+# (nyc-bus-2026-09, full suite only); the demo city from data/demo-city.
 # Exit 2 when the WMATA data is absent (the demo sets still run), 1 on any tool failure.
 set -euo pipefail
 
@@ -122,6 +123,26 @@ else
   if [ -f "$OUT/day1.model" ]; then
     want demo-day2-learned && run_set demo-day2-learned "$DN" "$S/day2.csv" "$DG" "$S/day2.csv" 0 \
         "$S/day2-truth.csv" --model-in "$OUT/day1.model"
+  fi
+fi
+
+# --- A second city: the NYC Staten Island feed (express SIM routes on motorways) ---------------
+# Simulated on its real shapes, replayed without them and blind: many routes share streets (the
+# express routes' Manhattan and motorway legs), stops are kilometres apart on the motorways.
+NYC_SI=$DATA/nyc-bus-2026-09/nyc_bus_si.zip
+NYC_DAY=20260909      # a Wednesday of the fall 2026 timetable
+if [ $FAST = 0 ] && want nyc-si-blind; then
+  if [ -f "$NYC_SI" ]; then
+    python3 -m zipfile -e "$NYC_SI" "$S/nyc-si"
+    python3 "$HERE/sets.py" strip-shapes "$S/nyc-si" "$S/nyc-si-noshape"
+    "$SB" sim --gtfs "$S/nyc-si" --date $NYC_DAY --seed 1 --interval $THIN_S \
+        --early-share $EARLY_SHARE --peak-slowdown $PEAK --no-passengers --quiet \
+        --start 06:30 --end 08:30 --out "$S/nyc-si.csv" --truth "$S/nyc-si-truth.csv"
+    python3 "$HERE/sets.py" blank "$S/nyc-si.csv" "$S/nyc-si-blank.csv"
+    run_set nyc-si-blind "$S/nyc-si-noshape" "$S/nyc-si-blank.csv" "$S/nyc-si" "$S/nyc-si.csv" 1 \
+        "$S/nyc-si-truth.csv"
+  else
+    echo "run_suite.sh: $NYC_SI absent: the NYC Staten Island set skipped" >&2
   fi
 fi
 
