@@ -342,6 +342,25 @@ struct InferenceWorld {
   }
 };
 
+// Trip inference on a network a test draws itself.
+struct InferenceOn {
+  explicit InferenceOn(std::shared_ptr<const Network> n) : net(std::move(n)) {}
+  std::shared_ptr<const Network> net;
+  TrackerOptions opt;
+  TrackerStats stats;
+  ShapeMatcher matcher{opt.matching};
+  TrackMap vehicles;
+  TripInference inf{*net, opt, matcher, vehicles, &stats};
+
+  Track& Add(const std::string& id) {
+    auto t = std::make_unique<Track>();
+    t->vs.vehicle_id = id;
+    Track& r = *t;
+    vehicles.emplace(id, std::move(t));
+    return r;
+  }
+};
+
 TEST(TripInference, InfersTheTripTheScheduleHasThere) {
   InferenceWorld s;
   Track& v = s.Add("v");
@@ -452,25 +471,19 @@ TEST(TripInference, ALimitedTripWithoutShapeIsTakenAtTheDepartureOnTheLocalsBend
   b.AddStop("d", At(3000, 0));
   b.AddTrip("LOCAL", {"s0", "a", "b", "c", "d"}, 10 * 3600, 120);
   b.AddTrip("LIMITED", {"s0", "d"}, 10 * 3600 + 420, 300);
-  auto net = b.Build();
-  ASSERT_TRUE(net);
-  TrackerOptions opt;
-  TrackerStats stats;
-  ShapeMatcher matcher(opt.matching);
-  TrackMap vehicles;
-  TripInference inf(*net, opt, matcher, vehicles, &stats);
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
   const int32_t date = 20260302;
   const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  auto tr = std::make_unique<Track>();
-  Track& v = *tr;
-  vehicles.emplace("v", std::move(tr));
-  v.vs.vehicle_id = "v";
-  inf.Assign(v, *net->FindTrip("LOCAL"), date, day_start, false);
+  Track& v = s.Add("v");
+  s.inf.Assign(v, *net->FindTrip("LOCAL"), date, day_start, false);
   v.visit.ring.n = 1;
   v.visit.ring.d[0] = net->pattern(v.run.pattern).stop_dist_m[0] + 1680;
   v.fixes.xy = net->projection().Forward(At(1000, 120));  // the network's own plane
   const double t_dep = static_cast<double>(day_start + 10 * 3600 + 420);
-  EXPECT_TRUE(inf.RedecideAtDeparture(v, t_dep, NAN));
+  EXPECT_TRUE(s.inf.RedecideAtDeparture(v, t_dep, NAN));
   EXPECT_EQ(net->feed().trips[v.run.trip].id, "LIMITED");
 }
 
@@ -486,20 +499,14 @@ TEST(TripInference, TheWayTheBusCameDecidesBetweenRoutesSharingAStreet) {
   for (int i = 1; i <= 3; ++i) b.AddStop("s" + std::to_string(i), At(1000.0 * i, -6));
   b.AddTrip("A", {"a0", "s1", "s2", "s3"}, 10 * 3600, 120, "SA");
   b.AddTrip("B", {"b0", "s1", "s2", "s3"}, 10 * 3600 + 60, 120, "SB");
-  auto net = b.Build();
-  ASSERT_TRUE(net);
-  TrackerOptions opt;
-  TrackerStats stats;
-  ShapeMatcher matcher(opt.matching);
-  TrackMap vehicles;
-  TripInference inf(*net, opt, matcher, vehicles, &stats);
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
   const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
   const int64_t t = day_start + 10 * 3600 + 300;  // at s2: A 1 min late, B on time
   auto infer = [&](const std::string& id, bool with_trail) {
-    auto tr = std::make_unique<Track>();
-    Track& v = *tr;
-    vehicles.emplace(id, std::move(tr));
-    v.vs.vehicle_id = id;
+    Track& v = s.Add(id);
     const Vec2 p = net->projection().Forward(At(2000, 0));
     v.fixes.pos_ts = t;
     v.fixes.xy = p;
@@ -510,10 +517,10 @@ TEST(TripInference, TheWayTheBusCameDecidesBetweenRoutesSharingAStreet) {
       }
       v.motion.trail_n = 3;
     }
-    inf.Infer(v, matcher.Observe(FixAt(t, 2000, 0, id), p));
+    s.inf.Infer(v, s.matcher.Observe(FixAt(t, 2000, 0, id), p));
     EXPECT_NE(v.run.trip, kNoIndex);
     const uint32_t trip = v.run.trip;
-    inf.Unassign(v);
+    s.inf.Unassign(v);
     return trip == kNoIndex ? std::string() : net->feed().trips[trip].id;
   };
   EXPECT_EQ(infer("no-trail", false), "B");  // the timetable alone
