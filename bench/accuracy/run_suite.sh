@@ -6,6 +6,8 @@
 #
 # usage: bench/accuracy/run_suite.sh BUILD_DIR [--fast] [--out DIR] [--sets a,b,...]
 #   --fast  only wmata-all3, demo-noshape-am and demo-blind-am (what `make test` runs, ~1 min)
+#   --sets  only these (e.g. demo-day2-cold,demo-day2-paths,demo-blind-day2,demo-blind-day2-paths:
+#           day 2 without shapes, and on the paths `smartbus shapes` learned from day 1)
 #   --out   work folder (default /tmp/smartbus-accuracy); the table is DIR/table.md
 # Data: $SMARTBUS_DATA (default ../shared/data) for WMATA and the NYC Staten Island feed
 # (nyc-bus-2026-09, full suite only); the demo city from data/demo-city.
@@ -120,6 +122,14 @@ else
       --model-out "$OUT/day1.model"
   want demo-blind && run_set demo-blind "$DN" "$S/day1-blank.csv" "$DG" "$S/day1.csv" 1 "$S/day1-truth.csv"
   want demo-day2-cold && run_set demo-day2-cold "$DN" "$S/day2.csv" "$DG" "$S/day2.csv" 0 "$S/day2-truth.csv"
+  # Learned paths (issue 11): day 2 on the feed with the paths `smartbus shapes` learned from
+  # day 1's fixes (confident ones, as shapes.txt), against day 2 on the shapeless feed.
+  if want demo-day2-paths || want demo-blind-day2-paths; then
+    "$SB" shapes --gtfs "$DN" --positions "$S/day1.csv" --out "$S/demo-paths-day1" >/dev/null 2>&1
+  fi
+  want demo-day2-paths && run_set demo-day2-paths "$S/demo-paths-day1" "$S/day2.csv" "$DG" "$S/day2.csv" 0 "$S/day2-truth.csv"
+  want demo-blind-day2 && run_set demo-blind-day2 "$DN" "$S/day2-blank.csv" "$DG" "$S/day2.csv" 1 "$S/day2-truth.csv"
+  want demo-blind-day2-paths && run_set demo-blind-day2-paths "$S/demo-paths-day1" "$S/day2-blank.csv" "$DG" "$S/day2.csv" 1 "$S/day2-truth.csv"
   if [ -f "$OUT/day1.model" ]; then
     want demo-day2-learned && run_set demo-day2-learned "$DN" "$S/day2.csv" "$DG" "$S/day2.csv" 0 \
         "$S/day2-truth.csv" --model-in "$OUT/day1.model"

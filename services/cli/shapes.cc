@@ -99,7 +99,8 @@ void Print(const std::vector<LearnedPath>& paths, bool json) {
 
 // Runs the engine over the recorded fixes (in timestamp order) with the learner listening.
 absl::Status Learn(const std::string& positions, bool skip_bad_rows,
-                   const std::shared_ptr<const Network>& net, PathLearner* learner) {
+                   const std::shared_ptr<const Network>& net,
+                   const std::shared_ptr<PathLearner>& learner) {
   std::vector<Fix> fixes;
   PositionsReadStats read_stats;
   if (auto s = ReadPositionsCsv(positions, &fixes, &read_stats, skip_bad_rows); !s.ok()) return s;
@@ -109,7 +110,8 @@ absl::Status Learn(const std::string& positions, bool skip_bad_rows,
     return fixes[a].timestamp_s < fixes[b].timestamp_s;
   });
   Engine engine(net);
-  engine.AddListener(learner);
+  PathListener listener(learner);
+  engine.AddListener(&listener);
   for (uint32_t i : order) engine.Process(fixes[i]);
   return absl::OkStatus();
 }
@@ -118,19 +120,10 @@ absl::Status Learn(const std::string& positions, bool skip_bad_rows,
 absl::Status RestoreFromStore(Store* store, PathLearner* learner) {
   auto stored = store->ListLearnedPaths();
   if (!stored.ok()) return stored.status();
-  size_t restored = 0, gone = 0;
-  for (const LearnedPath& p : *stored) {
-    absl::Status s = learner->Restore(p);
-    if (s.ok()) {
-      ++restored;
-    } else if (absl::IsNotFound(s)) {
-      ++gone;
-    } else {
-      return s;
-    }
-  }
-  std::fprintf(stderr, "smartbus shapes: %zu stored paths restored from %s (%zu of patterns this "
-               "feed does not have)\n", restored, store->Describe().c_str(), gone);
+  size_t skipped = 0;
+  const size_t restored = learner->RestoreAll(*stored, &skipped);
+  std::fprintf(stderr, "smartbus shapes: %zu stored paths restored from %s (%zu skipped: "
+               "patterns this feed does not have)\n", restored, store->Describe().c_str(), skipped);
   return absl::OkStatus();
 }
 
@@ -174,19 +167,19 @@ int RunShapes(int argc, char** argv) {
   if (!network.ok()) return Fail(network.status());
   std::shared_ptr<const Network> net = *network;
 
-  PathLearner learner(net, *options);
+  auto learner = std::make_shared<PathLearner>(net, *options);
   std::unique_ptr<Store> store;
   if (args->Has("store")) {
     auto opened = OpenStore(args->Get("store"));
     if (!opened.ok()) return Fail(opened.status());
     store = *std::move(opened);
-    if (auto s = RestoreFromStore(store.get(), &learner); !s.ok()) return Fail(s);
+    if (auto s = RestoreFromStore(store.get(), learner.get()); !s.ok()) return Fail(s);
   }
   if (args->Has("positions")) {
-    if (auto s = Learn(args->Get("positions"), args->Has("skip-bad-rows"), net, &learner); !s.ok())
+    if (auto s = Learn(args->Get("positions"), args->Has("skip-bad-rows"), net, learner); !s.ok())
       return Fail(s);
   }
-  std::vector<LearnedPath> learned = learner.BuildAll();
+  std::vector<LearnedPath> learned = learner->BuildAll();
   for (const LearnedPath& p : learned) {
     if (!store) break;
     if (auto s = store->PutLearnedPath(p); !s.ok()) return Fail(s);

@@ -64,6 +64,13 @@ class NetworkServiceImpl final : public pb::NetworkService::CallbackService {
             pt->set_lat(ll.lat);
             pt->set_lon(ll.lon);
           }
+        } else if (p.learned_path) {  // drawn along the path learned from the buses' traces
+          for (const Vec2& v : net.polylines()[p.polyline].points()) {
+            const LatLon ll = net.projection().Reverse(v);
+            auto* pt = po->add_points();
+            pt->set_lat(ll.lat);
+            pt->set_lon(ll.lon);
+          }
         } else {
           for (uint32_t s : p.stops) {
             auto* pt = po->add_points();

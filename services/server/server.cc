@@ -28,11 +28,17 @@
 namespace smartbus::server {
 namespace {
 
-absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths) {
+// The network of the feeds, with the confident ones of `learned` drawn for the patterns
+// without shapes (*used: how many).
+absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths,
+                                                           const std::vector<LearnedPath>& learned,
+                                                           size_t* used) {
   if (paths.empty()) return absl::InvalidArgumentError("--gtfs: at least one GTFS feed is required");
   auto feed = LoadGtfs(paths);
   if (!feed.ok()) return feed.status();
-  return Network::Build(std::move(*feed));
+  NetworkOptions options;
+  *used = UseConfidentPaths(learned, &options);
+  return Network::Build(std::move(*feed), options);
 }
 
 }  // namespace
@@ -67,17 +73,25 @@ absl::Status SmartbusServer::Init() {
                                       ": ingest, operator and analytics calls need one")
                        : "no --tokens: every call is allowed (keep the port on a private network)");
   absl::Time t0 = absl::Now();
-  auto net = LoadNetwork(options_.gtfs);
+  auto store = OpenStore(options_.store_url, options_.store);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  auto learned = store_->ListLearnedPaths();
+  if (!learned.ok()) {
+    Log(LogLevel::kWarn, absl::StrCat("cannot read the learned paths (", learned.status().message(),
+                                      "): patterns without shapes use straight lines"));
+    learned = std::vector<LearnedPath>{};
+  }
+  size_t paths_used = 0;
+  auto net = LoadNetwork(options_.gtfs, *learned, &paths_used);
   if (!net.ok()) return net.status();
   feeds_loaded_s_ = absl::ToUnixSeconds(absl::Now());
   Log(absl::StrCat("loaded ", absl::StrJoin(options_.gtfs, ", "), ": ",
                    (*net)->feed().routes.size(), " routes, ", (*net)->feed().stops.size(),
-                   " stops, ", (*net)->feed().trips.size(), " trips in ",
+                   " stops, ", (*net)->feed().trips.size(), " trips, ", paths_used,
+                   " learned paths in ",
                    absl::FormatDuration(absl::Trunc(absl::Now() - t0, absl::Milliseconds(1)))));
-
-  auto store = OpenStore(options_.store_url, options_.store);
-  if (!store.ok()) return store.status();
-  store_ = std::move(*store);
+  StartLearningPaths(*net, *learned);
   StoreWriterOptions wo = options_.writer;
   if (options_.ack_persisted) wo.position_window = absl::ZeroDuration();  // FIFO: see WhenApplied
   wo.on_health_change = [this](const StoreHealth& h) { SetStorageServing(h.serving, h.reason); };
@@ -281,6 +295,7 @@ absl::Status SmartbusServer::Shutdown() {
   if (services_) services_->BeginShutdown();
   if (grpc_server_) grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   for (auto& sh : shards_) sh->Stop();  // drains queues, writes vehicles and the model
+  SavePaths();
   absl::Status flushed = writer_->Flush(absl::Seconds(10));
   {
     std::lock_guard lock(monitor_mu_);
@@ -319,7 +334,10 @@ absl::Status SmartbusServer::Reload() {
   if (shut_down_) return absl::UnavailableError("server is shutting down");
   absl::Time t0 = absl::Now();
   Log(absl::StrCat("reloading GTFS: ", absl::StrJoin(options_.gtfs, ", ")));
-  auto net = LoadNetwork(options_.gtfs);
+  // The paths learned so far (stored now too) draw the new network's patterns without shapes.
+  const std::vector<LearnedPath> learned = SavePaths();
+  size_t paths_used = 0;
+  auto net = LoadNetwork(options_.gtfs, learned, &paths_used);
   if (!net.ok()) {
     Log(LogLevel::kError, absl::StrCat("reload failed, keeping the current network: ", net.status().message()));
     return net.status();
@@ -329,6 +347,7 @@ absl::Status SmartbusServer::Reload() {
     Log(LogLevel::kWarn, absl::StrCat("reload: store flush incomplete (", s.message(),
                      "): the newest positions may be missing from the warm-up"));
   auto view = std::make_shared<LiveView>(*net);
+  StartLearningPaths(*net, learned);  // before the shards switch: their new engines feed it
   size_t vehicles = 0;
   for (auto& sh : shards_) {
     absl::Status model_status;
@@ -361,7 +380,8 @@ absl::Status SmartbusServer::Reload() {
   shared_.view.store(view, std::memory_order_release);
   feeds_loaded_s_ = absl::ToUnixSeconds(absl::Now());
   Log(absl::StrCat("reloaded: ", (*net)->feed().routes.size(), " routes, ",
-                   (*net)->feed().stops.size(), " stops; ", vehicles, " vehicles kept, in ",
+                   (*net)->feed().stops.size(), " stops, ", paths_used, " learned paths; ",
+                   vehicles, " vehicles kept, in ",
                    absl::FormatDuration(absl::Trunc(absl::Now() - t0, absl::Milliseconds(1)))));
   return absl::OkStatus();
 }
@@ -386,6 +406,7 @@ void SmartbusServer::SetStorageServing(bool serving, const std::string& reason) 
 
 void SmartbusServer::MonitorStorage() {
   std::unique_lock lock(monitor_mu_);
+  absl::Time next_paths_save = absl::Now() + options_.shard.model_save_interval;
   while (!monitor_stop_) {
     monitor_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return monitor_stop_; });
     if (monitor_stop_) break;
@@ -393,8 +414,44 @@ void SmartbusServer::MonitorStorage() {
     StoreHealth h = writer_->Health();
     if (h.serving) h = store_->Health();
     SetStorageServing(h.serving, h.reason);
+    if (absl::Now() >= next_paths_save) {
+      SavePaths();
+      next_paths_save = absl::Now() + options_.shard.model_save_interval;
+    }
     lock.lock();
   }
+}
+
+void SmartbusServer::StartLearningPaths(const std::shared_ptr<const Network>& net,
+                                        const std::vector<LearnedPath>& evidence) {
+  auto learner = std::make_shared<PathLearner>(net);
+  size_t skipped = 0;
+  const size_t restored = learner->RestoreAll(evidence, &skipped);
+  if (restored + skipped > 0)
+    Log(absl::StrCat("learned paths: evidence of ", restored, " patterns restored (", skipped,
+                     " of patterns the feed no longer has)"));
+  shared_.paths.store(std::move(learner));
+}
+
+std::vector<LearnedPath> SmartbusServer::SavePaths() {
+  std::lock_guard lock(paths_save_mu_);
+  std::shared_ptr<PathLearner> learner = shared_.paths.load();
+  if (!learner) return {};
+  std::vector<LearnedPath> paths = learner->BuildAll();
+  size_t confident = 0;
+  absl::Status failed;
+  for (const LearnedPath& p : paths) {
+    confident += p.confident;
+    if (absl::Status st = store_->PutLearnedPath(p); !st.ok() && failed.ok()) failed = st;
+  }
+  if (!failed.ok()) {
+    Log(LogLevel::kWarn, absl::StrCat("learned paths not stored: ", failed.message()));
+  } else if (confident != paths_confident_) {
+    Log(absl::StrCat("learned paths: ", paths.size(), " patterns stored, ", confident,
+                     " confident (drawn from the next GTFS reload or restart)"));
+  }
+  paths_confident_ = confident;
+  return paths;
 }
 
 std::vector<std::shared_ptr<const VehicleSnapshot>> SmartbusServer::AllVehicles() const {

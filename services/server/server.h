@@ -174,6 +174,14 @@ class SmartbusServer {
   explicit SmartbusServer(const ServerOptions& options);
   absl::Status Init();
   absl::Status Recover();
+  // Learning of the paths of patterns without shapes (services/core/paths): a learner for `net`
+  // with `evidence` restored becomes shared_.paths; SavePaths fits and stores every learned
+  // path (the monitor thread every model_save_interval, reloads, shutdown) and returns them.
+  void StartLearningPaths(const std::shared_ptr<const Network>& net,
+                          const std::vector<LearnedPath>& evidence);
+  std::vector<LearnedPath> SavePaths();
+  std::mutex paths_save_mu_;
+  size_t paths_confident_ = 0;  // as of the last SavePaths (guarded by paths_save_mu_)
   // Replays the stored recent positions of `ids` into `shard` (on its thread).
   void WarmupFromStore(Shard& shard, const std::vector<std::pair<std::string, int64_t>>& ids);
   void MonitorStorage();

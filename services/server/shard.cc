@@ -45,6 +45,12 @@ Shard::~Shard() { Stop(); }
 void Shard::MakeEngine() {
   engine_ = std::make_unique<Engine>(network_, options_.engine);
   engine_->AddListener(listener_.get());
+  path_listener_.reset();
+  std::shared_ptr<PathLearner> paths = shared_->paths.load();
+  if (paths && paths->network() == network_) {
+    path_listener_ = std::make_unique<PathListener>(std::move(paths));
+    engine_->AddListener(path_listener_.get());
+  }
 }
 
 void Shard::Start() {
@@ -252,6 +258,8 @@ void Shard::ProcessJob(IngestJob& job) {
 
 void Shard::Warmup(const std::vector<Fix>& fixes) {
   persist_ = false;
+  // The fixes of a warm-up were learned from when they came in (and are in the stored paths).
+  if (path_listener_) path_listener_->set_enabled(false);
   for (const Fix& f : fixes) {
     if (!shared_->clock->follows_fixes()) engine_->SetClock(shared_->clock->Now());
     ProcessFix(f);
@@ -259,6 +267,7 @@ void Shard::Warmup(const std::vector<Fix>& fixes) {
       shared_->clock->ObserveFix(engine_->clock_s());
   }
   persist_ = true;
+  if (path_listener_) path_listener_->set_enabled(true);
 }
 
 void Shard::RepublishAll() {

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "services/core/condition/condition.h"
 #include "services/core/engine/engine.h"
+#include "services/core/paths/path_learner.h"
 #include "services/core/prediction/live_accuracy.h"
 #include "services/core/prediction/predictor.h"
 #include "services/server/live_view.h"
@@ -113,6 +114,9 @@ struct ShardShared {
   // Arrival predictions published (one per stop ahead per vehicle update; /metrics).
   std::atomic<uint64_t> predictions{0};
   std::atomic<uint64_t> alarm_events{0};  // alarms raised or cleared
+  // Learns the paths of the current network's patterns without shapes (every shard's engine
+  // feeds it; replaced with the network on a reload). Null: no learning.
+  std::atomic<std::shared_ptr<PathLearner>> paths;
 };
 
 inline constexpr const char* kModelName = "predictor";
@@ -224,6 +228,7 @@ class Shard {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<LayeredPredictor> predictor_;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<PathListener> path_listener_;  // feeds shared_->paths (made with the engine)
   std::shared_ptr<LiveView> view_;
 
   VehicleDirectory directory_;

@@ -282,7 +282,41 @@ std::vector<double> ImpliedStopDistances(const GtfsShape& shape, const Polyline&
   return out;
 }
 
+// A pattern without a shape (nor a learned path) drawn as straight lines between its stops.
+void AddChordPath(const GtfsFeed& f, const LocalProjection& proj, Pattern* pat,
+                  std::vector<Polyline>* polylines) {
+  const size_t n = pat->stops.size();
+  std::vector<LatLon> ll(n);
+  for (size_t i = 0; i < n; ++i) ll[i] = f.stops[pat->stops[i]].pos;
+  pat->polyline = static_cast<uint32_t>(polylines->size());
+  polylines->emplace_back(ll, proj);
+  Polyline& line = polylines->back();
+  // No shape: the road between two stops may bend away from the straight line; tolerate
+  // kChordSlack of the segment's length (the reference scorer's CHORD_SLACK in
+  // ../shared/tools/sbeval.py; a road 1.1x as long as the line bends up to 0.23x away).
+  std::vector<float> slack(line.size() > 1 ? line.size() - 1 : 0);
+  for (size_t i = 0; i < slack.size(); ++i)
+    slack[i] = static_cast<float>(kChordSlack * (line.cum_m()[i + 1] - line.cum_m()[i]));
+  line.SetSegmentSlack(std::move(slack));
+  pat->stop_dist_m.resize(n);
+  pat->stop_offset_m.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) pat->stop_dist_m[i] = line.cum_m()[i];
+  pat->max_stop_offset_m = 0;
+  pat->monotone = true;
+}
+
 }  // namespace
+
+std::string PatternKey(const GtfsFeed& feed, const Pattern& pattern) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the stop ids, 0x1f between them
+  for (uint32_t s : pattern.stops) {
+    for (char c : feed.stops[s].id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    h = (h ^ 0x1fu) * 1099511628211ULL;
+  }
+  const std::string route = pattern.route < feed.routes.size() ? feed.routes[pattern.route].id : "";
+  return absl::StrCat(route, "|", static_cast<int>(pattern.direction_id), "|",
+                      absl::Hex(h, absl::kZeroPad16));
+}
 
 // ---- Build ---------------------------------------------------------------------------------
 
@@ -398,34 +432,25 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   std::vector<uint32_t> cand_begin;  // per pattern stop (flattened), plus an end per pattern
   std::vector<uint32_t> pattern_cand_base(patterns.size(), 0);
   std::vector<PolylinePoint> found;
-  std::vector<LatLon> ll;
   int64_t right_side = 0, left_side = 0;
   for (Pattern& pat : patterns) {
     const size_t n = pat.stops.size();
-    if (pat.shape == kNoIndex) {
-      ll.resize(n);
-      for (size_t i = 0; i < n; ++i) ll[i] = f.stops[pat.stops[i]].pos;
-      pat.polyline = static_cast<uint32_t>(net->polylines_.size());
-      net->polylines_.emplace_back(ll, net->projection_);
-      Polyline& line = net->polylines_.back();
-      // No shape: the road between two stops may bend away from the straight line; tolerate
-      // kChordSlack of the segment's length (the reference scorer's CHORD_SLACK in
-      // ../shared/tools/sbeval.py; a road 1.1x as long as the line bends up to 0.23x away).
-      std::vector<float> slack(line.size() > 1 ? line.size() - 1 : 0);
-      for (size_t i = 0; i < slack.size(); ++i) {
-        slack[i] = static_cast<float>(kChordSlack * (line.cum_m()[i + 1] - line.cum_m()[i]));
-      }
-      line.SetSegmentSlack(std::move(slack));
-      pat.stop_dist_m.resize(n);
-      pat.stop_offset_m.assign(n, 0);
-      for (size_t i = 0; i < n; ++i) pat.stop_dist_m[i] = line.cum_m()[i];
-      pat.max_stop_offset_m = 0;
-      pat.monotone = true;
+    const std::vector<LatLon>* learned = nullptr;
+    if (pat.shape == kNoIndex && !options.learned_paths.empty()) {
+      auto it = options.learned_paths.find(PatternKey(f, pat));
+      if (it != options.learned_paths.end() && it->second.size() >= 2) learned = &it->second;
+    }
+    if (pat.shape == kNoIndex && !learned) {
+      AddChordPath(f, net->projection_, &pat, &net->polylines_);
       continue;
     }
-    uint32_t& pl = shape_polyline[pat.shape];
-    if (pl == kNoIndex) {
-      pl = static_cast<uint32_t>(net->polylines_.size());
+    uint32_t pl = learned ? static_cast<uint32_t>(net->polylines_.size()) : shape_polyline[pat.shape];
+    if (learned) {
+      net->polylines_.emplace_back(*learned, net->projection_);
+      pat.learned_path = true;
+      ++net->learned_path_patterns_;
+    } else if (pl == kNoIndex) {
+      pl = shape_polyline[pat.shape] = static_cast<uint32_t>(net->polylines_.size());
       net->polylines_.emplace_back(f.shapes[pat.shape].points, net->projection_);
     }
     pat.polyline = pl;
@@ -452,7 +477,7 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   for (uint32_t p = 0; p < patterns.size(); ++p) {
     Pattern& pat = patterns[p];
     const size_t n = pat.stops.size();
-    if (pat.shape != kNoIndex) {
+    if (pat.shape != kNoIndex || pat.learned_path) {
       xy.resize(n);
       for (size_t i = 0; i < n; ++i) xy[i] = net->stop_xy_[pat.stops[i]];
       times.clear();
@@ -460,9 +485,11 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       for (uint32_t k = 0; k < rep.num_stop_times; ++k)
         times.push_back(f.stop_times[rep.first_stop_time + k].arrival_s);
       bool ignored = false;
-      implied = ImpliedStopDistances(f.shapes[pat.shape], net->polylines_[pat.polyline],
-                                     f.stop_times.data() + rep.first_stop_time,
-                                     rep.num_stop_times, xy, &ignored);
+      implied.clear();
+      if (pat.shape != kNoIndex)
+        implied = ImpliedStopDistances(f.shapes[pat.shape], net->polylines_[pat.polyline],
+                                       f.stop_times.data() + rep.first_stop_time,
+                                       rep.num_stop_times, xy, &ignored);
       if (ignored) ++f.warnings["shape_dist_traveled_ignored"];
       PlaceStops(net->polylines_[pat.polyline], xy, cands.data(),
                  cand_begin.data() + pattern_cand_base[p], times, implied, traffic_side,

@@ -48,13 +48,25 @@ struct Pattern {
   // (placement then is the best monotone approximation). Counted as warning
   // "nonmonotone_pattern".
   bool monotone = true;
+  // No GTFS shape, but a path learned from the buses' traces (NetworkOptions::learned_paths)
+  // instead of straight lines between the stops; shape stays kNoIndex.
+  bool learned_path = false;
   std::vector<uint32_t> trips;   // trip indices, sorted by first departure time
 };
+
+// The persistent name of a pattern, independent of indices (stable across GTFS reloads that
+// keep its stops): "<route_id>|<direction_id>|<16 hex digits: FNV-1a hash of the stop ids>".
+std::string PatternKey(const GtfsFeed& feed, const Pattern& pattern);
 
 struct NetworkOptions {
   // Stops farther than this from the shape count as badly placed (warning "stop_far_from_shape");
   // also the search radius for a stop's candidate passes. Default 150 m.
   double max_stop_offset_m = 150;
+  // Paths learned from the buses' own traces (services/core/paths), by PatternKey: a pattern
+  // without a shape whose key is here is drawn along that path (stops placed on it as on a
+  // shape, no chord slack) instead of straight lines between its stops. Give only confident
+  // paths (LearnedPath::confident). Empty by default.
+  absl::flat_hash_map<std::string, std::vector<LatLon>> learned_paths;
 };
 
 // A trip running on a service date: trip index plus the instant its times count from.
@@ -148,6 +160,8 @@ class Network {
   int nonmonotone_patterns() const;
   // Largest stop-to-shape offset over all patterns, metres.
   double max_stop_offset_m() const;
+  // Patterns drawn along a learned path (NetworkOptions::learned_paths).
+  int learned_path_patterns() const { return learned_path_patterns_; }
 
  private:
   Network() = default;
@@ -196,6 +210,7 @@ class Network {
   const std::vector<uint32_t>* PrecomputedActive(int32_t yyyymmdd) const;
 
   int nonmonotone_patterns_ = 0;
+  int learned_path_patterns_ = 0;
   double max_stop_offset_all_m_ = 0;
 };
 

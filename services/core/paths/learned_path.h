@@ -3,7 +3,7 @@
 // store (Store::PutLearnedPath) and exported as a GTFS shape (`smartbus shapes`).
 //
 // Ids, not indices: a learned path names its pattern by route_id, direction and stop_id
-// sequence (its key, PatternKey in path_learner.h), so it survives a GTFS reload that reorders
+// sequence (its key, PatternKey in services/core/network/network.h), so it survives a GTFS reload that reorders
 // the feed; a pattern whose stops changed gets a new key and starts learning afresh.
 
 #include <cstdint>

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 
@@ -162,26 +161,13 @@ PathFit FitPath(const std::vector<Vec2>& stops, std::vector<std::pair<float, Vec
   return fit;
 }
 
-std::string PatternKey(const Network& net, uint32_t pattern) {
-  const Pattern& p = net.pattern(pattern);
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the stop ids, 0x1f between them
-  for (uint32_t s : p.stops) {
-    for (char c : net.feed().stops[s].id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    h = (h ^ 0x1fu) * 1099511628211ULL;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  const std::string route =
-      p.route < net.feed().routes.size() ? net.feed().routes[p.route].id : std::string();
-  return absl::StrCat(route, "|", static_cast<int>(p.direction_id), "|", hex);
-}
-
 PathLearner::PathLearner(std::shared_ptr<const Network> net, PathLearnerOptions options)
     : net_(std::move(net)), options_(options), chord_cum_(net_->patterns().size()) {
   const LocalProjection& proj = net_->projection();
   for (uint32_t p = 0; p < net_->patterns().size(); ++p) {
     if (!Learns(p)) continue;
     const Pattern& pat = net_->pattern(p);
+    pattern_of_key_[PatternKey(net_->feed(), pat)] = p;
     std::vector<double>& cum = chord_cum_[p];
     cum.resize(pat.stops.size(), 0);
     Vec2 prev = proj.Forward(net_->feed().stops[pat.stops[0]].pos);
@@ -237,89 +223,134 @@ void PathLearner::Keep(uint32_t pattern, float chord_m, Vec2 xy) {
 
 void PathLearner::Add(uint32_t pattern, double dist_along_m, LatLon pos) {
   if (!Learns(pattern) || !std::isfinite(dist_along_m) || !IsValidLatLon(pos.lat, pos.lon)) return;
-  Keep(pattern, static_cast<float>(ToChord(pattern, dist_along_m)),
-       net_->projection().Forward(pos));
+  const float chord = static_cast<float>(ToChord(pattern, dist_along_m));
+  const Vec2 xy = net_->projection().Forward(pos);
+  std::lock_guard lock(mu_);
+  Keep(pattern, chord, xy);
 }
 
-void PathLearner::OnMatch(const MatchResult& match) {
-  last_accepted_ = match.state != MatchState::kRejected;
-}
-
-void PathLearner::OnVehicleUpdate(const VehicleState& s) {
-  if (!last_accepted_ || s.state != MatchState::kInService || s.trip == kNoIndex ||
+void PathLearner::Observe(const VehicleState& s) {
+  if (s.state != MatchState::kInService || s.trip == kNoIndex ||
       s.trip >= net_->feed().trips.size())
     return;
   const uint32_t pattern = net_->trip_pattern(s.trip);
-  if (!Learns(pattern)) return;
+  if (!Learns(pattern) || !std::isfinite(s.dist_along_m) || !IsValidLatLon(s.pos.lat, s.pos.lon))
+    return;
+  const float chord = static_cast<float>(ToChord(pattern, s.dist_along_m));
+  const Vec2 xy = net_->projection().Forward(s.pos);
+  std::lock_guard lock(mu_);
   Run& run = runs_[s.vehicle_id];
   if (run.trip != s.trip || run.service_date != s.service_date) {
     run = {s.trip, s.service_date};
-    AddTraversal(pattern);
+    ++StateOf(pattern).traversals;
   }
-  Add(pattern, s.dist_along_m, s.pos);
+  Keep(pattern, chord, xy);
 }
 
-LearnedPath PathLearner::Build(uint32_t pattern) const {
+LearnedPath PathLearner::EvidenceLocked(uint32_t pattern) const {
   LearnedPath out;
   const Pattern& pat = net_->pattern(pattern);
-  out.key = PatternKey(*net_, pattern);
+  out.key = PatternKey(net_->feed(), pat);
   out.route_id = pat.route < net_->feed().routes.size() ? net_->feed().routes[pat.route].id : "";
   out.direction_id = pat.direction_id;
   for (uint32_t s : pat.stops) out.stop_ids.push_back(net_->feed().stops[s].id);
   auto it = state_.find(pattern);
   if (it == state_.end()) return out;
   const LocalProjection& proj = net_->projection();
-  std::vector<std::pair<float, Vec2>> samples;
   out.traversals = it->second.traversals;
   for (const Bin& bin : it->second.bins) {
     out.bin_seen.push_back(bin.seen);
-    for (const auto& s : bin.samples) {
-      samples.push_back(s);
-      out.samples.push_back({s.first, proj.Reverse(s.second)});
-    }
+    for (const auto& s : bin.samples) out.samples.push_back({s.first, proj.Reverse(s.second)});
   }
+  return out;
+}
+
+void PathLearner::Fit(uint32_t pattern, LearnedPath* out) const {
+  const Pattern& pat = net_->pattern(pattern);
+  const LocalProjection& proj = net_->projection();
+  std::vector<std::pair<float, Vec2>> samples;
+  samples.reserve(out->samples.size());
+  for (const PathSample& s : out->samples) samples.push_back({s.chord_m, proj.Forward(s.pos)});
   std::vector<Vec2> stops;
   for (uint32_t s : pat.stops) stops.push_back(proj.Forward(net_->feed().stops[s].pos));
   PathFit fit = FitPath(stops, std::move(samples), options_);
-  for (const Vec2& p : fit.points) out.points.push_back(proj.Reverse(p));
-  out.coverage = fit.coverage;
-  out.longest_hole_m = fit.longest_hole_m;
-  out.confident = !out.points.empty() && out.traversals >= options_.min_traversals &&
-                  out.longest_hole_m <= options_.max_hole_m &&
-                  out.coverage >= options_.min_coverage;
+  out->points.clear();
+  for (const Vec2& p : fit.points) out->points.push_back(proj.Reverse(p));
+  out->coverage = fit.coverage;
+  out->longest_hole_m = fit.longest_hole_m;
+  out->confident = !out->points.empty() && out->traversals >= options_.min_traversals &&
+                   out->longest_hole_m <= options_.max_hole_m &&
+                   out->coverage >= options_.min_coverage;
+}
+
+LearnedPath PathLearner::Build(uint32_t pattern) const {
+  LearnedPath out;
+  {
+    std::lock_guard lock(mu_);
+    out = EvidenceLocked(pattern);
+  }
+  if (!out.samples.empty()) Fit(pattern, &out);
   return out;
 }
 
 std::vector<LearnedPath> PathLearner::BuildAll() const {
   std::vector<uint32_t> patterns;
-  for (const auto& [p, st] : state_) patterns.push_back(p);
-  std::sort(patterns.begin(), patterns.end());
   std::vector<LearnedPath> out;
-  for (uint32_t p : patterns) out.push_back(Build(p));
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [p, st] : state_) patterns.push_back(p);
+    std::sort(patterns.begin(), patterns.end());
+    for (uint32_t p : patterns) out.push_back(EvidenceLocked(p));
+  }
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!out[i].samples.empty()) Fit(patterns[i], &out[i]);
   return out;
 }
 
 absl::Status PathLearner::Restore(const LearnedPath& saved) {
-  for (uint32_t p = 0; p < net_->patterns().size(); ++p) {
-    if (!Learns(p) || PatternKey(*net_, p) != saved.key) continue;
-    PatternState& st = StateOf(p);
-    if (saved.bin_seen.size() != st.bins.size())
-      return absl::InvalidArgumentError(
-          absl::StrCat("learned path '", saved.key, "': ", saved.bin_seen.size(),
-                       " bins, the pattern has ", st.bins.size()));
-    st.traversals += saved.traversals;
-    for (size_t b = 0; b < st.bins.size(); ++b) st.bins[b].seen += saved.bin_seen[b];
-    for (const PathSample& s : saved.samples) {
-      if (!IsValidLatLon(s.pos.lat, s.pos.lon)) continue;
-      const double b = std::floor(s.chord_m / options_.reservoir_bin_m);
-      Bin& bin = st.bins[static_cast<size_t>(std::clamp(b, 0.0, double(st.bins.size() - 1)))];
-      if (bin.samples.size() < static_cast<size_t>(std::max(options_.reservoir_per_bin, 1)))
-        bin.samples.push_back({s.chord_m, net_->projection().Forward(s.pos)});
-    }
-    return absl::OkStatus();
+  auto it = pattern_of_key_.find(saved.key);
+  if (it == pattern_of_key_.end())
+    return absl::NotFoundError(
+        absl::StrCat("learned path '", saved.key, "': no shapeless pattern with these stops"));
+  std::lock_guard lock(mu_);
+  PatternState& st = StateOf(it->second);
+  if (saved.bin_seen.size() != st.bins.size())
+    return absl::InvalidArgumentError(absl::StrCat("learned path '", saved.key, "': ",
+                                                   saved.bin_seen.size(), " bins, the pattern has ",
+                                                   st.bins.size()));
+  st.traversals += saved.traversals;
+  for (size_t b = 0; b < st.bins.size(); ++b) st.bins[b].seen += saved.bin_seen[b];
+  const size_t cap = static_cast<size_t>(std::max(options_.reservoir_per_bin, 1));
+  for (const PathSample& s : saved.samples) {
+    if (!IsValidLatLon(s.pos.lat, s.pos.lon)) continue;
+    const double b = std::floor(s.chord_m / options_.reservoir_bin_m);
+    Bin& bin = st.bins[static_cast<size_t>(std::clamp(b, 0.0, double(st.bins.size() - 1)))];
+    if (bin.samples.size() < cap) bin.samples.push_back({s.chord_m, net_->projection().Forward(s.pos)});
   }
-  return absl::NotFoundError(
-      absl::StrCat("learned path '", saved.key, "': no shapeless pattern with these stops"));
+  return absl::OkStatus();
+}
+
+size_t PathLearner::RestoreAll(const std::vector<LearnedPath>& saved, size_t* skipped) {
+  size_t restored = 0;
+  *skipped = 0;
+  for (const LearnedPath& p : saved) {
+    if (Restore(p).ok()) {
+      ++restored;
+    } else {
+      ++*skipped;
+    }
+  }
+  return restored;
+}
+
+size_t UseConfidentPaths(const std::vector<LearnedPath>& paths, NetworkOptions* options) {
+  size_t n = 0;
+  for (const LearnedPath& p : paths) {
+    if (!p.confident || p.points.size() < 2) continue;
+    options->learned_paths[p.key] = p.points;
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace smartbus

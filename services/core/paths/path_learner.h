@@ -3,7 +3,7 @@
 // GTFS shape, so the network draws it as straight lines between its stops) from the GPS fixes of
 // the buses the engine matches in service on it.
 //
-// Feeding (an EngineListener, or Add()): every accepted fix matched in service keeps (position,
+// Feeding (PathListener on an Engine, or Add()): every accepted fix matched in service keeps (position,
 // distance along the stop-to-stop "chord" path). The tracker's distance along the pattern's
 // current polyline is mapped to the chord through the stops, so evidence keeps its meaning when
 // the network later draws the pattern along a learned path. Memory is bounded by a reservoir per
@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,34 +71,35 @@ struct PathLearnerOptions {
   double simplify_m = 1.0;
 };
 
-// The persistent name of a pattern: "<route_id>|<direction_id>|<hash of the stop ids>".
-std::string PatternKey(const Network& net, uint32_t pattern);
-
-class PathLearner : public EngineListener {
+// The evidence of every shapeless pattern of one Network, and the fits. Thread-safe: every
+// method may be called from any thread (one mutex; the fits run outside it).
+class PathLearner {
  public:
   explicit PathLearner(std::shared_ptr<const Network> net, PathLearnerOptions options = {});
 
-  // EngineListener: OnMatch notes whether the fix was accepted; OnVehicleUpdate adds accepted
-  // in-service fixes of shapeless patterns.
-  void OnMatch(const MatchResult& match) override;
-  void OnVehicleUpdate(const VehicleState& state) override;
-
-  // True when the pattern is learned (it has no GTFS shape).
+  // True when the pattern is learned (it has no GTFS shape; a learned path drawn by the
+  // network from earlier evidence is learned on).
   bool Learns(uint32_t pattern) const;
+  // The state after an accepted fix: an in-service fix on a learned pattern is a sample, and
+  // counts a run when it is the first of its (vehicle, trip, service date).
+  void Observe(const VehicleState& state);
   // One fix on `pattern` at `dist_along_m` along the network's polyline of the pattern.
   void Add(uint32_t pattern, double dist_along_m, LatLon pos);
-  // One more run (vehicle, trip, date) seen on the pattern.
-  void AddTraversal(uint32_t pattern) { ++state_[pattern].traversals; }
 
   // The learned path of one pattern (evidence and fit); points empty when there are no samples.
   LearnedPath Build(uint32_t pattern) const;
   // Every learned pattern with at least one sample, in pattern order.
   std::vector<LearnedPath> BuildAll() const;
-  // Restores evidence saved by Build (from the store): NOT_FOUND when no shapeless pattern of
-  // this network has the key (the stops changed), INVALID_ARGUMENT when the bins do not fit.
+  // Adds evidence saved by Build (from the store, or another learner): NOT_FOUND when no
+  // shapeless pattern of this network has the key (the stops changed), INVALID_ARGUMENT when
+  // the bins do not fit.
   absl::Status Restore(const LearnedPath& saved);
+  // Restores every path it can; returns how many, and counts in *skipped those it could not
+  // (patterns this network does not have, bins that do not fit).
+  size_t RestoreAll(const std::vector<LearnedPath>& saved, size_t* skipped);
 
   const PathLearnerOptions& options() const { return options_; }
+  const std::shared_ptr<const Network>& network() const { return net_; }
 
  private:
   struct Bin {
@@ -113,16 +115,45 @@ class PathLearner : public EngineListener {
     int32_t service_date = 0;
   };
   double ToChord(uint32_t pattern, double dist_along_m) const;
-  void Keep(uint32_t pattern, float chord_m, Vec2 xy);
-  PatternState& StateOf(uint32_t pattern);
+  void Keep(uint32_t pattern, float chord_m, Vec2 xy);  // mu_ held
+  PatternState& StateOf(uint32_t pattern);              // mu_ held
+  // The pattern's ids and evidence, without the fit (mu_ held).
+  LearnedPath EvidenceLocked(uint32_t pattern) const;
+  // Fits `path` (its evidence) on `pattern` and sets points, coverage, hole and confidence.
+  void Fit(uint32_t pattern, LearnedPath* path) const;
 
   std::shared_ptr<const Network> net_;
   PathLearnerOptions options_;
   std::vector<std::vector<double>> chord_cum_;  // per pattern: chord distance of each stop
+  absl::flat_hash_map<std::string, uint32_t> pattern_of_key_;  // learned patterns
+  mutable std::mutex mu_;
   absl::flat_hash_map<uint32_t, PatternState> state_;
   absl::flat_hash_map<std::string, Run> runs_;  // per vehicle: the run last counted
-  bool last_accepted_ = false;
 };
+
+// Feeds a PathLearner from one Engine (one listener per engine; engines may share a learner):
+// every accepted fix's vehicle state goes to PathLearner::Observe.
+class PathListener : public EngineListener {
+ public:
+  explicit PathListener(std::shared_ptr<PathLearner> learner) : learner_(std::move(learner)) {}
+  void OnMatch(const MatchResult& match) override {
+    accepted_ = match.state != MatchState::kRejected;
+  }
+  void OnVehicleUpdate(const VehicleState& state) override {
+    if (accepted_ && enabled_) learner_->Observe(state);
+  }
+  // While disabled (e.g. replaying fixes already learned from), nothing is observed.
+  void set_enabled(bool on) { enabled_ = on; }
+  const std::shared_ptr<PathLearner>& learner() const { return learner_; }
+
+ private:
+  std::shared_ptr<PathLearner> learner_;
+  bool accepted_ = false;
+  bool enabled_ = true;
+};
+
+// Puts the confident paths among `paths` into options->learned_paths; returns how many.
+size_t UseConfidentPaths(const std::vector<LearnedPath>& paths, NetworkOptions* options);
 
 // The fit alone (exposed for tests): the learned polyline (plane coordinates) of samples
 // (chord distance, position) on a pattern whose stops stand at `stops` (same plane), and the

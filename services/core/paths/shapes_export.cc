@@ -112,7 +112,7 @@ absl::Status WriteFeedWithLearnedShapes(const std::string& source, const Network
   auto src = gtfs_internal::FeedSource::Open(source);
   if (!src.ok()) return src.status();
   absl::flat_hash_map<std::string, uint32_t> pattern_of_key;
-  for (uint32_t p = 0; p < net.patterns().size(); ++p) pattern_of_key[PatternKey(net, p)] = p;
+  for (uint32_t p = 0; p < net.patterns().size(); ++p) pattern_of_key[PatternKey(net.feed(), net.pattern(p))] = p;
   absl::flat_hash_map<std::string, std::string> trip_shape;
   for (const LearnedPath& path : paths) {
     auto it = pattern_of_key.find(path.key);

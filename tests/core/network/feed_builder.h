@@ -90,8 +90,8 @@ class FeedBuilder {
     return f_.trip_index[id];
   }
   GtfsFeed& feed() { return f_; }
-  std::shared_ptr<const Network> Build() {
-    auto net = Network::Build(f_);
+  std::shared_ptr<const Network> Build(const NetworkOptions& options = {}) {
+    auto net = Network::Build(f_, options);
     EXPECT_TRUE(net.ok()) << net.status();
     return net.ok() ? *net : nullptr;
   }

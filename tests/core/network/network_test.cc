@@ -285,6 +285,47 @@ TEST(StopPlacement, TripWithoutShapeGetsStraightSegmentsBetweenItsStops) {
   EXPECT_EQ(pat.max_stop_offset_m, 0);
 }
 
+// A trip without a shape whose pattern has a learned path (NetworkOptions::learned_paths, by
+// PatternKey): drawn along it, stops placed on it as on a shape, no chord slack; a pattern
+// whose key is not given keeps its straight lines.
+TEST(StopPlacement, TripWithoutShapeFollowsItsLearnedPath) {
+  const std::string art = R"(
+   A--------B
+   |        |
+   a        c
+   |        |
+   C        D
+)";
+  auto m = ParseMap(art);
+  FeedBuilder fb;
+  fb.AddStops({{'a', m['a']}, {'c', m['c']}});
+  uint32_t t = fb.AddTrip("t", Chars("ac"), 8 * 3600);
+  auto chord = fb.Build();
+  ASSERT_NE(chord, nullptr);
+  const Pattern& straight = chord->pattern(chord->trip_pattern(t));
+  EXPECT_FALSE(straight.learned_path);
+  EXPECT_NEAR(chord->trip_polyline(t).length_m(), 90, 0.1);
+  EXPECT_GT(chord->trip_polyline(t).max_slack_m(), 0);
+  const std::string key = PatternKey(chord->feed(), straight);
+  EXPECT_EQ(key.substr(0, 4), "R1|0") << key;
+
+  NetworkOptions o;
+  o.learned_paths[key] = {m['C'], m['A'], m['B'], m['D']};  // up, across, down
+  o.learned_paths["other|0|0000000000000000"] = {m['A'], m['B']};
+  auto net = fb.Build(o);
+  ASSERT_NE(net, nullptr);
+  const Pattern& pat = net->pattern(net->trip_pattern(t));
+  EXPECT_TRUE(pat.learned_path);
+  EXPECT_EQ(pat.shape, kNoIndex);
+  EXPECT_EQ(net->learned_path_patterns(), 1);
+  EXPECT_NEAR(net->trip_polyline(t).length_m(), 40 + 90 + 40, 0.1);
+  EXPECT_EQ(net->trip_polyline(t).max_slack_m(), 0);
+  ASSERT_EQ(pat.stop_dist_m.size(), 2u);
+  EXPECT_NEAR(pat.stop_dist_m[0], 20, 0.1);
+  EXPECT_NEAR(pat.stop_dist_m[1], 150, 0.1);
+  EXPECT_LT(pat.max_stop_offset_m, 0.1);
+}
+
 // A stop 300 m from its shape (beyond max_stop_offset_m, 150 m): placed at its nearest point
 // in order, counted as "stop_far_from_shape", and not mistaken for an ordering problem.
 TEST(StopPlacement, StopFarFromTheShapeIsWarnedAbout) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -182,7 +183,8 @@ class DemoCityPaths : public testing::Test {
     if (!real_ || !shapeless_) return;
     learner_ = new PathLearner(shapeless_);
     Engine engine(shapeless_);
-    engine.AddListener(learner_);
+    PathListener listener(std::shared_ptr<PathLearner>(learner_, [](PathLearner*) {}));
+    engine.AddListener(&listener);
     for (const Fix& f : Morning(real_)) engine.Process(f);
   }
   static void TearDownTestSuite() { delete learner_; }
@@ -229,7 +231,9 @@ TEST_F(DemoCityPaths, OnlyShapelessPatternsAreLearned) {
 }
 
 TEST_F(DemoCityPaths, RejectedFixesAreNotSamples) {
-  PathLearner fresh(shapeless_);
+  auto learner = std::make_shared<PathLearner>(shapeless_);
+  PathLearner& fresh = *learner;
+  PathListener listener(learner);
   const uint32_t p = Route1();
   VehicleState s;
   s.vehicle_id = "bus";
@@ -239,16 +243,19 @@ TEST_F(DemoCityPaths, RejectedFixesAreNotSamples) {
   s.pos = shapeless_->feed().stops[shapeless_->pattern(p).stops[0]].pos;
   MatchResult m;
   m.state = MatchState::kRejected;
-  fresh.OnMatch(m);
-  fresh.OnVehicleUpdate(s);
+  listener.OnMatch(m);
+  listener.OnVehicleUpdate(s);
   EXPECT_TRUE(fresh.Build(p).samples.empty());
   m.state = MatchState::kInService;
-  fresh.OnMatch(m);
-  fresh.OnVehicleUpdate(s);
+  listener.OnMatch(m);
+  listener.OnVehicleUpdate(s);
   EXPECT_EQ(fresh.Build(p).samples.size(), 1u);
+  EXPECT_EQ(fresh.Build(p).traversals, 1);
+  listener.OnVehicleUpdate(s);
+  EXPECT_EQ(fresh.Build(p).traversals, 1) << "one run per (vehicle, trip, date)";
   s.state = MatchState::kLayover;
-  fresh.OnVehicleUpdate(s);
-  EXPECT_EQ(fresh.Build(p).samples.size(), 1u) << "only in-service fixes are samples";
+  listener.OnVehicleUpdate(s);
+  EXPECT_EQ(fresh.Build(p).samples.size(), 2u) << "only in-service fixes are samples";
 }
 
 // What the store keeps (Build) restores the same evidence, hence the same path.
@@ -269,6 +276,54 @@ TEST_F(DemoCityPaths, RestoredEvidenceGivesTheSamePath) {
   other = saved;
   other.bin_seen.push_back(1);
   EXPECT_EQ(restored.Restore(other).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Once the network draws the pattern along its learned path (NetworkOptions::learned_paths),
+// the tracker's distances are along that path: the learner maps them back to the chord, so the
+// same fixes give the same evidence and the path stays on the road.
+TEST_F(DemoCityPaths, LearningGoesOnWhenTheNetworkDrawsTheLearnedPath) {
+  NetworkOptions o;
+  for (const LearnedPath& path : learner_->BuildAll())
+    if (path.confident) o.learned_paths[path.key] = path.points;
+  ASSERT_FALSE(o.learned_paths.empty());
+  auto feed = LoadGtfs({std::string(SMARTBUS_SOURCE_DIR) + "/data/demo-city"});
+  ASSERT_TRUE(feed.ok());
+  for (GtfsTrip& t : feed->trips) t.shape = kNoIndex;
+  auto drawn = Network::Build(std::move(*feed), o);
+  ASSERT_TRUE(drawn.ok());
+  EXPECT_EQ((*drawn)->learned_path_patterns(), static_cast<int>(o.learned_paths.size()));
+  auto again = std::make_shared<PathLearner>(*drawn);
+  Engine engine(*drawn);
+  PathListener listener(again);
+  engine.AddListener(&listener);
+  for (const Fix& f : Morning(real_)) engine.Process(f);
+  const uint32_t p = Route1();
+  ASSERT_TRUE((*drawn)->pattern(p).learned_path);
+  LearnedPath before = learner_->Build(p), after = again->Build(p);
+  EXPECT_NEAR(static_cast<double>(after.samples.size()), static_cast<double>(before.samples.size()),
+              0.1 * before.samples.size());
+  // Fix by fix (a sample both kept): the chord distances agree.
+  std::map<std::pair<double, double>, float> chord_of;
+  for (const PathSample& x : before.samples) chord_of[{x.pos.lat, x.pos.lon}] = x.chord_m;
+  std::vector<double> chord_diff;
+  for (const PathSample& x : after.samples) {
+    auto it = chord_of.find({x.pos.lat, x.pos.lon});
+    if (it != chord_of.end()) chord_diff.push_back(std::abs(it->second - x.chord_m));
+  }
+  ASSERT_GT(chord_diff.size(), before.samples.size() / 2);
+  EXPECT_LT(Median(chord_diff), 5.0);
+  EXPECT_TRUE(after.confident);
+  std::vector<double> d;
+  const LocalProjection& proj = shapeless_->projection();
+  std::vector<Vec2> real_xy;
+  for (const Vec2& v : real_->trip_polyline(shapeless_->pattern(p).trips[0]).points())
+    real_xy.push_back(proj.Forward(real_->projection().Reverse(v)));
+  std::vector<Vec2> learned;
+  for (const LatLon& ll : after.points) learned.push_back(proj.Forward(ll));
+  for (const Vec2& q : Resample(learned, 5)) d.push_back(DistTo(q, real_xy));
+  EXPECT_LT(Median(d), 4.0);
+  // The evidence of both networks is interchangeable (same keys, same bins).
+  EXPECT_TRUE(again->Restore(before).ok());
 }
 
 // The exported feed loads, and the trips of the learned pattern carry the learned shape.
