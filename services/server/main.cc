@@ -21,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -193,45 +194,8 @@ bool ExpandArgs(int argc, char** argv, std::vector<std::string>* out, int depth 
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the SmartBus server: tracks buses from GPS fixes and predicts arrivals over gRPC.\n"
-      "  smartbusd --gtfs FEED [--gtfs FEED...] [--listen HOST:PORT] [--redis URL] "
-      "[--clock wall|fixes]");
-  std::vector<std::string> expanded;
-  if (!ExpandArgs(argc, argv, &expanded)) return 2;
-  std::vector<char*> ptrs;
-  for (auto& s : expanded) ptrs.push_back(s.data());
-  absl::ParseCommandLine(static_cast<int>(ptrs.size()), ptrs.data());
-  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock-cycle detection
-  // on: a global graph updated on every lock gRPC takes. Off, as in a release build.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // glibc malloc for a long-running server: keep freed memory instead of trimming it back to
-  // the kernel and faulting it in again a moment later (per-request buffers come and go at
-  // every message), allocate large blocks from the heap rather than a fresh mmap each time, and
-  // few arenas. Measured on the gateway benchmark: ~8 % less CPU per fix (bench/RESULTS.md).
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  mallopt(M_TOP_PAD, 64 << 20);
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_ARENA_MAX, 4);
-
-  using smartbus::server::ServerOptions;
-  ServerOptions opt;
-  opt.gtfs = absl::GetFlag(FLAGS_gtfs);
-  if (opt.gtfs.empty()) {
-    std::fprintf(stderr, "smartbusd: --gtfs is required (a GTFS directory or .zip)\n");
-    return 2;
-  }
-  opt.listen = absl::GetFlag(FLAGS_listen);
-  opt.store_url = absl::GetFlag(FLAGS_redis);
-  const std::string clock = absl::GetFlag(FLAGS_clock);
-  if (clock != "wall" && clock != "fixes") {
-    std::fprintf(stderr, "smartbusd: --clock=%s: must be wall or fixes\n", clock.c_str());
-    return 2;
-  }
-  opt.clock_follows_fixes = clock == "fixes";
+// The options of the store, the shards and their engines, and the store writer.
+void EngineAndStoreFromFlags(smartbus::server::ServerOptions& opt) {
   opt.shards = absl::GetFlag(FLAGS_shards);
   opt.shard.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_shard_queue)));
   opt.writer.queue_capacity = static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_store_queue)));
@@ -262,19 +226,10 @@ int main(int argc, char** argv) {
   opt.store.positions_ttl_s = absl::GetFlag(FLAGS_positions_ttl_s);
   opt.store.vehicle_ttl_s = absl::GetFlag(FLAGS_vehicle_ttl_s);
   opt.store.visits_retention_s = absl::GetFlag(FLAGS_visits_retention_s);
-  opt.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
-  opt.reflection = absl::GetFlag(FLAGS_reflection);
-  const std::string log_format = absl::GetFlag(FLAGS_log_format);
-  if (log_format != "text" && log_format != "json") {
-    std::fprintf(stderr, "smartbusd: --log_format=%s: must be text or json\n", log_format.c_str());
-    return 2;
-  }
-  opt.logging.json = log_format == "json";
-  if (!smartbus::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &opt.logging.min_level)) {
-    std::fprintf(stderr, "smartbusd: --log_level=%s: must be debug, info, warn or error\n",
-                 absl::GetFlag(FLAGS_log_level).c_str());
-    return 2;
-  }
+}
+
+// HTTP server, its pages and its GTFS-Realtime feeds.
+void HttpFromFlags(smartbus::server::ServerOptions& opt) {
   opt.http.http.listen = absl::GetFlag(FLAGS_http_listen);
   opt.http.http.threads = std::clamp(absl::GetFlag(FLAGS_http_threads), 1, 1024);
   opt.http.http.max_queued_connections =
@@ -284,12 +239,13 @@ int main(int argc, char** argv) {
   opt.http.http.cors_origin = absl::GetFlag(FLAGS_http_cors_origin);
   opt.http.gtfs_rt_refresh_s = std::max(0, absl::GetFlag(FLAGS_gtfs_rt_refresh_s));
   opt.http.gtfs_rt_max_age_s = absl::GetFlag(FLAGS_gtfs_rt_max_age_s);
-  const std::string ack = absl::GetFlag(FLAGS_ack);
-  if (ack != "received" && ack != "persisted") {
-    std::fprintf(stderr, "smartbusd: --ack=%s: must be received or persisted\n", ack.c_str());
-    return 2;
-  }
-  opt.ack_persisted = ack == "persisted";
+  opt.http.pages.web_dir = absl::GetFlag(FLAGS_web_dir);
+  opt.http.pages.map_tiles_url = absl::GetFlag(FLAGS_map_tiles_url);
+  opt.http.pages.map_tiles_attribution = absl::GetFlag(FLAGS_map_tiles_attribution);
+}
+
+// Acknowledgements, tokens, TLS and the limits a hostile or broken client meets.
+void LimitsFromFlags(smartbus::server::ServerOptions& opt) {
   opt.auth.tokens_file = absl::GetFlag(FLAGS_tokens);
   opt.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   opt.tls_key_file = absl::GetFlag(FLAGS_tls_key);
@@ -302,9 +258,71 @@ int main(int argc, char** argv) {
   opt.max_request_bytes = static_cast<int>(
       std::clamp<int64_t>(absl::GetFlag(FLAGS_max_request_bytes), 1024, int64_t{1} << 30));
   opt.request_memory_bytes = std::max<int64_t>(16, absl::GetFlag(FLAGS_request_memory_mb)) << 20;
-  opt.http.pages.web_dir = absl::GetFlag(FLAGS_web_dir);
-  opt.http.pages.map_tiles_url = absl::GetFlag(FLAGS_map_tiles_url);
-  opt.http.pages.map_tiles_attribution = absl::GetFlag(FLAGS_map_tiles_attribution);
+}
+
+// The server's options from the flags; an error names the flag and what it must be.
+absl::StatusOr<smartbus::server::ServerOptions> OptionsFromFlags() {
+  smartbus::server::ServerOptions opt;
+  opt.gtfs = absl::GetFlag(FLAGS_gtfs);
+  if (opt.gtfs.empty())
+    return absl::InvalidArgumentError("--gtfs is required (a GTFS directory or .zip)");
+  opt.listen = absl::GetFlag(FLAGS_listen);
+  opt.store_url = absl::GetFlag(FLAGS_redis);
+  const std::string clock = absl::GetFlag(FLAGS_clock);
+  if (clock != "wall" && clock != "fixes")
+    return absl::InvalidArgumentError(absl::StrCat("--clock=", clock, ": must be wall or fixes"));
+  opt.clock_follows_fixes = clock == "fixes";
+  opt.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  opt.reflection = absl::GetFlag(FLAGS_reflection);
+  const std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "text" && log_format != "json")
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log_format=", log_format, ": must be text or json"));
+  opt.logging.json = log_format == "json";
+  if (!smartbus::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &opt.logging.min_level))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--log_level=", absl::GetFlag(FLAGS_log_level), ": must be debug, info, warn or error"));
+  const std::string ack = absl::GetFlag(FLAGS_ack);
+  if (ack != "received" && ack != "persisted")
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ack=", ack, ": must be received or persisted"));
+  opt.ack_persisted = ack == "persisted";
+  EngineAndStoreFromFlags(opt);
+  HttpFromFlags(opt);
+  LimitsFromFlags(opt);
+  return opt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the SmartBus server: tracks buses from GPS fixes and predicts arrivals over gRPC.\n"
+      "  smartbusd --gtfs FEED [--gtfs FEED...] [--listen HOST:PORT] [--redis URL] "
+      "[--clock wall|fixes]");
+  std::vector<std::string> expanded;
+  if (!ExpandArgs(argc, argv, &expanded)) return 2;
+  std::vector<char*> ptrs;
+  for (auto& s : expanded) ptrs.push_back(s.data());
+  absl::ParseCommandLine(static_cast<int>(ptrs.size()), ptrs.data());
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock-cycle detection
+  // on: a global graph updated on every lock gRPC takes. Off, as in a release build.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // glibc malloc for a long-running server: keep freed memory instead of trimming it back to
+  // the kernel and faulting it in again a moment later (per-request buffers come and go at
+  // every message), allocate large blocks from the heap rather than a fresh mmap each time, and
+  // few arenas. Measured on the gateway benchmark: ~8 % less CPU per fix (bench/RESULTS.md).
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_ARENA_MAX, 4);
+
+  auto options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "smartbusd: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  const smartbus::server::ServerOptions& opt = *options;
 
   // Signals are taken by one thread with sigwait: block them before any thread starts.
   sigset_t set;
