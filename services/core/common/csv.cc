@@ -145,6 +145,19 @@ bool ParseDouble(absl::string_view s, double* out) {
   return true;
 }
 
+void AppendCsvField(absl::string_view value, std::string* out) {
+  if (value.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    out->append(value.data(), value.size());
+    return;
+  }
+  out->push_back('"');
+  for (char c : value) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
 std::string Abbreviate(absl::string_view value, size_t max_bytes) {
   if (value.size() <= max_bytes) return std::string(value);
   size_t cut = max_bytes;

@@ -110,6 +110,10 @@ bool ParseDouble(absl::string_view s, double* out);
 // or request must not put megabytes into a log line or a gRPC status).
 std::string Abbreviate(absl::string_view value, size_t max_bytes = 64);
 
+// Appends `value` to `out` as one CSV field (RFC 4180): as is, or in double quotes (inner quotes
+// doubled) when it holds a comma, a quote or a line break.
+void AppendCsvField(absl::string_view value, std::string* out);
+
 // Counts '\n' in the buffer (an upper bound on records, for reserve()).
 size_t CountLines(const char* data, size_t size);
 

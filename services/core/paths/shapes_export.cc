@@ -23,19 +23,6 @@ constexpr const char* kCopiedFiles[] = {
     "stop_areas.txt",    "networks.txt",    "route_networks.txt", "timeframes.txt",
     "booking_rules.txt", "location_groups.txt", "location_group_stops.txt"};
 
-void AppendField(std::string* out, absl::string_view v) {
-  if (v.find_first_of(",\"\r\n") == absl::string_view::npos) {
-    out->append(v.data(), v.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : v) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
@@ -62,14 +49,14 @@ absl::StatusOr<std::string> RewriteTrips(const gtfs_internal::FeedSource& src,
   std::string out;
   for (size_t i = 0; i < header.size(); ++i) {
     if (i) out.push_back(',');
-    AppendField(&out, header[i]);
+    AppendCsvField(header[i], &out);
   }
   out.push_back('\n');
   while (r.Next()) {
     auto it = trip_shape.find(r.Trimmed(trip_col));
     for (int i = 0; i < static_cast<int>(header.size()); ++i) {
       if (i) out.push_back(',');
-      AppendField(&out, i == shape_col && it != trip_shape.end() ? it->second : r.Field(i));
+      AppendCsvField(i == shape_col && it != trip_shape.end() ? it->second : r.Field(i), &out);
     }
     out.push_back('\n');
   }
@@ -81,7 +68,7 @@ std::string ShapesText(const Network& net, const std::vector<LearnedPath>& paths
   auto add = [&](const std::string& id, const std::vector<LatLon>& pts,
                  const std::vector<float>* dist) {
     for (size_t i = 0; i < pts.size(); ++i) {
-      AppendField(&out, id);
+      AppendCsvField(id, &out);
       absl::StrAppendFormat(&out, ",%.6f,%.6f,%zu,", pts[i].lat, pts[i].lon, i + 1);
       if (dist && dist->size() == pts.size()) absl::StrAppendFormat(&out, "%g", (*dist)[i]);
       out.push_back('\n');

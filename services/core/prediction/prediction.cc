@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/csv.h"
 
 namespace smartbus {
 
@@ -19,19 +20,6 @@ absl::string_view PredictionSourceName(PredictionSource s) {
 
 namespace {
 
-void AppendField(absl::string_view s, std::string* out) {
-  if (s.find_first_of(",\"\n\r") == absl::string_view::npos) {
-    out->append(s.data(), s.size());
-    return;
-  }
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 void AppendTime(int64_t t, std::string* out) {
   if (t != kNoTime) absl::StrAppend(out, t);
 }
@@ -41,11 +29,11 @@ void AppendTime(int64_t t, std::string* out) {
 void AppendPredictionCsvRow(const Network& network, const Prediction& p, std::string* out) {
   const GtfsFeed& feed = network.feed();
   absl::StrAppend(out, p.made_at_s, ",");
-  AppendField(p.vehicle_id, out);
+  AppendCsvField(p.vehicle_id, out);
   out->push_back(',');
-  if (p.trip < feed.trips.size()) AppendField(feed.trips[p.trip].id, out);
+  if (p.trip < feed.trips.size()) AppendCsvField(feed.trips[p.trip].id, out);
   out->push_back(',');
-  if (p.stop < feed.stops.size()) AppendField(feed.stops[p.stop].id, out);
+  if (p.stop < feed.stops.size()) AppendCsvField(feed.stops[p.stop].id, out);
   absl::StrAppend(out, ",", p.stop_sequence, ",", p.predicted_arrival_s, ",");
   AppendTime(p.p10_s, out);
   out->push_back(',');

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/csv.h"
 #include "absl/strings/str_format.h"
 
 namespace smartbus {
@@ -281,13 +282,9 @@ void AssignBlocks(const std::string& prefix, std::vector<TripOut*> trips, int* n
 
 // --- Output ----------------------------------------------------------------------------------
 std::string Csv(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
+  std::string out;
+  AppendCsvField(s, &out);
+  return out;
 }
 
 absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
