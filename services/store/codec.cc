@@ -32,6 +32,8 @@ bool ParseFloating(absl::string_view s, T* v) {
   return ParseChars(s, v);
 }
 
+}  // namespace
+
 void AppendEscaped(std::string* out, absl::string_view s) {
   // Ids almost never hold a tab, newline or backslash: append runs without one whole.
   while (!s.empty()) {
@@ -66,8 +68,6 @@ bool Unescape(absl::string_view s, std::string* out) {
   }
   return true;
 }
-
-}  // namespace
 
 void AppendNumber(std::string* out, double v) {
   if (std::isnan(v)) {

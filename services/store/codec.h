@@ -9,10 +9,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/core/service_changes/service_changes.h"
 #include "services/core/tracking/types.h"
 #include "services/store/store.h"
 
 namespace smartbus::store_codec {
+
+// Appends `s` with tab, newline and backslash escaped as \t, \n, \\ (so it can be a field of a
+// tab-separated line); Unescape reverses it (false on a malformed escape).
+void AppendEscaped(std::string* out, absl::string_view s);
+bool Unescape(absl::string_view s, std::string* out);
 
 // Appends the shortest round-trip text of a number.
 void AppendNumber(std::string* out, double v);
@@ -79,5 +85,18 @@ absl::StatusOr<LearnedPath> DecodeLearnedPath(absl::string_view s, absl::string_
 // Sorts positions by timestamp_s (stable: ties keep append order) and keeps the first of each
 // timestamp (a batch retried after a partial failure may have appended some fixes twice).
 void SortAndDedupePositions(std::vector<Fix>* fixes);
+
+// Service changes (services/core/service_changes/service_changes.h) as text, one record per
+// value, one line per part, fields tab-separated and escaped as above (deploy/REDIS_KEYS.md):
+//   trip change: "trip\t<source>\t<trip_id>\t<service_date>\t<cancelled 0|1>\t<updated_s>\t<reason>"
+//                then one "skip\t<stop_id>\t<stop_sequence>" line per skipped stop;
+//   alert:       "alert\t<source>\t<id>\t<cause>\t<effect>\t<severity>\t<created_s>", then
+//                "period\t<start_s>\t<end_s>", "entity\t<agency>\t<route>\t<trip>\t<stop>",
+//                "header|description|url\t<language>\t<text>" lines.
+std::string EncodeTripChange(const TripChange& t);
+std::string EncodeAlert(const Alert& a);
+// DATA_LOSS naming the line when the text is not such a record.
+absl::StatusOr<TripChange> DecodeTripChange(absl::string_view s);
+absl::StatusOr<Alert> DecodeAlert(absl::string_view s);
 
 }  // namespace smartbus::store_codec

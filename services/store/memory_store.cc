@@ -204,4 +204,29 @@ absl::StatusOr<std::vector<LearnedPath>> MemoryStore::ListLearnedPaths() {
   return out;
 }
 
+absl::Status MemoryStore::ApplyServiceChanges(const ServiceChangeDiff& diff) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const TripChange& t : diff.put_trips) trip_changes_[t.Key()] = store_codec::EncodeTripChange(t);
+  for (const Alert& a : diff.put_alerts) alerts_[a.Key()] = store_codec::EncodeAlert(a);
+  for (const std::string& k : diff.delete_trips) trip_changes_.erase(k);
+  for (const std::string& k : diff.delete_alerts) alerts_.erase(k);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoredServiceChanges> MemoryStore::ListServiceChanges() {
+  StoredServiceChanges out;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [k, v] : trip_changes_) {
+    auto t = store_codec::DecodeTripChange(v);
+    if (t.ok()) out.trips.push_back(*std::move(t));
+    else out.undecodable.push_back(std::string(t.status().message()));
+  }
+  for (const auto& [k, v] : alerts_) {
+    auto a = store_codec::DecodeAlert(v);
+    if (a.ok()) out.alerts.push_back(*std::move(a));
+    else out.undecodable.push_back(std::string(a.status().message()));
+  }
+  return out;
+}
+
 }  // namespace smartbus

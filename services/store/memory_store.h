@@ -35,6 +35,8 @@ class MemoryStore : public Store {
   absl::StatusOr<std::vector<DrivingDay>> ReadDrivingDays(absl::string_view vehicle_id) override;
   absl::Status PutLearnedPath(const LearnedPath& path) override;
   absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() override;
+  absl::Status ApplyServiceChanges(const ServiceChangeDiff& diff) override;
+  absl::StatusOr<StoredServiceChanges> ListServiceChanges() override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;
   StoreHealth Health() override { return {}; }
   std::string Describe() const override { return "memory"; }
@@ -59,6 +61,9 @@ class MemoryStore : public Store {
   // Per vehicle: alarm events by time, driving seconds by day.
   absl::flat_hash_map<std::string, std::multimap<int64_t, ConditionEvent>> events_;
   absl::flat_hash_map<std::string, std::map<int32_t, int64_t>> driving_;
+  // Service changes, encoded as in Redis (so both stores share the codec), by key.
+  std::map<std::string, std::string> trip_changes_;
+  std::map<std::string, std::string> alerts_;
 };
 
 }  // namespace smartbus

@@ -1140,4 +1140,72 @@ absl::Status RedisStore::DeleteAllKeys() {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Service changes: two hashes, "<prefix>trip_changes" and "<prefix>alerts", field = the
+// record's key (TripChange::Key / Alert::Key), value = its encoding (codec.h).
+
+absl::Status RedisStore::ApplyServiceChanges(const ServiceChangeDiff& diff) {
+  if (diff.empty()) return absl::OkStatus();
+  const std::string trips_key = absl::StrCat(options_.key_prefix, "trip_changes");
+  const std::string alerts_key = absl::StrCat(options_.key_prefix, "alerts");
+  RedisPipeline p;
+  for (const TripChange& t : diff.put_trips) {
+    p.Begin(4);
+    p.Arg("HSET");
+    p.Arg(trips_key);
+    p.Arg(t.Key());
+    p.Arg(store_codec::EncodeTripChange(t));
+  }
+  for (const Alert& a : diff.put_alerts) {
+    p.Begin(4);
+    p.Arg("HSET");
+    p.Arg(alerts_key);
+    p.Arg(a.Key());
+    p.Arg(store_codec::EncodeAlert(a));
+  }
+  for (const auto& [key, fields] : {std::pair{&trips_key, &diff.delete_trips},
+                                    std::pair{&alerts_key, &diff.delete_alerts}}) {
+    if (fields->empty()) continue;
+    p.Begin(2 + int(fields->size()));
+    p.Arg("HDEL");
+    p.Arg(*key);
+    for (const std::string& f : *fields) p.Arg(f);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  return RunLocked(p, nullptr);
+}
+
+absl::StatusOr<StoredServiceChanges> RedisStore::ListServiceChanges() {
+  StoredServiceChanges out;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const char* kind : {"trip_changes", "alerts"}) {
+    const std::string key = absl::StrCat(options_.key_prefix, kind);
+    auto r = CommandLocked({"HGETALL", key});
+    if (!r.ok()) return r.status();
+    const redisReply* arr = r->get();
+    if (arr->type != REDIS_REPLY_ARRAY)
+      return absl::DataLossError(absl::StrCat("redis key ", key, ": not a hash"));
+    for (size_t i = 0; i + 1 < arr->elements; i += 2) {
+      const absl::string_view field = Str(arr->element[i]);
+      const absl::string_view value = Str(arr->element[i + 1]);
+      absl::Status bad;
+      if (kind[0] == 't') {
+        auto t = store_codec::DecodeTripChange(value);
+        if (t.ok()) out.trips.push_back(*std::move(t)); else bad = t.status();
+      } else {
+        auto a = store_codec::DecodeAlert(value);
+        if (a.ok()) out.alerts.push_back(*std::move(a)); else bad = a.status();
+      }
+      if (!bad.ok())
+        out.undecodable.push_back(absl::StrCat("redis ", key, " field \"", field, "\": ",
+                                               bad.message()));
+    }
+  }
+  std::sort(out.trips.begin(), out.trips.end(),
+            [](const TripChange& a, const TripChange& b) { return a.Key() < b.Key(); });
+  std::sort(out.alerts.begin(), out.alerts.end(),
+            [](const Alert& a, const Alert& b) { return a.Key() < b.Key(); });
+  return out;
+}
+
 }  // namespace smartbus

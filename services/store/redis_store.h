@@ -65,6 +65,8 @@ class RedisStore : public Store {
   absl::StatusOr<std::string> GetModel(absl::string_view name) override;
   absl::Status PutLearnedPath(const LearnedPath& path) override;
   absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() override;
+  absl::Status ApplyServiceChanges(const ServiceChangeDiff& diff) override;
+  absl::StatusOr<StoredServiceChanges> ListServiceChanges() override;
   absl::Status Apply(absl::Span<const StoreChange> changes) override;
   // Pings the server (connecting first if needed).
   StoreHealth Health() override;

@@ -47,6 +47,7 @@
 #include "absl/types/span.h"
 #include "services/core/condition/condition.h"
 #include "services/core/paths/learned_path.h"
+#include "services/core/service_changes/service_changes.h"
 #include "services/core/tracking/types.h"
 
 namespace smartbus {
@@ -87,6 +88,15 @@ struct ModelBlob {
 // replaces).
 using StoreChange =
     std::variant<VehicleRecord, Fix, StopVisitRecord, ModelBlob, ConditionEvent, DrivingDay>;
+
+// The stored service changes (cancellations, skipped stops, alerts), as read back at start.
+struct StoredServiceChanges {
+  std::vector<TripChange> trips;  // sorted by TripChange::Key()
+  std::vector<Alert> alerts;      // sorted by Alert::Key()
+  // One message per stored record that could not be decoded (named by its key); those records
+  // are left out, not fatal.
+  std::vector<std::string> undecodable;
+};
 
 // Health of a store or of the writer in front of it.
 struct StoreHealth {
@@ -178,6 +188,14 @@ class Store {
   virtual absl::Status PutLearnedPath(const LearnedPath& path) = 0;
   // Every stored learned path, sorted by key. Empty when none.
   virtual absl::StatusOr<std::vector<LearnedPath>> ListLearnedPaths() = 0;
+
+  // --- Service changes (services/core/service_changes/service_changes.h). Rare writes (operator
+  //     calls, a GTFS-RT feed's changes), made directly, not through the StoreWriter. ---
+  // Writes the records of diff.put_* (replacing those with the same key) and deletes the keys
+  // of diff.delete_* (a missing key is not an error). Redis: one pipeline. Safe to repeat.
+  virtual absl::Status ApplyServiceChanges(const ServiceChangeDiff& diff) = 0;
+  // Every stored trip change and alert.
+  virtual absl::StatusOr<StoredServiceChanges> ListServiceChanges() = 0;
 
   // Applies many changes at once (Redis: one pipeline). Either every change was applied and OK
   // is returned, or an error is returned and any subset may have been applied: applying the

@@ -91,6 +91,12 @@ struct MemoryFactory {
         return s->ReadDrivingDays(id);
       }
       absl::Status Apply(absl::Span<const StoreChange> c) override { return s->Apply(c); }
+      absl::Status ApplyServiceChanges(const ServiceChangeDiff& d) override {
+        return s->ApplyServiceChanges(d);
+      }
+      absl::StatusOr<StoredServiceChanges> ListServiceChanges() override {
+        return s->ListServiceChanges();
+      }
       StoreHealth Health() override { return s->Health(); }
       std::string Describe() const override { return s->Describe(); }
     };
@@ -577,6 +583,54 @@ TYPED_TEST(StoreContractTest, LearnedPathsRoundTripAndAPutReplaces) {
   ExpectSamePath((*got)[0], Path("R1", 0));
   ExpectSamePath((*got)[1], again);
   ExpectSamePath((*got)[2], empty);
+}
+
+TYPED_TEST(StoreContractTest, ServiceChangesRoundTripReplaceAndDelete) {
+  auto store = this->Open();
+  auto empty = store->ListServiceChanges();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->trips.empty() && empty->alerts.empty());
+
+  TripChange cancel{"operator", "T\t1", 20260216, true, {}, "driver\nill", 1771257000};
+  TripChange skip{"gtfs-rt:agency", "T2", 0, false, {{"S1", 0}, {"", 7}}, "", 5};
+  Alert a;
+  a.source = "operator";
+  a.id = "detour-1";
+  a.active_periods = {{1771250000, 0}, {0, 1771260000}};
+  a.informed = {{"", "C53", "", ""}, {"", "", "", "stop\t9"}};
+  a.cause = 10;
+  a.effect = 4;
+  a.severity = 3;
+  a.header = {{"en", "Detour on C53"}, {"es", "Desvío en C53"}};
+  a.description = {{"en", "line 1\nline 2 with a \\ backslash"}};
+  a.url = {{"", "https://example.com/detour"}};
+  a.created_s = 1771250001;
+  ServiceChangeDiff put;
+  put.put_trips = {cancel, skip};
+  put.put_alerts = {a};
+  ASSERT_TRUE(store->ApplyServiceChanges(put).ok());
+  ASSERT_TRUE(store->ApplyServiceChanges(put).ok());  // repeated: same result
+
+  auto reopened = this->Open();
+  auto got = reopened->ListServiceChanges();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->undecodable.empty());
+  ASSERT_EQ(got->trips.size(), 2u);
+  // Sorted by key: "gtfs-rt:agency|T2|0" < "operator|T\t1|20260216".
+  EXPECT_EQ(got->trips[0], skip);
+  EXPECT_EQ(got->trips[1], cancel);
+  ASSERT_EQ(got->alerts.size(), 1u);
+  EXPECT_EQ(got->alerts[0], a);
+
+  ServiceChangeDiff del;
+  del.delete_trips = {cancel.Key(), "operator|never-stored|0"};
+  del.delete_alerts = {a.Key()};
+  ASSERT_TRUE(store->ApplyServiceChanges(del).ok());
+  got = reopened->ListServiceChanges();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->trips.size(), 1u);
+  EXPECT_EQ(got->trips[0], skip);
+  EXPECT_TRUE(got->alerts.empty());
 }
 
 TYPED_TEST(StoreContractTest, WriterPersistsEverythingAndRecoveryReadsItBack) {
