@@ -82,6 +82,10 @@ void PrintBoard(const pb::ArrivalsBoard& b) {
   std::printf("%s  %s%s  at %s%s\n", b.stop_id().c_str(), b.stop_name().c_str(),
               b.stop_code().empty() ? "" : absl::StrCat(" (code ", b.stop_code(), ")").c_str(),
               ClockTime(b.now()).c_str(), b.heartbeat() ? "  (no change)" : "");
+  for (const pb::ServiceAlert& al : b.alerts())
+    std::printf("  ALERT %s\n", al.header_text().translations_size()
+                                   ? al.header_text().translations(0).text().c_str()
+                                   : al.alert_id().c_str());
   if (b.arrivals_size() == 0) {
     std::printf("  no arrivals in the window\n");
     return;
@@ -91,6 +95,8 @@ void PrintBoard(const pb::ArrivalsBoard& b) {
   for (const pb::Arrival& a : b.arrivals()) {
     const int64_t in_s = a.predicted_arrival() - b.now();
     std::string in = in_s <= 30 ? "due" : absl::StrCat(in_s / 60, " min");
+    if (a.status() == pb::ARRIVAL_STATUS_CANCELLED) in = "CANCELLED";
+    if (a.status() == pb::ARRIVAL_STATUS_SKIPPED) in = "SKIPS";
     std::string away;
     if (a.live()) {
       away = Distance(a.distance_m());

@@ -28,6 +28,13 @@ int RunStatus(int argc, char** argv);    // smartbus status
 int RunPush(int argc, char** argv);
 int RunPlan(int argc, char** argv);      // smartbus plan FROM TO [--at|--by TIME] [--json]      // smartbus push --positions CSV --speed X [--batch N]
 
+// Service changes (client_changes.cc).
+int RunCancel(int argc, char** argv);     // smartbus cancel TRIP_ID [--stop S] [--date D]
+int RunRestore(int argc, char** argv);    // smartbus restore TRIP_ID [--stop S] [--date D]
+int RunAlertPost(int argc, char** argv);  // smartbus alert post --header TEXT --route R ...
+int RunAlertEnd(int argc, char** argv);   // smartbus alert end ALERT_ID
+int RunAlertList(int argc, char** argv);  // smartbus alert list
+
 // Clients of smartbusd's AnalyticsService (analytics_client.cc); --json prints the shape of
 // `smartbus report --json`.
 int RunAnalyticsRoutes(int argc, char** argv);      // smartbus analytics routes [--route R] ...

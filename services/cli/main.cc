@@ -65,6 +65,14 @@ const Command kCommands[] = {
                            "accuracy by horizon and route", smartbus::cli::RunAnalyticsAccuracy, 2},
     {"push", "--positions CSV [--speed X] [--batch N]  replay fixes into a running server",
      smartbus::cli::RunPush, 1},
+    {"cancel", "TRIP_ID [--stop S] [--stop-sequence N] [--date YYYYMMDD] [--reason T]  cancel a "
+               "trip (or skip one stop)", smartbus::cli::RunCancel, 1},
+    {"restore", "TRIP_ID [--stop S] [--stop-sequence N] [--date YYYYMMDD]  undo a cancel",
+     smartbus::cli::RunRestore, 1},
+    {"alert post", "--header [LANG:]TEXT [--route R] [--stop S] [--trip T] [--start T --end T] "
+                   "...  post a rider alert", smartbus::cli::RunAlertPost, 2},
+    {"alert end", "ALERT_ID  end an alert", smartbus::cli::RunAlertEnd, 2},
+    {"alert list", "  alerts and trip changes in force", smartbus::cli::RunAlertList, 2},
 };
 
 void Usage() {

@@ -48,6 +48,13 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
   const int64_t from_s = now_s - q.grace_s;
   const int64_t to_s = now_s + q.horizon_s;
 
+  const std::shared_ptr<const ServiceChangeSet> changes = view.changes();
+  const std::string& stop_id = feed.stops[q.stop].id;
+  auto status_of = [&](uint32_t trip, int32_t date, uint32_t stop_sequence) {
+    if (changes->trips().empty()) return StopStatus::kScheduled;
+    return changes->TripStatus(feed.trips[trip].id, date, stop_id, stop_sequence);
+  };
+
   // Live: vehicles registered at the stop.
   std::vector<std::pair<uint32_t, int32_t>> covered;  // (trip, service_date) with a vehicle
   auto slots = view.stops[q.stop].vehicles.load(std::memory_order_acquire);
@@ -60,11 +67,14 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
       if (e.stop != q.stop) continue;
       if (e.trip >= feed.trips.size()) continue;
       if (q.route != kNoIndex && feed.trips[e.trip].route != q.route) continue;
-      covered.emplace_back(e.trip, st.service_date);
-      if (e.predicted_arrival_s < from_s || e.predicted_arrival_s > to_s) continue;
       const GtfsTrip& trip = feed.trips[e.trip];
       if (e.stop_index >= trip.num_stop_times) continue;
       const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + e.stop_index];
+      const StopStatus status = status_of(e.trip, st.service_date, stt.stop_sequence);
+      if (status == StopStatus::kCancelled) continue;  // the timetable row says so below
+      covered.emplace_back(e.trip, st.service_date);
+      if (status == StopStatus::kSkipped && q.live_only) continue;
+      if (e.predicted_arrival_s < from_s || e.predicted_arrival_s > to_s) continue;
       ArrivalRow r;
       r.trip = e.trip;
       r.service_date = st.service_date;
@@ -88,6 +98,7 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
       r.vehicle_at_layover = st.state == MatchState::kLayover;
       r.pickup_type = stt.pickup_type;
       r.drop_off_type = stt.drop_off_type;
+      r.status = status;
       rows.push_back(std::move(r));
     }
   }
@@ -113,6 +124,7 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
           if (std::find(covered.begin(), covered.end(), std::make_pair(t, dates[d])) !=
               covered.end())
             continue;
+          const StopStatus status = status_of(t, dates[d], stt.stop_sequence);
           ArrivalRow r;
           r.trip = t;
           r.service_date = dates[d];
@@ -127,6 +139,7 @@ std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuer
           r.source = PredictionSource::kSchedule;
           r.pickup_type = stt.pickup_type;
           r.drop_off_type = stt.drop_off_type;
+          r.status = status;
           rows.push_back(std::move(r));
         }
       }

@@ -46,9 +46,16 @@ struct ArrivalRow {
   bool vehicle_at_layover = false;
   uint8_t pickup_type = 0;             // GTFS, at this stop of the trip
   uint8_t drop_off_type = 0;
+  // Service changes (view.service_changes): a cancelled trip is never live (its row, if shown,
+  // is the timetable's); a skipped stop keeps its prediction.
+  StopStatus status = StopStatus::kScheduled;
 };
 
 // Soonest first, at most q.limit rows. `view.network` is the network the indices refer to.
+// Service changes in view.service_changes apply: a cancelled trip gets no live row (a bus
+// reporting it is ignored here); with q.live_only the rows of cancelled trips and skipped stops
+// are left out, otherwise they are listed with their status (cancelled ones at the scheduled
+// time).
 std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuery& q,
                                         int64_t now_s);
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/server/service_changes_convert.h"
 
 namespace smartbus::server {
 namespace {
@@ -273,6 +274,7 @@ void ArrivalToProto(const Network& net, const ArrivalRow& r, pb::Arrival* out) {
   out->set_vehicle_at_layover(r.vehicle_at_layover);
   out->set_pickup_type(r.pickup_type);
   out->set_drop_off_type(r.drop_off_type);
+  out->set_status(StatusToProto(r.status));
 }
 
 absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,
@@ -317,8 +319,12 @@ void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, uin
   out->set_version(version);
   out->set_heartbeat(heartbeat);
   out->set_time_zone(net.time_zone().name());
-  for (const ArrivalRow& r : ComputeArrivals(view, q, now_s))
+  std::vector<uint32_t> trips;
+  for (const ArrivalRow& r : ComputeArrivals(view, q, now_s)) {
     ArrivalToProto(net, r, out->add_arrivals());
+    trips.push_back(r.trip);
+  }
+  AddBoardAlerts(net, q.stop, trips, *view.changes(), now_s, out);
 }
 
 }  // namespace smartbus::server

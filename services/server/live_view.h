@@ -9,7 +9,8 @@
 //   StopSlot         per stop of the network: the vehicles with a prediction at the stop
 //                    (copy-on-write list, swapped atomically) and when it last changed; the
 //                    stop's version is computed from those stamps by the reader.
-//   LiveView         the network plus its StopSlots; replaced as a whole on a GTFS reload.
+//   LiveView         the network plus its StopSlots and the service changes in force
+//                    (cancellations, alerts); replaced as a whole on a GTFS reload.
 //
 // Readers never wait on the per-fix path: they load shared_ptrs and read immutable data.
 
@@ -28,6 +29,7 @@
 #include "services/core/network/network.h"
 #include "services/core/condition/condition.h"
 #include "services/core/prediction/prediction.h"
+#include "services/core/service_changes/service_changes.h"
 #include "services/core/tracking/types.h"
 
 namespace smartbus::server {
@@ -143,14 +145,24 @@ struct LiveView {
         watchers_(new std::atomic<int32_t>[stops.size()]()) {}
   std::shared_ptr<const Network> network;
   std::vector<StopSlot> stops;  // indexed by stop index of `network`
+  // The service changes in force (cancelled trips, skipped stops, alerts), by string ids; the
+  // server's ServiceChangeKeeper swaps a new snapshot in on every edit (and into a new view on
+  // a reload). Never null.
+  std::atomic<std::shared_ptr<const ServiceChangeSet>> service_changes{
+      std::make_shared<const ServiceChangeSet>()};
+  std::shared_ptr<const ServiceChangeSet> changes() const {
+    return service_changes.load(std::memory_order_acquire);
+  }
 
   // The version of a stop's live predictions: increases whenever one of them changes (a vehicle
   // registered at the stop publishes, or one is added or removed). The maximum of change stamps,
-  // computed by the reader, so the per-fix path writes nothing per predicted stop.
+  // computed by the reader, so the per-fix path writes nothing per predicted stop. A service
+  // change (any stop) also moves every stop's version: boards show cancellations and alerts.
   uint64_t StopVersion(uint32_t stop) const {
     const StopSlot& s = stops[stop];
     auto list = s.vehicles.load(std::memory_order_acquire);
-    uint64_t v = s.membership_stamp.load(std::memory_order_acquire);
+    uint64_t v = std::max(s.membership_stamp.load(std::memory_order_acquire),
+                          changes()->version());
     for (const VehicleSlot* slot : *list) {
       auto snap = slot->snapshot.load(std::memory_order_acquire);
       if (snap) v = std::max(v, snap->stamp);

@@ -11,6 +11,7 @@
 #include "services/server/grpc_util.h"
 #include "services/server/auth.h"
 #include "services/server/server.h"
+#include "services/server/service_changes_rpc.h"
 #include "services/server/watch_hub.h"
 #include "smartbus/v1/operator.grpc.pb.h"
 
@@ -114,6 +115,34 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         absl::StrCat("smartbus layered predictor: ", segments, " segments learned");
     resp->set_model(summary);
     resp->set_model_observations(segments);
+    return Reply(ctx, absl::OkStatus());
+  }
+
+  // Service changes: service_changes_rpc.h.
+  grpc::ServerUnaryReactor* CancelTrip(grpc::CallbackServerContext* ctx,
+                                       const pb::CancelTripRequest* req,
+                                       pb::TripChangeResponse* resp) override {
+    return Reply(ctx, CancelTripCall(*server_, *req, resp));
+  }
+  grpc::ServerUnaryReactor* RestoreTrip(grpc::CallbackServerContext* ctx,
+                                        const pb::RestoreTripRequest* req,
+                                        pb::TripChangeResponse* resp) override {
+    return Reply(ctx, RestoreTripCall(*server_, *req, resp));
+  }
+  grpc::ServerUnaryReactor* PostAlert(grpc::CallbackServerContext* ctx,
+                                      const pb::PostAlertRequest* req,
+                                      pb::PostAlertResponse* resp) override {
+    return Reply(ctx, PostAlertCall(*server_, *req, resp));
+  }
+  grpc::ServerUnaryReactor* EndAlert(grpc::CallbackServerContext* ctx,
+                                     const pb::EndAlertRequest* req,
+                                     pb::EndAlertResponse* resp) override {
+    return Reply(ctx, EndAlertCall(*server_, *req, resp));
+  }
+  grpc::ServerUnaryReactor* ListServiceChanges(grpc::CallbackServerContext* ctx,
+                                               const pb::ListServiceChangesRequest*,
+                                               pb::ListServiceChangesResponse* resp) override {
+    ListServiceChangesCall(*server_, resp);
     return Reply(ctx, absl::OkStatus());
   }
 

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -96,6 +97,10 @@ absl::Status SmartbusServer::Init() {
   if (options_.ack_persisted) wo.position_window = absl::ZeroDuration();  // FIFO: see WhenApplied
   wo.on_health_change = [this](const StoreHealth& h) { SetStorageServing(h.serving, h.reason); };
   writer_ = std::make_unique<StoreWriter>(store_.get(), wo);
+  service_changes_ = std::make_unique<ServiceChangeKeeper>(
+      store_.get(),
+      [this](std::shared_ptr<const ServiceChangeSet> set) { PublishServiceChanges(set); },
+      [this](const std::string& line) { Log(line); });
 
   shared_.writer = writer_.get();
   shared_.clock = &clock_;
@@ -108,6 +113,9 @@ absl::Status SmartbusServer::Init() {
   StoreHealth h = store_->Health();
   SetStorageServing(h.serving, h.reason);
   if (auto st = Recover(); !st.ok()) return st;
+  if (auto st = service_changes_->Recover(); !st.ok())
+    Log(absl::StrCat("service changes: cannot read them from the store (", st.message(),
+                     "): starting with none; the store is rewritten when it answers"));
   IngestOptions io;
   io.max_batch = options_.max_batch;
   io.store_queue_capacity = options_.writer.queue_capacity;
@@ -377,7 +385,10 @@ absl::Status SmartbusServer::Reload() {
       Log(absl::StrCat("reload: shard ", sh->index(), " model carry-over: ",
                        model_status.message()));
   }
+  view->service_changes.store(service_changes_->Current(), std::memory_order_release);
   shared_.view.store(view, std::memory_order_release);
+  // An edit made while the new view was built went to the old one: carry the newest over.
+  view->service_changes.store(service_changes_->Current(), std::memory_order_release);
   feeds_loaded_s_ = absl::ToUnixSeconds(absl::Now());
   Log(absl::StrCat("reloaded: ", (*net)->feed().routes.size(), " routes, ",
                    (*net)->feed().stops.size(), " stops, ", paths_used, " learned paths; ",
@@ -418,6 +429,15 @@ void SmartbusServer::MonitorStorage() {
       SavePaths();
       next_paths_save = absl::Now() + options_.shard.model_save_interval;
     }
+    // Service changes: prune what is over (trips of days before yesterday), retry the store.
+    if (const int64_t now = Now(); now > 0) {
+      const absl::CivilDay today =
+          absl::ToCivilDay(absl::FromUnixSeconds(now), view()->network->time_zone());
+      const absl::CivilDay keep_from = today - 1;
+      service_changes_->Tick(static_cast<int32_t>(keep_from.year() * 10000 +
+                                                  keep_from.month() * 100 + keep_from.day()),
+                             now);
+    }
     lock.lock();
   }
 }
@@ -452,6 +472,17 @@ std::vector<LearnedPath> SmartbusServer::SavePaths() {
   }
   paths_confident_ = confident;
   return paths;
+}
+
+void SmartbusServer::PublishServiceChanges(std::shared_ptr<const ServiceChangeSet> set) {
+  auto v = view();
+  const bool trips_changed = v->changes()->trips() != set->trips();
+  v->service_changes.store(std::move(set), std::memory_order_release);
+  // Predictions are made again at once for every vehicle: a cancelled trip loses them, a
+  // restored one gets them back without waiting for its bus's next fix.
+  if (trips_changed)
+    for (auto& sh : shards_) sh->RunOnShard([](Shard& s) { s.RepublishAll(); });
+  if (shared_.poke_watchers) shared_.poke_watchers();
 }
 
 std::vector<std::shared_ptr<const VehicleSnapshot>> SmartbusServer::AllVehicles() const {

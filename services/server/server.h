@@ -31,6 +31,7 @@
 #include "services/server/http/frontend.h"
 #include "services/server/live_view.h"
 #include "services/server/log.h"
+#include "services/server/service_changes_keeper.h"
 #include "services/server/shard.h"
 #include "services/store/store.h"
 #include "services/store/store_writer.h"
@@ -161,6 +162,12 @@ class SmartbusServer {
   int64_t feeds_loaded_s() const { return feeds_loaded_s_.load(); }
   uint64_t recovered_vehicles() const { return recovered_vehicles_; }
   uint64_t fixes_received() const { return ingest_->fixes_received(); }
+  // Cancelled trips, skipped stops and alerts in force (operator calls, GTFS-RT feeds), with
+  // their persistence. Readers: service_changes().Current() — a ServiceChangeSet with
+  // alerts(), trips(), TripStatus(trip_id, service_date, stop_id, stop_sequence),
+  // AlertsFor(...) — or view()->changes(), the same snapshot.
+  // Thread-safe inside, so reachable from the const server the services hold.
+  ServiceChangeKeeper& service_changes() const { return *service_changes_; }
   // Every vehicle snapshot (unordered).
   std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
   // One event, one line (info, or the level given); WriteLimited for events that can flood.
@@ -185,6 +192,8 @@ class SmartbusServer {
   // Replays the stored recent positions of `ids` into `shard` (on its thread).
   void WarmupFromStore(Shard& shard, const std::vector<std::pair<std::string, int64_t>>& ids);
   void MonitorStorage();
+  // Puts a new service-change snapshot into the live view and wakes the display boards.
+  void PublishServiceChanges(std::shared_ptr<const ServiceChangeSet> set);
   void SetStorageServing(bool serving, const std::string& reason);
 
   const ServerOptions options_;
@@ -193,6 +202,7 @@ class SmartbusServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<StoreWriter> writer_;
   std::unique_ptr<Authorizer> auth_;
+  std::unique_ptr<ServiceChangeKeeper> service_changes_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<ServiceSet> services_;

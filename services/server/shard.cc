@@ -288,7 +288,19 @@ void Shard::ScoreVisit(const StopVisit& v, bool own) {
 
 void Shard::Publish(const VehicleState& state, bool force) {
   predictor_->Predict(state, &predictions_);
-  if (!force) ScorePredictions();  // every update's, as `smartbus replay --report`
+  // No predictions for a cancelled trip (a bus still reporting it would be a ghost on boards):
+  // the boards list such a trip as cancelled from the timetable (arrivals.cc).
+  if (view_) {
+    const std::shared_ptr<const ServiceChangeSet> changes = view_->changes();
+    if (!changes->trips().empty()) {
+      const GtfsFeed& feed = network_->feed();
+      std::erase_if(predictions_, [&](const Prediction& p) {
+        return p.trip < feed.trips.size() &&
+               changes->TripCancelled(feed.trips[p.trip].id, state.service_date);
+      });
+    }
+  }
+  if (!force) ScorePredictions();  // every update's published, as `smartbus replay --report`
   VehicleEntry& e = vehicles_[state.vehicle_id];
   if (!e.slot) e.slot = directory_.GetOrAdd(state.vehicle_id);
   const bool rejected = engine_->last_match().state == MatchState::kRejected;
