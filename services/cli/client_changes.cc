@@ -106,6 +106,21 @@ bool ParseEnumName(const std::string& name, bool (*parse)(const std::string&, En
   return false;
 }
 
+// One OperatorService call: `rpc(stub, ctx, resp)`; prints the failure (returns 1) or, with
+// --json, the response (returns 0); -1: the caller prints it for people.
+template <typename Resp, typename Rpc>
+int CallOperator(const char* cmd, const Args& a, Rpc rpc, Resp* resp) {
+  const std::string addr = ServerAddress(a);
+  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
+  grpc::ClientContext ctx;
+  SetDeadline(a, &ctx);
+  grpc::Status s = rpc(*stub, &ctx, resp);
+  if (!s.ok()) return CallFailed(cmd, addr, s);
+  if (!a.Has("json")) return -1;
+  std::fputs(ToJson(*resp).c_str(), stdout);
+  return 0;
+}
+
 int TripCall(bool cancel, int argc, char** argv) {
   const char* cmd = cancel ? "cancel" : "restore";
   const char* usage = cancel ? "smartbus cancel TRIP_ID [--date YYYYMMDD] [--stop STOP_ID] "
@@ -118,28 +133,20 @@ int TripCall(bool cancel, int argc, char** argv) {
   if (cancel) known.insert("reason");
   if (!ParseClientArgs(cmd, usage, argc, argv, {}, known, &a, &code)) return code;
   if (a.positional().size() != 1) return Usage(cmd, usage, "one TRIP_ID expected");
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::TripChangeResponse resp;
   std::string err;
-  grpc::Status s;
-  if (cancel) {
-    pb::CancelTripRequest req;
-    if (!FillTripRequest(a, &req, &err)) return Usage(cmd, usage, err);
-    req.set_reason(a.Get("reason"));
-    s = stub->CancelTrip(&ctx, req, &resp);
-  } else {
-    pb::RestoreTripRequest req;
-    if (!FillTripRequest(a, &req, &err)) return Usage(cmd, usage, err);
-    s = stub->RestoreTrip(&ctx, req, &resp);
-  }
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  pb::CancelTripRequest cancel_req;
+  pb::RestoreTripRequest restore_req;
+  if (!(cancel ? FillTripRequest(a, &cancel_req, &err) : FillTripRequest(a, &restore_req, &err)))
+    return Usage(cmd, usage, err);
+  cancel_req.set_reason(a.Get("reason"));
+  const int done = CallOperator(
+      cmd, a,
+      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::TripChangeResponse* r) {
+        return cancel ? stub.CancelTrip(ctx, cancel_req, r) : stub.RestoreTrip(ctx, restore_req, r);
+      },
+      &resp);
+  if (done >= 0) return done;
   PrintTripChange(resp.change());
   std::printf("  now %s on that date%s\n", resp.cancelled() ? "CANCELLED" : "running",
               resp.persisted() ? "" : "  (NOT persisted yet: the store is down)");
@@ -194,17 +201,14 @@ int RunAlertPost(int argc, char** argv) {
   al->set_cause(cause);
   al->set_effect(effect);
   al->set_severity(severity);
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::PostAlertResponse resp;
-  grpc::Status s = stub->PostAlert(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("alert post", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = CallOperator(
+      "alert post", a,
+      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::PostAlertResponse* r) {
+        return stub.PostAlert(ctx, req, r);
+      },
+      &resp);
+  if (done >= 0) return done;
   PrintAlert(resp.alert());
   if (!resp.persisted()) std::printf("  (NOT persisted yet: the store is down)\n");
   return 0;
@@ -216,17 +220,17 @@ int RunAlertEnd(int argc, char** argv) {
   int code;
   if (!ParseClientArgs("alert end", usage, argc, argv, {}, {}, &a, &code)) return code;
   if (a.positional().size() != 1) return Usage("alert end", usage, "one ALERT_ID expected");
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::EndAlertRequest req;
   req.set_alert_id(a.positional()[0]);
   pb::EndAlertResponse resp;
-  grpc::Status s = stub->EndAlert(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("alert end", addr, s);
-  if (a.Has("json")) std::fputs(ToJson(resp).c_str(), stdout);
-  else std::printf("  alert %s ended%s\n", req.alert_id().c_str(),
+  const int done = CallOperator(
+      "alert end", a,
+      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::EndAlertResponse* r) {
+        return stub.EndAlert(ctx, req, r);
+      },
+      &resp);
+  if (done >= 0) return done;
+  std::printf("  alert %s ended%s\n", req.alert_id().c_str(),
                    resp.persisted() ? "" : "  (NOT persisted yet: the store is down)");
   return 0;
 }
@@ -236,17 +240,15 @@ int RunAlertList(int argc, char** argv) {
   Args a;
   int code;
   if (!ParseClientArgs("alert list", usage, argc, argv, {}, {}, &a, &code)) return code;
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::ListServiceChangesResponse resp;
-  grpc::Status s = stub->ListServiceChanges(&ctx, pb::ListServiceChangesRequest(), &resp);
-  if (!s.ok()) return CallFailed("alert list", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = CallOperator(
+      "alert list", a,
+      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx,
+          pb::ListServiceChangesResponse* r) {
+        return stub.ListServiceChanges(ctx, pb::ListServiceChangesRequest(), r);
+      },
+      &resp);
+  if (done >= 0) return done;
   std::printf("%d alerts, %d trip changes\n", resp.alerts_size(), resp.trips_size());
   for (const auto& al : resp.alerts()) PrintAlert(al);
   for (const auto& t : resp.trips()) PrintTripChange(t);

@@ -539,6 +539,22 @@ int RunStatus(int argc, char** argv) {
               static_cast<unsigned long long>(so.rejected()));
   std::printf("  streams: %u ingest, %u display boards; model: %s\n", st.ingest_streams(),
               st.watch_streams(), st.model().c_str());
+  std::printf("  service changes: %u alerts, %u trip changes\n", st.service_alerts(),
+              st.trip_changes());
+  for (const auto& f : st.gtfs_rt_feeds()) {
+    std::string errors;
+    for (const auto& [kind, n] : f.errors())
+      errors += absl::StrCat(errors.empty() ? "" : ", ", kind, " ", n);
+    std::printf("  gtfs-rt %s %s: %llu/%llu polls good (%s), %llu entities, %llu fixes accepted, "
+                "%llu unknown trips, last %.1f ms%s\n",
+                f.kind().c_str(), f.source().c_str(), (unsigned long long)f.good_polls(),
+                (unsigned long long)f.polls(), errors.empty() ? "no errors" : errors.c_str(),
+                (unsigned long long)f.entities(), (unsigned long long)f.fixes_accepted(),
+                (unsigned long long)f.unknown_trips(), f.last_poll_ms(),
+                f.last_error().empty() ? "" : absl::StrCat("; last error: ", f.last_error()).c_str());
+  }
+  if (!st.gtfs_rt_unhealthy().empty())
+    std::printf("  gtfs-rt NOT_SERVING: %s\n", st.gtfs_rt_unhealthy().c_str());
   return 0;
 }
 

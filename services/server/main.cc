@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,13 +140,55 @@ ABSL_FLAG(int64_t, max_watch_streams, 5000,
 ABSL_FLAG(int64_t, max_request_bytes, 16 << 20, "Largest gRPC request message (bytes).");
 ABSL_FLAG(int64_t, request_memory_mb, 512,
           "Memory gRPC may hold for requests in flight (MiB); beyond it requests wait.");
+ABSL_FLAG(std::vector<std::string>, gtfs_rt_vehicle_positions, {},
+          "GTFS-Realtime VehiclePositions feed to poll: an http(s) URL or a file (repeatable). "
+          "Its positions are ingested like gRPC fixes.");
+ABSL_FLAG(std::vector<std::string>, gtfs_rt_trip_updates, {},
+          "GTFS-Realtime TripUpdates feed (URL or file, repeatable): its CANCELED trips and "
+          "SKIPPED stops become service changes (its predictions are not used).");
+ABSL_FLAG(std::vector<std::string>, gtfs_rt_alerts, {},
+          "GTFS-Realtime Alerts feed (URL or file, repeatable): shown on arrival boards.");
+ABSL_FLAG(double, gtfs_rt_poll_s, 15, "Poll every GTFS-RT feed this often (s, > 0).");
+ABSL_FLAG(double, gtfs_rt_timeout_s, 10, "Time limit of one GTFS-RT fetch (s).");
+ABSL_FLAG(int64_t, gtfs_rt_max_bytes, 64 << 20, "Largest GTFS-RT body accepted (bytes).");
+ABSL_FLAG(int64_t, gtfs_rt_stale_after_s, 600,
+          "A GTFS-RT vehicle position older than the feed's header time minus this is not "
+          "ingested (s).");
+ABSL_FLAG(double, gtfs_rt_stall_after_s, 0,
+          "A GTFS-RT feed with no good poll, or an unchanged header time, for this long is "
+          "reported NOT_SERVING in health (\"smartbus.gtfs_rt\"); 0 = max(3 x poll, 90 s).");
 
 namespace {
 
-// Expands --flagfile=F (one flag per line, '#' comments) in place and merges every --gtfs
-// occurrence into one comma-separated --gtfs, so that the flag can be repeated.
+// Flags that may be repeated: every occurrence is merged into one comma-separated value
+// (absl keeps only the last occurrence of a flag). A value must therefore hold no comma.
+constexpr const char* kListFlags[] = {"gtfs", "gtfs_rt_vehicle_positions", "gtfs_rt_trip_updates",
+                                      "gtfs_rt_alerts"};
+
+// "--name=value", "-name=value", or "--name value" (advancing *i) for a list flag; false else.
+bool TakeListFlag(const std::vector<std::string>& in, size_t* i,
+                  std::map<std::string, std::vector<std::string>>* lists) {
+  const std::string& a = in[*i];
+  for (const char* name : kListFlags) {
+    for (const std::string dash : {"--", "-"}) {
+      const std::string flag = dash + name;
+      if (absl::StartsWith(a, flag + "=")) {
+        (*lists)[name].push_back(a.substr(flag.size() + 1));
+        return true;
+      }
+      if (a == flag && *i + 1 < in.size()) {
+        (*lists)[name].push_back(in[++*i]);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Expands --flagfile=F (one flag per line, '#' comments) in place and merges every occurrence
+// of a repeatable flag (kListFlags) into one comma-separated value.
 bool ExpandArgs(int argc, char** argv, std::vector<std::string>* out, int depth = 0) {
-  std::vector<std::string> gtfs;
+  std::map<std::string, std::vector<std::string>> lists;
   std::vector<std::string> args;
   std::vector<std::string> in(argv, argv + argc);
   for (size_t i = 0; i < in.size(); ++i) {
@@ -174,23 +217,15 @@ bool ExpandArgs(int argc, char** argv, std::vector<std::string>* out, int depth 
       std::vector<std::string> sub;
       if (depth > 8 || !ExpandArgs(static_cast<int>(ptrs.size()), ptrs.data(), &sub, depth + 1))
         return false;
-      for (auto& s : sub) {
-        absl::string_view sv = s;
-        if (absl::ConsumePrefix(&sv, "--gtfs=")) gtfs.emplace_back(sv);
-        else args.push_back(s);
-      }
+      for (size_t k = 0; k < sub.size(); ++k)
+        if (!TakeListFlag(sub, &k, &lists)) args.push_back(sub[k]);
       continue;
     }
-    if (absl::ConsumePrefix(&v, "--gtfs=") || absl::ConsumePrefix(&v, "-gtfs=")) {
-      gtfs.emplace_back(v);
-    } else if ((a == "--gtfs" || a == "-gtfs") && i + 1 < in.size()) {
-      gtfs.push_back(in[++i]);
-    } else {
-      args.push_back(a);
-    }
+    if (!TakeListFlag(in, &i, &lists)) args.push_back(a);
   }
   *out = args;
-  if (!gtfs.empty()) out->push_back("--gtfs=" + absl::StrJoin(gtfs, ","));
+  for (const auto& [name, values] : lists)
+    out->push_back(absl::StrCat("--", name, "=", absl::StrJoin(values, ",")));
   return true;
 }
 
@@ -260,6 +295,28 @@ void LimitsFromFlags(smartbus::server::ServerOptions& opt) {
   opt.request_memory_bytes = std::max<int64_t>(16, absl::GetFlag(FLAGS_request_memory_mb)) << 20;
 }
 
+// The GTFS-RT input flags (--gtfs_rt_*) into opt.gtfs_rt; an error names the flag.
+absl::Status GtfsRtFromFlags(smartbus::server::ServerOptions& opt) {
+  using smartbus::gtfs_rt::FeedKind;
+  for (const auto& [urls, kind] :
+       {std::pair{absl::GetFlag(FLAGS_gtfs_rt_vehicle_positions), FeedKind::kVehiclePositions},
+        std::pair{absl::GetFlag(FLAGS_gtfs_rt_trip_updates), FeedKind::kTripUpdates},
+        std::pair{absl::GetFlag(FLAGS_gtfs_rt_alerts), FeedKind::kAlerts}})
+    for (const std::string& url : urls)
+      if (!url.empty()) opt.gtfs_rt.feeds.push_back({url, kind});
+  const double poll_s = absl::GetFlag(FLAGS_gtfs_rt_poll_s);
+  if (!(poll_s > 0) || poll_s > 86400)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gtfs_rt_poll_s=", poll_s, ": must be > 0 and <= 86400"));
+  opt.gtfs_rt.interval = absl::Seconds(poll_s);
+  opt.gtfs_rt.fetch.timeout = absl::Seconds(std::max(0.1, absl::GetFlag(FLAGS_gtfs_rt_timeout_s)));
+  opt.gtfs_rt.fetch.max_bytes =
+      static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_gtfs_rt_max_bytes)));
+  opt.gtfs_rt.vehicles.stale_after_s = absl::GetFlag(FLAGS_gtfs_rt_stale_after_s);
+  opt.gtfs_rt.stall_after = absl::Seconds(std::max(0.0, absl::GetFlag(FLAGS_gtfs_rt_stall_after_s)));
+  return absl::OkStatus();
+}
+
 // The server's options from the flags; an error names the flag and what it must be.
 absl::StatusOr<smartbus::server::ServerOptions> OptionsFromFlags() {
   smartbus::server::ServerOptions opt;
@@ -290,6 +347,7 @@ absl::StatusOr<smartbus::server::ServerOptions> OptionsFromFlags() {
   EngineAndStoreFromFlags(opt);
   HttpFromFlags(opt);
   LimitsFromFlags(opt);
+  if (absl::Status st = GtfsRtFromFlags(opt); !st.ok()) return st;
   return opt;
 }
 

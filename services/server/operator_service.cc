@@ -20,6 +20,30 @@ namespace {
 
 constexpr const char* kVersion = "0.1";
 
+void GtfsRtToProto(const gtfs_rt::FeedStats& f, pb::GtfsRtFeedStatus* out) {
+  out->set_source(f.source);
+  out->set_kind(std::string(gtfs_rt::FeedKindName(f.kind)));
+  out->set_polls(f.polls);
+  out->set_good_polls(f.good_polls);
+  for (int e = 0; e < gtfs_rt::kNumFeedErrors; ++e)
+    if (f.errors[e] > 0)
+      (*out->mutable_errors())[std::string(gtfs_rt::FeedErrorName(static_cast<gtfs_rt::FeedError>(e)))] =
+          f.errors[e];
+  out->set_entities(f.entities.entities);
+  out->set_used(f.entities.used);
+  out->set_duplicates(f.entities.duplicates);
+  out->set_stale(f.entities.stale);
+  out->set_invalid(f.entities.invalid);
+  out->set_unknown_trips(f.entities.unknown_trips);
+  out->set_fixes_accepted(f.fixes_accepted);
+  out->set_fixes_rejected(f.fixes_rejected);
+  out->set_fixes_overloaded(f.fixes_overloaded);
+  out->set_last_header_timestamp(f.last_header_s);
+  out->set_last_good_poll(f.last_good == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(f.last_good));
+  out->set_last_poll_ms(absl::ToDoubleMilliseconds(f.last_poll_time));
+  out->set_last_error(f.last_error);
+}
+
 class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
  public:
   OperatorServiceImpl(const SmartbusServer* server, std::function<uint32_t()> ingest_streams,
@@ -115,6 +139,11 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
         absl::StrCat("smartbus layered predictor: ", segments, " segments learned");
     resp->set_model(summary);
     resp->set_model_observations(segments);
+    for (const gtfs_rt::FeedStats& f : server_->GtfsRtStats()) GtfsRtToProto(f, resp->add_gtfs_rt_feeds());
+    resp->set_gtfs_rt_unhealthy(server_->GtfsRtUnhealthy());
+    const ServiceChangeStats sc = server_->service_changes().Stats();
+    resp->set_service_alerts(static_cast<uint32_t>(sc.alerts));
+    resp->set_trip_changes(static_cast<uint32_t>(sc.trips));
     return Reply(ctx, absl::OkStatus());
   }
 

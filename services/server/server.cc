@@ -21,6 +21,7 @@
 #include "services/server/analytics_service.h"
 #include "services/server/condition_service.h"
 #include "services/server/planner_service.h"
+#include "services/server/gtfs_rt_bridge.h"
 #include "services/server/health_names.h"
 #include "services/server/http/metrics.h"
 #include "services/server/services.h"
@@ -125,6 +126,13 @@ absl::Status SmartbusServer::Init() {
       io, &shared_, [this] { return draining(); }, [this] { return StorageHealth(); });
   services_ = MakeServiceSet(this, ingest_.get());
   shared_.poke_watchers = [this] { services_->PokeWatchers(); };
+  if (!options_.gtfs_rt.feeds.empty()) {
+    gtfs_rt::PollerOptions po = options_.gtfs_rt;
+    po.max_batch = options_.max_batch;
+    gtfs_rt_sink_ = MakeGtfsRtSink(this);
+    gtfs_rt_ = std::make_unique<gtfs_rt::Poller>(std::move(po), gtfs_rt_sink_.get(),
+                                                 [this](const std::string& l) { Log(l); });
+  }
   monitor_ = std::thread([this] { MonitorStorage(); });
   return absl::OkStatus();
 }
@@ -281,6 +289,11 @@ absl::Status SmartbusServer::Start() {
       return st;
     }
     Log(absl::StrCat("HTTP on ", options_.http.http.listen, " (port ", http_->port(), ")"));
+  if (gtfs_rt_) {
+    health->SetServingStatus(kGtfsRtHealth, true);
+    gtfs_rt_->Start();
+    Log(absl::StrCat("polling ", gtfs_rt_->num_feeds(), " GTFS-RT feeds every ",
+                     absl::FormatDuration(options_.gtfs_rt.interval)));
   }
   Log(absl::StrCat("serving on ", options_.listen, " (port ", port_, ", ",
                    options_.tls_cert_file.empty() ? "plaintext" : "TLS", "), ", shards_.size(),
@@ -297,6 +310,7 @@ absl::Status SmartbusServer::Shutdown() {
   std::lock_guard control(control_mu_);
   if (shut_down_.exchange(true)) return absl::OkStatus();
   Log("shutting down: refusing new work, draining");
+  if (gtfs_rt_) gtfs_rt_->Stop();  // waits for a poll in progress (its fixes are processed)
   draining_ = true;
   if (http_) http_->Stop();  // finishes its requests (they call the gRPC services in process)
   if (grpc_server_) grpc_server_->GetHealthCheckService()->Shutdown();
@@ -429,6 +443,14 @@ void SmartbusServer::MonitorStorage() {
       SavePaths();
       next_paths_save = absl::Now() + options_.shard.model_save_interval;
     }
+    if (gtfs_rt_ && grpc_server_ && !shut_down_) {
+      const std::string why = gtfs_rt_->Unhealthy(absl::Now());
+      if (why != gtfs_rt_unhealthy_) {
+        Log(why.empty() ? "gtfs-rt feeds SERVING again" : absl::StrCat("gtfs-rt NOT_SERVING: ", why));
+        grpc_server_->GetHealthCheckService()->SetServingStatus(kGtfsRtHealth, why.empty());
+        gtfs_rt_unhealthy_ = why;
+      }
+    }
     // Service changes: prune what is over (trips of days before yesterday), retry the store.
     if (const int64_t now = Now(); now > 0) {
       const absl::CivilDay today =
@@ -472,6 +494,14 @@ std::vector<LearnedPath> SmartbusServer::SavePaths() {
   }
   paths_confident_ = confident;
   return paths;
+}
+
+std::vector<gtfs_rt::FeedStats> SmartbusServer::GtfsRtStats() const {
+  return gtfs_rt_ ? gtfs_rt_->Stats() : std::vector<gtfs_rt::FeedStats>{};
+}
+
+std::string SmartbusServer::GtfsRtUnhealthy() const {
+  return gtfs_rt_ ? gtfs_rt_->Unhealthy(absl::Now()) : std::string();
 }
 
 void SmartbusServer::PublishServiceChanges(std::shared_ptr<const ServiceChangeSet> set) {

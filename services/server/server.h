@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/gtfs_rt/poller.h"
 #include "services/server/analytics_hub.h"
 #include "services/server/ingest.h"
 #include "services/server/auth.h"
@@ -109,6 +110,9 @@ struct ServerOptions {
   AnalyticsHubOptions analytics;
   // HTTP (JSON mirror, GTFS-RT, /metrics, health): off while http.http.listen is empty.
   HttpFrontendOptions http;
+  // GTFS-Realtime feeds to poll (vehicle positions, trip updates, alerts); none by default.
+  // gtfs_rt.max_batch is set to max_batch.
+  gtfs_rt::PollerOptions gtfs_rt;
 };
 
 class ServiceSet;  // the gRPC services (services.cc)
@@ -168,6 +172,10 @@ class SmartbusServer {
   // AlertsFor(...) — or view()->changes(), the same snapshot.
   // Thread-safe inside, so reachable from the const server the services hold.
   ServiceChangeKeeper& service_changes() const { return *service_changes_; }
+  // Counters of every GTFS-RT feed polled (empty when none); for health and /metrics.
+  std::vector<gtfs_rt::FeedStats> GtfsRtStats() const;
+  // "" when every GTFS-RT feed is healthy, else why not (health "smartbus.gtfs_rt").
+  std::string GtfsRtUnhealthy() const;
   // Every vehicle snapshot (unordered).
   std::vector<std::shared_ptr<const VehicleSnapshot>> AllVehicles() const;
   // One event, one line (info, or the level given); WriteLimited for events that can flood.
@@ -205,6 +213,8 @@ class SmartbusServer {
   std::unique_ptr<ServiceChangeKeeper> service_changes_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<gtfs_rt::GtfsRtSink> gtfs_rt_sink_;
+  std::unique_ptr<gtfs_rt::Poller> gtfs_rt_;
   std::unique_ptr<ServiceSet> services_;
   std::unique_ptr<grpc::Service> analytics_service_;  // analytics_service.h
   std::unique_ptr<PlannerServiceHandle> planner_service_;  // planner_service.h
@@ -228,6 +238,7 @@ class SmartbusServer {
   bool monitor_stop_ = false;
   mutable std::mutex health_mu_;
   bool storage_serving_ = true;
+  std::string gtfs_rt_unhealthy_;  // monitor thread only
   std::string storage_reason_;
 };
 

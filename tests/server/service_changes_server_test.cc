@@ -53,7 +53,9 @@ class ServiceChangesServerTest : public ::testing::Test {
   }
 
   void Start() {
-    if (server_) ASSERT_TRUE(server_->Shutdown().ok());
+    if (server_) {
+      ASSERT_TRUE(server_->Shutdown().ok());
+    }
     server_.reset();
     ServerOptions opt;
     opt.gtfs = {feed_dir_};
