@@ -22,6 +22,11 @@
 #include "services/core/network/network.h"
 #include "services/core/service_changes/service_changes.h"
 #include "services/core/tracking/types.h"
+// <netdb.h> (pulled in by httplib.h, curl, gRPC...) defines NO_DATA, which is also a GTFS-RT
+// enum value name: whichever comes first, the generated header must see no such macro.
+#ifdef NO_DATA
+#undef NO_DATA
+#endif
 #include "transit_realtime/gtfs-realtime.pb.h"
 
 namespace smartbus::gtfs_rt {

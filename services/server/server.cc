@@ -289,6 +289,7 @@ absl::Status SmartbusServer::Start() {
       return st;
     }
     Log(absl::StrCat("HTTP on ", options_.http.http.listen, " (port ", http_->port(), ")"));
+  }
   if (gtfs_rt_) {
     health->SetServingStatus(kGtfsRtHealth, true);
     gtfs_rt_->Start();
