@@ -262,6 +262,9 @@ absl::Status SmartbusServer::Start() {
   }
   builder.RegisterService(analytics_service_.get());
   if (!planner_service_) planner_service_ = MakePlannerService(this);
+  // Cancelled trips are never ridden by PlanJourney.
+  if (!changes_live_) changes_live_ = MakeCancelledTripsLiveTimes(this);
+  planner_service_->SetExtraLiveTimes(changes_live_.get());
   builder.RegisterService(planner_service_->service());
   if (!condition_service_) condition_service_ = MakeConditionService(this);
   builder.RegisterService(condition_service_.get());
@@ -283,6 +286,9 @@ absl::Status SmartbusServer::Start() {
     http_ = std::make_unique<HttpFrontend>(
         this, options_.http, grpc_server_->InProcessChannel(grpc::ChannelArguments()),
         metrics_.get());
+    // GTFS-RT out: CANCELED trips, SKIPPED stops and Alerts from the service changes.
+    if (!changes_view_) changes_view_ = MakeServiceChangesView(this);
+    http_->gtfs_rt().set_changes(changes_view_.get());
     if (auto st = http_->Start(); !st.ok()) {
       http_.reset();
       grpc_server_->Shutdown();

@@ -33,6 +33,7 @@
 #include "services/server/live_view.h"
 #include "services/server/log.h"
 #include "services/server/service_changes_keeper.h"
+#include "services/server/service_changes_view.h"
 #include "services/server/shard.h"
 #include "services/store/store.h"
 #include "services/store/store_writer.h"
@@ -211,6 +212,10 @@ class SmartbusServer {
   std::unique_ptr<StoreWriter> writer_;
   std::unique_ptr<Authorizer> auth_;
   std::unique_ptr<ServiceChangeKeeper> service_changes_;
+  // The service changes as the GTFS-RT output and the planner read them (service_changes_view.h);
+  // declared before http_ and planner_service_, which use them, so they outlive them.
+  std::unique_ptr<ServiceChangesView> changes_view_;
+  std::unique_ptr<planner::LiveTimes> changes_live_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<gtfs_rt::GtfsRtSink> gtfs_rt_sink_;

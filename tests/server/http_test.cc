@@ -28,6 +28,7 @@
 #include "services/server/log.h"
 #include "services/server/server.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
+#include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
 #include "tests/server/minimal_server.h"
@@ -403,6 +404,60 @@ TEST_F(HttpTest, CancelledTripsSkippedStopsAndAlertsComeFromTheServiceChangesVie
   ASSERT_EQ(al.entity_size(), 1);
   EXPECT_EQ(al.entity(0).alert().informed_entity(0).stop_id(), "S2");
   server_->http()->gtfs_rt().set_changes(nullptr);
+}
+
+// The server's own view (service_changes_view.h), set in Start: operator calls show in the feeds.
+TEST_F(HttpTest, OperatorCancellationsSkipsAndAlertsShowInTheFeeds) {
+  auto op = pb::OperatorService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  Drive();
+  auto cancel = [&](const std::string& stop, uint32_t date) {
+    pb::CancelTripRequest req;
+    req.set_trip_id("T1");
+    req.set_stop_id(stop);
+    req.set_service_date(date);
+    pb::TripChangeResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = op->CancelTrip(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  };
+  cancel("", 20260107);  // tomorrow's T1 as a whole
+  cancel("S3", 0);       // S3 on every date, so on today's T1 too
+  pb::PostAlertRequest req;
+  pb::ServiceAlert* a = req.mutable_alert();
+  a->set_alert_id("works");
+  a->add_informed_entities()->set_stop_id("S2");
+  auto* en = a->mutable_header_text()->add_translations();
+  en->set_language("en");
+  en->set_text("Stop S2 closed");
+  a->set_effect(pb::DETOUR);
+  pb::PostAlertResponse posted;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(op->PostAlert(&ctx, req, &posted).ok());
+
+  rt::FeedMessage m = Feed("trip-updates");
+  ASSERT_EQ(m.entity_size(), 2) << m.DebugString();
+  EXPECT_EQ(m.entity(0).id(), "T1_20260106");
+  int skipped = 0;
+  for (const auto& u : m.entity(0).trip_update().stop_time_update())
+    if (u.schedule_relationship() == rt::TripUpdate::StopTimeUpdate::SKIPPED) {
+      ++skipped;
+      EXPECT_EQ(u.stop_id(), "S3");
+      EXPECT_FALSE(u.has_arrival());
+    }
+  EXPECT_EQ(skipped, 1);
+  EXPECT_EQ(m.entity(1).id(), "T1_20260107");
+  EXPECT_EQ(m.entity(1).trip_update().trip().schedule_relationship(),
+            rt::TripDescriptor::CANCELED);
+  rt::FeedMessage al = Feed("alerts");
+  ASSERT_EQ(al.entity_size(), 1) << al.DebugString();
+  EXPECT_EQ(al.entity(0).id(), "operator|works");
+  const rt::Alert& alert = al.entity(0).alert();
+  EXPECT_EQ(alert.informed_entity(0).stop_id(), "S2");
+  EXPECT_EQ(alert.effect(), rt::Alert::DETOUR);
+  ASSERT_EQ(alert.header_text().translation_size(), 1);
+  EXPECT_EQ(alert.header_text().translation(0).text(), "Stop S2 closed");
+  EXPECT_EQ(alert.header_text().translation(0).language(), "en");
 }
 
 TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {

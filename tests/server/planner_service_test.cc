@@ -14,6 +14,7 @@
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
+#include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "smartbus/v1/planner.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
@@ -129,6 +130,35 @@ TEST_F(PlannerServiceTest, TimetableJourneyThenLiveWhenTheBusRunsLate) {
   ASSERT_TRUE(Plan(tt, &sched).ok());
   // Timetable only: T1 left S2 at 08:05 already (before the request time): nothing today.
   for (const pb::Journey& j : sched.journeys()) EXPECT_FALSE(j.live());
+}
+
+// The server plugs its service changes into the planner (service_changes_view.h): a trip the
+// operator cancels is not ridden, and is ridden again once restored.
+TEST_F(PlannerServiceTest, CancelledTripIsNeverRidden) {
+  auto op = pb::OperatorService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  auto rides_t1_today = [&] {
+    pb::PlanJourneyResponse resp;
+    EXPECT_TRUE(Plan(Request("S1", "S3", kT0800 - 600), &resp).ok());
+    for (const auto& j : resp.journeys())
+      for (const auto& l : j.legs())
+        if (l.trip_id() == "T1" && l.service_date() == "20260106") return true;
+    return false;
+  };
+  ASSERT_TRUE(rides_t1_today());
+  pb::CancelTripRequest cancel;
+  cancel.set_trip_id("T1");
+  cancel.set_service_date(20260106);
+  pb::TripChangeResponse changed;
+  grpc::Status st = op->CancelTrip(Ctx().get(), cancel, &changed);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(rides_t1_today());
+  pb::RestoreTripRequest restore;
+  restore.set_trip_id("T1");
+  restore.set_service_date(20260106);
+  st = op->RestoreTrip(Ctx().get(), restore, &changed);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(rides_t1_today());
 }
 
 TEST_F(PlannerServiceTest, BadRequestsNameTheField) {
