@@ -230,6 +230,8 @@ void StopToProto(const Network& net, uint32_t stop, pb::Stop* out) {
   out->mutable_position()->set_lat(s.pos.lat);
   out->mutable_position()->set_lon(s.pos.lon);
   out->set_location_type(s.location_type);
+  if (s.parent_station < feed.stops.size()) out->set_parent_station(feed.stops[s.parent_station].id);
+  out->set_wheelchair_boarding(s.wheelchair_boarding);
   std::vector<uint32_t> routes;
   for (const auto& [pat, pos] : net.stop_patterns(stop)) routes.push_back(net.pattern(pat).route);
   std::vector<const std::string*> ids;

@@ -104,12 +104,13 @@ absl::StatusOr<Alert> AlertFromProto(const pb::ServiceAlert& in) {
   return a;
 }
 
-void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_t>& trips,
-                    const ServiceChangeSet& changes, int64_t now_s, pb::ArrivalsBoard* out) {
-  if (changes.alerts().empty()) return;
+AlertSelector StopAlertSelector(const Network& net, uint32_t stop,
+                                const std::vector<uint32_t>& trips) {
   const GtfsFeed& feed = net.feed();
   AlertSelector sel;
   sel.stop_id = feed.stops[stop].id;
+  if (feed.stops[stop].parent_station < feed.stops.size())
+    sel.parent_station = feed.stops[feed.stops[stop].parent_station].id;
   for (const auto& [pat, pos] : net.stop_patterns(stop)) {
     const uint32_t r = net.pattern(pat).route;
     if (r >= feed.routes.size()) continue;
@@ -119,7 +120,28 @@ void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_
   }
   for (uint32_t t : trips)
     if (t < feed.trips.size()) AddUnique(&sel.trip_ids, feed.trips[t].id);
-  for (const Alert* a : changes.AlertsFor(sel, now_s)) AlertToProto(*a, out->add_alerts());
+  return sel;
+}
+
+AlertSelector TripAlertSelector(const Network& net, uint32_t trip) {
+  const GtfsFeed& feed = net.feed();
+  AlertSelector sel;
+  if (trip >= feed.trips.size()) return sel;
+  sel.trip_ids.push_back(feed.trips[trip].id);
+  const uint32_t r = feed.trips[trip].route;
+  if (r < feed.routes.size()) {
+    sel.route_ids.push_back(feed.routes[r].id);
+    if (feed.routes[r].agency < feed.agencies.size())
+      sel.agency_ids.push_back(feed.agencies[feed.routes[r].agency].id);
+  }
+  return sel;
+}
+
+void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_t>& trips,
+                    const ServiceChangeSet& changes, int64_t now_s, pb::ArrivalsBoard* out) {
+  if (changes.alerts().empty()) return;
+  for (const Alert* a : changes.AlertsFor(StopAlertSelector(net, stop, trips), now_s))
+    AlertToProto(*a, out->add_alerts());
 }
 
 }  // namespace smartbus::server

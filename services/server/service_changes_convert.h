@@ -37,8 +37,16 @@ inline constexpr size_t kMaxAlertTextBytes = 10000;
 // INVALID_ARGUMENT naming the field; the rules of ServiceChanges::Validate are checked there.
 absl::StatusOr<Alert> AlertFromProto(const pb::ServiceAlert& in);
 
-// Adds to the board the alerts of `changes` active at now_s that concern the stop: the stop,
-// a route serving it, a trip in `trips` (those on the board), or an agency of those routes.
+// What concerns a stop's board: the stop and its parent station, the routes serving it and
+// their agencies, the trips in `trips` (those on the board).
+AlertSelector StopAlertSelector(const Network& net, uint32_t stop,
+                                const std::vector<uint32_t>& trips);
+// What concerns a vehicle journey (SIRI MonitoredVehicleJourney): the trip, its route, the
+// route's agency.
+AlertSelector TripAlertSelector(const Network& net, uint32_t trip);
+
+// Adds to the board the alerts of `changes` active at now_s that concern the stop
+// (StopAlertSelector).
 void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_t>& trips,
                     const ServiceChangeSet& changes, int64_t now_s, pb::ArrivalsBoard* out);
 

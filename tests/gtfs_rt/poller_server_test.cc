@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -437,6 +439,7 @@ TEST_F(PollerFeedsTest, BadPollsAreCountedByKindAndTheLastGoodStateKeepsServing)
   opt.gtfs_rt.stall_after = absl::Milliseconds(300);
   opt.gtfs_rt.fetch.max_bytes = 1024;
   opt.gtfs_rt.fetch.timeout = absl::Seconds(2);
+  opt.http.http.listen = "127.0.0.1:0";  // for /metrics
   opt.gtfs_rt.feeds = {{tu.url(), gtfs_rt::FeedKind::kTripUpdates},
                        {down.url(), gtfs_rt::FeedKind::kVehiclePositions},
                        {huge.url(), gtfs_rt::FeedKind::kAlerts},
@@ -460,14 +463,27 @@ TEST_F(PollerFeedsTest, BadPollsAreCountedByKindAndTheLastGoodStateKeepsServing)
   EXPECT_GE(errors(3, FeedError::kFetch), 1u);
   EXPECT_GE(errors(4, FeedError::kFetch), 1u);
   EXPECT_THAT(st[4].last_error, HasSubstr("no-such-file.pb"));
-  // Health names the feeds with no good poll (after stall_after), not the working one.
-  ASSERT_TRUE(WaitFor([&] { return !server->GtfsRtUnhealthy().empty(); },
+  // Health names the feeds with no good poll (after stall_after); the working one is named
+  // once its header time has not moved for stall_after since its first good poll (a little
+  // later than the others: waited for, not raced).
+  const std::string stalled = tu.url() + ": stalled";
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(server->GtfsRtUnhealthy(), stalled); },
                       std::chrono::seconds(10)));
   const std::string why = server->GtfsRtUnhealthy();
   EXPECT_THAT(why, HasSubstr(down.url()));
   EXPECT_THAT(why, HasSubstr("no good poll yet"));
   // The working feed polls fine but its header time never moves: stalled.
   EXPECT_THAT(why, HasSubstr(tu.url() + ": stalled, header timestamp 1767704400 unchanged"));
+  // The same in /metrics: polls by result per feed, and the health gauge.
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat("smartbus_gtfs_rt_input_polls_total{feed=\"",
+                                                    st[0].source, "\",kind=\"trip_updates\",",
+                                                    "result=\"undecodable\"} 2\n")));
+  EXPECT_THAT(metrics->body, HasSubstr("kind=\"alerts\",result=\"too_large\"}"));
+  EXPECT_THAT(metrics->body, HasSubstr("smartbus_gtfs_rt_input_healthy 0\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("smartbus_trip_changes 1\n"));
   ASSERT_TRUE(server->Shutdown().ok());
 }
 

@@ -460,6 +460,114 @@ TEST_F(HttpTest, OperatorCancellationsSkipsAndAlertsShowInTheFeeds) {
   EXPECT_EQ(alert.header_text().translation(0).language(), "en");
 }
 
+// A stop's station and wheelchair boarding in the stop JSON; an alert on the station reaches
+// the boards (JSON) and SIRI StopMonitoring of its stops; a route alert reaches SIRI
+// VehicleMonitoring as the journey's SituationRef and a PtSituationElement.
+TEST(HttpStationsAndSiriAlerts, StationBoardsAndSituationExchange) {
+  smartbus::testing::TempDir tmp;
+  smartbus::testing::FeedFiles files = smartbus::testing::MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station,wheelchair_boarding\n"
+      "S1,First,40.0000,-75.0000,0,,1\n"
+      "S2,Second,40.0010,-75.0000,0,ST,2\n"
+      "S3,Third,40.0020,-75.0000,0,,\n"
+      "ST,Second Station,40.0011,-75.0001,1,,\n";
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
+    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/stations", files)};
+    opt.shard.engine.clock_mode = ClockMode::kFixes;
+    opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+  });
+  ASSERT_TRUE(server);
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto json = [&](const std::string& path) {
+    auto r = http.Get(path.c_str());
+    EXPECT_TRUE(r && r->status == 200) << path << ": " << (r ? r->body : "no answer");
+    return r ? nlohmann::json::parse(r->body) : nlohmann::json();
+  };
+  nlohmann::json stop = json("/api/v1/stops/S2");
+  EXPECT_EQ(stop["parent_station"], "ST");
+  EXPECT_EQ(stop["wheelchair_boarding"], 2);
+  EXPECT_EQ(json("/api/v1/stops/S1")["wheelchair_boarding"], 1);
+  EXPECT_EQ(json("/api/v1/stops/S3")["parent_station"], "");  // every field is printed
+
+  auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
+                                grpc::InsecureChannelCredentials());
+  {
+    pb::IngestRequest req;
+    int64_t t = kT0800 - 60;
+    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
+      *req.add_fixes() = MakeFix(t, lat);
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, req, &resp).ok());
+  }
+  auto op = pb::OperatorService::NewStub(ch);
+  auto post = [&](const std::string& id, const std::string& stop_id, const std::string& route_id) {
+    pb::PostAlertRequest req;
+    pb::ServiceAlert* a = req.mutable_alert();
+    a->set_alert_id(id);
+    auto* e = a->add_informed_entities();
+    e->set_stop_id(stop_id);
+    e->set_route_id(route_id);
+    for (const char* lang : {"es", "en"}) {
+      auto* t = a->mutable_header_text()->add_translations();
+      t->set_language(lang);
+      t->set_text(absl::StrCat(id, " (", lang, ")"));
+    }
+    a->set_severity(pb::WARNING);
+    pb::PostAlertResponse posted;
+    grpc::ClientContext ctx;
+    grpc::Status st = op->PostAlert(&ctx, req, &posted);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  };
+  post("station", "ST", "");
+  post("line", "", "R1");
+
+  // The station's alert is on S2's board (its stop), not on S1's; the route alert on both.
+  auto keys = [](const nlohmann::json& alerts) {
+    std::set<std::string> out;
+    for (const auto& a : alerts) out.insert(a["alert_id"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(keys(json("/api/v1/stops/S2/arrivals")["alerts"]),
+            (std::set<std::string>{"station", "line"}));
+  EXPECT_EQ(keys(json("/api/v1/stops/S1/arrivals")["alerts"]), (std::set<std::string>{"line"}));
+
+  // SIRI StopMonitoring of S2: both situations; the bus's journey refers to the route's.
+  nlohmann::json sm = json("/siri/stop-monitoring.json?MonitoringRef=S2")["Siri"]["ServiceDelivery"];
+  const auto& sits = sm["SituationExchangeDelivery"][0]["Situations"]["PtSituationElement"];
+  ASSERT_EQ(sits.size(), 2u) << sm.dump();
+  std::map<std::string, nlohmann::json> by_number;
+  for (const auto& x : sits) by_number[x["SituationNumber"].get<std::string>()] = x;
+  ASSERT_TRUE(by_number.count("operator|station") && by_number.count("operator|line"));
+  EXPECT_EQ(by_number["operator|station"]["Summary"], "station (en)");  // English first
+  EXPECT_EQ(by_number["operator|station"]["Severity"], "normal");
+  EXPECT_EQ(by_number["operator|station"]["Affects"]["StopPoints"]["AffectedStopPoint"][0]
+                     ["StopPointRef"],
+            "ST");
+  EXPECT_EQ(by_number["operator|line"]["Affects"]["VehicleJourneys"]["AffectedVehicleJourney"][0]
+                     ["LineRef"],
+            "R1");
+  const auto& visits = sm["StopMonitoringDelivery"][0]["MonitoredStopVisit"];
+  ASSERT_EQ(visits.size(), 1u) << sm.dump();
+  EXPECT_EQ(visits[0]["MonitoredVehicleJourney"]["SituationRef"],
+            nlohmann::json::parse(R"([{"SituationSimpleRef":"operator|line"}])"));
+  // S3 has no station: only the route's situation.
+  sm = json("/siri/stop-monitoring.json?MonitoringRef=S3")["Siri"]["ServiceDelivery"];
+  EXPECT_EQ(sm["SituationExchangeDelivery"][0]["Situations"]["PtSituationElement"].size(), 1u);
+
+  // VehicleMonitoring: the route's situation, referred to by the journey.
+  nlohmann::json vm = json("/siri/vehicle-monitoring.json?VehicleRef=bus1")["Siri"]["ServiceDelivery"];
+  const auto& vsits = vm["SituationExchangeDelivery"][0]["Situations"]["PtSituationElement"];
+  ASSERT_EQ(vsits.size(), 1u) << vm.dump();
+  EXPECT_EQ(vsits[0]["SituationNumber"], "operator|line");
+  EXPECT_EQ(vm["VehicleMonitoringDelivery"][0]["VehicleActivity"][0]["MonitoredVehicleJourney"]
+              ["SituationRef"][0]["SituationSimpleRef"],
+            "operator|line");
+}
+
 TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
   Drive();
   (void)Get("/api/v1/stops/S3/arrivals");

@@ -45,6 +45,12 @@ struct GtfsStop {
   std::string name;
   LatLon pos;
   uint8_t location_type = 0;  // 0 stop, 1 station, 2 entrance, 3 node, 4 boarding area
+  // parent_station as an index into GtfsFeed::stops, kNoIndex when absent (or naming no stop of
+  // the feed: counted as warning "parent_station_unknown").
+  uint32_t parent_station = kNoIndex;
+  // GTFS wheelchair_boarding: 0 no information (also for an invalid value, counted as warning
+  // "wheelchair_boarding_invalid"), 1 some vehicles can be boarded, 2 not possible.
+  uint8_t wheelchair_boarding = 0;
 };
 
 // One stop_times row. Times are seconds since "noon minus 12 h" of the service date; they may

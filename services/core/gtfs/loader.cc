@@ -423,7 +423,10 @@ class FeedLoader {
     if (auto s = RequireColumns(*r, file, {"stop_id"}); !s.ok()) return s;
     int c_id = r->Column("stop_id"), c_code = r->Column("stop_code"),
         c_name = r->Column("stop_name"), c_lat = r->Column("stop_lat"),
-        c_lon = r->Column("stop_lon"), c_type = r->Column("location_type");
+        c_lon = r->Column("stop_lon"), c_type = r->Column("location_type"),
+        c_parent = r->Column("parent_station"), c_wheelchair = r->Column("wheelchair_boarding");
+    // parent_station may name a stop further down the file: resolved once all are read.
+    std::vector<std::pair<uint32_t, std::string>> parents;
     while (r->Next()) {
       CheckWidth(*r);
       absl::string_view id = r->Field(c_id);
@@ -443,6 +446,12 @@ class FeedLoader {
         }
       }
       stop.location_type = static_cast<uint8_t>(type);
+      if (int64_t wb = 0; !r->Trimmed(c_wheelchair).empty()) {
+        if (ParseInt64(r->Field(c_wheelchair), &wb) && wb >= 0 && wb <= 2)
+          stop.wheelchair_boarding = static_cast<uint8_t>(wb);
+        else
+          Warn("wheelchair_boarding_invalid");
+      }
       const bool needs_pos = type <= 2;
       if (needs_pos && (c_lat < 0 || c_lon < 0)) {
         return absl::InvalidArgumentError(absl::StrCat(src_.Describe(file),
@@ -472,6 +481,15 @@ class FeedLoader {
           },
           "stop_id_merged", "stop_id_renamed");
       stop_map_.emplace(id, idx);
+      if (!r->Trimmed(c_parent).empty()) parents.emplace_back(idx, r->Trimmed(c_parent));
+    }
+    for (const auto& [idx, parent] : parents) {
+      auto it = stop_map_.find(parent);
+      if (it == stop_map_.end() || it->second == idx) {
+        Warn("parent_station_unknown");
+      } else if (f_.stops[idx].parent_station == kNoIndex) {  // a merged stop keeps the first
+        f_.stops[idx].parent_station = it->second;
+      }
     }
     if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     return absl::OkStatus();

@@ -168,6 +168,72 @@ void Feeds(const SmartbusServer& server, GtfsRtFeeds* feeds, Families& f) {
     if (built[i]) f.Add(static_cast<double>(built[i]->entities), {{"feed", kinds[i].first}});
 }
 
+// The GTFS-RT input (--gtfs_rt_* feeds, services/gtfs_rt/poller.h), one series per feed
+// (label feed = its source name, the URL without query string) and the service changes in force.
+void GtfsRtInput(const SmartbusServer& server, Families& f) {
+  const ServiceChangeStats sc = server.service_changes().Stats();
+  f.Family("smartbus_service_alerts", "Rider alerts in force (operator and agency feeds).",
+           MetricType::Gauge)
+      .Add(static_cast<double>(sc.alerts));
+  f.Family("smartbus_trip_changes", "Trip changes in force (cancelled trips, skipped stops).",
+           MetricType::Gauge)
+      .Add(static_cast<double>(sc.trips));
+  f.Family("smartbus_service_changes_store_errors_total",
+           "Service-change writes the store refused (kept in force, rewritten later).",
+           MetricType::Counter)
+      .Add(static_cast<double>(sc.store_errors));
+  const std::vector<gtfs_rt::FeedStats> feeds = server.GtfsRtStats();
+  if (feeds.empty()) return;
+  auto labels = [](const gtfs_rt::FeedStats& s, const char* k = nullptr, std::string v = "") {
+    std::vector<ClientMetric::Label> l = {{"feed", s.source},
+                                          {"kind", std::string(gtfs_rt::FeedKindName(s.kind))}};
+    if (k) l.push_back({k, std::move(v)});
+    return l;
+  };
+  f.Family("smartbus_gtfs_rt_input_polls_total",
+           "Polls of an agency GTFS-RT feed by result (good, or why it was refused).",
+           MetricType::Counter);
+  for (const auto& s : feeds) {
+    f.Add(static_cast<double>(s.good_polls), labels(s, "result", "good"));
+    for (int e = 0; e < gtfs_rt::kNumFeedErrors; ++e)
+      f.Add(static_cast<double>(s.errors[e]),
+            labels(s, "result", std::string(gtfs_rt::FeedErrorName(gtfs_rt::FeedError(e)))));
+  }
+  f.Family("smartbus_gtfs_rt_input_entities_total",
+           "Entities read from good polls, by what became of them.", MetricType::Counter);
+  for (const auto& s : feeds) {
+    const gtfs_rt::EntityCounts& c = s.entities;
+    const std::pair<const char*, uint64_t> outcomes[] = {
+        {"used", c.used},   {"other_type", c.other_type},       {"invalid", c.invalid},
+        {"duplicate", c.duplicates}, {"stale", c.stale}, {"unknown_trip", c.unknown_trips},
+        {"deleted", c.deleted}};
+    for (const auto& [name, n] : outcomes) f.Add(static_cast<double>(n), labels(s, "outcome", name));
+  }
+  f.Family("smartbus_gtfs_rt_input_fixes_total",
+           "VehiclePositions fixes sent to ingest, by its answer.", MetricType::Counter);
+  for (const auto& s : feeds)
+    if (s.kind == gtfs_rt::FeedKind::kVehiclePositions)
+      f.Add(static_cast<double>(s.fixes_accepted), labels(s, "outcome", "accepted"))
+          .Add(static_cast<double>(s.fixes_rejected), labels(s, "outcome", "rejected"))
+          .Add(static_cast<double>(s.fixes_overloaded), labels(s, "outcome", "overloaded"));
+  const absl::Time now = absl::Now();
+  f.Family("smartbus_gtfs_rt_input_last_good_poll_age_seconds",
+           "Seconds since the feed's last good poll (absent: none yet).", MetricType::Gauge);
+  for (const auto& s : feeds)
+    if (s.last_good != absl::InfinitePast())
+      f.Add(absl::ToDoubleSeconds(now - s.last_good), labels(s));
+  f.Family("smartbus_gtfs_rt_input_header_unchanged_seconds",
+           "Seconds since the feed's header timestamp last moved (a stalled feed grows).",
+           MetricType::Gauge);
+  for (const auto& s : feeds)
+    if (s.header_changed != absl::InfinitePast())
+      f.Add(absl::ToDoubleSeconds(now - s.header_changed), labels(s));
+  f.Family("smartbus_gtfs_rt_input_healthy",
+           "1 while every GTFS-RT input feed polls well (health service smartbus.gtfs_rt).",
+           MetricType::Gauge)
+      .Add(server.GtfsRtUnhealthy().empty() ? 1 : 0);
+}
+
 class TimingInterceptor final : public grpc::experimental::Interceptor {
  public:
   TimingInterceptor(Metrics* m, grpc::experimental::ServerRpcInfo* info)
@@ -235,6 +301,7 @@ std::string Metrics::Scrape(const SmartbusServer& server, GtfsRtFeeds* feeds) co
   FixesAndVehicles(server, f);
   QueuesAndStore(server, f);
   Feeds(server, feeds, f);
+  GtfsRtInput(server, f);
   return prometheus::TextSerializer().Serialize(fams);
 }
 

@@ -16,8 +16,14 @@
 //       smartbus_store_failed_batches_total, smartbus_ingest_streams, smartbus_watch_streams,
 //       smartbus_gtfs_rt_feed_age_seconds{feed}, smartbus_gtfs_rt_build_seconds{feed},
 //       smartbus_gtfs_rt_entities{feed}, smartbus_newest_fix_age_seconds,
-//       smartbus_gtfs_loaded_timestamp_seconds, smartbus_uptime_seconds.
-// Other parts (e.g. the GTFS-RT input poller) register their own families on registry().
+//       smartbus_gtfs_loaded_timestamp_seconds, smartbus_uptime_seconds,
+//       smartbus_service_alerts, smartbus_trip_changes,
+//       smartbus_service_changes_store_errors_total, and per GTFS-RT input feed
+//       ({feed=<source>,kind}): smartbus_gtfs_rt_input_polls_total{result},
+//       smartbus_gtfs_rt_input_entities_total{outcome}, smartbus_gtfs_rt_input_fixes_total{outcome},
+//       smartbus_gtfs_rt_input_last_good_poll_age_seconds,
+//       smartbus_gtfs_rt_input_header_unchanged_seconds, smartbus_gtfs_rt_input_healthy.
+// Other parts may register their own families on registry().
 
 #include <memory>
 #include <string>

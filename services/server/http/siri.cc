@@ -15,6 +15,7 @@
 #include "services/server/arrivals.h"
 #include "services/server/http/http_server.h"
 #include "services/server/server.h"
+#include "services/server/service_changes_convert.h"
 
 namespace smartbus::server {
 namespace {
@@ -43,12 +44,19 @@ struct SiriError {
   std::string text;
 };
 
+// `situations`: PtSituationElement array (Bus Time sends an empty SituationExchangeDelivery
+// when there are none).
 void Reply(HttpResponse& res, const Json& delivery_key_value, const std::string& key,
-           int64_t now, const absl::TimeZone& tz) {
+           int64_t now, const absl::TimeZone& tz, Json situations = Json::array()) {
   Json sd;
   sd["ResponseTimestamp"] = IsoTime(now, tz);
   sd[key] = Json::array({delivery_key_value});
   sd["SituationExchangeDelivery"] = Json::array();
+  if (!situations.empty()) {
+    Json sx;
+    sx["Situations"]["PtSituationElement"] = std::move(situations);
+    sd["SituationExchangeDelivery"].push_back(std::move(sx));
+  }
   Json out;
   out["Siri"]["ServiceDelivery"] = std::move(sd);
   res.set_content(out.dump() + "\n", "application/json");
@@ -62,6 +70,83 @@ void ReplyError(HttpResponse& res, const SiriError& e, const std::string& key, i
   d["ErrorCondition"]["Description"] = e.text;
   Reply(res, d, key, now, tz);
   res.status = e.status;
+}
+
+// The text of a translated string: the English translation, else the first one.
+std::string Text(const TranslatedText& t) {
+  for (const Translation& x : t)
+    if (x.language == "en") return x.text;
+  return t.empty() ? "" : t[0].text;
+}
+
+// GTFS-RT severity (1 unknown, 2 info, 3 warning, 4 severe) as a SIRI Severity.
+const char* SiriSeverity(int32_t gtfs) {
+  switch (gtfs) {
+    case 2: return "slight";
+    case 3: return "normal";
+    case 4: return "severe";
+    default: return "undefined";
+  }
+}
+
+// A service alert as a SIRI PtSituationElement, the shape Bus Time's SIRI-Lite uses: the
+// number is the alert's stable key (source|id), PublicationWindow the active period in force at
+// `now` (else the next one), Affects the routes/trips and stops it informs.
+Json Situation(const Alert& a, int64_t now, const absl::TimeZone& tz) {
+  Json s;
+  s["SituationNumber"] = a.Key();
+  if (a.created_s > 0) s["CreationTime"] = IsoTime(a.created_s, tz);
+  const ActivePeriod* window = nullptr;
+  for (const ActivePeriod& p : a.active_periods) {
+    const bool now_in = (p.start_s == 0 || now >= p.start_s) && (p.end_s == 0 || now <= p.end_s);
+    if (now_in) {
+      window = &p;
+      break;
+    }
+    if (p.start_s > now && (!window || p.start_s < window->start_s)) window = &p;
+  }
+  Json w = Json::object();
+  if (window && window->start_s) w["StartTime"] = IsoTime(window->start_s, tz);
+  if (window && window->end_s) w["EndTime"] = IsoTime(window->end_s, tz);
+  s["PublicationWindow"] = std::move(w);
+  s["Severity"] = SiriSeverity(a.severity);
+  s["Summary"] = Text(a.header);
+  if (!a.description.empty()) s["Description"] = Text(a.description);
+  Json journeys = Json::array(), stops = Json::array();
+  for (const InformedEntity& e : a.informed) {
+    Json j;
+    if (!e.route_id.empty()) j["LineRef"] = e.route_id;
+    if (!e.trip_id.empty()) j["DatedVehicleJourneyRef"] = e.trip_id;
+    if (!j.empty()) journeys.push_back(std::move(j));
+    if (!e.stop_id.empty()) stops.push_back(Json::object({{"StopPointRef", e.stop_id}}));
+  }
+  Json affects = Json::object();
+  if (!journeys.empty()) affects["VehicleJourneys"]["AffectedVehicleJourney"] = std::move(journeys);
+  if (!stops.empty()) affects["StopPoints"]["AffectedStopPoint"] = std::move(stops);
+  s["Affects"] = std::move(affects);
+  if (!a.url.empty())
+    s["InfoLinks"]["InfoLink"] = Json::array({Json::object({{"Uri", Text(a.url)}})});
+  return s;
+}
+
+// The alerts of a vehicle journey (trip) as its SituationRef list; each one is added to
+// `seen` (by key) for the delivery's situations.
+Json SituationRefs(const Network& net, const ServiceChangeSet& changes, uint32_t trip,
+                   int64_t now, std::map<std::string, const Alert*>* seen) {
+  Json refs = Json::array();
+  if (changes.alerts().empty()) return refs;
+  for (const Alert* a : changes.AlertsFor(TripAlertSelector(net, trip), now)) {
+    refs.push_back(Json::object({{"SituationSimpleRef", a->Key()}}));
+    seen->emplace(a->Key(), a);
+  }
+  return refs;
+}
+
+Json Situations(const std::map<std::string, const Alert*>& alerts, int64_t now,
+                const absl::TimeZone& tz) {
+  Json out = Json::array();
+  for (const auto& [key, a] : alerts) out.push_back(Situation(*a, now, tz));
+  return out;
 }
 
 // Checks the parameters against the names a call takes; reads the numeric ones.
@@ -251,6 +336,16 @@ void StopMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse
   const std::string dir = req.get_param_value("DirectionRef");
   std::vector<ArrivalRow> rows = ComputeArrivals(*view, q, now);
   const GtfsFeed& feed = net.feed();
+  // Alerts: those of the stop's board (the stop, its station, its routes, the trips listed),
+  // and per journey its SituationRef.
+  const std::shared_ptr<const ServiceChangeSet> changes = view->changes();
+  std::map<std::string, const Alert*> alerts;
+  if (!changes->alerts().empty()) {
+    std::vector<uint32_t> trips;
+    for (const ArrivalRow& r : rows) trips.push_back(r.trip);
+    for (const Alert* a : changes->AlertsFor(StopAlertSelector(net, *stop, trips), now))
+      alerts.emplace(a->Key(), a);
+  }
   // MaximumStopVisits, but at least MinimumStopVisitsPerLine of each line (Bus Time's rule).
   std::map<uint32_t, uint32_t> per_route;
   Json visits = Json::array();
@@ -268,6 +363,8 @@ void StopMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse
     if (call == v->etas.size()) continue;
     Json visit;
     visit["MonitoredVehicleJourney"] = Journey(net, *v, call, detail, onward);
+    if (Json refs = SituationRefs(net, *changes, r.trip, now, &alerts); !refs.empty())
+      visit["MonitoredVehicleJourney"]["SituationRef"] = std::move(refs);
     visit["RecordedAtTime"] = IsoTime(v->state.timestamp_s, net.time_zone());
     visits.push_back(std::move(visit));
   }
@@ -275,7 +372,7 @@ void StopMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse
   d["MonitoredStopVisit"] = std::move(visits);
   d["ResponseTimestamp"] = IsoTime(now, net.time_zone());
   d["ValidUntil"] = IsoTime(now + 60, net.time_zone());
-  Reply(res, d, kKey, now, net.time_zone());
+  Reply(res, d, kKey, now, net.time_zone(), Situations(alerts, now, net.time_zone()));
 }
 
 void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse& res) {
@@ -312,6 +409,8 @@ void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpRespo
   std::sort(all.begin(), all.end(),
             [](const auto& a, const auto& b) { return a->state.vehicle_id < b->state.vehicle_id; });
   const GtfsFeed& feed = net.feed();
+  const std::shared_ptr<const ServiceChangeSet> changes = view->changes();
+  std::map<std::string, const Alert*> alerts;  // of the journeys listed
   Json activities = Json::array();
   for (const auto& v : all) {
     if (v->network != view->network) continue;
@@ -322,6 +421,8 @@ void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpRespo
     if (!dir.empty() && std::to_string(feed.trips[trip].direction_id) != dir) continue;
     Json a;
     a["MonitoredVehicleJourney"] = Journey(net, *v, 0, detail, onward);
+    if (Json refs = SituationRefs(net, *changes, trip, now, &alerts); !refs.empty())
+      a["MonitoredVehicleJourney"]["SituationRef"] = std::move(refs);
     a["RecordedAtTime"] = IsoTime(v->state.timestamp_s, net.time_zone());
     activities.push_back(std::move(a));
   }
@@ -329,7 +430,7 @@ void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpRespo
   d["VehicleActivity"] = std::move(activities);
   d["ResponseTimestamp"] = IsoTime(now, net.time_zone());
   d["ValidUntil"] = IsoTime(now + 60, net.time_zone());
-  Reply(res, d, kKey, now, net.time_zone());
+  Reply(res, d, kKey, now, net.time_zone(), Situations(alerts, now, net.time_zone()));
 }
 
 }  // namespace

@@ -80,6 +80,30 @@ TEST(LoadGtfsTest, RouteColoursReadAndBadOnesWarned) {
   EXPECT_EQ(feed->warnings.at("route_color_invalid"), 1);
 }
 
+TEST(LoadGtfsTest, ParentStationAndWheelchairBoarding) {
+  FeedFiles files = MinimalFeed();
+  // S1's station comes after it in the file; S3 names a station the feed lacks; S2's
+  // wheelchair_boarding is not a GTFS value.
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station,wheelchair_boarding\n"
+      "S1,First,40.0000,-75.0000,0,ST,1\n"
+      "S2,Second,40.0010,-75.0000,0,,7\n"
+      "S3,Third,40.0020,-75.0000,0,NOPE,2\n"
+      "ST,First Station,40.0001,-75.0001,1,,\n";
+  auto feed = LoadFiles(files);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_EQ(feed->stops.size(), 4u);
+  EXPECT_EQ(feed->stops[0].parent_station, 3u);
+  EXPECT_EQ(feed->stops[0].wheelchair_boarding, 1);
+  EXPECT_EQ(feed->stops[1].parent_station, kNoIndex);
+  EXPECT_EQ(feed->stops[1].wheelchair_boarding, 0);
+  EXPECT_EQ(feed->stops[2].parent_station, kNoIndex);
+  EXPECT_EQ(feed->stops[2].wheelchair_boarding, 2);
+  EXPECT_EQ(feed->stops[3].location_type, 1);
+  EXPECT_EQ(feed->warnings.at("wheelchair_boarding_invalid"), 1);
+  EXPECT_EQ(feed->warnings.at("parent_station_unknown"), 1);
+}
+
 TEST(LoadGtfsTest, RealWorldCsvOddities) {
   FeedFiles files = MinimalFeed();
   // BOM, CRLF, columns in another order, an unknown column, quoted fields with commas and
