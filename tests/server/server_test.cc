@@ -315,7 +315,12 @@ TEST_F(ServerTest, WatchPushesANewBoardWhenTheBusMoves) {
   EXPECT_FALSE(first.heartbeat());
   ASSERT_GE(first.arrivals_size(), 1);
   Ingest({MakeFix("bus1", last_t_ + 10, 40.0008)});
-  ASSERT_TRUE(reader->Read(&second));  // pushed on change, long before the 60 s heartbeat
+  // Pushed on change, long before the 60 s heartbeat. A board in between (the previous fix
+  // still being published as the stream opened, seen once on a loaded machine) is skipped.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader->Read(&second));
+    if (second.now() == last_t_ + 10) break;
+  }
   EXPECT_FALSE(second.heartbeat());
   EXPECT_GT(second.version(), first.version());
   EXPECT_EQ(second.now(), last_t_ + 10);
