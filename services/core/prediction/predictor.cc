@@ -58,6 +58,34 @@ double DelayAt(const TripView& tv, double dist_along_m, int64_t now, bool starte
   return now < tv.dep(0) ? std::max(0.0, d) : d;
 }
 
+// A new prediction for stop `k` of trip `trip` (seen through `t`) made by vehicle state `s` at
+// `now`: who, which trip and stop, and its scheduled arrival; the predicted times are the
+// caller's.
+void StartPrediction(const VehicleState& s, int64_t now, const TripView& t, uint32_t trip,
+                     uint32_t k, Prediction* p) {
+  p->made_at_s = now;
+  p->vehicle_id = s.vehicle_id;
+  p->trip = trip;
+  p->service_date = s.service_date;
+  p->stop = t.pattern->stops[k];
+  p->stop_index = k;
+  p->stop_sequence = t.st[k].stop_sequence;
+  p->scheduled_arrival_s = t.arr(k);
+}
+
+// Keeps a calibrated prediction in order: never earlier than the previous stop of the same
+// sequence (`prev`, null for the first), the p10..p90 band around the arrival, the departure
+// (`departure` < 0: none) not before the arrival.
+void KeepInOrder(const Prediction* prev, double departure, Prediction* p) {
+  if (prev != nullptr) {
+    p->predicted_arrival_s = std::max(p->predicted_arrival_s, prev->predicted_arrival_s);
+  }
+  p->p10_s = std::min(p->p10_s, p->predicted_arrival_s);
+  p->p90_s = std::max(p->p90_s, p->predicted_arrival_s);
+  p->predicted_departure_s =
+      departure >= 0 ? std::max<int64_t>(p->predicted_arrival_s, RoundToInt64(departure)) : kNoTime;
+}
+
 }  // namespace
 
 LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
@@ -607,27 +635,12 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
       layer_delta.fill(NAN);
     }
     Prediction& p = out->emplace_back();
-    p.made_at_s = now;
-    p.vehicle_id = s.vehicle_id;
-    p.trip = trip;
-    p.service_date = s.service_date;
-    p.stop = t.pattern->stops[k];
-    p.stop_index = k;
-    p.stop_sequence = t.st[k].stop_sequence;
-    p.scheduled_arrival_s = t.arr(k);
+    StartPrediction(s, now, t, trip, k, &p);
     const int64_t raw = RoundToInt64(arrival);
     p.source = src;
     const int bin = HorizonBin(std::max<int64_t>(0, raw - now));
     Calibrate(phase, bin, now, raw, &p.predicted_arrival_s, &p.p10_s, &p.p90_s);
-    // Never earlier than the previous stop of the same sequence.
-    if (!out->empty() && out->size() >= 2) {
-      const Prediction& prev = (*out)[out->size() - 2];
-      p.predicted_arrival_s = std::max(p.predicted_arrival_s, prev.predicted_arrival_s);
-    }
-    p.p10_s = std::min(p.p10_s, p.predicted_arrival_s);
-    p.p90_s = std::max(p.p90_s, p.predicted_arrival_s);
-    p.predicted_departure_s =
-        departure >= 0 ? std::max<int64_t>(p.predicted_arrival_s, RoundToInt64(departure)) : kNoTime;
+    KeepInOrder(out->size() >= 2 ? &(*out)[out->size() - 2] : nullptr, departure, &p);
     if (k > 0) {
       TripPending& tp = pending_of(t, trip);
       int64_t& newest = tp.newest_s[k];
