@@ -320,24 +320,25 @@ std::string PatternKey(const GtfsFeed& feed, const Pattern& pattern) {
 
 // ---- Build ---------------------------------------------------------------------------------
 
-absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
-                                                             const NetworkOptions& options) {
-  std::shared_ptr<Network> net(new Network());
-  net->feed_ = std::move(feed);
-  GtfsFeed& f = net->feed_;
+namespace {
 
-  // Time zone.
+// The feed's time zone: its own, else the first agency's.
+absl::StatusOr<absl::TimeZone> FeedTimeZone(const GtfsFeed& f) {
   std::string tz_name = f.timezone;
   if (tz_name.empty() && !f.agencies.empty()) tz_name = f.agencies[0].timezone;
   if (tz_name.empty())
     return absl::InvalidArgumentError(
         "agency.txt: agency_timezone is empty; service days cannot be resolved");
-  if (!absl::LoadTimeZone(tz_name, &net->tz_))
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(tz_name, &tz))
     return absl::InvalidArgumentError(absl::StrCat(
         "agency.txt: agency_timezone '", tz_name,
         "' is not a time zone known to tzdata (expected an IANA name like America/New_York)"));
+  return tz;
+}
 
-  // Validate the cross references Build relies on.
+// Validates the cross references Build relies on (the first bad one, naming its trip).
+absl::Status ValidateReferences(const GtfsFeed& f) {
   const uint32_t num_stops = static_cast<uint32_t>(f.stops.size());
   for (uint32_t t = 0; t < f.trips.size(); ++t) {
     const GtfsTrip& trip = f.trips[t];
@@ -355,28 +356,77 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
         return absl::InvalidArgumentError(
             absl::StrCat("trip '", trip.id, "': stop_time ", k, " has an unknown stop"));
   }
+  return absl::OkStatus();
+}
 
-  // Projection: origin at the centre of the stops' bounding box.
-  {
-    double lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
-    for (const GtfsStop& s : f.stops) {
-      lat0 = std::min(lat0, s.pos.lat);
-      lat1 = std::max(lat1, s.pos.lat);
-      lon0 = std::min(lon0, s.pos.lon);
-      lon1 = std::max(lon1, s.pos.lon);
-    }
-    LatLon origin = f.stops.empty() ? LatLon{0, 0} : LatLon{(lat0 + lat1) / 2, (lon0 + lon1) / 2};
-    net->projection_ = LocalProjection(origin);
+// A trip's first departure (0 for a trip without stop times).
+int32_t FirstDeparture(const GtfsFeed& f, uint32_t t) {
+  const GtfsTrip& trip = f.trips[t];
+  return trip.num_stop_times ? f.stop_times[trip.first_stop_time].departure_s : 0;
+}
+
+}  // namespace
+
+// Every pattern stop's candidate passes along its pattern's polyline (flattened), found by
+// DrawPaths for PlacePatternStops.
+struct Network::StopCandidates {
+  std::vector<StopCand> cands;
+  std::vector<uint32_t> cand_begin;  // per pattern stop (flattened), plus an end per pattern
+  std::vector<uint32_t> pattern_cand_base;  // per pattern: its first entry in cand_begin
+  int8_t traffic_side = 1;  // +1: the stops with a single pass stand mostly on the right
+};
+
+absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
+                                                             const NetworkOptions& options) {
+  std::shared_ptr<Network> net(new Network());
+  net->feed_ = std::move(feed);
+  absl::StatusOr<absl::TimeZone> tz = FeedTimeZone(net->feed_);
+  if (!tz.ok()) return tz.status();
+  net->tz_ = *tz;
+  absl::Status valid = ValidateReferences(net->feed_);
+  if (!valid.ok()) return valid;
+  net->ProjectStops();
+  net->GroupPatterns();
+  // Pass 1 draws the polylines and finds each stop's candidate passes; the stops with a single
+  // pass tell which side of the street stops stand on. Pass 2 places the stops.
+  StopCandidates cands;
+  net->DrawPaths(options, &cands);
+  net->PlacePatternStops(options, cands);
+  net->IndexPatterns();
+  net->IndexFrequencies();
+  net->IndexServiceSpans();
+  net->PrecomputeActiveDays();
+  net->ChainBlocks();
+  net->BuildStopGrid();
+  return std::shared_ptr<const Network>(std::move(net));
+}
+
+// Projection: origin at the centre of the stops' bounding box; every stop projected.
+void Network::ProjectStops() {
+  const GtfsFeed& f = feed_;
+  double lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
+  for (const GtfsStop& s : f.stops) {
+    lat0 = std::min(lat0, s.pos.lat);
+    lat1 = std::max(lat1, s.pos.lat);
+    lon0 = std::min(lon0, s.pos.lon);
+    lon1 = std::max(lon1, s.pos.lon);
   }
-  net->stop_xy_.resize(num_stops);
-  for (uint32_t s = 0; s < num_stops; ++s) net->stop_xy_[s] = net->projection_.Forward(f.stops[s].pos);
+  LatLon origin = f.stops.empty() ? LatLon{0, 0} : LatLon{(lat0 + lat1) / 2, (lon0 + lon1) / 2};
+  projection_ = LocalProjection(origin);
+  const uint32_t num_stops = static_cast<uint32_t>(f.stops.size());
+  stop_xy_.resize(num_stops);
+  for (uint32_t s = 0; s < num_stops; ++s) stop_xy_[s] = projection_.Forward(f.stops[s].pos);
+}
 
-  // ---- Patterns: group trips by (route, direction, shape, stop sequence) ----
+// Patterns: trips grouped by (route, direction, shape, stop sequence), each pattern's trips by
+// first departure.
+void Network::GroupPatterns() {
+  GtfsFeed& f = feed_;
   const uint32_t num_trips = static_cast<uint32_t>(f.trips.size());
-  net->trip_pattern_.assign(num_trips, kNoIndex);
+  trip_pattern_.assign(num_trips, kNoIndex);
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_hash;
   by_hash.reserve(num_trips / 8 + 16);
-  std::vector<Pattern>& patterns = net->patterns_;
+  std::vector<Pattern>& patterns = patterns_;
   for (uint32_t t = 0; t < num_trips; ++t) {
     const GtfsTrip& trip = f.trips[t];
     uint32_t shape = trip.shape;
@@ -411,29 +461,27 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       bucket.push_back(found);
     }
     patterns[found].trips.push_back(t);
-    net->trip_pattern_[t] = found;
+    trip_pattern_[t] = found;
     if (trip.shape != kNoIndex && shape == kNoIndex) ++f.warnings["shape_too_short"];
     if (trip.num_stop_times == 0) ++f.warnings["trip_without_stop_times"];
   }
-  auto first_dep = [&f](uint32_t t) {
-    const GtfsTrip& trip = f.trips[t];
-    return trip.num_stop_times ? f.stop_times[trip.first_stop_time].departure_s : 0;
-  };
   for (Pattern& pat : patterns) {
-    std::stable_sort(pat.trips.begin(), pat.trips.end(),
-                     [&](uint32_t a, uint32_t b) { return first_dep(a) < first_dep(b); });
+    std::stable_sort(pat.trips.begin(), pat.trips.end(), [&](uint32_t a, uint32_t b) {
+      return FirstDeparture(f, a) < FirstDeparture(f, b);
+    });
   }
+}
 
-  // ---- Polylines (one per used shape, one per shapeless pattern) and stop placement ----
-  // Pass 1 builds the polylines and finds each stop's candidate passes; the stops with a single
-  // pass tell which side of the street stops stand on. Pass 2 places the stops.
+// Pass 1 of stop placement: one polyline per used shape, per learned path and per shapeless
+// pattern (chords, its stops placed here), and the candidate passes of every stop of a pattern
+// with a shape or a learned path.
+void Network::DrawPaths(const NetworkOptions& options, StopCandidates* out) {
+  const GtfsFeed& f = feed_;
   std::vector<uint32_t> shape_polyline(f.shapes.size(), kNoIndex);
-  std::vector<StopCand> cands;
-  std::vector<uint32_t> cand_begin;  // per pattern stop (flattened), plus an end per pattern
-  std::vector<uint32_t> pattern_cand_base(patterns.size(), 0);
+  out->pattern_cand_base.assign(patterns_.size(), 0);
   std::vector<PolylinePoint> found;
   int64_t right_side = 0, left_side = 0;
-  for (Pattern& pat : patterns) {
+  for (Pattern& pat : patterns_) {
     const size_t n = pat.stops.size();
     const std::vector<LatLon>* learned = nullptr;
     if (pat.shape == kNoIndex && !options.learned_paths.empty()) {
@@ -441,45 +489,51 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       if (it != options.learned_paths.end() && it->second.size() >= 2) learned = &it->second;
     }
     if (pat.shape == kNoIndex && !learned) {
-      AddChordPath(f, net->projection_, &pat, &net->polylines_);
+      AddChordPath(f, projection_, &pat, &polylines_);
       continue;
     }
-    uint32_t pl = learned ? static_cast<uint32_t>(net->polylines_.size()) : shape_polyline[pat.shape];
+    uint32_t pl = learned ? static_cast<uint32_t>(polylines_.size()) : shape_polyline[pat.shape];
     if (learned) {
-      net->polylines_.emplace_back(*learned, net->projection_);
+      polylines_.emplace_back(*learned, projection_);
       pat.learned_path = true;
-      ++net->learned_path_patterns_;
+      ++learned_path_patterns_;
     } else if (pl == kNoIndex) {
-      pl = shape_polyline[pat.shape] = static_cast<uint32_t>(net->polylines_.size());
-      net->polylines_.emplace_back(f.shapes[pat.shape].points, net->projection_);
+      pl = shape_polyline[pat.shape] = static_cast<uint32_t>(polylines_.size());
+      polylines_.emplace_back(f.shapes[pat.shape].points, projection_);
     }
     pat.polyline = pl;
-    const Polyline& line = net->polylines_[pl];
-    pattern_cand_base[&pat - patterns.data()] = static_cast<uint32_t>(cand_begin.size());
+    const Polyline& line = polylines_[pl];
+    out->pattern_cand_base[&pat - patterns_.data()] = static_cast<uint32_t>(out->cand_begin.size());
     for (size_t i = 0; i < n; ++i) {
-      cand_begin.push_back(static_cast<uint32_t>(cands.size()));
-      const Vec2 p = net->stop_xy_[pat.stops[i]];
+      out->cand_begin.push_back(static_cast<uint32_t>(out->cands.size()));
+      const Vec2 p = stop_xy_[pat.stops[i]];
       line.Candidates(p, options.max_stop_offset_m, &found);
       for (const PolylinePoint& c : found)
-        cands.push_back({c.dist_along_m, c.offset_m, SideOf(line, p, c)});
+        out->cands.push_back({c.dist_along_m, c.offset_m, SideOf(line, p, c)});
       if (found.size() == 1) {
-        if (cands.back().side > 0) ++right_side;
-        if (cands.back().side < 0) ++left_side;
+        if (out->cands.back().side > 0) ++right_side;
+        if (out->cands.back().side < 0) ++left_side;
       }
     }
-    cand_begin.push_back(static_cast<uint32_t>(cands.size()));
+    out->cand_begin.push_back(static_cast<uint32_t>(out->cands.size()));
   }
-  const int8_t traffic_side = right_side >= left_side ? 1 : -1;
+  out->traffic_side = right_side >= left_side ? 1 : -1;
+}
+
+// Pass 2 of stop placement: the stops of every pattern with a shape or a learned path placed
+// among their candidates; the warnings and figures of the placement.
+void Network::PlacePatternStops(const NetworkOptions& options, const StopCandidates& c) {
+  GtfsFeed& f = feed_;
   Placer placer;
   std::vector<Vec2> xy;
   std::vector<int32_t> times;
   std::vector<double> implied;
-  for (uint32_t p = 0; p < patterns.size(); ++p) {
-    Pattern& pat = patterns[p];
+  for (uint32_t p = 0; p < patterns_.size(); ++p) {
+    Pattern& pat = patterns_[p];
     const size_t n = pat.stops.size();
     if (pat.shape != kNoIndex || pat.learned_path) {
       xy.resize(n);
-      for (size_t i = 0; i < n; ++i) xy[i] = net->stop_xy_[pat.stops[i]];
+      for (size_t i = 0; i < n; ++i) xy[i] = stop_xy_[pat.stops[i]];
       times.clear();
       const GtfsTrip& rep = f.trips[pat.trips.front()];
       for (uint32_t k = 0; k < rep.num_stop_times; ++k)
@@ -487,148 +541,162 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
       bool ignored = false;
       implied.clear();
       if (pat.shape != kNoIndex)
-        implied = ImpliedStopDistances(f.shapes[pat.shape], net->polylines_[pat.polyline],
+        implied = ImpliedStopDistances(f.shapes[pat.shape], polylines_[pat.polyline],
                                        f.stop_times.data() + rep.first_stop_time,
                                        rep.num_stop_times, xy, &ignored);
       if (ignored) ++f.warnings["shape_dist_traveled_ignored"];
-      PlaceStops(net->polylines_[pat.polyline], xy, cands.data(),
-                 cand_begin.data() + pattern_cand_base[p], times, implied, traffic_side,
+      PlaceStops(polylines_[pat.polyline], xy, c.cands.data(),
+                 c.cand_begin.data() + c.pattern_cand_base[p], times, implied, c.traffic_side,
                  options.max_stop_offset_m, &placer, &pat);
     }
     for (float off : pat.stop_offset_m)
       if (off > options.max_stop_offset_m) ++f.warnings["stop_far_from_shape"];
     if (!pat.monotone) {
       ++f.warnings["nonmonotone_pattern"];
-      ++net->nonmonotone_patterns_;
+      ++nonmonotone_patterns_;
     }
-    net->max_stop_offset_all_m_ = std::max(net->max_stop_offset_all_m_, pat.max_stop_offset_m);
+    max_stop_offset_all_m_ = std::max(max_stop_offset_all_m_, pat.max_stop_offset_m);
   }
+}
 
-  // ---- Per-route and per-stop pattern lists ----
-  net->route_patterns_.assign(f.routes.size(), {});
-  net->stop_patterns_.assign(num_stops, {});
-  for (uint32_t p = 0; p < patterns.size(); ++p) {
-    net->route_patterns_[patterns[p].route].push_back(p);
-    for (uint32_t k = 0; k < patterns[p].stops.size(); ++k)
-      net->stop_patterns_[patterns[p].stops[k]].emplace_back(p, k);
+// Per-route and per-stop pattern lists.
+void Network::IndexPatterns() {
+  route_patterns_.assign(feed_.routes.size(), {});
+  stop_patterns_.assign(feed_.stops.size(), {});
+  for (uint32_t p = 0; p < patterns_.size(); ++p) {
+    route_patterns_[patterns_[p].route].push_back(p);
+    for (uint32_t k = 0; k < patterns_[p].stops.size(); ++k)
+      stop_patterns_[patterns_[p].stops[k]].emplace_back(p, k);
   }
+}
 
-  // ---- Calendar index ----
-  const size_t num_services = f.services.size();
-  net->service_spans_.assign(num_services, {});
-  net->service_trips_.assign(num_services, {});
-  net->service_max_duration_s_.assign(num_services, 0);
-  net->min_start_s_ = std::numeric_limits<int32_t>::max();
-  net->max_end_s_ = std::numeric_limits<int32_t>::min();
-  // Frequency-based trips: one run per headway from start_time while before end_time.
+// Frequency-based trips: one run per headway from start_time while before end_time, as shifts
+// of the template trip (sorted, without repeats).
+void Network::IndexFrequencies() {
+  const GtfsFeed& f = feed_;
   for (const GtfsFrequency& fq : f.frequencies) {
-    if (fq.trip >= num_trips || fq.headway_s <= 0 || f.trips[fq.trip].num_stop_times == 0)
+    if (fq.trip >= f.trips.size() || fq.headway_s <= 0 || f.trips[fq.trip].num_stop_times == 0)
       continue;
     const int32_t dep0 = f.stop_times[f.trips[fq.trip].first_stop_time].departure_s;
-    std::vector<int32_t>& shifts = net->frequency_shifts_[fq.trip];
+    std::vector<int32_t>& shifts = frequency_shifts_[fq.trip];
     for (int32_t s = fq.start_s; s < fq.end_s; s += fq.headway_s) shifts.push_back(s - dep0);
   }
-  for (auto& [trip, shifts] : net->frequency_shifts_) {
+  for (auto& [trip, shifts] : frequency_shifts_) {
     std::sort(shifts.begin(), shifts.end());
     shifts.erase(std::unique(shifts.begin(), shifts.end()), shifts.end());
   }
-  for (uint32_t t = 0; t < num_trips; ++t) {
+}
+
+// Calendar index: every run's span per service (sorted by start) and per route and service,
+// each service's trips and longest span, the earliest start and latest end over all trips.
+void Network::IndexServiceSpans() {
+  const GtfsFeed& f = feed_;
+  const size_t num_services = f.services.size();
+  service_spans_.assign(num_services, {});
+  service_trips_.assign(num_services, {});
+  service_max_duration_s_.assign(num_services, 0);
+  min_start_s_ = std::numeric_limits<int32_t>::max();
+  max_end_s_ = std::numeric_limits<int32_t>::min();
+  for (uint32_t t = 0; t < f.trips.size(); ++t) {
     const GtfsTrip& trip = f.trips[t];
-    net->service_trips_[trip.service].push_back(t);
+    service_trips_[trip.service].push_back(t);
     if (trip.num_stop_times == 0) continue;
     const GtfsStopTime* st = f.stop_times.data() + trip.first_stop_time;
     const int32_t start = st[0].departure_s;
     const int32_t end = std::max(start, st[trip.num_stop_times - 1].arrival_s);
     auto add = [&](int32_t shift) {
-      net->service_spans_[trip.service].push_back({start + shift, end + shift, t, shift});
-      net->min_start_s_ = std::min(net->min_start_s_, start + shift);
-      net->max_end_s_ = std::max(net->max_end_s_, end + shift);
+      service_spans_[trip.service].push_back({start + shift, end + shift, t, shift});
+      min_start_s_ = std::min(min_start_s_, start + shift);
+      max_end_s_ = std::max(max_end_s_, end + shift);
     };
-    auto fit = net->frequency_shifts_.find(t);
-    if (fit == net->frequency_shifts_.end()) {
+    auto fit = frequency_shifts_.find(t);
+    if (fit == frequency_shifts_.end()) {
       add(0);
     } else {
       for (int32_t shift : fit->second) add(shift);
     }
-    net->service_max_duration_s_[trip.service] =
-        std::max(net->service_max_duration_s_[trip.service], end - start);
+    service_max_duration_s_[trip.service] =
+        std::max(service_max_duration_s_[trip.service], end - start);
   }
-  if (net->min_start_s_ > net->max_end_s_) net->min_start_s_ = net->max_end_s_ = 0;
+  if (min_start_s_ > max_end_s_) min_start_s_ = max_end_s_ = 0;
   auto by_start = [](const TripSpan& a, const TripSpan& b) {
     return a.start_s != b.start_s ? a.start_s < b.start_s : a.trip < b.trip;
   };
-  for (auto& spans : net->service_spans_) std::sort(spans.begin(), spans.end(), by_start);
-  net->route_spans_.assign(f.routes.size(), {});
+  for (auto& spans : service_spans_) std::sort(spans.begin(), spans.end(), by_start);
+  route_spans_.assign(f.routes.size(), {});
   for (uint32_t s = 0; s < num_services; ++s) {
-    for (const TripSpan& span : net->service_spans_[s]) {
-      std::vector<RouteServiceSpans>& groups = net->route_spans_[f.trips[span.trip].route];
+    for (const TripSpan& span : service_spans_[s]) {
+      std::vector<RouteServiceSpans>& groups = route_spans_[f.trips[span.trip].route];
       if (groups.empty() || groups.back().service != s) groups.push_back({s, 0, {}});
       groups.back().spans.push_back(span);  // stays sorted by start
       groups.back().max_duration_s =
           std::max(groups.back().max_duration_s, span.end_s - span.start_s);
     }
   }
-  {
-    int32_t first = 0, last = 0;
-    auto widen = [&](int32_t d) {
-      if (d <= 0) return;
-      if (first == 0 || d < first) first = d;
-      if (last == 0 || d > last) last = d;
-    };
-    for (const GtfsService& s : f.services) {
-      if (s.start_date > 0 && s.weekdays != 0) {
-        widen(s.start_date);
-        widen(s.end_date);
-      }
-      if (!s.added_dates.empty()) {
-        widen(s.added_dates.front());
-        widen(s.added_dates.back());
-      }
+}
+
+// The active services of every date the calendar covers, when it covers fewer than
+// kMaxPrecomputedDays (others are computed on demand).
+void Network::PrecomputeActiveDays() {
+  int32_t first = 0, last = 0;
+  auto widen = [&](int32_t d) {
+    if (d <= 0) return;
+    if (first == 0 || d < first) first = d;
+    if (last == 0 || d > last) last = d;
+  };
+  for (const GtfsService& s : feed_.services) {
+    if (s.start_date > 0 && s.weekdays != 0) {
+      widen(s.start_date);
+      widen(s.end_date);
     }
-    if (first > 0) {
-      absl::CivilDay d0 = ToCivilDay(first), d1 = ToCivilDay(last);
-      if (d1 >= d0 && d1 - d0 < kMaxPrecomputedDays) {
-        net->first_day_ = d0;
-        net->active_by_day_.resize(static_cast<size_t>(d1 - d0 + 1));
-        for (absl::CivilDay d = d0; d <= d1; ++d)
-          net->active_by_day_[static_cast<size_t>(d - d0)] =
-              net->ComputeActiveServices(FromCivilDay(d));
-      }
+    if (!s.added_dates.empty()) {
+      widen(s.added_dates.front());
+      widen(s.added_dates.back());
     }
   }
+  if (first == 0) return;
+  absl::CivilDay d0 = ToCivilDay(first), d1 = ToCivilDay(last);
+  if (d1 < d0 || d1 - d0 >= kMaxPrecomputedDays) return;
+  first_day_ = d0;
+  active_by_day_.resize(static_cast<size_t>(d1 - d0 + 1));
+  for (absl::CivilDay d = d0; d <= d1; ++d)
+    active_by_day_[static_cast<size_t>(d - d0)] = ComputeActiveServices(FromCivilDay(d));
+}
 
-  // ---- Blocks: same block_id and service, ordered by first departure ----
-  net->next_in_block_.assign(num_trips, kNoIndex);
-  {
-    std::vector<uint32_t> blocked;
-    for (uint32_t t = 0; t < num_trips; ++t)
-      if (!f.trips[t].block_id.empty()) blocked.push_back(t);
-    std::sort(blocked.begin(), blocked.end(), [&](uint32_t a, uint32_t b) {
-      const GtfsTrip& ta = f.trips[a];
-      const GtfsTrip& tb = f.trips[b];
-      if (ta.service != tb.service) return ta.service < tb.service;
-      int c = ta.block_id.compare(tb.block_id);
-      if (c != 0) return c < 0;
-      int32_t da = first_dep(a), db = first_dep(b);
-      return da != db ? da < db : a < b;
-    });
-    for (size_t i = 0; i + 1 < blocked.size(); ++i) {
-      const GtfsTrip& a = f.trips[blocked[i]];
-      const GtfsTrip& b = f.trips[blocked[i + 1]];
-      if (a.service == b.service && a.block_id == b.block_id)
-        net->next_in_block_[blocked[i]] = blocked[i + 1];
-    }
+// Blocks: trips of the same block_id and service, ordered by first departure, each linked to
+// the next.
+void Network::ChainBlocks() {
+  const GtfsFeed& f = feed_;
+  const uint32_t num_trips = static_cast<uint32_t>(f.trips.size());
+  next_in_block_.assign(num_trips, kNoIndex);
+  std::vector<uint32_t> blocked;
+  for (uint32_t t = 0; t < num_trips; ++t)
+    if (!f.trips[t].block_id.empty()) blocked.push_back(t);
+  std::sort(blocked.begin(), blocked.end(), [&](uint32_t a, uint32_t b) {
+    const GtfsTrip& ta = f.trips[a];
+    const GtfsTrip& tb = f.trips[b];
+    if (ta.service != tb.service) return ta.service < tb.service;
+    int c = ta.block_id.compare(tb.block_id);
+    if (c != 0) return c < 0;
+    int32_t da = FirstDeparture(f, a), db = FirstDeparture(f, b);
+    return da != db ? da < db : a < b;
+  });
+  for (size_t i = 0; i + 1 < blocked.size(); ++i) {
+    const GtfsTrip& a = f.trips[blocked[i]];
+    const GtfsTrip& b = f.trips[blocked[i + 1]];
+    if (a.service == b.service && a.block_id == b.block_id)
+      next_in_block_[blocked[i]] = blocked[i + 1];
   }
+}
 
-  // ---- Stop grid ----
-  for (uint32_t s = 0; s < num_stops; ++s) {
-    const Vec2 p = net->stop_xy_[s];
-    net->stop_grid_[CellKey(static_cast<int64_t>(std::floor(p.x / net->stop_cell_m_)),
-                            static_cast<int64_t>(std::floor(p.y / net->stop_cell_m_)))]
+// Stop grid for StopsNear.
+void Network::BuildStopGrid() {
+  for (uint32_t s = 0; s < stop_xy_.size(); ++s) {
+    const Vec2 p = stop_xy_[s];
+    stop_grid_[CellKey(static_cast<int64_t>(std::floor(p.x / stop_cell_m_)),
+                       static_cast<int64_t>(std::floor(p.y / stop_cell_m_)))]
         .push_back(s);
   }
-
-  return std::shared_ptr<const Network>(std::move(net));
 }
 
 // ---- Lookups -------------------------------------------------------------------------------

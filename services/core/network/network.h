@@ -165,6 +165,18 @@ class Network {
 
  private:
   Network() = default;
+  // The steps of Build, in order (each fills the members it names).
+  struct StopCandidates;
+  void ProjectStops();   // projection_, stop_xy_
+  void GroupPatterns();  // patterns_, trip_pattern_
+  void DrawPaths(const NetworkOptions& options, StopCandidates* out);  // polylines_
+  void PlacePatternStops(const NetworkOptions& options, const StopCandidates& c);
+  void IndexPatterns();        // route_patterns_, stop_patterns_
+  void IndexFrequencies();     // frequency_shifts_
+  void IndexServiceSpans();    // service_spans_, service_trips_, route_spans_, ...
+  void PrecomputeActiveDays();  // first_day_, active_by_day_
+  void ChainBlocks();          // next_in_block_
+  void BuildStopGrid();        // stop_grid_
   GtfsFeed feed_;
   LocalProjection projection_;
   absl::TimeZone tz_;
