@@ -579,27 +579,12 @@ bool AddCondition(const StoreChange& c, absl::string_view prefix, int64_t retent
 
 }  // namespace
 
-absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
-  if (changes.empty()) return absl::OkStatus();
-  // Connect first: connecting resets the per-connection bookkeeping below and decides
-  // atomic_batches_, both of which this batch uses.
-  if (absl::Status st = EnsureConnectedLocked(); !st.ok()) return st;
-  RedisPipeline& p = *pipeline_;
-  p.Clear();
-  const absl::string_view prefix = options_.key_prefix;
-  const int64_t now_s = NowUnixS();
-  const bool atomic = atomic_batches_;
-  if (atomic) {
-    p.Begin(1);
-    p.Arg("MULTI");
-  }
-  absl::Status invalid;
+// What ApplyLocked gathers from one batch while planning it (the fix groups are members,
+// reused from batch to batch).
+struct RedisStore::BatchPlan {
+  int64_t now_s = 0;
+  absl::Status invalid;  // the batch's last invalid change (the valid ones are written)
   std::string scratch;
-
-  group_of_.clear();
-  groups_.clear();
-  batch_fixes_.clear();
-  batch_next_.clear();
   // Latest state per vehicle: only the last record of each vehicle in the batch is written.
   absl::flat_hash_map<absl::string_view, const VehicleRecord*> last_state;
   std::vector<absl::string_view> new_vehicles;
@@ -616,64 +601,74 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   };
   std::vector<ZSet> zsets;
   absl::flat_hash_map<std::string, uint32_t> zset_of;
+};
 
+absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
+  if (changes.empty()) return absl::OkStatus();
+  // Connect first: connecting resets the per-connection bookkeeping below and decides
+  // atomic_batches_, both of which this batch uses.
+  if (absl::Status st = EnsureConnectedLocked(); !st.ok()) return st;
+  RedisPipeline& p = *pipeline_;
+  p.Clear();
+  const bool atomic = atomic_batches_;
+  if (atomic) {
+    p.Begin(1);
+    p.Arg("MULTI");
+  }
+  BatchPlan b;
+  b.now_s = NowUnixS();
+  PlanBatchLocked(changes, &b);
+  EncodeVisitsLocked(b);
+  EncodePositionsLocked(&b);
+  EncodeVehiclesLocked(&b);
+  EncodeVisitTrimsLocked(b);
+  if (atomic && p.count() == 1) return b.invalid;  // nothing but MULTI
+  const absl::Status st = atomic ? RunTransactionLocked(p) : RunLocked(p, nullptr);
+  if (!st.ok()) {
+    // The TTL refresh, trim and vehicle-set bookkeeping above may not have reached Redis.
+    veh_keys_.clear();
+    pos_keys_.clear();
+    for (const std::string& key : b.visit_keys) visit_trim_s_[key] = 0;
+    return st;
+  }
+  for (absl::string_view id : b.new_vehicles) known_vehicles_.emplace(id);
+  return b.invalid;
+}
+
+// Sorts the batch's changes: vehicle states (the last per vehicle), fixes (grouped per
+// vehicle), visits (per sorted set); conditions and models are encoded right away, in order.
+void RedisStore::PlanBatchLocked(absl::Span<const StoreChange> changes, BatchPlan* b) {
+  RedisPipeline& p = *pipeline_;
+  const absl::string_view prefix = options_.key_prefix;
+  group_of_.clear();
+  groups_.clear();
+  batch_fixes_.clear();
+  batch_next_.clear();
   for (const StoreChange& c : changes) {
     if (const auto* v = std::get_if<VehicleRecord>(&c)) {
       if (v->state.vehicle_id.empty()) {
-        invalid = absl::InvalidArgumentError("PutVehicle: empty vehicle_id");
+        b->invalid = absl::InvalidArgumentError("PutVehicle: empty vehicle_id");
         continue;
       }
-      last_state[v->state.vehicle_id] = v;
+      b->last_state[v->state.vehicle_id] = v;
     } else if (const auto* f = std::get_if<Fix>(&c)) {
       if (f->vehicle_id.empty()) {
-        invalid = absl::InvalidArgumentError("AppendPosition: empty vehicle_id");
+        b->invalid = absl::InvalidArgumentError("AppendPosition: empty vehicle_id");
         continue;
       }
       if (options_.positions_cap == 0) continue;
-      // Grouped per vehicle (in batch order); written after the loop.
-      const uint32_t index = uint32_t(batch_fixes_.size());
-      batch_fixes_.push_back(f);
-      batch_next_.push_back(0);
-      auto [it, inserted] = group_of_.try_emplace(f->vehicle_id, uint32_t(groups_.size()));
-      if (inserted) {
-        groups_.push_back({f, index, index, 1});
-      } else {
-        FixGroup& g = groups_[it->second];
-        batch_next_[g.tail] = index;
-        g.tail = index;
-        ++g.count;
-      }
+      GroupFixLocked(*f);
     } else if (const auto* sv = std::get_if<StopVisitRecord>(&c)) {
       if (sv->visit.vehicle_id.empty()) {
-        invalid = absl::InvalidArgumentError("AppendStopVisit: empty vehicle_id");
+        b->invalid = absl::InvalidArgumentError("AppendStopVisit: empty vehicle_id");
         continue;
       }
-      const uint32_t vi = uint32_t(visit_members.size());
-      visit_members.push_back(store_codec::EncodeStopVisit(*sv));
-      visit_scores.push_back(sv->visit.arrival_s);
-      newest_visit_s = std::max(newest_visit_s, sv->visit.arrival_s);
-      auto zadd = [&](absl::string_view kind, absl::string_view id) {
-        scratch.assign(prefix.data(), prefix.size());
-        scratch.append(kind.data(), kind.size());
-        scratch.append(id.data(), id.size());
-        auto [g, new_key] = zset_of.try_emplace(scratch, uint32_t(zsets.size()));
-        if (new_key) zsets.push_back({scratch, {}});
-        zsets[g->second].visits.push_back(vi);
-        if (options_.visits_retention_s <= 0) return;
-        auto [it, inserted] = visit_trim_s_.try_emplace(scratch, 0);
-        if (it->second != -1 && now_s - it->second >= options_.visits_trim_interval_s) {
-          it->second = -1;  // in this batch
-          visit_keys.push_back(scratch);
-        }
-      };
-      zadd("visits", "");
-      if (!sv->stop_id.empty()) zadd("visits:stop:", sv->stop_id);
-      if (!sv->route_id.empty()) zadd("visits:route:", sv->route_id);
-    } else if (AddCondition(c, prefix, options_.visits_retention_s, p, &invalid)) {
+      PlanVisitLocked(*sv, b);
+    } else if (AddCondition(c, prefix, options_.visits_retention_s, p, &b->invalid)) {
       continue;
     } else if (const auto* m = std::get_if<ModelBlob>(&c)) {
       if (m->name.empty()) {
-        invalid = absl::InvalidArgumentError("PutModel: empty model name");
+        b->invalid = absl::InvalidArgumentError("PutModel: empty model name");
         continue;
       }
       p.Begin(3);
@@ -682,16 +677,71 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       p.Arg(m->bytes);
     }
   }
-  for (const ZSet& z : zsets) {
+}
+
+// Adds a fix to its vehicle's group (in batch order); the groups are written after planning.
+void RedisStore::GroupFixLocked(const Fix& f) {
+  const uint32_t index = uint32_t(batch_fixes_.size());
+  batch_fixes_.push_back(&f);
+  batch_next_.push_back(0);
+  auto [it, inserted] = group_of_.try_emplace(f.vehicle_id, uint32_t(groups_.size()));
+  if (inserted) {
+    groups_.push_back({&f, index, index, 1});
+  } else {
+    FixGroup& g = groups_[it->second];
+    batch_next_[g.tail] = index;
+    g.tail = index;
+    ++g.count;
+  }
+}
+
+// Encodes a visit and adds it to its sorted sets: all visits, its stop's, its route's.
+void RedisStore::PlanVisitLocked(const StopVisitRecord& sv, BatchPlan* b) {
+  const uint32_t vi = uint32_t(b->visit_members.size());
+  b->visit_members.push_back(store_codec::EncodeStopVisit(sv));
+  b->visit_scores.push_back(sv.visit.arrival_s);
+  b->newest_visit_s = std::max(b->newest_visit_s, sv.visit.arrival_s);
+  const absl::string_view prefix = options_.key_prefix;
+  std::string& key = b->scratch;
+  auto zadd = [&](absl::string_view kind, absl::string_view id) {
+    key.assign(prefix.data(), prefix.size());
+    key.append(kind.data(), kind.size());
+    key.append(id.data(), id.size());
+    auto [g, new_key] = b->zset_of.try_emplace(key, uint32_t(b->zsets.size()));
+    if (new_key) b->zsets.push_back({key, {}});
+    b->zsets[g->second].visits.push_back(vi);
+    if (options_.visits_retention_s <= 0) return;
+    auto [it, inserted] = visit_trim_s_.try_emplace(key, 0);
+    if (it->second != -1 && b->now_s - it->second >= options_.visits_trim_interval_s) {
+      it->second = -1;  // in this batch
+      b->visit_keys.push_back(key);
+    }
+  };
+  zadd("visits", "");
+  if (!sv.stop_id.empty()) zadd("visits:stop:", sv.stop_id);
+  if (!sv.route_id.empty()) zadd("visits:route:", sv.route_id);
+}
+
+// One ZADD per sorted set the batch's visits go to.
+void RedisStore::EncodeVisitsLocked(const BatchPlan& b) {
+  RedisPipeline& p = *pipeline_;
+  for (const BatchPlan::ZSet& z : b.zsets) {
     p.Begin(2 + 2 * int(z.visits.size()));
     p.Arg("ZADD");
     p.Arg(z.key);
     for (uint32_t vi : z.visits) {
-      p.Num(visit_scores[vi]);
-      p.Arg(visit_members[vi]);
+      p.Num(b.visit_scores[vi]);
+      p.Arg(b.visit_members[vi]);
     }
   }
-  // Positions: one stream entry per vehicle (up to max_per_entry fixes each).
+}
+
+// Positions: one stream entry per vehicle (up to max_per_entry fixes each), and the stream's
+// trim and TTL refresh when due.
+void RedisStore::EncodePositionsLocked(BatchPlan* b) {
+  RedisPipeline& p = *pipeline_;
+  const absl::string_view prefix = options_.key_prefix;
+  std::string& scratch = b->scratch;
   const size_t trim_every = std::max<size_t>(1, options_.positions_cap / 10);
   const size_t max_per_entry = std::min(kMaxFixesPerEntry, trim_every);
   for (const FixGroup& g : groups_) {
@@ -729,22 +779,30 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       k.num_checkpoints = std::min(k.num_checkpoints + 1, PosKeyState::kCheckpoints);
     }
     if (options_.positions_ttl_s > 0 &&
-        now_s - k.expire_s >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
-      k.expire_s = now_s;
+        b->now_s - k.expire_s >= std::max<int64_t>(1, options_.positions_ttl_s / 4)) {
+      k.expire_s = b->now_s;
       p.Begin(3);
       p.Arg("EXPIRE");
       p.Key(prefix, "pos:", id);
       p.Num(options_.positions_ttl_s);
     }
   }
-  for (const auto& [id, rec] : last_state) {
+}
+
+// The vehicle hashes (only the changed fields, all of them every kFullStateEveryS), their TTL
+// refresh when due, and the vehicles new to the vehicles set.
+void RedisStore::EncodeVehiclesLocked(BatchPlan* b) {
+  RedisPipeline& p = *pipeline_;
+  const absl::string_view prefix = options_.key_prefix;
+  const int64_t now_s = b->now_s;
+  for (const auto& [id, rec] : b->last_state) {
     VehKeyState& k = veh_keys_[id];
     const bool full = !k.has_last || now_s - k.full_s >= VehKeyState::kFullStateEveryS;
     AddVehicle(p, prefix, *rec, full ? nullptr : &k.last);
     if (full) k.full_s = now_s;
     k.last = *rec;
     k.has_last = true;
-    if (!known_vehicles_.contains(id)) new_vehicles.push_back(id);
+    if (!known_vehicles_.contains(id)) b->new_vehicles.push_back(id);
     if (options_.vehicle_ttl_s > 0) {
       if (now_s - k.expire_s >= std::max<int64_t>(1, options_.vehicle_ttl_s / 4)) {
         k.expire_s = now_s;
@@ -755,61 +813,55 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
       }
     }
   }
-  if (!new_vehicles.empty()) {
-    p.Begin(2 + int(new_vehicles.size()));
+  if (!b->new_vehicles.empty()) {
+    p.Begin(2 + int(b->new_vehicles.size()));
     p.Arg("SADD");
     p.Key(prefix, "vehicles");
-    for (absl::string_view id : new_vehicles) p.Arg(id);
+    for (absl::string_view id : b->new_vehicles) p.Arg(id);
   }
-  if (options_.visits_retention_s > 0) {
-    const double cutoff = newest_visit_s - double(options_.visits_retention_s);
-    std::string max = "(";
-    AppendNumber(&max, cutoff);
-    for (const std::string& key : visit_keys) {
-      p.Begin(4);
-      p.Arg("ZREMRANGEBYSCORE");
-      p.Arg(key);
-      p.Arg("-inf");
-      p.Arg(max);
-      visit_trim_s_[key] = now_s;
-    }
+}
+
+// Retention: the visit sets due for a trim lose what is older than the batch's newest visit
+// minus visits_retention_s.
+void RedisStore::EncodeVisitTrimsLocked(const BatchPlan& b) {
+  if (options_.visits_retention_s <= 0) return;
+  RedisPipeline& p = *pipeline_;
+  const double cutoff = b.newest_visit_s - double(options_.visits_retention_s);
+  std::string max = "(";
+  AppendNumber(&max, cutoff);
+  for (const std::string& key : b.visit_keys) {
+    p.Begin(4);
+    p.Arg("ZREMRANGEBYSCORE");
+    p.Arg(key);
+    p.Arg("-inf");
+    p.Arg(max);
+    visit_trim_s_[key] = b.now_s;
   }
-  absl::Status st;
-  if (atomic) {
-    if (p.count() == 1) return invalid;  // nothing but MULTI
-    p.Begin(1);
-    p.Arg("EXEC");
-    std::vector<Reply> replies;
-    replies.reserve(p.count());
-    st = RunLocked(p, &replies);
-    if (st.ok()) {
-      const redisReply* exec = replies.back().get();
-      if (exec->type != REDIS_REPLY_ARRAY) {
-        st = absl::UnavailableError(absl::StrCat("redis ", address_.ToString(),
-                                                 ": transaction of ", p.count() - 2,
-                                                 " commands was aborted"));
-      } else {
-        for (size_t i = 0; i < exec->elements; ++i) {
-          if (exec->element[i]->type == REDIS_REPLY_ERROR) {
-            st = ErrorReply("command in batch", Str(exec->element[i]));
-            break;
-          }
-        }
-      }
-      if (!st.ok()) last_error_ = std::string(st.message());
-    }
+}
+
+// Closes the MULTI of `p` with EXEC and runs it; an aborted transaction or an error reply of
+// any command fails it.
+absl::Status RedisStore::RunTransactionLocked(RedisPipeline& p) {
+  p.Begin(1);
+  p.Arg("EXEC");
+  std::vector<Reply> replies;
+  replies.reserve(p.count());
+  absl::Status st = RunLocked(p, &replies);
+  if (!st.ok()) return st;
+  const redisReply* exec = replies.back().get();
+  if (exec->type != REDIS_REPLY_ARRAY) {
+    st = absl::UnavailableError(absl::StrCat("redis ", address_.ToString(), ": transaction of ",
+                                             p.count() - 2, " commands was aborted"));
   } else {
-    st = RunLocked(p, nullptr);
+    for (size_t i = 0; i < exec->elements; ++i) {
+      if (exec->element[i]->type == REDIS_REPLY_ERROR) {
+        st = ErrorReply("command in batch", Str(exec->element[i]));
+        break;
+      }
+    }
   }
-  if (!st.ok()) {
-    // The TTL refresh, trim and vehicle-set bookkeeping above may not have reached Redis.
-    veh_keys_.clear();
-    pos_keys_.clear();
-    for (const std::string& key : visit_keys) visit_trim_s_[key] = 0;
-    return st;
-  }
-  for (absl::string_view id : new_vehicles) known_vehicles_.emplace(id);
-  return invalid;
+  if (!st.ok()) last_error_ = std::string(st.message());
+  return st;
 }
 
 absl::Status RedisStore::Apply(absl::Span<const StoreChange> changes) {

@@ -86,6 +86,16 @@ class RedisStore : public Store {
   // Sends `p` and reads its replies; all replies returned when `replies` is non-null.
   absl::Status RunLocked(RedisPipeline& p, std::vector<Reply>* replies);
   absl::Status ApplyLocked(absl::Span<const StoreChange> changes);
+  // The steps of ApplyLocked: plan the batch, encode it into pipeline_, run it.
+  struct BatchPlan;
+  void PlanBatchLocked(absl::Span<const StoreChange> changes, BatchPlan* b);
+  void GroupFixLocked(const Fix& f);
+  void PlanVisitLocked(const StopVisitRecord& sv, BatchPlan* b);
+  void EncodeVisitsLocked(const BatchPlan& b);
+  void EncodePositionsLocked(BatchPlan* b);
+  void EncodeVehiclesLocked(BatchPlan* b);
+  void EncodeVisitTrimsLocked(const BatchPlan& b);
+  absl::Status RunTransactionLocked(RedisPipeline& p);
   // Runs one command given as arguments and returns its reply.
   absl::StatusOr<Reply> CommandLocked(std::initializer_list<absl::string_view> args);
 
