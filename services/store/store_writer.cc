@@ -172,29 +172,7 @@ void StoreWriter::Run() {
   auto next_sweep = SteadyAfter(absl::Seconds(10));
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
-    // Wait for a full batch, a flush, a stop, the flush interval with something queued, the
-    // state interval with dirty states, or held positions falling due.
-    auto ready = [&] {
-      return stop_ || pending_.size() >= options_.max_batch || flush_requested_ > flush_done_;
-    };
-    if (!ready()) {
-      const bool holding = due_head_ < due_.size();
-      if (pending_.empty() && dirty_.empty() && !holding) {
-        work_cv_.wait(l, [&] { return ready() || !pending_.empty() || !dirty_.empty(); });
-      }
-      if (!ready()) {
-        auto until = next_states;
-        if (holding) until = std::min(until, due_[due_head_]->due);
-        if (pending_.empty()) {
-          // Until something is queued (EnqueueAll wakes us), a state or a position is due.
-          work_cv_.wait_until(l, until, [&] { return ready() || !pending_.empty(); });
-        }
-        if (!ready() && !pending_.empty()) {
-          until = std::min(until, SteadyAfter(options_.flush_interval));
-          work_cv_.wait_until(l, until, ready);
-        }
-      }
-    }
+    WaitForWorkLocked(l, next_states);
     const uint64_t gen = flush_requested_;
     const auto now = Clock::now();
     const bool release_all = stop_ || gen > flush_done_;
@@ -216,44 +194,9 @@ void StoreWriter::Run() {
     const bool stopping = stop_;
     l.unlock();
 
-    // Positions: write a vehicle's fix at once unless its previous one was written less than
-    // `window` ago; then hold it (and the vehicle's next ones) until `window` after it came.
     batch.clear();
-    size_t newly_held = 0, released = 0;
-    for (StoreChange& c : incoming) {
-      Fix* f = coalesce ? std::get_if<Fix>(&c) : nullptr;
-      if (f == nullptr) {
-        batch.push_back(std::move(c));
-        continue;
-      }
-      HeldPositions& h = held_[f->vehicle_id];
-      if (h.fixes.empty()) {
-        if (now - h.last_written >= window) {
-          h.last_written = now;
-          batch.push_back(std::move(c));
-          continue;
-        }
-        h.due = now + window;
-        due_.push_back(&h);
-      }
-      h.fixes.push_back(std::move(*f));
-      ++newly_held;
-    }
-    incoming.clear();
-    while (due_head_ < due_.size() && (release_all || due_[due_head_]->due <= now)) {
-      HeldPositions* h = due_[due_head_++];
-      for (Fix& f : h->fixes) batch.emplace_back(std::move(f));
-      released += h->fixes.size();
-      h->fixes.clear();
-      h->last_written = now;
-    }
-    if (due_head_ == due_.size()) {
-      due_.clear();
-      due_head_ = 0;
-    } else if (due_head_ >= 4096 && due_head_ * 2 >= due_.size()) {
-      due_.erase(due_.begin(), due_.begin() + ptrdiff_t(due_head_));
-      due_head_ = 0;
-    }
+    const size_t newly_held = HoldPositions(now, window, &incoming, &batch);
+    const size_t released = ReleaseDuePositions(now, release_all, &batch);
     if (coalesce && now >= next_sweep) {
       // Forget vehicles idle for a while (a map bounded by the active fleet).
       next_sweep = SteadyAfter(absl::Seconds(10));
@@ -273,39 +216,7 @@ void StoreWriter::Run() {
     const size_t queue_entries = in_flight_;
     l.unlock();
 
-    // Write the batch in chunks of max_batch, retrying a failed chunk until it succeeds.
-    size_t done = 0;
-    bool gave_up = false;
-    while (done < batch.size()) {
-      const size_t n = std::min(options_.max_batch, batch.size() - done);
-      absl::Status st = store_->Apply(absl::MakeConstSpan(batch.data() + done, n));
-      if (st.ok() || absl::IsInvalidArgument(st)) {
-        // INVALID_ARGUMENT: the store refused a malformed record (Validate lets none through);
-        // retrying cannot help, the rest of the chunk was applied.
-        SetHealth(true, "");
-        backoff = options_.min_backoff;
-        std::lock_guard<std::mutex> g(mu_);
-        // Queue entries come first in the batch, vehicle states after them.
-        const size_t queue_part =
-            done >= queue_entries ? 0 : std::min(n, queue_entries - done);
-        in_flight_ -= queue_part;
-        stats_.applied += n;
-        stats_.batches += 1;
-        done += n;
-        continue;
-      }
-      SetHealth(false, std::string(st.message()));
-      std::unique_lock<std::mutex> g(mu_);
-      stats_.failed_batches += 1;
-      if (stopping || stop_) {
-        gave_up = true;
-        break;
-      }
-      work_cv_.wait_for(g, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(backoff)),
-                        [&] { return stop_; });
-      g.unlock();
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
+    const bool gave_up = !WriteBatch(batch, queue_entries, stopping, &backoff);
     batch.clear();
     l.lock();
     // Stopping while the store is down: what is left is lost with the process (the caller
@@ -316,20 +227,130 @@ void StoreWriter::Run() {
       flush_done_ = std::max(flush_done_, gen);
       done_cv_.notify_all();
     }
-    if (held_count_ == 0 && taken_seq > applied_seq_) {
-      // Nothing is held back: every entry up to taken_seq has been applied.
-      applied_seq_ = taken_seq;
-      if (!waiters_.empty() && waiters_.begin()->first <= applied_seq_) {
-        std::vector<std::function<void(bool)>> ready;
-        auto end = waiters_.upper_bound(applied_seq_);
-        for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
-        waiters_.erase(waiters_.begin(), end);
-        l.unlock();
-        for (auto& done : ready) done(true);
-        l.lock();
-      }
-    }
+    if (held_count_ == 0 && taken_seq > applied_seq_) ReportAppliedLocked(l, taken_seq);
   }
+}
+
+void StoreWriter::WaitForWorkLocked(std::unique_lock<std::mutex>& l,
+                                    std::chrono::steady_clock::time_point next_states) {
+  // Wait for a full batch, a flush, a stop, the flush interval with something queued, the
+  // state interval with dirty states, or held positions falling due.
+  auto ready = [&] {
+    return stop_ || pending_.size() >= options_.max_batch || flush_requested_ > flush_done_;
+  };
+  if (ready()) return;
+  const bool holding = due_head_ < due_.size();
+  if (pending_.empty() && dirty_.empty() && !holding) {
+    work_cv_.wait(l, [&] { return ready() || !pending_.empty() || !dirty_.empty(); });
+  }
+  if (ready()) return;
+  auto until = next_states;
+  if (holding) until = std::min(until, due_[due_head_]->due);
+  if (pending_.empty()) {
+    // Until something is queued (EnqueueAll wakes us), a state or a position is due.
+    work_cv_.wait_until(l, until, [&] { return ready() || !pending_.empty(); });
+  }
+  if (!ready() && !pending_.empty()) {
+    until = std::min(until, SteadyAfter(options_.flush_interval));
+    work_cv_.wait_until(l, until, ready);
+  }
+}
+
+size_t StoreWriter::HoldPositions(std::chrono::steady_clock::time_point now,
+                                  std::chrono::nanoseconds window,
+                                  std::vector<StoreChange>* incoming,
+                                  std::vector<StoreChange>* batch) {
+  // Positions: write a vehicle's fix at once unless its previous one was written less than
+  // `window` ago; then hold it (and the vehicle's next ones) until `window` after it came.
+  const bool coalesce = window.count() > 0;
+  size_t newly_held = 0;
+  for (StoreChange& c : *incoming) {
+    Fix* f = coalesce ? std::get_if<Fix>(&c) : nullptr;
+    if (f == nullptr) {
+      batch->push_back(std::move(c));
+      continue;
+    }
+    HeldPositions& h = held_[f->vehicle_id];
+    if (h.fixes.empty()) {
+      if (now - h.last_written >= window) {
+        h.last_written = now;
+        batch->push_back(std::move(c));
+        continue;
+      }
+      h.due = now + window;
+      due_.push_back(&h);
+    }
+    h.fixes.push_back(std::move(*f));
+    ++newly_held;
+  }
+  incoming->clear();
+  return newly_held;
+}
+
+size_t StoreWriter::ReleaseDuePositions(std::chrono::steady_clock::time_point now,
+                                        bool release_all, std::vector<StoreChange>* batch) {
+  size_t released = 0;
+  while (due_head_ < due_.size() && (release_all || due_[due_head_]->due <= now)) {
+    HeldPositions* h = due_[due_head_++];
+    for (Fix& f : h->fixes) batch->emplace_back(std::move(f));
+    released += h->fixes.size();
+    h->fixes.clear();
+    h->last_written = now;
+  }
+  if (due_head_ == due_.size()) {
+    due_.clear();
+    due_head_ = 0;
+  } else if (due_head_ >= 4096 && due_head_ * 2 >= due_.size()) {
+    due_.erase(due_.begin(), due_.begin() + ptrdiff_t(due_head_));
+    due_head_ = 0;
+  }
+  return released;
+}
+
+bool StoreWriter::WriteBatch(const std::vector<StoreChange>& batch, size_t queue_entries,
+                             bool stopping, absl::Duration* backoff) {
+  // Write the batch in chunks of max_batch, retrying a failed chunk until it succeeds.
+  size_t done = 0;
+  while (done < batch.size()) {
+    const size_t n = std::min(options_.max_batch, batch.size() - done);
+    absl::Status st = store_->Apply(absl::MakeConstSpan(batch.data() + done, n));
+    if (st.ok() || absl::IsInvalidArgument(st)) {
+      // INVALID_ARGUMENT: the store refused a malformed record (Validate lets none through);
+      // retrying cannot help, the rest of the chunk was applied.
+      SetHealth(true, "");
+      *backoff = options_.min_backoff;
+      std::lock_guard<std::mutex> g(mu_);
+      // Queue entries come first in the batch, vehicle states after them.
+      const size_t queue_part = done >= queue_entries ? 0 : std::min(n, queue_entries - done);
+      in_flight_ -= queue_part;
+      stats_.applied += n;
+      stats_.batches += 1;
+      done += n;
+      continue;
+    }
+    SetHealth(false, std::string(st.message()));
+    std::unique_lock<std::mutex> g(mu_);
+    stats_.failed_batches += 1;
+    if (stopping || stop_) return false;
+    work_cv_.wait_for(g, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(*backoff)),
+                      [&] { return stop_; });
+    g.unlock();
+    *backoff = std::min(*backoff * 2, options_.max_backoff);
+  }
+  return true;
+}
+
+void StoreWriter::ReportAppliedLocked(std::unique_lock<std::mutex>& l, uint64_t taken_seq) {
+  // Nothing is held back: every entry up to taken_seq has been applied.
+  applied_seq_ = taken_seq;
+  if (waiters_.empty() || waiters_.begin()->first > applied_seq_) return;
+  std::vector<std::function<void(bool)>> ready;
+  auto end = waiters_.upper_bound(applied_seq_);
+  for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+  waiters_.erase(waiters_.begin(), end);
+  l.unlock();
+  for (auto& done : ready) done(true);
+  l.lock();
 }
 
 }  // namespace smartbus

@@ -125,6 +125,22 @@ class StoreWriter {
 
  private:
   void Run();
+  // The steps of Run's loop. Waits (under `l`) until there is work or something falls due.
+  void WaitForWorkLocked(std::unique_lock<std::mutex>& l,
+                         std::chrono::steady_clock::time_point next_states);
+  // Moves `incoming` into `batch`, holding back the fixes that come within `window` of their
+  // vehicle's last written one; returns how many it held.
+  size_t HoldPositions(std::chrono::steady_clock::time_point now, std::chrono::nanoseconds window,
+                       std::vector<StoreChange>* incoming, std::vector<StoreChange>* batch);
+  // Appends the held fixes due by `now` (all with `release_all`); returns how many.
+  size_t ReleaseDuePositions(std::chrono::steady_clock::time_point now, bool release_all,
+                             std::vector<StoreChange>* batch);
+  // Applies `batch` in chunks of max_batch, retrying with `backoff`; false: gave up (stopping
+  // while the store fails). Its first `queue_entries` entries came from the queue.
+  bool WriteBatch(const std::vector<StoreChange>& batch, size_t queue_entries, bool stopping,
+                  absl::Duration* backoff);
+  // Every queue entry up to `taken_seq` is applied: calls the waiters it satisfies (unlocked).
+  void ReportAppliedLocked(std::unique_lock<std::mutex>& l, uint64_t taken_seq);
   void SetHealth(bool serving, std::string reason);
 
   Store* const store_;
