@@ -255,6 +255,285 @@ int RunDemoFeed(int argc, char** argv) {
   return 0;
 }
 
+namespace {
+
+// The flags that shape the simulation: the simulator's options and how to stream.
+struct SimFlags {
+  SimOptions sim;
+  double speed = 1.0;         // --speed: simulated seconds per wall second (0: unpaced)
+  int batch = 1000;           // --batch: fixes per ingest request
+  double duration_min = -1;   // --duration (minutes); < 0: not given
+};
+
+// --congest FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR.
+absl::StatusOr<SimOptions::Congestion> ParseCongestion(const std::string& c) {
+  std::vector<std::string> f = absl::StrSplit(c, ',');
+  SimOptions::Congestion jam;
+  int h0, m0, h1, m1;
+  if (f.size() != 5 || std::sscanf(f[2].c_str(), "%d:%d", &h0, &m0) != 2 ||
+      std::sscanf(f[3].c_str(), "%d:%d", &h1, &m1) != 2 ||
+      !absl::SimpleAtod(f[4], &jam.speed_factor))
+    return absl::InvalidArgumentError("--congest takes FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR, got '" +
+                                      c + "'");
+  jam.from_stop_id = f[0];
+  jam.to_stop_id = f[1];
+  jam.start_s = h0 * 3600 + m0 * 60;
+  jam.end_s = h1 * 3600 + m1 * 60;
+  return jam;
+}
+
+// The simulation flags (--date needs the network's time zone); each error names its flag.
+absl::StatusOr<SimFlags> ParseSimFlags(const Args& args, const Network& net) {
+  SimFlags flags;
+  SimOptions& opt = flags.sim;
+  auto date = ParseDate(args.Get("date"), net);
+  if (!date.ok()) return date.status();
+  opt.service_date = *date;
+  auto interval = args.GetInt("interval", opt.fix_interval_s);
+  auto seed = args.GetInt("seed", 1);
+  auto sigma = args.GetDouble("gps-sigma", opt.gps_sigma_m);
+  auto jam = args.GetDouble("jam-probability", opt.jam_probability);
+  auto signal = args.GetDouble("signal-probability", opt.signal_probability);
+  auto peak = args.GetDouble("peak-slowdown", opt.peak_slowdown);
+  auto demand = args.GetDouble("demand", opt.demand_scale);
+  auto early_share = args.GetDouble("early-share", opt.early_share);
+  auto early_lead = args.GetInt("early-lead", opt.early_lead_s);
+  auto early_speedup = args.GetDouble("early-speedup", opt.early_speedup);
+  auto speed = args.GetDouble("speed", 1.0);
+  auto batch = args.GetInt("batch", 1000);
+  auto duration = args.GetDouble("duration", -1);
+  for (const absl::Status& s :
+       {interval.status(), seed.status(), sigma.status(), jam.status(), signal.status(),
+        peak.status(), demand.status(), early_share.status(), early_lead.status(),
+        early_speedup.status(), speed.status(), batch.status(), duration.status()}) {
+    if (!s.ok()) return s;
+  }
+  if (*speed < 0) return absl::InvalidArgumentError("--speed must be >= 0");
+  if (*batch < 1 || *batch > 10000) return absl::InvalidArgumentError("--batch must be 1..10000");
+  flags.speed = *speed;
+  flags.batch = static_cast<int>(*batch);
+  flags.duration_min = *duration;
+  opt.fix_interval_s = static_cast<int>(*interval);
+  opt.seed = static_cast<uint64_t>(*seed);
+  opt.gps_sigma_m = *sigma;
+  opt.jam_probability = *jam;
+  opt.signal_probability = *signal;
+  opt.peak_slowdown = *peak;
+  opt.demand_scale = *demand;
+  opt.early_share = *early_share;
+  opt.early_lead_s = static_cast<int>(*early_lead);
+  opt.early_speedup = *early_speedup;
+  for (const std::string& c : args.GetAll("congest")) {
+    auto congestion = ParseCongestion(c);
+    if (!congestion.ok()) return congestion.status();
+    opt.congestion.push_back(*congestion);
+  }
+  opt.report_trip_id = !args.Has("no-trip-ids");
+  opt.report_passengers = !args.Has("no-passengers");
+  if (args.Has("routes")) {
+    for (absl::string_view r : absl::StrSplit(args.Get("routes"), ',', absl::SkipEmpty())) {
+      opt.route_ids.emplace_back(r);
+    }
+  }
+  return flags;
+}
+
+// The simulated span (unix seconds).
+struct SimWindow {
+  int64_t start = 0;       // --start, default the first pull-out
+  int64_t end = 0;         // --end or --start + --duration, default the last pull-in
+  int64_t fast_until = 0;  // --fast-until within [start, end], default start
+};
+
+absl::StatusOr<SimWindow> ParseSimWindow(const Args& args, const SimFlags& flags,
+                                         const FleetSimulator& fs, int64_t day_start) {
+  SimWindow w;
+  w.start = absl::ToUnixSeconds(fs.first_pullout());
+  w.end = absl::ToUnixSeconds(fs.last_pullin());
+  if (args.Has("start")) {
+    auto s = ParseWhen("start", args.Get("start"), day_start);
+    if (!s.ok()) return s.status();
+    w.start = *s;
+  }
+  if (args.Has("end")) {
+    auto e = ParseWhen("end", args.Get("end"), day_start);
+    if (!e.ok()) return e.status();
+    w.end = *e;
+  } else if (flags.duration_min >= 0) {
+    w.end = w.start + static_cast<int64_t>(flags.duration_min * 60);
+  }
+  if (w.end < w.start) return absl::InvalidArgumentError("--end is before --start");
+  w.fast_until = w.start;
+  if (args.Has("fast-until")) {
+    auto f = ParseWhen("fast-until", args.Get("fast-until"), day_start);
+    if (!f.ok()) return f.status();
+    w.fast_until = std::clamp(*f, w.start, w.end);
+  }
+  return w;
+}
+
+// The CSV files sim writes, each optional: --out (positions), --truth, --visits.
+class SimFiles {
+ public:
+  absl::Status Open(const Args& args) {
+    if (args.Has("out")) {
+      if (auto s = out_.Open(args.Get("out"), PositionsCsvHeader()); !s.ok()) return s;
+    }
+    if (args.Has("truth")) {
+      if (auto s = truth_.Open(args.Get("truth"), SimTruthCsvHeader()); !s.ok()) return s;
+    }
+    if (args.Has("visits")) {
+      if (auto s = visits_.Open(args.Get("visits"), StopVisitsCsvHeader()); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Appends one step's fixes and visits to the open files and flushes them.
+  absl::Status Write(const std::vector<SimFix>& fixes, const std::vector<StopVisit>& visits,
+                     const GtfsFeed& feed) {
+    if (out_.is_open()) {
+      for (const SimFix& f : fixes) AppendPositionsRow(f.fix, out_.buffer());
+      if (auto s = out_.Flush(); !s.ok()) return s;
+    }
+    if (truth_.is_open()) {
+      for (const SimFix& f : fixes) AppendSimTruthRow(f, feed, truth_.buffer());
+      if (auto s = truth_.Flush(); !s.ok()) return s;
+    }
+    if (visits_.is_open()) {
+      for (const StopVisit& v : visits) AppendStopVisitRow(v, feed, visits_.buffer());
+      if (auto s = visits_.Flush(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() {
+    for (CsvFileWriter* f : {&out_, &truth_, &visits_}) {
+      if (auto s = f->Close(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  CsvFileWriter out_, truth_, visits_;
+};
+
+// Where the simulated fixes go besides the files: a gRPC stream (--server) and/or JT/T 808
+// terminals (--jt808); "live" when either is given.
+struct SimLive {
+  std::unique_ptr<Streamer> streamer;
+  std::unique_ptr<Jt808Fleet> jt808;
+  bool live() const { return streamer || jt808; }
+};
+
+// The simulation's steps: an hour at a time when only writing files, 10 s while sending live
+// (as fast as the receiver takes them before --fast-until), and with --speed > 0 from
+// --fast-until on the wall clock scaled by --speed.
+class SimClock {
+ public:
+  SimClock(const SimWindow& w, double speed, bool live, bool quiet, const Network& net)
+      : w_(w), speed_(speed), live_(live), quiet_(quiet), net_(net) {}
+
+  // The simulated time to advance to after `t`; not after `t` while the wall clock has not
+  // moved on (paced).
+  int64_t Next(int64_t t) {
+    if (live_ && speed_ > 0 && t + 1 >= w_.fast_until) {
+      // Paced: simulated time follows the wall clock, scaled, from fast_until on.
+      if (!paced_) {
+        paced_ = true;
+        wall0_ = absl::Now();
+        if (!quiet_ && w_.fast_until > w_.start) {
+          std::fprintf(stderr, "sim: warm-up sent up to %s; now %gx real time\n",
+                       LocalTime(w_.fast_until, net_).c_str(), speed_);
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+      double elapsed = absl::ToDoubleSeconds(absl::Now() - wall0_);
+      return std::min(w_.end, w_.fast_until + static_cast<int64_t>(elapsed * speed_));
+    }
+    if (live_ && speed_ > 0) return std::min(w_.fast_until - 1, t + 10);
+    return std::min(w_.end, t + (live_ ? 10 : 3600));
+  }
+
+ private:
+  const SimWindow w_;
+  const double speed_;
+  const bool live_, quiet_;
+  const Network& net_;
+  bool paced_ = false;
+  absl::Time wall0_;
+};
+
+// What a simulation run did, for the closing lines.
+struct SimTotals {
+  int64_t fixes = 0, visits = 0;
+  int64_t until = 0;  // simulated until (unix s)
+};
+
+// Runs the fleet from the window's start to its end (or SIGINT/SIGTERM), writing and sending
+// each step's fixes and visits; an error of a file stops it.
+absl::Status DriveFleet(FleetSimulator& fs, const Network& net, const SimFlags& flags,
+                        const SimWindow& w, SimFiles& files, SimLive& live, bool quiet,
+                        SimTotals* totals) {
+  // Warm up: buses already on the road at --start are where they would be.
+  fs.AdvanceTo(absl::FromUnixSeconds(w.start - 1), nullptr, nullptr);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::vector<SimFix> fixes;
+  std::vector<StopVisit> visits;
+  SimClock clock(w, flags.speed, live.live(), quiet, net);
+  absl::Time last_report = absl::Now();
+  int64_t& t = totals->until;
+  t = w.start - 1;
+  while (t < w.end && !g_stop.load()) {
+    const int64_t next = clock.Next(t);
+    if (next <= t) continue;
+    fixes.clear();
+    visits.clear();
+    fs.AdvanceTo(absl::FromUnixSeconds(next), &fixes, &visits);
+    t = next;
+    totals->fixes += static_cast<int64_t>(fixes.size());
+    totals->visits += static_cast<int64_t>(visits.size());
+    if (absl::Status s = files.Write(fixes, visits, net.feed()); !s.ok()) return s;
+    if (live.jt808) live.jt808->Send(fixes);
+    if (live.streamer) {
+      live.streamer->Send(fixes, 0, fixes.size(), flags.batch);
+      if (!quiet && absl::Now() - last_report > absl::Seconds(10)) {
+        last_report = absl::Now();
+        std::fprintf(stderr, "sim: %s  fixes sent %lld, accepted %lld, rejected %lld\n",
+                     LocalTime(t, net).c_str(), static_cast<long long>(live.streamer->sent()),
+                     static_cast<long long>(live.streamer->accepted()),
+                     static_cast<long long>(live.streamer->rejected()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Closes the live sinks and prints what was simulated, sent and accepted (unless quiet).
+void FinishLive(SimLive& live, const SimTotals& totals, const Network& net, bool quiet) {
+  if (live.streamer) live.streamer->Close();
+  if (live.jt808) {
+    live.jt808->Close(absl::Seconds(30));
+    if (!quiet)
+      std::fprintf(stderr, "sim: JT/T 808: sent %lld reports, answered success %lld, failed %lld\n",
+                   static_cast<long long>(live.jt808->sent()),
+                   static_cast<long long>(live.jt808->accepted()),
+                   static_cast<long long>(live.jt808->failed()));
+  }
+  if (quiet) return;
+  std::fprintf(stderr, "sim: %s%lld fixes, %lld stop visits, simulated until %s\n",
+               g_stop.load() ? "stopped: " : "", static_cast<long long>(totals.fixes),
+               static_cast<long long>(totals.visits), LocalTime(totals.until, net).c_str());
+  if (live.streamer) {
+    std::fprintf(stderr, "sim: sent %lld fixes, server accepted %lld, rejected %lld\n",
+                 static_cast<long long>(live.streamer->sent()),
+                 static_cast<long long>(live.streamer->accepted()),
+                 static_cast<long long>(live.streamer->rejected()));
+  }
+}
+
+}  // namespace
+
 int RunSim(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, {"help", "no-trip-ids", "no-passengers", "quiet", "tls"});
   auto fail = [](const std::string& msg, int code) {
@@ -295,203 +574,38 @@ int RunSim(int argc, char** argv) {
   if (!built.ok()) return fail(std::string(built.status().message()), 1);
   std::shared_ptr<const Network> net = *built;
 
-  SimOptions opt;
-  auto date = ParseDate(args->Get("date"), *net);
-  if (!date.ok()) return fail(std::string(date.status().message()), 2);
-  opt.service_date = *date;
-  auto interval = args->GetInt("interval", opt.fix_interval_s);
-  auto seed = args->GetInt("seed", 1);
-  auto sigma = args->GetDouble("gps-sigma", opt.gps_sigma_m);
-  auto jam = args->GetDouble("jam-probability", opt.jam_probability);
-  auto signal = args->GetDouble("signal-probability", opt.signal_probability);
-  auto peak = args->GetDouble("peak-slowdown", opt.peak_slowdown);
-  auto demand = args->GetDouble("demand", opt.demand_scale);
-  auto early_share = args->GetDouble("early-share", opt.early_share);
-  auto early_lead = args->GetInt("early-lead", opt.early_lead_s);
-  auto early_speedup = args->GetDouble("early-speedup", opt.early_speedup);
-  auto speed = args->GetDouble("speed", 1.0);
-  auto batch = args->GetInt("batch", 1000);
-  auto duration = args->GetDouble("duration", -1);
-  for (const absl::Status& s :
-       {interval.status(), seed.status(), sigma.status(), jam.status(), signal.status(),
-        peak.status(), demand.status(), early_share.status(), early_lead.status(),
-        early_speedup.status(), speed.status(), batch.status(), duration.status()}) {
-    if (!s.ok()) return fail(std::string(s.message()), 2);
-  }
-  if (*speed < 0) return fail("--speed must be >= 0", 2);
-  if (*batch < 1 || *batch > 10000) return fail("--batch must be 1..10000", 2);
-  opt.fix_interval_s = static_cast<int>(*interval);
-  opt.seed = static_cast<uint64_t>(*seed);
-  opt.gps_sigma_m = *sigma;
-  opt.jam_probability = *jam;
-  opt.signal_probability = *signal;
-  opt.peak_slowdown = *peak;
-  opt.demand_scale = *demand;
-  opt.early_share = *early_share;
-  opt.early_lead_s = static_cast<int>(*early_lead);
-  opt.early_speedup = *early_speedup;
-  for (const std::string& c : args->GetAll("congest")) {
-    std::vector<std::string> f = absl::StrSplit(c, ',');
-    SimOptions::Congestion jam;
-    int h0, m0, h1, m1;
-    if (f.size() != 5 || std::sscanf(f[2].c_str(), "%d:%d", &h0, &m0) != 2 ||
-        std::sscanf(f[3].c_str(), "%d:%d", &h1, &m1) != 2 ||
-        !absl::SimpleAtod(f[4], &jam.speed_factor))
-      return fail("--congest takes FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR, got '" + c + "'", 2);
-    jam.from_stop_id = f[0];
-    jam.to_stop_id = f[1];
-    jam.start_s = h0 * 3600 + m0 * 60;
-    jam.end_s = h1 * 3600 + m1 * 60;
-    opt.congestion.push_back(jam);
-  }
-  opt.report_trip_id = !args->Has("no-trip-ids");
-  opt.report_passengers = !args->Has("no-passengers");
-  if (args->Has("routes")) {
-    for (absl::string_view r : absl::StrSplit(args->Get("routes"), ',', absl::SkipEmpty())) {
-      opt.route_ids.emplace_back(r);
-    }
-  }
+  auto flags = ParseSimFlags(*args, *net);
+  if (!flags.ok()) return fail(std::string(flags.status().message()), 2);
+  const SimOptions& opt = flags->sim;
   auto sim = FleetSimulator::Create(net, opt);
   if (!sim.ok()) return fail(std::string(sim.status().message()), 1);
   FleetSimulator& fs = **sim;
-
   int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(opt.service_date));
-  int64_t start = absl::ToUnixSeconds(fs.first_pullout());
-  int64_t end = absl::ToUnixSeconds(fs.last_pullin());
-  if (args->Has("start")) {
-    auto s = ParseWhen("start", args->Get("start"), day_start);
-    if (!s.ok()) return fail(std::string(s.status().message()), 2);
-    start = *s;
-  }
-  if (args->Has("end")) {
-    auto e = ParseWhen("end", args->Get("end"), day_start);
-    if (!e.ok()) return fail(std::string(e.status().message()), 2);
-    end = *e;
-  } else if (*duration >= 0) {
-    end = start + static_cast<int64_t>(*duration * 60);
-  }
-  if (end < start) return fail("--end is before --start", 2);
-  int64_t fast_until = start;
-  if (args->Has("fast-until")) {
-    auto f = ParseWhen("fast-until", args->Get("fast-until"), day_start);
-    if (!f.ok()) return fail(std::string(f.status().message()), 2);
-    fast_until = std::clamp(*f, start, end);
-  }
+  auto window = ParseSimWindow(*args, *flags, fs, day_start);
+  if (!window.ok()) return fail(std::string(window.status().message()), 2);
 
-  CsvFileWriter out, truth, visits_out;
-  if (args->Has("out")) {
-    if (auto s = out.Open(args->Get("out"), PositionsCsvHeader()); !s.ok())
-      return fail(std::string(s.message()), 1);
-  }
-  if (args->Has("truth")) {
-    if (auto s = truth.Open(args->Get("truth"), SimTruthCsvHeader()); !s.ok())
-      return fail(std::string(s.message()), 1);
-  }
-  if (args->Has("visits")) {
-    if (auto s = visits_out.Open(args->Get("visits"), StopVisitsCsvHeader()); !s.ok())
-      return fail(std::string(s.message()), 1);
-  }
-  std::unique_ptr<Streamer> streamer;
-  if (args->Has("server")) streamer = std::make_unique<Streamer>(args->Get("server"), quiet);
+  SimFiles files;
+  if (auto s = files.Open(*args); !s.ok()) return fail(std::string(s.message()), 1);
+  SimLive live;
+  if (args->Has("server")) live.streamer = std::make_unique<Streamer>(args->Get("server"), quiet);
   auto jt808 = MakeJt808Fleet(*args, fs.vehicles(), day_start, quiet);
   if (!jt808.ok()) return fail(std::string(jt808.status().message()), 2);
-  const bool live = streamer || *jt808;
+  live.jt808 = std::move(*jt808);
 
   if (!quiet) {
     std::fprintf(stderr,
                  "sim: service date %d, %zu buses, %s .. %s (%s)%s\n", opt.service_date,
-                 fs.vehicles().size(), LocalTime(start, *net).c_str(),
-                 LocalTime(end, *net).c_str(), net->time_zone().name().c_str(),
-                 streamer ? absl::StrFormat(", streaming to %s at %gx", args->Get("server"),
-                                            *speed).c_str()
-                          : "");
+                 fs.vehicles().size(), LocalTime(window->start, *net).c_str(),
+                 LocalTime(window->end, *net).c_str(), net->time_zone().name().c_str(),
+                 live.streamer ? absl::StrFormat(", streaming to %s at %gx", args->Get("server"),
+                                                 flags->speed).c_str()
+                               : "");
   }
-  // Warm up: buses already on the road at --start are where they would be.
-  fs.AdvanceTo(absl::FromUnixSeconds(start - 1), nullptr, nullptr);
-
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  std::vector<SimFix> fixes;
-  std::vector<StopVisit> visits;
-  int64_t total_fixes = 0, total_visits = 0;
-  absl::Time wall0 = absl::Now();
-  absl::Time last_report = wall0;
-  int64_t t = start - 1;
-  bool paced = false;
-  while (t < end && !g_stop.load()) {
-    int64_t next;
-    if (live && *speed > 0 && t + 1 >= fast_until) {
-      // Paced: simulated time follows the wall clock, scaled, from fast_until on.
-      if (!paced) {
-        paced = true;
-        wall0 = absl::Now();
-        if (!quiet && fast_until > start) {
-          std::fprintf(stderr, "sim: warm-up sent up to %s; now %gx real time\n",
-                       LocalTime(fast_until, *net).c_str(), *speed);
-        }
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-      double elapsed = absl::ToDoubleSeconds(absl::Now() - wall0);
-      next = std::min(end, fast_until + static_cast<int64_t>(elapsed * *speed));
-      if (next <= t) continue;
-    } else if (live && *speed > 0) {
-      next = std::min(fast_until - 1, t + 10);
-    } else {
-      next = std::min(end, t + (live ? 10 : 3600));
-    }
-    fixes.clear();
-    visits.clear();
-    fs.AdvanceTo(absl::FromUnixSeconds(next), &fixes, &visits);
-    t = next;
-    total_fixes += static_cast<int64_t>(fixes.size());
-    total_visits += static_cast<int64_t>(visits.size());
-    if (out.is_open()) {
-      for (const SimFix& f : fixes) AppendPositionsRow(f.fix, out.buffer());
-      if (auto s = out.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
-    }
-    if (truth.is_open()) {
-      for (const SimFix& f : fixes) AppendSimTruthRow(f, net->feed(), truth.buffer());
-      if (auto s = truth.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
-    }
-    if (visits_out.is_open()) {
-      for (const StopVisit& v : visits) AppendStopVisitRow(v, net->feed(), visits_out.buffer());
-      if (auto s = visits_out.Flush(); !s.ok()) return fail(std::string(s.message()), 1);
-    }
-    if (*jt808) (*jt808)->Send(fixes);
-    if (streamer) {
-      streamer->Send(fixes, 0, fixes.size(), static_cast<int>(*batch));
-      if (!quiet && absl::Now() - last_report > absl::Seconds(10)) {
-        last_report = absl::Now();
-        std::fprintf(stderr, "sim: %s  fixes sent %lld, accepted %lld, rejected %lld\n",
-                     LocalTime(t, *net).c_str(), static_cast<long long>(streamer->sent()),
-                     static_cast<long long>(streamer->accepted()),
-                     static_cast<long long>(streamer->rejected()));
-      }
-    }
-  }
-  for (CsvFileWriter* f : {&out, &truth, &visits_out}) {
-    if (auto s = f->Close(); !s.ok()) return fail(std::string(s.message()), 1);
-  }
-  if (streamer) streamer->Close();
-  if (*jt808) {
-    (*jt808)->Close(absl::Seconds(30));
-    if (!quiet)
-      std::fprintf(stderr, "sim: JT/T 808: sent %lld reports, answered success %lld, failed %lld\n",
-                   static_cast<long long>((*jt808)->sent()),
-                   static_cast<long long>((*jt808)->accepted()),
-                   static_cast<long long>((*jt808)->failed()));
-  }
-  if (!quiet) {
-    std::fprintf(stderr, "sim: %s%lld fixes, %lld stop visits, simulated until %s\n",
-                 g_stop.load() ? "stopped: " : "", static_cast<long long>(total_fixes),
-                 static_cast<long long>(total_visits), LocalTime(t, *net).c_str());
-    if (streamer) {
-      std::fprintf(stderr, "sim: sent %lld fixes, server accepted %lld, rejected %lld\n",
-                   static_cast<long long>(streamer->sent()),
-                   static_cast<long long>(streamer->accepted()),
-                   static_cast<long long>(streamer->rejected()));
-    }
-  }
+  SimTotals totals;
+  if (auto s = DriveFleet(fs, *net, *flags, *window, files, live, quiet, &totals); !s.ok())
+    return fail(std::string(s.message()), 1);
+  if (auto s = files.Close(); !s.ok()) return fail(std::string(s.message()), 1);
+  FinishLive(live, totals, *net, quiet);
   return 0;
 }
 
