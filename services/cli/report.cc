@@ -96,6 +96,140 @@ std::string Fmt(double x, const char* fmt = "%.1f") {
   return buf;
 }
 
+// The report's flags: the route query (window, --stops, --trips), the analytics options and
+// --limit; each error names its flag.
+struct ReportFlags {
+  RouteQuery query;
+  AnalyticsOptions options;
+  int64_t limit = 20;
+};
+
+absl::StatusOr<ReportFlags> ParseReportFlags(const Args& args) {
+  ReportFlags flags;
+  RouteQuery& q = flags.query;
+  q.stops = args.Has("stops");
+  q.trips = args.Has("trips");
+  for (const char* name : {"from", "to"}) {
+    if (!args.Has(name)) continue;
+    double t;
+    if (!ParseInstant(args.Get(name), &t)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, ": not epoch seconds or RFC 3339 time: '", args.Get(name), "'"));
+    }
+    (std::string(name) == "from" ? q.window.from_s : q.window.to_s) = t;
+  }
+  AnalyticsOptions& options = flags.options;
+  auto early = args.GetDouble("on-time-early", options.on_time_early_s);
+  auto late = args.GetDouble("on-time-late", options.on_time_late_s);
+  auto ratio = args.GetDouble("bunching-ratio", options.bunching_ratio);
+  auto live = args.GetDouble("live-window", options.live_window_s);
+  auto limit = args.GetInt("limit", 20);
+  for (const absl::Status& s : {early.status(), late.status(), ratio.status(), live.status(),
+                                limit.status()}) {
+    if (!s.ok()) return s;
+  }
+  options.on_time_early_s = *early;
+  options.on_time_late_s = *late;
+  options.bunching_ratio = *ratio;
+  options.live_window_s = *live;
+  flags.limit = *limit;
+  return flags;
+}
+
+// What the report is made of: the visits read, the aggregate over them, the live instant.
+struct ReportData {
+  const Args& args;
+  const ReportFlags& flags;
+  const NetworkAnalyticsView& view;
+  const VisitsCsvStats& stats;
+  const VisitAggregator& agg;
+  const std::vector<RouteStats>& routes;
+  int64_t ignored = 0;  // visits the aggregator did not take
+  double now = NAN;     // the live lists' instant (not finite: none)
+  size_t n = 0;         // --limit
+};
+
+// --json: every figure as one JSON document.
+void PrintReportJson(const ReportData& r) {
+  const RouteQuery& q = r.flags.query;
+  nlohmann::json out = RoutesReportJson(r.routes, r.view);
+  out["visits_file"] = r.args.Get("visits");
+  out["visits_read"] = r.stats.rows;
+  out["visits_used"] = r.agg.visits();
+  out["visits_ignored"] = r.ignored;
+  out["warnings"] = r.stats.warnings;
+  out["from"] = std::isfinite(q.window.from_s) ? nlohmann::json(q.window.from_s) : nullptr;
+  out["to"] = std::isfinite(q.window.to_s) ? nlohmann::json(q.window.to_s) : nullptr;
+  out["on_time_window_s"] = {r.flags.options.on_time_early_s, r.flags.options.on_time_late_s};
+  if (std::isfinite(r.now)) {
+    out["now"] = r.now;
+    out["bunched_pairs"] = BunchedPairsJson(r.agg.BunchedPairs(r.now), r.view);
+    out["congestion"] = CongestionJson(r.agg.Congestion(r.now, r.n), r.view);
+  }
+  out["usual_jams"] = UsualJamsJson(r.agg.UsualJams(r.n), r.view);
+  out["vehicles"] = DrivingJson(r.agg.Driving(q.window));
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+// The text report's table: one row per route.
+void PrintRouteTable(const std::vector<RouteStats>& routes, const NetworkAnalyticsView& view) {
+  std::printf("\n%-12s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n", "route", "visits", "ontime%",
+              "early%", "late%", "hw_cv", "exwait_s", "speedkmh", "run/sch", "crowding");
+  for (const RouteStats& r : routes) {
+    double d = 0, t = 0;
+    for (const SegmentStats& s : r.segments) {
+      d += s.distance_m * s.traversals;
+      t += s.mean_time_s * s.traversals;
+    }
+    std::string crowd = r.passengers.has_load()        ? "load " + Fmt(r.passengers.mean_load())
+                        : r.passengers.has_occupancy() ? "occ " + Fmt(r.passengers.mean_occupancy(), "%.2f")
+                                                       : "no data";
+    std::printf("%-12s %7lld %7s %7s %7s %7s %9s %9s %9s %9s\n", view.RouteId(r.route).c_str(),
+                static_cast<long long>(r.visits), Fmt(r.on_time.on_time_pct()).c_str(),
+                Fmt(r.on_time.early_pct()).c_str(), Fmt(r.on_time.late_pct()).c_str(),
+                Fmt(r.headways.cv(), "%.3f").c_str(), Fmt(r.excess_wait_s).c_str(),
+                Fmt(t > 0 ? d / t * 3.6 : NAN).c_str(),
+                Fmt(r.scheduled_run_s > 0 ? r.actual_run_s / r.scheduled_run_s : NAN, "%.2f").c_str(),
+                crowd.c_str());
+  }
+}
+
+// The text report's live lists as of r.now: bunched pairs and the slowest segments.
+void PrintLiveLists(const ReportData& r) {
+  const NetworkAnalyticsView& view = r.view;
+  std::vector<BunchedPair> pairs = r.agg.BunchedPairs(r.now);
+  std::printf("\nbunched pairs in the %.0f s before %s: %zu\n", r.flags.options.live_window_s,
+              absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(std::llround(r.now)),
+                               absl::UTCTimeZone()).c_str(),
+              pairs.size());
+  for (const BunchedPair& p : pairs) {
+    std::printf("  route %s stop %s: %s then %s %.0f s later (scheduled %.0f s)\n",
+                view.RouteId(p.route).c_str(), view.StopId(p.stop).c_str(),
+                p.leader_vehicle.c_str(), p.follower_vehicle.c_str(), p.headway_s,
+                p.scheduled_headway_s);
+  }
+  std::vector<SegmentCongestion> cong = r.agg.Congestion(r.now, std::min<size_t>(r.n, 10));
+  std::printf("\nslowest segments now (vs usual at this time of day):\n");
+  for (const SegmentCongestion& c : cong) {
+    std::printf("  %s -> %s (route %s): %s km/h now, usual %s km/h\n",
+                view.StopId(c.from_stop).c_str(), view.StopId(c.to_stop).c_str(),
+                view.RouteId(c.route).c_str(), Fmt(c.now_speed_kmh).c_str(),
+                Fmt(c.usual_speed_kmh).c_str());
+  }
+}
+
+// The text report: what was read, the route table, the live lists.
+void PrintReportText(const ReportData& r) {
+  std::printf("%zu visits read from %s (%lld used)\n", static_cast<size_t>(r.stats.rows),
+              r.args.Get("visits").c_str(), static_cast<long long>(r.agg.visits()));
+  for (const auto& [kind, count] : r.stats.warnings) {
+    std::printf("  skipped %lld rows: %s\n", static_cast<long long>(count), kind.c_str());
+  }
+  PrintRouteTable(r.routes, r.view);
+  if (std::isfinite(r.now)) PrintLiveLists(r);
+  std::printf("\n(--json for every figure: segments, rankings, usual jams, vehicles)\n");
+}
+
 }  // namespace
 
 int RunReport(int argc, char** argv) {
@@ -122,37 +256,12 @@ int RunReport(int argc, char** argv) {
     std::fprintf(stderr, "smartbus report: --gtfs and --visits are required\n%s", kUsage);
     return 2;
   }
-  RouteQuery q;
-  q.stops = args->Has("stops");
-  q.trips = args->Has("trips");
-  for (const char* name : {"from", "to"}) {
-    if (!args->Has(name)) continue;
-    double t;
-    if (!ParseInstant(args->Get(name), &t)) {
-      std::fprintf(stderr,
-                   "smartbus report: --%s: not epoch seconds or RFC 3339 time: '%s'\n", name,
-                   args->Get(name).c_str());
-      return 2;
-    }
-    (std::string(name) == "from" ? q.window.from_s : q.window.to_s) = t;
+  auto flags = ParseReportFlags(*args);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "smartbus report: %s\n", std::string(flags.status().message()).c_str());
+    return 2;
   }
-  AnalyticsOptions options;
-  auto early = args->GetDouble("on-time-early", options.on_time_early_s);
-  auto late = args->GetDouble("on-time-late", options.on_time_late_s);
-  auto ratio = args->GetDouble("bunching-ratio", options.bunching_ratio);
-  auto live = args->GetDouble("live-window", options.live_window_s);
-  auto limit = args->GetInt("limit", 20);
-  for (const absl::Status& s : {early.status(), late.status(), ratio.status(), live.status(),
-                                limit.status()}) {
-    if (!s.ok()) {
-      std::fprintf(stderr, "smartbus report: %s\n", std::string(s.message()).c_str());
-      return 2;
-    }
-  }
-  options.on_time_early_s = *early;
-  options.on_time_late_s = *late;
-  options.bunching_ratio = *ratio;
-  options.live_window_s = *live;
+  AnalyticsOptions& options = flags->options;
 
   auto feed = LoadGtfs(feeds);
   if (!feed.ok()) {
@@ -177,8 +286,10 @@ int RunReport(int argc, char** argv) {
   std::stable_sort(visits->begin(), visits->end(), [](const StopVisit& a, const StopVisit& b) {
     return a.arrival_s < b.arrival_s;
   });
-  if (args->Has("vehicle"))
-    return PrintVehicleVisits(*visits, args->Get("vehicle"), q.window, **net, args->Has("json"));
+  if (args->Has("vehicle")) {
+    return PrintVehicleVisits(*visits, args->Get("vehicle"), flags->query.window, **net,
+                              args->Has("json"));
+  }
   AnalyticsOptions agg_options = options;
   agg_options.retention_s = std::numeric_limits<double>::infinity();  // a report keeps all
   VisitAggregator agg(view, agg_options);
@@ -191,76 +302,14 @@ int RunReport(int argc, char** argv) {
                  args->Get("now").c_str());
     return 2;
   }
-  std::vector<RouteStats> routes = agg.Routes(q);
-  const size_t n = static_cast<size_t>(std::max<int64_t>(0, *limit));
-
+  std::vector<RouteStats> routes = agg.Routes(flags->query);
+  const ReportData data{*args, *flags, *view, stats, agg, routes, ignored, now,
+                        static_cast<size_t>(std::max<int64_t>(0, flags->limit))};
   if (args->Has("json")) {
-    nlohmann::json out = RoutesReportJson(routes, *view);
-    out["visits_file"] = args->Get("visits");
-    out["visits_read"] = stats.rows;
-    out["visits_used"] = agg.visits();
-    out["visits_ignored"] = ignored;
-    out["warnings"] = stats.warnings;
-    out["from"] = std::isfinite(q.window.from_s) ? nlohmann::json(q.window.from_s) : nullptr;
-    out["to"] = std::isfinite(q.window.to_s) ? nlohmann::json(q.window.to_s) : nullptr;
-    out["on_time_window_s"] = {options.on_time_early_s, options.on_time_late_s};
-    if (std::isfinite(now)) {
-      out["now"] = now;
-      out["bunched_pairs"] = BunchedPairsJson(agg.BunchedPairs(now), *view);
-      out["congestion"] = CongestionJson(agg.Congestion(now, n), *view);
-    }
-    out["usual_jams"] = UsualJamsJson(agg.UsualJams(n), *view);
-    out["vehicles"] = DrivingJson(agg.Driving(q.window));
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
+    PrintReportJson(data);
+  } else {
+    PrintReportText(data);
   }
-
-  std::printf("%zu visits read from %s (%lld used)\n", static_cast<size_t>(stats.rows),
-              args->Get("visits").c_str(), static_cast<long long>(agg.visits()));
-  for (const auto& [kind, count] : stats.warnings) {
-    std::printf("  skipped %lld rows: %s\n", static_cast<long long>(count), kind.c_str());
-  }
-  std::printf("\n%-12s %7s %7s %7s %7s %7s %9s %9s %9s %9s\n", "route", "visits", "ontime%",
-              "early%", "late%", "hw_cv", "exwait_s", "speedkmh", "run/sch", "crowding");
-  for (const RouteStats& r : routes) {
-    double d = 0, t = 0;
-    for (const SegmentStats& s : r.segments) {
-      d += s.distance_m * s.traversals;
-      t += s.mean_time_s * s.traversals;
-    }
-    std::string crowd = r.passengers.has_load()        ? "load " + Fmt(r.passengers.mean_load())
-                        : r.passengers.has_occupancy() ? "occ " + Fmt(r.passengers.mean_occupancy(), "%.2f")
-                                                       : "no data";
-    std::printf("%-12s %7lld %7s %7s %7s %7s %9s %9s %9s %9s\n", view->RouteId(r.route).c_str(),
-                static_cast<long long>(r.visits), Fmt(r.on_time.on_time_pct()).c_str(),
-                Fmt(r.on_time.early_pct()).c_str(), Fmt(r.on_time.late_pct()).c_str(),
-                Fmt(r.headways.cv(), "%.3f").c_str(), Fmt(r.excess_wait_s).c_str(),
-                Fmt(t > 0 ? d / t * 3.6 : NAN).c_str(),
-                Fmt(r.scheduled_run_s > 0 ? r.actual_run_s / r.scheduled_run_s : NAN, "%.2f").c_str(),
-                crowd.c_str());
-  }
-  if (std::isfinite(now)) {
-    std::vector<BunchedPair> pairs = agg.BunchedPairs(now);
-    std::printf("\nbunched pairs in the %.0f s before %s: %zu\n", options.live_window_s,
-                absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(std::llround(now)),
-                                 absl::UTCTimeZone()).c_str(),
-                pairs.size());
-    for (const BunchedPair& p : pairs) {
-      std::printf("  route %s stop %s: %s then %s %.0f s later (scheduled %.0f s)\n",
-                  view->RouteId(p.route).c_str(), view->StopId(p.stop).c_str(),
-                  p.leader_vehicle.c_str(), p.follower_vehicle.c_str(), p.headway_s,
-                  p.scheduled_headway_s);
-    }
-    std::vector<SegmentCongestion> cong = agg.Congestion(now, std::min<size_t>(n, 10));
-    std::printf("\nslowest segments now (vs usual at this time of day):\n");
-    for (const SegmentCongestion& c : cong) {
-      std::printf("  %s -> %s (route %s): %s km/h now, usual %s km/h\n",
-                  view->StopId(c.from_stop).c_str(), view->StopId(c.to_stop).c_str(),
-                  view->RouteId(c.route).c_str(), Fmt(c.now_speed_kmh).c_str(),
-                  Fmt(c.usual_speed_kmh).c_str());
-    }
-  }
-  std::printf("\n(--json for every figure: segments, rankings, usual jams, vehicles)\n");
   return 0;
 }
 
