@@ -64,6 +64,64 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+// Reads --positions into `fixes` and the order to process them in: by timestamp (stable), or
+// the file's order with `arrival_order`.
+absl::Status ReadFixes(const Args& args, bool arrival_order, std::vector<Fix>* fixes,
+                       PositionsReadStats* read_stats, std::vector<uint32_t>* order) {
+  if (auto s = ReadPositionsCsv(args.Get("positions"), fixes, read_stats,
+                                args.Has("skip-bad-rows"));
+      !s.ok())
+    return s;
+  order->resize(fixes->size());
+  std::iota(order->begin(), order->end(), 0u);
+  if (!arrival_order)
+    std::stable_sort(order->begin(), order->end(), [&](uint32_t a, uint32_t b) {
+      return (*fixes)[a].timestamp_s < (*fixes)[b].timestamp_s;
+    });
+  return absl::OkStatus();
+}
+
+// The --report's "tracking" object: the tracker's counts, rejections by reason, matches by
+// state.
+nlohmann::json TrackingJson(const Tracker& tracker, const PositionsReadStats& read_stats) {
+  const TrackerStats& st = tracker.stats();
+  nlohmann::json tracking = {
+      {"fixes", st.fixes},
+      {"accepted", st.accepted},
+      {"stop_visits", st.stop_visits},
+      {"trips_started", st.trips_started},
+      {"unknown_trip_ids", st.unknown_trip_ids},
+      {"trip_id_mismatches", st.trip_id_mismatches},
+      {"inferred_assignments", st.inferred_assignments},
+      {"block_transitions", st.block_transitions},
+      {"reanchors", st.reanchors},
+      {"vehicles", tracker.num_vehicles()},
+      {"skipped_rows", read_stats.skipped_rows},
+  };
+  nlohmann::json rejected = nlohmann::json::object();
+  for (int r = 1; r < static_cast<int>(st.rejected.size()); ++r)
+    rejected[std::string(RejectReasonName(static_cast<RejectReason>(r)))] = st.rejected[r];
+  tracking["rejected"] = rejected;
+  nlohmann::json states = nlohmann::json::object();
+  for (int s = 0; s < static_cast<int>(st.by_state.size()); ++s)
+    states[std::string(MatchStateName(static_cast<MatchState>(s)))] = st.by_state[s];
+  tracking["states"] = states;
+  return tracking;
+}
+
+// Writes the --report JSON: the tracking counts and the prediction accuracy report.
+absl::Status WriteReport(const std::string& path, const nlohmann::json& tracking,
+                         const PredictionHarness& harness) {
+  nlohmann::json report = {{"tracking", tracking}};
+  report["prediction"] = nlohmann::json::parse(harness.ReportJson());
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  std::string text = report.dump(2) + "\n";
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
@@ -101,17 +159,10 @@ int RunReplay(int argc, char** argv) {
 
   std::vector<Fix> fixes;
   PositionsReadStats read_stats;
-  if (auto s = ReadPositionsCsv(args->Get("positions"), &fixes, &read_stats,
-                                args->Has("skip-bad-rows"));
-      !s.ok())
-    return Fail(s);
-  std::vector<uint32_t> order(fixes.size());
-  std::iota(order.begin(), order.end(), 0u);
+  std::vector<uint32_t> order;
   const bool arrival_order = args->Has("arrival-order");
-  if (!arrival_order)
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return fixes[a].timestamp_s < fixes[b].timestamp_s;
-    });
+  if (auto s = ReadFixes(*args, arrival_order, &fixes, &read_stats, &order); !s.ok())
+    return Fail(s);
   auto t1 = std::chrono::steady_clock::now();
 
   MatchesCsvWriter matches(&net->feed());
@@ -156,37 +207,11 @@ int RunReplay(int argc, char** argv) {
   if (auto s = visits.Close(); !s.ok()) return Fail(s);
   auto t2 = std::chrono::steady_clock::now();
 
-  const TrackerStats& st = engine.tracker().stats();
-  nlohmann::json tracking = {
-      {"fixes", st.fixes},
-      {"accepted", st.accepted},
-      {"stop_visits", st.stop_visits},
-      {"trips_started", st.trips_started},
-      {"unknown_trip_ids", st.unknown_trip_ids},
-      {"trip_id_mismatches", st.trip_id_mismatches},
-      {"inferred_assignments", st.inferred_assignments},
-      {"block_transitions", st.block_transitions},
-      {"reanchors", st.reanchors},
-      {"vehicles", engine.tracker().num_vehicles()},
-      {"skipped_rows", read_stats.skipped_rows},
-  };
-  nlohmann::json rejected = nlohmann::json::object();
-  for (int r = 1; r < static_cast<int>(st.rejected.size()); ++r)
-    rejected[std::string(RejectReasonName(static_cast<RejectReason>(r)))] = st.rejected[r];
-  tracking["rejected"] = rejected;
-  nlohmann::json states = nlohmann::json::object();
-  for (int s = 0; s < static_cast<int>(st.by_state.size()); ++s)
-    states[std::string(MatchStateName(static_cast<MatchState>(s)))] = st.by_state[s];
-  tracking["states"] = states;
+  nlohmann::json tracking = TrackingJson(engine.tracker(), read_stats);
   if (args->Has("report")) {
-    nlohmann::json report = {{"tracking", tracking}};
-    report["prediction"] = nlohmann::json::parse(harness.ReportJson());
-    std::FILE* f = std::fopen(args->Get("report").c_str(), "wb");
-    if (!f) return Fail(absl::PermissionDeniedError(absl::StrCat("cannot write ", args->Get("report"))));
-    std::string text = report.dump(2) + "\n";
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
+    if (auto s = WriteReport(args->Get("report"), tracking, harness); !s.ok()) return Fail(s);
   }
+  const TrackerStats& st = engine.tracker().stats();
   if (!quiet) {
     double load_s = std::chrono::duration<double>(t1 - t0).count();
     double run_s = std::chrono::duration<double>(t2 - t1).count();
