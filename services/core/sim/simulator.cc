@@ -112,10 +112,10 @@ struct FleetSimulator::Vehicle {
 
 FleetSimulator::~FleetSimulator() = default;
 
-absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
-    std::shared_ptr<const Network> network, const SimOptions& options) {
-  if (network == nullptr) return absl::InvalidArgumentError("sim: no network");
-  int32_t date = options.service_date;
+namespace {
+
+absl::Status ValidateSimOptions(const SimOptions& options) {
+  const int32_t date = options.service_date;
   if (date < 19000101 || date > 29991231) {
     return absl::InvalidArgumentError(
         absl::StrCat("sim: service_date must be YYYYMMDD, got ", date));
@@ -137,24 +137,13 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
         "peak slowdown 0..0.9, demand >= 0, 1 <= seats <= capacity, early share 0..1, early lead "
         ">= 0, early speedup 1..3)");
   }
-  std::unique_ptr<FleetSimulator> sim(new FleetSimulator());
-  for (const SimOptions::Congestion& c : options.congestion) {
-    auto from = network->FindStop(c.from_stop_id), to = network->FindStop(c.to_stop_id);
-    if (!from || !to)
-      return absl::InvalidArgumentError(absl::StrCat("sim: congestion on an unknown stop: '",
-                                                     from ? c.to_stop_id : c.from_stop_id, "'"));
-    if (!(c.speed_factor >= 0.05 && c.speed_factor <= 1) || c.end_s <= c.start_s)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sim: congestion ", c.from_stop_id, "->", c.to_stop_id,
-          ": speed factor must be 0.05..1 and the end after the start"));
-    sim->congestion_.push_back({*from, *to, c.start_s, c.end_s, c.speed_factor});
-  }
-  sim->network_ = network;
-  sim->options_ = options;
-  const Network& net = *network;
-  const GtfsFeed& feed = net.feed();
-  sim->day_start_s_ = absl::ToUnixSeconds(net.ServiceDayStart(date));
+  return absl::OkStatus();
+}
 
+// The trips to drive: those running on the service date with two stops or more, of the chosen
+// routes (all without SimOptions::route_ids).
+absl::StatusOr<std::vector<uint32_t>> TripsToRun(const Network& net, const SimOptions& options) {
+  const GtfsFeed& feed = net.feed();
   std::set<std::string> routes(options.route_ids.begin(), options.route_ids.end());
   for (const std::string& r : routes) {
     if (!net.FindRoute(r)) {
@@ -162,22 +151,33 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
     }
   }
   std::vector<uint32_t> trips;
-  for (uint32_t t : net.ActiveTrips(date)) {
+  for (uint32_t t : net.ActiveTrips(options.service_date)) {
     const GtfsTrip& trip = feed.trips[t];
     if (trip.num_stop_times < 2) continue;
     if (!routes.empty() && !routes.count(feed.routes[trip.route].id)) continue;
     trips.push_back(t);
   }
   if (trips.empty()) {
-    return absl::NotFoundError(absl::StrCat("sim: no trips run on ", date,
+    return absl::NotFoundError(absl::StrCat("sim: no trips run on ", options.service_date,
                                             routes.empty() ? "" : " on the chosen routes"));
   }
-  auto first_dep = [&](uint32_t t) { return feed.stop_times[feed.trips[t].first_stop_time].departure_s; };
-  auto last_arr = [&](uint32_t t) {
-    const GtfsTrip& tr = feed.trips[t];
-    return feed.stop_times[tr.first_stop_time + tr.num_stop_times - 1].arrival_s;
-  };
-  // One bus per block.
+  return trips;
+}
+
+int32_t FirstDeparture(const GtfsFeed& feed, uint32_t t) {
+  return feed.stop_times[feed.trips[t].first_stop_time].departure_s;
+}
+
+int32_t LastArrival(const GtfsFeed& feed, uint32_t t) {
+  const GtfsTrip& tr = feed.trips[t];
+  return feed.stop_times[tr.first_stop_time + tr.num_stop_times - 1].arrival_s;
+}
+
+// One bus per block (a trip without a block is a bus of its own): (block id, its trips by
+// first departure), the buses by their first departure.
+std::vector<std::pair<std::string, std::vector<uint32_t>>> BusesByBlock(
+    const GtfsFeed& feed, const std::vector<uint32_t>& trips) {
+  auto first_dep = [&](uint32_t t) { return FirstDeparture(feed, t); };
   std::map<std::string, std::vector<uint32_t>> blocks;
   std::vector<std::pair<std::string, std::vector<uint32_t>>> buses;
   for (uint32_t t : trips) {
@@ -198,50 +198,13 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
     return std::make_tuple(first_dep(x.second[0]), x.first, x.second[0]) <
            std::make_tuple(first_dep(y.second[0]), y.first, y.second[0]);
   });
+  return buses;
+}
 
-  // Patterns: free-flow speeds from the schedules of all their trips, sharp corners.
-  sim->patterns_.resize(net.patterns().size());
-  for (const auto& [b, ts] : buses) {
-    for (uint32_t t : ts) {
-      uint32_t p = net.trip_pattern(t);
-      if (sim->patterns_[p]) continue;
-      auto info = std::make_unique<PatternInfo>();
-      const Pattern& pat = net.pattern(p);
-      info->pattern = &pat;
-      info->line = &net.polylines()[pat.polyline];
-      size_t n = pat.stops.size();
-      info->last_departure.assign(n, -1);
-      info->free_mps.assign(n > 0 ? n - 1 : 0, 8.0);
-      for (size_t k = 0; k + 1 < n; ++k) {
-        double d = std::max(0.0, pat.stop_dist_m[k + 1] - pat.stop_dist_m[k]);
-        double sum_d = 0, sum_t = 0;
-        for (uint32_t pt : pat.trips) {
-          const GtfsTrip& tr = feed.trips[pt];
-          if (tr.num_stop_times != n) continue;
-          double sched = feed.stop_times[tr.first_stop_time + k + 1].arrival_s -
-                         feed.stop_times[tr.first_stop_time + k].departure_s;
-          double eff = std::max(sched - 25.0, 0.4 * sched);
-          if (eff <= 0) continue;
-          sum_d += d;
-          sum_t += eff;
-        }
-        if (sum_t > 0) info->free_mps[k] = std::clamp(1.2 * sum_d / sum_t, 3.0, 22.0);
-      }
-      const auto& pts = info->line->points();
-      const auto& cum = info->line->cum_m();
-      for (size_t i = 1; i + 1 < pts.size(); ++i) {
-        Vec2 a = pts[i] - pts[i - 1], c = pts[i + 1] - pts[i];
-        if (Norm(a) < 0.5 || Norm(c) < 0.5) continue;
-        if (BearingDiffDeg(BearingDeg(a), BearingDeg(c)) > kSharpTurnDeg) {
-          info->turns_m.push_back(cum[i]);
-        }
-      }
-      sim->patterns_[p] = std::move(info);
-    }
-  }
-
-  // Stop weights: transfer stops and terminals draw more riders.
-  sim->stop_weight_.assign(feed.stops.size(), 1.0);
+// Stop weights: transfer stops and terminals draw more riders.
+std::vector<double> StopWeights(const Network& net) {
+  const GtfsFeed& feed = net.feed();
+  std::vector<double> weight(feed.stops.size(), 1.0);
   for (uint32_t s = 0; s < feed.stops.size(); ++s) {
     std::set<uint32_t> rs;
     bool terminal = false;
@@ -249,17 +212,106 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
       rs.insert(net.pattern(p).route);
       if (pos == 0 || pos + 1 == net.pattern(p).stops.size()) terminal = true;
     }
-    sim->stop_weight_[s] = 1.0 + 0.8 * (rs.size() > 1 ? rs.size() - 1 : 0) + (terminal ? 1.0 : 0);
+    weight[s] = 1.0 + 0.8 * (rs.size() > 1 ? rs.size() - 1 : 0) + (terminal ? 1.0 : 0);
   }
+  return weight;
+}
 
-  sim->first_s_ = INT64_MAX;
-  sim->last_s_ = INT64_MIN;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
+    std::shared_ptr<const Network> network, const SimOptions& options) {
+  if (network == nullptr) return absl::InvalidArgumentError("sim: no network");
+  if (absl::Status s = ValidateSimOptions(options); !s.ok()) return s;
+  std::unique_ptr<FleetSimulator> sim(new FleetSimulator());
+  if (absl::Status s = sim->AddCongestion(*network, options.congestion); !s.ok()) return s;
+  sim->network_ = network;
+  sim->options_ = options;
+  const Network& net = *network;
+  sim->day_start_s_ = absl::ToUnixSeconds(net.ServiceDayStart(options.service_date));
+  auto trips = TripsToRun(net, options);
+  if (!trips.ok()) return trips.status();
+  const std::vector<std::pair<std::string, std::vector<uint32_t>>> buses =
+      BusesByBlock(net.feed(), *trips);
+  // Patterns: free-flow speeds from the schedules of all their trips, sharp corners.
+  sim->patterns_.resize(net.patterns().size());
+  for (const auto& [b, ts] : buses) {
+    for (uint32_t t : ts) {
+      uint32_t p = net.trip_pattern(t);
+      if (!sim->patterns_[p]) sim->patterns_[p] = DescribePattern(net, p);
+    }
+  }
+  sim->stop_weight_ = StopWeights(net);
+  sim->AddBuses(buses);
+  sim->now_s_ = sim->first_s_ - 1;
+  return sim;
+}
+
+absl::Status FleetSimulator::AddCongestion(const Network& net,
+                                           const std::vector<SimOptions::Congestion>& added) {
+  for (const SimOptions::Congestion& c : added) {
+    auto from = net.FindStop(c.from_stop_id), to = net.FindStop(c.to_stop_id);
+    if (!from || !to)
+      return absl::InvalidArgumentError(absl::StrCat("sim: congestion on an unknown stop: '",
+                                                     from ? c.to_stop_id : c.from_stop_id, "'"));
+    if (!(c.speed_factor >= 0.05 && c.speed_factor <= 1) || c.end_s <= c.start_s)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sim: congestion ", c.from_stop_id, "->", c.to_stop_id,
+          ": speed factor must be 0.05..1 and the end after the start"));
+    congestion_.push_back({*from, *to, c.start_s, c.end_s, c.speed_factor});
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<FleetSimulator::PatternInfo> FleetSimulator::DescribePattern(const Network& net,
+                                                                             uint32_t p) {
+  const GtfsFeed& feed = net.feed();
+  auto info = std::make_unique<PatternInfo>();
+  const Pattern& pat = net.pattern(p);
+  info->pattern = &pat;
+  info->line = &net.polylines()[pat.polyline];
+  size_t n = pat.stops.size();
+  info->last_departure.assign(n, -1);
+  info->free_mps.assign(n > 0 ? n - 1 : 0, 8.0);
+  for (size_t k = 0; k + 1 < n; ++k) {
+    double d = std::max(0.0, pat.stop_dist_m[k + 1] - pat.stop_dist_m[k]);
+    double sum_d = 0, sum_t = 0;
+    for (uint32_t pt : pat.trips) {
+      const GtfsTrip& tr = feed.trips[pt];
+      if (tr.num_stop_times != n) continue;
+      double sched = feed.stop_times[tr.first_stop_time + k + 1].arrival_s -
+                     feed.stop_times[tr.first_stop_time + k].departure_s;
+      double eff = std::max(sched - 25.0, 0.4 * sched);
+      if (eff <= 0) continue;
+      sum_d += d;
+      sum_t += eff;
+    }
+    if (sum_t > 0) info->free_mps[k] = std::clamp(1.2 * sum_d / sum_t, 3.0, 22.0);
+  }
+  const auto& pts = info->line->points();
+  const auto& cum = info->line->cum_m();
+  for (size_t i = 1; i + 1 < pts.size(); ++i) {
+    Vec2 a = pts[i] - pts[i - 1], c = pts[i + 1] - pts[i];
+    if (Norm(a) < 0.5 || Norm(c) < 0.5) continue;
+    if (BearingDiffDeg(BearingDeg(a), BearingDeg(c)) > kSharpTurnDeg) {
+      info->turns_m.push_back(cum[i]);
+    }
+  }
+  return info;
+}
+
+void FleetSimulator::AddBuses(
+    const std::vector<std::pair<std::string, std::vector<uint32_t>>>& buses) {
+  const GtfsFeed& feed = network_->feed();
+  const SimOptions& options = options_;
+  first_s_ = INT64_MAX;
+  last_s_ = INT64_MIN;
   for (size_t i = 0; i < buses.size(); ++i) {
     auto v = std::make_unique<Vehicle>();
     v->index = i;
     v->id = absl::StrCat(1001 + i);
     v->trips = buses[i].second;
-    v->pullout_s = sim->day_start_s_ + first_dep(v->trips.front()) - options.pullout_lead_s;
+    v->pullout_s = day_start_s_ + FirstDeparture(feed, v->trips.front()) - options.pullout_lead_s;
     v->rng.seed(SplitMix(options.seed * 1000003 + i));
     v->driver = std::clamp(1.0 + 0.06 * v->Normal(), 0.85, 1.15);
     // Drawn from a hash, not the bus's generator, so runs without early runners are unchanged.
@@ -272,14 +324,12 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
     info.early_runner = v->early;
     info.trips = v->trips;
     info.pullout_s = v->pullout_s;
-    info.pullin_s = sim->day_start_s_ + last_arr(v->trips.back()) + options.pullin_after_s;
-    sim->first_s_ = std::min(sim->first_s_, info.pullout_s);
-    sim->last_s_ = std::max(sim->last_s_, info.pullin_s);
-    sim->infos_.push_back(std::move(info));
-    sim->vehicles_.push_back(std::move(v));
+    info.pullin_s = day_start_s_ + LastArrival(feed, v->trips.back()) + options.pullin_after_s;
+    first_s_ = std::min(first_s_, info.pullout_s);
+    last_s_ = std::max(last_s_, info.pullin_s);
+    infos_.push_back(std::move(info));
+    vehicles_.push_back(std::move(v));
   }
-  sim->now_s_ = sim->first_s_ - 1;
-  return sim;
 }
 
 double FleetSimulator::DemandFactor(int64_t t) const {

@@ -35,6 +35,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -158,6 +159,11 @@ class FleetSimulator {
   struct Vehicle;
   struct PatternInfo;
   FleetSimulator() = default;
+  // The steps of Create.
+  absl::Status AddCongestion(const Network& net, const std::vector<SimOptions::Congestion>& added);
+  static std::unique_ptr<PatternInfo> DescribePattern(const Network& net, uint32_t p);
+  // One vehicle per (block id, trips) in `buses`; sets first_s_ and last_s_.
+  void AddBuses(const std::vector<std::pair<std::string, std::vector<uint32_t>>>& buses);
   void Step(Vehicle& v, int64_t t, std::vector<SimFix>* fixes, std::vector<StopVisit>* visits);
   void BeginTrip(Vehicle& v, int64_t t);
   void PlanNextStop(Vehicle& v, int64_t t);
