@@ -554,142 +554,139 @@ void SortByKey(std::vector<T>& v, K key) {
   v = std::move(out);
 }
 
-}  // namespace
+// a - b, field by field.
+SegPre Minus(const SegPre& a, const SegPre& b) {
+  SegPre d = a;
+  d.n -= b.n;
+  d.dist_m -= b.dist_m;
+  d.time_s -= b.time_s;
+  d.sched_time_s -= b.sched_time_s;
+  d.load_visits -= b.load_visits;
+  d.load_sum -= b.load_sum;
+  d.occ_visits -= b.occ_visits;
+  d.occ_sum -= b.occ_sum;
+  d.crowded -= b.crowded;
+  return d;
+}
 
-std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
-  const Impl& m = *impl_;
+// The route's stop figures in the window (`series`: the route's stop series), summed into
+// `rs` (per stop too with q.stops).
+void AddStopFigures(const std::vector<StopSeries>& stop_series,
+                    const std::vector<uint32_t>& series, const RouteQuery& q,
+                    std::vector<double>& scratch, RouteStats& rs) {
+  double excess_sum = 0;
+  for (uint32_t si : series) {
+    const StopSeries& s = stop_series[si];
+    auto [lo, hi] = WindowRange(s.recs, q.window, [](const VisitRec& a) { return a.arrival_s; });
+    if (lo >= hi) continue;
+    StopStats st;
+    st.stop = s.stop;
+    StopFigures(s, lo, hi, scratch, st);
+    rs.visits += st.visits;
+    rs.on_time.counted += st.on_time.counted;
+    rs.on_time.on_time += st.on_time.on_time;
+    rs.on_time.early += st.on_time.early;
+    rs.on_time.late += st.on_time.late;
+    rs.headways.gaps += st.headways.gaps;
+    rs.headways.sum_s += st.headways.sum_s;
+    rs.headways.sum_sq += st.headways.sum_sq;
+    rs.bunched_gaps += st.bunched_gaps;
+    rs.passengers.Merge(st.passengers);
+    if (st.headways.gaps > 0) excess_sum += st.excess_wait_s * static_cast<double>(st.headways.gaps);
+    if (q.stops) rs.stops.push_back(std::move(st));
+  }
+  if (rs.headways.gaps > 0) rs.excess_wait_s = excess_sum / static_cast<double>(rs.headways.gaps);
+}
+
+// The segment's traversals that arrived in the window and left in it, summed (prefix sums; the
+// few that left before the window, only near its start, taken out one by one).
+SegPre SegmentSumIn(const SegSeries& s, size_t lo, size_t hi, const TimeWindow& w) {
+  SegPre sum = Minus(s.pre[hi], s.pre[lo]);
+  if (std::isfinite(w.from_s)) {
+    for (size_t i = lo; i < hi && s.travs[i].to_arrival_s <= w.from_s + s.max_span_s; ++i) {
+      const Trav& t = s.travs[i];
+      if (t.from_arrival_s >= w.from_s) continue;
+      sum = Minus(sum, Next(SegPre{}, t));
+    }
+  }
+  return sum;
+}
+
+// The route's segment figures in the window (`series`: the route's segment series).
+void AddSegmentFigures(const std::vector<SegSeries>& seg_series,
+                       const std::vector<uint32_t>& series, const TimeWindow& w,
+                       RouteStats& rs) {
+  for (uint32_t si : series) {
+    const SegSeries& s = seg_series[si];
+    auto [lo, hi] = WindowRange(s.travs, w, [](const Trav& a) { return a.to_arrival_s; });
+    if (lo >= hi) continue;
+    const SegPre sum = SegmentSumIn(s, lo, hi, w);
+    if (sum.n <= 0) continue;
+    SegmentStats seg;
+    seg.from_stop = s.from_stop;
+    seg.to_stop = s.to_stop;
+    seg.traversals = sum.n;
+    double n = static_cast<double>(sum.n);
+    seg.distance_m = sum.dist_m / n;
+    seg.mean_speed_kmh = sum.dist_m / sum.time_s * kMpsToKmh;
+    seg.mean_time_s = sum.time_s / n;
+    seg.mean_scheduled_time_s = sum.sched_time_s / n;
+    seg.passengers.load_visits = sum.load_visits;
+    seg.passengers.load_sum = sum.load_sum;
+    seg.passengers.occupancy_visits = sum.occ_visits;
+    seg.passengers.occupancy_sum = sum.occ_sum;
+    seg.passengers.crowded_visits = sum.crowded;
+    rs.segments.push_back(std::move(seg));
+  }
+}
+
+// The route's trip figures in the window (`trips`: the route's trip instances): trips seen,
+// run times, and per trip with q.trips.
+void AddTripFigures(const std::vector<TripInst*>& trips, const std::vector<std::string>& vehicles,
+                    const RouteQuery& q, RouteStats& rs) {
   const TimeWindow& w = q.window;
-  std::vector<RouteStats> out;
-  std::vector<double> scratch;
-  uint32_t first = 0, last = static_cast<uint32_t>(m.route_stop_series.size());
-  if (q.route != kNoIndex) {
-    first = q.route;
-    last = std::min(last, q.route + 1);
-  }
-  for (uint32_t r = first; r < last; ++r) {
-    RouteStats rs;
-    rs.route = r;
-    double excess_sum = 0;
-    for (uint32_t si : m.route_stop_series[r]) {
-      const StopSeries& s = m.stop_series[si];
-      auto [lo, hi] = WindowRange(s.recs, w, [](const VisitRec& a) { return a.arrival_s; });
-      if (lo >= hi) continue;
-      StopStats st;
-      st.stop = s.stop;
-      StopFigures(s, lo, hi, scratch, st);
-      rs.visits += st.visits;
-      rs.on_time.counted += st.on_time.counted;
-      rs.on_time.on_time += st.on_time.on_time;
-      rs.on_time.early += st.on_time.early;
-      rs.on_time.late += st.on_time.late;
-      rs.headways.gaps += st.headways.gaps;
-      rs.headways.sum_s += st.headways.sum_s;
-      rs.headways.sum_sq += st.headways.sum_sq;
-      rs.bunched_gaps += st.bunched_gaps;
-      rs.passengers.Merge(st.passengers);
-      if (st.headways.gaps > 0) excess_sum += st.excess_wait_s * static_cast<double>(st.headways.gaps);
-      if (q.stops) rs.stops.push_back(std::move(st));
-    }
-    if (rs.visits == 0) continue;
-    if (rs.headways.gaps > 0) rs.excess_wait_s = excess_sum / static_cast<double>(rs.headways.gaps);
-
-    if (r < m.route_seg_series.size()) {
-      for (uint32_t si : m.route_seg_series[r]) {
-        const SegSeries& s = m.seg_series[si];
-        auto [lo, hi] = WindowRange(s.travs, w, [](const Trav& a) { return a.to_arrival_s; });
-        if (lo >= hi) continue;
-        SegPre sum;
-        const SegPre& a = s.pre[lo];
-        const SegPre& b = s.pre[hi];
-        sum.n = b.n - a.n;
-        sum.dist_m = b.dist_m - a.dist_m;
-        sum.time_s = b.time_s - a.time_s;
-        sum.sched_time_s = b.sched_time_s - a.sched_time_s;
-        sum.load_visits = b.load_visits - a.load_visits;
-        sum.load_sum = b.load_sum - a.load_sum;
-        sum.occ_visits = b.occ_visits - a.occ_visits;
-        sum.occ_sum = b.occ_sum - a.occ_sum;
-        sum.crowded = b.crowded - a.crowded;
-        // Traversals that left before the window (only near its start) do not count.
-        if (std::isfinite(w.from_s)) {
-          for (size_t i = lo; i < hi && s.travs[i].to_arrival_s <= w.from_s + s.max_span_s; ++i) {
-            const Trav& t = s.travs[i];
-            if (t.from_arrival_s >= w.from_s) continue;
-            SegPre x = Next(SegPre{}, t);
-            sum.n -= x.n;
-            sum.dist_m -= x.dist_m;
-            sum.time_s -= x.time_s;
-            sum.sched_time_s -= x.sched_time_s;
-            sum.load_visits -= x.load_visits;
-            sum.load_sum -= x.load_sum;
-            sum.occ_visits -= x.occ_visits;
-            sum.occ_sum -= x.occ_sum;
-            sum.crowded -= x.crowded;
-          }
-        }
-        if (sum.n <= 0) continue;
-        SegmentStats seg;
-        seg.from_stop = s.from_stop;
-        seg.to_stop = s.to_stop;
-        seg.traversals = sum.n;
-        double n = static_cast<double>(sum.n);
-        seg.distance_m = sum.dist_m / n;
-        seg.mean_speed_kmh = sum.dist_m / sum.time_s * kMpsToKmh;
-        seg.mean_time_s = sum.time_s / n;
-        seg.mean_scheduled_time_s = sum.sched_time_s / n;
-        seg.passengers.load_visits = sum.load_visits;
-        seg.passengers.load_sum = sum.load_sum;
-        seg.passengers.occupancy_visits = sum.occ_visits;
-        seg.passengers.occupancy_sum = sum.occ_sum;
-        seg.passengers.crowded_visits = sum.crowded;
-        rs.segments.push_back(std::move(seg));
+  for (const TripInst* inst : trips) {
+    const TripPoint* a = nullptr;
+    const TripPoint* b = nullptr;
+    TripStats ts;
+    if (inst->points.empty()) continue;
+    if (inst->max_arrival_s < w.from_s || inst->min_arrival_s >= w.to_s) continue;
+    if (w.from_s <= inst->min_arrival_s && inst->max_arrival_s < w.to_s) {
+      a = &inst->points.front();
+      b = &inst->points.back();
+      ts.visits = static_cast<int64_t>(inst->points.size());
+      ts.passengers = inst->passengers;
+    } else {
+      for (const TripPoint& p : inst->points) {
+        if (!w.Contains(p.arrival_s)) continue;
+        if (!a) a = &p;
+        b = &p;
+        ++ts.visits;
+        ts.passengers.Add(p.boardings, p.alightings, p.load, p.occupancy);
       }
     }
-
-    if (r < m.route_trips.size()) {
-      for (const TripInst* inst : m.route_trips[r]) {
-        const TripPoint* a = nullptr;
-        const TripPoint* b = nullptr;
-        TripStats ts;
-        if (inst->points.empty()) continue;
-        if (inst->max_arrival_s < w.from_s || inst->min_arrival_s >= w.to_s) continue;
-        if (w.from_s <= inst->min_arrival_s && inst->max_arrival_s < w.to_s) {
-          a = &inst->points.front();
-          b = &inst->points.back();
-          ts.visits = static_cast<int64_t>(inst->points.size());
-          ts.passengers = inst->passengers;
-        } else {
-          for (const TripPoint& p : inst->points) {
-            if (!w.Contains(p.arrival_s)) continue;
-            if (!a) a = &p;
-            b = &p;
-            ++ts.visits;
-            ts.passengers.Add(p.boardings, p.alightings, p.load, p.occupancy);
-          }
-        }
-        if (!a) continue;
-        ++rs.trips;
-        ts.trip = inst->trip;
-        ts.service_date = inst->service_date;
-        ts.first_stop_index = a->k;
-        ts.last_stop_index = b->k;
-        ts.end_delay_s = b->arrival_s - static_cast<double>(b->sched_arrival_s);
-        if (a != b) {
-          ts.actual_run_s = b->arrival_s - a->departure_s;
-          ts.scheduled_run_s = static_cast<double>(b->sched_arrival_s - a->sched_departure_s);
-          rs.actual_run_s += ts.actual_run_s;
-          rs.scheduled_run_s += ts.scheduled_run_s;
-        }
-        if (q.trips) {
-          ts.vehicle_id = m.vehicles[inst->vehicle];
-          rs.trip_list.push_back(std::move(ts));
-        }
-      }
+    if (!a) continue;
+    ++rs.trips;
+    ts.trip = inst->trip;
+    ts.service_date = inst->service_date;
+    ts.first_stop_index = a->k;
+    ts.last_stop_index = b->k;
+    ts.end_delay_s = b->arrival_s - static_cast<double>(b->sched_arrival_s);
+    if (a != b) {
+      ts.actual_run_s = b->arrival_s - a->departure_s;
+      ts.scheduled_run_s = static_cast<double>(b->sched_arrival_s - a->sched_departure_s);
+      rs.actual_run_s += ts.actual_run_s;
+      rs.scheduled_run_s += ts.scheduled_run_s;
     }
-    out.push_back(std::move(rs));
+    if (q.trips) {
+      ts.vehicle_id = vehicles[inst->vehicle];
+      rs.trip_list.push_back(std::move(ts));
+    }
   }
+}
 
-  const AnalyticsNetwork& net = *network_;
+// Routes by id; in each, stops by id, segments by (from, to) id, trips by (date, id).
+void SortRouteFigures(const AnalyticsNetwork& net, std::vector<RouteStats>& out) {
   SortByKey(out, [&](const RouteStats& r) { return net.RouteId(r.route); });
   for (RouteStats& rs : out) {
     SortByKey(rs.stops, [&](const StopStats& s) { return net.StopId(s.stop); });
@@ -700,6 +697,31 @@ std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
       return std::make_pair(t.service_date, net.TripId(t.trip));
     });
   }
+}
+
+}  // namespace
+
+std::vector<RouteStats> VisitAggregator::Routes(const RouteQuery& q) const {
+  const Impl& m = *impl_;
+  std::vector<RouteStats> out;
+  std::vector<double> scratch;
+  uint32_t first = 0, last = static_cast<uint32_t>(m.route_stop_series.size());
+  if (q.route != kNoIndex) {
+    first = q.route;
+    last = std::min(last, q.route + 1);
+  }
+  for (uint32_t r = first; r < last; ++r) {
+    RouteStats rs;
+    rs.route = r;
+    AddStopFigures(m.stop_series, m.route_stop_series[r], q, scratch, rs);
+    if (rs.visits == 0) continue;
+    if (r < m.route_seg_series.size()) {
+      AddSegmentFigures(m.seg_series, m.route_seg_series[r], q.window, rs);
+    }
+    if (r < m.route_trips.size()) AddTripFigures(m.route_trips[r], m.vehicles, q, rs);
+    out.push_back(std::move(rs));
+  }
+  SortRouteFigures(*network_, out);
   return out;
 }
 
