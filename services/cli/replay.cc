@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
+#include "services/core/common/status_macros.h"
 #include "services/core/engine/engine.h"
 #include "services/core/engine/prediction_listener.h"
 #include "services/core/gtfs/feed.h"
@@ -68,10 +69,8 @@ int Fail(const absl::Status& s) {
 // the file's order with `arrival_order`.
 absl::Status ReadFixes(const Args& args, bool arrival_order, std::vector<Fix>* fixes,
                        PositionsReadStats* read_stats, std::vector<uint32_t>* order) {
-  if (auto s = ReadPositionsCsv(args.Get("positions"), fixes, read_stats,
-                                args.Has("skip-bad-rows"));
-      !s.ok())
-    return s;
+  SB_RETURN_IF_ERROR(
+      ReadPositionsCsv(args.Get("positions"), fixes, read_stats, args.Has("skip-bad-rows")));
   order->resize(fixes->size());
   std::iota(order->begin(), order->end(), 0u);
   if (!arrival_order)

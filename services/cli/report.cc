@@ -25,6 +25,7 @@
 #include "services/core/analytics/analytics.h"
 #include "services/core/analytics/analytics_json.h"
 #include "services/core/analytics/network_view.h"
+#include "services/core/common/status_macros.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/tracking/csv_io.h"
@@ -126,7 +127,7 @@ absl::StatusOr<ReportFlags> ParseReportFlags(const Args& args) {
   auto limit = args.GetInt("limit", 20);
   for (const absl::Status& s : {early.status(), late.status(), ratio.status(), live.status(),
                                 limit.status()}) {
-    if (!s.ok()) return s;
+    SB_RETURN_IF_ERROR(s);
   }
   options.on_time_early_s = *early;
   options.on_time_late_s = *late;

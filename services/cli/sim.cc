@@ -27,6 +27,7 @@
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
 #include "services/cli/sim_jt808.h"
+#include "services/core/common/status_macros.h"
 #include "services/proto_util/fix_to_proto.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
@@ -214,19 +215,16 @@ absl::StatusOr<std::unique_ptr<Jt808Fleet>> MakeJt808Fleet(const Args& args,
                                                           const std::vector<SimVehicleInfo>& v,
                                                           int64_t day_start_s, bool quiet) {
   if (args.Has("jt808-registry")) {
-    if (absl::Status s = Jt808Fleet::WriteRegistry(args.Get("jt808-registry"), v); !s.ok())
-      return s;
+    SB_RETURN_IF_ERROR(Jt808Fleet::WriteRegistry(args.Get("jt808-registry"), v));
   }
   if (!args.Has("jt808")) return std::unique_ptr<Jt808Fleet>();
   Jt808SimOptions o;
   o.gateway = args.Get("jt808");
   o.v2019 = args.Has("jt808-2019");
   o.quiet = quiet;
-  auto overspeed = args.GetDouble("jt808-overspeed-kmh", 0);
-  if (!overspeed.ok()) return overspeed.status();
-  o.overspeed_kmh = *overspeed;
+  SB_ASSIGN_OR_RETURN(o.overspeed_kmh, args.GetDouble("jt808-overspeed-kmh", 0));
   if (args.Has("jt808-blind")) {
-    if (absl::Status s = ParseBlind(args.Get("jt808-blind"), day_start_s, &o); !s.ok()) return s;
+    SB_RETURN_IF_ERROR(ParseBlind(args.Get("jt808-blind"), day_start_s, &o));
   }
   return Jt808Fleet::Create(o, v);
 }
@@ -273,8 +271,8 @@ absl::StatusOr<SimOptions::Congestion> ParseCongestion(const std::string& c) {
   if (f.size() != 5 || std::sscanf(f[2].c_str(), "%d:%d", &h0, &m0) != 2 ||
       std::sscanf(f[3].c_str(), "%d:%d", &h1, &m1) != 2 ||
       !absl::SimpleAtod(f[4], &jam.speed_factor))
-    return absl::InvalidArgumentError("--congest takes FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR, got '" +
-                                      c + "'");
+    return absl::InvalidArgumentError(
+        absl::StrCat("--congest takes FROM_STOP,TO_STOP,HH:MM,HH:MM,FACTOR, got '", c, "'"));
   jam.from_stop_id = f[0];
   jam.to_stop_id = f[1];
   jam.start_s = h0 * 3600 + m0 * 60;
@@ -286,9 +284,7 @@ absl::StatusOr<SimOptions::Congestion> ParseCongestion(const std::string& c) {
 absl::StatusOr<SimFlags> ParseSimFlags(const Args& args, const Network& net) {
   SimFlags flags;
   SimOptions& opt = flags.sim;
-  auto date = ParseDate(args.Get("date"), net);
-  if (!date.ok()) return date.status();
-  opt.service_date = *date;
+  SB_ASSIGN_OR_RETURN(opt.service_date, ParseDate(args.Get("date"), net));
   auto interval = args.GetInt("interval", opt.fix_interval_s);
   auto seed = args.GetInt("seed", 1);
   auto sigma = args.GetDouble("gps-sigma", opt.gps_sigma_m);
@@ -306,7 +302,7 @@ absl::StatusOr<SimFlags> ParseSimFlags(const Args& args, const Network& net) {
        {interval.status(), seed.status(), sigma.status(), jam.status(), signal.status(),
         peak.status(), demand.status(), early_share.status(), early_lead.status(),
         early_speedup.status(), speed.status(), batch.status(), duration.status()}) {
-    if (!s.ok()) return s;
+    SB_RETURN_IF_ERROR(s);
   }
   if (*speed < 0) return absl::InvalidArgumentError("--speed must be >= 0");
   if (*batch < 1 || *batch > 10000) return absl::InvalidArgumentError("--batch must be 1..10000");
@@ -324,9 +320,8 @@ absl::StatusOr<SimFlags> ParseSimFlags(const Args& args, const Network& net) {
   opt.early_lead_s = static_cast<int>(*early_lead);
   opt.early_speedup = *early_speedup;
   for (const std::string& c : args.GetAll("congest")) {
-    auto congestion = ParseCongestion(c);
-    if (!congestion.ok()) return congestion.status();
-    opt.congestion.push_back(*congestion);
+    SB_ASSIGN_OR_RETURN(SimOptions::Congestion congestion, ParseCongestion(c));
+    opt.congestion.push_back(congestion);
   }
   opt.report_trip_id = !args.Has("no-trip-ids");
   opt.report_passengers = !args.Has("no-passengers");
@@ -351,23 +346,19 @@ absl::StatusOr<SimWindow> ParseSimWindow(const Args& args, const SimFlags& flags
   w.start = absl::ToUnixSeconds(fs.first_pullout());
   w.end = absl::ToUnixSeconds(fs.last_pullin());
   if (args.Has("start")) {
-    auto s = ParseWhen("start", args.Get("start"), day_start);
-    if (!s.ok()) return s.status();
-    w.start = *s;
+    SB_ASSIGN_OR_RETURN(w.start, ParseWhen("start", args.Get("start"), day_start));
   }
   if (args.Has("end")) {
-    auto e = ParseWhen("end", args.Get("end"), day_start);
-    if (!e.ok()) return e.status();
-    w.end = *e;
+    SB_ASSIGN_OR_RETURN(w.end, ParseWhen("end", args.Get("end"), day_start));
   } else if (flags.duration_min >= 0) {
     w.end = w.start + static_cast<int64_t>(flags.duration_min * 60);
   }
   if (w.end < w.start) return absl::InvalidArgumentError("--end is before --start");
   w.fast_until = w.start;
   if (args.Has("fast-until")) {
-    auto f = ParseWhen("fast-until", args.Get("fast-until"), day_start);
-    if (!f.ok()) return f.status();
-    w.fast_until = std::clamp(*f, w.start, w.end);
+    SB_ASSIGN_OR_RETURN(const int64_t f,
+                        ParseWhen("fast-until", args.Get("fast-until"), day_start));
+    w.fast_until = std::clamp(f, w.start, w.end);
   }
   return w;
 }
@@ -377,13 +368,13 @@ class SimFiles {
  public:
   absl::Status Open(const Args& args) {
     if (args.Has("out")) {
-      if (auto s = out_.Open(args.Get("out"), PositionsCsvHeader()); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(out_.Open(args.Get("out"), PositionsCsvHeader()));
     }
     if (args.Has("truth")) {
-      if (auto s = truth_.Open(args.Get("truth"), SimTruthCsvHeader()); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(truth_.Open(args.Get("truth"), SimTruthCsvHeader()));
     }
     if (args.Has("visits")) {
-      if (auto s = visits_.Open(args.Get("visits"), StopVisitsCsvHeader()); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(visits_.Open(args.Get("visits"), StopVisitsCsvHeader()));
     }
     return absl::OkStatus();
   }
@@ -393,23 +384,21 @@ class SimFiles {
                      const GtfsFeed& feed) {
     if (out_.is_open()) {
       for (const SimFix& f : fixes) AppendPositionsRow(f.fix, out_.buffer());
-      if (auto s = out_.Flush(); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(out_.Flush());
     }
     if (truth_.is_open()) {
       for (const SimFix& f : fixes) AppendSimTruthRow(f, feed, truth_.buffer());
-      if (auto s = truth_.Flush(); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(truth_.Flush());
     }
     if (visits_.is_open()) {
       for (const StopVisit& v : visits) AppendStopVisitRow(v, feed, visits_.buffer());
-      if (auto s = visits_.Flush(); !s.ok()) return s;
+      SB_RETURN_IF_ERROR(visits_.Flush());
     }
     return absl::OkStatus();
   }
 
   absl::Status Close() {
-    for (CsvFileWriter* f : {&out_, &truth_, &visits_}) {
-      if (auto s = f->Close(); !s.ok()) return s;
-    }
+    for (CsvFileWriter* f : {&out_, &truth_, &visits_}) SB_RETURN_IF_ERROR(f->Close());
     return absl::OkStatus();
   }
 
@@ -493,7 +482,7 @@ absl::Status DriveFleet(FleetSimulator& fs, const Network& net, const SimFlags& 
     t = next;
     totals->fixes += static_cast<int64_t>(fixes.size());
     totals->visits += static_cast<int64_t>(visits.size());
-    if (absl::Status s = files.Write(fixes, visits, net.feed()); !s.ok()) return s;
+    SB_RETURN_IF_ERROR(files.Write(fixes, visits, net.feed()));
     if (live.jt808) live.jt808->Send(fixes);
     if (live.streamer) {
       live.streamer->Send(fixes, 0, fixes.size(), flags.batch);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "services/core/common/status_macros.h"
 #include "services/store/codec.h"
 
 namespace smartbus {
@@ -479,8 +480,7 @@ absl::Status RedisStore::EnsureConnectedLocked() {
 
 absl::Status RedisStore::RunLocked(RedisPipeline& p, std::vector<Reply>* replies) {
   if (p.count() == 0) return absl::OkStatus();
-  absl::Status st = EnsureConnectedLocked();
-  if (!st.ok()) return st;
+  SB_RETURN_IF_ERROR(EnsureConnectedLocked());
   if (redisAppendFormattedCommand(ctx_, p.buffer().data(), p.buffer().size()) != REDIS_OK) {
     return IoErrorLocked("append");
   }
@@ -504,8 +504,7 @@ absl::StatusOr<RedisStore::Reply> RedisStore::CommandLocked(
   p.Begin(int(args.size()));
   for (absl::string_view a : args) p.Arg(a);
   std::vector<Reply> replies;
-  absl::Status st = RunLocked(p, &replies);
-  if (!st.ok()) return st;
+  SB_RETURN_IF_ERROR(RunLocked(p, &replies));
   return std::move(replies[0]);
 }
 
@@ -607,7 +606,7 @@ absl::Status RedisStore::ApplyLocked(absl::Span<const StoreChange> changes) {
   if (changes.empty()) return absl::OkStatus();
   // Connect first: connecting resets the per-connection bookkeeping below and decides
   // atomic_batches_, both of which this batch uses.
-  if (absl::Status st = EnsureConnectedLocked(); !st.ok()) return st;
+  SB_RETURN_IF_ERROR(EnsureConnectedLocked());
   RedisPipeline& p = *pipeline_;
   p.Clear();
   const bool atomic = atomic_batches_;
@@ -846,8 +845,8 @@ absl::Status RedisStore::RunTransactionLocked(RedisPipeline& p) {
   p.Arg("EXEC");
   std::vector<Reply> replies;
   replies.reserve(p.count());
-  absl::Status st = RunLocked(p, &replies);
-  if (!st.ok()) return st;
+  SB_RETURN_IF_ERROR(RunLocked(p, &replies));
+  absl::Status st;
   const redisReply* exec = replies.back().get();
   if (exec->type != REDIS_REPLY_ARRAY) {
     st = absl::UnavailableError(absl::StrCat("redis ", address_.ToString(), ": transaction of ",
@@ -895,12 +894,11 @@ absl::Status RedisStore::PutModel(absl::string_view name, absl::string_view byte
 absl::StatusOr<VehicleRecord> RedisStore::GetVehicle(absl::string_view vehicle_id) {
   std::lock_guard<std::mutex> l(mu_);
   std::string key = absl::StrCat(options_.key_prefix, "veh:", vehicle_id);
-  auto r = CommandLocked({"HGETALL", key});
-  if (!r.ok()) return r.status();
-  if ((*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 0) {
+  SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"HGETALL", key}));
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
     return absl::NotFoundError(absl::StrCat("no stored state for vehicle \"", vehicle_id, "\""));
   }
-  return DecodeVehicle(key, vehicle_id, r->get());
+  return DecodeVehicle(key, vehicle_id, r.get());
 }
 
 absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
@@ -910,9 +908,9 @@ absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
   std::vector<std::string> ids;
   std::string cursor = "0";
   do {
-    auto r = CommandLocked({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "stream"});
-    if (!r.ok()) return r.status();
-    const redisReply* rep = r->get();
+    SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"SCAN", cursor, "MATCH", match, "COUNT", "1000",
+                                                "TYPE", "stream"}));
+    const redisReply* rep = r.get();
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || !IsStr(rep->element[0]) ||
         rep->element[1]->type != REDIS_REPLY_ARRAY)
       return absl::DataLossError("SCAN: unexpected reply");
@@ -931,11 +929,10 @@ absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
 absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
   std::lock_guard<std::mutex> l(mu_);
   const std::string set_key = absl::StrCat(options_.key_prefix, "vehicles");
-  auto members = CommandLocked({"SMEMBERS", set_key});
-  if (!members.ok()) return members.status();
+  SB_ASSIGN_OR_RETURN(Reply members, CommandLocked({"SMEMBERS", set_key}));
   std::vector<std::string> ids;
-  for (size_t i = 0; i < (*members)->elements; ++i) {
-    ids.emplace_back(Str((*members)->element[i]));
+  for (size_t i = 0; i < members->elements; ++i) {
+    ids.emplace_back(Str(members->element[i]));
   }
   std::sort(ids.begin(), ids.end());
   std::vector<VehicleRecord> out;
@@ -951,17 +948,17 @@ absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
       p.Key(options_.key_prefix, "veh:", ids[i]);
     }
     std::vector<Reply> replies;
-    absl::Status st = RunLocked(p, &replies);
-    if (!st.ok()) return st;
+    SB_RETURN_IF_ERROR(RunLocked(p, &replies));
     for (size_t i = start; i < end; ++i) {
       const redisReply* r = replies[i - start].get();
       if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
         gone.push_back(ids[i]);  // expired
         continue;
       }
-      auto v = DecodeVehicle(absl::StrCat(options_.key_prefix, "veh:", ids[i]), ids[i], r);
-      if (!v.ok()) return v.status();
-      out.push_back(*std::move(v));
+      SB_ASSIGN_OR_RETURN(VehicleRecord v, DecodeVehicle(absl::StrCat(options_.key_prefix,
+                                                                       "veh:", ids[i]),
+                                                          ids[i], r));
+      out.push_back(std::move(v));
     }
   }
   if (!gone.empty()) {
@@ -970,8 +967,7 @@ absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
     p.Arg("SREM");
     p.Arg(set_key);
     for (const std::string& id : gone) p.Arg(id);
-    absl::Status st = RunLocked(p, nullptr);
-    if (!st.ok()) return st;
+    SB_RETURN_IF_ERROR(RunLocked(p, nullptr));
     for (const std::string& id : gone) {
       known_vehicles_.erase(id);
       veh_keys_.erase(id);  // its hash expired: the next write sends every field
@@ -1026,7 +1022,7 @@ absl::StatusOr<std::vector<ConditionEvent>> RedisStore::ReadConditionEvents(
   p.Num(from_s);
   p.Num(to_s);
   std::vector<Reply> replies;
-  if (absl::Status st = RunLocked(p, &replies); !st.ok()) return st;
+  SB_RETURN_IF_ERROR(RunLocked(p, &replies));
   const redisReply* arr = replies[0].get();
   if (arr->type != REDIS_REPLY_ARRAY)
     return absl::DataLossError(absl::StrCat("redis key ", key, ": not a sorted set"));
@@ -1048,7 +1044,7 @@ absl::StatusOr<std::vector<DrivingDay>> RedisStore::ReadDrivingDays(absl::string
   p.Arg("HGETALL");
   p.Arg(key);
   std::vector<Reply> replies;
-  if (absl::Status st = RunLocked(p, &replies); !st.ok()) return st;
+  SB_RETURN_IF_ERROR(RunLocked(p, &replies));
   const redisReply* arr = replies[0].get();
   if (arr->type != REDIS_REPLY_ARRAY)
     return absl::DataLossError(absl::StrCat("redis key ", key, ": not a hash"));
@@ -1090,8 +1086,7 @@ absl::StatusOr<std::vector<StopVisitRecord>> RedisStore::ReadStopVisits(
   p.Arg("0");
   p.Arg("WITHSCORES");
   std::vector<Reply> replies;
-  absl::Status st = RunLocked(p, &replies);
-  if (!st.ok()) return st;
+  SB_RETURN_IF_ERROR(RunLocked(p, &replies));
   double cutoff = -1e300;
   const redisReply* newest = replies[1].get();
   if (options_.visits_retention_s > 0 && newest->type == REDIS_REPLY_ARRAY &&
@@ -1121,45 +1116,44 @@ absl::StatusOr<std::vector<StopVisitRecord>> RedisStore::ReadStopVisits(
 
 absl::StatusOr<std::string> RedisStore::GetModel(absl::string_view name) {
   std::lock_guard<std::mutex> l(mu_);
-  auto r = CommandLocked({"GET", absl::StrCat(options_.key_prefix, "model:", name)});
-  if (!r.ok()) return r.status();
-  if ((*r)->type == REDIS_REPLY_NIL) {
+  SB_ASSIGN_OR_RETURN(Reply r,
+                      CommandLocked({"GET", absl::StrCat(options_.key_prefix, "model:", name)}));
+  if (r->type == REDIS_REPLY_NIL) {
     return absl::NotFoundError(absl::StrCat("no stored model named \"", name, "\""));
   }
-  if (!IsStr(r->get())) {
+  if (!IsStr(r.get())) {
     return absl::DataLossError(absl::StrCat("redis key ", options_.key_prefix, "model:", name,
                                             ": not a string"));
   }
-  return std::string(Str(r->get()));
+  return std::string(Str(r.get()));
 }
 
 absl::Status RedisStore::PutLearnedPath(const LearnedPath& path) {
   if (path.key.empty()) return absl::InvalidArgumentError("PutLearnedPath: empty key");
   std::lock_guard<std::mutex> l(mu_);
   const std::string value = store_codec::EncodeLearnedPath(path);
-  auto r = CommandLocked({"SET", absl::StrCat(options_.key_prefix, "path:", path.key), value});
-  if (!r.ok()) return r.status();
+  SB_RETURN_IF_ERROR(
+      CommandLocked({"SET", absl::StrCat(options_.key_prefix, "path:", path.key), value}).status());
   auto a = CommandLocked({"SADD", absl::StrCat(options_.key_prefix, "paths"), path.key});
   return a.ok() ? absl::OkStatus() : a.status();
 }
 
 absl::StatusOr<std::vector<LearnedPath>> RedisStore::ListLearnedPaths() {
   std::lock_guard<std::mutex> l(mu_);
-  auto members = CommandLocked({"SMEMBERS", absl::StrCat(options_.key_prefix, "paths")});
-  if (!members.ok()) return members.status();
+  SB_ASSIGN_OR_RETURN(Reply members,
+                      CommandLocked({"SMEMBERS", absl::StrCat(options_.key_prefix, "paths")}));
   std::vector<std::string> keys;
-  for (size_t i = 0; i < (*members)->elements; ++i) keys.emplace_back(Str((*members)->element[i]));
+  for (size_t i = 0; i < members->elements; ++i) keys.emplace_back(Str(members->element[i]));
   std::sort(keys.begin(), keys.end());
   std::vector<LearnedPath> out;
   for (const std::string& k : keys) {
     const std::string key = absl::StrCat(options_.key_prefix, "path:", k);
-    auto r = CommandLocked({"GET", key});
-    if (!r.ok()) return r.status();
-    if ((*r)->type == REDIS_REPLY_NIL) continue;  // deleted by hand: the index is stale
-    if (!IsStr(r->get())) return absl::DataLossError(absl::StrCat("redis key ", key, ": not a string"));
-    auto p = store_codec::DecodeLearnedPath(Str(r->get()), absl::StrCat("redis key ", key));
-    if (!p.ok()) return p.status();
-    out.push_back(*std::move(p));
+    SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"GET", key}));
+    if (r->type == REDIS_REPLY_NIL) continue;  // deleted by hand: the index is stale
+    if (!IsStr(r.get())) return absl::DataLossError(absl::StrCat("redis key ", key, ": not a string"));
+    SB_ASSIGN_OR_RETURN(LearnedPath p, store_codec::DecodeLearnedPath(
+                                           Str(r.get()), absl::StrCat("redis key ", key)));
+    out.push_back(std::move(p));
   }
   return out;
 }
@@ -1169,9 +1163,9 @@ absl::Status RedisStore::DeleteAllKeys() {
   const std::string pattern = absl::StrCat(options_.key_prefix, "*");
   std::string cursor = "0";
   do {
-    auto r = CommandLocked({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-    if (!r.ok()) return r.status();
-    const redisReply* arr = r->get();
+    SB_ASSIGN_OR_RETURN(Reply r,
+                        CommandLocked({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
+    const redisReply* arr = r.get();
     if (arr->type != REDIS_REPLY_ARRAY || arr->elements != 2) {
       return absl::InternalError("redis SCAN: unexpected reply");
     }
@@ -1182,8 +1176,7 @@ absl::Status RedisStore::DeleteAllKeys() {
       p.Begin(1 + int(keys->elements));
       p.Arg("UNLINK");
       for (size_t i = 0; i < keys->elements; ++i) p.Arg(Str(keys->element[i]));
-      absl::Status st = RunLocked(p, nullptr);
-      if (!st.ok()) return st;
+      SB_RETURN_IF_ERROR(RunLocked(p, nullptr));
     }
   } while (cursor != "0");
   known_vehicles_.clear();
@@ -1232,9 +1225,8 @@ absl::StatusOr<StoredServiceChanges> RedisStore::ListServiceChanges() {
   std::lock_guard<std::mutex> l(mu_);
   for (const char* kind : {"trip_changes", "alerts"}) {
     const std::string key = absl::StrCat(options_.key_prefix, kind);
-    auto r = CommandLocked({"HGETALL", key});
-    if (!r.ok()) return r.status();
-    const redisReply* arr = r->get();
+    SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"HGETALL", key}));
+    const redisReply* arr = r.get();
     if (arr->type != REDIS_REPLY_ARRAY)
       return absl::DataLossError(absl::StrCat("redis key ", key, ": not a hash"));
     for (size_t i = 0; i + 1 < arr->elements; i += 2) {

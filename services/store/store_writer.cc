@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -82,8 +83,7 @@ absl::Status StoreWriter::Enqueue(StoreChange change) {
 absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
   size_t queue_entries = 0;
   for (const StoreChange& c : changes) {
-    absl::Status s = Validate(c);
-    if (!s.ok()) return s;
+    SB_RETURN_IF_ERROR(Validate(c));
     queue_entries += !std::holds_alternative<VehicleRecord>(c);
   }
   bool wake = false;

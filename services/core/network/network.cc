@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -380,11 +381,8 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
                                                              const NetworkOptions& options) {
   std::shared_ptr<Network> net(new Network());
   net->feed_ = std::move(feed);
-  absl::StatusOr<absl::TimeZone> tz = FeedTimeZone(net->feed_);
-  if (!tz.ok()) return tz.status();
-  net->tz_ = *tz;
-  absl::Status valid = ValidateReferences(net->feed_);
-  if (!valid.ok()) return valid;
+  SB_ASSIGN_OR_RETURN(net->tz_, FeedTimeZone(net->feed_));
+  SB_RETURN_IF_ERROR(ValidateReferences(net->feed_));
   net->ProjectStops();
   net->GroupPatterns();
   // Pass 1 draws the polylines and finds each stop's candidate passes; the stops with a single

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/core/common/csv.h"
 #include "absl/strings/str_format.h"
+#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -507,8 +508,7 @@ absl::Status WriteDemoCityFeed(const std::string& dir, const DemoCityOptions& op
       {"feed_info.txt", &feed_info},
   };
   for (const auto& [name, text] : files) {
-    absl::Status s = WriteFile(root / name, *text);
-    if (!s.ok()) return s;
+    SB_RETURN_IF_ERROR(WriteFile(root / name, *text));
   }
   if (stats != nullptr) *stats = st;
   return absl::OkStatus();

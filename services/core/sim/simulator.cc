@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -222,17 +223,16 @@ std::vector<double> StopWeights(const Network& net) {
 absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
     std::shared_ptr<const Network> network, const SimOptions& options) {
   if (network == nullptr) return absl::InvalidArgumentError("sim: no network");
-  if (absl::Status s = ValidateSimOptions(options); !s.ok()) return s;
+  SB_RETURN_IF_ERROR(ValidateSimOptions(options));
   std::unique_ptr<FleetSimulator> sim(new FleetSimulator());
-  if (absl::Status s = sim->AddCongestion(*network, options.congestion); !s.ok()) return s;
+  SB_RETURN_IF_ERROR(sim->AddCongestion(*network, options.congestion));
   sim->network_ = network;
   sim->options_ = options;
   const Network& net = *network;
   sim->day_start_s_ = absl::ToUnixSeconds(net.ServiceDayStart(options.service_date));
-  auto trips = TripsToRun(net, options);
-  if (!trips.ok()) return trips.status();
+  SB_ASSIGN_OR_RETURN(const std::vector<uint32_t> trips, TripsToRun(net, options));
   const std::vector<std::pair<std::string, std::vector<uint32_t>>> buses =
-      BusesByBlock(net.feed(), *trips);
+      BusesByBlock(net.feed(), trips);
   // Patterns: free-flow speeds from the schedules of all their trips, sharp corners.
   sim->patterns_.resize(net.patterns().size());
   for (const auto& [b, ts] : buses) {
