@@ -42,7 +42,7 @@ ADDR=127.0.0.1:$PORT
 prev=-1
 for _ in $(seq 1 50); do
   n=$("$SB" analytics routes --server "$ADDR" --json | python3 -c \
-      'import json,sys; print(json.load(sys.stdin)["visits_used"])')
+      'import json,sys; print(json.load(sys.stdin)["visits_held"])')
   [ "$n" = "$prev" ] && break
   prev=$n
   sleep 0.5
@@ -66,14 +66,19 @@ for rid in ("C53", "D40", "D96"):
     if rid not in live or rid not in off:
         print(rid, "missing", "live" if rid not in live else "report"); ok = False; continue
     L, O = live[rid], off[rid]
+    # Both print RouteFigures (analytics.proto's JSON mapping): figures in on_time, headways,
+    # passengers; absent when unknown.
+    def fig(r, group, name):
+        return r.get(group, {}).get(name)
     rows = [("visits", L["visits"], O["visits"], "count"),
-            ("on_time_pct", L["on_time_pct"], O["on_time_pct"], "pp"),
-            ("early_pct", L["early_pct"], O["early_pct"], "pp"),
-            ("late_pct", L["late_pct"], O["late_pct"], "pp"),
-            ("headway_cv", L["headway_cv"], O["headway_cv"], "rel"),
-            ("excess_wait_s", L["excess_wait_s"], O["excess_wait_s"], "info"),
+            ("on_time_pct", fig(L, "on_time", "on_time_pct"), fig(O, "on_time", "on_time_pct"), "pp"),
+            ("early_pct", fig(L, "on_time", "early_pct"), fig(O, "on_time", "early_pct"), "pp"),
+            ("late_pct", fig(L, "on_time", "late_pct"), fig(O, "on_time", "late_pct"), "pp"),
+            ("headway_cv", fig(L, "headways", "cv"), fig(O, "headways", "cv"), "rel"),
+            ("excess_wait_s", L.get("excess_wait_s"), O.get("excess_wait_s"), "info"),
             ("speed_kmh", speed(L), speed(O), "rel"),
-            ("mean_occupancy", L["mean_occupancy"], O["mean_occupancy"], "rel")]
+            ("mean_occupancy", fig(L, "passengers", "mean_occupancy"),
+             fig(O, "passengers", "mean_occupancy"), "rel")]
     segs_l = {(s["from_stop_id"], s["to_stop_id"]): s["mean_speed_kmh"] for s in L["segments"]}
     segs_o = {(s["from_stop_id"], s["to_stop_id"]): s["mean_speed_kmh"] for s in O["segments"]}
     worst = max((abs(segs_l[k] - segs_o[k]) / segs_o[k] for k in segs_o if k in segs_l),

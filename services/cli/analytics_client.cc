@@ -1,149 +1,26 @@
-// smartbus analytics routes|bunching|congestion|fleet: clients of smartbusd's AnalyticsService
-// (proto/smartbus/v1/analytics.proto).
+// smartbus analytics routes|bunching|congestion|fleet|advice: clients of smartbusd's
+// AnalyticsService (proto/smartbus/v1/analytics.proto).
 //
-// --json prints the SAME JSON shape as `smartbus report --json` (services/core/analytics/
-// analytics_json.h): the response is turned back into the core result structs and printed by
-// the same code, so the live figures and the offline report compare field by field.
-// --proto-json prints protobuf's JSON mapping of the response instead.
+// --json prints protobuf's JSON mapping of the response: the same document as the HTTP API
+// (/api/v1/analytics/...); `smartbus report --json` prints the same messages for a visits file.
+// The text output is printed from the response; nothing is mapped back to the core structs.
 
 #include <cmath>
 #include <cstdio>
 #include <string>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "services/cli/args.h"
 #include "services/cli/advice_print.h"
 #include "services/cli/client.h"
 #include "services/cli/commands.h"
-#include "services/core/analytics/analytics.h"
-#include "services/core/analytics/analytics_json.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 
 namespace smartbus::cli {
 namespace {
 
 namespace apb = ::smartbus::v1;
-
-// Ids received from the server, interned into indices so that the core JSON writers can name
-// them (the client has no GTFS network).
-class IdTable : public AnalyticsNetwork {
- public:
-  uint32_t Route(const std::string& id) { return Intern(routes_, route_ids_, id); }
-  uint32_t Stop(const std::string& id) { return Intern(stops_, stop_ids_, id); }
-  uint32_t Trip(const std::string& id) { return Intern(trips_, trip_ids_, id); }
-  std::string RouteId(uint32_t i) const override { return Get(route_ids_, i); }
-  std::string StopId(uint32_t i) const override { return Get(stop_ids_, i); }
-  std::string TripId(uint32_t i) const override { return Get(trip_ids_, i); }
-  uint32_t TripNumStops(uint32_t) const override { return 0; }
-  double StopDistM(uint32_t, uint32_t) const override { return NAN; }
-
- private:
-  static uint32_t Intern(absl::flat_hash_map<std::string, uint32_t>& m,
-                         std::vector<std::string>& ids, const std::string& id) {
-    if (id.empty()) return kNoIndex;
-    auto [it, inserted] = m.try_emplace(id, static_cast<uint32_t>(ids.size()));
-    if (inserted) ids.push_back(id);
-    return it->second;
-  }
-  static std::string Get(const std::vector<std::string>& ids, uint32_t i) {
-    return i < ids.size() ? ids[i] : std::string();
-  }
-  absl::flat_hash_map<std::string, uint32_t> routes_, stops_, trips_;
-  std::vector<std::string> route_ids_, stop_ids_, trip_ids_;
-};
-
-double Opt(bool has, double v) { return has ? v : NAN; }
-
-OnTimeStats ToCore(const apb::OnTimeFigures& p) {
-  OnTimeStats s;
-  s.counted = p.counted();
-  s.on_time = p.on_time();
-  s.early = p.early();
-  s.late = p.late();
-  return s;
-}
-
-HeadwayStats ToCore(const apb::HeadwayFigures& p) {
-  HeadwayStats s;
-  s.gaps = p.gaps();
-  s.sum_s = p.sum_s();
-  s.sum_sq = p.sum_sq_s2();
-  return s;
-}
-
-PassengerStats ToCore(const apb::PassengerFigures& p) {
-  PassengerStats s;
-  s.count_visits = p.count_visits();
-  s.boardings = p.has_boardings() ? p.boardings() : 0;
-  s.alightings = p.has_alightings() ? p.alightings() : 0;
-  s.load_visits = p.load_visits();
-  s.max_load = p.has_max_load() ? p.max_load() : -1;
-  s.load_sum = p.load_sum();
-  s.occupancy_visits = p.occupancy_visits();
-  s.occupancy_sum = p.occupancy_sum();
-  s.crowded_visits = p.crowded_visits();
-  return s;
-}
-
-RouteStats ToCore(const apb::RouteFigures& p, IdTable& ids) {
-  RouteStats r;
-  r.route = ids.Route(p.route_id());
-  r.visits = p.visits();
-  r.on_time = ToCore(p.on_time());
-  r.headways = ToCore(p.headways());
-  r.excess_wait_s = Opt(p.has_excess_wait_s(), p.excess_wait_s());
-  r.bunched_gaps = p.bunched_gaps();
-  r.passengers = ToCore(p.passengers());
-  r.trips = p.trips();
-  r.actual_run_s = p.actual_run_s();
-  r.scheduled_run_s = p.scheduled_run_s();
-  for (const apb::SegmentFigures& x : p.segments()) {
-    SegmentStats s;
-    s.from_stop = ids.Stop(x.from_stop_id());
-    s.to_stop = ids.Stop(x.to_stop_id());
-    s.traversals = x.traversals();
-    s.distance_m = x.distance_m();
-    s.mean_speed_kmh = x.mean_speed_kmh();
-    s.mean_time_s = x.mean_time_s();
-    s.mean_scheduled_time_s = x.mean_scheduled_time_s();
-    s.passengers = ToCore(x.passengers());
-    r.segments.push_back(s);
-  }
-  for (const apb::StopFigures& x : p.stops()) {
-    StopStats s;
-    s.stop = ids.Stop(x.stop_id());
-    s.visits = x.visits();
-    s.on_time = ToCore(x.on_time());
-    s.headways = ToCore(x.headways());
-    s.mean_scheduled_headway_s =
-        Opt(x.has_mean_scheduled_headway_s(), x.mean_scheduled_headway_s());
-    s.excess_wait_s = Opt(x.has_excess_wait_s(), x.excess_wait_s());
-    s.bunched_gaps = x.bunched_gaps();
-    s.passengers = ToCore(x.passengers());
-    r.stops.push_back(s);
-  }
-  for (const apb::TripFigures& x : p.trip_list()) {
-    TripStats t;
-    t.trip = ids.Trip(x.trip_id());
-    int32_t date = 0;
-    (void)absl::SimpleAtoi(x.service_date(), &date);
-    t.service_date = date;
-    t.vehicle_id = x.vehicle_id();
-    t.visits = x.visits();
-    t.first_stop_index = x.first_stop_index();
-    t.last_stop_index = x.last_stop_index();
-    t.actual_run_s = Opt(x.has_actual_run_s(), x.actual_run_s());
-    t.scheduled_run_s = Opt(x.has_scheduled_run_s(), x.scheduled_run_s());
-    t.end_delay_s = Opt(x.has_end_delay_s(), x.end_delay_s());
-    t.passengers = ToCore(x.passengers());
-    r.trip_list.push_back(t);
-  }
-  return r;
-}
 
 // Epoch seconds or RFC 3339; 0 when absent.
 bool InstantArg(const Args& a, const char* name, int64_t* out) {
@@ -157,6 +34,8 @@ bool InstantArg(const Args& a, const char* name, int64_t* out) {
   *out = absl::ToUnixSeconds(t);
   return true;
 }
+
+double Opt(bool has, double v) { return has ? v : NAN; }
 
 std::string F(double x, const char* fmt = "%.1f") {
   if (!std::isfinite(x)) return "-";
@@ -173,7 +52,7 @@ int RunAnalyticsRoutes(int argc, char** argv) {
       "smartbus analytics routes [--route R] [--from T] [--to T] [--stops] [--trips]";
   Args a;
   int code;
-  if (!ParseClientArgs(cmd, usage, argc, argv, {"stops", "trips", "proto-json"},
+  if (!ParseClientArgs(cmd, usage, argc, argv, {"stops", "trips"},
                        {"route", "from", "to"}, &a, &code))
     return code;
   apb::GetRouteAnalyticsRequest req;
@@ -194,21 +73,8 @@ int RunAnalyticsRoutes(int argc, char** argv) {
   apb::GetRouteAnalyticsResponse resp;
   grpc::Status s = stub->GetRouteAnalytics(&ctx, req, &resp);
   if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("proto-json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
-  IdTable ids;
-  std::vector<RouteStats> routes;
-  for (const apb::RouteFigures& r : resp.routes()) routes.push_back(ToCore(r, ids));
   if (a.Has("json")) {
-    nlohmann::json out = RoutesReportJson(routes, ids);
-    out["now"] = resp.now();
-    out["visits_used"] = resp.visits_held();
-    out["on_time_window_s"] = {resp.on_time_early_s(), resp.on_time_late_s()};
-    out["from"] = from > 0 ? nlohmann::json(from) : nullptr;
-    out["to"] = to > 0 ? nlohmann::json(to) : nullptr;
-    std::printf("%s\n", out.dump(2).c_str());
+    std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }
   std::printf("%lld stop visits held; on-time window %.0f..%+.0f s\n\n",
@@ -216,19 +82,23 @@ int RunAnalyticsRoutes(int argc, char** argv) {
               resp.on_time_late_s());
   std::printf("%-12s %7s %7s %7s %7s %7s %9s %9s %9s\n", "route", "visits", "ontime%", "early%",
               "late%", "hw_cv", "exwait_s", "speedkmh", "crowding");
-  for (const RouteStats& r : routes) {
+  for (const apb::RouteFigures& r : resp.routes()) {
     double d = 0, t = 0;
-    for (const SegmentStats& x : r.segments) {
-      d += x.distance_m * x.traversals;
-      t += x.mean_time_s * x.traversals;
+    for (const apb::SegmentFigures& x : r.segments()) {
+      d += x.distance_m() * x.traversals();
+      t += x.mean_time_s() * x.traversals();
     }
-    std::string crowd = r.passengers.has_load()        ? "load " + F(r.passengers.mean_load())
-                        : r.passengers.has_occupancy() ? "occ " + F(r.passengers.mean_occupancy(), "%.2f")
-                                                       : "no data";
-    std::printf("%-12s %7lld %7s %7s %7s %7s %9s %9s %9s\n", ids.RouteId(r.route).c_str(),
-                static_cast<long long>(r.visits), F(r.on_time.on_time_pct()).c_str(),
-                F(r.on_time.early_pct()).c_str(), F(r.on_time.late_pct()).c_str(),
-                F(r.headways.cv(), "%.3f").c_str(), F(r.excess_wait_s).c_str(),
+    const apb::PassengerFigures& ps = r.passengers();
+    const apb::OnTimeFigures& ot = r.on_time();
+    std::string crowd = ps.has_mean_load()        ? "load " + F(ps.mean_load())
+                        : ps.has_mean_occupancy() ? "occ " + F(ps.mean_occupancy(), "%.2f")
+                                                  : "no data";
+    std::printf("%-12s %7d %7s %7s %7s %7s %9s %9s %9s\n", r.route_id().c_str(), r.visits(),
+                F(Opt(ot.has_on_time_pct(), ot.on_time_pct())).c_str(),
+                F(Opt(ot.has_early_pct(), ot.early_pct())).c_str(),
+                F(Opt(ot.has_late_pct(), ot.late_pct())).c_str(),
+                F(Opt(r.headways().has_cv(), r.headways().cv()), "%.3f").c_str(),
+                F(Opt(r.has_excess_wait_s(), r.excess_wait_s())).c_str(),
                 F(t > 0 ? d / t * 3.6 : NAN).c_str(), crowd.c_str());
   }
   return 0;
@@ -239,7 +109,7 @@ int RunAnalyticsBunching(int argc, char** argv) {
   const char* usage = "smartbus analytics bunching [--now T]";
   Args a;
   int code;
-  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"now"}, &a, &code)) return code;
+  if (!ParseClientArgs(cmd, usage, argc, argv, {}, {"now"}, &a, &code)) return code;
   int64_t now;
   if (!InstantArg(a, "now", &now)) {
     std::fprintf(stderr, "smartbus %s: --now: epoch seconds or RFC 3339 time\n", cmd);
@@ -254,41 +124,17 @@ int RunAnalyticsBunching(int argc, char** argv) {
   apb::GetBunchingResponse resp;
   grpc::Status s = stub->GetBunching(&ctx, req, &resp);
   if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("proto-json")) {
+  if (a.Has("json")) {
     std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }
-  IdTable ids;
-  std::vector<BunchedPair> pairs;
-  for (const apb::BunchedPair& p : resp.pairs()) {
-    BunchedPair b;
-    b.route = ids.Route(p.route_id());
-    b.stop = ids.Stop(p.stop_id());
-    b.leader_vehicle = p.leader_vehicle_id();
-    b.follower_vehicle = p.follower_vehicle_id();
-    b.leader_trip = ids.Trip(p.leader_trip_id());
-    b.follower_trip = ids.Trip(p.follower_trip_id());
-    b.leader_arrival_s = p.leader_arrival();
-    b.follower_arrival_s = p.follower_arrival();
-    b.headway_s = p.headway_s();
-    b.scheduled_headway_s = p.scheduled_headway_s();
-    pairs.push_back(b);
-  }
-  if (a.Has("json")) {
-    nlohmann::json out;
-    out["now"] = resp.now();
-    out["bunched_pairs"] = BunchedPairsJson(pairs, ids);
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
-  }
-  std::printf("bunched pairs at %s (live window %.0f s, headway < %.0f%% of scheduled): %zu\n",
+  std::printf("bunched pairs at %s (live window %.0f s, headway < %.0f%% of scheduled): %d\n",
               ClockTime(resp.now()).c_str(), resp.live_window_s(), 100 * resp.bunching_ratio(),
-              pairs.size());
-  for (const BunchedPair& p : pairs) {
+              resp.pairs_size());
+  for (const apb::BunchedPair& p : resp.pairs()) {
     std::printf("  route %s stop %s: %s then %s %.0f s later (scheduled %.0f s)\n",
-                ids.RouteId(p.route).c_str(), ids.StopId(p.stop).c_str(),
-                p.leader_vehicle.c_str(), p.follower_vehicle.c_str(), p.headway_s,
-                p.scheduled_headway_s);
+                p.route_id().c_str(), p.stop_id().c_str(), p.leader_vehicle_id().c_str(),
+                p.follower_vehicle_id().c_str(), p.headway_s(), p.scheduled_headway_s());
   }
   return 0;
 }
@@ -298,7 +144,7 @@ int RunAnalyticsCongestion(int argc, char** argv) {
   const char* usage = "smartbus analytics congestion [--now T] [--limit N]";
   Args a;
   int code;
-  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"now", "limit"}, &a, &code))
+  if (!ParseClientArgs(cmd, usage, argc, argv, {}, {"now", "limit"}, &a, &code))
     return code;
   int64_t now;
   auto limit = a.GetInt("limit", 20);
@@ -317,60 +163,23 @@ int RunAnalyticsCongestion(int argc, char** argv) {
   apb::GetCongestionResponse resp;
   grpc::Status s = stub->GetCongestion(&ctx, req, &resp);
   if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("proto-json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
-  IdTable ids;
-  std::vector<SegmentCongestion> segs;
-  for (const apb::SegmentCongestion& p : resp.now_segments()) {
-    SegmentCongestion c;
-    c.from_stop = ids.Stop(p.from_stop_id());
-    c.to_stop = ids.Stop(p.to_stop_id());
-    c.route = ids.Route(p.route_id());
-    c.distance_m = p.distance_m();
-    c.now_traversals = p.now_traversals();
-    c.now_speed_kmh = p.now_speed_kmh();
-    c.usual_traversals = p.usual_traversals();
-    c.usual_speed_kmh = Opt(p.has_usual_speed_kmh(), p.usual_speed_kmh());
-    c.ratio = Opt(p.has_ratio(), p.ratio());
-    segs.push_back(c);
-  }
-  std::vector<UsualJam> jams;
-  for (const apb::UsualJam& p : resp.usual_jams()) {
-    UsualJam j;
-    j.from_stop = ids.Stop(p.from_stop_id());
-    j.to_stop = ids.Stop(p.to_stop_id());
-    j.route = ids.Route(p.route_id());
-    j.bin_start_s = p.bin_start_s();
-    j.traversals = p.traversals();
-    j.speed_kmh = p.speed_kmh();
-    j.reference_speed_kmh = p.reference_speed_kmh();
-    j.ratio = p.ratio();
-    jams.push_back(j);
-  }
   if (a.Has("json")) {
-    nlohmann::json out;
-    out["now"] = resp.now();
-    out["congestion"] = CongestionJson(segs, ids);
-    out["usual_jams"] = UsualJamsJson(jams, ids);
-    std::printf("%s\n", out.dump(2).c_str());
+    std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }
   std::printf("slowest segments at %s (now vs usual at this time of day):\n",
               ClockTime(resp.now()).c_str());
-  for (const SegmentCongestion& c : segs) {
-    std::printf("  %s -> %s (route %s): %s km/h now, usual %s km/h\n",
-                ids.StopId(c.from_stop).c_str(), ids.StopId(c.to_stop).c_str(),
-                ids.RouteId(c.route).c_str(), F(c.now_speed_kmh).c_str(),
-                F(c.usual_speed_kmh).c_str());
+  for (const apb::SegmentCongestion& c : resp.now_segments()) {
+    std::printf("  %s -> %s (route %s): %s km/h now, usual %s km/h\n", c.from_stop_id().c_str(),
+                c.to_stop_id().c_str(), c.route_id().c_str(), F(c.now_speed_kmh()).c_str(),
+                F(Opt(c.has_usual_speed_kmh(), c.usual_speed_kmh())).c_str());
   }
   std::printf("where jams happen usually:\n");
-  for (const UsualJam& j : jams) {
+  for (const apb::UsualJam& j : resp.usual_jams()) {
     std::printf("  %s -> %s (route %s) at %02d:%02d: %s km/h (best %s km/h)\n",
-                ids.StopId(j.from_stop).c_str(), ids.StopId(j.to_stop).c_str(),
-                ids.RouteId(j.route).c_str(), j.bin_start_s / 3600, j.bin_start_s / 60 % 60,
-                F(j.speed_kmh).c_str(), F(j.reference_speed_kmh).c_str());
+                j.from_stop_id().c_str(), j.to_stop_id().c_str(), j.route_id().c_str(),
+                j.bin_start_s() / 3600, j.bin_start_s() / 60 % 60, F(j.speed_kmh()).c_str(),
+                F(j.reference_speed_kmh()).c_str());
   }
   return 0;
 }
@@ -380,7 +189,7 @@ int RunAnalyticsFleet(int argc, char** argv) {
   const char* usage = "smartbus analytics fleet [--stale S] [--silent S]";
   Args a;
   int code;
-  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"stale", "silent"}, &a, &code))
+  if (!ParseClientArgs(cmd, usage, argc, argv, {}, {"stale", "silent"}, &a, &code))
     return code;
   auto stale = a.GetInt("stale", 0);
   auto silent = a.GetInt("silent", 0);
@@ -398,53 +207,20 @@ int RunAnalyticsFleet(int argc, char** argv) {
   apb::GetFleetConditionResponse resp;
   grpc::Status s = stub->GetFleetCondition(&ctx, req, &resp);
   if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("proto-json")) {
+  if (a.Has("json")) {
     std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }
-  IdTable ids;
-  FleetCondition f;
-  f.ok = resp.ok();
-  f.stale = resp.stale();
-  f.silent = resp.silent();
-  f.off_route = resp.off_route();
-  for (const apb::VehicleCondition& p : resp.vehicles()) {
-    FleetVehicle v;
-    v.vehicle_id = p.vehicle_id();
-    v.last_report_age_s = p.last_report_age_s();
-    v.condition = p.condition() == "silent"  ? VehicleCondition::kSilent
-                  : p.condition() == "stale" ? VehicleCondition::kStale
-                                             : VehicleCondition::kOk;
-    v.off_route = p.off_route();
-    v.state = p.state() == "in_service" ? MatchState::kInService
-              : p.state() == "layover"  ? MatchState::kLayover
-              : p.state() == "off_route" ? MatchState::kOffRoute
-                                         : MatchState::kUnassigned;
-    v.route = ids.Route(p.route_id());
-    v.trip = ids.Trip(p.trip_id());
-    v.delay_s = Opt(p.has_delay_s(), p.delay_s());
-    v.pos = {p.lat(), p.lon()};
-    v.speed_mps = Opt(p.has_speed_mps(), p.speed_mps());
-    v.driving_s = Opt(p.has_driving_s(), p.driving_s());
-    f.vehicles.push_back(v);
-  }
-  if (a.Has("json")) {
-    nlohmann::json out = FleetConditionJson(f, ids);
-    out["now"] = resp.now();
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
-  }
-  std::printf("fleet condition at %s: %lld ok, %lld stale, %lld silent, %lld off route\n",
-              ClockTime(resp.now()).c_str(), static_cast<long long>(f.ok),
-              static_cast<long long>(f.stale), static_cast<long long>(f.silent),
-              static_cast<long long>(f.off_route));
+  std::printf("fleet condition at %s: %d ok, %d stale, %d silent, %d off route\n",
+              ClockTime(resp.now()).c_str(), resp.ok(), resp.stale(), resp.silent(),
+              resp.off_route());
   std::printf("%-12s %8s %-7s %-11s %-8s %9s %9s\n", "vehicle", "age_s", "cond", "state", "route",
               "delay_s", "driving_h");
-  for (const FleetVehicle& v : f.vehicles) {
-    std::printf("%-12s %8.0f %-7s %-11s %-8s %9s %9s\n", v.vehicle_id.c_str(), v.last_report_age_s,
-                VehicleConditionName(v.condition), std::string(MatchStateName(v.state)).c_str(),
-                ids.RouteId(v.route).c_str(), F(v.delay_s, "%.0f").c_str(),
-                F(v.driving_s / 3600, "%.2f").c_str());
+  for (const apb::VehicleCondition& v : resp.vehicles()) {
+    std::printf("%-12s %8.0f %-7s %-11s %-8s %9s %9s\n", v.vehicle_id().c_str(),
+                v.last_report_age_s(), v.condition().c_str(), v.state().c_str(),
+                v.route_id().c_str(), F(Opt(v.has_delay_s(), v.delay_s()), "%.0f").c_str(),
+                F(Opt(v.has_driving_s(), v.driving_s()) / 3600, "%.2f").c_str());
   }
   return 0;
 }
@@ -456,7 +232,7 @@ int RunAnalyticsAdvice(int argc, char** argv) {
       "  route and stop advice over the visits smartbusd holds (see smartbus advise)";
   Args a;
   int code;
-  if (!ParseClientArgs(cmd, usage, argc, argv, {"proto-json"}, {"route", "from", "to", "limit"},
+  if (!ParseClientArgs(cmd, usage, argc, argv, {}, {"route", "from", "to", "limit"},
                        &a, &code))
     return code;
   auto from = a.GetInt("from", 0), to = a.GetInt("to", 0), limit = a.GetInt("limit", 10);
@@ -475,7 +251,7 @@ int RunAnalyticsAdvice(int argc, char** argv) {
   apb::GetRouteAdviceResponse resp;
   grpc::Status s = stub->GetRouteAdvice(&ctx, req, &resp);
   if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("proto-json") || a.Has("json")) {
+  if (a.Has("json")) {
     std::fputs(ToJson(resp).c_str(), stdout);
     return 0;
   }

@@ -156,10 +156,10 @@ bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
   if (a->Has("help")) {
     std::fprintf(stdout,
                  "usage: %s\n  common: --server HOST:PORT (default $SMARTBUS_SERVER or "
-                 "127.0.0.1:50051), --timeout S, --json%s\n"
+                 "127.0.0.1:50051), --timeout S, --json\n"
                  "          --token T (default $SMARTBUS_TOKEN: sent as 'authorization: Bearer T'),"
                  " --tls, --ca FILE (TLS; FILE = PEM roots to trust, implies --tls)\n",
-                 usage, flags.count("proto-json") ? ", --proto-json" : "");
+                 usage);
     *exit_code = 0;
     return false;
   }

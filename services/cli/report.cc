@@ -22,13 +22,14 @@
 #include "nlohmann/json.hpp"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
+#include "services/cli/report_json.h"
 #include "services/core/analytics/analytics.h"
-#include "services/core/analytics/analytics_json.h"
 #include "services/core/analytics/network_view.h"
 #include "services/core/common/status_macros.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/server/analytics_proto.h"
 
 namespace smartbus::cli {
 namespace {
@@ -152,24 +153,16 @@ struct ReportData {
 
 // --json: every figure as one JSON document.
 void PrintReportJson(const ReportData& r) {
-  const RouteQuery& q = r.flags.query;
-  nlohmann::json out = RoutesReportJson(r.routes, r.view);
-  out["visits_file"] = r.args.Get("visits");
-  out["visits_read"] = r.stats.rows;
-  out["visits_used"] = r.agg.visits();
-  out["visits_ignored"] = r.ignored;
-  out["warnings"] = r.stats.warnings;
-  out["from"] = std::isfinite(q.window.from_s) ? nlohmann::json(q.window.from_s) : nullptr;
-  out["to"] = std::isfinite(q.window.to_s) ? nlohmann::json(q.window.to_s) : nullptr;
-  out["on_time_window_s"] = {r.flags.options.on_time_early_s, r.flags.options.on_time_late_s};
-  if (std::isfinite(r.now)) {
-    out["now"] = r.now;
-    out["bunched_pairs"] = BunchedPairsJson(r.agg.BunchedPairs(r.now), r.view);
-    out["congestion"] = CongestionJson(r.agg.Congestion(r.now, r.n), r.view);
-  }
-  out["usual_jams"] = UsualJamsJson(r.agg.UsualJams(r.n), r.view);
-  out["vehicles"] = DrivingJson(r.agg.Driving(q.window));
-  std::printf("%s\n", out.dump(2).c_str());
+  v1::AnalyticsReport report;
+  report.set_visits_file(r.args.Get("visits"));
+  report.set_visits_read(r.stats.rows);
+  report.set_visits_used(r.agg.visits());
+  report.set_visits_ignored(r.ignored);
+  report.mutable_warnings()->insert(r.stats.warnings.begin(), r.stats.warnings.end());
+  report.set_on_time_early_s(r.flags.options.on_time_early_s);
+  report.set_on_time_late_s(r.flags.options.on_time_late_s);
+  server::FillReport(r.agg, r.routes, r.view, r.flags.query.window, r.now, r.n, &report);
+  std::fputs(ReportJson(report).c_str(), stdout);
 }
 
 // The text report's table: one row per route.

@@ -28,20 +28,6 @@ void Fill(const AccuracySums& s, const std::string& label, apb::AccuracyFigures*
   p->set_p10_p90_hits(s.interval_ok);
 }
 
-AccuracyGroup ToGroup(const apb::AccuracyFigures& p) {
-  AccuracySums s;
-  s.n = p.n();
-  s.sum_s = p.sum_error_s();
-  s.sum_abs_s = p.sum_abs_error_s();
-  s.sum_sq_s2 = p.sum_sq_error_s2();
-  s.mbta_n = p.mbta_n();
-  s.mbta_ok = p.mbta_hits();
-  s.transit_n = p.transitapp_n();
-  s.transit_ok = p.transitapp_hits();
-  s.interval_n = p.p10_p90_n();
-  s.interval_ok = p.p10_p90_hits();
-  return s.Group(p.label());
-}
 
 void FillRow(const AccuracyGroup& g, int64_t n, double pct, apb::AccuracyWindowRow* p) {
   p->set_label(g.label);
@@ -78,37 +64,5 @@ void FillAccuracy(const AccuracyTally& t, apb::AccuracyReportFigures* out) {
   if (std::isfinite(r.coverage_pct)) out->set_coverage_pct(r.coverage_pct);
 }
 
-AccuracyReport AccuracyFromProto(const apb::AccuracyReportFigures& p) {
-  AccuracyReport r;
-  r.rows = p.predictions();
-  r.scored = p.scored();
-  r.unobserved = p.unobserved();
-  r.after_arrival = p.after_arrival();
-  r.beyond_30min = p.beyond_30min();
-  for (const apb::AccuracyFigures& b : p.buckets()) r.buckets.push_back(ToGroup(b));
-  r.overall = ToGroup(p.overall());
-  for (const apb::AccuracyFigures& s : p.by_source()) r.by_source[s.label()] = ToGroup(s);
-  for (int i = 0; i < p.mbta_by_predicted_horizon_size() && i < kAccuracyWindows; ++i) {
-    const apb::AccuracyWindowRow& row = p.mbta_by_predicted_horizon(i);
-    AccuracyGroup& g = r.mbta_by_predicted_horizon[i];
-    g.label = row.label();
-    g.n = g.mbta_n = row.n();
-    g.mbta_pct = row.has_pct() ? row.pct() : NAN;
-    r.mbta_n += row.n();
-  }
-  r.mbta_pooled_pct = p.has_mbta_pooled_pct() ? p.mbta_pooled_pct() : NAN;
-  for (int i = 0; i < p.transitapp_by_observed_horizon_size() && i < kAccuracyWindows; ++i) {
-    const apb::AccuracyWindowRow& row = p.transitapp_by_observed_horizon(i);
-    AccuracyGroup& g = r.transit_by_observed_horizon[i];
-    g.label = row.label();
-    g.n = g.transit_n = row.n();
-    g.transit_pct = row.has_pct() ? row.pct() : NAN;
-  }
-  r.transit_score_pct = p.has_transitapp_score_pct() ? p.transitapp_score_pct() : NAN;
-  r.observed_arrivals = p.observed_arrivals();
-  r.arrivals_with_prediction_1_30min = p.arrivals_with_prediction();
-  r.coverage_pct = p.has_coverage_pct() ? p.coverage_pct() : NAN;
-  return r;
-}
 
 }  // namespace smartbus::server

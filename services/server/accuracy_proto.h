@@ -1,9 +1,8 @@
 #pragma once
 // Live prediction accuracy (services/core/prediction/live_accuracy.h) as the proto message
-// AccuracyReportFigures, and back: one data model for AnalyticsService.GetPredictionAccuracy and
-// `smartbus analytics accuracy --json` (which prints the JSON of `smartbus replay --report`,
-// AccuracyReportJson, so live and offline compare field by field). Its own small library
-// (sb_accuracy_proto) so that the CLI uses it without the server.
+// AccuracyReportFigures: the one mapping, for AnalyticsService.GetPredictionAccuracy; the HTTP
+// API and `smartbus analytics accuracy --json` print protobuf's JSON mapping of it. (The offline
+// `smartbus replay --report` still writes its own JSON from the core AccuracyReport.)
 
 #include "services/core/prediction/scorer.h"
 #include "smartbus/v1/analytics.pb.h"
@@ -11,7 +10,5 @@
 namespace smartbus::server {
 
 void FillAccuracy(const AccuracyTally& tally, v1::AccuracyReportFigures* out);
-// The report the figures were made from (medians NaN: the server keeps sums).
-AccuracyReport AccuracyFromProto(const v1::AccuracyReportFigures& p);
 
 }  // namespace smartbus::server

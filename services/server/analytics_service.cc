@@ -11,6 +11,7 @@
 #include "grpcpp/support/server_callback.h"
 #include "services/server/accuracy_proto.h"
 #include "services/server/advice_proto.h"
+#include "services/server/analytics_proto.h"
 #include "services/server/convert.h"
 #include "services/server/auth.h"
 #include "services/server/server.h"
@@ -25,99 +26,6 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
   auto* r = ctx->DefaultReactor();
   r->Finish(ToGrpc(s));
   return r;
-}
-
-void Fill(const OnTimeStats& s, apb::OnTimeFigures* p) {
-  p->set_counted(s.counted);
-  p->set_on_time(s.on_time);
-  p->set_early(s.early);
-  p->set_late(s.late);
-  if (s.counted > 0) {
-    p->set_on_time_pct(s.on_time_pct());
-    p->set_early_pct(s.early_pct());
-    p->set_late_pct(s.late_pct());
-  }
-}
-
-void Fill(const HeadwayStats& s, apb::HeadwayFigures* p) {
-  p->set_gaps(s.gaps);
-  p->set_sum_s(s.sum_s);
-  p->set_sum_sq_s2(s.sum_sq);
-  if (std::isfinite(s.mean_s())) p->set_mean_s(s.mean_s());
-  if (std::isfinite(s.cv())) p->set_cv(s.cv());
-}
-
-void Fill(const PassengerStats& s, apb::PassengerFigures* p) {
-  p->set_passenger_data(s.has_counts() || s.has_load() ? "counts"
-                        : s.has_occupancy()            ? "occupancy_only"
-                                                       : "none");
-  p->set_count_visits(s.count_visits);
-  if (s.has_counts()) {
-    p->set_boardings(s.boardings);
-    p->set_alightings(s.alightings);
-  }
-  p->set_load_visits(s.load_visits);
-  if (s.has_load()) {
-    if (s.max_load >= 0) p->set_max_load(s.max_load);
-    p->set_mean_load(s.mean_load());
-  }
-  p->set_load_sum(s.load_sum);
-  p->set_occupancy_visits(s.occupancy_visits);
-  p->set_occupancy_sum(s.occupancy_sum);
-  p->set_crowded_visits(s.crowded_visits);
-  if (s.has_occupancy()) {
-    p->set_mean_occupancy(s.mean_occupancy());
-    p->set_crowded_pct(s.crowded_pct());
-  }
-}
-
-void Fill(const RouteStats& r, const AnalyticsNetwork& net, apb::RouteFigures* p) {
-  p->set_route_id(net.RouteId(r.route));
-  p->set_visits(r.visits);
-  Fill(r.on_time, p->mutable_on_time());
-  Fill(r.headways, p->mutable_headways());
-  if (std::isfinite(r.excess_wait_s)) p->set_excess_wait_s(r.excess_wait_s);
-  p->set_bunched_gaps(r.bunched_gaps);
-  Fill(r.passengers, p->mutable_passengers());
-  p->set_trips(r.trips);
-  p->set_actual_run_s(r.actual_run_s);
-  p->set_scheduled_run_s(r.scheduled_run_s);
-  for (const SegmentStats& s : r.segments) {
-    apb::SegmentFigures* x = p->add_segments();
-    x->set_from_stop_id(net.StopId(s.from_stop));
-    x->set_to_stop_id(net.StopId(s.to_stop));
-    x->set_traversals(s.traversals);
-    x->set_distance_m(s.distance_m);
-    x->set_mean_speed_kmh(s.mean_speed_kmh);
-    x->set_mean_time_s(s.mean_time_s);
-    x->set_mean_scheduled_time_s(s.mean_scheduled_time_s);
-    Fill(s.passengers, x->mutable_passengers());
-  }
-  for (const StopStats& s : r.stops) {
-    apb::StopFigures* x = p->add_stops();
-    x->set_stop_id(net.StopId(s.stop));
-    x->set_visits(s.visits);
-    Fill(s.on_time, x->mutable_on_time());
-    Fill(s.headways, x->mutable_headways());
-    if (std::isfinite(s.mean_scheduled_headway_s))
-      x->set_mean_scheduled_headway_s(s.mean_scheduled_headway_s);
-    if (std::isfinite(s.excess_wait_s)) x->set_excess_wait_s(s.excess_wait_s);
-    x->set_bunched_gaps(s.bunched_gaps);
-    Fill(s.passengers, x->mutable_passengers());
-  }
-  for (const TripStats& t : r.trip_list) {
-    apb::TripFigures* x = p->add_trip_list();
-    x->set_trip_id(net.TripId(t.trip));
-    x->set_service_date(std::to_string(t.service_date));
-    x->set_vehicle_id(t.vehicle_id);
-    x->set_visits(t.visits);
-    x->set_first_stop_index(t.first_stop_index);
-    x->set_last_stop_index(t.last_stop_index);
-    if (std::isfinite(t.actual_run_s)) x->set_actual_run_s(t.actual_run_s);
-    if (std::isfinite(t.scheduled_run_s)) x->set_scheduled_run_s(t.scheduled_run_s);
-    if (std::isfinite(t.end_delay_s)) x->set_end_delay_s(t.end_delay_s);
-    Fill(t.passengers, x->mutable_passengers());
-  }
 }
 
 // Advice over the visits the store holds in the window (read afresh: advice is asked for
@@ -235,7 +143,7 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
     absl::Status s = hub_.WithAggregator(
         server_->store(), network, [&](const VisitAggregator& agg, const AnalyticsNetwork& net) {
           resp->set_visits_held(agg.visits());
-          for (const RouteStats& r : agg.Routes(q)) Fill(r, net, resp->add_routes());
+          for (const RouteStats& r : agg.Routes(q)) FillRoute(r, net, resp->add_routes());
         });
     return Finish(ctx, Tolerate(s));
   }
@@ -272,19 +180,8 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
     absl::Status s = hub_.WithAggregator(
         server_->store(), server_->view()->network,
         [&](const VisitAggregator& agg, const AnalyticsNetwork& net) {
-          for (const BunchedPair& b : agg.BunchedPairs(static_cast<double>(now))) {
-            apb::BunchedPair* p = resp->add_pairs();
-            p->set_route_id(net.RouteId(b.route));
-            p->set_stop_id(net.StopId(b.stop));
-            p->set_leader_vehicle_id(b.leader_vehicle);
-            p->set_follower_vehicle_id(b.follower_vehicle);
-            p->set_leader_trip_id(net.TripId(b.leader_trip));
-            p->set_follower_trip_id(net.TripId(b.follower_trip));
-            p->set_leader_arrival(b.leader_arrival_s);
-            p->set_follower_arrival(b.follower_arrival_s);
-            p->set_headway_s(b.headway_s);
-            p->set_scheduled_headway_s(b.scheduled_headway_s);
-          }
+          for (const BunchedPair& b : agg.BunchedPairs(static_cast<double>(now)))
+            FillBunchedPair(b, net, resp->add_pairs());
         });
     return Finish(ctx, Tolerate(s));
   }
@@ -308,29 +205,9 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
     absl::Status s = hub_.WithAggregator(
         server_->store(), server_->view()->network,
         [&](const VisitAggregator& agg, const AnalyticsNetwork& net) {
-          for (const SegmentCongestion& c : agg.Congestion(static_cast<double>(now), limit)) {
-            apb::SegmentCongestion* p = resp->add_now_segments();
-            p->set_from_stop_id(net.StopId(c.from_stop));
-            p->set_to_stop_id(net.StopId(c.to_stop));
-            p->set_route_id(net.RouteId(c.route));
-            p->set_distance_m(c.distance_m);
-            p->set_now_traversals(c.now_traversals);
-            p->set_now_speed_kmh(c.now_speed_kmh);
-            p->set_usual_traversals(c.usual_traversals);
-            if (std::isfinite(c.usual_speed_kmh)) p->set_usual_speed_kmh(c.usual_speed_kmh);
-            if (std::isfinite(c.ratio)) p->set_ratio(c.ratio);
-          }
-          for (const UsualJam& j : agg.UsualJams(limit)) {
-            apb::UsualJam* p = resp->add_usual_jams();
-            p->set_from_stop_id(net.StopId(j.from_stop));
-            p->set_to_stop_id(net.StopId(j.to_stop));
-            p->set_route_id(net.RouteId(j.route));
-            p->set_bin_start_s(j.bin_start_s);
-            p->set_traversals(j.traversals);
-            p->set_speed_kmh(j.speed_kmh);
-            p->set_reference_speed_kmh(j.reference_speed_kmh);
-            p->set_ratio(j.ratio);
-          }
+          for (const SegmentCongestion& c : agg.Congestion(static_cast<double>(now), limit))
+            FillCongestion(c, net, resp->add_now_segments());
+          for (const UsualJam& j : agg.UsualJams(limit)) FillUsualJam(j, net, resp->add_usual_jams());
         });
     return Finish(ctx, Tolerate(s));
   }
@@ -363,25 +240,7 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
         server_->store(), network, [&](const VisitAggregator& agg, const AnalyticsNetwork& net) {
           FleetCondition f = BuildFleetCondition(states, static_cast<double>(now), fo,
                                                  agg.Driving(TimeWindow{}));
-          resp->set_ok(f.ok);
-          resp->set_stale(f.stale);
-          resp->set_silent(f.silent);
-          resp->set_off_route(f.off_route);
-          for (const FleetVehicle& v : f.vehicles) {
-            apb::VehicleCondition* p = resp->add_vehicles();
-            p->set_vehicle_id(v.vehicle_id);
-            p->set_last_report_age_s(v.last_report_age_s);
-            p->set_condition(VehicleConditionName(v.condition));
-            p->set_off_route(v.off_route);
-            p->set_state(std::string(MatchStateName(v.state)));
-            if (v.route != kNoIndex) p->set_route_id(net.RouteId(v.route));
-            if (v.trip != kNoIndex) p->set_trip_id(net.TripId(v.trip));
-            if (std::isfinite(v.delay_s)) p->set_delay_s(v.delay_s);
-            p->set_lat(v.pos.lat);
-            p->set_lon(v.pos.lon);
-            if (std::isfinite(v.speed_mps)) p->set_speed_mps(v.speed_mps);
-            if (std::isfinite(v.driving_s)) p->set_driving_s(v.driving_s);
-          }
+          FillFleetCondition(f, net, resp);
         });
     return Finish(ctx, Tolerate(s));
   }

@@ -301,9 +301,11 @@ function compareRoutes(label, shown, other) {
   for (const s of shown) {
     const o = byId.get(s.route);
     if (!o) { diffs.push(`${s.route} missing`); continue; }
-    // `smartbus report --json` and `smartbus analytics routes --json` print the same flat shape.
-    const ob = o.boardings === null || o.boardings === undefined ? '' : String(o.boardings);
-    const ot = o.on_time_pct === null || o.on_time_pct === undefined ? NaN : Number(o.on_time_pct);
+    // `smartbus report --json` and `smartbus analytics routes --json` print the same RouteFigures
+    // (protobuf's JSON mapping; figures absent when unknown).
+    const ps = o.passengers || {}, on = o.on_time || {};
+    const ob = ps.boardings === undefined ? '' : String(ps.boardings);
+    const ot = on.on_time_pct === undefined ? NaN : Number(on.on_time_pct);
     if (Number(o.visits) !== s.visits) diffs.push(`${s.route} visits ${s.visits} vs ${o.visits}`);
     if (ob !== (s.boardings || '')) diffs.push(`${s.route} boardings ${s.boardings} vs ${ob}`);
     if (!(Number.isNaN(ot) && s.on_time_pct === '') && Math.abs(ot - Number(s.on_time_pct)) > 1e-9) diffs.push(`${s.route} on-time ${s.on_time_pct} vs ${ot}`);
@@ -311,21 +313,22 @@ function compareRoutes(label, shown, other) {
   check(label, shown.length > 0 && shown.length === list.length && diffs.length === 0, `${shown.length} routes shown, ${list.length} expected; ${diffs.slice(0, 5).join('; ')}`);
 }
 
-// The console's accuracy table against `smartbus analytics accuracy --json` (replay --report's shape).
+// The console's accuracy table against `smartbus analytics accuracy --json` (the response's
+// protobuf JSON, as the HTTP API: int64 counts are strings, absent rates unknown).
 function compareAccuracy(label, shown, cli) {
   const want = [...(cli.all.buckets || []), cli.all.overall];
   const num = (x) => (x === null || x === undefined ? '' : String(x));
   const diffs = [];
   want.forEach((w, i) => {
     const s = shown[i] || {};
-    if (s.bucket !== w.bucket) diffs.push(`row ${i}: ${s.bucket} vs ${w.bucket}`);
-    if (Number(s.n) !== w.n) diffs.push(`${w.bucket} n ${s.n} vs ${w.n}`);
-    for (const [k, f] of [['mae', 'mae'], ['mbta', 'mbta_pct'], ['transitapp', 'transitapp_pct'], ['p10P90', 'p10_p90_pct']]) {
+    if (s.bucket !== w.label) diffs.push(`row ${i}: ${s.bucket} vs ${w.label}`);
+    if (Number(s.n) !== Number(w.n)) diffs.push(`${w.label} n ${s.n} vs ${w.n}`);
+    for (const [k, f] of [['mae', 'mae_s'], ['mbta', 'mbta_pct'], ['transitapp', 'transitapp_pct'], ['p10P90', 'p10_p90_pct']]) {
       const a = s[k] === '' ? '' : Number(s[k]), b = num(w[f]) === '' ? '' : Number(w[f]);
-      if (a === '' || b === '' ? a !== b : Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(b))) diffs.push(`${w.bucket} ${f} ${s[k]} vs ${w[f]}`);
+      if (a === '' || b === '' ? a !== b : Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(b))) diffs.push(`${w.label} ${f} ${s[k]} vs ${w[f]}`);
     }
   });
-  check(label, shown.length === 7 && want[6].n > 0 && diffs.length === 0, `${shown.length} rows, ${want[6].n} scored; ${diffs.slice(0, 5).join('; ')}`);
+  check(label, shown.length === 7 && Number(want[6].n) > 0 && diffs.length === 0, `${shown.length} rows, ${want[6].n} scored; ${diffs.slice(0, 5).join('; ')}`);
 }
 
 main().then((rc) => process.exit(rc), (e) => { console.log(`FAIL pages_test ${name}: ${e.stack || e}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });

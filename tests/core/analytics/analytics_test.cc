@@ -10,7 +10,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
-#include "services/core/analytics/analytics_json.h"
+#include "services/server/analytics_proto.h"
 
 namespace smartbus {
 namespace {
@@ -51,6 +51,13 @@ RouteStats OnlyRoute(const VisitAggregator& agg, RouteQuery q = {}) {
   std::vector<RouteStats> rs = agg.Routes(q);
   EXPECT_EQ(rs.size(), 1u);
   return rs.empty() ? RouteStats{} : rs[0];
+}
+
+// The route's figures as the server and `smartbus report` send them.
+v1::RouteFigures Figures(const RouteStats& r) {
+  v1::RouteFigures out;
+  server::FillRoute(r, *Net(), &out);
+  return out;
 }
 
 TEST(OnTime, ShareExcludesFirstStopAndUsesArrivalAtLastStop) {
@@ -182,10 +189,10 @@ TEST(Passengers, LoadTotalsFromCounts) {
   EXPECT_DOUBLE_EQ(r.segments[0].passengers.mean_load(), 5);
   EXPECT_DOUBLE_EQ(r.segments[1].passengers.mean_load(), 7);
 
-  nlohmann::json j = RouteStatsJson(r, *Net());
-  EXPECT_EQ(j["boardings"], 8);
-  EXPECT_EQ(j["max_load"], 7);
-  EXPECT_EQ(j["passenger_data"], "counts");
+  const v1::PassengerFigures p = Figures(r).passengers();
+  EXPECT_EQ(p.boardings(), 8);
+  EXPECT_EQ(p.max_load(), 7);
+  EXPECT_EQ(p.passenger_data(), "counts");
 }
 
 TEST(Passengers, OccupancyOnlyOrNothingIsSaidNotInvented) {
@@ -196,20 +203,19 @@ TEST(Passengers, OccupancyOnlyOrNothingIsSaidNotInvented) {
   v = Visit(0, 2, 200, 200);
   v.occupancy = 5;
   occ.Add(v);
-  nlohmann::json j = RouteStatsJson(OnlyRoute(occ), *Net());
-  EXPECT_TRUE(j["boardings"].is_null());
-  EXPECT_TRUE(j["max_load"].is_null());
-  EXPECT_EQ(j["mean_occupancy"], 3.0);
-  EXPECT_EQ(j["crowded_pct"], 50.0);
-  EXPECT_EQ(j["passenger_data"], "occupancy_only");
+  v1::PassengerFigures p = Figures(OnlyRoute(occ)).passengers();
+  EXPECT_FALSE(p.has_boardings());
+  EXPECT_FALSE(p.has_max_load());
+  EXPECT_EQ(p.mean_occupancy(), 3.0);
+  EXPECT_EQ(p.crowded_pct(), 50.0);
+  EXPECT_EQ(p.passenger_data(), "occupancy_only");
 
   VisitAggregator none(Net());
   none.Add(Visit(0, 1, 100, 100));
-  j = RouteStatsJson(OnlyRoute(none), *Net());
-  EXPECT_TRUE(j["boardings"].is_null());
-  EXPECT_TRUE(j["mean_occupancy"].is_null());
-  EXPECT_EQ(j["passenger_data"], "none");
-  EXPECT_EQ(j["passenger_note"], "no passenger data");
+  p = Figures(OnlyRoute(none)).passengers();
+  EXPECT_FALSE(p.has_boardings());
+  EXPECT_FALSE(p.has_mean_occupancy());
+  EXPECT_EQ(p.passenger_data(), "none");
 }
 
 TEST(Segments, SpeedIsDistanceOverDepartureToNextArrival) {
@@ -229,10 +235,10 @@ TEST(Segments, SpeedIsDistanceOverDepartureToNextArrival) {
   EXPECT_NEAR(s.mean_speed_kmh, 24.0, 1e-9);
   EXPECT_NEAR(s.mean_time_s, 75, 1e-9);
   EXPECT_NEAR(s.mean_scheduled_time_s, 100, 1e-9);
-  nlohmann::json j = RouteStatsJson(r, *Net());
-  EXPECT_EQ(j["segments"][0]["from_stop_id"], "S0");
-  EXPECT_EQ(j["segments"][0]["to_stop_id"], "S1");
-  EXPECT_EQ(j["segments"][0]["traversals"], 2);
+  const v1::RouteFigures f = Figures(r);
+  EXPECT_EQ(f.segments(0).from_stop_id(), "S0");
+  EXPECT_EQ(f.segments(0).to_stop_id(), "S1");
+  EXPECT_EQ(f.segments(0).traversals(), 2);
 }
 
 TEST(Segments, SkippedStopGivesNoTraversal) {
@@ -312,8 +318,12 @@ TEST(Aggregator, OrderOfVisitsDoesNotChangeAnyFigure) {
   for (const StopVisit& v : visits) EXPECT_FALSE(shuffled.Add(v)) << "duplicates are ignored";
   RouteQuery q;
   q.stops = q.trips = true;
-  EXPECT_EQ(RoutesReportJson(in_order.Routes(q), *Net()).dump(),
-            RoutesReportJson(shuffled.Routes(q), *Net()).dump());
+  auto figures = [&](const VisitAggregator& agg) {
+    v1::GetRouteAnalyticsResponse out;
+    for (const RouteStats& r : agg.Routes(q)) server::FillRoute(r, *Net(), out.add_routes());
+    return out.DebugString();
+  };
+  EXPECT_EQ(figures(in_order), figures(shuffled));
   EXPECT_EQ(shuffled.visits(), 50);
 }
 
@@ -374,6 +384,40 @@ TEST(Retention, PruneDropsOldVisits) {
   agg.Prune(kT0 + 250);
   EXPECT_EQ(agg.visits(), 3);
   EXPECT_EQ(OnlyRoute(agg).visits, 3);
+}
+
+TEST(Rankings, BusiestByBoardingsElseVisitsAndCrowdedByLoadElseOccupancy) {
+  std::vector<RouteStats> routes(3);
+  for (uint32_t i = 0; i < 3; ++i) routes[i].route = i;
+  routes[0].visits = 30;
+  routes[1].visits = 10;
+  routes[2].visits = 20;
+  RouteRanking k = RankRoutes(routes);
+  EXPECT_FALSE(k.busiest_by_boardings);
+  EXPECT_EQ(k.busiest, (std::vector<size_t>{0, 2, 1}));
+  EXPECT_EQ(k.crowding_by, RouteRanking::CrowdingBy::kNone);
+  EXPECT_TRUE(k.most_crowded.empty());
+
+  routes[1].passengers.Add(/*boardings=*/40, /*alightings=*/0, /*load=*/2, /*occupancy=*/-1);
+  routes[2].passengers.Add(5, 0, 9, -1);
+  routes[2].segments.resize(1);
+  routes[2].segments[0].from_stop = 3;
+  routes[2].segments[0].passengers.Add(-1, -1, 12, -1);
+  k = RankRoutes(routes);
+  EXPECT_TRUE(k.busiest_by_boardings);
+  EXPECT_EQ(k.busiest, (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(k.crowding_by, RouteRanking::CrowdingBy::kMeanLoad);
+  EXPECT_EQ(k.most_crowded, (std::vector<size_t>{2, 1}));  // route 0 has no load: left out
+  ASSERT_EQ(k.most_crowded_segments.size(), 1u);
+  EXPECT_EQ(k.most_crowded_segments[0], (std::pair<size_t, size_t>{2, 0}));
+
+  v1::RouteRankings p;
+  server::FillRankings(k, routes, *Net(), &p);
+  ASSERT_EQ(p.busiest_route_ids_size(), 3);
+  EXPECT_EQ(p.busiest_route_ids(2), "R");  // FakeNetwork names route 0 "R", the others "Q"
+  EXPECT_EQ(p.busiest_by(), "boardings");
+  EXPECT_EQ(p.crowding_by(), "mean_load");
+  EXPECT_EQ(p.most_crowded_segments(0).from_stop_id(), "S3");
 }
 
 }  // namespace

@@ -4,21 +4,31 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "services/core/analytics/analytics.h"
-#include "services/core/analytics/analytics_json.h"
 #include "services/core/analytics/network_view.h"
 #include "services/core/engine/engine.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/server/analytics_proto.h"
 
 namespace smartbus {
 namespace {
 
 const std::string kData = std::string(SMARTBUS_SHARED_DATA) + "/wmata-2026-02-16";
+
+// The figures as the server sends them (one mapping, services/server/analytics_proto.h).
+v1::AnalyticsReport Figures(const VisitAggregator& agg, const RouteQuery& q,
+                            const AnalyticsNetwork& net, double now) {
+  v1::AnalyticsReport out;
+  server::FillReport(agg, agg.Routes(q), net, q.window, now, 50, &out);
+  return out;
+}
 
 class Feeder : public EngineListener {
  public:
@@ -68,12 +78,10 @@ TEST(WmataAnalytics, LiveEqualsOfflineReportAndFiguresArePlausible) {
   RouteQuery q;
   q.stops = q.trips = true;
   std::vector<RouteStats> lr = live.Routes(q);
-  EXPECT_EQ(RoutesReportJson(lr, *view).dump(), RoutesReportJson(offline.Routes(q), *view).dump());
   const double now = live.newest_arrival_s();
-  EXPECT_EQ(CongestionJson(live.Congestion(now, 50), *view).dump(),
-            CongestionJson(offline.Congestion(now, 50), *view).dump());
-  EXPECT_EQ(BunchedPairsJson(live.BunchedPairs(now - 3600), *view).dump(),
-            BunchedPairsJson(offline.BunchedPairs(now - 3600), *view).dump());
+  EXPECT_EQ(Figures(live, q, *view, now).DebugString(), Figures(offline, q, *view, now).DebugString());
+  EXPECT_EQ(Figures(live, q, *view, now - 3600).DebugString(),
+            Figures(offline, q, *view, now - 3600).DebugString());
 
   // A window query equals the analytics of only the visits inside the window.
   for (double hours : {1.0, 2.5}) {
@@ -88,25 +96,25 @@ TEST(WmataAnalytics, LiveEqualsOfflineReportAndFiguresArePlausible) {
     }
     RouteQuery all;
     all.stops = all.trips = true;
-    nlohmann::json a = RoutesReportJson(offline.Routes(wq), *view);
-    nlohmann::json b = RoutesReportJson(only.Routes(all), *view);
-    ASSERT_EQ(a["routes"].size(), b["routes"].size());
-    for (size_t i = 0; i < a["routes"].size(); ++i) {
-      const auto& x = a["routes"][i];
-      const auto& y = b["routes"][i];
-      EXPECT_EQ(x["visits"], y["visits"]);
-      EXPECT_EQ(x["on_time_pct"], y["on_time_pct"]);
-      EXPECT_NEAR(x["headway_cv"].get<double>(), y["headway_cv"].get<double>(), 1e-9);
-      EXPECT_NEAR(x["excess_wait_s"].get<double>(), y["excess_wait_s"].get<double>(), 1e-6);
-      EXPECT_EQ(x["segments"].size(), y["segments"].size());
-      for (size_t k = 0; k < std::min(x["segments"].size(), y["segments"].size()); ++k) {
-        EXPECT_EQ(x["segments"][k]["traversals"], y["segments"][k]["traversals"]);
-        EXPECT_NEAR(x["segments"][k]["mean_speed_kmh"].get<double>(),
-                    y["segments"][k]["mean_speed_kmh"].get<double>(), 1e-9);
+    const v1::AnalyticsReport a = Figures(offline, wq, *view, NAN);
+    const v1::AnalyticsReport b = Figures(only, all, *view, NAN);
+    ASSERT_EQ(a.routes_size(), b.routes_size());
+    for (int i = 0; i < a.routes_size(); ++i) {
+      const v1::RouteFigures& x = a.routes(i);
+      const v1::RouteFigures& y = b.routes(i);
+      EXPECT_EQ(x.visits(), y.visits());
+      EXPECT_EQ(x.on_time().has_on_time_pct(), y.on_time().has_on_time_pct());
+      EXPECT_EQ(x.on_time().on_time_pct(), y.on_time().on_time_pct());
+      EXPECT_NEAR(x.headways().cv(), y.headways().cv(), 1e-9);
+      EXPECT_NEAR(x.excess_wait_s(), y.excess_wait_s(), 1e-6);
+      EXPECT_EQ(x.segments_size(), y.segments_size());
+      for (int k = 0; k < std::min(x.segments_size(), y.segments_size()); ++k) {
+        EXPECT_EQ(x.segments(k).traversals(), y.segments(k).traversals());
+        EXPECT_NEAR(x.segments(k).mean_speed_kmh(), y.segments(k).mean_speed_kmh(), 1e-9);
       }
-      EXPECT_EQ(x["trips"], y["trips"]);
-      EXPECT_NEAR(x["actual_run_s"].get<double>(), y["actual_run_s"].get<double>(), 1e-6);
-      EXPECT_EQ(x["mean_occupancy"], y["mean_occupancy"]);
+      EXPECT_EQ(x.trips(), y.trips());
+      EXPECT_NEAR(x.actual_run_s(), y.actual_run_s(), 1e-6);
+      EXPECT_EQ(x.passengers().mean_occupancy(), y.passengers().mean_occupancy());
     }
   }
 
