@@ -26,9 +26,13 @@ absl::Status MemoryStore::AppendPositionLocked(const Fix& fix) {
     return absl::InvalidArgumentError("AppendPosition: empty vehicle_id");
   }
   if (options_.positions_cap == 0) return absl::OkStatus();
-  std::deque<Fix>& q = positions_[fix.vehicle_id];
-  q.push_back(fix);
-  while (q.size() > options_.positions_cap) q.pop_front();
+  History& h = positions_[fix.vehicle_id];
+  if (!h.timestamps.insert(fix.timestamp_s).second) return absl::OkStatus();
+  h.fixes.push_back(fix);
+  while (h.fixes.size() > options_.positions_cap) {
+    h.timestamps.erase(h.fixes.front().timestamp_s);
+    h.fixes.pop_front();
+  }
   return absl::OkStatus();
 }
 
@@ -91,8 +95,8 @@ absl::Status MemoryStore::AppendPosition(const Fix& fix) {
 absl::StatusOr<std::vector<std::string>> MemoryStore::ListPositionVehicles() {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> out;
-  for (const auto& [id, fixes] : positions_)
-    if (!fixes.empty()) out.push_back(id);
+  for (const auto& [id, history] : positions_)
+    if (!history.fixes.empty()) out.push_back(id);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -103,7 +107,7 @@ absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view ve
   std::vector<Fix> out;
   auto it = positions_.find(vehicle_id);
   if (it == positions_.end()) return out;
-  for (const Fix& f : it->second) {
+  for (const Fix& f : it->second.fixes) {
     if (f.timestamp_s >= since_s) out.push_back(f);
   }
   store_codec::SortAndDedupePositions(&out);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "services/store/store.h"
 
 namespace smartbus {
@@ -51,7 +52,13 @@ class MemoryStore : public Store {
   const StoreOptions options_;
   std::mutex mu_;
   std::map<std::string, VehicleRecord, std::less<>> vehicles_;
-  absl::flat_hash_map<std::string, std::deque<Fix>> positions_;
+  // A vehicle's newest positions_cap fixes in append order, one per timestamp (a fix whose
+  // timestamp is held already is not appended again: the first appended wins, as in Redis).
+  struct History {
+    std::deque<Fix> fixes;
+    absl::flat_hash_set<int64_t> timestamps;
+  };
+  absl::flat_hash_map<std::string, History> positions_;
   // Encoded visit -> arrival_s (dedupe) and arrival_s -> encoded visit (retention, windows).
   absl::flat_hash_map<std::string, double> visit_keys_;
   std::multimap<double, StopVisitRecord> visits_;

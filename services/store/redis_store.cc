@@ -12,6 +12,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -982,25 +983,39 @@ absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view veh
   std::vector<Fix> out;
   if (options_.positions_cap == 0) return out;
   const std::string key = absl::StrCat(options_.key_prefix, "pos:", vehicle_id);
-  // The newest `cap` fixes are in the newest `cap` entries or fewer (an entry holds >= 1 fix).
+  // The newest `cap` distinct fixes are in the newest `cap` entries (an entry holds >= 1 fix)
+  // unless a retried batch appended some twice (a write that timed out after Redis ran it is
+  // sent again): then read further back, a page of `cap` entries at a time, until `cap`
+  // distinct timestamps are in hand or the stream ends.
   const size_t cap = options_.positions_cap;
   const std::string count = absl::StrCat(cap);
-  auto r = CommandLocked({"XREVRANGE", key, "+", "-", "COUNT", count});
-  if (!r.ok()) return r.status();
-  const redisReply* arr = r->get();
-  if (arr->type != REDIS_REPLY_ARRAY) {
-    return absl::DataLossError(absl::StrCat("redis key ", key, ": not a stream"));
-  }
-  // Entries newest first; each entry's fixes in append order. Keep the newest `cap` fixes.
   std::vector<Fix> entry;
-  std::vector<Fix> newest_first;
-  for (size_t i = 0; i < arr->elements && newest_first.size() < cap; ++i) {
-    entry.clear();
-    absl::Status st = DecodePositions(key, vehicle_id, arr->element[i], &entry);
-    if (!st.ok()) return st;
-    for (size_t j = entry.size(); j-- > 0 && newest_first.size() < cap;) {
-      newest_first.push_back(std::move(entry[j]));
+  std::vector<Fix> newest_first;                 // one per timestamp, newest appended first
+  absl::flat_hash_map<int64_t, size_t> slot_of;  // timestamp -> its index in newest_first
+  std::string end = "+";
+  while (newest_first.size() < cap) {
+    auto r = CommandLocked({"XREVRANGE", key, end, "-", "COUNT", count});
+    if (!r.ok()) return r.status();
+    const redisReply* arr = r->get();
+    if (arr->type != REDIS_REPLY_ARRAY) {
+      return absl::DataLossError(absl::StrCat("redis key ", key, ": not a stream"));
     }
+    // Entries newest first; each entry's fixes in append order.
+    for (size_t i = 0; i < arr->elements && newest_first.size() < cap; ++i) {
+      entry.clear();
+      absl::Status st = DecodePositions(key, vehicle_id, arr->element[i], &entry);
+      if (!st.ok()) return st;
+      for (size_t j = entry.size(); j-- > 0 && newest_first.size() < cap;) {
+        auto [it, fresh] = slot_of.try_emplace(entry[j].timestamp_s, newest_first.size());
+        if (fresh) {
+          newest_first.push_back(std::move(entry[j]));
+        } else {
+          newest_first[it->second] = std::move(entry[j]);  // the first appended wins
+        }
+      }
+    }
+    if (arr->elements < cap) break;  // the stream's oldest entry was read
+    end = absl::StrCat("(", Str(arr->element[arr->elements - 1]->element[0]));
   }
   out.reserve(newest_first.size());
   for (size_t i = newest_first.size(); i-- > 0;) {

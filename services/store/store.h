@@ -154,9 +154,11 @@ class Store {
   // Every vehicle id with stored position history, sorted (recovery rebuilds these vehicles even
   // when their latest state was never written: smartbusd killed before its first flush).
   virtual absl::StatusOr<std::vector<std::string>> ListPositionVehicles() = 0;
-  // Positions of the vehicle with timestamp_s >= since_s, sorted by timestamp_s (ties: append
-  // order), at most positions_cap of them (the newest appended). Of several fixes with the same
-  // timestamp (a retried batch appends some twice) only the first appended is returned.
+  // Positions of the vehicle with timestamp_s >= since_s, sorted by timestamp_s, at most
+  // positions_cap of them: the newest appended distinct timestamps. Of several fixes with the
+  // same timestamp (a retried batch appends some twice: a write that timed out after the store
+  // ran it is sent again) only the first appended is returned, and the copies do not crowd
+  // older fixes out of the answer.
   // Empty when none.
   virtual absl::StatusOr<std::vector<Fix>> ReadPositions(absl::string_view vehicle_id,
                                                          int64_t since_s = 0) = 0;
