@@ -529,11 +529,14 @@ int RunStatus(int argc, char** argv) {
                 sh.queued_fixes(), sh.queue_capacity(),
                 static_cast<unsigned long long>(sh.fixes_processed()));
   const auto& so = st.store();
-  std::printf("  store %s: %s%s; written %llu of %llu, queued %llu/%llu, refused %llu\n",
+  std::printf(
+      "  store %s: %s%s; written %llu of %llu (%llu superseded states), queued %llu/%llu, "
+      "refused %llu\n",
               so.backend().c_str(), so.serving() ? "SERVING" : "NOT_SERVING",
               so.reason().empty() ? "" : absl::StrCat(" (", so.reason(), ")").c_str(),
               static_cast<unsigned long long>(so.applied()),
               static_cast<unsigned long long>(so.enqueued()),
+              static_cast<unsigned long long>(so.coalesced()),
               static_cast<unsigned long long>(so.queued()),
               static_cast<unsigned long long>(so.queue_capacity()),
               static_cast<unsigned long long>(so.rejected()));

@@ -130,6 +130,7 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     st->set_rejected(ws.rejected);
     st->set_queued(ws.queued);
     st->set_queue_capacity(opt.writer.queue_capacity);
+    st->set_coalesced(ws.coalesced);
     resp->set_ingest_streams(ingest_streams_());
     resp->set_watch_streams(hub_->size());
     resp->set_recovered_vehicles(server_->recovered_vehicles());

@@ -196,7 +196,7 @@ inline bool WaitStoreCaughtUp(Stubs& s, std::chrono::seconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     pb::ServerStatus st = Status(s);
     if (st.store().serving() && st.store().queued() == 0 &&
-        st.store().applied() == st.store().enqueued())
+        st.store().applied() + st.store().coalesced() == st.store().enqueued())
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -147,6 +147,7 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
   {
     StoreOptions so;
     so.key_prefix = "e2e:";
+    so.positions_cap = 100000;  // as smartbusd --positions_cap above
     auto store = OpenStore(redis.url(), so);
     ASSERT_TRUE(store.ok());
     std::map<std::string, std::set<int64_t>> stored;

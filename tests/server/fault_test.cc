@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "hiredis/hiredis.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/store/store.h"
 #include "tests/server/e2e_support.h"
@@ -204,6 +205,82 @@ TEST(FaultTest, SmartbusdKilledMidPushDefaultAckLosesAtMostTheWindow) {
   // Documented window: position_window (250 ms) + a writer batch; 1 s leaves room for a loaded
   // machine.
   EXPECT_LE(r.lost_newest_age_ms, 1000) << r.lost << " lost";
+}
+
+// Redis stalls longer than the store's command timeout (2 s) while fixes stream in: the writer
+// gives up on a transaction Redis runs later, and sends it again. Before the fix the copies
+// crowded the oldest fixes out of ReadPositions (the newest positions_cap entries held fewer
+// distinct fixes): EndToEndTest saw a vehicle's first fixes "missing from Redis" under load.
+// Now every acknowledged fix is read back, with the default positions_cap (1000; the busiest
+// WMATA vehicle has 852 fixes).
+TEST(FaultTest, RedisStallingPastTheCommandTimeoutLosesNothing) {
+  if (!Prerequisites())
+    GTEST_SKIP() << "WMATA data set (" << kData << ") or smartbusd (" << SMARTBUSD_BIN
+                 << ") not found";
+  const std::string tmp = std::filesystem::temp_directory_path() /
+                          ("sb-fault-" + std::to_string(::getpid()) + "-stall");
+  std::filesystem::create_directories(tmp);
+  RedisTestServer redis({.appendonly = true, .extra_args = {"--enable-debug-command", "local"}});
+  ASSERT_TRUE(redis.Start().ok());
+  const std::string addr = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+  const std::vector<std::string> args = {
+      SMARTBUSD_BIN, "--gtfs=" + kData + "/gtfs", "--listen=" + addr, "--redis=" + redis.url(),
+      "--clock=fixes", "--shards=1", "--live_max_age_s=100000", "--key_prefix=stall:"};
+  std::vector<Fix> fixes;
+  ASSERT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
+  std::stable_sort(fixes.begin(), fixes.end(),
+                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
+  ASSERT_TRUE(server->Start());
+  Stubs stubs(addr);
+  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+
+  // Three pushes; during the 2nd and 3rd Redis sleeps 3 s (DEBUG SLEEP blocks every client).
+  std::set<std::pair<std::string, int64_t>> acked;
+  int64_t rejected = 0;
+  const size_t third = fixes.size() / 3;
+  ASSERT_TRUE(Push(stubs, fixes, 0, third, &acked, &rejected));
+  for (int part = 1; part < 3; ++part) {
+    std::thread stall([&] {
+      redisContext* c = redisConnect("127.0.0.1", redis.port());
+      ASSERT_TRUE(c != nullptr && c->err == 0);
+      auto* r = static_cast<redisReply*>(redisCommand(c, "DEBUG SLEEP 3"));
+      EXPECT_TRUE(r != nullptr && r->type == REDIS_REPLY_STATUS) << (r ? r->str : c->errstr);
+      if (r) freeReplyObject(r);
+      redisFree(c);
+    });
+    const size_t end = part == 2 ? fixes.size() : 2 * third;
+    ASSERT_TRUE(Push(stubs, fixes, part * third, end, &acked, &rejected));
+    stall.join();
+  }
+  ASSERT_TRUE(WaitStoreCaughtUp(stubs, std::chrono::seconds(90)))
+      << Status(stubs).store().DebugString() << server->Log();
+  size_t outages = 0;  // the writer saw the store fail (a timeout) and retried
+  const std::string log = server->Log();
+  for (size_t at = 0; (at = log.find("storage NOT_SERVING", at)) != std::string::npos; ++at)
+    ++outages;
+  StoreOptions so;
+  so.key_prefix = "stall:";
+  auto store = OpenStore(redis.url(), so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::map<std::string, std::set<int64_t>> stored;
+  for (const auto& [v, t] : acked) {
+    if (stored.count(v)) continue;
+    auto pos = (*store)->ReadPositions(v, 0);
+    ASSERT_TRUE(pos.ok()) << pos.status();
+    for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
+  }
+  size_t lost = 0;
+  std::string examples;
+  for (const auto& [v, t] : acked) {
+    if (stored[v].count(t)) continue;
+    if (++lost <= 8) absl::StrAppend(&examples, " ", v, "@", t);
+  }
+  std::printf("fault: redis stalls 2 x 3 s (command timeout 2 s): sent %zu acked %zu lost %zu "
+              "storage outages logged %zu\n",
+              fixes.size(), acked.size(), lost, outages);
+  EXPECT_GT(acked.size(), fixes.size() * 9 / 10);
+  EXPECT_EQ(lost, 0u) << "acknowledged fixes not read back after Redis stalled, e.g." << examples;
 }
 
 }  // namespace
