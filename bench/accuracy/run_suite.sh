@@ -141,7 +141,7 @@ fi
 # express routes' Manhattan and motorway legs), stops are kilometres apart on the motorways.
 NYC_SI=$DATA/nyc-bus-2026-09/nyc_bus_si.zip
 NYC_DAY=20260909      # a Wednesday of the fall 2026 timetable
-if [ $FAST = 0 ] && want nyc-si-blind; then
+if [ $FAST = 0 ] && { want nyc-si-blind || want nyc-si; }; then
   if [ -f "$NYC_SI" ]; then
     python3 -m zipfile -e "$NYC_SI" "$S/nyc-si"
     python3 "$HERE/sets.py" strip-shapes "$S/nyc-si" "$S/nyc-si-noshape"
@@ -149,8 +149,11 @@ if [ $FAST = 0 ] && want nyc-si-blind; then
         --early-share $EARLY_SHARE --peak-slowdown $PEAK --no-passengers --quiet \
         --start 06:30 --end 08:30 --out "$S/nyc-si.csv" --truth "$S/nyc-si-truth.csv"
     python3 "$HERE/sets.py" blank "$S/nyc-si.csv" "$S/nyc-si-blank.csv"
-    run_set nyc-si-blind "$S/nyc-si-noshape" "$S/nyc-si-blank.csv" "$S/nyc-si" "$S/nyc-si.csv" 1 \
+    # With the ids (prediction on a second city's express routes, shapeless, 2-min fixes).
+    want nyc-si && run_set nyc-si "$S/nyc-si-noshape" "$S/nyc-si.csv" "$S/nyc-si" "$S/nyc-si.csv" 0 \
         "$S/nyc-si-truth.csv"
+    want nyc-si-blind && run_set nyc-si-blind "$S/nyc-si-noshape" "$S/nyc-si-blank.csv" "$S/nyc-si" \
+        "$S/nyc-si.csv" 1 "$S/nyc-si-truth.csv"
   else
     echo "run_suite.sh: $NYC_SI absent: the NYC Staten Island set skipped" >&2
   fi
