@@ -39,6 +39,15 @@ void DistanceAhead(const Network& net, const VehicleState& state, const StopEta&
 
 }  // namespace
 
+int32_t FrequencyHeadwayS(const Network& net, uint32_t trip, int64_t run_start_s) {
+  if (!net.FrequencyShifts(trip)) return 0;
+  for (const GtfsFrequency& fq : net.feed().frequencies)
+    if (fq.trip == trip && !fq.exact_times && fq.headway_s > 0 && run_start_s >= fq.start_s &&
+        run_start_s < fq.end_s)
+      return fq.headway_s;
+  return 0;
+}
+
 std::vector<ArrivalRow> ComputeArrivals(const LiveView& view, const ArrivalsQuery& q,
                                         int64_t now_s) {
   std::vector<ArrivalRow> rows;

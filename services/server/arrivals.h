@@ -51,6 +51,12 @@ struct ArrivalRow {
   StopStatus status = StopStatus::kScheduled;
 };
 
+// The headway (s) of a frequency-based run of `trip` (frequencies.txt with exact_times=0) that
+// starts `run_start_s` after its service day's start: the headway of the frequencies.txt row
+// whose [start_time, end_time) holds the run's start. 0 for a trip with fixed times or a
+// headway-defined schedule (exact_times=1), whose runs keep their times.
+int32_t FrequencyHeadwayS(const Network& net, uint32_t trip, int64_t run_start_s);
+
 // Soonest first, at most q.limit rows. `view.network` is the network the indices refer to.
 // Service changes in view.service_changes apply: a cancelled trip gets no live row (a bus
 // reporting it is ignored here); with q.live_only the rows of cancelled trips and skipped stops

@@ -23,6 +23,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/core/gtfs/feed.h"
+#include "services/core/network/network.h"
 #include "services/server/http/gtfs_rt.h"
 #include "services/server/http/siri.h"
 #include "services/server/log.h"
@@ -381,6 +383,140 @@ TEST(GtfsRtBuild, HeaderTimestampNeverDecreasesAndRefreshZeroBuildsEveryTime) {
   EXPECT_GE(b->timestamp, a->timestamp);
   EXPECT_EQ(feeds.builds(), 2u);  // refresh 0: a build per request
   EXPECT_EQ(GtfsTime(25 * 3600 + 61), "25:01:01");
+}
+
+// The builders on hand-made snapshots of a feed with a scheduled dwell (T1 waits 60 s at S2)
+// and a frequency-based trip (F1 every 8 min from 10:00, exact_times=0); stops ~330 m apart.
+class GtfsRtOutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    smartbus::testing::FeedFiles files = smartbus::testing::MinimalFeed();
+    files["stops.txt"] =
+        "stop_id,stop_name,stop_lat,stop_lon\n"
+        "S1,First,40.0000,-75.0000\nS2,Second,40.0030,-75.0000\nS3,Third,40.0060,-75.0000\n";
+    files["trips.txt"] = "route_id,service_id,trip_id,direction_id,shape_id\nR1,WK,T1,0,\nR1,WK,F1,0,\n";
+    files["stop_times.txt"] =
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "T1,08:00:00,08:00:00,S1,1\nT1,08:05:00,08:06:00,S2,2\nT1,08:10:00,08:10:00,S3,3\n"
+        "F1,10:00:00,10:00:00,S1,1\nF1,10:05:00,10:05:00,S2,2\nF1,10:10:00,10:10:00,S3,3\n";
+    files["frequencies.txt"] =
+        "trip_id,start_time,end_time,headway_secs,exact_times\nF1,10:00:00,12:00:00,480,0\n";
+    auto feed = LoadGtfs({smartbus::testing::WriteFeedDir(tmp_.path() + "/feed", files)});
+    ASSERT_TRUE(feed.ok()) << feed.status();
+    auto net = Network::Build(*std::move(feed));
+    ASSERT_TRUE(net.ok()) << net.status();
+    net_ = *net;
+    day0_ = absl::ToUnixSeconds(net_->ServiceDayStart(20260106));
+  }
+
+  // A vehicle on `trip` (run shifted by `shift` s), `before_m` metres before stop k, predicted
+  // at stops k.. with `arrivals` (s after its day start).
+  std::shared_ptr<const VehicleSnapshot> Bus(const std::string& id, const std::string& trip,
+                                             int64_t shift, uint32_t k, double before_m,
+                                             float speed, std::vector<int64_t> arrivals) {
+    auto v = std::make_shared<VehicleSnapshot>();
+    v->network = net_;
+    VehicleState& st = v->state;
+    st.vehicle_id = id;
+    st.trip = *net_->FindTrip(trip);
+    st.service_date = 20260106;
+    st.day_start_s = day0_ + shift;
+    st.state = MatchState::kInService;
+    st.next_stop_index = k;
+    st.dist_along_m = net_->pattern(net_->trip_pattern(st.trip)).stop_dist_m[k] - before_m;
+    st.speed_mps = speed;
+    st.delay_s = 30;
+    st.timestamp_s = st.day_start_s + arrivals[0] - 60;
+    for (size_t i = 0; i < arrivals.size(); ++i) {
+      StopEta e;
+      e.trip = st.trip;
+      e.stop_index = static_cast<uint32_t>(k + i);
+      e.stop = net_->pattern(net_->trip_pattern(st.trip)).stops[k + i];
+      e.predicted_arrival_s = st.day_start_s + arrivals[i];
+      v->etas.push_back(e);
+    }
+    return v;
+  }
+
+  rt::FeedMessage Build(FeedKind kind, std::vector<std::shared_ptr<const VehicleSnapshot>> vs) {
+    GtfsRtInputs in;
+    in.network = net_.get();
+    in.vehicles = std::move(vs);
+    in.max_age_s = 24 * 3600;  // the runs' fixes are minutes apart: keep them all
+    in.now_s = 0;
+    for (const auto& v : in.vehicles) in.now_s = std::max(in.now_s, v->state.timestamp_s);
+    rt::FeedMessage m;
+    if (kind == FeedKind::kTripUpdates) BuildTripUpdates(in, &m);
+    else BuildVehiclePositions(in, &m);
+    return m;
+  }
+
+  smartbus::testing::TempDir tmp_;
+  std::shared_ptr<const Network> net_;
+  int64_t day0_ = 0;
+};
+
+TEST_F(GtfsRtOutTest, DepartureKeepsTheScheduledDwellUpToTheNextArrival) {
+  const int64_t arr2 = 8 * 3600 + 330, arr3 = 8 * 3600 + 640;
+  rt::FeedMessage m = Build(FeedKind::kTripUpdates, {Bus("bus1", "T1", 0, 1, 100, 8, {arr2, arr3})});
+  ASSERT_EQ(m.entity_size(), 1);
+  const rt::TripUpdate& tu = m.entity(0).trip_update();
+  EXPECT_EQ(tu.trip().schedule_relationship(), rt::TripDescriptor::SCHEDULED);
+  ASSERT_EQ(tu.stop_time_update_size(), 2);
+  const auto& s2 = tu.stop_time_update(0);
+  EXPECT_EQ(s2.stop_id(), "S2");
+  EXPECT_EQ(s2.arrival().time(), day0_ + arr2);
+  EXPECT_EQ(s2.departure().time(), day0_ + arr2 + 60);  // the schedule's 60 s dwell
+  EXPECT_FALSE(s2.arrival().has_scheduled_time());      // forbidden on SCHEDULED trips
+  EXPECT_EQ(tu.stop_time_update(1).arrival().time(), day0_ + arr3);  // the engine's, unchanged
+  EXPECT_EQ(tu.stop_time_update(1).departure().time(), day0_ + arr3);  // no dwell at S3
+  EXPECT_EQ(tu.delay(), 30);
+  // The next arrival 20 s after S2's: the dwell is cut there (times never decrease).
+  m = Build(FeedKind::kTripUpdates, {Bus("bus1", "T1", 0, 1, 100, 8, {arr2, arr2 + 20})});
+  EXPECT_EQ(m.entity(0).trip_update().stop_time_update(0).departure().time(), day0_ + arr2 + 20);
+}
+
+TEST_F(GtfsRtOutTest, StoppedAtIncomingAtAndInTransitTo) {
+  auto status = [&](double before_m, float speed) {
+    rt::FeedMessage m =
+        Build(FeedKind::kVehiclePositions, {Bus("bus1", "T1", 0, 1, before_m, speed, {8 * 3600 + 330})});
+    EXPECT_EQ(m.entity(0).vehicle().stop_id(), "S2");
+    EXPECT_EQ(m.entity(0).vehicle().current_stop_sequence(), 2u);
+    return m.entity(0).vehicle().current_status();
+  };
+  EXPECT_EQ(status(5, 0.2f), rt::VehiclePosition::STOPPED_AT);
+  EXPECT_EQ(status(-5, 0.2f), rt::VehiclePosition::STOPPED_AT);  // past it, not yet left
+  EXPECT_EQ(status(5, NAN), rt::VehiclePosition::STOPPED_AT);    // speed unknown
+  EXPECT_EQ(status(5, 9.0f), rt::VehiclePosition::INCOMING_AT);  // driving in
+  EXPECT_EQ(status(120, 9.0f), rt::VehiclePosition::INCOMING_AT);
+  EXPECT_EQ(status(250, 0.0f), rt::VehiclePosition::IN_TRANSIT_TO);
+  EXPECT_EQ(status(-20, 9.0f), rt::VehiclePosition::IN_TRANSIT_TO);  // driving off
+}
+
+TEST_F(GtfsRtOutTest, FrequencyBasedRunsAreUnscheduledWithTheirOwnIdsAndNoDelay) {
+  // Two runs of F1: 10:16 (shift 960 s) and 10:24 (shift 1440 s).
+  const int64_t a = 10 * 3600 + 300, b = 10 * 3600 + 600;
+  rt::FeedMessage m = Build(FeedKind::kTripUpdates, {Bus("bus1", "F1", 960, 1, 50, 8, {a, b}),
+                                                     Bus("bus2", "F1", 1440, 1, 200, 8, {a, b})});
+  ASSERT_EQ(m.entity_size(), 2) << m.DebugString();
+  EXPECT_EQ(m.entity(0).id(), "F1_20260106_10:16:00");
+  EXPECT_EQ(m.entity(1).id(), "F1_20260106_10:24:00");
+  for (const auto& e : m.entity()) {
+    const rt::TripUpdate& tu = e.trip_update();
+    EXPECT_EQ(tu.trip().schedule_relationship(), rt::TripDescriptor::UNSCHEDULED);
+    EXPECT_FALSE(tu.has_delay());
+    for (const auto& u : tu.stop_time_update()) {
+      EXPECT_EQ(u.schedule_relationship(), rt::TripUpdate::StopTimeUpdate::UNSCHEDULED);
+      EXPECT_FALSE(u.arrival().has_delay());
+    }
+  }
+  EXPECT_EQ(m.entity(0).trip_update().trip().start_time(), "10:16:00");
+  rt::FeedMessage vp = Build(FeedKind::kVehiclePositions, {Bus("bus2", "F1", 1440, 1, 200, 8, {a})});
+  EXPECT_EQ(vp.entity(0).vehicle().trip().start_time(), "10:24:00");
+  EXPECT_EQ(vp.entity(0).vehicle().trip().schedule_relationship(), rt::TripDescriptor::UNSCHEDULED);
+  // T1 has fixed times: SCHEDULED, id without a run.
+  m = Build(FeedKind::kTripUpdates, {Bus("bus1", "T1", 0, 1, 100, 8, {8 * 3600 + 330})});
+  EXPECT_EQ(m.entity(0).id(), "T1_20260106");
 }
 
 TEST_F(HttpTest, CancelledTripsSkippedStopsAndAlertsComeFromTheServiceChangesView) {

@@ -1,11 +1,17 @@
 // Service changes through smartbusd's gRPC API, in process: cancel / restore a trip or a stop,
 // post / end alerts, what the arrival boards show, the display-board stream, and that both
-// survive a restart (Redis store). Tiny inline feed (tests/core/gtfs/test_feed.h): route R1,
+// survive a restart (Redis store), on the boards and in the GTFS-RT feeds. Tiny inline feed (tests/core/gtfs/test_feed.h): route R1,
 // S1 -> S2 -> S3 along a meridian; weekday trip T1 08:00-08:10 America/New_York.
+
+// Before httplib.h: <netdb.h> defines a NO_DATA macro that clashes with the generated enum.
+#include "transit_realtime/gtfs-realtime.pb.h"
+
+#include <httplib.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -66,6 +72,8 @@ class ServiceChangesServerTest : public ::testing::Test {
     opt.shard.engine.clock_mode = ClockMode::kFixes;
     opt.log = false;
     opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+    opt.http.gtfs_rt_refresh_s = 0;  // every request sees the state of the moment
     auto s = SmartbusServer::Create(opt);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
@@ -158,6 +166,35 @@ class ServiceChangesServerTest : public ::testing::Test {
     a->set_effect(pb::DETOUR);
     pb::PostAlertResponse resp;
     return op_->PostAlert(Ctx().get(), req, out ? out : &resp);
+  }
+
+  // A GTFS-RT feed of the server as text lines, one per entity: its id, trip descriptor (trip,
+  // start date and time, relationship), vehicle, stops with their relationships, alert
+  // selectors. Times left out: predictions made again after a restart may move a second.
+  std::vector<std::string> FeedLines(const std::string& name) {
+    httplib::Client http("127.0.0.1", server_->http_port());
+    auto r = http.Get(("/gtfs-rt/" + name).c_str());
+    EXPECT_TRUE(r && r->status == 200) << name;
+    transit_realtime::FeedMessage m;
+    if (!r || !m.ParseFromString(r->body)) return {"unreadable " + name};
+    std::vector<std::string> out;
+    for (const auto& e : m.entity()) {
+      std::string line = e.id();
+      const transit_realtime::TripDescriptor* td =
+          e.has_trip_update() ? &e.trip_update().trip() : e.has_vehicle() ? &e.vehicle().trip() : nullptr;
+      if (td)
+        line += " trip " + td->trip_id() + " " + td->start_date() + " " + td->start_time() + " " +
+                std::to_string(td->schedule_relationship());
+      if (e.has_trip_update()) {
+        line += " vehicle " + e.trip_update().vehicle().id();
+        for (const auto& u : e.trip_update().stop_time_update())
+          line += " " + u.stop_id() + ":" + std::to_string(u.schedule_relationship());
+      }
+      if (e.has_vehicle()) line += " at " + e.vehicle().stop_id();
+      for (const auto& ie : e.alert().informed_entity()) line += " informs " + ie.stop_id();
+      out.push_back(line);
+    }
+    return out;
   }
 
   smartbus::testing::TempDir tmp_;
@@ -331,6 +368,32 @@ TEST_F(ServiceChangesServerTest, CancellationsAndAlertsSurviveARestart) {
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->status(), pb::ARRIVAL_STATUS_CANCELLED);
   EXPECT_EQ(Board("S2").alerts_size(), 1);
+}
+
+// /gtfs-rt after a restart: the vehicle (recovered from the store), its trip with the stop an
+// operator skipped, tomorrow's cancelled run and the alert, all as before.
+TEST_F(ServiceChangesServerTest, TheGtfsRtFeedsAreTheSameAfterARestart) {
+  DriveABit();
+  ASSERT_TRUE(Cancel("T1", "S3").ok());
+  ASSERT_TRUE(Cancel("T1", "", nullptr, 20260107).ok());
+  ASSERT_TRUE(PostAlert("works", "", "S2").ok());
+  const std::vector<std::string> trips = FeedLines("trip-updates");
+  const std::vector<std::string> vehicles = FeedLines("vehicle-positions");
+  const std::vector<std::string> alerts = FeedLines("alerts");
+  // Today's T1 with S3 skipped (1 = SKIPPED), tomorrow's cancelled (3 = CANCELED).
+  ASSERT_EQ(trips.size(), 2u) << ::testing::PrintToString(trips);
+  EXPECT_THAT(trips[0], HasSubstr("T1_20260106 trip T1 20260106 08:00:00 0 vehicle bus1"));
+  EXPECT_THAT(trips[0], HasSubstr("S3:1"));
+  EXPECT_THAT(trips[1], HasSubstr("T1_20260107 trip T1 20260107 08:00:00 3"));
+  ASSERT_EQ(vehicles.size(), 1u);
+  EXPECT_THAT(vehicles[0], HasSubstr("bus1 trip T1 20260106"));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_THAT(alerts[0], HasSubstr("works informs S2"));
+
+  Start();  // same Redis, same prefix
+  EXPECT_EQ(FeedLines("trip-updates"), trips);
+  EXPECT_EQ(FeedLines("vehicle-positions"), vehicles);
+  EXPECT_EQ(FeedLines("alerts"), alerts);
 }
 
 }  // namespace

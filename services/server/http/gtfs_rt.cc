@@ -14,8 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "services/server/arrivals.h"
 #include "services/server/http/http_server.h"
 #include "services/server/http/json_api.h"
+#include "services/server/http/siri.h"
 #include "services/server/server.h"
 
 namespace smartbus::server {
@@ -62,7 +64,15 @@ std::vector<const VehicleSnapshot*> FreshVehicles(const GtfsRtInputs& in) {
   return out;
 }
 
-void TripDescriptor(const Network& net, uint32_t trip, int32_t service_date, int64_t shift_s,
+// A bus at most this fast, at its stop, stands there (STOPPED_AT). GPS speed of a standing bus
+// is noise of a few tenths of m/s; 2 m/s (7 km/h) is a bus creeping in the queue of the stop,
+// never one running between stops. Unknown speed counts as standing.
+constexpr float kStandingSpeedMps = 2.0f;
+
+// Returns whether the trip is frequency-based (frequencies.txt exact_times=0): UNSCHEDULED, as
+// the spec asks, and its StopTimeUpdates too; a headway-defined schedule (exact_times=1) and
+// every other trip are SCHEDULED.
+bool TripDescriptor(const Network& net, uint32_t trip, int32_t service_date, int64_t shift_s,
                     rt::TripDescriptor* out) {
   const GtfsFeed& feed = net.feed();
   const GtfsTrip& t = feed.trips[trip];
@@ -70,9 +80,43 @@ void TripDescriptor(const Network& net, uint32_t trip, int32_t service_date, int
   if (t.route < feed.routes.size()) out->set_route_id(feed.routes[t.route].id);
   if (t.direction_id >= 0) out->set_direction_id(static_cast<uint32_t>(t.direction_id));
   out->set_start_date(absl::StrFormat("%08d", service_date));
-  if (t.num_stop_times)
-    out->set_start_time(GtfsTime(feed.stop_times[t.first_stop_time].departure_s + shift_s));
-  out->set_schedule_relationship(rt::TripDescriptor::SCHEDULED);
+  bool frequency_based = false;
+  if (t.num_stop_times) {
+    const int64_t start = feed.stop_times[t.first_stop_time].departure_s + shift_s;
+    out->set_start_time(GtfsTime(start));
+    frequency_based = FrequencyHeadwayS(net, trip, start) > 0;
+  }
+  out->set_schedule_relationship(frequency_based ? rt::TripDescriptor::UNSCHEDULED
+                                                 : rt::TripDescriptor::SCHEDULED);
+  return frequency_based;
+}
+
+// Where the vehicle is against its next stop (k = the first stop not yet departed):
+// STOPPED_AT when standing within Bus Time's "at stop" distance of it, INCOMING_AT when
+// within its "approaching" distance before it, else IN_TRANSIT_TO.
+rt::VehiclePosition::VehicleStopStatus StopStatusAt(const Network& net, const VehicleState& st) {
+  const Pattern& p = net.pattern(net.trip_pattern(st.trip));
+  if (!std::isfinite(st.dist_along_m) || st.next_stop_index >= p.stop_dist_m.size())
+    return rt::VehiclePosition::IN_TRANSIT_TO;
+  const double feet = (p.stop_dist_m[st.next_stop_index] - st.dist_along_m) * kFeetPerMetre;
+  const bool standing = !std::isfinite(st.speed_mps) || st.speed_mps <= kStandingSpeedMps;
+  if (std::abs(feet) <= kAtStopFeet && standing) return rt::VehiclePosition::STOPPED_AT;
+  if (feet > 0 && feet <= kApproachingFeet) return rt::VehiclePosition::INCOMING_AT;
+  return rt::VehiclePosition::IN_TRANSIT_TO;
+}
+
+// The predicted departure from the stop of `e`: the engine's at a trip's first stop; at a stop
+// whose schedule has a dwell (departure_time > arrival_time), the arrival plus that dwell, no
+// later than the next stop's predicted arrival (the engine's running times are arrival to
+// arrival, dwell included, so this splits them as the schedule does); else the arrival.
+int64_t PredictedDeparture(const GtfsStopTime& stt, const StopEta* e, const StopEta* end,
+                           int64_t arr) {
+  const int64_t dep_pred = e->predicted_departure_s();
+  if (dep_pred != kNoTime) return std::max(arr, dep_pred);
+  if (stt.departure_s <= stt.arrival_s) return arr;
+  int64_t dep = arr + (stt.departure_s - stt.arrival_s);
+  if (e + 1 != end) dep = std::min(dep, (e + 1)->predicted_arrival_s);
+  return std::max(arr, dep);
 }
 
 void VehicleDescriptor(const VehicleState& st, rt::VehicleDescriptor* out) {
@@ -84,6 +128,24 @@ std::string TripEntityId(const std::string& trip_id, int32_t service_date) {
   return absl::StrCat(trip_id, "_", service_date);
 }
 
+// The run of `trip` the vehicle's etas are for: its start minus the template's (frequencies.txt
+// runs; 0 for a trip with fixed times and for the next trip of a block).
+int64_t RunShift(const Network& net, const VehicleState& st, uint32_t trip) {
+  if (trip != st.trip) return 0;
+  return st.day_start_s - absl::ToUnixSeconds(net.ServiceDayStart(st.service_date));
+}
+
+// A trip of frequencies.txt runs many times a day under one trip_id: its entity id adds the
+// run's start ("<trip_id>_<start_date>_<HH:MM:SS>") so every run has its own stable id.
+std::string RunEntityId(const Network& net, uint32_t trip, int32_t service_date, int64_t shift) {
+  const GtfsFeed& feed = net.feed();
+  const GtfsTrip& t = feed.trips[trip];
+  std::string id = TripEntityId(t.id, service_date);
+  if (net.FrequencyShifts(trip) && t.num_stop_times)
+    absl::StrAppend(&id, "_", GtfsTime(feed.stop_times[t.first_stop_time].departure_s + shift));
+  return id;
+}
+
 // One TripUpdate: the etas [begin, end) of `snap`, all on trip `trip`.
 void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopEta* begin,
                     const StopEta* end, const ServiceChangesView* changes, rt::TripUpdate* tu) {
@@ -91,12 +153,14 @@ void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopE
   const VehicleState& st = snap.state;
   const uint32_t trip = begin->trip;
   const bool current = trip == st.trip;
-  const int64_t base_day = absl::ToUnixSeconds(net.ServiceDayStart(st.service_date));
-  const int64_t shift = current ? st.day_start_s - base_day : 0;
-  TripDescriptor(net, trip, st.service_date, shift, tu->mutable_trip());
+  const int64_t shift = RunShift(net, st, trip);
+  const bool frequency_based =
+      TripDescriptor(net, trip, st.service_date, shift, tu->mutable_trip());
   VehicleDescriptor(st, tu->mutable_vehicle());
   tu->set_timestamp(static_cast<uint64_t>(st.timestamp_s));
-  if (current && std::isfinite(st.delay_s)) tu->set_delay(static_cast<int32_t>(std::lround(st.delay_s)));
+  // A frequency-based trip has no schedule to deviate from (best practices: no delay).
+  if (current && !frequency_based && std::isfinite(st.delay_s))
+    tu->set_delay(static_cast<int32_t>(std::lround(st.delay_s)));
   const GtfsTrip& t = feed.trips[trip];
   int64_t last = 0;
   for (const StopEta* e = begin; e != end; ++e) {
@@ -110,15 +174,15 @@ void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopE
       u->set_schedule_relationship(rt::TripUpdate::StopTimeUpdate::SKIPPED);
       continue;
     }
-    u->set_schedule_relationship(rt::TripUpdate::StopTimeUpdate::SCHEDULED);
+    u->set_schedule_relationship(frequency_based ? rt::TripUpdate::StopTimeUpdate::UNSCHEDULED
+                                                 : rt::TripUpdate::StopTimeUpdate::SCHEDULED);
     const int64_t arr = std::max(last, e->predicted_arrival_s);
     auto* a = u->mutable_arrival();
     a->set_time(arr);
     const int64_t p10 = e->p10_s(), p90 = e->p90_s();
     if (p10 != kNoTime && p90 != kNoTime && p90 >= p10)
       a->set_uncertainty(static_cast<int32_t>(p90 - p10));
-    const int64_t dep_pred = e->predicted_departure_s();
-    const int64_t dep = std::max(arr, dep_pred == kNoTime ? arr : dep_pred);
+    const int64_t dep = PredictedDeparture(stt, e, end, arr);
     u->mutable_departure()->set_time(dep);
     if (a->has_uncertainty()) u->mutable_departure()->set_uncertainty(a->uncertainty());
     last = dep;
@@ -152,8 +216,10 @@ void BuildTripUpdates(const GtfsRtInputs& in, rt::FeedMessage* out) {
         const uint32_t trip = etas[i].trip;
         const bool current = trip == v->state.trip;
         if (trip < feed.trips.size() && current == (pass == 0)) {
-          const std::string id = TripEntityId(feed.trips[trip].id, v->state.service_date);
-          if (!canceled_ids.count(id) && ids.insert(id).second) {
+          const std::string id =
+              RunEntityId(net, trip, v->state.service_date, RunShift(net, v->state, trip));
+          if (!canceled_ids.count(TripEntityId(feed.trips[trip].id, v->state.service_date)) &&
+              ids.insert(id).second) {
             rt::FeedEntity* ent = out->add_entity();
             ent->set_id(id);
             FillTripUpdate(net, *v, &etas[i], &etas[0] + j, in.changes, ent->mutable_trip_update());
@@ -187,14 +253,13 @@ void BuildVehiclePositions(const GtfsRtInputs& in, rt::FeedMessage* out) {
     ent->set_id(st.vehicle_id);
     rt::VehiclePosition* vp = ent->mutable_vehicle();
     if (st.trip < feed.trips.size()) {
-      const int64_t base_day = absl::ToUnixSeconds(net.ServiceDayStart(st.service_date));
-      TripDescriptor(net, st.trip, st.service_date, st.day_start_s - base_day, vp->mutable_trip());
+      TripDescriptor(net, st.trip, st.service_date, RunShift(net, st, st.trip), vp->mutable_trip());
       const GtfsTrip& t = feed.trips[st.trip];
       if (st.next_stop_index < t.num_stop_times) {
         const GtfsStopTime& stt = feed.stop_times[t.first_stop_time + st.next_stop_index];
         vp->set_current_stop_sequence(stt.stop_sequence);
         vp->set_stop_id(feed.stops[stt.stop].id);
-        vp->set_current_status(rt::VehiclePosition::IN_TRANSIT_TO);
+        vp->set_current_status(StopStatusAt(net, st));
       }
     }
     VehicleDescriptor(st, vp->mutable_vehicle());

@@ -6,17 +6,26 @@
 //   - header: gtfs_realtime_version "2.0", incrementality FULL_DATASET, timestamp = the server
 //     clock, never decreasing from one build to the next;
 //   - only vehicles whose newest fix is at most max_age_s (default 90 s) old;
-//   - stable entity ids: TripUpdates "<trip_id>_<start_date>" (a trip instance), VehiclePositions
+//   - stable entity ids: TripUpdates "<trip_id>_<start_date>" (a trip instance; a trip of
+//     frequencies.txt adds its run's start: "<trip_id>_<start_date>_<HH:MM:SS>"), VehiclePositions
 //     the vehicle_id, Alerts the id their source gives;
 //   - TripDescriptor with trip_id, route_id, direction_id, start_date and start_time (the run's
 //     first departure; for a frequency-based run, its own start), VehicleDescriptor id/label;
+//     schedule_relationship SCHEDULED, or UNSCHEDULED for a frequency-based trip
+//     (frequencies.txt exact_times=0; its StopTimeUpdates are UNSCHEDULED too, and it has no
+//     delay: there is no schedule to deviate from);
 //   - TripUpdate per trip instance a vehicle is on or will run next in its block (the block's
 //     next trips are their own entities, same vehicle); StopTimeUpdates with stop_sequence and
 //     stop_id, arrival time (P50) with uncertainty = P90 - P10, departure time (the predicted
-//     departure at a trip's first stop, else the arrival), times never decreasing along a trip;
-//     TripUpdate.delay = the vehicle's schedule deviation (current trip) and timestamp = its fix;
-//   - VehiclePosition with position, bearing, speed, current stop (next stop to serve,
-//     IN_TRANSIT_TO), occupancy_status when reported, timestamp of the fix;
+//     departure at a trip's first stop; at a stop whose schedule has a dwell, the arrival plus
+//     that dwell, no later than the next stop's arrival; else the arrival), times never
+//     decreasing along a trip; TripUpdate.delay = the vehicle's schedule deviation (current
+//     trip) and timestamp = its fix. StopTimeEvent.scheduled_time is not set: the spec allows
+//     it only on NEW / REPLACEMENT / DUPLICATED trips, which SmartBus does not publish;
+//   - VehiclePosition with position, bearing, speed, current stop (the next stop to serve) and
+//     current_status: STOPPED_AT when standing within Bus Time's "at stop" distance of it
+//     (100 ft, siri.h), INCOMING_AT within its "approaching" distance (500 ft) before it, else
+//     IN_TRANSIT_TO; occupancy_status when reported, timestamp of the fix;
 //   - CANCELED trips and SKIPPED stops, and Alerts, from a ServiceChangesView when one is set.
 // Each feed is built at most once per refresh interval and the bytes (protobuf, gzip'ed
 // protobuf, JSON) are shared by every request until the next build.

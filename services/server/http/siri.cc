@@ -22,12 +22,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// PresentableDistance thresholds, OneBusAway NYC's PresentationService defaults (the code Bus
-// Time runs): "at stop" within 100 ft, "approaching" within 500 ft, "N stops away" up to 3 stops
-// and half a mile, else miles with one decimal.
-constexpr double kFeetPerMetre = 3.28084;
-constexpr double kAtStopFeet = 100;
-constexpr double kApproachingFeet = 500;
+// PresentableDistance thresholds past "at stop" / "approaching" (siri.h): "N stops away" up to
+// 3 stops and half a mile, else miles with one decimal.
 constexpr int kDistanceAsStopsMaxStops = 3;
 constexpr double kDistanceAsStopsMaxFeet = 2640;
 

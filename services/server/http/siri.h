@@ -26,6 +26,13 @@ class SmartbusServer;
 
 void AddSiriRoutes(HttpServer* http, SmartbusServer* server);
 
+// PresentableDistance thresholds, OneBusAway NYC's PresentationService defaults (the code Bus
+// Time runs): "at stop" within 100 ft, "approaching" within 500 ft. The GTFS-RT
+// VehiclePositions (gtfs_rt.h) use the same two for STOPPED_AT / INCOMING_AT.
+inline constexpr double kFeetPerMetre = 3.28084;
+inline constexpr double kAtStopFeet = 100;
+inline constexpr double kApproachingFeet = 500;
+
 // Bus Time's PresentableDistance of a bus `distance_m` metres and `stops_away` stops from a
 // stop: "at stop", "approaching", "< 1 stop away", "1 stop away", "N stops away" or
 // "X.X miles away".
