@@ -9,6 +9,7 @@ const SB = {};
 SB.strings = {
   en: {
     due: 'due', min: 'min', scheduled: 'scheduled', cancelled: 'cancelled',
+    every: (n) => `every ${n} min`,
     skipped: 'does not stop here', stops_away: (n) => (n === 0 ? 'next stop' : `${n} stop${n === 1 ? '' : 's'} away`),
     km: 'km', m: 'm', at_stop: 'at the stop', route: 'Route', destination: 'Destination', arrives: 'Arrives',
     range: 'Likely', distance: 'Bus is', crowding: 'Crowding',
@@ -26,6 +27,7 @@ SB.strings = {
   },
   'zh-CN': {
     due: '即将到站', min: '分钟', scheduled: '时刻表', cancelled: '已取消',
+    every: (n) => `每 ${n} 分钟一班`,
     skipped: '本站不停', stops_away: (n) => (n === 0 ? '下一站' : `还有 ${n} 站`),
     km: '公里', m: '米', at_stop: '已到站', route: '线路', destination: '开往', arrives: '到站',
     range: '可能', distance: '车辆位置', crowding: '拥挤度',
@@ -50,16 +52,30 @@ SB.lang = (() => {
 SB.t = SB.strings[SB.lang];
 document.documentElement.lang = SB.lang;
 
-// GET a JSON mirror path; throws an Error with the server's message on a non-2xx answer.
-SB.get = async (path) => {
-  const res = await fetch(path, { headers: { Accept: 'application/json' } });
-  const body = await res.json().catch(() => ({}));
+// The operator's bearer token (console: "Dispatcher token"), kept for this tab only; sent with
+// every API call when set (smartbusd with --tokens: operator reads need a viewer token, writes
+// a dispatcher token; see services/server/auth.h).
+SB.token = () => sessionStorage.getItem('smartbus-token') || '';
+SB.setToken = (t) => (t ? sessionStorage.setItem('smartbus-token', t) : sessionStorage.removeItem('smartbus-token'));
+
+// Calls a JSON mirror path; throws an Error with the server's message (and .status) on a
+// non-2xx answer.
+SB.request = async (path, method, body) => {
+  const headers = { Accept: 'application/json' };
+  if (SB.token()) headers.Authorization = `Bearer ${SB.token()}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const answer = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const msg = (body.error && body.error.message) || `${res.status} ${res.statusText}`;
-    throw new Error(msg);
+    const e = new Error((answer.error && answer.error.message) || `${res.status} ${res.statusText}`);
+    e.status = res.status;
+    throw e;
   }
-  return body;
+  return answer;
 };
+SB.get = (path) => SB.request(path, 'GET');
+// POST an operator write (the request message as JSON).
+SB.post = (path, body) => SB.request(path, 'POST', body || {});
 
 SB.num = (v) => (v === undefined || v === null || v === '' ? 0 : Number(v));
 

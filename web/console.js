@@ -1,5 +1,8 @@
 // Operator console (/console): the live fleet on a map of the GTFS shapes, a vehicle's details,
-// route load / on-time / headway charts, jams, and the citizen heat map (/api/v1/heatmap).
+// route load / on-time / headway charts, jams, the citizen heat map (/api/v1/heatmap), and the
+// operator's service changes: cancel / restore a trip or one stop of it, post / end an alert
+// (POST /api/v1/trips/{id}/cancel|restore, /api/v1/alerts, /api/v1/alerts/{id}/end; a
+// dispatcher token when smartbusd has --tokens).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -108,6 +111,8 @@ async function showVehicle(id) {
     kv('Delay', SB.delayText(v.delay_s)), kv('Speed', v.speed_mps !== undefined ? `${Math.round(v.speed_mps * 3.6)} km/h` : ''),
     kv('Last seen', `${v.age_s || 0} s ago${tz ? ` (${SB.clock(SB.num(v.last_seen), tz, true)})` : ''}`),
     kv('Occupancy', [SB.occupancyText(v.occupancy), v.load !== undefined ? `${v.load} on board` : ''].filter(Boolean).join(', '))),
+  v.trip_id ? SB.el('button', { type: 'button', class: 'secondary', id: 'cancel-this',
+    onclick: () => { $('cancel-trip').value = v.trip_id; $('cancel-trip').focus(); } }, 'Cancel this trip…') : '',
   SB.el('h3', {}, 'Next stops (predicted)'), ahead);
   const p = SB.patternOf(v);
   if (!p || !v.next_stop_id) return;
@@ -253,6 +258,86 @@ async function refreshHeat() {
     + `<i class="sq" style="background:${color(0)}"></i>0 … <i class="sq" style="background:${color(max)}"></i>${Number(max).toFixed(0)}<br>${hour < 24 ? `${hour}:00–${hour + 1}:00` : 'all day'}`);
 }
 
+// --- Service changes ---
+function changesMessage(text, ok) {
+  const m = $('changes-msg');
+  m.textContent = text;
+  m.className = ok ? 'ok' : 'error';
+}
+
+const csv = (id) => $(id).value.split(',').map((x) => x.trim()).filter(Boolean);
+
+let changesSeq = 0;  // a periodic refresh answered after an action's own is older: dropped
+async function refreshChanges() {
+  const seq = ++changesSeq;
+  let c;
+  try { c = await SB.get('/api/v1/service-changes'); } catch (e) {
+    if (seq !== changesSeq) return;
+    $('changes-list').replaceChildren(SB.el('li', { class: 'error' }, `Service changes not available: ${e.message}`));
+    return;
+  }
+  if (seq !== changesSeq) return;
+  const items = [];
+  for (const t of c.trips || []) {
+    const what = t.cancelled ? 'cancelled' : `skips ${(t.skipped_stops || []).map((s) => s.stop_id || `#${s.stop_sequence}`).join(', ')}`;
+    const date = t.service_date ? ` on ${t.service_date}` : ' (every date)';
+    const restore = t.source === 'operator'
+      ? SB.el('button', { type: 'button', class: 'secondary', 'data-restore': t.trip_id,
+        onclick: () => act(`/api/v1/trips/${encodeURIComponent(t.trip_id)}/restore`, { service_date: t.service_date }, `Trip ${t.trip_id} restored`) }, 'Restore')
+      : '';
+    items.push(SB.el('li', { 'data-trip': t.trip_id }, `Trip ${t.trip_id}${date} ${what}${t.reason ? ` (${t.reason})` : ''} — ${t.source} `, restore));
+  }
+  for (const a of c.alerts || []) {
+    const end = a.source === 'operator'
+      ? SB.el('button', { type: 'button', class: 'secondary', 'data-end': a.alert_id,
+        onclick: () => act(`/api/v1/alerts/${encodeURIComponent(a.alert_id)}/end`, {}, `Alert ${a.alert_id} ended`) }, 'End')
+      : '';
+    const where = (a.informed_entities || []).map((e) => e.stop_id || e.route_id || e.trip_id || e.agency_id).join(', ');
+    items.push(SB.el('li', { 'data-alert': a.alert_id }, `Alert "${SB.translated(a.header_text)}" on ${where} — ${a.source} `, end));
+  }
+  if (!items.length) items.push(SB.el('li', { class: 'quiet' }, 'No cancellation or alert in force.'));
+  $('changes-list').replaceChildren(...items);
+}
+
+// One operator write; its answer (or the server's refusal, e.g. "needs a dispatcher token")
+// in the status line, then the list again.
+async function act(path, body, done) {
+  try {
+    await SB.post(path, body);
+    changesMessage(done, true);
+  } catch (e) {
+    changesMessage(`${e.status === 401 || e.status === 403 ? 'Not allowed: ' : ''}${e.message}`, false);
+  }
+  await refreshChanges();
+}
+
+function initChanges() {
+  $('token').value = SB.token();
+  $('token-state').textContent = SB.token() ? 'a token is in use' : '';
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    SB.setToken($('token').value.trim());
+    $('token-state').textContent = SB.token() ? 'a token is in use' : 'no token';
+    refreshChanges();
+  });
+  $('cancel-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const trip = $('cancel-trip').value.trim();
+    const body = { stop_id: $('cancel-stop').value.trim(), reason: $('cancel-reason').value.trim() };
+    if ($('cancel-date').value) body.service_date = Number($('cancel-date').value);
+    act(`/api/v1/trips/${encodeURIComponent(trip)}/cancel`, body,
+      body.stop_id ? `Trip ${trip} skips stop ${body.stop_id}` : `Trip ${trip} cancelled`);
+  });
+  $('alert-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = (t) => ({ translations: [{ text: t, language: SB.lang }] });
+    const entities = [...csv('alert-stops').map((s) => ({ stop_id: s })), ...csv('alert-routes').map((r) => ({ route_id: r }))];
+    const alert = { header_text: text($('alert-header').value.trim()), informed_entities: entities, effect: $('alert-effect').value };
+    if ($('alert-description').value.trim()) alert.description_text = text($('alert-description').value.trim());
+    act('/api/v1/alerts', { alert }, 'Alert posted');
+  });
+}
+
 async function findTimeZone() {
   // The agency's zone: every arrivals board carries it; any stop will do.
   const first = SB.routes && SB.routes.list.flatMap((r) => (r.patterns || []).flatMap((p) => p.stop_ids || []))[0];
@@ -262,12 +347,15 @@ async function findTimeZone() {
 }
 
 async function main() {
+  initChanges();
   await initMap();
   await findTimeZone();
   await refreshFleet();
   await refreshAnalytics();
   await refreshAccuracy();
+  await refreshChanges();
   setInterval(refreshFleet, FLEET_REFRESH_MS);
+  setInterval(refreshChanges, FLEET_REFRESH_MS);
   setInterval(refreshAnalytics, ANALYTICS_REFRESH_MS);
   setInterval(refreshAccuracy, ANALYTICS_REFRESH_MS);
   $('show-jams').addEventListener('change', (e) => (e.target.checked ? jamLayer.addTo(map) : jamLayer.remove()));

@@ -148,30 +148,41 @@ class OperatorServiceImpl final : public pb::OperatorService::CallbackService {
     return Reply(ctx, absl::OkStatus());
   }
 
-  // Service changes: service_changes_rpc.h.
+  // Service changes: service_changes_rpc.h. Writes need a dispatcher token, the list a
+  // viewer token (auth.h), when smartbusd has --tokens.
   grpc::ServerUnaryReactor* CancelTrip(grpc::CallbackServerContext* ctx,
                                        const pb::CancelTripRequest* req,
                                        pb::TripChangeResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kDispatcher, "CancelTrip"); !p.ok())
+      return Reply(ctx, p.status());
     return Reply(ctx, CancelTripCall(*server_, *req, resp));
   }
   grpc::ServerUnaryReactor* RestoreTrip(grpc::CallbackServerContext* ctx,
                                         const pb::RestoreTripRequest* req,
                                         pb::TripChangeResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kDispatcher, "RestoreTrip"); !p.ok())
+      return Reply(ctx, p.status());
     return Reply(ctx, RestoreTripCall(*server_, *req, resp));
   }
   grpc::ServerUnaryReactor* PostAlert(grpc::CallbackServerContext* ctx,
                                       const pb::PostAlertRequest* req,
                                       pb::PostAlertResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kDispatcher, "PostAlert"); !p.ok())
+      return Reply(ctx, p.status());
     return Reply(ctx, PostAlertCall(*server_, *req, resp));
   }
   grpc::ServerUnaryReactor* EndAlert(grpc::CallbackServerContext* ctx,
                                      const pb::EndAlertRequest* req,
                                      pb::EndAlertResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kDispatcher, "EndAlert"); !p.ok())
+      return Reply(ctx, p.status());
     return Reply(ctx, EndAlertCall(*server_, *req, resp));
   }
   grpc::ServerUnaryReactor* ListServiceChanges(grpc::CallbackServerContext* ctx,
                                                const pb::ListServiceChangesRequest*,
                                                pb::ListServiceChangesResponse* resp) override {
+    if (auto p = server_->auth().Check(*ctx, Role::kViewer, "ListServiceChanges"); !p.ok())
+      return Reply(ctx, p.status());
     ListServiceChangesCall(*server_, resp);
     return Reply(ctx, absl::OkStatus());
   }

@@ -139,19 +139,48 @@ TEST_F(AuthTest, OperatorCallsNeedAViewerAndPassengerCallsNothing) {
   EXPECT_TRUE(network_->ListRoutes(Ctx().get(), pb::ListRoutesRequest(), &routes).ok());
 }
 
-// No dispatcher-only RPC exists yet (trip cancellations and alerts come with the GTFS-RT work):
-// the role check they will call is exercised directly.
+// The operator's service changes: cancel / restore a trip, post / end an alert need a
+// dispatcher token (a viewer's is refused naming the role, and nothing changes); listing them
+// needs a viewer token.
 TEST_F(AuthTest, ViewerIsNotADispatcher) {
   Start();
-  Authorizer& auth = server_->auth();
-  const std::string viewer = std::string("Bearer ") + kViewer;
-  const std::string desk = std::string("Bearer ") + kDispatcher;
-  absl::string_view v = viewer, d = desk;
-  auto p = auth.CheckToken(&v, "ipv4:127.0.0.1:1", Role::kDispatcher, "CancelTrip");
-  EXPECT_EQ(p.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(p.status().message()), HasSubstr("needs role dispatcher"));
-  EXPECT_TRUE(auth.CheckToken(&d, "ipv4:127.0.0.1:1", Role::kDispatcher, "CancelTrip").ok());
-  EXPECT_TRUE(auth.CheckToken(&d, "ipv4:127.0.0.1:1", Role::kViewer, "GetFleetStatus").ok());
+  pb::CancelTripRequest cancel;
+  cancel.set_trip_id("T1");
+  pb::TripChangeResponse tc;
+  EXPECT_EQ(op_->CancelTrip(Ctx().get(), cancel, &tc).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status s = op_->CancelTrip(Ctx(kViewer).get(), cancel, &tc);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("CancelTrip needs role dispatcher"));
+  pb::PostAlertRequest alert;
+  alert.mutable_alert()->set_alert_id("a1");
+  alert.mutable_alert()->add_informed_entities()->set_stop_id("S1");
+  alert.mutable_alert()->mutable_header_text()->add_translations()->set_text("closed");
+  pb::PostAlertResponse pa;
+  EXPECT_EQ(op_->PostAlert(Ctx(kViewer).get(), alert, &pa).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  pb::ListServiceChangesResponse list;
+  EXPECT_EQ(op_->ListServiceChanges(Ctx().get(), pb::ListServiceChangesRequest(), &list).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(op_->ListServiceChanges(Ctx(kViewer).get(), pb::ListServiceChangesRequest(), &list).ok());
+  EXPECT_EQ(list.trips_size() + list.alerts_size(), 0) << "a refused call changed something";
+
+  ASSERT_TRUE(op_->CancelTrip(Ctx(kDispatcher).get(), cancel, &tc).ok());
+  ASSERT_TRUE(op_->PostAlert(Ctx(kDispatcher).get(), alert, &pa).ok());
+  pb::RestoreTripRequest restore;
+  restore.set_trip_id("T1");
+  EXPECT_EQ(op_->RestoreTrip(Ctx(kViewer).get(), restore, &tc).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  pb::EndAlertRequest end;
+  end.set_alert_id("a1");
+  pb::EndAlertResponse ea;
+  EXPECT_EQ(op_->EndAlert(Ctx(kViewer).get(), end, &ea).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(op_->ListServiceChanges(Ctx(kViewer).get(), pb::ListServiceChangesRequest(), &list).ok());
+  EXPECT_EQ(list.trips_size(), 1);
+  EXPECT_EQ(list.alerts_size(), 1);
+  EXPECT_TRUE(op_->RestoreTrip(Ctx(kDispatcher).get(), restore, &tc).ok());
+  EXPECT_TRUE(op_->EndAlert(Ctx(kDispatcher).get(), end, &ea).ok());
 }
 
 TEST_F(AuthTest, RevokedTokenStopsWorkingWithoutRestart) {

@@ -122,10 +122,13 @@ class Caller {
  public:
   explicit Caller(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {}
 
-  // Runs the unary method synchronously (deadline 10 s).
-  grpc::Status Call(const std::string& path, const gp::Message& req, gp::Message* resp) {
+  // Runs the unary method synchronously (deadline 10 s); `authorization` (the HTTP header, may
+  // be empty) goes as the call's metadata, for the service's auth check.
+  grpc::Status Call(const std::string& path, const std::string& authorization,
+                    const gp::Message& req, gp::Message* resp) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
@@ -182,6 +185,12 @@ const std::vector<JsonRoute>& JsonRoutes() {
       // Operator
       {"/api/v1/fleet", "smartbus.v1.OperatorService.GetFleetStatus", {}},
       {"/api/v1/status", "smartbus.v1.OperatorService.GetServerStatus", {}},
+      {"/api/v1/service-changes", "smartbus.v1.OperatorService.ListServiceChanges", {}},
+      // Operator writes (POST, JSON body; a dispatcher token when smartbusd has --tokens)
+      {"/api/v1/trips/{trip_id}/cancel", "smartbus.v1.OperatorService.CancelTrip", {}, true},
+      {"/api/v1/trips/{trip_id}/restore", "smartbus.v1.OperatorService.RestoreTrip", {}, true},
+      {"/api/v1/alerts", "smartbus.v1.OperatorService.PostAlert", {}, true},
+      {"/api/v1/alerts/{alert_id}/end", "smartbus.v1.OperatorService.EndAlert", {}, true},
       // Analytics
       {"/api/v1/analytics/routes", "smartbus.v1.AnalyticsService.GetRouteAnalytics",
        {{"from", "window.from"}, {"to", "window.to"}}},
@@ -251,6 +260,8 @@ int HttpStatusOf(int code) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::FAILED_PRECONDITION: return 400;
+    case grpc::StatusCode::UNAUTHENTICATED: return 401;
+    case grpc::StatusCode::PERMISSION_DENIED: return 403;
     case grpc::StatusCode::NOT_FOUND: return 404;
     case grpc::StatusCode::ALREADY_EXISTS:
     case grpc::StatusCode::ABORTED: return 409;
@@ -274,19 +285,33 @@ void AddJsonApi(HttpServer* http, std::shared_ptr<grpc::Channel> channel) {
     const gp::Message* resp_proto = gp::MessageFactory::generated_factory()->GetPrototype(md->output_type());
     const std::string grpc_path = absl::StrCat("/", md->service()->full_name(), "/", md->name());
     const std::string name = absl::StrCat("api.", md->name());
-    http->Get(re, name, [=](const HttpRequest& req, HttpResponse& res) {
+    auto handler = [=](const HttpRequest& req, HttpResponse& res) {
       std::unique_ptr<gp::Message> in(req_proto->New());
       std::unique_ptr<gp::Message> out(resp_proto->New());
+      if (route.post && !req.body.empty()) {
+        gp::util::JsonParseOptions o;
+        o.ignore_unknown_fields = false;
+        if (auto st = gp::util::JsonStringToMessage(req.body, in.get(), o); !st.ok())
+          return HttpError(res, 400, absl::StrCat("body: not a ", md->input_type()->name(),
+                                                  " in JSON: ", st.message().ToString()));
+      }
       std::vector<std::pair<std::string, std::string>> params;
       for (size_t i = 0; i < path_fields.size() && i + 1 < req.matches.size(); ++i)
         params.emplace_back(path_fields[i], req.matches[i + 1].str());
       for (const auto& [k, v] : req.params) params.emplace_back(k, v);
       if (auto st = FillFromParams(params, route.aliases, in.get()); !st.ok())
         return HttpError(res, 400, std::string(st.message()));
-      grpc::Status s = caller->Call(grpc_path, *in, out.get());
-      if (!s.ok()) return HttpError(res, HttpStatusOf(s.error_code()), s.error_message());
+      grpc::Status s =
+          caller->Call(grpc_path, req.get_header_value("Authorization"), *in, out.get());
+      if (!s.ok()) {
+        if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+          res.set_header("WWW-Authenticate", "Bearer");
+        return HttpError(res, HttpStatusOf(s.error_code()), s.error_message());
+      }
       res.set_content(ToJson(*out), "application/json");
-    });
+    };
+    if (route.post) http->Post(re, name, handler);
+    else http->Get(re, name, handler);
   }
 }
 

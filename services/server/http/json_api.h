@@ -1,8 +1,14 @@
 #pragma once
 // The JSON mirror of the gRPC API: GET /api/v1/... runs the very same gRPC method (through the
-// server's in-process channel, so the same service code, validation and errors) and answers
-// its response message in protobuf's JSON mapping (field names as in the .proto, every field
-// printed). One data model: the smartbus.v1 messages.
+// server's in-process channel, so the same service code, validation, auth and errors) and
+// answers its response message in protobuf's JSON mapping (field names as in the .proto, every
+// field printed). One data model: the smartbus.v1 messages.
+//
+// Operator writes (cancel / restore a trip, post / end an alert) are POST routes: the body is
+// the request message in protobuf JSON (empty = no fields), path segments and query parameters
+// fill fields as for GET. The request's `Authorization: Bearer <token>` header goes to the gRPC
+// call as its `authorization` metadata, so the roles of auth.h apply as they do over gRPC
+// (operator reads need a viewer token, writes a dispatcher token, when smartbusd has --tokens).
 //
 // A route names the HTTP path (with {field} segments taken from the path) and the gRPC method;
 // query parameters fill request fields by their .proto names (nested fields with dots, e.g.
@@ -10,6 +16,9 @@
 // name or number; a few short aliases such as lat/lon). Errors:
 //   400  a parameter the call does not take, or a value of the wrong type (the message names
 //        the parameter and the value), or the service's own INVALID_ARGUMENT;
+//   400  also a POST body that is not the request message in JSON (the parser's message);
+//   401  no token or an unknown one (UNAUTHENTICATED), 403 a token without the role
+//        (PERMISSION_DENIED);
 //   404  an unknown id (the service's NOT_FOUND, naming the id);
 //   429/503/504  RESOURCE_EXHAUSTED / UNAVAILABLE / DEADLINE_EXCEEDED.
 // The body of an error is {"error":{"code":N,"status":"...","message":"..."}}.
@@ -37,6 +46,7 @@ struct JsonRoute {
   std::string path;     // "/api/v1/stops/{stop_id}/arrivals"
   std::string method;   // full gRPC method: "smartbus.v1.PassengerService.GetArrivals"
   std::vector<std::pair<std::string, std::string>> aliases;  // {"lat", "position.lat"}
+  bool post = false;    // POST with a JSON body (operator writes), else GET
 };
 
 // The routes of the JSON mirror (README lists them with curl lines).
