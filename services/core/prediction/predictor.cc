@@ -192,13 +192,15 @@ const std::vector<uint32_t>& LayeredPredictor::PatternSegments(uint32_t pattern)
   return v;
 }
 
-double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
-                                  PredictionSource* layer) const {
+double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s,
+                                  int64_t tod_s, PredictionSource* layer) const {
   const SegStats& s = segs_[seg];
   double num = options_.schedule_weight * sched_s;
   double den = options_.schedule_weight;
   PredictionSource src = PredictionSource::kSchedule;
-  if (s.w > 0) {
+  // Traversals of an earlier service day are not today's running times: they count through the
+  // time-of-day profile only (a model learned yesterday, or a server running for days).
+  if (s.w > 0 && s.t_last >= day_start_s) {
     const double age = static_cast<double>(std::max<int64_t>(0, now - s.t_last));
     const double w = s.w * std::exp(-decay_per_s_ * age);
     num += w * (s.wd / s.w);
@@ -258,10 +260,12 @@ void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
   }
 }
 
-void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s) {
+void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s,
+                             int64_t tod_s) {
   SegStats& s = segs_[seg];
   const double age = static_cast<double>(std::max<int64_t>(0, t - s.t_last));
-  const double f = s.w > 0 ? std::exp(-decay_per_s_ * age) : 0.0;
+  // A new service day starts the segment's traversals afresh (see Estimate).
+  const double f = s.w > 0 && s.t_last >= day_start_s ? std::exp(-decay_per_s_ * age) : 0.0;
   s.w = s.w * f + 1.0;
   s.wd = s.wd * f + dur_s;
   s.t_last = std::max(s.t_last, t);
@@ -557,14 +561,15 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
         // The bus's pace against what the engine expected (before learning this traversal).
         // Segments shorter than kPaceMinS say little (a red light doubles them).
         PredictionSource unused = PredictionSource::kSchedule;
-        const double est = Estimate(seg, sched, static_cast<int64_t>(from_s),
+        const double est = Estimate(seg, sched, static_cast<int64_t>(from_s), day0,
                                     static_cast<int64_t>(from_s) - day0, &unused);
         if (est >= kPaceMinS && dur > 0) {
           const double lr = std::clamp(std::log(dur / est), -kPaceMaxLog, kPaceMaxLog);
           last.log_pace = last.pace_n == 0 ? lr : last.log_pace + kPaceAlpha * (lr - last.log_pace);
           ++last.pace_n;
         }
-        Learn(seg, dur, static_cast<int64_t>(v.arrival_s), static_cast<int64_t>(from_s) - day0);
+        Learn(seg, dur, static_cast<int64_t>(v.arrival_s), day0,
+              static_cast<int64_t>(from_s) - day0);
       }
     }
   }
@@ -660,7 +665,8 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
                   pending_of(t, trip));
     for (uint32_t k = from_k + 1; k < t.n; ++k) {
       const double sched = static_cast<double>(t.arr(k) - (k == 1 ? t.dep(0) : t.arr(k - 1)));
-      time += Estimate(segs[k], sched, now, static_cast<int64_t>(time) - t.day_start_s, &layer);
+      time += Estimate(segs[k], sched, now, t.day_start_s,
+                       static_cast<int64_t>(time) - t.day_start_s, &layer);
       if (time > static_cast<double>(limit)) return -1;
       emit(t, trip, k, time, -1, layer, phase);
     }
@@ -690,7 +696,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
           span > 0 ? std::clamp((tv.dist(j) - s.dist_along_m) / span, 0.0, 1.0) : 0.0;
       const double sched = static_cast<double>(tv.arr(j) - (j == 1 ? tv.dep(0) : tv.arr(j - 1)));
       double t = static_cast<double>(now) +
-                 frac * Estimate(segs[j], sched, now, now - tv.day_start_s, &layer);
+                 frac * Estimate(segs[j], sched, now, tv.day_start_s, now - tv.day_start_s, &layer);
       if (t > static_cast<double>(limit)) return;
       emit(tv, s.trip, j, t, -1, layer, 0);
       end_time = chain(tv, s.trip, j, t, layer, 0);

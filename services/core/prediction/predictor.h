@@ -6,7 +6,10 @@
 //                profile (30-min buckets) that persists across days in the saved model;
 //   live      -> the running times of the buses that just went through the same segments
 //                (recent traversals dominate a time-decayed mean: half-life options below),
-//                chained from the bus's own position now.
+//                chained from the bus's own position now. Only the same service day's
+//                traversals count here; earlier days' reach a prediction through the profile
+//                (a model learned yesterday gives today its time-of-day history, not
+//                yesterday evening's running times as if they were live).
 // The estimate of a segment is a weighted mean: recent traversals (decayed weight), the
 // time-of-day profile, and the schedule as a weak prior. The `source` of a prediction is the
 // strongest layer used up to that stop: live (a traversal within live_window_s), history, or
@@ -212,9 +215,12 @@ class LayeredPredictor : public ArrivalPredictor {
   uint32_t SegmentId(uint32_t route, uint32_t from, uint32_t to);
   // Segment ids of a pattern (entry k: stop k-1 -> k; entry 0 unused), built once.
   const std::vector<uint32_t>& PatternSegments(uint32_t pattern);
-  double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t tod_s,
+  // A segment's running time (s) for a trip of the service day starting at day_start_s, tod_s
+  // seconds into that day: the schedule as a weak prior, the day's traversals (recent ones
+  // weigh most) and the time-of-day profile.
+  double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s, int64_t tod_s,
                   PredictionSource* layer) const;
-  void Learn(uint32_t seg, double dur_s, int64_t t, int64_t tod_s);
+  void Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s, int64_t tod_s);
   // Starts loading what chaining along trip `t` from stop `from` reads (stop times, segment
   // statistics and profiles at about tod_s, pending samples): with thousands of buses these
   // are cache misses, which then overlap instead of coming one by one.

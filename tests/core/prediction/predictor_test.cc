@@ -252,6 +252,35 @@ TEST_F(PredictorTest, BlendFollowsTheLayerMeasuredRight) {
   EXPECT_LT(std::abs(blended), 30) << "engine alone: " << engine_only;
 }
 
+// A model learned yesterday gives today the running times of the same time of day: yesterday
+// evening's slow traversals (300 s a segment, traffic at 20:00) are not today's live running
+// times at 08:00, when yesterday's buses took the scheduled 120 s.
+TEST_F(PredictorTest, YesterdaysLastRunningTimesDoNotCountAsTodaysLive) {
+  LayeredPredictor day1(net_);
+  for (int i = 0; i < 5; ++i) FeedRun(day1, "M" + std::to_string(i), At(8, 0) + i * 60, 120);
+  for (int i = 0; i < 10; ++i) FeedRun(day1, "E" + std::to_string(i), At(20, 0) + i * 300, 300);
+  LayeredPredictor day2(net_);
+  ASSERT_TRUE(day2.Deserialize(day1.Serialize()).ok());
+  VehicleState s = State(t1_, At(8, 2, 1) + 86400, MatchState::kInService, StopDist(t1_, 1) + 1);
+  s.service_date = kDate + 1;
+  s.day_start_s = day0_ + 86400;
+  std::vector<Prediction> out;
+  day2.Predict(s, &out);
+  int64_t at3 = -1;
+  for (const Prediction& q : out) {
+    if (q.trip == t1_ && q.stop_index == 3) at3 = q.predicted_arrival_s - s.timestamp_s;
+  }
+  // Two segments of 120 s (less the metre past stop 1); yesterday evening's would give ~375 s.
+  EXPECT_NEAR(at3, 240, 30);
+  // The same day, the evening's traversals are the live running times.
+  VehicleState late = State(t1_, At(21, 0), MatchState::kInService, StopDist(t1_, 1) + 1);
+  day1.Predict(late, &out);
+  for (const Prediction& q : out) {
+    if (q.trip == t1_ && q.stop_index == 3) at3 = q.predicted_arrival_s - late.timestamp_s;
+  }
+  EXPECT_GT(at3, 450);
+}
+
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
   DelayPropagationPredictor oba(net_);
   std::vector<Prediction> out;
