@@ -1,5 +1,7 @@
-// Station display board: /board/{stop_id}, or /board/{id},{id},... for a station's stops shown
-// together. Live through Server-Sent Events (/api/v1/stops/{id}/arrivals/events: one board per
+// Station display board: /board/{stop_id} (a station's id shows all its stops: the server
+// merges them, each row naming its stop), or /board/{id},{id},... for stops shown together.
+// Frequency-based trips (no timetable, a bus every N minutes) show "every N min" until a bus is
+// tracked: their scheduled runs collapse into one row per route and destination. Live through Server-Sent Events (/api/v1/stops/{id}/arrivals/events: one board per
 // change of the stop, a heartbeat every HEARTBEAT_S otherwise), reconnecting by itself; says so
 // when the connection is lost or the data stops moving instead of showing old minutes as live.
 'use strict';
@@ -18,6 +20,7 @@ let lastEventMs = 0;
 let nowAdvancedMs = Date.now();
 let lastNow = 0;
 let fatal = '';
+const stopLabels = new Map();    // stop id -> its code or name (rows of a station's stops)
 
 function setHeaders() {
   const t = SB.t;
@@ -84,7 +87,16 @@ function merged() {
     for (const al of b.board.alerts || []) alerts.set(`${al.source}/${al.alert_id}`, al);
   }
   all.sort((x, y) => SB.num(x.predicted_arrival) - SB.num(y.predicted_arrival));
-  return { now, tz, names: [...new Set(names)], codes, arrivals: all.slice(0, ROWS), alerts: [...alerts.values()] };
+  // Frequency-based runs without a bus: one "every N min" row per route, destination, headway.
+  const seen = new Set();
+  const rows = all.filter((a) => {
+    if (a.live || !SB.num(a.headway_s)) return true;
+    const k = `${a.route_id}|${a.headsign}|${a.headway_s}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  return { now, tz, names: [...new Set(names)], codes, arrivals: rows.slice(0, ROWS), alerts: [...alerts.values()] };
 }
 
 function row(a, now, tz) {
@@ -93,15 +105,19 @@ function row(a, now, tz) {
   const skipped = status === 'ARRIVAL_STATUS_SKIPPED';
   const eta = SB.num(a.predicted_arrival);
   const cls = ['arrival', a.live ? 'live' : 'sched', cancelled ? 'cancelled' : '', skipped ? 'skipped' : ''];
-  const when = cancelled ? SB.t.cancelled : skipped ? SB.t.skipped : SB.whenText(eta, now, tz);
+  const headway = !a.live ? SB.num(a.headway_s) : 0;
+  const when = cancelled ? SB.t.cancelled : skipped ? SB.t.skipped
+    : headway ? SB.t.every(Math.round(headway / 60)) : SB.whenText(eta, now, tz);
   const level = SB.occupancyLevel(a.occupancy);
   return SB.el('tr', {
     class: cls.filter(Boolean).join(' '), 'data-trip': a.trip_id, 'data-eta': eta,
     'data-vehicle': a.vehicle_id || '', 'data-seen': a.vehicle_last_seen || '0',
+    'data-stop': a.stop_id || '', 'data-headway': headway || '',
   },
   SB.el('td', {}, SB.badge(a)),
   SB.el('td', { class: 'dest' }, SB.el('span', { class: 'headsign' }, a.headsign || ''),
-    !a.live && !cancelled ? SB.el('span', { class: 'tag' }, SB.t.scheduled) : ''),
+    !a.live && !cancelled ? SB.el('span', { class: 'tag' }, SB.t.scheduled) : '',
+    a.stop_id && !boards.has(a.stop_id) ? SB.el('span', { class: 'tag stop' }, stopLabel(a.stop_id)) : ''),
   SB.el('td', { class: 'num when' },
     SB.el(cancelled ? 's' : 'span', { class: 'eta' }, cancelled ? SB.clock(eta, tz) : when),
     cancelled ? SB.el('span', { class: 'tag cancel' }, SB.t.cancelled) : '',
@@ -111,6 +127,16 @@ function row(a, now, tz) {
     ? SB.el('span', { class: `gauge g${level}`, title: SB.occupancyText(a.occupancy) },
       SB.el('span', { class: 'gauge-label' }, SB.occupancyText(a.occupancy)))
     : ''));
+}
+
+// The code (else name) of a station's stop, fetched once; the id until it comes.
+function stopLabel(id) {
+  if (!stopLabels.has(id)) {
+    stopLabels.set(id, id);
+    SB.get(`/api/v1/stops/${encodeURIComponent(id)}`)
+      .then((s) => { stopLabels.set(id, s.stop_code || s.name || id); render(); }).catch(() => {});
+  }
+  return stopLabels.get(id);
 }
 
 function render() {

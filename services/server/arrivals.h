@@ -11,7 +11,10 @@
 namespace smartbus::server {
 
 struct ArrivalsQuery {
-  uint32_t stop = kNoIndex;
+  uint32_t stop = kNoIndex;  // the stop asked for (a station: its stops are in `stops`)
+  // The stops whose arrivals are listed, merged: empty = {stop}; for a station, its stops
+  // (StationStops).
+  std::vector<uint32_t> stops;
   uint32_t route = kNoIndex;  // kNoIndex: every route
   size_t limit = 10;
   int64_t horizon_s = 3600;
@@ -25,6 +28,7 @@ struct ArrivalsQuery {
 
 struct ArrivalRow {
   uint32_t trip = kNoIndex;
+  uint32_t stop = kNoIndex;  // the stop of the row (one of the query's stops)
   int32_t service_date = 0;
   uint32_t stop_index = 0;
   uint32_t stop_sequence = 0;
@@ -49,6 +53,9 @@ struct ArrivalRow {
   // Service changes (view.service_changes): a cancelled trip is never live (its row, if shown,
   // is the timetable's); a skipped stop keeps its prediction.
   StopStatus status = StopStatus::kScheduled;
+  // A frequency-based run (frequencies.txt, exact_times=0): its headway (s); its timetable
+  // time is nominal (one run of many). 0 for every other trip.
+  int32_t headway_s = 0;
 };
 
 // The headway (s) of a frequency-based run of `trip` (frequencies.txt with exact_times=0) that
@@ -57,7 +64,17 @@ struct ArrivalRow {
 // headway-defined schedule (exact_times=1), whose runs keep their times.
 int32_t FrequencyHeadwayS(const Network& net, uint32_t trip, int64_t run_start_s);
 
-// Soonest first, at most q.limit rows. `view.network` is the network the indices refer to.
+// The stops of a station: the stops (location_type 0) naming `stop` as their parent_station,
+// in feed order, when
+// `stop` is a station (location_type 1); else (or when none names it) just `stop`.
+std::vector<uint32_t> StationStops(const Network& net, uint32_t stop);
+// The stops a query lists: q.stops, or {q.stop} when empty.
+std::vector<uint32_t> ServedStops(const ArrivalsQuery& q);
+// The version of a query's live predictions: the newest of its stops' LiveView::StopVersion.
+uint64_t QueryVersion(const LiveView& view, const ArrivalsQuery& q);
+
+// Soonest first, at most q.limit rows, merged over the query's stops (every run of a
+// frequencies.txt trip is a row of its own). `view.network` is the network the indices refer to.
 // Service changes in view.service_changes apply: a cancelled trip gets no live row (a bus
 // reporting it is ignored here); with q.live_only the rows of cancelled trips and skipped stops
 // are left out, otherwise they are listed with their status (cancelled ones at the scheduled

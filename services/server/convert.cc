@@ -277,6 +277,8 @@ void ArrivalToProto(const Network& net, const ArrivalRow& r, pb::Arrival* out) {
   out->set_pickup_type(r.pickup_type);
   out->set_drop_off_type(r.drop_off_type);
   out->set_status(StatusToProto(r.status));
+  if (r.stop < feed.stops.size()) out->set_stop_id(feed.stops[r.stop].id);
+  out->set_headway_s(static_cast<uint32_t>(std::max(0, r.headway_s)));
 }
 
 absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,
@@ -294,6 +296,7 @@ absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveV
     return absl::NotFoundError(
         absl::StrCat("stop_id \"", req.stop_id(), "\": no such stop in the loaded feeds"));
   q->stop = *stop;
+  q->stops = StationStops(*view.network, *stop);
   q->route = kNoIndex;
   if (!req.route_id().empty()) {
     auto route = view.network->FindRoute(req.route_id());
@@ -326,7 +329,7 @@ void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, uin
     ArrivalToProto(net, r, out->add_arrivals());
     trips.push_back(r.trip);
   }
-  AddBoardAlerts(net, q.stop, trips, *view.changes(), now_s, out);
+  AddBoardAlerts(net, ServedStops(q), trips, *view.changes(), now_s, out);
 }
 
 }  // namespace smartbus::server

@@ -52,10 +52,11 @@ void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_af
 void StopToProto(const Network& net, uint32_t stop, pb::Stop* out);
 void ArrivalToProto(const Network& net, const ArrivalRow& row, pb::Arrival* out);
 
-// Checks a GetArrivalsRequest against the view's network and fills *q (stop, route, limits).
+// Checks a GetArrivalsRequest against the view's network and fills *q (stop, the stops listed:
+// a station's stops for a station, route, limits).
 absl::Status ResolveArrivalsQuery(const pb::GetArrivalsRequest& req, const LiveView& view,
                                   int64_t live_max_age_s, ArrivalsQuery* q);
-// The board for a resolved query; `version` is view.StopVersion(q.stop), taken by the caller
+// The board for a resolved query; `version` is QueryVersion(view, q), taken by the caller
 // (a display-board stream has already read it to decide whether to send).
 void BuildBoard(const LiveView& view, const ArrivalsQuery& q, int64_t now_s, uint64_t version,
                 bool heartbeat, pb::ArrivalsBoard* out);

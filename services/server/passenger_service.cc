@@ -27,7 +27,7 @@ class PassengerServiceImpl final : public pb::PassengerService::CallbackService 
     auto view = server_->view();
     ArrivalsQuery q;
     absl::Status st = ResolveArrivalsQuery(*req, *view, server_->options().live_max_age_s, &q);
-    if (st.ok()) BuildBoard(*view, q, server_->Now(), view->StopVersion(q.stop), false, resp);
+    if (st.ok()) BuildBoard(*view, q, server_->Now(), QueryVersion(*view, q), false, resp);
     return Reply(ctx, st);
   }
 

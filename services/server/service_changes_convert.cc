@@ -1,6 +1,7 @@
 #include "services/server/service_changes_convert.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -137,11 +138,18 @@ AlertSelector TripAlertSelector(const Network& net, uint32_t trip) {
   return sel;
 }
 
-void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_t>& trips,
-                    const ServiceChangeSet& changes, int64_t now_s, pb::ArrivalsBoard* out) {
+void AddBoardAlerts(const Network& net, const std::vector<uint32_t>& stops,
+                    const std::vector<uint32_t>& trips, const ServiceChangeSet& changes,
+                    int64_t now_s, pb::ArrivalsBoard* out) {
   if (changes.alerts().empty()) return;
-  for (const Alert* a : changes.AlertsFor(StopAlertSelector(net, stop, trips), now_s))
-    AlertToProto(*a, out->add_alerts());
+  std::vector<const Alert*> alerts;
+  for (uint32_t stop : stops)
+    for (const Alert* a : changes.AlertsFor(StopAlertSelector(net, stop, trips), now_s))
+      if (std::find(alerts.begin(), alerts.end(), a) == alerts.end()) alerts.push_back(a);
+  std::sort(alerts.begin(), alerts.end(), [](const Alert* a, const Alert* b) {
+    return std::tie(a->source, a->id) < std::tie(b->source, b->id);
+  });
+  for (const Alert* a : alerts) AlertToProto(*a, out->add_alerts());
 }
 
 }  // namespace smartbus::server

@@ -45,9 +45,11 @@ AlertSelector StopAlertSelector(const Network& net, uint32_t stop,
 // route's agency.
 AlertSelector TripAlertSelector(const Network& net, uint32_t trip);
 
-// Adds to the board the alerts of `changes` active at now_s that concern the stop
-// (StopAlertSelector).
-void AddBoardAlerts(const Network& net, uint32_t stop, const std::vector<uint32_t>& trips,
-                    const ServiceChangeSet& changes, int64_t now_s, pb::ArrivalsBoard* out);
+// Adds to the board the alerts of `changes` active at now_s that concern one of its stops (a
+// station's board: each of the station's stops; StopAlertSelector), each once, sorted by
+// (source, alert_id).
+void AddBoardAlerts(const Network& net, const std::vector<uint32_t>& stops,
+                    const std::vector<uint32_t>& trips, const ServiceChangeSet& changes,
+                    int64_t now_s, pb::ArrivalsBoard* out);
 
 }  // namespace smartbus::server

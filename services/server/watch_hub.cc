@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/server/arrivals.h"
 #include "services/server/grpc_util.h"
 #include "services/server/server.h"
 
@@ -77,7 +78,7 @@ grpc::ServerWriteReactor<pb::ArrivalsBoard>* WatchHub::Watch(const pb::WatchArri
   auto* r = new WatchReactor(
       this, view, q, req.query(), absl::Seconds(req.heartbeat_s() == 0 ? 15 : req.heartbeat_s()),
       absl::Milliseconds(req.min_interval_ms() == 0 ? 500 : req.min_interval_ms()));
-  view->Watch(q.stop);
+  for (uint32_t s : ServedStops(q)) view->Watch(s);
   {
     std::lock_guard lock(mu_);
     reactors_.insert(r);
@@ -123,7 +124,7 @@ void WatchHub::Cancelled(WatchReactor* r) {
   Poke();
 }
 void WatchHub::Done(WatchReactor* r) {
-  r->view_->Unwatch(r->q_.stop);
+  for (uint32_t s : ServedStops(r->q_)) r->view_->Unwatch(s);
   std::lock_guard lock(mu_);
   reactors_.erase(r);
 }
@@ -159,13 +160,13 @@ void WatchHub::Run() {
           finish.emplace_back(r, ToGrpc(st));
           continue;
         }
-        r->view_->Unwatch(r->q_.stop);
-        view->Watch(q.stop);
+        for (uint32_t s : ServedStops(r->q_)) r->view_->Unwatch(s);
+        for (uint32_t s : ServedStops(q)) view->Watch(s);
         r->view_ = view;
         r->q_ = q;
         r->last_version_ = ~0ull;
       }
-      const uint64_t v = view->StopVersion(r->q_.stop);
+      const uint64_t v = QueryVersion(*view, r->q_);
       const bool changed = !r->sent_any_ || (v != r->last_version_ &&
                                               now - r->last_sent_ >= r->min_interval_);
       const bool heartbeat = now - r->last_sent_ >= r->heartbeat_;

@@ -704,6 +704,93 @@ TEST(HttpStationsAndSiriAlerts, StationBoardsAndSituationExchange) {
             "operator|line");
 }
 
+// A station's id on GetArrivals: the arrivals of all its stops merged (each row naming its stop),
+// its stops' alerts; a frequency-based trip (F1 every 8 min, exact_times=0) listed run by run
+// with its headway.
+TEST(HttpStationsAndSiriAlerts, AStationBoardMergesItsStopsAndFrequencyRunsHaveTheirHeadway) {
+  smartbus::testing::TempDir tmp;
+  smartbus::testing::FeedFiles files = smartbus::testing::MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station\n"
+      "S1,First,40.0000,-75.0000,0,\nS2,Second,40.0010,-75.0000,0,ST\n"
+      "S2B,Second opposite,40.0010,-75.0001,0,ST\nS3,Third,40.0020,-75.0000,0,\n"
+      "ST,Second Station,40.0011,-75.0001,1,\n";
+  files["routes.txt"] += "R2,A,2,Back Street,3\n";
+  files["trips.txt"] += "R2,WK,F1,1,\n";
+  files["stop_times.txt"] +=
+      "F1,08:00:00,08:00:00,S3,1\nF1,08:05:00,08:05:00,S2B,2\nF1,08:10:00,08:10:00,S1,3\n";
+  files["frequencies.txt"] =
+      "trip_id,start_time,end_time,headway_secs,exact_times\nF1,08:00:00,09:00:00,480,0\n";
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
+    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/stations", files)};
+    opt.shard.engine.clock_mode = ClockMode::kFixes;
+    opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+  });
+  ASSERT_TRUE(server);
+  auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
+                                grpc::InsecureChannelCredentials());
+  {
+    pb::IngestRequest req;  // bus1 on T1 from S1 towards S2; clock 08:01
+    int64_t t = kT0800 - 60;
+    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
+      *req.add_fixes() = MakeFix(t, lat);
+    pb::IngestResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, req, &resp).ok());
+  }
+  {
+    pb::PostAlertRequest req;  // on the opposite stop only
+    req.mutable_alert()->set_alert_id("works");
+    req.mutable_alert()->add_informed_entities()->set_stop_id("S2B");
+    req.mutable_alert()->mutable_header_text()->add_translations()->set_text("S2B closed");
+    pb::PostAlertResponse posted;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(pb::OperatorService::NewStub(ch)->PostAlert(&ctx, req, &posted).ok());
+  }
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto json = [&](const std::string& path) {
+    auto r = http.Get(path.c_str());
+    EXPECT_TRUE(r && r->status == 200) << path << ": " << (r ? r->body : "no answer");
+    return r ? nlohmann::json::parse(r->body) : nlohmann::json();
+  };
+  const nlohmann::json st = json("/api/v1/stops/ST/arrivals?limit=50");
+  EXPECT_EQ(st["stop_id"], "ST");
+  std::vector<std::string> f1_times;
+  int t1_rows = 0;
+  for (const auto& a : st["arrivals"]) {
+    if (a["trip_id"] == "T1") {
+      ++t1_rows;
+      EXPECT_EQ(a["stop_id"], "S2");
+      EXPECT_TRUE(a["live"].get<bool>());
+      EXPECT_EQ(a["headway_s"], 0);
+    } else {
+      EXPECT_EQ(a["trip_id"], "F1");
+      EXPECT_EQ(a["stop_id"], "S2B");
+      EXPECT_FALSE(a["live"].get<bool>());
+      EXPECT_EQ(a["headway_s"], 480);
+      f1_times.push_back(a["scheduled_arrival"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(t1_rows, 1) << st.dump();
+  // Runs leave S3 at 08:00, 08:08, ... 08:56 and reach S2B 5 min later: those from 08:05 on
+  // (the board's window starts a minute before its 08:01 clock), one row each.
+  std::vector<std::string> want;
+  for (int k = 0; k < 8; ++k) want.push_back(std::to_string(kT0800 + 300 + 480 * k));
+  EXPECT_EQ(f1_times, want) << st.dump();
+  ASSERT_EQ(st["alerts"].size(), 1u);
+  EXPECT_EQ(st["alerts"][0]["alert_id"], "works");
+  // A stop of the station alone: only its own arrivals and alerts.
+  const nlohmann::json s2 = json("/api/v1/stops/S2/arrivals?limit=50");
+  ASSERT_EQ(s2["arrivals"].size(), 1u) << s2.dump();
+  EXPECT_EQ(s2["arrivals"][0]["stop_id"], "S2");
+  EXPECT_EQ(s2["alerts"].size(), 0u);
+  // The route filter applies across the station's stops; live_only drops the timetable runs.
+  EXPECT_EQ(json("/api/v1/stops/ST/arrivals?route_id=R2&limit=50")["arrivals"].size(), 8u);
+  EXPECT_EQ(json("/api/v1/stops/ST/arrivals?live_only=true")["arrivals"].size(), 1u);
+}
+
 TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
   Drive();
   (void)Get("/api/v1/stops/S3/arrivals");
