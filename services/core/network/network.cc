@@ -396,6 +396,7 @@ absl::StatusOr<std::shared_ptr<const Network>> Network::Build(GtfsFeed feed,
   net->PrecomputeActiveDays();
   net->ChainBlocks();
   net->BuildStopGrid();
+  net->BuildPathGrid();
   return std::shared_ptr<const Network>(std::move(net));
 }
 
@@ -695,6 +696,45 @@ void Network::BuildStopGrid() {
                        static_cast<int64_t>(std::floor(p.y / stop_cell_m_)))]
         .push_back(s);
   }
+}
+
+// Path grid for PolylinesNear: every cell a segment's bounding box touches holds its polyline.
+void Network::BuildPathGrid() {
+  for (uint32_t l = 0; l < polylines_.size(); ++l) {
+    const std::vector<Vec2>& pts = polylines_[l].points();
+    for (size_t i = 0; i + 1 < pts.size(); ++i) {
+      const Vec2 a = pts[i], b = pts[i + 1];
+      const int64_t x0 = static_cast<int64_t>(std::floor(std::min(a.x, b.x) / path_cell_m_));
+      const int64_t x1 = static_cast<int64_t>(std::floor(std::max(a.x, b.x) / path_cell_m_));
+      const int64_t y0 = static_cast<int64_t>(std::floor(std::min(a.y, b.y) / path_cell_m_));
+      const int64_t y1 = static_cast<int64_t>(std::floor(std::max(a.y, b.y) / path_cell_m_));
+      for (int64_t cx = x0; cx <= x1; ++cx) {
+        for (int64_t cy = y0; cy <= y1; ++cy) {
+          std::vector<uint32_t>& cell = path_grid_[CellKey(cx, cy)];
+          if (cell.empty() || cell.back() != l) cell.push_back(l);  // polylines in order
+        }
+      }
+    }
+  }
+}
+
+void Network::PolylinesNear(Vec2 p, double radius_m, std::vector<uint32_t>* out) const {
+  out->clear();
+  if (!(radius_m >= 0) || !std::isfinite(p.x) || !std::isfinite(p.y)) return;
+  // A metre more than asked: the floor of a coordinate on a cell border must not lose a cell.
+  const double r = radius_m + 1;
+  const int64_t x0 = static_cast<int64_t>(std::floor((p.x - r) / path_cell_m_));
+  const int64_t x1 = static_cast<int64_t>(std::floor((p.x + r) / path_cell_m_));
+  const int64_t y0 = static_cast<int64_t>(std::floor((p.y - r) / path_cell_m_));
+  const int64_t y1 = static_cast<int64_t>(std::floor((p.y + r) / path_cell_m_));
+  for (int64_t cx = x0; cx <= x1; ++cx) {
+    for (int64_t cy = y0; cy <= y1; ++cy) {
+      auto it = path_grid_.find(CellKey(cx, cy));
+      if (it != path_grid_.end()) out->insert(out->end(), it->second.begin(), it->second.end());
+    }
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
 }
 
 // ---- Lookups -------------------------------------------------------------------------------

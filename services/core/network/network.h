@@ -155,6 +155,12 @@ class Network {
   // Up to `max_results` stops within `radius_m` of p, nearest first, with their distances (m).
   std::vector<std::pair<uint32_t, double>> StopsNear(LatLon p, double radius_m,
                                                      size_t max_results) const;
+  // --- Paths near a point ---
+  // The polylines that may pass within `radius_m` of p (plane coordinates), ascending, each
+  // once: every polyline for which Polyline::Candidates(p, radius_m) finds a point is in it
+  // (a superset: the grid is of segment bounding boxes). Cost grows with the paths near p, not
+  // with the network: trip inference uses it to skip the trips running far away.
+  void PolylinesNear(Vec2 p, double radius_m, std::vector<uint32_t>* out) const;
 
   // Number of patterns whose stops could not be placed in order along their shape.
   int nonmonotone_patterns() const;
@@ -177,6 +183,7 @@ class Network {
   void PrecomputeActiveDays();  // first_day_, active_by_day_
   void ChainBlocks();          // next_in_block_
   void BuildStopGrid();        // stop_grid_
+  void BuildPathGrid();        // path_grid_
   GtfsFeed feed_;
   LocalProjection projection_;
   absl::TimeZone tz_;
@@ -190,6 +197,10 @@ class Network {
   double stop_cell_m_ = 250;
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> stop_grid_;
   std::vector<Vec2> stop_xy_;
+  // Path grid for PolylinesNear: cell key -> polyline indices (ascending, each once). Cells of
+  // 500 m: a query of a few hundred metres reads 1-4 cells, and a path's cells stay few.
+  double path_cell_m_ = 500;
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> path_grid_;
 
   // Calendar index. A trip's scheduled span in seconds since its service day start.
   struct TripSpan {

@@ -223,11 +223,30 @@ double TripInference::DepartureCost(double sched, double t_dep, double t_ready) 
   return cost;
 }
 
+const std::vector<TripInstance>& TripInference::RunningAround(int64_t t, absl::Duration before,
+                                                              absl::Duration after) {
+  ++around_calls_;
+  AroundCache* slot = &around_cache_[0];
+  for (AroundCache& c : around_cache_) {
+    if (c.valid && c.t == t && c.before == before && c.after == after) {
+      c.used = around_calls_;
+      return c.trips;
+    }
+    if (c.used < slot->used) slot = &c;
+  }
+  slot->trips = net_.TripsAround(absl::FromUnixSeconds(t), before, after);
+  slot->valid = true;
+  slot->t = t;
+  slot->before = before;
+  slot->after = after;
+  slot->used = around_calls_;
+  return slot->trips;
+}
+
 bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) {
-  std::vector<TripInstance> around =
-      net_.TripsAround(absl::FromUnixSeconds(static_cast<int64_t>(t_dep)),
-                       absl::Seconds(inf_.redecide_around_before_s),
-                       absl::Seconds(inf_.redecide_around_after_s));
+  const std::vector<TripInstance>& around =
+      RunningAround(static_cast<int64_t>(t_dep), absl::Seconds(inf_.redecide_around_before_s),
+                    absl::Seconds(inf_.redecide_around_after_s));
   // The trips of the bus's pattern, and of the patterns that start at the same stop and whose
   // shape the bus has followed so far (a route sharing the first streets, e.g. an express
   // leaving the same terminal): they are not told apart by the geometry yet, but by the time
@@ -298,6 +317,8 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) 
     }
   }
   if (!best) return false;
+  const TripInstance chosen = *best;  // `around` is not used past here
+  best = &chosen;
   v.infer.dep_pattern = net_.trip_pattern(best->trip);
   v.infer.dep_t = t_dep;
   v.infer.dep_ready = t_ready;
@@ -379,9 +400,8 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
   }
   if (vs.empty()) return;
   std::sort(vs.begin(), vs.end(), [](const V& a, const V& b) { return a.d > b.d; });
-  std::vector<TripInstance> around =
-      net_.TripsAround(absl::FromUnixSeconds(t), absl::Seconds(inf_.infer_early_s),
-                       absl::Seconds(inf_.infer_late_s));
+  const std::vector<TripInstance>& around =
+      RunningAround(t, absl::Seconds(inf_.infer_early_s), absl::Seconds(inf_.infer_late_s));
   struct T {
     uint32_t trip;
     int32_t date;
@@ -571,16 +591,18 @@ void TripInference::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_st
 void TripInference::Infer(Track& v, const FixObservation& obs) {
   const int64_t t = obs.t;
   const Vec2 p = obs.p;
-  std::vector<TripInstance> around =
-      net_.TripsAround(absl::FromUnixSeconds(t), absl::Seconds(inf_.infer_early_s),
-                       absl::Seconds(inf_.infer_late_s));
+  const std::vector<TripInstance>& around =
+      RunningAround(t, absl::Seconds(inf_.infer_early_s), absl::Seconds(inf_.infer_late_s));
   const double standing_s = static_cast<double>(t - v.motion.still_since);
   // Too slow (or no bearing) for the reported heading to count: the direction of its recent
   // travel tells the two directions of a street apart.
   const bool use_move = !obs.has_heading && v.motion.has_move_dir &&
                         t - v.motion.move_ts <= inf_.move_max_age_s;
-  // Candidates per pattern, computed once.
-  std::vector<std::pair<uint32_t, std::vector<PolylinePoint>>> per_pattern;
+  // Candidates per pattern, computed once, and only for the paths passing near the fix (a
+  // trip far away has none: on a city of thousands of running trips most are skipped here).
+  net_.PolylinesNear(p, opt_.matching.candidate_radius_m, &near_polylines_);
+  cand_slot_.resize(net_.patterns().size(), -1);
+  size_t used = 0;
   double best_cost = kInf;
   const TripInstance* best = nullptr;
   for (const TripInstance& ti : around) {
@@ -589,15 +611,16 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
     if (trip.num_stop_times < 2) continue;
     if (ti.trip == v.infer.done_trip && ti.service_date == v.infer.done_date) continue;  // just ran it
     uint32_t pat = net_.trip_pattern(ti.trip);
-    const std::vector<PolylinePoint>* cands = nullptr;
-    for (auto& [pp, c] : per_pattern)
-      if (pp == pat) cands = &c;
-    if (!cands) {
-      per_pattern.emplace_back(pat, std::vector<PolylinePoint>());
-      net_.polylines()[net_.pattern(pat).polyline].Candidates(p, opt_.matching.candidate_radius_m,
-                                                              &per_pattern.back().second);
-      cands = &per_pattern.back().second;
+    const uint32_t line = net_.pattern(pat).polyline;
+    if (!std::binary_search(near_polylines_.begin(), near_polylines_.end(), line)) continue;
+    if (cand_slot_[pat] < 0) {
+      if (used == cands_.size()) cands_.emplace_back();
+      cand_slot_[pat] = static_cast<int32_t>(used++);
+      cand_patterns_.push_back(pat);
+      net_.polylines()[line].Candidates(p, opt_.matching.candidate_radius_m,
+                                        &cands_[cand_slot_[pat]]);
     }
+    const std::vector<PolylinePoint>* cands = &cands_[cand_slot_[pat]];
     if (cands->empty()) continue;
     auto it = claims_.find(ClaimKey(ti.trip, ti.service_date));
     double claim_cost = 0;
@@ -616,7 +639,11 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
       }
     }
   }
+  for (uint32_t pat : cand_patterns_) cand_slot_[pat] = -1;
+  cand_patterns_.clear();
   if (!best) return;  // a tentative trip is kept
+  const TripInstance chosen = *best;  // `around` is not used past here
+  best = &chosen;
   if (best->trip == v.run.trip && best->service_date == v.run.service_date) return;
   auto held = claims_.find(ClaimKey(best->trip, best->service_date));
   if (held != claims_.end() && held->second != &v && !held->second->run.given() &&

@@ -10,6 +10,7 @@
 // network's polylines, but runs no HMM: the vehicle's place on its trip (vs.dist_along_m) and
 // its progress come from the matcher and the visit detector.
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -139,6 +140,26 @@ class TripInference {
   absl::flat_hash_map<uint64_t, Track*> claims_;
   // Pattern -> time of its last joint assignment (SolvePattern), epoch s.
   absl::flat_hash_map<uint32_t, int64_t> last_solve_;
+  // Network::TripsAround(t, before, after), kept for the next call with the same arguments:
+  // fixes arrive by the hundred per second and the trips running do not change within one, so
+  // most calls are answered from here. The reference is valid until the next call.
+  const std::vector<TripInstance>& RunningAround(int64_t t, absl::Duration before,
+                                                 absl::Duration after);
+  struct AroundCache {
+    bool valid = false;
+    int64_t t = 0;
+    absl::Duration before, after;
+    uint64_t used = 0;  // when last asked (counter): the least recently used slot is replaced
+    std::vector<TripInstance> trips;
+  };
+  std::array<AroundCache, 2> around_cache_;  // Infer/SolvePattern's window and Redecide's
+  uint64_t around_calls_ = 0;
+  // Infer's scratch, kept between calls so that a fix allocates nothing: the polylines near
+  // the fix, and per pattern the slot of its candidates in `cands_` (-1: not computed yet).
+  std::vector<uint32_t> near_polylines_;
+  std::vector<int32_t> cand_slot_;
+  std::vector<std::vector<PolylinePoint>> cands_;
+  std::vector<uint32_t> cand_patterns_;
 };
 
 }  // namespace smartbus

@@ -686,6 +686,62 @@ TEST(StopsNear, NearestFirstWithinTheRadius) {
   EXPECT_EQ(net->StopsNear(q, 1e6, 1000).size(), 100u);
 }
 
+// Every path Polyline::Candidates finds near a point is among PolylinesNear's (a superset,
+// ascending, each once), and a point far from every path gets none.
+void ExpectPolylinesNearCoverCandidates(const Network& net, Vec2 p, double radius_m) {
+  std::vector<uint32_t> near;
+  net.PolylinesNear(p, radius_m, &near);
+  EXPECT_TRUE(std::is_sorted(near.begin(), near.end()));
+  EXPECT_EQ(std::adjacent_find(near.begin(), near.end()), near.end());
+  std::vector<PolylinePoint> c;
+  for (uint32_t l = 0; l < net.polylines().size(); ++l) {
+    net.polylines()[l].Candidates(p, radius_m, &c);
+    if (c.empty()) continue;
+    EXPECT_TRUE(std::binary_search(near.begin(), near.end(), l))
+        << "path " << l << " passes " << c[0].offset_m << " m from (" << p.x << ", " << p.y
+        << ") but is not near it";
+  }
+}
+
+TEST(PathsNear, EveryPathNearAPointIsFoundAndFarPathsAreNot) {
+  // Three shapeless trips: along the x axis (0..3 km), 2 km north of it, and an L going north
+  // 3 km then east.
+  FeedBuilder fb;
+  fb.AddStop("a0", kDrawing.Reverse({0, 0}));
+  fb.AddStop("a1", kDrawing.Reverse({3000, 0}));
+  fb.AddStop("b0", kDrawing.Reverse({0, 2000}));
+  fb.AddStop("b1", kDrawing.Reverse({3000, 2000}));
+  fb.AddStop("c0", kDrawing.Reverse({-1000, -500}));
+  fb.AddStop("c1", kDrawing.Reverse({-1000, 2500}));
+  fb.AddStop("c2", kDrawing.Reverse({2000, 2500}));
+  const uint32_t ta = fb.AddTrip("a", {"a0", "a1"}, 8 * 3600);
+  fb.AddTrip("b", {"b0", "b1"}, 8 * 3600);
+  fb.AddTrip("c", {"c0", "c1", "c2"}, 8 * 3600);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  ASSERT_EQ(net->polylines().size(), 3u);
+  auto near = [&](Vec2 p, double r) {
+    std::vector<uint32_t> out;
+    net->PolylinesNear(net->projection().Forward(kDrawing.Reverse(p)), r, &out);
+    return out.size();
+  };
+  const uint32_t la = net->pattern(net->trip_pattern(ta)).polyline;
+  std::vector<uint32_t> got;
+  net->PolylinesNear(net->projection().Forward(kDrawing.Reverse({1500, 40})), 100, &got);
+  EXPECT_EQ(got, std::vector<uint32_t>{la});  // only the x-axis path
+  EXPECT_EQ(near({1500, 1000}, 100), 0u);     // between the paths
+  EXPECT_EQ(near({20000, 20000}, 500), 0u);   // far from everything
+  EXPECT_EQ(near({-1000, 2500}, 100), 1u);    // the L's corner
+  EXPECT_EQ(near({0, 0}, 1e5), 3u);           // a radius over the whole network
+  for (double x = -1500; x <= 3500; x += 97)
+    for (double y = -700; y <= 2800; y += 89)
+      ExpectPolylinesNearCoverCandidates(
+          *net, net->projection().Forward(kDrawing.Reverse({x, y})), 150);
+  std::vector<uint32_t> none;
+  net->PolylinesNear(Vec2{NAN, 0}, 100, &none);
+  EXPECT_TRUE(none.empty());
+}
+
 // ---- The real WMATA feed ---------------------------------------------------------------------
 
 TEST(RealFeed, WmataStopsPlaceInOrderNearTheirShapes) {
@@ -700,6 +756,12 @@ TEST(RealFeed, WmataStopsPlaceInOrderNearTheirShapes) {
   EXPECT_EQ(net.nonmonotone_patterns(), 0);
   EXPECT_LT(net.max_stop_offset_m(), 25);
   EXPECT_EQ(net.ActiveTrips(20260216).size(), 462u);
+  // PolylinesNear covers Candidates on real shapes, at and between the stops.
+  for (size_t s = 0; s < net.feed().stops.size(); s += 7) {
+    const Vec2 q = net.projection().Forward(net.feed().stops[s].pos);
+    ExpectPolylinesNearCoverCandidates(net, q, 120);
+    ExpectPolylinesNearCoverCandidates(net, q + Vec2{173, -91}, 120);
+  }
   std::vector<std::string> active;
   for (uint32_t s : net.ActiveServices(20260216)) active.push_back(net.feed().services[s].id);
   EXPECT_EQ(active, (std::vector<std::string>{"4"}));
