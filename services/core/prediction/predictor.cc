@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "services/core/prediction/trip_view.h"
 
 namespace smartbus {
@@ -193,7 +194,7 @@ const std::vector<uint32_t>& LayeredPredictor::PatternSegments(uint32_t pattern)
 }
 
 double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s,
-                                  int64_t tod_s, PredictionSource* layer) const {
+                                  int64_t profile_s, PredictionSource* layer) const {
   const SegStats& s = segs_[seg];
   double num = options_.schedule_weight * sched_s;
   double den = options_.schedule_weight;
@@ -208,8 +209,8 @@ double LayeredPredictor::Estimate(uint32_t seg, double sched_s, int64_t now, int
     if (w > 0.05) src = PredictionSource::kHistory;
     if (now - s.t_last <= options_.live_window_s) src = PredictionSource::kLive;
   }
-  const size_t bucket = BucketOf(tod_s);
-  if (profile_entries_ > 0 && tod_s >= 0 && bucket < profile_.size() &&
+  const size_t bucket = BucketOf(profile_s);
+  if (profile_entries_ > 0 && profile_s >= 0 && bucket < profile_.size() &&
       seg < profile_[bucket].size()) {
     const Profile& prof = profile_[bucket][seg];
     if (prof.present && prof.n > 0) {
@@ -238,7 +239,7 @@ inline void PrefetchBytes(const void* p, size_t bytes) {
 
 void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
                                      const std::vector<uint32_t>& segs, uint32_t from,
-                                     int64_t tod_s, const TripPending& pending) const {
+                                     int64_t profile_s, const TripPending& pending) const {
   if (from >= t.n) return;
   // At most an hour of stops is predicted; 64 stops cover that on any real route.
   const uint32_t to = std::min<uint32_t>(t.n, from + 64);
@@ -252,8 +253,8 @@ void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
   const uint32_t s0 = segs[from], s1 = segs[to - 1];
   if (s0 != kNoIndex && s1 != kNoIndex && s1 >= s0 && s1 - s0 < 2 * n && s1 < segs_.size()) {
     PrefetchBytes(&segs_[s0], (s1 - s0 + 1) * sizeof(SegStats));
-    if (profile_entries_ > 0 && tod_s >= 0) {
-      const size_t bucket = BucketOf(tod_s);
+    if (profile_entries_ > 0 && profile_s >= 0) {
+      const size_t bucket = BucketOf(profile_s);
       if (bucket < profile_.size() && s1 < profile_[bucket].size())
         PrefetchBytes(&profile_[bucket][s0], (s1 - s0 + 1) * sizeof(Profile));
     }
@@ -261,7 +262,7 @@ void LayeredPredictor::PrefetchChain(const prediction_internal::TripView& t,
 }
 
 void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s,
-                             int64_t tod_s) {
+                             int64_t profile_s) {
   SegStats& s = segs_[seg];
   const double age = static_cast<double>(std::max<int64_t>(0, t - s.t_last));
   // A new service day starts the segment's traversals afresh (see Estimate).
@@ -269,8 +270,8 @@ void LayeredPredictor::Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_
   s.w = s.w * f + 1.0;
   s.wd = s.wd * f + dur_s;
   s.t_last = std::max(s.t_last, t);
-  if (tod_s >= 0) {
-    Profile& p = ProfileAt(seg, BucketOf(tod_s));
+  if (profile_s >= 0) {
+    Profile& p = ProfileAt(seg, BucketOf(profile_s));
     p.n = std::min(20.0f, p.n + 1.0f);
     p.mean_s += (static_cast<float>(dur_s) - p.mean_s) / p.n;
   }
@@ -287,6 +288,19 @@ LayeredPredictor::Profile& LayeredPredictor::ProfileAt(uint32_t seg, uint32_t bu
     ++profile_entries_;
   }
   return p;
+}
+
+int64_t LayeredPredictor::ProfileTime(int32_t service_date, int64_t tod_s) {
+  if (tod_s < 0) return tod_s;
+  constexpr int64_t kSpanS = int64_t{kBucketsPerDay} * kBucketS;
+  if (service_date != cached_type_date_) {
+    cached_type_date_ = service_date;
+    const absl::CivilDay day(service_date / 10000, service_date / 100 % 100, service_date % 100);
+    const absl::Weekday wd = absl::GetWeekday(day);
+    const int type = wd == absl::Weekday::saturday ? 1 : wd == absl::Weekday::sunday ? 2 : 0;
+    cached_type_offset_s_ = type * kSpanS;
+  }
+  return cached_type_offset_s_ + std::min(tod_s, kSpanS - 1);
 }
 
 int64_t LayeredPredictor::DayStart(int32_t service_date) {
@@ -561,15 +575,16 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
         // The bus's pace against what the engine expected (before learning this traversal).
         // Segments shorter than kPaceMinS say little (a red light doubles them).
         PredictionSource unused = PredictionSource::kSchedule;
-        const double est = Estimate(seg, sched, static_cast<int64_t>(from_s), day0,
-                                    static_cast<int64_t>(from_s) - day0, &unused);
+        const int64_t profile_s =
+            ProfileTime(v.service_date, static_cast<int64_t>(from_s) - day0);
+        const double est =
+            Estimate(seg, sched, static_cast<int64_t>(from_s), day0, profile_s, &unused);
         if (est >= kPaceMinS && dur > 0) {
           const double lr = std::clamp(std::log(dur / est), -kPaceMaxLog, kPaceMaxLog);
           last.log_pace = last.pace_n == 0 ? lr : last.log_pace + kPaceAlpha * (lr - last.log_pace);
           ++last.pace_n;
         }
-        Learn(seg, dur, static_cast<int64_t>(v.arrival_s), day0,
-              static_cast<int64_t>(from_s) - day0);
+        Learn(seg, dur, static_cast<int64_t>(v.arrival_s), day0, profile_s);
       }
     }
   }
@@ -661,12 +676,14 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   auto chain = [&](const TripView& t, uint32_t trip, uint32_t from_k, double time,
                    PredictionSource layer, int phase) -> double {
     const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
-    PrefetchChain(t, segs, from_k + 1, static_cast<int64_t>(time) - t.day_start_s,
+    PrefetchChain(t, segs, from_k + 1,
+                  ProfileTime(s.service_date, static_cast<int64_t>(time) - t.day_start_s),
                   pending_of(t, trip));
     for (uint32_t k = from_k + 1; k < t.n; ++k) {
       const double sched = static_cast<double>(t.arr(k) - (k == 1 ? t.dep(0) : t.arr(k - 1)));
       time += Estimate(segs[k], sched, now, t.day_start_s,
-                       static_cast<int64_t>(time) - t.day_start_s, &layer);
+                       ProfileTime(s.service_date, static_cast<int64_t>(time) - t.day_start_s),
+                       &layer);
       if (time > static_cast<double>(limit)) return -1;
       emit(t, trip, k, time, -1, layer, phase);
     }
@@ -696,7 +713,8 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
           span > 0 ? std::clamp((tv.dist(j) - s.dist_along_m) / span, 0.0, 1.0) : 0.0;
       const double sched = static_cast<double>(tv.arr(j) - (j == 1 ? tv.dep(0) : tv.arr(j - 1)));
       double t = static_cast<double>(now) +
-                 frac * Estimate(segs[j], sched, now, tv.day_start_s, now - tv.day_start_s, &layer);
+                 frac * Estimate(segs[j], sched, now, tv.day_start_s,
+                                 ProfileTime(s.service_date, now - tv.day_start_s), &layer);
       if (t > static_cast<double>(limit)) return;
       emit(tv, s.trip, j, t, -1, layer, 0);
       end_time = chain(tv, s.trip, j, t, layer, 0);

@@ -121,9 +121,17 @@ class LayeredPredictor : public ArrivalPredictor {
   static constexpr int kNumBins = 14;
   static constexpr int kPhases = 2;  // 0: trip started, 1: not started (layover, next trip)
   static constexpr int kBucketS = 1800;
-  // The time-of-day profile bucket of tod_s (>= 0): kBucketS steps, at most 255.
-  static uint32_t BucketOf(int64_t tod_s) {
-    return static_cast<uint32_t>(std::min<int64_t>(tod_s / kBucketS, 255));
+  // The profile is kept per day type (0 Monday-Friday, 1 Saturday, 2 Sunday: running times
+  // differ by day type, and a model learned on a Sunday must not stand for a Monday), in
+  // kBucketsPerDay buckets of kBucketS each (32 h: GTFS times past 24:00 included). A holiday
+  // running a Sunday timetable counts as its weekday (limit).
+  static constexpr int kBucketsPerDay = 64;
+  // The key of the profile for tod_s seconds into service date `service_date`: day type *
+  // kBucketsPerDay * kBucketS + tod_s (clamped to the type's 32 h); negative tod_s: none.
+  int64_t ProfileTime(int32_t service_date, int64_t tod_s);
+  // The profile bucket of a ProfileTime (>= 0): kBucketS steps, at most 255.
+  static uint32_t BucketOf(int64_t profile_s) {
+    return static_cast<uint32_t>(std::min<int64_t>(profile_s / kBucketS, 255));
   }
 
   struct SegStats {
@@ -215,12 +223,12 @@ class LayeredPredictor : public ArrivalPredictor {
   uint32_t SegmentId(uint32_t route, uint32_t from, uint32_t to);
   // Segment ids of a pattern (entry k: stop k-1 -> k; entry 0 unused), built once.
   const std::vector<uint32_t>& PatternSegments(uint32_t pattern);
-  // A segment's running time (s) for a trip of the service day starting at day_start_s, tod_s
-  // seconds into that day: the schedule as a weak prior, the day's traversals (recent ones
-  // weigh most) and the time-of-day profile.
-  double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s, int64_t tod_s,
-                  PredictionSource* layer) const;
-  void Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s, int64_t tod_s);
+  // A segment's running time (s) for a trip of the service day starting at day_start_s, at
+  // profile_s (ProfileTime of the time it enters the segment): the schedule as a weak prior,
+  // the day's traversals (recent ones weigh most) and the profile.
+  double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s,
+                  int64_t profile_s, PredictionSource* layer) const;
+  void Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s, int64_t profile_s);
   // Starts loading what chaining along trip `t` from stop `from` reads (stop times, segment
   // statistics and profiles at about tod_s, pending samples): with thousands of buses these
   // are cache misses, which then overlap instead of coming one by one.
@@ -259,7 +267,8 @@ class LayeredPredictor : public ArrivalPredictor {
   double decay_per_s_;
   std::vector<SegStats> segs_;
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_lookup_;
-  // Time-of-day profile: profile_[bucket][seg] (bucket = time of day / kBucketS, at most 255).
+  // Time-of-day profile: profile_[bucket][seg] (bucket = BucketOf(ProfileTime); a model file
+  // written before day types has buckets < kBucketsPerDay only: they load as Monday-Friday).
   // Bucket-major: the segments of a pattern have consecutive ids, so a prediction chaining
   // along a trip reads one contiguous run instead of one scattered allocation per segment.
   std::vector<std::vector<Profile>> profile_;
@@ -276,6 +285,8 @@ class LayeredPredictor : public ArrivalPredictor {
   int64_t errors_observed_ = 0;
   int64_t skipped_entries_ = 0;
   int32_t cached_date_ = 0;
+  int32_t cached_type_date_ = 0;
+  int64_t cached_type_offset_s_ = 0;
   int64_t cached_day_start_ = 0;
 };
 

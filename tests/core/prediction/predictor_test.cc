@@ -281,6 +281,42 @@ TEST_F(PredictorTest, YesterdaysLastRunningTimesDoNotCountAsTodaysLive) {
   EXPECT_GT(at3, 450);
 }
 
+// The time-of-day history is kept per day type: a Saturday's slow running times (300 s a
+// segment against the scheduled 120 s) stand for the next Saturday, not for a Monday.
+TEST_F(PredictorTest, HistoryIsKeptPerDayType) {
+  const int32_t saturday = 20260221, monday = 20260223, next_saturday = 20260228;
+  auto day_start = [&](int days) { return day0_ + days * 86400; };  // no DST change in February
+  LayeredPredictor learn(net_);
+  for (int i = 0; i < 6; ++i) {
+    for (uint32_t k = 0; k < 5; ++k) {
+      StopVisit v;
+      v.vehicle_id = "S" + std::to_string(i);
+      v.trip = t1_;
+      v.stop_index = k;
+      v.stop_sequence = k + 1;
+      v.service_date = saturday;
+      v.arrival_s = v.departure_s = static_cast<double>(day_start(5) + 8 * 3600 + i * 60 + k * 300);
+      learn.ObserveVisit(v);
+    }
+  }
+  auto ahead = [&](int32_t date, int days) {
+    LayeredPredictor p(net_);
+    EXPECT_TRUE(p.Deserialize(learn.Serialize()).ok());
+    VehicleState s = State(t1_, day_start(days) + 8 * 3600 + 121, MatchState::kInService,
+                           StopDist(t1_, 1) + 1);
+    s.service_date = date;
+    s.day_start_s = day_start(days);
+    std::vector<Prediction> out;
+    p.Predict(s, &out);
+    for (const Prediction& q : out) {
+      if (q.trip == t1_ && q.stop_index == 3) return q.predicted_arrival_s - s.timestamp_s;
+    }
+    return int64_t{-1};
+  };
+  EXPECT_NEAR(ahead(monday, 7), 240, 30) << "Monday: the schedule, nothing learned for it";
+  EXPECT_GT(ahead(next_saturday, 12), 450) << "Saturday: the Saturday learned";
+}
+
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
   DelayPropagationPredictor oba(net_);
   std::vector<Prediction> out;
