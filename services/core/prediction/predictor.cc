@@ -777,7 +777,59 @@ std::string LayeredPredictor::Serialize() const {
       out.push_back('\n');
     }
   }
+  AppendLayerScores(&out);
   return out;
+}
+
+// The blend's scores: "lay <route id> <phase> <bin> <n> <cov row by row>" per route, "lay" with
+// an empty route for all routes together.
+void LayeredPredictor::AppendLayerScores(std::string* out) const {
+  const GtfsFeed& feed = network_->feed();
+  char buf[32];
+  auto append = [&](absl::string_view route, int phase, int bin, const LayerScore& sc) {
+    if (sc.n <= 0) return;
+    absl::StrAppend(out, "lay\t", route, "\t", phase, "\t", bin, "\t", sc.n);
+    for (const auto& row : sc.cov) {
+      for (double v : row) {
+        std::snprintf(buf, sizeof buf, "\t%.9g", v);
+        *out += buf;
+      }
+    }
+    out->push_back('\n');
+  };
+  for (int ph = 0; ph < kPhases; ++ph) {
+    for (int b = 0; b < kNumBins; ++b) append("", ph, b, layer_all_[ph][b]);
+  }
+  for (size_t r = 0; r < layer_by_route_.size(); ++r) {
+    for (int b = 0; b < kNumBins; ++b) {
+      append(feed.routes[r / 2].id, static_cast<int>(r % 2), b, layer_by_route_[r][b]);
+    }
+  }
+}
+
+// One "lay" record into `fresh`; false: malformed (routes not in this network are skipped).
+bool LayeredPredictor::ParseLayerScore(const std::vector<absl::string_view>& f,
+                                       LayeredPredictor* fresh, int64_t* skipped) const {
+  int ph = 0, b = 0, n = 0;
+  if (f.size() != 5 + kLayers * kLayers || !absl::SimpleAtoi(f[2], &ph) ||
+      !absl::SimpleAtoi(f[3], &b) || !absl::SimpleAtoi(f[4], &n) || ph < 0 || ph >= kPhases ||
+      b < 0 || b >= kNumBins || n <= 0) {
+    return false;
+  }
+  LayerScore sc;
+  // Yesterday's scores are a prior worth layer_min_errors errors: today's take over quickly.
+  sc.n = std::min(n, std::max(1, options_.layer_min_errors));
+  for (int i = 0; i < kLayers * kLayers; ++i) {
+    if (!absl::SimpleAtod(f[5 + i], &sc.cov[i / kLayers][i % kLayers])) return false;
+  }
+  if (f[1].empty()) {
+    fresh->layer_all_[ph][b] = sc;
+  } else if (auto route = network_->FindRoute(f[1])) {
+    fresh->layer_by_route_[2 * static_cast<size_t>(*route) + ph][b] = sc;
+  } else {
+    ++*skipped;
+  }
+  return true;
 }
 
 absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
@@ -824,6 +876,8 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
         p.mean_s = mean;
         p.n = n;
       }
+    } else if (f[0] == "lay") {
+      if (!ParseLayerScore(f, &fresh, &skipped)) return bad("bad blend score");
     } else if (f[0] == "err") {
       int ph = 0, b = 0;
       if (f.size() < 3 || !absl::SimpleAtoi(f[1], &ph) || !absl::SimpleAtoi(f[2], &b) || ph < 0 ||
@@ -845,6 +899,8 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
   profile_entries_ = fresh.profile_entries_;
   pattern_segs_ = std::move(fresh.pattern_segs_);
   bins_ = std::move(fresh.bins_);
+  layer_all_ = fresh.layer_all_;
+  layer_by_route_ = std::move(fresh.layer_by_route_);
   for (auto& ph : bins_) {
     for (auto& e : ph) e.added_at_compute = -1;
   }

@@ -23,7 +23,10 @@
 // window; a default spread until a bin has enough errors.
 //
 // Persistence: Serialize()/Deserialize() give the learned state as a string (ids, not indices,
-// so it survives a GTFS reload); SaveModel/LoadModel put it in a file.
+// so it survives a GTFS reload); SaveModel/LoadModel put it in a file. The state: segment
+// statistics, the time-of-day profile by day type, the error windows (P10/P90) and the blend's
+// layer scores (loaded as a prior worth layer_min_errors errors, so the next day's own errors
+// take over within the first few dozen arrivals of each bin).
 // Thread safety: not thread-safe (one per engine shard). Allocation: per fix, none once the
 // per-segment tables and output buffers have grown (pending-error bookkeeping aside).
 
@@ -261,6 +264,10 @@ class LayeredPredictor : public ArrivalPredictor {
   bool BlendWeights(uint32_t route, int phase, double horizon_s,
                     std::array<double, kLayers>* w) const;
   int64_t DayStart(int32_t service_date);
+  // The blend's scores in the model (Serialize / Deserialize).
+  void AppendLayerScores(std::string* out) const;
+  bool ParseLayerScore(const std::vector<absl::string_view>& fields, LayeredPredictor* fresh,
+                       int64_t* skipped) const;
 
   std::shared_ptr<const Network> network_;
   PredictorOptions options_;

@@ -7,6 +7,9 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/core/prediction/baselines.h"
 
@@ -315,6 +318,49 @@ TEST_F(PredictorTest, HistoryIsKeptPerDayType) {
   };
   EXPECT_NEAR(ahead(monday, 7), 240, 30) << "Monday: the schedule, nothing learned for it";
   EXPECT_GT(ahead(next_saturday, 12), 450) << "Saturday: the Saturday learned";
+}
+
+// The blend's scores are part of the saved model: a predictor loaded from it blends from its
+// first prediction (the BlendFollowsTheLayerMeasuredRight situation: the engine's learned
+// times are wrong, the schedule right).
+TEST_F(PredictorTest, BlendScoresSurviveTheModel) {
+  LayeredPredictor learned(net_);
+  std::vector<Prediction> out;
+  for (int i = 0; i < 80; ++i) {
+    const int64_t base = At(8, 0) + i * 1200;
+    for (uint32_t k = 0; k < 5; ++k) {
+      StopVisit v;
+      v.vehicle_id = "SLOW";
+      v.trip = t2_;
+      v.stop_index = k;
+      v.stop_sequence = k + 1;
+      v.service_date = kDate;
+      v.arrival_s = v.departure_s = static_cast<double>(base + 600 + k * 300);
+      learned.ObserveVisit(v);
+    }
+    learned.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
+    FeedRun(learned, "V1", base, 120);
+  }
+  auto error_at3 = [&](bool with_scores) {
+    std::string model = learned.Serialize();
+    if (!with_scores) {  // the same model without its "lay" records
+      std::string kept;
+      for (absl::string_view line : absl::StrSplit(model, '\n', absl::SkipEmpty())) {
+        if (!absl::StartsWith(line, "lay\t")) absl::StrAppend(&kept, line, "\n");
+      }
+      model = kept;
+    }
+    LayeredPredictor p(net_);
+    EXPECT_TRUE(p.Deserialize(model).ok());
+    const int64_t base = At(8, 0) + 80 * 1200;
+    p.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
+    for (const Prediction& q : out) {
+      if (q.trip == t1_ && q.stop_index == 3) return q.predicted_arrival_s - (base + 360);
+    }
+    return int64_t{-10000};
+  };
+  EXPECT_GT(std::abs(error_at3(false)), 60) << "without the scores: the engine's learned times";
+  EXPECT_LT(std::abs(error_at3(true)), 30);
 }
 
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
