@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -143,13 +145,30 @@ struct GtfsFeed {
   int32_t LastServiceDate() const;
 };
 
-struct GtfsLoadOptions {
-  // Print progress lines to stderr (one per feed and per stop_times.txt; a live percentage on a
-  // terminal). Default: off.
-  bool progress = false;
+class FeedSource;  // source.h
+
+// What a load reports as it goes (GtfsLoadOptions::progress). The loader prints nothing itself.
+struct GtfsLoadProgress {
+  enum class Stage {
+    kFeed,           // a feed starts: `what` is its path, feed = 1..feeds
+    kStopTimes,      // part of stop_times.txt parsed: `what` names the file, `percent` of it
+    kStopTimesDone,  // stop_times.txt done: `what` names the file, `rows` read in `seconds`
+  };
+  Stage stage = Stage::kFeed;
+  std::string what;
+  size_t feed = 0, feeds = 0;
+  int percent = 0;
+  size_t rows = 0;
+  double seconds = 0;
 };
 
-// Loads one or several GTFS feeds (each a directory or a .zip) into one model. Required files:
+struct GtfsLoadOptions {
+  // Called on the loading thread: once per feed, then for its stop_times.txt every 16 MiB of
+  // text (from 1 MiB on) and once at its end. Default: none.
+  std::function<void(const GtfsLoadProgress&)> progress;
+};
+
+// Loads one or several GTFS feeds (directories, .zips or files in memory) into one model. Required files:
 // agency, routes, trips, stops, stop_times, and calendar and/or calendar_dates; shapes,
 // frequencies and feed_info are used when present. Ids that clash between feeds are kept apart:
 // an entity whose id was already loaded from an earlier feed with different content gets the id
@@ -172,6 +191,16 @@ struct GtfsLoadOptions {
 // Speed: files are read whole and parsed in place; a zip's stop_times.txt is inflated on a second
 // thread while it is parsed. On NYC feeds: about 0.3 s of CPU per million stop_times and about
 // 110 bytes of peak memory per stop_time (bench/RESULTS.md, "GTFS load").
+//
+// The feeds come through FeedSource (source.h): directories and zips, or files in memory.
+absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<const FeedSource*>& sources,
+                                 const GtfsLoadOptions& options = {});
+// (For LoadGtfs({&a, &b}): a braced list of two pointers would also match the paths overload.)
+inline absl::StatusOr<GtfsFeed> LoadGtfs(std::initializer_list<const FeedSource*> sources,
+                                        const GtfsLoadOptions& options = {}) {
+  return LoadGtfs(std::vector<const FeedSource*>(sources), options);
+}
+// The same on paths (each a directory or a .zip; OpenFeedSource), for the callers at the edge.
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
                                  const GtfsLoadOptions& options = {});
 

@@ -1,4 +1,6 @@
-// GTFS loader: one or several feeds (directories or zips) into one GtfsFeed.
+// GTFS loader: one or several feeds into one GtfsFeed. It reads only through FeedSource
+// (source.h; the files, zips and libzip are in file_source.cc) and reports progress only through
+// GtfsLoadOptions::progress.
 //
 // Speed: each file is read whole into one buffer and parsed in place (common/csv.h); the
 // stop_times loop allocates nothing per row (ids are looked up as string_views into the buffer,
@@ -14,7 +16,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -29,9 +30,6 @@
 #include "services/core/gtfs/source.h"
 
 namespace smartbus {
-
-using gtfs_internal::FeedSource;
-using gtfs_internal::FileBuffer;
 
 namespace {
 
@@ -127,8 +125,9 @@ void ReleasePages(char* begin, char* end) {
   if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
 }
 
-// Reads one file of a feed on a background thread (its own FeedSource, so a zip is inflated
-// while the caller parses what has arrived): the two cores decompress and parse at once.
+// Reads one file of a feed on a background thread (its own FeedSource, from OpenAnother, so a zip
+// is inflated while the caller parses what has arrived): the two cores decompress and parse at
+// once.
 class StreamedFile {
  public:
   StreamedFile() = default;
@@ -139,10 +138,10 @@ class StreamedFile {
     if (thread_.joinable()) thread_.join();
   }
 
-  // Starts reading `name` from the feed at `path` (`src` is that feed, for its size).
-  absl::Status Start(const std::string& path, const FeedSource& src, absl::string_view name) {
+  // Starts reading `name` from the feed `src` (on a second source of it).
+  absl::Status Start(const FeedSource& src, absl::string_view name) {
     buf_ = FileBuffer::Allocate(src.Size(name));
-    auto own = FeedSource::Open(path);
+    auto own = src.OpenAnother();
     if (!own.ok()) return own.status();
     thread_ = std::thread([this, source = std::move(*own), n = std::string(name)] {
       absl::Status s = source->ReadInto(n, buf_.data.get(), buf_.size, [this](size_t done) {
@@ -198,14 +197,13 @@ class StreamedFile {
 // feed's own id maps (local id -> global index), so clashing ids from other feeds never mix.
 class FeedLoader {
  public:
-  FeedLoader(GtfsFeed* f, const FeedSource* src, std::string name, std::string path,
-             const GtfsLoadOptions& options)
-      : f_(*f), src_(*src), name_(std::move(name)), path_(std::move(path)), options_(options) {}
+  FeedLoader(GtfsFeed* f, const FeedSource* src, std::string name, const GtfsLoadOptions& options)
+      : f_(*f), src_(*src), name_(std::move(name)), options_(options) {}
 
   absl::Status Load() {
     GtfsFeedInfo info;
     info.name = name_;
-    info.path = path_;
+    info.path = src_.Path();
     for (const char* req :
          {"agency.txt", "routes.txt", "trips.txt", "stops.txt", "stop_times.txt"}) {
       if (!src_.Has(req)) {
@@ -800,7 +798,7 @@ class FeedLoader {
       return absl::NotFoundError(absl::StrCat(src_.Describe(file), ": missing"));
     }
     StreamedFile stream;
-    if (auto s = stream.Start(path_, src_, file); !s.ok()) return s;
+    if (auto s = stream.Start(src_, file); !s.ok()) return s;
     char* const text = stream.data();
     const size_t text_size = stream.size();
     // Parse up to `limit`: just after the last line break that has arrived. Once a quote shows
@@ -854,8 +852,7 @@ class FeedLoader {
     uint32_t last = kNoIndex;
     bool grouped = true;
     int64_t width_mismatch = 0;
-    // A percentage that rewrites itself, on a terminal only (logs get the final line).
-    size_t next_progress = options_.progress && isatty(2) ? size_t{1} << 20 : SIZE_MAX;
+    size_t next_progress = options_.progress ? size_t{1} << 20 : SIZE_MAX;
     const size_t ncols = r.num_columns();
     for (;;) {
       if (!r.Next()) {
@@ -953,8 +950,11 @@ class FeedLoader {
       row_line.push_back(static_cast<uint32_t>(std::min<int64_t>(r.line(), 0xFFFFFFFF)));
       ++trip_rows[last];
       if (r.position() >= next_progress) {
-        std::fprintf(stderr, "\r%s: %zu%%", src_.Describe(file).c_str(),
-                     r.position() * 100 / std::max<size_t>(text_size, 1));
+        GtfsLoadProgress p;
+        p.stage = GtfsLoadProgress::Stage::kStopTimes;
+        p.what = src_.Describe(file);
+        p.percent = static_cast<int>(r.position() * 100 / std::max<size_t>(text_size, 1));
+        options_.progress(p);
         next_progress += size_t{1} << 24;
       }
     }
@@ -1133,8 +1133,12 @@ class FeedLoader {
     }
     std::vector<GtfsTrip>().swap(trips_);
     if (options_.progress) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::fprintf(stderr, "\r%s: %zu rows in %.1f s\n", src_.Describe(file).c_str(), n, secs);
+      GtfsLoadProgress p;
+      p.stage = GtfsLoadProgress::Stage::kStopTimesDone;
+      p.what = src_.Describe(file);
+      p.rows = n;
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      options_.progress(p);
     }
     return absl::OkStatus();
   }
@@ -1212,7 +1216,6 @@ class FeedLoader {
   GtfsFeed& f_;
   const FeedSource& src_;
   const std::string name_;
-  const std::string path_;
   const GtfsLoadOptions& options_;
   std::vector<FileBuffer> buffers_;  // the feed's small files; local maps point into them
   LocalMap agency_map_, route_map_, stop_map_, service_map_, shape_map_, trip_map_;
@@ -1330,35 +1333,34 @@ int32_t FeedEdge(const GtfsFeed& f, bool last) {
 int32_t GtfsFeed::FirstServiceDate() const { return FeedEdge(*this, false); }
 int32_t GtfsFeed::LastServiceDate() const { return FeedEdge(*this, true); }
 
-absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
+absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<const FeedSource*>& sources,
                                   const GtfsLoadOptions& options) {
-  if (paths.empty()) return absl::InvalidArgumentError("LoadGtfs: no GTFS feed given");
-  std::vector<std::unique_ptr<FeedSource>> sources;
+  if (sources.empty()) return absl::InvalidArgumentError("LoadGtfs: no GTFS feed given");
   size_t st_bytes = 0;
-  for (const std::string& p : paths) {
-    auto src = FeedSource::Open(p);
-    if (!src.ok()) return src.status();
-    st_bytes += (*src)->Size("stop_times.txt");
-    sources.push_back(std::move(*src));
-  }
+  for (const FeedSource* src : sources) st_bytes += src->Size("stop_times.txt");
   GtfsFeed feed;
   // Room for every stop_time at once (an upper bound: a row takes at least 20 bytes of text);
   // pages never written are never touched, so this costs address space, not memory.
-  if (paths.size() > 1) feed.stop_times.reserve(st_bytes / 20 + 16);
+  if (sources.size() > 1) feed.stop_times.reserve(st_bytes / 20 + 16);
   std::vector<std::string> names;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    std::string name = FileStem(paths[i]);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const std::string path = sources[i]->Path();
+    std::string name = FileStem(path);
     std::string unique = name;
     for (int k = 2; std::find(names.begin(), names.end(), unique) != names.end(); ++k) {
       unique = absl::StrCat(name, k);
     }
     names.push_back(unique);
     if (options.progress) {
-      std::fprintf(stderr, "loading %s (%zu/%zu)\n", paths[i].c_str(), i + 1, paths.size());
+      GtfsLoadProgress p;
+      p.stage = GtfsLoadProgress::Stage::kFeed;
+      p.what = path;
+      p.feed = i + 1;
+      p.feeds = sources.size();
+      options.progress(p);
     }
-    FeedLoader loader(&feed, sources[i].get(), unique, paths[i], options);
+    FeedLoader loader(&feed, sources[i], unique, options);
     if (auto s = loader.Load(); !s.ok()) return s;
-    sources[i].reset();
   }
   return feed;
 }

@@ -32,7 +32,7 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 }
 
 // trips.txt of the source with shape_id set from `trip_shape` (trip_id -> shape_id).
-absl::StatusOr<std::string> RewriteTrips(const gtfs_internal::FeedSource& src,
+absl::StatusOr<std::string> RewriteTrips(const FeedSource& src,
                                          const absl::flat_hash_map<std::string, std::string>& trip_shape) {
   auto buf = src.Read("trips.txt");
   if (!buf.ok()) return buf.status();
@@ -96,7 +96,7 @@ std::string LearnedShapeId(const LearnedPath& path) {
 absl::Status WriteFeedWithLearnedShapes(const std::string& source, const Network& net,
                                         const std::vector<LearnedPath>& paths,
                                         const std::string& out_dir) {
-  auto src = gtfs_internal::FeedSource::Open(source);
+  auto src = OpenFeedSource(source);
   if (!src.ok()) return src.status();
   absl::flat_hash_map<std::string, uint32_t> pattern_of_key;
   for (uint32_t p = 0; p < net.patterns().size(); ++p) pattern_of_key[PatternKey(net.feed(), net.pattern(p))] = p;

@@ -1,15 +1,19 @@
-// LoadGtfs on tiny inline feeds: real-world CSV oddities, directory and zip, several feeds with
-// clashing ids, the service calendar, and every bad-feed error (each must name the file and,
-// for a bad row, the line).
+// LoadGtfs on tiny inline feeds: real-world CSV oddities, directory, zip and in-memory sources,
+// several feeds with clashing ids, the service calendar, progress reports, and every bad-feed
+// error (each must name the file and, for a bad row, the line). Most feeds are given in memory
+// (MemoryFeedSource); the directory and zip sources are tested against it.
 
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/core/gtfs/feed.h"
+#include "services/core/gtfs/source.h"
 #include "tests/core/gtfs/test_feed.h"
 
 namespace smartbus {
@@ -25,8 +29,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 absl::StatusOr<GtfsFeed> LoadFiles(const FeedFiles& files) {
-  TempDir dir;
-  return LoadGtfs({WriteFeedDir(dir.path() + "/feed", files)});
+  MemoryFeedSource src("feed", files);
+  return LoadGtfs({&src});
 }
 
 // The error message of loading `files` (empty when the load succeeded).
@@ -296,16 +300,19 @@ TEST(LoadGtfsTest, FrequenciesAndFeedInfo) {
 
 // ---- directory and zip ------------------------------------------------------------------------
 
-TEST(LoadGtfsTest, ZipAndDirectoryGiveTheSameFeed) {
+TEST(LoadGtfsTest, ZipDirectoryAndMemoryGiveTheSameFeed) {
   TempDir dir;
   FeedFiles files = MinimalFeed();
   auto from_dir = LoadGtfs({WriteFeedDir(dir.path() + "/city", files)});
   auto from_zip = LoadGtfs({WriteFeedZip(dir.path() + "/city.zip", files)});
   auto from_nested = LoadGtfs({WriteFeedZip(dir.path() + "/nested.zip", files, "gtfs/")});
+  MemoryFeedSource mem("mem/city", files);
+  auto from_memory = LoadGtfs({&mem});
   ASSERT_TRUE(from_dir.ok()) << from_dir.status();
   ASSERT_TRUE(from_zip.ok()) << from_zip.status();
   ASSERT_TRUE(from_nested.ok()) << from_nested.status();
-  for (const GtfsFeed* f : {&*from_zip, &*from_nested}) {
+  ASSERT_TRUE(from_memory.ok()) << from_memory.status();
+  for (const GtfsFeed* f : {&*from_zip, &*from_nested, &*from_memory}) {
     EXPECT_EQ(f->trips.size(), from_dir->trips.size());
     ASSERT_EQ(f->stop_times.size(), from_dir->stop_times.size());
     for (size_t i = 0; i < f->stop_times.size(); ++i) {
@@ -314,6 +321,8 @@ TEST(LoadGtfsTest, ZipAndDirectoryGiveTheSameFeed) {
     }
   }
   EXPECT_EQ(from_zip->feed_infos[0].name, "city");
+  EXPECT_EQ(from_memory->feed_infos[0].name, "city");
+  EXPECT_EQ(from_memory->feed_infos[0].path, "mem/city");
 }
 
 TEST(LoadGtfsTest, ZipMissingAFileNamesIt) {
@@ -364,13 +373,26 @@ FeedFiles BigFeed(int quote_at_trip, int bad_row) {
   return files;
 }
 
-TEST(LoadGtfsTest, LargeFileParsedWhileReadFromZipAndDirectory) {
+// The feed as a directory, as a zip and in memory (each read in 4 MiB chunks).
+std::vector<std::unique_ptr<FeedSource>> ThreeSources(const TempDir& dir, const FeedFiles& files) {
+  std::vector<std::unique_ptr<FeedSource>> out;
+  for (const std::string& path : {WriteFeedDir(dir.path() + "/big", files),
+                                  WriteFeedZip(dir.path() + "/big.zip", files)}) {
+    auto src = OpenFeedSource(path);
+    EXPECT_TRUE(src.ok()) << src.status();
+    if (src.ok()) out.push_back(std::move(*src));
+  }
+  out.push_back(std::make_unique<MemoryFeedSource>(dir.path() + "/memory", files));
+  return out;
+}
+
+TEST(LoadGtfsTest, LargeFileParsedWhileReadFromZipDirectoryAndMemory) {
   for (int quote : {-1, 200}) {
     FeedFiles files = BigFeed(quote, -1);
     TempDir dir;
-    for (const std::string& path : {WriteFeedDir(dir.path() + "/big", files),
-                                    WriteFeedZip(dir.path() + "/big.zip", files)}) {
-      auto feed = LoadGtfs({path});
+    for (const auto& src : ThreeSources(dir, files)) {
+      const std::string path = src->Path();
+      auto feed = LoadGtfs({src.get()});
       ASSERT_TRUE(feed.ok()) << feed.status();
       EXPECT_EQ(feed->trips.size(), 250u) << path;
       EXPECT_EQ(feed->stop_times.size(), 125000u) << path;
@@ -384,10 +406,9 @@ TEST(LoadGtfsTest, LargeFileParsedWhileReadFromZipAndDirectory) {
 TEST(BadFeedTest, ErrorLateInALargeFileHasTheRightLine) {
   TempDir dir;
   FeedFiles files = BigFeed(100, 110000);  // row 110000 is on line 110002
-  for (const std::string& path : {WriteFeedDir(dir.path() + "/big", files),
-                                  WriteFeedZip(dir.path() + "/big.zip", files)}) {
-    auto feed = LoadGtfs({path});
-    ASSERT_FALSE(feed.ok()) << path;
+  for (const auto& src : ThreeSources(dir, files)) {
+    auto feed = LoadGtfs({src.get()});
+    ASSERT_FALSE(feed.ok()) << src->Path();
     EXPECT_THAT(std::string(feed.status().message()),
                 AllOf(HasSubstr("stop_times.txt"), HasSubstr("line 110002"), HasSubstr("NOPE")));
   }
@@ -400,7 +421,6 @@ TEST(BadFeedTest, ErrorLateInALargeFileHasTheRightLine) {
 // ---- several feeds: clashing ids --------------------------------------------------------------
 
 TEST(LoadGtfsTest, SeveralFeedsKeepClashingIdsApart) {
-  TempDir dir;
   FeedFiles a = MinimalFeed();
   FeedFiles b = MinimalFeed();
   // b: same agency and route rows (merged), S1 identical (merged), S2 moved (renamed),
@@ -420,8 +440,8 @@ TEST(LoadGtfsTest, SeveralFeedsKeepClashingIdsApart) {
       "T1,10:05:00,10:05:00,S2,2\n"
       "B1,11:00:00,11:00:00,S2,1\n"
       "B1,11:05:00,11:05:00,S3,2\n";
-  auto feed = LoadGtfs({WriteFeedDir(dir.path() + "/north", a),
-                        WriteFeedDir(dir.path() + "/south", b)});
+  MemoryFeedSource north("north", a), south("feeds/south.zip", b);
+  auto feed = LoadGtfs({&north, &south});
   ASSERT_TRUE(feed.ok()) << feed.status();
   EXPECT_EQ(feed->agencies.size(), 1u);
   EXPECT_EQ(feed->routes.size(), 1u);
@@ -461,6 +481,103 @@ TEST(LoadGtfsTest, SameFeedTwiceMergesEverything) {
   EXPECT_EQ(feed->frequencies.size(), 1u);
   // The surviving rows are intact after the duplicate rows were dropped.
   EXPECT_EQ(StopTime(*feed, "T2", 2).arrival_s, 9 * 3600 + 10 * 60);
+}
+
+// ---- the in-memory source and progress reports ------------------------------------------------
+
+TEST(MemorySourceTest, MalformedFileIsNamedWithTheFeedPathAndLine) {
+  FeedFiles files = MinimalFeed();
+  files["stops.txt"] =
+      "stop_id,stop_name,stop_lat,stop_lon\n"
+      "S1,First,40.0000,-75.0000\n"
+      "S2,Second,91.5,-75.0000\n"
+      "S3,Third,40.0020,-75.0000\n";
+  MemoryFeedSource src("uploads/city", files);
+  auto feed = LoadGtfs({&src});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_THAT(std::string(feed.status().message()),
+              AllOf(HasSubstr("uploads/city/stops.txt: line 3"), HasSubstr("stop_lat"),
+                    HasSubstr("91.5")));
+}
+
+TEST(MemorySourceTest, MissingFileIsNamed) {
+  FeedFiles files = MinimalFeed();
+  files.erase("stop_times.txt");
+  MemoryFeedSource src("uploads/city", files);
+  auto feed = LoadGtfs({&src});
+  ASSERT_FALSE(feed.ok());
+  EXPECT_EQ(feed.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(feed.status().message()),
+              HasSubstr("uploads/city/stop_times.txt: missing"));
+}
+
+TEST(MemorySourceTest, ReadsInChunksCancelsAndOpensAnother) {
+  const std::string big(size_t{9} << 20, 'x');
+  MemoryFeedSource src("m", {{"a.txt", big}, {"empty.txt", ""}});
+  EXPECT_TRUE(src.Has("a.txt"));
+  EXPECT_TRUE(src.Has("empty.txt"));
+  EXPECT_FALSE(src.Has("b.txt"));
+  EXPECT_EQ(src.Size("a.txt"), big.size());
+  EXPECT_EQ(src.Size("b.txt"), 0u);
+  EXPECT_EQ(src.Describe("a.txt"), "m/a.txt");
+
+  std::string dest(big.size(), '\0');
+  std::vector<size_t> chunks;
+  ASSERT_TRUE(src.ReadInto("a.txt", dest.data(), dest.size(), [&](size_t done) {
+                   chunks.push_back(done);
+                   return true;
+                 }).ok());
+  EXPECT_THAT(chunks, ElementsAre(size_t{4} << 20, size_t{8} << 20, size_t{9} << 20));
+  EXPECT_EQ(dest, big);
+  absl::Status cancelled =
+      src.ReadInto("a.txt", dest.data(), dest.size(), [](size_t) { return false; });
+  EXPECT_EQ(cancelled.code(), absl::StatusCode::kCancelled);
+
+  auto other = src.OpenAnother();
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ((*other)->Path(), "m");
+  auto buf = (*other)->Read("a.txt");
+  ASSERT_TRUE(buf.ok()) << buf.status();
+  EXPECT_EQ(std::string(buf->data.get(), buf->size), big);
+  EXPECT_EQ(buf->data.get()[buf->size], '\0');
+  auto missing = (*other)->Read("b.txt");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("m/b.txt"));
+}
+
+TEST(LoadGtfsTest, ProgressIsReportedToTheCallbackNotPrinted) {
+  MemoryFeedSource small("feeds/small.zip", MinimalFeed());
+  MemoryFeedSource big("feeds/big", BigFeed(-1, -1));  // stop_times.txt about 6 MB
+  std::vector<GtfsLoadProgress> seen;
+  GtfsLoadOptions options;
+  options.progress = [&](const GtfsLoadProgress& p) { seen.push_back(p); };
+  ::testing::internal::CaptureStderr();
+  auto feed = LoadGtfs({&small, &big}, options);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  using Stage = GtfsLoadProgress::Stage;
+  ASSERT_GE(seen.size(), 5u);
+  EXPECT_EQ(seen[0].stage, Stage::kFeed);
+  EXPECT_EQ(seen[0].what, "feeds/small.zip");
+  EXPECT_EQ(seen[0].feed, 1u);
+  EXPECT_EQ(seen[0].feeds, 2u);
+  EXPECT_EQ(seen[1].stage, Stage::kStopTimesDone);  // 300 bytes: no percentage
+  EXPECT_EQ(seen[1].what, "feeds/small.zip/stop_times.txt");
+  EXPECT_EQ(seen[1].rows, 6u);
+  EXPECT_EQ(seen[2].stage, Stage::kFeed);
+  EXPECT_EQ(seen[2].what, "feeds/big");
+  EXPECT_EQ(seen[2].feed, 2u);
+  int last_percent = 0;
+  for (size_t i = 3; i + 1 < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].stage, Stage::kStopTimes);
+    EXPECT_EQ(seen[i].what, "feeds/big/stop_times.txt");
+    EXPECT_GT(seen[i].percent, last_percent);
+    EXPECT_LE(seen[i].percent, 100);
+    last_percent = seen[i].percent;
+  }
+  EXPECT_EQ(seen.back().stage, Stage::kStopTimesDone);
+  EXPECT_EQ(seen.back().rows, 125000u);
+  EXPECT_GE(seen.back().seconds, 0.0);
 }
 
 // ---- calendar -------------------------------------------------------------------------------
