@@ -53,7 +53,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   smartbus::GtfsLoadOptions opt;
-  opt.progress = false;
   auto feed = smartbus::LoadGtfs({path}, opt);
   if (!feed.ok() && feed.status().message().size() > 4096) std::abort();  // errors stay short
   return 0;

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--progress")) {
-      options.progress = true;
+      options.progress = smartbus::PrintGtfsLoadProgress;
     } else if (!std::strcmp(argv[i], "--together")) {
       together = true;
     } else {

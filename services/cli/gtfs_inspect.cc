@@ -5,7 +5,6 @@
 // services and trips running on that service date.
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -36,22 +35,6 @@ size_t FeedSizeBytes(const std::string& path) {
     if (::stat((path + "/stop_times.txt").c_str(), &st) != 0) return 0;
   }
   return static_cast<size_t>(st.st_size);
-}
-
-// The loader's progress as lines on stderr: one per feed and one per stop_times.txt; on a
-// terminal also a percentage that rewrites itself (logs get the final line only).
-void PrintLoadProgress(const GtfsLoadProgress& p) {
-  switch (p.stage) {
-    case GtfsLoadProgress::Stage::kFeed:
-      std::fprintf(stderr, "loading %s (%zu/%zu)\n", p.what.c_str(), p.feed, p.feeds);
-      break;
-    case GtfsLoadProgress::Stage::kStopTimes:
-      if (isatty(2)) std::fprintf(stderr, "\r%s: %d%%", p.what.c_str(), p.percent);
-      break;
-    case GtfsLoadProgress::Stage::kStopTimesDone:
-      std::fprintf(stderr, "\r%s: %zu rows in %.1f s\n", p.what.c_str(), p.rows, p.seconds);
-      break;
-  }
 }
 
 std::string DateString(int32_t d) { return d == 0 ? "" : absl::StrCat(d); }
@@ -200,7 +183,7 @@ int RunGtfsInspect(int argc, char** argv) {
   GtfsLoadOptions options;
   size_t bytes = 0;
   for (const std::string& p : paths) bytes += FeedSizeBytes(p);
-  if (bytes > (32u << 20)) options.progress = PrintLoadProgress;  // large feeds only
+  if (bytes > (32u << 20)) options.progress = PrintGtfsLoadProgress;  // large feeds only
 
   auto feed = LoadGtfs(paths, options);
   if (!feed.ok()) {

@@ -203,6 +203,10 @@ inline absl::StatusOr<GtfsFeed> LoadGtfs(std::initializer_list<const FeedSource*
 // The same on paths (each a directory or a .zip; OpenFeedSource), for the callers at the edge.
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
                                  const GtfsLoadOptions& options = {});
+// A GtfsLoadOptions::progress for command lines: prints to stderr "loading PATH (i/n)" per feed
+// and "PATH/stop_times.txt: N rows in S s" per stop_times.txt; on a terminal also a percentage
+// that rewrites itself (logs get the final line only).
+void PrintGtfsLoadProgress(const GtfsLoadProgress& p);
 
 // Parses "HH:MM:SS" (hours may exceed 24) into seconds. Returns false when malformed.
 bool ParseGtfsTime(absl::string_view text, int32_t* seconds);

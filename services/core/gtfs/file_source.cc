@@ -1,7 +1,8 @@
-// The feed sources on files: a GTFS directory or .zip (libzip), and LoadGtfs on paths. This is
-// the only file I/O of the GTFS loader (loader.cc reads through FeedSource alone).
+// The GTFS loader's edge: the feed sources on files (a directory or a .zip, libzip), LoadGtfs on
+// paths, and the progress printer. loader.cc reads only through FeedSource and prints nothing.
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include <algorithm>
@@ -196,6 +197,20 @@ absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
     sources.push_back(owned.back().get());
   }
   return LoadGtfs(sources, options);
+}
+
+void PrintGtfsLoadProgress(const GtfsLoadProgress& p) {
+  switch (p.stage) {
+    case GtfsLoadProgress::Stage::kFeed:
+      std::fprintf(stderr, "loading %s (%zu/%zu)\n", p.what.c_str(), p.feed, p.feeds);
+      break;
+    case GtfsLoadProgress::Stage::kStopTimes:
+      if (isatty(2)) std::fprintf(stderr, "\r%s: %d%%", p.what.c_str(), p.percent);
+      break;
+    case GtfsLoadProgress::Stage::kStopTimesDone:
+      std::fprintf(stderr, "\r%s: %zu rows in %.1f s\n", p.what.c_str(), p.rows, p.seconds);
+      break;
+  }
 }
 
 }  // namespace smartbus

@@ -174,6 +174,32 @@ class StreamedFile {
     std::lock_guard<std::mutex> lock(mu_);
     return status_;
   }
+  // For the parsing thread: waits until more whole lines have arrived and moves *limit to just
+  // after the last line break; once a quote shows up (a quoted field may hold a line break) it
+  // waits for the whole file instead. At the end *limit is size(); a failed read returns its
+  // status.
+  absl::Status NextLimit(size_t* limit) {
+    for (;;) {
+      bool done;
+      seen_ = WaitMore(seen_, &done);
+      if (done) {
+        if (auto s = status(); !s.ok()) return s;
+        *limit = buf_.size;
+        return absl::OkStatus();
+      }
+      if (quoted_) continue;
+      const char* text = buf_.data.get();
+      const void* nl = memrchr(text + *limit, '\n', seen_ - *limit);
+      if (!nl) continue;
+      size_t new_limit = static_cast<size_t>(static_cast<const char*>(nl) - text) + 1;
+      if (std::memchr(text + *limit, '"', new_limit - *limit)) {
+        quoted_ = true;
+        continue;
+      }
+      *limit = new_limit;
+      return absl::OkStatus();
+    }
+  }
   char* data() { return buf_.data.get(); }
   size_t size() const { return buf_.size; }
   // Frees the text (after the read ended).
@@ -191,6 +217,9 @@ class StreamedFile {
   bool done_ = false;
   absl::Status status_;
   std::atomic<bool> cancel_{false};
+  // The parsing thread's own (NextLimit):
+  size_t seen_ = 0;      // bytes it has seen arrive
+  bool quoted_ = false;  // a quote arrived: wait for the whole file
 };
 
 // Loads one feed into the combined model `f`. References inside the feed resolve through the
@@ -607,9 +636,30 @@ class FeedLoader {
   }
 
   // ---- shapes.txt ----------------------------------------------------------------------------
+  // A point of shapes.txt as read; `shape` is the shape's local index (order of first appearance).
+  struct ShapePoint {
+    uint32_t shape;
+    uint32_t seq;
+    double lat, lon;
+    float dist;
+  };
+
   absl::Status LoadShapes() {
     const char* file = "shapes.txt";
     if (!src_.Has(file)) return absl::OkStatus();
+    std::vector<ShapePoint> pts;
+    std::vector<absl::string_view> local_ids;
+    if (auto s = ReadShapePoints(file, &pts, &local_ids); !s.ok()) return s;
+    std::vector<GtfsShape> local = BuildShapes(pts, local_ids.size());
+    std::vector<ShapePoint>().swap(pts);
+    PlaceShapes(std::move(local), local_ids);
+    return absl::OkStatus();
+  }
+
+  // Reads the points, sorted by shape (local index) and shape_pt_sequence; *local_ids gets the
+  // shape ids in order of first appearance.
+  absl::Status ReadShapePoints(const char* file, std::vector<ShapePoint>* pts,
+                               std::vector<absl::string_view>* local_ids) {
     auto r = Open(file);
     if (!r.ok()) return r.status();
     if (auto s = RequireColumns(*r, file,
@@ -620,16 +670,8 @@ class FeedLoader {
     int c_id = r->Column("shape_id"), c_lat = r->Column("shape_pt_lat"),
         c_lon = r->Column("shape_pt_lon"), c_seq = r->Column("shape_pt_sequence"),
         c_dist = r->Column("shape_dist_traveled");
-    struct Point {
-      uint32_t shape;
-      uint32_t seq;
-      double lat, lon;
-      float dist;
-    };
-    std::vector<Point> pts;
-    pts.reserve(CountLines(buffers_.back().data.get(), buffers_.back().size));
+    pts->reserve(CountLines(buffers_.back().data.get(), buffers_.back().size));
     LocalMap local_map;
-    std::vector<absl::string_view> local_ids;
     absl::string_view last_id;
     uint32_t last = kNoIndex;
     bool sorted = true;
@@ -638,16 +680,16 @@ class FeedLoader {
       absl::string_view id = r->Field(c_id);
       if (last == kNoIndex || id != last_id) {
         if (id.empty()) return RowError(file, r->line(), "shape_id", id, "empty shape_id");
-        auto [it, inserted] = local_map.emplace(id, static_cast<uint32_t>(local_ids.size()));
+        auto [it, inserted] = local_map.emplace(id, static_cast<uint32_t>(local_ids->size()));
         if (inserted) {
-          local_ids.push_back(id);
+          local_ids->push_back(id);
         } else {
           sorted = false;
         }
         last = it->second;
         last_id = id;
       }
-      Point p;
+      ShapePoint p;
       p.shape = last;
       int64_t seq;
       if (!ParseInt64(r->Field(c_seq), &seq) || seq < 0 || seq > 0xFFFFFFFEll) {
@@ -672,17 +714,22 @@ class FeedLoader {
           Warn("shape_dist_traveled_unparsable");
         }
       }
-      if (!pts.empty() && pts.back().shape == p.shape && pts.back().seq >= p.seq) sorted = false;
-      pts.push_back(p);
+      if (!pts->empty() && pts->back().shape == p.shape && pts->back().seq >= p.seq) sorted = false;
+      pts->push_back(p);
     }
     if (auto s = CheckQuotes(*r, file); !s.ok()) return s;
     if (!sorted) {
-      std::stable_sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) {
+      std::stable_sort(pts->begin(), pts->end(), [](const ShapePoint& a, const ShapePoint& b) {
         return a.shape != b.shape ? a.shape < b.shape : a.seq < b.seq;
       });
     }
-    // pts is now grouped by shape (in first-appearance order when it was already sorted).
-    std::vector<GtfsShape> local(local_ids.size());
+    return absl::OkStatus();
+  }
+
+  // The shapes (by local index) from the points grouped by shape; warns of repeated points and
+  // sequences, partial or decreasing distances, and one-point shapes.
+  std::vector<GtfsShape> BuildShapes(const std::vector<ShapePoint>& pts, size_t num_shapes) {
+    std::vector<GtfsShape> local(num_shapes);
     for (size_t i = 0; i < pts.size();) {
       size_t j = i;
       while (j < pts.size() && pts[j].shape == pts[i].shape) ++j;
@@ -713,7 +760,11 @@ class FeedLoader {
       if (j - i < 2) Warn("shape_with_one_point");
       i = j;
     }
-    std::vector<Point>().swap(pts);
+    return local;
+  }
+
+  // The shapes into the model (identical ones from an earlier feed merged, clashing ids renamed).
+  void PlaceShapes(std::vector<GtfsShape> local, const std::vector<absl::string_view>& local_ids) {
     for (uint32_t i = 0; i < local.size(); ++i) {
       local[i].id = std::string(local_ids[i]);
       uint32_t idx = Place(
@@ -730,7 +781,6 @@ class FeedLoader {
           "shape_id_merged", "shape_id_renamed");
       shape_map_.emplace(local_ids[i], idx);
     }
-    return absl::OkStatus();
   }
 
   // ---- trips.txt -----------------------------------------------------------------------------
@@ -791,50 +841,67 @@ class FeedLoader {
   }
 
   // ---- stop_times.txt ------------------------------------------------------------------------
+  // Read (parsed while a second thread still reads the file), grouped by trip, each trip sorted
+  // and completed, the trips placed into the model.
+
+  // Column numbers of stop_times.txt (-1: absent).
+  struct StopTimeColumns {
+    int trip, stop, seq, arr, dep, dist, pick, drop, tp;
+  };
+
+  // This feed's stop_times rows, appended to f_.stop_times from `base`: in file order after
+  // ReadStopTimes, grouped by trip (each trip's run at base + first[trip]) after GroupByTrip.
+  struct StopTimeRows {
+    size_t base = 0;
+    size_t n = 0;                 // rows read
+    std::vector<uint32_t> trip;   // local trip of each row (file order; freed by GroupByTrip)
+    std::vector<uint32_t> line;   // line of each row in the file (for messages)
+    std::vector<uint32_t> count;  // rows per local trip
+    std::vector<uint32_t> first;  // per local trip: its first row, counted from base
+    bool grouped = true;          // the file kept each trip's rows together
+  };
+
   absl::Status LoadStopTimes() {
     const char* file = "stop_times.txt";
     auto t0 = std::chrono::steady_clock::now();
     if (!src_.Has(file)) {
       return absl::NotFoundError(absl::StrCat(src_.Describe(file), ": missing"));
     }
+    StopTimeRows rows;
+    if (auto s = ReadStopTimes(file, &rows); !s.ok()) return s;
+    GroupByTrip(&rows);
+    if (auto s = SortAndCompleteTrips(file, &rows); !s.ok()) return s;
+    PlaceTrips(rows);
+    std::vector<GtfsTrip>().swap(trips_);
+    if (options_.progress) {
+      GtfsLoadProgress p;
+      p.stage = GtfsLoadProgress::Stage::kStopTimesDone;
+      p.what = src_.Describe(file);
+      p.rows = rows.n;
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      options_.progress(p);
+    }
+    return absl::OkStatus();
+  }
+
+  // Reads every row into f_.stop_times (file order) and rows->trip/line/count/grouped. The text
+  // is parsed as it arrives, and pages already parsed are given back to the kernel, so the whole
+  // file is never resident at once.
+  absl::Status ReadStopTimes(const char* file, StopTimeRows* rows) {
     StreamedFile stream;
     if (auto s = stream.Start(src_, file); !s.ok()) return s;
     char* const text = stream.data();
     const size_t text_size = stream.size();
-    // Parse up to `limit`: just after the last line break that has arrived. Once a quote shows
-    // up (a quoted field may hold a line break), wait for the whole file instead.
-    size_t avail = 0, limit = 0;
-    bool done = false, quoted = false;
-    auto advance = [&]() -> absl::Status {
-      for (;;) {
-        avail = stream.WaitMore(avail, &done);
-        if (done) {
-          if (auto s = stream.status(); !s.ok()) return s;
-          limit = text_size;
-          return absl::OkStatus();
-        }
-        if (quoted) continue;
-        const void* nl = memrchr(text + limit, '\n', avail - limit);
-        if (!nl) continue;
-        size_t new_limit = static_cast<size_t>(static_cast<const char*>(nl) - text) + 1;
-        if (std::memchr(text + limit, '"', new_limit - limit)) {
-          quoted = true;
-          continue;
-        }
-        limit = new_limit;
-        return absl::OkStatus();
-      }
-    };
-    if (auto s = advance(); !s.ok()) return s;
+    size_t limit = 0;
+    if (auto s = stream.NextLimit(&limit); !s.ok()) return s;
     CsvReader r(text, limit);
     if (auto s = CheckQuotes(r, file); !s.ok()) return s;
-    size_t released = 0;
-    int c_trip = r.Column("trip_id"), c_stop = r.Column("stop_id"),
-        c_seq = r.Column("stop_sequence"), c_arr = r.Column("arrival_time"),
-        c_dep = r.Column("departure_time"), c_dist = r.Column("shape_dist_traveled"),
-        c_pick = r.Column("pickup_type"), c_drop = r.Column("drop_off_type"),
-        c_tp = r.Column("timepoint");
-    if (c_arr < 0 && c_dep < 0) {
+    const StopTimeColumns c{r.Column("trip_id"),        r.Column("stop_id"),
+                            r.Column("stop_sequence"),  r.Column("arrival_time"),
+                            r.Column("departure_time"), r.Column("shape_dist_traveled"),
+                            r.Column("pickup_type"),    r.Column("drop_off_type"),
+                            r.Column("timepoint")};
+    if (c.arr < 0 && c.dep < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           src_.Describe(file), ": missing required column 'arrival_time' (and 'departure_time')"));
     }
@@ -844,6 +911,7 @@ class FeedLoader {
     std::vector<GtfsStopTime>& st = f_.stop_times;
     const size_t base = st.size();
     if (st.capacity() < base + n_lines) st.reserve(base + n_lines);
+    // Locals in the loop (not rows->...): the compiler keeps them in registers.
     std::vector<uint32_t> row_trip, row_line;
     row_trip.reserve(n_lines);
     row_line.reserve(n_lines);
@@ -852,6 +920,7 @@ class FeedLoader {
     uint32_t last = kNoIndex;
     bool grouped = true;
     int64_t width_mismatch = 0;
+    size_t released = 0;
     size_t next_progress = options_.progress ? size_t{1} << 20 : SIZE_MAX;
     const size_t ncols = r.num_columns();
     for (;;) {
@@ -859,17 +928,17 @@ class FeedLoader {
         if (auto s = CheckQuotes(r, file); !s.ok()) return s;
         if (limit == text_size) break;
         // Text already parsed is not needed any more (except the trip id the next row is
-        // compared with): return its pages, so the whole file is never resident at once.
+        // compared with): return its pages.
         size_t keep = r.position();
         if (last != kNoIndex) keep = std::min(keep, static_cast<size_t>(last_id.data() - text));
         ReleasePages(text + released, text + keep);
         released = std::max(released, keep);
-        if (auto s = advance(); !s.ok()) return s;
+        if (auto s = stream.NextLimit(&limit); !s.ok()) return s;
         r.ExtendTo(text + limit);
         continue;
       }
       if (r.num_fields() != ncols) ++width_mismatch;
-      absl::string_view tid = r.Field(c_trip);
+      absl::string_view tid = r.Field(c.trip);
       if (last == kNoIndex || tid != last_id) {
         auto it = trip_map_.find(tid);
         if (it == trip_map_.end()) {
@@ -880,71 +949,7 @@ class FeedLoader {
         last_id = tid;
       }
       GtfsStopTime s;
-      absl::string_view sid = r.Field(c_stop);
-      auto sit = stop_map_.find(sid);
-      if (sit == stop_map_.end()) {
-        return RowError(file, r.line(), "stop_id", sid, "unknown stop_id (not in stops.txt)");
-      }
-      s.stop = sit->second;
-      int64_t seq;
-      if (!ParseInt64(r.Field(c_seq), &seq) || seq < 0 || seq > 0xFFFFFFFFll) {
-        return RowError(file, r.line(), "stop_sequence", r.Field(c_seq),
-                        "not a non-negative integer");
-      }
-      s.stop_sequence = static_cast<uint32_t>(seq);
-      absl::string_view arr = r.Field(c_arr), dep = r.Field(c_dep);
-      s.arrival_s = kNoTime;
-      s.departure_s = kNoTime;
-      if (!arr.empty() && !ParseGtfsTime(arr, &s.arrival_s)) {
-        if (!TrimSpaces(arr).empty()) {
-          return RowError(file, r.line(), "arrival_time", arr, "not a time (HH:MM:SS)");
-        }
-        s.arrival_s = kNoTime;
-      }
-      if (!dep.empty() && !ParseGtfsTime(dep, &s.departure_s)) {
-        if (!TrimSpaces(dep).empty()) {
-          return RowError(file, r.line(), "departure_time", dep, "not a time (HH:MM:SS)");
-        }
-        s.departure_s = kNoTime;
-      }
-      if (s.arrival_s == kNoTime) s.arrival_s = s.departure_s;
-      if (s.departure_s == kNoTime) s.departure_s = s.arrival_s;
-      if (c_dist >= 0) {
-        absl::string_view d = r.Field(c_dist);
-        double v;
-        if (!d.empty() && ParseDouble(d, &v)) {
-          s.shape_dist = static_cast<float>(v);
-        } else if (!TrimSpaces(d).empty()) {
-          Warn("stop_time_shape_dist_traveled_unparsable");
-        }
-      }
-      if (c_pick >= 0) {
-        absl::string_view v = r.Field(c_pick);
-        int64_t x;
-        if (!v.empty()) {
-          if (ParseInt64(v, &x) && x >= 0 && x <= 3) {
-            s.pickup_type = static_cast<uint8_t>(x);
-          } else if (!TrimSpaces(v).empty()) {
-            Warn("stop_time_bad_pickup_type");
-          }
-        }
-      }
-      if (c_drop >= 0) {
-        absl::string_view v = r.Field(c_drop);
-        int64_t x;
-        if (!v.empty()) {
-          if (ParseInt64(v, &x) && x >= 0 && x <= 3) {
-            s.drop_off_type = static_cast<uint8_t>(x);
-          } else if (!TrimSpaces(v).empty()) {
-            Warn("stop_time_bad_drop_off_type");
-          }
-        }
-      }
-      if (c_tp >= 0) {
-        absl::string_view v = TrimSpaces(r.Field(c_tp));
-        if (v == "0") s.timepoint = 0;
-        else if (!v.empty() && v != "1") Warn("stop_time_bad_timepoint");
-      }
+      if (auto status = ParseStopTime(r, c, file, &s); !status.ok()) return status;
       st.push_back(s);
       row_trip.push_back(last);
       row_line.push_back(static_cast<uint32_t>(std::min<int64_t>(r.line(), 0xFFFFFFFF)));
@@ -959,103 +964,133 @@ class FeedLoader {
       }
     }
     if (width_mismatch) Warn("row_field_count_mismatch", width_mismatch);
-    const size_t n = st.size() - base;
-    stream.Release();  // the text is no longer needed
+    rows->base = base;
+    rows->n = st.size() - base;
+    rows->trip = std::move(row_trip);
+    rows->line = std::move(row_line);
+    rows->count = std::move(trip_rows);
+    rows->grouped = grouped;
+    return absl::OkStatus();
+  }
 
-    // Group rows by trip (a counting sort, only when the file did not already group them).
-    std::vector<uint32_t> first(trips_.size(), 0);
-    if (!grouped) {
+  // One row's fields after the trip_id (stop, sequence, times, distance, pickup/drop-off,
+  // timepoint) into *s. A time left empty is kNoTime (filled later); other bad values are errors
+  // naming the line, or warnings where GTFS consumers commonly tolerate them.
+  absl::Status ParseStopTime(const CsvReader& r, const StopTimeColumns& c, const char* file,
+                             GtfsStopTime* s) {
+    absl::string_view sid = r.Field(c.stop);
+    auto sit = stop_map_.find(sid);
+    if (sit == stop_map_.end()) {
+      return RowError(file, r.line(), "stop_id", sid, "unknown stop_id (not in stops.txt)");
+    }
+    s->stop = sit->second;
+    int64_t seq;
+    if (!ParseInt64(r.Field(c.seq), &seq) || seq < 0 || seq > 0xFFFFFFFFll) {
+      return RowError(file, r.line(), "stop_sequence", r.Field(c.seq),
+                      "not a non-negative integer");
+    }
+    s->stop_sequence = static_cast<uint32_t>(seq);
+    absl::string_view arr = r.Field(c.arr), dep = r.Field(c.dep);
+    s->arrival_s = kNoTime;
+    s->departure_s = kNoTime;
+    if (!arr.empty() && !ParseGtfsTime(arr, &s->arrival_s)) {
+      if (!TrimSpaces(arr).empty()) {
+        return RowError(file, r.line(), "arrival_time", arr, "not a time (HH:MM:SS)");
+      }
+      s->arrival_s = kNoTime;
+    }
+    if (!dep.empty() && !ParseGtfsTime(dep, &s->departure_s)) {
+      if (!TrimSpaces(dep).empty()) {
+        return RowError(file, r.line(), "departure_time", dep, "not a time (HH:MM:SS)");
+      }
+      s->departure_s = kNoTime;
+    }
+    if (s->arrival_s == kNoTime) s->arrival_s = s->departure_s;
+    if (s->departure_s == kNoTime) s->departure_s = s->arrival_s;
+    if (c.dist >= 0) {
+      absl::string_view d = r.Field(c.dist);
+      double v;
+      if (!d.empty() && ParseDouble(d, &v)) {
+        s->shape_dist = static_cast<float>(v);
+      } else if (!TrimSpaces(d).empty()) {
+        Warn("stop_time_shape_dist_traveled_unparsable");
+      }
+    }
+    if (c.pick >= 0) s->pickup_type = StopTimeType(r.Field(c.pick), s->pickup_type,
+                                                   "stop_time_bad_pickup_type");
+    if (c.drop >= 0) s->drop_off_type = StopTimeType(r.Field(c.drop), s->drop_off_type,
+                                                     "stop_time_bad_drop_off_type");
+    if (c.tp >= 0) {
+      absl::string_view v = TrimSpaces(r.Field(c.tp));
+      if (v == "0") s->timepoint = 0;
+      else if (!v.empty() && v != "1") Warn("stop_time_bad_timepoint");
+    }
+    return absl::OkStatus();
+  }
+
+  // A pickup_type / drop_off_type field (0..3); `dflt` when empty, or when bad (warned as
+  // `bad_kind`).
+  uint8_t StopTimeType(absl::string_view v, uint8_t dflt, const char* bad_kind) {
+    if (v.empty()) return dflt;
+    int64_t x;
+    if (ParseInt64(v, &x) && x >= 0 && x <= 3) return static_cast<uint8_t>(x);
+    if (!TrimSpaces(v).empty()) Warn(bad_kind);
+    return dflt;
+  }
+
+  // Groups the rows by trip (a counting sort, only when the file did not already group them):
+  // sets rows->first; rows->line follows the rows.
+  void GroupByTrip(StopTimeRows* rows) {
+    std::vector<GtfsStopTime>& st = f_.stop_times;
+    const size_t n = rows->n;
+    rows->first.assign(trips_.size(), 0);
+    if (!rows->grouped) {
       Warn("stop_times_not_grouped_by_trip");
       uint32_t acc = 0;
       for (size_t t = 0; t < trips_.size(); ++t) {
-        first[t] = acc;
-        acc += trip_rows[t];
+        rows->first[t] = acc;
+        acc += rows->count[t];
       }
-      std::vector<uint32_t> pos(first);
+      std::vector<uint32_t> pos(rows->first);
       std::vector<GtfsStopTime> st2(n);
       std::vector<uint32_t> line2(n);
       for (size_t i = 0; i < n; ++i) {
-        uint32_t k = pos[row_trip[i]]++;
-        st2[k] = st[base + i];
-        line2[k] = row_line[i];
+        uint32_t k = pos[rows->trip[i]]++;
+        st2[k] = st[rows->base + i];
+        line2[k] = rows->line[i];
       }
-      std::copy(st2.begin(), st2.end(), st.begin() + static_cast<ptrdiff_t>(base));
-      row_line.swap(line2);
+      std::copy(st2.begin(), st2.end(), st.begin() + static_cast<ptrdiff_t>(rows->base));
+      rows->line.swap(line2);
     } else {
-      for (size_t i = n; i-- > 0;) first[row_trip[i]] = static_cast<uint32_t>(i);
+      for (size_t i = n; i-- > 0;) rows->first[rows->trip[i]] = static_cast<uint32_t>(i);
     }
-    std::vector<uint32_t>().swap(row_trip);
+    std::vector<uint32_t>().swap(rows->trip);
+  }
 
-    // Per trip: sort by stop_sequence, reject repeats, fill missing times.
-    std::vector<uint32_t> perm;
+  // Per trip: sorts the rows by stop_sequence (a repeat is an error), fills missing times in
+  // between (the first and last stop need theirs), counts trips whose times decrease.
+  absl::Status SortAndCompleteTrips(const char* file, StopTimeRows* rows) {
+    std::vector<uint32_t> perm, tmp_line;
     std::vector<GtfsStopTime> tmp_st;
-    std::vector<uint32_t> tmp_line;
     int64_t interpolated = 0, decreasing = 0;
     for (size_t t = 0; t < trips_.size(); ++t) {
-      const uint32_t cnt = trip_rows[t];
+      const uint32_t cnt = rows->count[t];
       if (cnt == 0) continue;
-      GtfsStopTime* rows = st.data() + base + first[t];
-      uint32_t* lines = row_line.data() + first[t];
-      bool in_order = true;
-      for (uint32_t k = 1; k < cnt; ++k) {
-        if (rows[k].stop_sequence <= rows[k - 1].stop_sequence) {
-          in_order = false;
-          break;
-        }
+      GtfsStopTime* trip_rows = f_.stop_times.data() + rows->base + rows->first[t];
+      uint32_t* lines = rows->line.data() + rows->first[t];
+      if (auto s = SortTrip(file, t, trip_rows, lines, cnt, &perm, &tmp_st, &tmp_line); !s.ok()) {
+        return s;
       }
-      if (!in_order) {
-        perm.resize(cnt);
-        std::iota(perm.begin(), perm.end(), 0u);
-        std::stable_sort(perm.begin(), perm.end(), [rows](uint32_t a, uint32_t b) {
-          return rows[a].stop_sequence < rows[b].stop_sequence;
-        });
-        tmp_st.assign(rows, rows + cnt);
-        tmp_line.assign(lines, lines + cnt);
-        for (uint32_t k = 0; k < cnt; ++k) {
-          rows[k] = tmp_st[perm[k]];
-          lines[k] = tmp_line[perm[k]];
-        }
-        for (uint32_t k = 1; k < cnt; ++k) {
-          if (rows[k].stop_sequence == rows[k - 1].stop_sequence) {
-            uint32_t l1 = std::min(lines[k - 1], lines[k]), l2 = std::max(lines[k - 1], lines[k]);
-            return RowError(file, l2, "stop_sequence", absl::StrCat(rows[k].stop_sequence),
-                            absl::StrCat("stop_sequence repeated within trip '", trip_ids_[t],
-                                         "' (also on line ", l1, ")"));
-          }
-        }
-      }
-      // Missing times: the first and last stop need them; the others are interpolated.
-      if (rows[0].arrival_s == kNoTime || rows[cnt - 1].arrival_s == kNoTime) {
-        uint32_t k = rows[0].arrival_s == kNoTime ? 0 : cnt - 1;
+      if (trip_rows[0].arrival_s == kNoTime || trip_rows[cnt - 1].arrival_s == kNoTime) {
+        uint32_t k = trip_rows[0].arrival_s == kNoTime ? 0 : cnt - 1;
         return RowError(file, lines[k], "arrival_time", "",
                         absl::StrCat("the first and last stop of trip '", trip_ids_[t],
                                      "' need arrival_time and departure_time"));
       }
-      for (uint32_t k = 1; k + 1 < cnt; ++k) {
-        if (rows[k].arrival_s != kNoTime) continue;
-        uint32_t e = k;
-        while (rows[e].arrival_s == kNoTime) ++e;  // rows[cnt-1] has a time
-        const GtfsStopTime& a = rows[k - 1];
-        const GtfsStopTime& b = rows[e];
-        bool by_dist =
-            !std::isnan(a.shape_dist) && !std::isnan(b.shape_dist) && b.shape_dist > a.shape_dist;
-        for (uint32_t j = k; j < e && by_dist; ++j) by_dist = !std::isnan(rows[j].shape_dist);
-        for (uint32_t j = k; j < e; ++j) {
-          double frac = by_dist
-                            ? (rows[j].shape_dist - a.shape_dist) / (b.shape_dist - a.shape_dist)
-                            : double(j - (k - 1)) / double(e - (k - 1));
-          frac = std::clamp(frac, 0.0, 1.0);
-          int32_t tm = a.departure_s +
-                       static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
-          rows[j].arrival_s = rows[j].departure_s = tm;
-          rows[j].timepoint = 0;
-          ++interpolated;
-        }
-        k = e;
-      }
+      interpolated += InterpolateTimes(trip_rows, cnt);
       for (uint32_t k = 0; k < cnt; ++k) {
-        if (rows[k].departure_s < rows[k].arrival_s ||
-            (k > 0 && rows[k].arrival_s < rows[k - 1].departure_s)) {
+        if (trip_rows[k].departure_s < trip_rows[k].arrival_s ||
+            (k > 0 && trip_rows[k].arrival_s < trip_rows[k - 1].departure_s)) {
           ++decreasing;
           break;
         }
@@ -1063,17 +1098,85 @@ class FeedLoader {
     }
     if (interpolated) Warn("stop_times_interpolated", interpolated);
     if (decreasing) Warn("trip_times_decreasing", decreasing);
-    std::vector<uint32_t>().swap(row_line);
+    std::vector<uint32_t>().swap(rows->line);
+    return absl::OkStatus();
+  }
 
-    // Trips into the model: drop trips with fewer than 2 stop_times, merge identical trips that
-    // an earlier feed already had, rename clashing ones.
+  // Sorts one trip's `cnt` rows (and their lines) by stop_sequence, stably, unless they are in
+  // order already; a repeated stop_sequence is an error naming both lines. perm/tmp_*: scratch.
+  absl::Status SortTrip(const char* file, size_t t, GtfsStopTime* rows, uint32_t* lines,
+                        uint32_t cnt, std::vector<uint32_t>* perm,
+                        std::vector<GtfsStopTime>* tmp_st, std::vector<uint32_t>* tmp_line) {
+    bool in_order = true;
+    for (uint32_t k = 1; k < cnt; ++k) {
+      if (rows[k].stop_sequence <= rows[k - 1].stop_sequence) {
+        in_order = false;
+        break;
+      }
+    }
+    if (in_order) return absl::OkStatus();
+    perm->resize(cnt);
+    std::iota(perm->begin(), perm->end(), 0u);
+    std::stable_sort(perm->begin(), perm->end(), [rows](uint32_t a, uint32_t b) {
+      return rows[a].stop_sequence < rows[b].stop_sequence;
+    });
+    tmp_st->assign(rows, rows + cnt);
+    tmp_line->assign(lines, lines + cnt);
+    for (uint32_t k = 0; k < cnt; ++k) {
+      rows[k] = (*tmp_st)[(*perm)[k]];
+      lines[k] = (*tmp_line)[(*perm)[k]];
+    }
+    for (uint32_t k = 1; k < cnt; ++k) {
+      if (rows[k].stop_sequence == rows[k - 1].stop_sequence) {
+        uint32_t l1 = std::min(lines[k - 1], lines[k]), l2 = std::max(lines[k - 1], lines[k]);
+        return RowError(file, l2, "stop_sequence", absl::StrCat(rows[k].stop_sequence),
+                        absl::StrCat("stop_sequence repeated within trip '", trip_ids_[t],
+                                     "' (also on line ", l1, ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Fills the rows without times between the first and the last (which have theirs) linearly:
+  // by shape_dist_traveled when the rows around have it, else by stop count. Such rows are not
+  // timepoints. Returns how many rows it filled.
+  static int64_t InterpolateTimes(GtfsStopTime* rows, uint32_t cnt) {
+    int64_t filled = 0;
+    for (uint32_t k = 1; k + 1 < cnt; ++k) {
+      if (rows[k].arrival_s != kNoTime) continue;
+      uint32_t e = k;
+      while (rows[e].arrival_s == kNoTime) ++e;  // rows[cnt-1] has a time
+      const GtfsStopTime& a = rows[k - 1];
+      const GtfsStopTime& b = rows[e];
+      bool by_dist =
+          !std::isnan(a.shape_dist) && !std::isnan(b.shape_dist) && b.shape_dist > a.shape_dist;
+      for (uint32_t j = k; j < e && by_dist; ++j) by_dist = !std::isnan(rows[j].shape_dist);
+      for (uint32_t j = k; j < e; ++j) {
+        double frac = by_dist ? (rows[j].shape_dist - a.shape_dist) / (b.shape_dist - a.shape_dist)
+                              : double(j - (k - 1)) / double(e - (k - 1));
+        frac = std::clamp(frac, 0.0, 1.0);
+        int32_t tm = a.departure_s +
+                     static_cast<int32_t>(std::lround(frac * (b.arrival_s - a.departure_s)));
+        rows[j].arrival_s = rows[j].departure_s = tm;
+        rows[j].timepoint = 0;
+        ++filled;
+      }
+      k = e;
+    }
+    return filled;
+  }
+
+  // Trips into the model: drops trips with fewer than 2 stop_times, merges identical trips that
+  // an earlier feed already had, renames clashing ones; then compacts this feed's rows.
+  void PlaceTrips(const StopTimeRows& rows) {
+    const std::vector<GtfsStopTime>& st = f_.stop_times;
     local_to_global_.assign(trips_.size(), kNoIndex);
     merged_trip_.assign(trips_.size(), 0);
     std::vector<char> keep(trips_.size(), 0);
     bool drop_any = false;
     f_.trips.reserve(f_.trips.size() + trips_.size());
     for (size_t t = 0; t < trips_.size(); ++t) {
-      const uint32_t cnt = trip_rows[t];
+      const uint32_t cnt = rows.count[t];
       if (cnt < 2) {
         Warn(cnt == 0 ? "trip_without_stop_times" : "trip_with_one_stop_time");
         drop_any |= cnt > 0;
@@ -1081,7 +1184,7 @@ class FeedLoader {
       }
       GtfsTrip& trip = trips_[t];
       trip.id = std::string(trip_ids_[t]);
-      trip.first_stop_time = static_cast<uint32_t>(base + first[t]);
+      trip.first_stop_time = static_cast<uint32_t>(rows.base + rows.first[t]);
       trip.num_stop_times = cnt;
       auto it = f_.trip_index.find(trip.id);
       if (it != f_.trip_index.end()) {
@@ -1110,37 +1213,30 @@ class FeedLoader {
       f_.trip_index.emplace(trip.id, idx);
       f_.trips.push_back(std::move(trip));
     }
-    if (drop_any) {
-      // Compact this feed's rows: kept trips' runs move down, in position order.
-      std::vector<uint32_t> order;
-      for (size_t t = 0; t < trips_.size(); ++t) {
-        if (keep[t]) order.push_back(static_cast<uint32_t>(t));
-      }
-      std::sort(order.begin(), order.end(),
-                [&](uint32_t a, uint32_t b) { return first[a] < first[b]; });
-      size_t w = base;
-      for (uint32_t t : order) {
-        GtfsTrip& trip = f_.trips[local_to_global_[t]];
-        const size_t from = base + first[t];
-        if (from != w) {
-          std::memmove(static_cast<void*>(st.data() + w), st.data() + from,
-                       trip.num_stop_times * sizeof(GtfsStopTime));
-        }
-        trip.first_stop_time = static_cast<uint32_t>(w);
-        w += trip.num_stop_times;
-      }
-      st.resize(w);
+    if (drop_any) CompactStopTimes(rows, keep);
+  }
+
+  // Moves the kept trips' runs of rows down over the dropped ones, in position order.
+  void CompactStopTimes(const StopTimeRows& rows, const std::vector<char>& keep) {
+    std::vector<GtfsStopTime>& st = f_.stop_times;
+    std::vector<uint32_t> order;
+    for (size_t t = 0; t < trips_.size(); ++t) {
+      if (keep[t]) order.push_back(static_cast<uint32_t>(t));
     }
-    std::vector<GtfsTrip>().swap(trips_);
-    if (options_.progress) {
-      GtfsLoadProgress p;
-      p.stage = GtfsLoadProgress::Stage::kStopTimesDone;
-      p.what = src_.Describe(file);
-      p.rows = n;
-      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      options_.progress(p);
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return rows.first[a] < rows.first[b]; });
+    size_t w = rows.base;
+    for (uint32_t t : order) {
+      GtfsTrip& trip = f_.trips[local_to_global_[t]];
+      const size_t from = rows.base + rows.first[t];
+      if (from != w) {
+        std::memmove(static_cast<void*>(st.data() + w), st.data() + from,
+                     trip.num_stop_times * sizeof(GtfsStopTime));
+      }
+      trip.first_stop_time = static_cast<uint32_t>(w);
+      w += trip.num_stop_times;
     }
-    return absl::OkStatus();
+    st.resize(w);
   }
 
   // ---- frequencies.txt -----------------------------------------------------------------------
