@@ -83,14 +83,19 @@ class PredictorTest : public ::testing::Test {
   }
   // Visits of trip T1 by vehicle `vid` where every segment takes `seg_s` seconds from `start`.
   void FeedRun(ArrivalPredictor& p, const std::string& vid, int64_t start, double seg_s) {
+    FeedTrip(p, t1_, vid, kDate, start, seg_s);
+  }
+  // The same for any trip and service date.
+  void FeedTrip(ArrivalPredictor& p, uint32_t trip, const std::string& vid, int32_t date,
+                int64_t start, double seg_s) {
     for (uint32_t k = 0; k < 5; ++k) {
       StopVisit v;
       v.vehicle_id = vid;
-      v.trip = t1_;
+      v.trip = trip;
       v.route = 0;
       v.stop_index = k;
       v.stop_sequence = k + 1;
-      v.service_date = kDate;
+      v.service_date = date;
       v.arrival_s = v.departure_s = static_cast<double>(start) + k * seg_s;
       p.ObserveVisit(v);
     }
@@ -231,16 +236,7 @@ TEST_F(PredictorTest, BlendFollowsTheLayerMeasuredRight) {
     for (int i = 0; i < 80; ++i) {
       const int64_t base = At(8, 0) + i * 1200;
       // A slow bus on T2 (the same segments): 300 s per segment.
-      for (uint32_t k = 0; k < 5; ++k) {
-        StopVisit v;
-        v.vehicle_id = "SLOW";
-        v.trip = t2_;
-        v.stop_index = k;
-        v.stop_sequence = k + 1;
-        v.service_date = kDate;
-        v.arrival_s = v.departure_s = static_cast<double>(base + 600 + k * 300);
-        p.ObserveVisit(v);
-      }
+      FeedTrip(p, t2_, "SLOW", kDate, base + 600, 300);
       // V1 on T1 just past its second stop, then its visits: 120 s per segment (the schedule).
       p.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
       for (const Prediction& q : out) {
@@ -291,16 +287,7 @@ TEST_F(PredictorTest, HistoryIsKeptPerDayType) {
   auto day_start = [&](int days) { return day0_ + days * 86400; };  // no DST change in February
   LayeredPredictor learn(net_);
   for (int i = 0; i < 6; ++i) {
-    for (uint32_t k = 0; k < 5; ++k) {
-      StopVisit v;
-      v.vehicle_id = "S" + std::to_string(i);
-      v.trip = t1_;
-      v.stop_index = k;
-      v.stop_sequence = k + 1;
-      v.service_date = saturday;
-      v.arrival_s = v.departure_s = static_cast<double>(day_start(5) + 8 * 3600 + i * 60 + k * 300);
-      learn.ObserveVisit(v);
-    }
+    FeedTrip(learn, t1_, "S" + std::to_string(i), saturday, day_start(5) + 8 * 3600 + i * 60, 300);
   }
   auto ahead = [&](int32_t date, int days) {
     LayeredPredictor p(net_);
@@ -328,16 +315,7 @@ TEST_F(PredictorTest, BlendScoresSurviveTheModel) {
   std::vector<Prediction> out;
   for (int i = 0; i < 80; ++i) {
     const int64_t base = At(8, 0) + i * 1200;
-    for (uint32_t k = 0; k < 5; ++k) {
-      StopVisit v;
-      v.vehicle_id = "SLOW";
-      v.trip = t2_;
-      v.stop_index = k;
-      v.stop_sequence = k + 1;
-      v.service_date = kDate;
-      v.arrival_s = v.departure_s = static_cast<double>(base + 600 + k * 300);
-      learned.ObserveVisit(v);
-    }
+    FeedTrip(learned, t2_, "SLOW", kDate, base + 600, 300);
     learned.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
     FeedRun(learned, "V1", base, 120);
   }
