@@ -1,5 +1,6 @@
 // Faults with real processes (redis-server + smartbusd + the WMATA day pushed through gRPC):
-// smartbusd killed -9 in the middle of the push, restarted on the same Redis. Each run counts,
+// smartbusd killed -9 in the middle of the push, restarted on the same Redis; Redis stalling,
+// out of memory, and its connection cut, while fixes stream in. Each run counts,
 // from what the client was told and what Redis holds: fixes sent, acknowledged, found in Redis,
 // lost; vehicles before the kill and after the restart, each vehicle's last fix against its last
 // acknowledged one; the learned model's age.
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -25,6 +27,7 @@
 #include "services/core/tracking/csv_io.h"
 #include "services/store/store.h"
 #include "tests/server/e2e_support.h"
+#include "tests/server/tcp_proxy.h"
 #include "tests/store/redis_test_server.h"
 
 namespace smartbus {
@@ -207,6 +210,93 @@ TEST(FaultTest, SmartbusdKilledMidPushDefaultAckLosesAtMostTheWindow) {
   EXPECT_LE(r.lost_newest_age_ms, 1000) << r.lost << " lost";
 }
 
+// The WMATA day pushed through smartbusd (default --ack, Redis behind `redis_url`: the server's
+// own or a proxy in front of it) in three parts; `fault` runs on its own thread while each of
+// the 2nd and 3rd parts is pushed and has ended the fault when it returns. Then every
+// acknowledged fix is looked for in Redis. Prints a "fault:" line (a row of the fault table).
+struct RedisFaultRun {
+  size_t sent = 0, acked = 0, lost = 0, outages = 0;
+  int64_t rejected = 0;
+  std::string examples;  // some lost fixes, vehicle@timestamp
+};
+
+void PushThroughRedisFault(const std::string& name, RedisTestServer& redis,
+                           const std::string& redis_url, const std::function<void()>& fault,
+                           RedisFaultRun* out) {
+  const std::string tag = absl::StrCat(::getpid(), "-", redis.port());
+  const std::string tmp = std::filesystem::temp_directory_path() / ("sb-fault-" + tag);
+  std::filesystem::create_directories(tmp);
+  const std::string addr = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+  const std::string prefix = "fault" + tag + ":";
+  const std::vector<std::string> args = {
+      SMARTBUSD_BIN, "--gtfs=" + kData + "/gtfs", "--listen=" + addr, "--redis=" + redis_url,
+      "--clock=fixes", "--shards=1", "--live_max_age_s=100000", "--key_prefix=" + prefix};
+  std::vector<Fix> fixes;
+  ASSERT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
+  std::stable_sort(fixes.begin(), fixes.end(),
+                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
+  ASSERT_TRUE(server->Start());
+  Stubs stubs(addr);
+  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+
+  std::set<std::pair<std::string, int64_t>> acked;
+  const size_t third = fixes.size() / 3;
+  ASSERT_TRUE(Push(stubs, fixes, 0, third, &acked, &out->rejected));
+  for (int part = 1; part < 3; ++part) {
+    std::thread injector(fault);
+    const size_t end = part == 2 ? fixes.size() : 2 * third;
+    const bool pushed = Push(stubs, fixes, part * third, end, &acked, &out->rejected);
+    injector.join();
+    ASSERT_TRUE(pushed);
+  }
+  ASSERT_TRUE(WaitStoreCaughtUp(stubs, std::chrono::seconds(90)))
+      << Status(stubs).store().DebugString() << server->Log();
+  const std::string log = server->Log();
+  for (size_t at = 0; (at = log.find("storage NOT_SERVING", at)) != std::string::npos; ++at)
+    ++out->outages;
+  StoreOptions so;
+  so.key_prefix = prefix;
+  auto store = OpenStore(redis.url(), so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::map<std::string, std::set<int64_t>> stored;
+  for (const auto& [v, t] : acked) {
+    if (stored.count(v)) continue;
+    auto pos = (*store)->ReadPositions(v, 0);
+    ASSERT_TRUE(pos.ok()) << pos.status();
+    for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
+  }
+  out->sent = fixes.size();
+  out->acked = acked.size();
+  for (const auto& [v, t] : acked) {
+    if (stored[v].count(t)) continue;
+    if (++out->lost <= 8) absl::StrAppend(&out->examples, " ", v, "@", t);
+  }
+  std::printf("fault: %s: sent %zu acked %zu rejected %lld lost %zu storage outages logged %zu\n",
+              name.c_str(), out->sent, out->acked, static_cast<long long>(out->rejected),
+              out->lost, out->outages);
+  server.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+}
+
+// Sends one command to Redis on its own connection; the reply's text (or the error).
+std::string RedisCommand(int port, const std::string& command) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err != 0) {
+    std::string e = c ? c->errstr : "no context";
+    if (c) redisFree(c);
+    return "connect: " + e;
+  }
+  auto* r = static_cast<redisReply*>(redisCommand(c, command.c_str()));
+  std::string out = r == nullptr ? std::string("error: ") + c->errstr
+                    : r->str != nullptr ? std::string(r->str)
+                                        : std::to_string(r->integer);
+  if (r) freeReplyObject(r);
+  redisFree(c);
+  return out;
+}
+
 // Redis stalls longer than the store's command timeout (2 s) while fixes stream in: the writer
 // gives up on a transaction Redis runs later, and sends it again. Before the fix the copies
 // crowded the oldest fixes out of ReadPositions (the newest positions_cap entries held fewer
@@ -217,70 +307,72 @@ TEST(FaultTest, RedisStallingPastTheCommandTimeoutLosesNothing) {
   if (!Prerequisites())
     GTEST_SKIP() << "WMATA data set (" << kData << ") or smartbusd (" << SMARTBUSD_BIN
                  << ") not found";
-  const std::string tmp = std::filesystem::temp_directory_path() /
-                          ("sb-fault-" + std::to_string(::getpid()) + "-stall");
-  std::filesystem::create_directories(tmp);
   RedisTestServer redis({.appendonly = true, .extra_args = {"--enable-debug-command", "local"}});
   ASSERT_TRUE(redis.Start().ok());
-  const std::string addr = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
-  const std::vector<std::string> args = {
-      SMARTBUSD_BIN, "--gtfs=" + kData + "/gtfs", "--listen=" + addr, "--redis=" + redis.url(),
-      "--clock=fixes", "--shards=1", "--live_max_age_s=100000", "--key_prefix=stall:"};
-  std::vector<Fix> fixes;
-  ASSERT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
-  std::stable_sort(fixes.begin(), fixes.end(),
-                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
-  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
-  ASSERT_TRUE(server->Start());
-  Stubs stubs(addr);
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  RedisFaultRun r;
+  // DEBUG SLEEP blocks every client for 3 s.
+  PushThroughRedisFault("redis stalls 2 x 3 s (command timeout 2 s)", redis, redis.url(), [&] {
+    EXPECT_EQ(RedisCommand(redis.port(), "DEBUG SLEEP 3"), "OK");
+  }, &r);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_GT(r.acked, r.sent * 9 / 10);
+  EXPECT_EQ(r.lost, 0u) << "acknowledged fixes not read back after Redis stalled, e.g."
+                        << r.examples;
+}
 
-  // Three pushes; during the 2nd and 3rd Redis sleeps 3 s (DEBUG SLEEP blocks every client).
-  std::set<std::pair<std::string, int64_t>> acked;
-  int64_t rejected = 0;
-  const size_t third = fixes.size() / 3;
-  ASSERT_TRUE(Push(stubs, fixes, 0, third, &acked, &rejected));
-  for (int part = 1; part < 3; ++part) {
-    std::thread stall([&] {
-      redisContext* c = redisConnect("127.0.0.1", redis.port());
-      ASSERT_TRUE(c != nullptr && c->err == 0);
-      auto* r = static_cast<redisReply*>(redisCommand(c, "DEBUG SLEEP 3"));
-      EXPECT_TRUE(r != nullptr && r->type == REDIS_REPLY_STATUS) << (r ? r->str : c->errstr);
-      if (r) freeReplyObject(r);
-      redisFree(c);
-    });
-    const size_t end = part == 2 ? fixes.size() : 2 * third;
-    ASSERT_TRUE(Push(stubs, fixes, part * third, end, &acked, &rejected));
-    stall.join();
-  }
-  ASSERT_TRUE(WaitStoreCaughtUp(stubs, std::chrono::seconds(90)))
-      << Status(stubs).store().DebugString() << server->Log();
-  size_t outages = 0;  // the writer saw the store fail (a timeout) and retried
-  const std::string log = server->Log();
-  for (size_t at = 0; (at = log.find("storage NOT_SERVING", at)) != std::string::npos; ++at)
-    ++outages;
-  StoreOptions so;
-  so.key_prefix = "stall:";
-  auto store = OpenStore(redis.url(), so);
-  ASSERT_TRUE(store.ok()) << store.status();
-  std::map<std::string, std::set<int64_t>> stored;
-  for (const auto& [v, t] : acked) {
-    if (stored.count(v)) continue;
-    auto pos = (*store)->ReadPositions(v, 0);
-    ASSERT_TRUE(pos.ok()) << pos.status();
-    for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
-  }
-  size_t lost = 0;
-  std::string examples;
-  for (const auto& [v, t] : acked) {
-    if (stored[v].count(t)) continue;
-    if (++lost <= 8) absl::StrAppend(&examples, " ", v, "@", t);
-  }
-  std::printf("fault: redis stalls 2 x 3 s (command timeout 2 s): sent %zu acked %zu lost %zu "
-              "storage outages logged %zu\n",
-              fixes.size(), acked.size(), lost, outages);
-  EXPECT_GT(acked.size(), fixes.size() * 9 / 10);
-  EXPECT_EQ(lost, 0u) << "acknowledged fixes not read back after Redis stalled, e.g." << examples;
+// Redis out of memory (maxmemory reached, noeviction: every write refused with -OOM) for 3 s
+// twice while fixes stream in, then memory is given back: the writer keeps what it could not
+// write and writes it later; nothing acknowledged is lost.
+TEST(FaultTest, RedisRefusingWritesOutOfMemoryLosesNothing) {
+  if (!Prerequisites())
+    GTEST_SKIP() << "WMATA data set (" << kData << ") or smartbusd (" << SMARTBUSD_BIN
+                 << ") not found";
+  RedisTestServer redis({.appendonly = true});
+  ASSERT_TRUE(redis.Start().ok());
+  RedisFaultRun r;
+  std::atomic<int> refused_checks{0};
+  PushThroughRedisFault("redis out of memory 2 x 3 s (noeviction)", redis, redis.url(), [&] {
+    EXPECT_EQ(RedisCommand(redis.port(), "CONFIG SET maxmemory-policy noeviction"), "OK");
+    EXPECT_EQ(RedisCommand(redis.port(), "CONFIG SET maxmemory 1"), "OK");
+    // Redis refuses writes now (the test's own write proves it).
+    if (RedisCommand(redis.port(), "SET sb-fault-probe 1").rfind("OOM", 0) == 0) ++refused_checks;
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    EXPECT_EQ(RedisCommand(redis.port(), "CONFIG SET maxmemory 0"), "OK");
+  }, &r);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(refused_checks.load(), 2) << "Redis did not refuse writes: the fault was not made";
+  EXPECT_GE(r.outages, 1u) << "the server never saw the store fail";
+  EXPECT_GT(r.acked, r.sent * 9 / 10);
+  EXPECT_EQ(r.lost, 0u) << "acknowledged fixes not read back after Redis refused writes, e.g."
+                        << r.examples;
+}
+
+// The connection between smartbusd and Redis cut (a TCP proxy the test owns closes it and
+// refuses new ones for 3 s, twice) while fixes stream in: the store reconnects when the link is
+// back and writes what it held; nothing acknowledged is lost.
+TEST(FaultTest, RedisConnectionCutAndRestoredLosesNothing) {
+  if (!Prerequisites())
+    GTEST_SKIP() << "WMATA data set (" << kData << ") or smartbusd (" << SMARTBUSD_BIN
+                 << ") not found";
+  RedisTestServer redis({.appendonly = true});
+  ASSERT_TRUE(redis.Start().ok());
+  TcpProxy proxy(redis.port());
+  ASSERT_TRUE(proxy.Start());
+  RedisFaultRun r;
+  PushThroughRedisFault("redis connection cut 2 x 3 s (tcp proxy)", redis,
+                        absl::StrCat("redis://127.0.0.1:", proxy.port()), [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    proxy.Cut();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    proxy.Restore();
+  }, &r);
+  ASSERT_FALSE(HasFatalFailure());
+  std::printf("fault: proxy closed %d connections, refused %d\n", proxy.cuts(), proxy.refused());
+  EXPECT_GE(proxy.cuts(), 1) << "no connection was open through the proxy to cut";
+  EXPECT_GE(r.outages, 1u) << "the server never saw the store fail";
+  EXPECT_GT(r.acked, r.sent * 9 / 10);
+  EXPECT_EQ(r.lost, 0u) << "acknowledged fixes not read back after the link came back, e.g."
+                        << r.examples;
 }
 
 }  // namespace
