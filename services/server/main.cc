@@ -97,7 +97,8 @@ ABSL_FLAG(bool, reflection, true, "Enable gRPC server reflection.");
 ABSL_FLAG(std::string, http_listen, "",
           "Address to serve HTTP on (HOST:PORT, port 0: any free); empty = no HTTP server.");
 ABSL_FLAG(int, http_threads, 8,
-          "HTTP worker threads: connections served at once (a kept-alive connection holds one).");
+          "HTTP worker threads: connections served at once (a kept-alive connection or an open "
+          "display board holds one; boards may take all but 2).");
 ABSL_FLAG(int64_t, http_max_queued, 256,
           "Accepted HTTP connections waiting for a worker; beyond it accepting pauses.");
 ABSL_FLAG(int64_t, http_max_body_bytes, 1 << 20, "Largest HTTP request body (413 beyond).");

@@ -39,8 +39,10 @@ class PageStreams {
     pb::ArrivalsBoard first;  // read before answering, so a bad stop id gets a plain 404
   };
 
-  PageStreams(SmartbusServer* server, std::shared_ptr<grpc::Channel> channel)
-      : server_(server), stub_(pb::PassengerService::NewStub(std::move(channel))) {
+  PageStreams(SmartbusServer* server, std::shared_ptr<grpc::Channel> channel, size_t max_open)
+      : server_(server),
+        stub_(pb::PassengerService::NewStub(std::move(channel))),
+        max_open_(max_open) {
     watcher_ = std::thread([this] { WatchForShutdown(); });
   }
   ~PageStreams() { End(); }
@@ -57,6 +59,12 @@ class PageStreams {
       std::lock_guard lock(mu_);
       if (stop_ || server_->draining())
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down");
+      if (open_.size() >= max_open_)
+        return grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("too many open boards: ", open_.size(), " of at most ", max_open_,
+                         " (each holds an HTTP worker; smartbusd --http_threads sets how many, ",
+                         "less ", kWorkersKeptForRequests, " kept for other requests)"));
       open_.insert(s.get());
     }
     s->reader = stub_->WatchArrivals(&s->ctx, req);
@@ -91,6 +99,7 @@ class PageStreams {
 
   SmartbusServer* server_;
   std::unique_ptr<pb::PassengerService::Stub> stub_;
+  const size_t max_open_;
   mutable std::mutex mu_;
   std::unordered_set<Stream*> open_;
   std::atomic<bool> stop_{false};
@@ -132,8 +141,12 @@ void ServeBoardEvents(const std::shared_ptr<PageStreams>& streams, const HttpReq
   if (auto st = WatchRequestOf(req, &w); !st.ok())
     return HttpError(res, 400, std::string(st.message()));
   std::shared_ptr<PageStreams::Stream> s;
-  if (grpc::Status st = streams->Open(w, &s); !st.ok())
+  if (grpc::Status st = streams->Open(w, &s); !st.ok()) {
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      res.set_header("Retry-After", "30");  // the board page retries by itself (board.js)
+    }
     return HttpError(res, HttpStatusOf(st.error_code()), st.error_message());
+  }
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   auto sent_first = std::make_shared<bool>(false);
@@ -213,7 +226,11 @@ void AddHeatmapRoute(HttpServer* http, SmartbusServer* server,
 std::shared_ptr<PageStreams> AddPageRoutes(HttpServer* http, SmartbusServer* server,
                                            std::shared_ptr<grpc::Channel> channel,
                                            const PagesOptions& options) {
-  auto streams = std::make_shared<PageStreams>(server, channel);
+  const int max_boards =
+      options.max_boards > 0
+          ? options.max_boards
+          : std::max(1, http->options().threads - kWorkersKeptForRequests);
+  auto streams = std::make_shared<PageStreams>(server, channel, static_cast<size_t>(max_boards));
   http->Get("/api/v1/stops/(.+)/arrivals/events", "sse.board",
             [streams](const HttpRequest& req, HttpResponse& res) {
               ServeBoardEvents(streams, req, res);

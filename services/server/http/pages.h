@@ -42,7 +42,16 @@ struct PagesOptions {
   std::string map_tiles_url;
   // Attribution shown under the tile layer (the tile provider's terms usually require one).
   std::string map_tiles_attribution;
+  // Display boards (SSE) open at once. Each open board holds one HTTP worker while open
+  // (cpp-httplib serves a connection on one thread), so boards beyond the workers would starve
+  // every other request (the JSON API, feeds, health checks): a board past the limit is refused
+  // (429, Retry-After). 0 = the HTTP workers less kWorkersKeptForRequests, at least 1.
+  int max_boards = 0;
 };
+// HTTP workers never taken by boards when max_boards is 0: one for the API and pages, one for
+// the feeds and health checks, so that a wall of boards (or boards whose clients never read)
+// leaves the server answering.
+inline constexpr int kWorkersKeptForRequests = 2;
 
 class PageStreams;  // the open SSE streams (pages.cc)
 

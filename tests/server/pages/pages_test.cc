@@ -4,11 +4,15 @@
 // The browser tests of the pages themselves are tests/web (chromium).
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -16,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/server/http/heatmap.h"
+#include "services/server/http/pages.h"
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
@@ -151,6 +156,82 @@ TEST_F(PagesTest, ShutdownEndsOpenBoardsAtOnce) {
   client.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(s, 3.0) << "an open board held the shutdown";
+}
+
+// A board client that reads its response's first bytes and then never again: it holds its
+// HTTP worker (and the server's events pile up in its socket). Returns the socket (-1 when the
+// connection failed) and the status line's code in *status.
+int OpenBoardNeverRead(int port, const std::string& path, int* status) {
+  *status = 0;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return -1;
+  }
+  char line[13] = {};
+  if (::recv(fd, line, 12, MSG_WAITALL) == 12) *status = std::atoi(line + 9);  // "HTTP/1.1 200"
+  return fd;
+}
+
+// As many boards as the server has HTTP workers, their clients never reading: before, they held
+// every worker and the server answered nothing else (health checks and the API queued until the
+// boards went). Now boards past max_boards (workers - 2) are refused with 429 naming the limit,
+// and the server keeps answering; a closed board frees its place. (A refused client that keeps
+// its connection open idle holds a worker until keep_alive_timeout_s, as any idle client does.)
+TEST_F(PagesTest, BoardsThatNeverReadCannotTakeEveryWorker) {
+  Fix(kT0800, 40.0);
+  const int workers = 8;  // HttpOptions::threads default, as the fixture runs it
+  std::vector<int> fds;
+  int opened = 0, refused = 0;
+  for (int i = 0; i < workers; ++i) {
+    int status = 0;
+    const int fd = OpenBoardNeverRead(server_->http_port(),
+                                      "/api/v1/stops/S2/arrivals/events?heartbeat_s=1", &status);
+    ASSERT_GE(fd, 0);
+    opened += status == 200;
+    refused += status == 429;
+    if (status == 200)
+      fds.push_back(fd);
+    else
+      ::close(fd);  // refused: goes away (as the board page does) and frees its worker
+  }
+  EXPECT_EQ(opened, workers - kWorkersKeptForRequests);
+  EXPECT_EQ(refused, kWorkersKeptForRequests);
+  http_->set_read_timeout(3, 0);
+  auto health = http_->Get("/healthz");
+  ASSERT_TRUE(health) << "the server answered nothing with every board open";
+  EXPECT_EQ(health->status, 200);
+  auto api = http_->Get("/api/v1/stops/S2/arrivals");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 200);
+  auto more = http_->Get("/api/v1/stops/S2/arrivals/events");
+  ASSERT_TRUE(more);
+  EXPECT_EQ(more->status, 429);
+  EXPECT_EQ(more->get_header_value("Retry-After"), "30");
+  EXPECT_THAT(more->body, HasSubstr("too many open boards: 6 of at most 6"));
+  for (int fd : fds) ::close(fd);
+  // The boards notice their clients gone at their next write (heartbeat every 1 s).
+  bool reopened = false;
+  for (int i = 0; i < 50 && !reopened; ++i) {
+    int status = 0;
+    const int fd = OpenBoardNeverRead(server_->http_port(),
+                                      "/api/v1/stops/S2/arrivals/events?heartbeat_s=1", &status);
+    if (fd >= 0) ::close(fd);
+    reopened = status == 200;
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(reopened) << "closed boards did not free their places";
 }
 
 TEST(HeatmapQueryTest, ErrorsNameTheParameter) {
