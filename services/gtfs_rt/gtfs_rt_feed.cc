@@ -1,6 +1,8 @@
 #include "services/gtfs_rt/gtfs_rt_feed.h"
 
 #include <cmath>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +39,77 @@ bool Take(const rt::FeedEntity& e, bool (rt::FeedEntity::*has)() const, EntityCo
     ++c->other_type;
     return false;
   }
+  return true;
+}
+
+// A trip SmartBus' timetable does not have as such: an extra run (ADDED, its successor NEW) or
+// a copy of a scheduled trip at another time (DUPLICATED).
+// ADDED is deprecated in the proto (named by number: -Werror) but feeds still send it.
+constexpr int kAddedTrip = 1;
+bool AddedTrip(const rt::TripDescriptor& td) {
+  const auto rel = td.schedule_relationship();
+  return static_cast<int>(rel) == kAddedTrip || rel == rt::TripDescriptor::NEW ||
+         rel == rt::TripDescriptor::DUPLICATED;
+}
+
+// A REPLACEMENT trip's update lists its whole new stop list: the scheduled stops it does not
+// list are skipped. Nothing when it lists no stop (no stop list given).
+void ReplacedStops(const Network& net, uint32_t trip, const rt::TripUpdate& tu,
+                   std::vector<SkippedStop>* out) {
+  const GtfsFeed& feed = net.feed();
+  const GtfsTrip& t = feed.trips[trip];
+  bool any = false;
+  for (const auto& stu : tu.stop_time_update())
+    any = any || stu.schedule_relationship() != rt::TripUpdate::StopTimeUpdate::SKIPPED;
+  if (!any) return;
+  for (uint32_t k = 0; k < t.num_stop_times; ++k) {
+    const GtfsStopTime& st = feed.stop_times[t.first_stop_time + k];
+    const std::string& stop_id = feed.stops[st.stop].id;
+    bool listed = false;
+    for (const auto& stu : tu.stop_time_update()) {
+      if (stu.schedule_relationship() == rt::TripUpdate::StopTimeUpdate::SKIPPED) continue;
+      listed = listed || (stu.has_stop_sequence() ? stu.stop_sequence() == st.stop_sequence
+                                                  : stu.stop_id() == stop_id);
+    }
+    if (!listed) out->push_back(SkippedStop{stop_id, st.stop_sequence});
+  }
+}
+
+// One trip update entity -> *out. False when it is not used (deleted, another kind, invalid,
+// unknown or added trip: counted); true when used, *out then empty when nothing is changed.
+bool MapTripUpdate(const rt::FeedEntity& e, const Network& net, int32_t header_date,
+                   int64_t header_t, EntityCounts* counts, TripChange* out) {
+  if (!Take(e, &rt::FeedEntity::has_trip_update, counts)) return false;
+  const rt::TripUpdate& tu = e.trip_update();
+  const std::string& trip_id = tu.trip().trip_id();
+  if (AddedTrip(tu.trip())) {
+    ++counts->added_trips;
+    return false;
+  }
+  if (trip_id.empty()) {
+    ++counts->invalid;
+    return false;
+  }
+  const std::optional<uint32_t> trip = net.FindTrip(trip_id);
+  if (!trip) {
+    ++counts->unknown_trips;
+    return false;
+  }
+  TripChange& c = *out;
+  c.trip_id = trip_id;
+  c.service_date = ParseStartDate(tu.trip().start_date());
+  if (c.service_date == 0) c.service_date = header_date;
+  c.updated_s = header_t;
+  const auto rel = tu.trip().schedule_relationship();
+  c.cancelled = rel == rt::TripDescriptor::CANCELED || rel == rt::TripDescriptor::DELETED;
+  if (!c.cancelled) {
+    if (rel == rt::TripDescriptor::REPLACEMENT) ReplacedStops(net, *trip, tu, &c.skipped);
+    for (const auto& stu : tu.stop_time_update())
+      if (stu.schedule_relationship() == rt::TripUpdate::StopTimeUpdate::SKIPPED &&
+          (!stu.stop_id().empty() || stu.stop_sequence() > 0))
+        c.skipped.push_back(SkippedStop{stu.stop_id(), stu.stop_sequence()});
+  }
+  ++counts->used;
   return true;
 }
 
@@ -96,6 +169,7 @@ EntityCounts& EntityCounts::operator+=(const EntityCounts& o) {
   stale += o.stale;
   unknown_trips += o.unknown_trips;
   deleted += o.deleted;
+  added_trips += o.added_trips;
   return *this;
 }
 
@@ -140,6 +214,10 @@ std::vector<Fix> MapVehiclePositions(const rt::FeedMessage& feed, const Network*
     if (v.position().has_speed()) f.speed_mps = v.position().speed();
     f.trip_id = v.trip().trip_id();
     f.route_id = v.trip().route_id();
+    if (AddedTrip(v.trip())) {  // a run the timetable lacks: the engine finds what it runs
+      ++counts->added_trips;
+      f.trip_id.clear();
+    }
     if (v.has_occupancy_status()) f.occupancy = static_cast<int32_t>(v.occupancy_status());
     if (!f.trip_id.empty() && net != nullptr && !net->FindTrip(f.trip_id)) ++counts->unknown_trips;
     ++counts->used;
@@ -154,67 +232,92 @@ std::vector<TripChange> MapTripUpdates(const rt::FeedMessage& feed, const Networ
   const int32_t header_date = HeaderDate(feed, net);
   const int64_t header_t = static_cast<int64_t>(feed.header().timestamp());
   for (const rt::FeedEntity& e : feed.entity()) {
-    if (!Take(e, &rt::FeedEntity::has_trip_update, counts)) continue;
-    const rt::TripUpdate& tu = e.trip_update();
-    const std::string& trip_id = tu.trip().trip_id();
-    if (trip_id.empty()) {
-      ++counts->invalid;
-      continue;
-    }
-    if (!net.FindTrip(trip_id)) {
-      ++counts->unknown_trips;
-      continue;
-    }
     TripChange c;
-    c.trip_id = trip_id;
-    c.service_date = ParseStartDate(tu.trip().start_date());
-    if (c.service_date == 0) c.service_date = header_date;
-    c.updated_s = header_t;
-    const auto rel = tu.trip().schedule_relationship();
-    c.cancelled = rel == rt::TripDescriptor::CANCELED || rel == rt::TripDescriptor::DELETED;
-    if (!c.cancelled) {
-      for (const auto& stu : tu.stop_time_update())
-        if (stu.schedule_relationship() == rt::TripUpdate::StopTimeUpdate::SKIPPED &&
-            (!stu.stop_id().empty() || stu.stop_sequence() > 0))
-          c.skipped.push_back(SkippedStop{stu.stop_id(), stu.stop_sequence()});
-    }
-    ++counts->used;
-    if (!c.empty()) out.push_back(std::move(c));
+    if (MapTripUpdate(e, net, header_date, header_t, counts, &c) && !c.empty())
+      out.push_back(std::move(c));
   }
   return out;
 }
+
+namespace {
+
+// One alert entity -> *out; false when not used (counted).
+bool MapAlert(const rt::FeedEntity& e, int64_t header_t, EntityCounts* counts, Alert* out) {
+  if (!Take(e, &rt::FeedEntity::has_alert, counts)) return false;
+  const rt::Alert& in = e.alert();
+  Alert& a = *out;
+  a.id = e.id();
+  for (const auto& p : in.active_period())
+    a.active_periods.push_back({static_cast<int64_t>(p.start()), static_cast<int64_t>(p.end())});
+  for (const auto& ie : in.informed_entity()) {
+    InformedEntity x{ie.agency_id(), ie.route_id(), ie.trip().trip_id(), ie.stop_id()};
+    if (x.agency_id.empty() && x.route_id.empty() && x.trip_id.empty() && x.stop_id.empty())
+      continue;  // e.g. only a route_type: SmartBus cannot place it
+    a.informed.push_back(std::move(x));
+  }
+  a.cause = in.cause();
+  a.effect = in.effect();
+  a.severity = in.severity_level();
+  a.header = Text(in.header_text());
+  a.description = Text(in.description_text());
+  a.url = Text(in.url());
+  a.created_s = header_t;
+  a.source = "feed";  // replaced by the poller's source name
+  if (!ServiceChanges::Validate(a).ok()) {
+    ++counts->invalid;
+    return false;
+  }
+  ++counts->used;
+  return true;
+}
+
+}  // namespace
 
 std::vector<Alert> MapAlerts(const rt::FeedMessage& feed, EntityCounts* counts) {
   std::vector<Alert> out;
   const int64_t header_t = static_cast<int64_t>(feed.header().timestamp());
   for (const rt::FeedEntity& e : feed.entity()) {
-    if (!Take(e, &rt::FeedEntity::has_alert, counts)) continue;
-    const rt::Alert& in = e.alert();
     Alert a;
-    a.id = e.id();
-    for (const auto& p : in.active_period())
-      a.active_periods.push_back({static_cast<int64_t>(p.start()), static_cast<int64_t>(p.end())});
-    for (const auto& ie : in.informed_entity()) {
-      InformedEntity x{ie.agency_id(), ie.route_id(), ie.trip().trip_id(), ie.stop_id()};
-      if (x.agency_id.empty() && x.route_id.empty() && x.trip_id.empty() && x.stop_id.empty())
-        continue;  // e.g. only a route_type: SmartBus cannot place it
-      a.informed.push_back(std::move(x));
-    }
-    a.cause = in.cause();
-    a.effect = in.effect();
-    a.severity = in.severity_level();
-    a.header = Text(in.header_text());
-    a.description = Text(in.description_text());
-    a.url = Text(in.url());
-    a.created_s = header_t;
-    a.source = "feed";  // replaced by the poller's source name
-    if (!ServiceChanges::Validate(a).ok()) {
-      ++counts->invalid;
-      continue;
-    }
-    ++counts->used;
-    out.push_back(std::move(a));
+    if (MapAlert(e, header_t, counts, &a)) out.push_back(std::move(a));
   }
+  return out;
+}
+
+void FeedChanges::Apply(const rt::FeedMessage& feed, FeedKind kind, const Network* net,
+                        EntityCounts* counts) {
+  const bool differential = feed.header().incrementality() == rt::FeedHeader::DIFFERENTIAL;
+  if (!differential) {
+    trips_.clear();
+    alerts_.clear();
+  }
+  const int64_t header_t = static_cast<int64_t>(feed.header().timestamp());
+  const int32_t header_date =
+      kind == FeedKind::kTripUpdates && net ? HeaderDate(feed, *net) : 0;
+  for (const rt::FeedEntity& e : feed.entity()) {
+    if (kind == FeedKind::kTripUpdates && net) {
+      TripChange c;
+      const bool used = MapTripUpdate(e, *net, header_date, header_t, counts, &c);
+      const std::string key =
+          e.id().empty() ? absl::StrCat(c.trip_id, "|", c.service_date) : e.id();
+      if (e.is_deleted() || (used && c.empty())) trips_.erase(key);
+      else if (used) trips_[key] = std::move(c);
+    } else if (kind == FeedKind::kAlerts) {
+      Alert a;
+      if (MapAlert(e, header_t, counts, &a)) alerts_[e.id()] = std::move(a);
+      else if (e.is_deleted()) alerts_.erase(e.id());
+    }
+  }
+}
+
+std::vector<TripChange> FeedChanges::trips() const {
+  std::vector<TripChange> out;
+  for (const auto& [key, c] : trips_) out.push_back(c);
+  return out;
+}
+
+std::vector<Alert> FeedChanges::alerts() const {
+  std::vector<Alert> out;
+  for (const auto& [key, a] : alerts_) out.push_back(a);
   return out;
 }
 

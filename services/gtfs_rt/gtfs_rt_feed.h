@@ -3,16 +3,24 @@
 //
 //   VehiclePositions -> Fix (the same struct the gRPC ingest makes; the poller hands them to
 //                       the same ingest pipeline)
-//   TripUpdates      -> TripChange (a CANCELED / DELETED trip, SKIPPED stops); agency
-//                       predictions are not used (SmartBus makes its own)
+//   TripUpdates      -> TripChange (a CANCELED / DELETED trip, SKIPPED stops, and for a
+//                       REPLACEMENT trip the scheduled stops its update no longer lists);
+//                       agency predictions are not used (SmartBus makes its own). ADDED / NEW /
+//                       DUPLICATED trips (not in the timetable SmartBus loaded) are counted
+//                       (added_trips) and left out; their vehicles' positions are still fixes,
+//                       without the trip id (the engine finds what they run).
 //   Alerts           -> Alert
 //
 // A bad entity never fails the feed: it is counted by kind (the nigiri way) and left out. A
 // feed that cannot be used at all (undecodable, wrong message type) is an error with a kind
 // (FeedError), counted by the poller; what was last read from that feed stays in force.
-// Pure functions and one small state (VehicleDedupe); no I/O, no threads.
+// FeedChanges keeps what a TripUpdates / Alerts feed has in force across polls: a FULL_DATASET
+// poll replaces it, a DIFFERENTIAL one (FeedHeader.incrementality) updates the entities it
+// carries and removes those marked is_deleted.
+// Pure functions and small states (VehicleDedupe, FeedChanges); no I/O, no threads.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,6 +69,9 @@ struct EntityCounts {
   uint64_t stale = 0;           // VP: older than the header time minus stale_after_s
   uint64_t unknown_trips = 0;   // a trip_id the loaded network does not have
   uint64_t deleted = 0;         // FeedEntity.is_deleted
+  // ADDED / NEW / DUPLICATED trips (not in the timetable): TripUpdates leave them out; a VP is
+  // still used (a fix without the trip id), so there it is counted in `used` too.
+  uint64_t added_trips = 0;
   EntityCounts& operator+=(const EntityCounts& o);
 };
 
@@ -89,14 +100,35 @@ std::vector<Fix> MapVehiclePositions(const transit_realtime::FeedMessage& feed,
                                      const Network* net, const VehicleMapOptions& options,
                                      VehicleDedupe* dedupe, EntityCounts* counts);
 
-// TripUpdates -> trip changes: a trip CANCELED or DELETED, and SKIPPED stop_time_updates.
-// The service date is the trip's start_date, else the header time's date in the network's
-// time zone. Trips the network does not have are counted (unknown_trips) and left out.
+// TripUpdates -> trip changes: a trip CANCELED or DELETED, SKIPPED stop_time_updates, and for
+// a REPLACEMENT trip (its stop_time_updates are its whole new stop list) every scheduled stop it
+// does not list (matched by stop_sequence, else stop_id; an update listing no stop changes
+// nothing). The service date is the trip's start_date, else the header time's date in the
+// network's time zone. Trips the network does not have are counted (unknown_trips) and left
+// out; ADDED / NEW / DUPLICATED ones too (added_trips).
 std::vector<TripChange> MapTripUpdates(const transit_realtime::FeedMessage& feed,
                                        const Network& net, EntityCounts* counts);
 
 // Alerts -> alerts (id = entity id). Alerts without header text or informed entity are
 // counted invalid.
 std::vector<Alert> MapAlerts(const transit_realtime::FeedMessage& feed, EntityCounts* counts);
+
+// The service changes a TripUpdates or Alerts feed has in force, by entity (its id; a trip
+// update without one by trip and service date).
+class FeedChanges {
+ public:
+  // Applies one decoded poll (counts as MapTripUpdates / MapAlerts). FULL_DATASET: the poll's
+  // changes replace everything. DIFFERENTIAL: an entity replaces the one with its id (a trip
+  // update that cancels or skips nothing any more removes it), an is_deleted entity removes it,
+  // the others stay. `net` is needed for trip updates only.
+  void Apply(const transit_realtime::FeedMessage& feed, FeedKind kind, const Network* net,
+             EntityCounts* counts);
+  std::vector<TripChange> trips() const;
+  std::vector<Alert> alerts() const;
+
+ private:
+  std::map<std::string, TripChange> trips_;
+  std::map<std::string, Alert> alerts_;
+};
 
 }  // namespace smartbus::gtfs_rt

@@ -19,6 +19,7 @@ struct Poller::Feed {
   Fetcher fetcher;
   FetchResult fetched;
   VehicleDedupe dedupe;
+  FeedChanges changes;  // TripUpdates / Alerts: what the feed has in force
   FeedStats stats;  // guarded by Poller::stats_mu_
   absl::Time last_logged[kNumFeedErrors];
   bool failing = false;
@@ -145,16 +146,13 @@ void Poller::Poll(Feed& f) {
   if (f.source.kind == FeedKind::kVehiclePositions) {
     PollVehicles(f, *msg, &s);
   } else {
-    std::vector<TripChange> trips;
-    std::vector<Alert> alerts;
-    if (f.source.kind == FeedKind::kTripUpdates) {
-      std::shared_ptr<const Network> net = sink_->network();
-      trips = MapTripUpdates(*msg, *net, &s.last);
-    } else {
-      alerts = MapAlerts(*msg, &s.last);
+    std::shared_ptr<const Network> net = sink_->network();
+    FeedChanges next = f.changes;
+    next.Apply(*msg, f.source.kind, net.get(), &s.last);
+    if (s.last.entities == 0 || s.last.other_type < s.last.entities) {
+      f.changes = std::move(next);
+      sink_->ReplaceServiceChanges(f.source_name, f.changes.trips(), f.changes.alerts());
     }
-    if (s.last.entities == 0 || s.last.other_type < s.last.entities)
-      sink_->ReplaceServiceChanges(f.source_name, std::move(trips), std::move(alerts));
   }
   if (s.last.entities > 0 && s.last.other_type == s.last.entities)
     return Fail(f, FeedError::kWrongType,

@@ -7,7 +7,8 @@
 //   Alerts           -> alerts                          -> GtfsRtSink::ReplaceServiceChanges
 //
 // Each feed is its own service-change source ("gtfs-rt:<url without its query string>"),
-// replaced as a whole on every good poll. A poll that fails (FeedError: fetch, http_status,
+// replaced as a whole on every good poll by what the feed has in force (FeedChanges: a
+// FULL_DATASET poll is everything; a DIFFERENTIAL one updates and deletes entities). A poll that fails (FeedError: fetch, http_status,
 // too_large, undecodable, wrong_type, old_header) is counted by kind and logged (at most once a
 // minute per feed and kind, and whenever a feed recovers); nothing of that feed changes, so the
 // last good state keeps serving. Duplicates (a vehicle position not newer than the last one

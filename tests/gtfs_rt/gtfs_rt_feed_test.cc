@@ -229,6 +229,120 @@ TEST(GtfsRtFeedTest, TripUpdatesGiveCancellationsAndSkippedStops) {
   EXPECT_EQ(n.used, 3u);
 }
 
+// REPLACEMENT: the scheduled stops the update no longer lists are skipped; ADDED / NEW /
+// DUPLICATED trips are counted apart (not unknown trips) and left out, and their vehicles'
+// positions are sent without the trip id.
+TEST(GtfsRtFeedTest, ReplacementSkipsUnlistedStopsAndAddedTripsAreCountedApart) {
+  smartbus::testing::TempDir tmp;
+  auto net = MinimalNetwork(tmp);
+  rt::FeedMessage m = Header(1767704400);
+  rt::TripUpdate* repl = m.add_entity()->mutable_trip_update();
+  repl->mutable_trip()->set_trip_id("T1");
+  repl->mutable_trip()->set_schedule_relationship(rt::TripDescriptor::REPLACEMENT);
+  repl->add_stop_time_update()->set_stop_sequence(1);  // S1
+  repl->add_stop_time_update()->set_stop_id("S3");     // S3: S2 is left out
+  rt::TripUpdate* empty = m.add_entity()->mutable_trip_update();  // lists no stop: no change
+  empty->mutable_trip()->set_trip_id("T2");
+  empty->mutable_trip()->set_schedule_relationship(rt::TripDescriptor::REPLACEMENT);
+  const auto kAdded = static_cast<rt::TripDescriptor::ScheduleRelationship>(1);  // deprecated
+  for (auto rel : {kAdded, rt::TripDescriptor::NEW, rt::TripDescriptor::DUPLICATED}) {
+    rt::TripUpdate* added = m.add_entity()->mutable_trip_update();
+    added->mutable_trip()->set_trip_id(rel == rt::TripDescriptor::DUPLICATED ? "T1" : "EXTRA");
+    added->mutable_trip()->set_schedule_relationship(rel);
+  }
+  EntityCounts n;
+  std::vector<TripChange> changes = MapTripUpdates(m, *net, &n);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].trip_id, "T1");
+  EXPECT_FALSE(changes[0].cancelled);
+  ASSERT_EQ(changes[0].skipped.size(), 1u);
+  EXPECT_EQ(changes[0].skipped[0].stop_id, "S2");
+  EXPECT_EQ(changes[0].skipped[0].stop_sequence, 2u);
+  EXPECT_EQ(n.added_trips, 3u);
+  EXPECT_EQ(n.unknown_trips, 0u);
+  EXPECT_EQ(n.used, 2u);
+
+  rt::FeedMessage vp = Header(1767704400);
+  rt::VehiclePosition* v = vp.add_entity()->mutable_vehicle();
+  v->mutable_vehicle()->set_id("bus9");
+  v->mutable_position()->set_latitude(40.0);
+  v->mutable_position()->set_longitude(-75.0);
+  v->mutable_trip()->set_trip_id("T1");
+  v->mutable_trip()->set_route_id("R1");
+  v->mutable_trip()->set_schedule_relationship(rt::TripDescriptor::DUPLICATED);
+  VehicleDedupe dedupe;
+  EntityCounts vn;
+  std::vector<Fix> fixes = MapVehiclePositions(vp, net.get(), {}, &dedupe, &vn);
+  ASSERT_EQ(fixes.size(), 1u);
+  EXPECT_EQ(fixes[0].trip_id, "");  // T1 at another time: not T1's timetable
+  EXPECT_EQ(fixes[0].route_id, "R1");
+  EXPECT_EQ(vn.added_trips, 1u);
+}
+
+// FULL_DATASET replaces what a feed has in force; DIFFERENTIAL updates entities by id, removes
+// those marked is_deleted or no longer changing anything, and keeps the rest.
+TEST(GtfsRtFeedTest, DifferentialFeedsUpdateAndDeleteByEntity) {
+  smartbus::testing::TempDir tmp;
+  auto net = MinimalNetwork(tmp);
+  auto cancel = [](rt::FeedMessage* m, const std::string& id, const std::string& trip) {
+    rt::FeedEntity* e = m->add_entity();
+    e->set_id(id);
+    e->mutable_trip_update()->mutable_trip()->set_trip_id(trip);
+    e->mutable_trip_update()->mutable_trip()->set_start_date("20260106");
+    e->mutable_trip_update()->mutable_trip()->set_schedule_relationship(rt::TripDescriptor::CANCELED);
+    return e;
+  };
+  auto alert = [](rt::FeedMessage* m, const std::string& id) {
+    rt::FeedEntity* e = m->add_entity();
+    e->set_id(id);
+    e->mutable_alert()->add_informed_entity()->set_stop_id("S2");
+    e->mutable_alert()->mutable_header_text()->add_translation()->set_text(id);
+    return e;
+  };
+  auto ids = [](const FeedChanges& c) {
+    std::vector<std::string> out;
+    for (const TripChange& t : c.trips()) out.push_back(t.trip_id);
+    for (const Alert& a : c.alerts()) out.push_back(a.id);
+    return out;
+  };
+  FeedChanges trips, alerts;
+  EntityCounts n;
+  rt::FeedMessage full = Header(1767704400);
+  cancel(&full, "e1", "T1");
+  cancel(&full, "e2", "T2");
+  trips.Apply(full, FeedKind::kTripUpdates, net.get(), &n);
+  EXPECT_EQ(ids(trips), (std::vector<std::string>{"T1", "T2"}));
+
+  rt::FeedMessage diff = Header(1767704430);
+  diff.mutable_header()->set_incrementality(rt::FeedHeader::DIFFERENTIAL);
+  cancel(&diff, "e1", "T1")->set_is_deleted(true);  // e1 removed, e2 kept
+  trips.Apply(diff, FeedKind::kTripUpdates, net.get(), &n);
+  EXPECT_EQ(ids(trips), (std::vector<std::string>{"T2"}));
+  rt::FeedMessage diff2 = Header(1767704460);
+  diff2.mutable_header()->set_incrementality(rt::FeedHeader::DIFFERENTIAL);
+  rt::FeedEntity* back = diff2.add_entity();  // e2 running as scheduled again
+  back->set_id("e2");
+  back->mutable_trip_update()->mutable_trip()->set_trip_id("T2");
+  cancel(&diff2, "e3", "T1");
+  trips.Apply(diff2, FeedKind::kTripUpdates, net.get(), &n);
+  EXPECT_EQ(ids(trips), (std::vector<std::string>{"T1"}));
+  rt::FeedMessage full2 = Header(1767704490);  // a full dataset again: only what it has
+  cancel(&full2, "e9", "T2");
+  trips.Apply(full2, FeedKind::kTripUpdates, net.get(), &n);
+  EXPECT_EQ(ids(trips), (std::vector<std::string>{"T2"}));
+
+  rt::FeedMessage a1 = Header(1767704400);
+  alert(&a1, "a1");
+  alert(&a1, "a2");
+  alerts.Apply(a1, FeedKind::kAlerts, nullptr, &n);
+  rt::FeedMessage a2 = Header(1767704430);
+  a2.mutable_header()->set_incrementality(rt::FeedHeader::DIFFERENTIAL);
+  alert(&a2, "a1")->set_is_deleted(true);
+  alert(&a2, "a3");
+  alerts.Apply(a2, FeedKind::kAlerts, nullptr, &n);
+  EXPECT_EQ(ids(alerts), (std::vector<std::string>{"a2", "a3"}));
+}
+
 TEST(GtfsRtFeedTest, LouisvilleSkippedStopsAreReadWhenItsTripsAreKnown) {
   const std::string path = kSnapshots + "/louisville_tarc_2026/louisville-updates.pb";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " absent";

@@ -206,7 +206,7 @@ void GtfsRtInput(const SmartbusServer& server, Families& f) {
     const std::pair<const char*, uint64_t> outcomes[] = {
         {"used", c.used},   {"other_type", c.other_type},       {"invalid", c.invalid},
         {"duplicate", c.duplicates}, {"stale", c.stale}, {"unknown_trip", c.unknown_trips},
-        {"deleted", c.deleted}};
+        {"deleted", c.deleted},     {"added_trip", c.added_trips}};
     for (const auto& [name, n] : outcomes) f.Add(static_cast<double>(n), labels(s, "outcome", name));
   }
   f.Family("smartbus_gtfs_rt_input_fixes_total",
