@@ -56,6 +56,34 @@ pb::Fix MakeFix(int64_t t, double lat) {
   return f;
 }
 
+// bus1 on T1 from S1 towards S2 (about 40 m per 10 s), last fix at 08:01.
+pb::IngestRequest Bus1Fixes() {
+  pb::IngestRequest req;
+  int64_t t = kT0800 - 60;
+  for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
+    *req.add_fixes() = MakeFix(t, lat);
+  return req;
+}
+
+// A started server with HTTP on `files` (a variant of the minimal feed), clock following fixes;
+// *out stays empty when it cannot start.
+void StartOnFeed(const smartbus::testing::TempDir& tmp, const smartbus::testing::FeedFiles& files,
+                 std::unique_ptr<SmartbusServer>* out) {
+  StartMinimalServer(tmp, out, [&](ServerOptions& opt) {
+    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/variant", files)};
+    opt.shard.engine.clock_mode = ClockMode::kFixes;
+    opt.shutdown_grace = absl::Milliseconds(200);
+    opt.http.http.listen = "127.0.0.1:0";
+  });
+}
+
+// GET `path` as JSON, expecting 200.
+nlohmann::json GetJson(httplib::Client& http, const std::string& path) {
+  auto r = http.Get(path.c_str());
+  EXPECT_TRUE(r && r->status == 200) << path << ": " << (r ? r->body : "no answer");
+  return r ? nlohmann::json::parse(r->body) : nlohmann::json();
+}
+
 // A Prometheus text-format (0.0.4) parser, enough to check what /metrics says: families with
 // their TYPE, samples with labels and values. Fails (returns false with *error) on any line
 // that is not a comment, blank, or `name{label="value",...} value`.
@@ -156,10 +184,7 @@ class HttpTest : public ::testing::Test {
 
   // bus1 on T1 from S1 towards S2 (about 40 m per 10 s), last fix at 08:01.
   void Drive() {
-    pb::IngestRequest req;
-    int64_t t = kT0800 - 60;
-    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
-      *req.add_fixes() = MakeFix(t, lat);
+    const pb::IngestRequest req = Bus1Fixes();
     pb::IngestResponse resp;
     grpc::ClientContext ctx;
     ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
@@ -609,19 +634,10 @@ TEST(HttpStationsAndSiriAlerts, StationBoardsAndSituationExchange) {
       "S3,Third,40.0020,-75.0000,0,,\n"
       "ST,Second Station,40.0011,-75.0001,1,,\n";
   std::unique_ptr<SmartbusServer> server;
-  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/stations", files)};
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    opt.http.http.listen = "127.0.0.1:0";
-  });
+  StartOnFeed(tmp, files, &server);
   ASSERT_TRUE(server);
   httplib::Client http("127.0.0.1", server->http_port());
-  auto json = [&](const std::string& path) {
-    auto r = http.Get(path.c_str());
-    EXPECT_TRUE(r && r->status == 200) << path << ": " << (r ? r->body : "no answer");
-    return r ? nlohmann::json::parse(r->body) : nlohmann::json();
-  };
+  auto json = [&](const std::string& path) { return GetJson(http, path); };
   nlohmann::json stop = json("/api/v1/stops/S2");
   EXPECT_EQ(stop["parent_station"], "ST");
   EXPECT_EQ(stop["wheelchair_boarding"], 2);
@@ -631,13 +647,9 @@ TEST(HttpStationsAndSiriAlerts, StationBoardsAndSituationExchange) {
   auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
                                 grpc::InsecureChannelCredentials());
   {
-    pb::IngestRequest req;
-    int64_t t = kT0800 - 60;
-    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
-      *req.add_fixes() = MakeFix(t, lat);
     pb::IngestResponse resp;
     grpc::ClientContext ctx;
-    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, req, &resp).ok());
+    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, Bus1Fixes(), &resp).ok());
   }
   auto op = pb::OperatorService::NewStub(ch);
   auto post = [&](const std::string& id, const std::string& stop_id, const std::string& route_id) {
@@ -722,23 +734,14 @@ TEST(HttpStationsAndSiriAlerts, AStationBoardMergesItsStopsAndFrequencyRunsHaveT
   files["frequencies.txt"] =
       "trip_id,start_time,end_time,headway_secs,exact_times\nF1,08:00:00,09:00:00,480,0\n";
   std::unique_ptr<SmartbusServer> server;
-  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
-    opt.gtfs = {smartbus::testing::WriteFeedDir(tmp.path() + "/stations", files)};
-    opt.shard.engine.clock_mode = ClockMode::kFixes;
-    opt.shutdown_grace = absl::Milliseconds(200);
-    opt.http.http.listen = "127.0.0.1:0";
-  });
+  StartOnFeed(tmp, files, &server);
   ASSERT_TRUE(server);
   auto ch = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
                                 grpc::InsecureChannelCredentials());
   {
-    pb::IngestRequest req;  // bus1 on T1 from S1 towards S2; clock 08:01
-    int64_t t = kT0800 - 60;
-    for (double lat = 40.0; lat <= 40.0008 + 1e-9; lat += 0.0004, t += 60)
-      *req.add_fixes() = MakeFix(t, lat);
-    pb::IngestResponse resp;
+    pb::IngestResponse resp;  // bus1 on T1 from S1 towards S2; clock 08:01
     grpc::ClientContext ctx;
-    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, req, &resp).ok());
+    ASSERT_TRUE(pb::IngestService::NewStub(ch)->IngestBatch(&ctx, Bus1Fixes(), &resp).ok());
   }
   {
     pb::PostAlertRequest req;  // on the opposite stop only
@@ -750,11 +753,7 @@ TEST(HttpStationsAndSiriAlerts, AStationBoardMergesItsStopsAndFrequencyRunsHaveT
     ASSERT_TRUE(pb::OperatorService::NewStub(ch)->PostAlert(&ctx, req, &posted).ok());
   }
   httplib::Client http("127.0.0.1", server->http_port());
-  auto json = [&](const std::string& path) {
-    auto r = http.Get(path.c_str());
-    EXPECT_TRUE(r && r->status == 200) << path << ": " << (r ? r->body : "no answer");
-    return r ? nlohmann::json::parse(r->body) : nlohmann::json();
-  };
+  auto json = [&](const std::string& path) { return GetJson(http, path); };
   const nlohmann::json st = json("/api/v1/stops/ST/arrivals?limit=50");
   EXPECT_EQ(st["stop_id"], "ST");
   std::vector<std::string> f1_times;

@@ -10,19 +10,15 @@
 // each row naming its stop; ?lang=zh-CN says it in Chinese; no page error.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { freePort, launchChromium, sleep, waitHttp } from './support.mjs';
 
-const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const build = path.resolve(arg('build', 'build'));
 const SBD = path.join(build, 'services/server/smartbusd');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const FEED = {
   'agency.txt': 'agency_id,agency_name,agency_url,agency_timezone\nA,Test Transit,https://example.org,America/New_York\n',
@@ -42,18 +38,6 @@ let passed = 0, failed = 0;
 function check(label, ok, detail) {
   if (ok) passed++; else failed++;
   console.log(`${ok ? 'PASS' : 'FAIL'} ${label}${detail ? `: ${detail}` : ''}`);
-}
-function freePort() {
-  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitHttp(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return true; } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  return false;
 }
 
 async function main() {
@@ -80,11 +64,7 @@ async function main() {
       && f1.every((a, i) => i === 0 || Number(a.scheduled_arrival) - Number(f1[i - 1].scheduled_arrival) === 480),
       `${f1.length} F1 runs, ${t1.length} T1 runs, now ${now}`);
 
-    let chromium;
-    try { ({ chromium } = require('playwright-core')); } catch {
-      throw new Error('npm package playwright-core missing: run deploy/install-deps.sh (npm ci into node_modules/)');
-    }
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     const errors = [];
     const page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(e.message));

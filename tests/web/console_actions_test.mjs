@@ -19,21 +19,17 @@
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { freePort, launchChromium, sleep, waitHttp } from './support.mjs';
 
-const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const build = path.resolve(arg('build', 'build'));
 const SBD = path.join(build, 'services/server/smartbusd');
 const SB = path.join(build, 'services/cli/smartbus');
 const shots = path.join(build, 'screenshots');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const BOARD_LIMIT_MS = 3000;  // a change shows on an open board within this (SSE push)
 const FEED_REFRESH_MS = 6000;  // smartbusd's default --gtfs_rt_refresh_s (5) and a second
 const STOP = '1000';          // demo city: Central Station
@@ -43,18 +39,6 @@ let passed = 0, failed = 0;
 function check(label, ok, detail) {
   if (ok) passed++; else failed++;
   console.log(`${ok ? 'PASS' : 'FAIL'} ${label}${detail ? `: ${detail}` : ''}`);
-}
-function freePort() {
-  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitHttp(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return true; } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  return false;
 }
 // Polls `f` (async, truthy when done) every 100 ms for up to `ms`; returns its last value.
 async function until(f, ms) {
@@ -110,11 +94,7 @@ async function main() {
     const msg403 = ((await r403.json()).error || {}).message || '';
     check('auth: the refusal names the role it needs', /dispatcher/i.test(msg403), msg403);
 
-    let chromium;
-    try { ({ chromium } = require('playwright-core')); } catch {
-      throw new Error('npm package playwright-core missing: run deploy/install-deps.sh (npm ci into node_modules/)');
-    }
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const errors = [];
     const board = await ctx.newPage();

@@ -21,13 +21,11 @@
 // for being non-blank (many distinct colours).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { freePort, launchChromium, sleep, waitHttp } from './support.mjs';
 
-const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, def) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const build = path.resolve(arg('build', 'build'));
@@ -35,8 +33,6 @@ const name = arg('name', 'demo');
 const SBD = path.join(build, 'services/server/smartbusd');
 const SB = path.join(build, 'services/cli/smartbus');
 const shots = path.join(build, 'screenshots');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ROW_UPDATE_LIMIT_MS = 2000;  // the issue: a pushed fix shows on the board within 2 s
 
 const cases = {
@@ -59,20 +55,8 @@ function check(label, ok, detail) {
   console.log(results[results.length - 1]);
 }
 
-function freePort() {
-  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sbJson = (...args) => JSON.parse(execFileSync(SB, [...args, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 }));
 
-async function waitHttp(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const r = await fetch(url); if (r.ok) return true; } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  return false;
-}
 
 // Non-blank: the screenshot, drawn on a canvas in the browser, has many distinct colours.
 async function distinctColours(browser, file) {
@@ -137,11 +121,7 @@ async function main() {
     if (!await waitHttp(`${http}/readyz`, 60000)) throw new Error(`smartbusd did not serve HTTP (log: ${work}/smartbusd.log)`);
     await pushFixes(grpc, c.positions);
     await sleep(1500);  // the store writer and analytics sync catch up
-    let chromium;
-    try { ({ chromium } = require('playwright-core')); } catch {
-      throw new Error('npm package playwright-core missing: run deploy/install-deps.sh (npm ci into node_modules/)');
-    }
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     const problems = [];
     const stopWatching = [];
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
