@@ -36,7 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages of the tests (package.json / package-lock.json at the repository root), e.g.
-# gtfs-realtime-bindings for the GTFS-RT consumer test. Skipped without npm (those tests then
+# gtfs-realtime-bindings for the GTFS-RT consumer test, @grpc/grpc-js + @grpc/proto-loader for
+# the grpc-js TLS test (tests/server/grpcjs_tls_test.mjs). Skipped without npm (those tests then
 # skip with a message); done again only when package-lock.json changed.
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if command -v npm >/dev/null 2>&1 && [ -f "$root/package-lock.json" ]; then
