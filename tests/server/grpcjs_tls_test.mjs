@@ -15,11 +15,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { freePort, waitHttp } from '../web/support.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -60,19 +60,6 @@ let passed = 0, failed = 0;
 function check(label, ok, detail) {
   if (ok) passed++; else failed++;
   console.log(`${ok ? 'PASS' : 'FAIL'} ${label}${detail ? `: ${detail}` : ''}`);
-}
-function freePort() {
-  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// Polls url until it answers 2xx; false after ms or as soon as `proc` exited.
-async function waitHttp(url, ms, proc) {
-  const end = Date.now() + ms;
-  while (Date.now() < end && proc.exitCode === null) {
-    try { const r = await fetch(url); if (r.ok) return true; } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  return false;
 }
 // A self-signed certificate for localhost/127.0.0.1 in dir/<name>.crt, .key.
 function makeCert(dir, name) {

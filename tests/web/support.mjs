@@ -1,5 +1,6 @@
 // Shared by the browser tests (tests/web/*_test.mjs): Debian chromium's flags, a free port, a
-// wait for smartbusd's HTTP side, and the playwright-core loader.
+// wait for smartbusd's HTTP side, and the playwright-core loader; tests/server/grpcjs_tls_test.mjs
+// uses the port and the wait too.
 import net from 'node:net';
 import { createRequire } from 'node:module';
 
@@ -14,10 +15,11 @@ export function freePort() {
   return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
 }
 
-// True once `url` answers 2xx, false after `ms`.
-export async function waitHttp(url, ms) {
+// True once `url` answers 2xx, false after `ms` (or as soon as the child process `proc`, when
+// given, has exited).
+export async function waitHttp(url, ms, proc) {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
+  while (Date.now() < end && (!proc || proc.exitCode === null)) {
     try { const r = await fetch(url); if (r.ok) return true; } catch { /* not up yet */ }
     await sleep(100);
   }
