@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "services/core/geo/geo.h"
 #include "services/core/gtfs/feed.h"
@@ -107,6 +109,29 @@ class Fleet {
   std::vector<Bus> buses_;
   size_t distinct_trips_ = 0;
 };
+
+// Where a fleet starts: the network of the feeds and the instant of `hhmm` ("08:00", local time
+// of the agency) on the service date `yyyymmdd` (server_load, blind_fleet_bench).
+struct FleetStart {
+  std::shared_ptr<const Network> net;
+  absl::CivilSecond at;
+  int64_t t0 = 0;  // `at` as epoch seconds
+};
+inline absl::StatusOr<FleetStart> LoadFleetStart(const std::vector<std::string>& feeds,
+                                                 int32_t yyyymmdd, const std::string& hhmm) {
+  auto feed = LoadGtfs(feeds);
+  if (!feed.ok()) return feed.status();
+  auto net = Network::Build(std::move(*feed));
+  if (!net.ok()) return net.status();
+  std::vector<std::string> hm = absl::StrSplit(hhmm, ':');
+  FleetStart out;
+  out.net = *net;
+  out.at = absl::CivilSecond(yyyymmdd / 10000, yyyymmdd / 100 % 100, yyyymmdd % 100,
+                             hm.size() > 0 ? std::atoi(hm[0].c_str()) : 8,
+                             hm.size() > 1 ? std::atoi(hm[1].c_str()) : 0, 0);
+  out.t0 = absl::ToUnixSeconds(absl::FromCivil(out.at, out.net->time_zone()));
+  return out;
+}
 
 inline double Pct(std::vector<double>& v, double q) {
   if (v.empty()) return NAN;

@@ -445,23 +445,15 @@ int main(int argc, char** argv) {
   // on: a global graph updated on every lock gRPC takes. Off, as in a release build.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace smartbus;
-  auto feed = LoadGtfs(absl::GetFlag(FLAGS_gtfs));
-  if (!feed.ok()) {
-    std::fprintf(stderr, "server_load: %s\n", std::string(feed.status().message()).c_str());
-    return 1;
-  }
-  auto net = Network::Build(std::move(*feed));
-  if (!net.ok()) {
-    std::fprintf(stderr, "server_load: %s\n", std::string(net.status().message()).c_str());
-    return 1;
-  }
   const int32_t date = absl::GetFlag(FLAGS_date);
-  std::vector<std::string> hm = absl::StrSplit(absl::GetFlag(FLAGS_start), ':');
-  const absl::CivilSecond cs(date / 10000, date / 100 % 100, date % 100,
-                             hm.size() > 0 ? std::atoi(hm[0].c_str()) : 8,
-                             hm.size() > 1 ? std::atoi(hm[1].c_str()) : 0, 0);
-  const int64_t t0 = absl::ToUnixSeconds(absl::FromCivil(cs, (*net)->time_zone()));
-  Fleet fleet(*net, date, t0, absl::GetFlag(FLAGS_vehicles));
+  auto start = bench::LoadFleetStart(absl::GetFlag(FLAGS_gtfs), date, absl::GetFlag(FLAGS_start));
+  if (!start.ok()) {
+    std::fprintf(stderr, "server_load: %s\n", std::string(start.status().message()).c_str());
+    return 1;
+  }
+  const int64_t t0 = start->t0;
+  const absl::CivilSecond cs = start->at;
+  Fleet fleet(start->net, date, t0, absl::GetFlag(FLAGS_vehicles));
   std::fprintf(stderr, "server_load: %zu buses on %zu trips running at %s\n", fleet.size(),
                fleet.distinct_trips(), absl::FormatCivilTime(cs).c_str());
   if (fleet.size() == 0) return 1;

@@ -9,7 +9,7 @@
 // thread. Prints CPU per fix for the first round (every bus new), the next five and the rest
 // (steady state), and how many buses hold their own trip at the end.
 
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -35,32 +35,18 @@ ABSL_FLAG(bool, trip_ids, false, "buses say their trip (the cost without inferen
 namespace smartbus {
 namespace {
 
-double ProcessCpuSeconds() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec * 1e-6;
-}
-
 int Run() {
   std::vector<std::string> paths = absl::StrSplit(absl::GetFlag(FLAGS_gtfs), ',');
-  auto feed = LoadGtfs(paths);
-  if (!feed.ok()) {
-    std::fprintf(stderr, "blind_fleet_bench: %s\n", std::string(feed.status().message()).c_str());
-    return 1;
-  }
-  auto net = Network::Build(std::move(*feed));
-  if (!net.ok()) {
-    std::fprintf(stderr, "blind_fleet_bench: %s\n", std::string(net.status().message()).c_str());
-    return 1;
-  }
   const int32_t date = absl::GetFlag(FLAGS_date);
-  std::vector<std::string> hm = absl::StrSplit(absl::GetFlag(FLAGS_start), ':');
-  const absl::CivilSecond cs(date / 10000, date / 100 % 100, date % 100,
-                             hm.size() > 0 ? std::atoi(hm[0].c_str()) : 8,
-                             hm.size() > 1 ? std::atoi(hm[1].c_str()) : 0, 0);
-  const int64_t t0 = absl::ToUnixSeconds(absl::FromCivil(cs, (*net)->time_zone()));
-  bench::Fleet fleet(*net, date, t0, absl::GetFlag(FLAGS_vehicles));
+  auto start = bench::LoadFleetStart(paths, date, absl::GetFlag(FLAGS_start));
+  if (!start.ok()) {
+    std::fprintf(stderr, "blind_fleet_bench: %s\n", std::string(start.status().message()).c_str());
+    return 1;
+  }
+  const std::shared_ptr<const Network>& net = start->net;
+  const absl::CivilSecond cs = start->at;
+  const int64_t t0 = start->t0;
+  bench::Fleet fleet(net, date, t0, absl::GetFlag(FLAGS_vehicles));
   if (fleet.size() == 0) {
     std::fprintf(stderr, "blind_fleet_bench: no trips run at %s\n",
                  absl::FormatCivilTime(cs).c_str());
@@ -73,13 +59,13 @@ int Run() {
 
   EngineOptions eo;
   eo.clock_mode = ClockMode::kExternal;
-  Engine engine(*net, eo);
+  Engine engine(net, eo);
   const int interval = absl::GetFlag(FLAGS_interval);
   const int rounds = absl::GetFlag(FLAGS_rounds);
   const size_t n = fleet.size();
   std::vector<double> cpu_per_round;
   for (int r = 0; r < rounds; ++r) {
-    const double c0 = ProcessCpuSeconds();
+    const double c0 = bench::CpuSeconds(::getpid());
     for (size_t i = 0; i < n; ++i) {
       const int64_t t = t0 + int64_t(r) * interval + int64_t(i * interval / n);
       const bench::Fleet::Position p = fleet.PositionAt(i, t);
@@ -94,7 +80,7 @@ int Run() {
       engine.SetClock(t);
       engine.Process(f);
     }
-    cpu_per_round.push_back(ProcessCpuSeconds() - c0);
+    cpu_per_round.push_back(bench::CpuSeconds(::getpid()) - c0);
   }
   auto us_per_fix = [&](int from, int to) {
     double s = 0;
