@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "services/core/tracking/csv_io.h"
 #include "services/core/tracking/types.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/network.grpc.pb.h"
@@ -142,6 +144,17 @@ inline pb::Fix ToProto(const Fix& f) {
   out.set_route_id(f.route_id);
   if (f.occupancy >= 0) out.set_occupancy(static_cast<pb::Occupancy>(f.occupancy + 1));
   return out;
+}
+
+// The fixes of a positions CSV in timestamp order, as a feed would send them (stable: a
+// vehicle's rows with one timestamp keep their order). False (and a test failure) when the
+// file does not read.
+inline bool ReadFixesInTimeOrder(const std::string& path, std::vector<Fix>* fixes) {
+  const absl::Status st = ReadPositionsCsv(path, fixes);
+  EXPECT_TRUE(st.ok()) << st;
+  std::stable_sort(fixes->begin(), fixes->end(),
+                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  return st.ok();
 }
 
 // Pushes fixes [begin, end) through one stream in order, batches of 100; records the

@@ -125,9 +125,7 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
       "--warmup_s=100000", "--model_save_s=100000", "--key_prefix=e2e:"};
 
   std::vector<Fix> fixes;
-  ASSERT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
-  std::stable_sort(fixes.begin(), fixes.end(),
-                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  ASSERT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &fixes));
 
   auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
   ASSERT_TRUE(server->Start());

@@ -58,9 +58,7 @@ KillRun KillDuringPush(const std::string& ack, const std::string& tag) {
       "--clock=fixes", "--shards=1", "--positions_cap=100000", "--live_max_age_s=100000",
       "--model_save_s=2", "--key_prefix=" + prefix, "--ack=" + ack};
   std::vector<Fix> fixes;
-  EXPECT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
-  std::stable_sort(fixes.begin(), fixes.end(),
-                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  EXPECT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &fixes));
   std::set<std::string> all_vehicles;
   for (const Fix& f : fixes) all_vehicles.insert(f.vehicle_id);
 
@@ -232,9 +230,7 @@ void PushThroughRedisFault(const std::string& name, RedisTestServer& redis,
       SMARTBUSD_BIN, "--gtfs=" + kData + "/gtfs", "--listen=" + addr, "--redis=" + redis_url,
       "--clock=fixes", "--shards=1", "--live_max_age_s=100000", "--key_prefix=" + prefix};
   std::vector<Fix> fixes;
-  ASSERT_TRUE(ReadPositionsCsv(kData + "/positions.csv", &fixes).ok());
-  std::stable_sort(fixes.begin(), fixes.end(),
-                   [](const Fix& a, const Fix& b) { return a.timestamp_s < b.timestamp_s; });
+  ASSERT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &fixes));
   auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
   ASSERT_TRUE(server->Start());
   Stubs stubs(addr);
