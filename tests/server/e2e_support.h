@@ -81,6 +81,7 @@ class Process {
     }
     return -1;
   }
+  pid_t pid() const { return pid_; }
   std::string Log() const {
     std::ifstream f(log_);
     std::stringstream ss;
@@ -146,6 +147,15 @@ inline pb::Fix ToProto(const Fix& f) {
   return out;
 }
 
+// Resident memory of a process (VmRSS, KiB); -1 when it cannot be read.
+inline int64_t RssKiB(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  return -1;
+}
+
 // The fixes of a positions CSV in timestamp order, as a feed would send them (stable: a
 // vehicle's rows with one timestamp keep their order). False (and a test failure) when the
 // file does not read.
@@ -158,9 +168,12 @@ inline bool ReadFixesInTimeOrder(const std::string& path, std::vector<Fix>* fixe
 }
 
 // Pushes fixes [begin, end) through one stream in order, batches of 100; records the
-// acknowledged (vehicle, timestamp) pairs. Returns false when the stream failed.
+// acknowledged (vehicle, timestamp) pairs. Returns false when the stream failed. Back-pressure
+// (a fix answered OVERLOADED, a request RESOURCE_EXHAUSTED) is a test failure, unless
+// `overloaded` is given: then those fixes are counted there (and not acknowledged).
 inline bool Push(Stubs& s, const std::vector<Fix>& fixes, size_t begin, size_t end,
-          std::set<std::pair<std::string, int64_t>>* acked, int64_t* rejected) {
+          std::set<std::pair<std::string, int64_t>>* acked, int64_t* rejected,
+          int64_t* overloaded = nullptr) {
   grpc::ClientContext ctx;
   auto stream = s.ingest->StreamFixes(&ctx);
   std::map<uint64_t, std::pair<size_t, size_t>> ranges;
@@ -178,14 +191,21 @@ inline bool Push(Stubs& s, const std::vector<Fix>& fixes, size_t begin, size_t e
   size_t answered = 0;
   while (stream->Read(&r)) {
     ++answered;
+    auto [a, b] = ranges[r.sequence()];
     if (r.status_code() != 0) {
-      ADD_FAILURE() << "request " << r.sequence() << " refused: " << r.status_message();
+      if (overloaded && r.status_code() == static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED))
+        *overloaded += static_cast<int64_t>(b - a);
+      else
+        ADD_FAILURE() << "request " << r.sequence() << " refused: " << r.status_message();
       continue;
     }
-    auto [a, b] = ranges[r.sequence()];
     std::vector<bool> bad(b - a, false);
     for (const auto& rej : r.rejections()) {
       bad[rej.index()] = true;
+      if (overloaded && rej.reason() == pb::REJECT_REASON_OVERLOADED) {
+        ++*overloaded;
+        continue;
+      }
       ++*rejected;
       EXPECT_NE(rej.reason(), pb::REJECT_REASON_OVERLOADED) << rej.detail();
     }
