@@ -10,7 +10,7 @@ BUILD=${BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 JOBS=${JOBS:-1}
 SHARED=${SMARTBUS_SHARED_DATA:-../shared/data}
-TARGETS=${FUZZ_TARGETS:-"gtfs_csv_fuzz gtfs_feed_fuzz positions_csv_fuzz store_codec_fuzz jt808_frame_fuzz"}
+TARGETS=${FUZZ_TARGETS:-"gtfs_csv_fuzz gtfs_feed_fuzz positions_csv_fuzz store_codec_fuzz jt808_frame_fuzz gtfs_rt_feed_fuzz"}
 if [ -z "${SKIP_BUILD:-}" ]; then  # SKIP_BUILD=1: the targets are built already
   cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   # shellcheck disable=SC2086
@@ -35,6 +35,8 @@ seed() {  # target -> seed corpus dir
     store_codec_fuzz)
       printf '7124\tT1\tR1\tS1\t3\t4\t20260216\t1771243200\t1771243200\t1771243210.5\t1771243230\t2\t-1\t15\t1' > "$d/visit"
       printf '38.9\t-77.0\t90\t5.5\tT1\tR1\t1\t\t\t12\t8' > "$d/position" ;;
+    gtfs_rt_feed_fuzz)
+      for f in "$SHARED"/gtfs-rt-snapshots/*/*.pb; do [ -f "$f" ] && cp "$f" "$d/"; done ;;
     jt808_frame_fuzz)
       [ -f "$SHARED/jt808-samples/frames.tsv" ] && cut -f2 "$SHARED/jt808-samples/frames.tsv" | head -n 60 | xxd -r -p > "$d/frames" 2>/dev/null || true ;;
   esac
