@@ -11,7 +11,7 @@ namespace smartbus::server {
 absl::Status AnalyticsHub::WithAggregator(
     Store& store, std::shared_ptr<const Network> network,
     const std::function<void(const VisitAggregator&, const AnalyticsNetwork&)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (network != network_ || !agg_) {
     network_ = std::move(network);
     view_ = std::make_shared<NetworkAnalyticsView>(network_);

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "services/core/analytics/analytics.h"
 #include "services/core/analytics/network_view.h"
+#include "services/core/common/mutex.h"
 #include "services/core/network/network.h"
 #include "services/store/store.h"
 
@@ -44,14 +45,14 @@ class AnalyticsHub {
   const AnalyticsHubOptions& options() const { return options_; }
 
  private:
-  absl::Status SyncLocked(Store& store);
+  absl::Status SyncLocked(Store& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AnalyticsHubOptions options_;
-  std::mutex mu_;
-  std::shared_ptr<const Network> network_;
-  std::shared_ptr<NetworkAnalyticsView> view_;
-  std::unique_ptr<VisitAggregator> agg_;
-  double newest_s_ = -1e18;
+  Mutex mu_;
+  std::shared_ptr<const Network> network_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<NetworkAnalyticsView> view_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<VisitAggregator> agg_ ABSL_GUARDED_BY(mu_);
+  double newest_s_ ABSL_GUARDED_BY(mu_) = -1e18;
 };
 
 }  // namespace smartbus::server

@@ -127,7 +127,7 @@ absl::Status Authorizer::Reload() {
   ss << f.rdbuf();
   auto table = ParseTokenFile(ss.str(), options_.tokens_file);
   if (!table.ok()) return table.status();
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   by_hash_ = std::move(*table);
   return absl::OkStatus();
 }
@@ -143,7 +143,7 @@ absl::Status Authorizer::Refuse(absl::Status s, absl::string_view peer,
   const int64_t now = NowNs();
   std::string line;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (now - last_log_ns_ < 1'000'000'000) {
       ++unlogged_;
       return s;
@@ -183,7 +183,7 @@ absl::StatusOr<std::shared_ptr<const Principal>> Authorizer::CheckToken(
   std::shared_ptr<const Principal> p;
   {
     const std::string hash = Sha256Hex(v);
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto found = by_hash_.find(hash);
     if (found != by_hash_.end()) p = found->second;
   }
@@ -239,7 +239,7 @@ absl::Status Authorizer::Take(const grpc::ServerContextBase& ctx, double rate, d
   const int64_t now = NowNs();
   double wait_s = 0;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (buckets_.size() >= kMaxBuckets && !buckets_.contains(key)) buckets_.clear();
     auto [it, fresh] = buckets_.try_emplace(key);
     Bucket& b = it->second;

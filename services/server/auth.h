@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
+#include "services/core/common/mutex.h"
 #include "services/core/network/network.h"
 #include "smartbus/v1/ingest.pb.h"
 
@@ -101,16 +102,16 @@ class Authorizer {
   static std::string ClientKey(absl::string_view peer);
 
   const AuthOptions options_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> by_hash_;
+  mutable Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const Principal>> by_hash_ ABSL_GUARDED_BY(mu_);
   struct Bucket {
     double tokens = 0;
     int64_t last_ns = 0;
   };
-  absl::flat_hash_map<std::string, Bucket> buckets_;  // "<q|f>:<client>"
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);  // "<q|f>:<client>"
   std::atomic<uint64_t> refusals_{0}, rate_limited_{0};
-  int64_t last_log_ns_ = 0;
-  uint64_t unlogged_ = 0;
+  int64_t last_log_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unlogged_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace smartbus::server

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "grpcpp/support/server_callback.h"
+#include "services/core/common/mutex.h"
 #include "services/server/convert.h"
 
 namespace smartbus::server {
@@ -24,7 +25,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
     if (!ok) {
       bool fin;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         reads_done_ = true;
         fin = ShouldFinishLocked();
       }
@@ -32,7 +33,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
       return;
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++inflight_;
     }
     const uint64_t seq = req_.sequence();
@@ -48,7 +49,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
     }
     bool read = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (inflight_ < max_inflight_) {
         read = true;
       } else {
@@ -62,7 +63,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
     const pb::IngestResponse* next = nullptr;
     bool fin = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       out_.pop_front();
       if (!ok) {
         broken_ = true;
@@ -89,7 +90,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
     const pb::IngestResponse* write = nullptr;
     bool read = false, fin = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --inflight_;
       if (!broken_) {
         out_.push_back(std::move(r));
@@ -109,7 +110,7 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
     if (fin) Finish(grpc::Status::OK);
   }
 
-  bool ShouldFinishLocked() {
+  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || !reads_done_ || inflight_ > 0 || writing_) return false;
     finished_ = true;
     return true;
@@ -121,14 +122,14 @@ class IngestStreamReactor : public grpc::ServerBidiReactor<pb::IngestRequest, pb
   const grpc::ServerContextBase* const ctx_;       // lives as long as the call
   const IngestServiceImpl::Gate* const gate_;
   pb::IngestRequest req_;
-  std::mutex mu_;
-  std::deque<pb::IngestResponse> out_;
-  int inflight_ = 0;
-  bool writing_ = false;
-  bool reads_done_ = false;
-  bool read_paused_ = false;
-  bool broken_ = false;
-  bool finished_ = false;
+  Mutex mu_;
+  std::deque<pb::IngestResponse> out_ ABSL_GUARDED_BY(mu_);
+  int inflight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

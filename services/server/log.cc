@@ -61,7 +61,7 @@ void EventLog::WriteLimited(std::string_view key, LogLevel level, std::string_vi
                              .count();
   uint64_t dropped_before = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Bucket& b = buckets_[std::string(key)];
     if (b.minute != minute) {
       dropped_before = b.dropped;
@@ -81,7 +81,7 @@ void EventLog::WriteLimited(std::string_view key, LogLevel level, std::string_vi
 }
 
 uint64_t EventLog::suppressed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return suppressed_;
 }
 

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "services/core/common/mutex.h"
+
 namespace spdlog {
 class logger;
 }
@@ -52,9 +54,9 @@ class EventLog {
   };
   LogOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
-  mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, Bucket> buckets_;
-  mutable uint64_t suppressed_ = 0;
+  mutable Mutex mu_;
+  mutable std::unordered_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  mutable uint64_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace smartbus::server

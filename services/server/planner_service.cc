@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/core/common/mutex.h"
 #include "services/core/planner/planner.h"
 #include "services/server/convert.h"
 #include "services/server/server.h"
@@ -153,7 +154,7 @@ class PlannerServiceImpl : public pb::PlannerService::CallbackService,
 
   grpc::Service* service() override { return this; }
   void SetExtraLiveTimes(const planner::LiveTimes* extra) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     extra_ = extra;
     if (state_ && state_->live) state_->live->SetExtra(extra);
   }
@@ -175,7 +176,7 @@ class PlannerServiceImpl : public pb::PlannerService::CallbackService,
   // The planner for the server's current network (built when the network changed).
   std::shared_ptr<PlannerState> State() {
     std::shared_ptr<const Network> net = server_->view()->network;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (state_ && state_->network == net) return state_;
     auto st = std::make_shared<PlannerState>();
     st->network = net;
@@ -228,9 +229,9 @@ class PlannerServiceImpl : public pb::PlannerService::CallbackService,
   }
 
   SmartbusServer* server_;
-  std::mutex mu_;
-  std::shared_ptr<PlannerState> state_;
-  const planner::LiveTimes* extra_ = nullptr;
+  Mutex mu_;
+  std::shared_ptr<PlannerState> state_ ABSL_GUARDED_BY(mu_);
+  const planner::LiveTimes* extra_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace

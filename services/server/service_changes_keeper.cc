@@ -23,7 +23,7 @@ ServiceChangeKeeper::ServiceChangeKeeper(
 
 absl::Status ServiceChangeKeeper::Recover() {
   auto stored = store_->ListServiceChanges();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!stored.ok()) {
     resync_pending_ = true;
     return stored.status();
@@ -47,7 +47,7 @@ absl::Status ServiceChangeKeeper::Recover() {
 
 absl::StatusOr<bool> ServiceChangeKeeper::Edit(
     const std::function<absl::StatusOr<ServiceChangeDiff>(ServiceChanges&)>& edit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   absl::StatusOr<ServiceChangeDiff> diff = edit(changes_);
   if (!diff.ok()) return diff.status();
   if (diff->empty()) return true;
@@ -107,7 +107,7 @@ void ServiceChangeKeeper::ResyncLocked() {
 }
 
 void ServiceChangeKeeper::Tick(int32_t min_service_date, int64_t now_s) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (now_s - last_prune_s_ >= kPruneIntervalS) {
     last_prune_s_ = now_s;
     ServiceChangeDiff d = changes_.Prune(min_service_date, now_s);
@@ -122,7 +122,7 @@ void ServiceChangeKeeper::Tick(int32_t min_service_date, int64_t now_s) {
 ServiceChangeStats ServiceChangeKeeper::Stats() const {
   ServiceChangeStats s;
   auto cur = changes_.Current();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   s.edits = edits_;
   s.store_writes = store_writes_;
   s.store_errors = store_errors_;

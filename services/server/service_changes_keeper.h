@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/core/common/mutex.h"
 #include "services/core/network/network.h"
 #include "services/core/service_changes/service_changes.h"
 #include "services/store/store.h"
@@ -66,19 +67,19 @@ class ServiceChangeKeeper {
   ServiceChangeStats Stats() const;
 
  private:
-  bool PersistLocked(const ServiceChangeDiff& diff);
-  void ResyncLocked();
+  bool PersistLocked(const ServiceChangeDiff& diff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Store* const store_;
   const std::function<void(std::shared_ptr<const ServiceChangeSet>)> on_publish_;
   const std::function<void(const std::string&)> log_;
   ServiceChanges changes_;
-  mutable std::mutex mu_;  // serializes edits with their store writes
-  bool resync_pending_ = false;
-  int64_t last_prune_s_ = 0;
-  uint64_t edits_ = 0;
-  uint64_t store_writes_ = 0;
-  uint64_t store_errors_ = 0;
+  mutable Mutex mu_;  // serializes edits with their store writes
+  bool resync_pending_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t last_prune_s_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t edits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t store_writes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t store_errors_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The service date (YYYYMMDD) a trip runs on "now": yesterday's when the trip runs on

@@ -47,7 +47,7 @@ WatchHub::WatchHub(const SmartbusServer* server) : server_(server) {
 
 WatchHub::~WatchHub() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     exit_ = true;
   }
   cv_.notify_all();
@@ -80,7 +80,7 @@ grpc::ServerWriteReactor<pb::ArrivalsBoard>* WatchHub::Watch(const pb::WatchArri
       absl::Milliseconds(req.min_interval_ms() == 0 ? 500 : req.min_interval_ms()));
   for (uint32_t s : ServedStops(q)) view->Watch(s);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     reactors_.insert(r);
   }
   Poke();
@@ -89,14 +89,14 @@ grpc::ServerWriteReactor<pb::ArrivalsBoard>* WatchHub::Watch(const pb::WatchArri
 
 void WatchHub::Poke() {
   if (!poked_.exchange(true)) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     cv_.notify_one();
   }
 }
 
 void WatchHub::BeginShutdown() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   Poke();
@@ -104,13 +104,13 @@ void WatchHub::BeginShutdown() {
 }
 
 uint32_t WatchHub::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<uint32_t>(reactors_.size());
 }
 
 void WatchHub::WriteDone(WatchReactor* r, bool ok) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     r->writing_ = false;
     if (!ok) r->broken_ = true;
   }
@@ -118,21 +118,22 @@ void WatchHub::WriteDone(WatchReactor* r, bool ok) {
 }
 void WatchHub::Cancelled(WatchReactor* r) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     r->cancelled_ = true;
   }
   Poke();
 }
 void WatchHub::Done(WatchReactor* r) {
   for (uint32_t s : ServedStops(r->q_)) r->view_->Unwatch(s);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   reactors_.erase(r);
 }
 
 void WatchHub::Run() {
-  std::unique_lock lock(mu_);
+  UniqueLock lock(mu_);
   while (!exit_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return exit_ || poked_.load(); });
+    cv_.wait_for(lock.native(), std::chrono::milliseconds(100),
+                 [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exit_ || poked_.load(); });
     poked_ = false;
     if (exit_) break;
     const absl::Time now = absl::Now();
@@ -178,11 +179,11 @@ void WatchHub::Run() {
       r->writing_ = true;
       write.push_back(r);
     }
-    lock.unlock();
+    lock.Unlock();
     // Only this thread finishes watch streams, so none of these reactors can be gone yet.
     for (WatchReactor* r : write) r->StartWrite(&r->board_);
     for (auto& [r, s] : finish) r->Finish(s);
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/core/common/mutex.h"
 #include "services/server/convert.h"
 
 namespace smartbus::server {
@@ -44,12 +45,12 @@ class WatchHub {
   void Run();
 
   const SmartbusServer* server_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> poked_{false};
-  bool stopping_ = false;
-  bool exit_ = false;
-  std::unordered_set<WatchReactor*> reactors_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool exit_ ABSL_GUARDED_BY(mu_) = false;
+  std::unordered_set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

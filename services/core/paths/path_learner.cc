@@ -225,7 +225,7 @@ void PathLearner::Add(uint32_t pattern, double dist_along_m, LatLon pos) {
   if (!Learns(pattern) || !std::isfinite(dist_along_m) || !IsValidLatLon(pos.lat, pos.lon)) return;
   const float chord = static_cast<float>(ToChord(pattern, dist_along_m));
   const Vec2 xy = net_->projection().Forward(pos);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Keep(pattern, chord, xy);
 }
 
@@ -238,7 +238,7 @@ void PathLearner::Observe(const VehicleState& s) {
     return;
   const float chord = static_cast<float>(ToChord(pattern, s.dist_along_m));
   const Vec2 xy = net_->projection().Forward(s.pos);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Run& run = runs_[s.vehicle_id];
   if (run.trip != s.trip || run.service_date != s.service_date) {
     run = {s.trip, s.service_date};
@@ -286,7 +286,7 @@ void PathLearner::Fit(uint32_t pattern, LearnedPath* out) const {
 LearnedPath PathLearner::Build(uint32_t pattern) const {
   LearnedPath out;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     out = EvidenceLocked(pattern);
   }
   if (!out.samples.empty()) Fit(pattern, &out);
@@ -297,7 +297,7 @@ std::vector<LearnedPath> PathLearner::BuildAll() const {
   std::vector<uint32_t> patterns;
   std::vector<LearnedPath> out;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [p, st] : state_) patterns.push_back(p);
     std::sort(patterns.begin(), patterns.end());
     for (uint32_t p : patterns) out.push_back(EvidenceLocked(p));
@@ -312,7 +312,7 @@ absl::Status PathLearner::Restore(const LearnedPath& saved) {
   if (it == pattern_of_key_.end())
     return absl::NotFoundError(
         absl::StrCat("learned path '", saved.key, "': no shapeless pattern with these stops"));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   PatternState& st = StateOf(it->second);
   if (saved.bin_seen.size() != st.bins.size())
     return absl::InvalidArgumentError(absl::StrCat("learned path '", saved.key, "': ",

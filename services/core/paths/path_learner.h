@@ -34,6 +34,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "services/core/common/mutex.h"
 #include "services/core/engine/engine.h"
 #include "services/core/geo/geo.h"
 #include "services/core/network/network.h"
@@ -115,10 +116,10 @@ class PathLearner {
     int32_t service_date = 0;
   };
   double ToChord(uint32_t pattern, double dist_along_m) const;
-  void Keep(uint32_t pattern, float chord_m, Vec2 xy);  // mu_ held
-  PatternState& StateOf(uint32_t pattern);              // mu_ held
+  void Keep(uint32_t pattern, float chord_m, Vec2 xy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PatternState& StateOf(uint32_t pattern) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pattern's ids and evidence, without the fit (mu_ held).
-  LearnedPath EvidenceLocked(uint32_t pattern) const;
+  LearnedPath EvidenceLocked(uint32_t pattern) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fits `path` (its evidence) on `pattern` and sets points, coverage, hole and confidence.
   void Fit(uint32_t pattern, LearnedPath* path) const;
 
@@ -126,9 +127,9 @@ class PathLearner {
   PathLearnerOptions options_;
   std::vector<std::vector<double>> chord_cum_;  // per pattern: chord distance of each stop
   absl::flat_hash_map<std::string, uint32_t> pattern_of_key_;  // learned patterns
-  mutable std::mutex mu_;
-  absl::flat_hash_map<uint32_t, PatternState> state_;
-  absl::flat_hash_map<std::string, Run> runs_;  // per vehicle: the run last counted
+  mutable Mutex mu_;
+  absl::flat_hash_map<uint32_t, PatternState> state_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Run> runs_ ABSL_GUARDED_BY(mu_);  // per vehicle: the run last counted
 };
 
 // Feeds a PathLearner from one Engine (one listener per engine; engines may share a learner):

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "services/core/common/mutex.h"
 #include "services/core/gtfs/feed.h"
 
 namespace smartbus::planner {
@@ -64,23 +65,23 @@ class LiveTimes {
 class LiveTripList : public LiveTimes {
  public:
   void Set(std::vector<LiveTrip> trips) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     trips_ = std::move(trips);
     ++version_;
   }
   uint64_t version() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return version_;
   }
   void Snapshot(std::vector<LiveTrip>* out) const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     *out = trips_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<LiveTrip> trips_;
-  uint64_t version_ = 1;
+  mutable Mutex mu_;
+  std::vector<LiveTrip> trips_ ABSL_GUARDED_BY(mu_);
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace smartbus::planner

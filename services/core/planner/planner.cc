@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "services/core/common/mutex.h"
 #include "services/core/planner/raptor.h"
 
 namespace smartbus::planner {
@@ -23,11 +24,11 @@ struct Planner::LiveIndex {
 };
 
 struct Planner::Cache {
-  std::mutex mu;
-  uint64_t provider = 0;  // LiveTimes::instance()
-  uint64_t version = 0;
-  std::shared_ptr<const LiveIndex> live;
-  std::map<int32_t, std::shared_ptr<const std::vector<uint8_t>>> active;  // date -> services
+  Mutex mu;
+  uint64_t provider ABSL_GUARDED_BY(mu) = 0;  // LiveTimes::instance()
+  uint64_t version ABSL_GUARDED_BY(mu) = 0;
+  std::shared_ptr<const LiveIndex> live ABSL_GUARDED_BY(mu);
+  std::map<int32_t, std::shared_ptr<const std::vector<uint8_t>>> active ABSL_GUARDED_BY(mu);  // date -> services
 };
 
 namespace {
@@ -189,13 +190,13 @@ std::shared_ptr<const Planner::LiveIndex> Planner::LiveIndexFor(const LiveTimes*
   if (live == nullptr) return nullptr;
   const uint64_t version = live->version();
   {
-    std::lock_guard lock(cache_->mu);
+    MutexLock lock(cache_->mu);
     if (cache_->provider == live->instance() && cache_->version == version && cache_->live) return cache_->live;
   }
   std::vector<LiveTrip> trips;
   live->Snapshot(&trips);
   auto idx = BuildLiveIndex(*timetable_, trips);
-  std::lock_guard lock(cache_->mu);
+  MutexLock lock(cache_->mu);
   cache_->provider = live->instance();
   cache_->version = version;
   cache_->live = idx;
@@ -513,14 +514,14 @@ absl::StatusOr<PlanResult> Planner::Plan(const PlanRequest& req, const LiveTimes
 
 std::shared_ptr<const std::vector<uint8_t>> Planner::ActiveServices(int32_t date) const {
   {
-    std::lock_guard lock(cache_->mu);
+    MutexLock lock(cache_->mu);
     auto it = cache_->active.find(date);
     if (it != cache_->active.end()) return it->second;
   }
   const GtfsFeed& f = timetable_->network().feed();
   auto v = std::make_shared<std::vector<uint8_t>>(f.services.size(), 0);
   for (uint32_t s = 0; s < f.services.size(); ++s) (*v)[s] = f.ServiceRunsOn(s, date) ? 1 : 0;
-  std::lock_guard lock(cache_->mu);
+  MutexLock lock(cache_->mu);
   if (cache_->active.size() > 64) cache_->active.clear();
   cache_->active[date] = v;
   return v;

@@ -53,14 +53,14 @@ void LiveAccuracy::Apply(const Held& h, StopEntry& s, uint32_t route, int sign) 
 }
 
 void LiveAccuracy::AddPrediction(const Prediction& p, uint32_t route) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Batch batch;
   AddLocked(p, route, &batch);
 }
 
 void LiveAccuracy::AddPredictions(absl::Span<const Prediction> ps,
                                   const std::function<uint32_t(uint32_t trip)>& route_of) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Batch batch;
   uint32_t route = kNoIndex;
   for (size_t i = 0; i < ps.size(); ++i) {
@@ -118,7 +118,7 @@ void LiveAccuracy::AddLocked(const Prediction& p, uint32_t route, Batch* batch) 
 
 void LiveAccuracy::AddObserved(const StopVisit& v, uint32_t route, bool own) {
   if (v.stop_index == 0) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const TripKey key{v.trip, v.service_date};
   auto it = trips_.find(key);
   if (it == trips_.end()) {
@@ -167,7 +167,7 @@ void LiveAccuracy::FinishTrip(TripEntry& t) {
 }
 
 void LiveAccuracy::Advance(int64_t now_s) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   clock_s_ = std::max(clock_s_, now_s);
   if (clock_s_ < next_sweep_s_) return;
   next_sweep_s_ = clock_s_ + kSweepEveryS;
@@ -196,7 +196,8 @@ void LiveAccuracy::SweepTrip(TripEntry& t) {
   t.due_s = std::numeric_limits<int64_t>::max();
   for (StopEntry& s : t.stops) {
     if (s.visits == 0) {  // forget predictions too old to be scored (held in made_at order)
-      auto keep = std::find_if(s.held.begin(), s.held.end(), [&](const Held& h) {
+      auto keep = std::find_if(s.held.begin(), s.held.end(),
+                               [&](const Held& h) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return clock_s_ - MadeAt(h) <= options_.pending_max_age_s;
       });
       for (auto h = s.held.begin(); h != keep; ++h) TallyAt(MadeAt(*h), t.route).unobserved += 1;
@@ -218,13 +219,13 @@ void LiveAccuracy::SweepTrip(TripEntry& t) {
 }
 
 void LiveAccuracy::FinishAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [key, t] : trips_) FinishTrip(t);
   trips_.clear();
 }
 
 void LiveAccuracy::RemapRoutes(const std::vector<uint32_t>& old_to_new) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   absl::node_hash_map<TallyKey, AccuracyTally> out;
   for (auto& [key, tally] : tallies_) {
     if (key.route >= old_to_new.size() || old_to_new[key.route] == kNoIndex) continue;
@@ -236,7 +237,7 @@ void LiveAccuracy::RemapRoutes(const std::vector<uint32_t>& old_to_new) {
 void LiveAccuracy::Collect(int64_t from_s, int64_t to_s,
                            const absl::flat_hash_set<uint32_t>& routes, AccuracyTally* total,
                            absl::flat_hash_map<uint32_t, AccuracyTally>* by_route) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [key, tally] : tallies_) {
     if (from_s > 0 && key.hour_s + kHourS <= from_s) continue;
     if (to_s > 0 && key.hour_s >= to_s) continue;
@@ -247,7 +248,7 @@ void LiveAccuracy::Collect(int64_t from_s, int64_t to_s,
 }
 
 LiveAccuracyStats LiveAccuracy::Stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   LiveAccuracyStats st;
   st.trips_open = static_cast<int64_t>(trips_.size());
   st.predictions_held = held_;

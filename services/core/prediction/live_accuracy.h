@@ -42,6 +42,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/types/span.h"
+#include "services/core/common/mutex.h"
 #include "services/core/prediction/prediction.h"
 #include "services/core/prediction/scorer.h"
 
@@ -146,8 +147,8 @@ class LiveAccuracy {
   };
   static constexpr int16_t kNoOff = INT16_MIN;
 
-  AccuracyTally& TallyAt(int64_t t_s, uint32_t route);
-  int64_t MadeAt(const Held& h) const { return base_s_ + h.made_rel; }
+  AccuracyTally& TallyAt(int64_t t_s, uint32_t route) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t MadeAt(const Held& h) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return base_s_ + h.made_rel; }
   // What consecutive predictions of a batch share (null: look it up).
   struct Batch {
     TripEntry* trip = nullptr;     // of the current trip instance
@@ -155,26 +156,26 @@ class LiveAccuracy {
     int64_t tally_hour = 0;
     uint32_t tally_route = 0;
   };
-  void AddLocked(const Prediction& p, uint32_t route, Batch* batch);
+  void AddLocked(const Prediction& p, uint32_t route, Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static StopEntry& StopAt(TripEntry& t, uint32_t stop_index);
-  ScoredPrediction Score(const Held& h, double observed_s) const;
+  ScoredPrediction Score(const Held& h, double observed_s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Scores (sign +1) or takes back (-1) a held prediction against the stop's arrival.
-  void Apply(const Held& h, StopEntry& s, uint32_t route, int sign);
-  void SecondVisit(StopEntry& s, uint32_t route);
-  void FinishTrip(TripEntry& t);
-  void SweepLocked();
-  void SweepTrip(TripEntry& t);
+  void Apply(const Held& h, StopEntry& s, uint32_t route, int sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SecondVisit(StopEntry& s, uint32_t route) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishTrip(TripEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SweepTrip(TripEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LiveAccuracyOptions options_;
-  mutable std::mutex mu_;
-  int64_t clock_s_ = 0;
-  int64_t base_s_ = -1;  // Held::made_rel origin: the first made_at seen
-  int64_t next_sweep_s_ = 0;
-  absl::flat_hash_map<TripKey, TripEntry> trips_;
-  absl::node_hash_map<TallyKey, AccuracyTally> tallies_;  // stable addresses
-  int64_t held_ = 0;
-  int64_t thinned_ = 0;
-  int64_t late_second_visits_ = 0;
+  mutable Mutex mu_;
+  int64_t clock_s_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t base_s_ ABSL_GUARDED_BY(mu_) = -1;  // Held::made_rel origin: the first made_at seen
+  int64_t next_sweep_s_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<TripKey, TripEntry> trips_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<TallyKey, AccuracyTally> tallies_ ABSL_GUARDED_BY(mu_);  // stable addresses
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t thinned_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t late_second_visits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace smartbus

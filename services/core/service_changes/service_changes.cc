@@ -195,7 +195,7 @@ absl::Status ServiceChanges::Validate(const TripChange& t) {
 
 ServiceChangeDiff ServiceChanges::Load(std::vector<TripChange> trips, std::vector<Alert> alerts) {
   ServiceChangeDiff bad;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   trips_.clear();
   alerts_.clear();
   for (TripChange& t : trips) {
@@ -228,7 +228,7 @@ absl::StatusOr<ServiceChangeDiff> ServiceChanges::Cancel(const std::string& sour
   next.source = source;
   next.trip_id = trip_id;
   next.service_date = service_date;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = trips_.find(next.Key());
   if (it != trips_.end()) next = it->second;
   if (stop == nullptr) {
@@ -255,7 +255,7 @@ absl::StatusOr<ServiceChangeDiff> ServiceChanges::Restore(const std::string& sou
   probe.trip_id = trip_id;
   probe.service_date = service_date;
   const std::string key = probe.Key();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = trips_.find(key);
   if (it == trips_.end())
     return absl::NotFoundError(absl::StrCat("trip \"", trip_id, "\" on service date ",
@@ -289,7 +289,7 @@ absl::StatusOr<ServiceChangeDiff> ServiceChanges::PostAlert(Alert alert) {
   if (absl::Status s = Validate(alert); !s.ok()) return s;
   ServiceChangeDiff d;
   d.put_alerts.push_back(alert);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   alerts_[alert.Key()] = std::move(alert);
   PublishLocked();
   return d;
@@ -298,7 +298,7 @@ absl::StatusOr<ServiceChangeDiff> ServiceChanges::PostAlert(Alert alert) {
 absl::StatusOr<ServiceChangeDiff> ServiceChanges::EndAlert(const std::string& source,
                                                            const std::string& id) {
   const std::string key = source + "|" + id;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = alerts_.find(key);
   if (it == alerts_.end())
     return absl::NotFoundError(
@@ -328,7 +328,7 @@ ServiceChangeDiff ServiceChanges::ReplaceSource(const std::string& source,
     std::string k = a.Key();
     new_alerts[k] = std::move(a);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto same_source = [&](const std::string& key) {
     return key.size() > source.size() && key.compare(0, source.size(), source) == 0 &&
            key[source.size()] == '|';
@@ -374,7 +374,7 @@ ServiceChangeDiff ServiceChanges::ReplaceSource(const std::string& source,
 
 ServiceChangeDiff ServiceChanges::Prune(int32_t min_service_date, int64_t now_s) {
   ServiceChangeDiff d;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = trips_.begin(); it != trips_.end();) {
     if (it->second.service_date != 0 && it->second.service_date < min_service_date) {
       d.delete_trips.push_back(it->first);

@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/core/common/mutex.h"
 
 namespace smartbus {
 
@@ -212,12 +213,12 @@ class ServiceChanges {
   static absl::Status Validate(const TripChange& t);
 
  private:
-  void PublishLocked();
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Keyed by Key(); ordered so snapshots and diffs are deterministic.
-  std::map<std::string, TripChange> trips_;
-  std::map<std::string, Alert> alerts_;
+  std::map<std::string, TripChange> trips_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Alert> alerts_ ABSL_GUARDED_BY(mu_);
   std::atomic<std::shared_ptr<const ServiceChangeSet>> current_;
 };
 

@@ -1,6 +1,7 @@
 #include "services/server/http/gtfs_rt.h"
 
 // Before httplib.h: <netdb.h> defines a NO_DATA macro that clashes with the generated enum.
+#include "services/core/common/mutex.h"
 #include "transit_realtime/gtfs-realtime.pb.h"
 
 #include <httplib.h>
@@ -293,13 +294,13 @@ GtfsRtFeeds::GtfsRtFeeds(SmartbusServer* server, int refresh_s, int64_t max_age_
 
 std::shared_ptr<const BuiltFeed> GtfsRtFeeds::Last(FeedKind kind) const {
   const Slot& s = slots_[static_cast<int>(kind)];
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   return s.built;
 }
 
 std::shared_ptr<const BuiltFeed> GtfsRtFeeds::Get(FeedKind kind) {
   Slot& s = slots_[static_cast<int>(kind)];
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   const auto now = std::chrono::steady_clock::now();
   if (s.built && now - s.built_at < refresh_) return s.built;
   GtfsRtInputs in;

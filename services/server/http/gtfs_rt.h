@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "services/core/common/mutex.h"
 #include "services/server/live_view.h"
 
 namespace transit_realtime {
@@ -110,10 +111,10 @@ class GtfsRtFeeds {
 
  private:
   struct Slot {
-    mutable std::mutex mu;
-    std::shared_ptr<const BuiltFeed> built;
-    std::chrono::steady_clock::time_point built_at;
-    int64_t last_timestamp = 0;
+    mutable Mutex mu;
+    std::shared_ptr<const BuiltFeed> built ABSL_GUARDED_BY(mu);
+    std::chrono::steady_clock::time_point built_at ABSL_GUARDED_BY(mu);
+    int64_t last_timestamp ABSL_GUARDED_BY(mu) = 0;
   };
   SmartbusServer* server_;
   const std::chrono::seconds refresh_;

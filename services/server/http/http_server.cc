@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "services/core/common/mutex.h"
 
 namespace smartbus::server {
 namespace {
@@ -25,15 +26,17 @@ class BoundedPool final : public httplib::TaskQueue {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
   }
   void enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return jobs_.size() < max_queued_ || stop_; });
+    UniqueLock lock(mu_);
+    room_.wait(lock.native(), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return jobs_.size() < max_queued_ || stop_;
+    });
     jobs_.push_back(std::move(fn));
-    lock.unlock();
+    lock.Unlock();
     ready_.notify_one();
   }
   void shutdown() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     ready_.notify_all();
@@ -46,8 +49,10 @@ class BoundedPool final : public httplib::TaskQueue {
     while (true) {
       std::function<void()> fn;
       {
-        std::unique_lock lock(mu_);
-        ready_.wait(lock, [&] { return !jobs_.empty() || stop_; });
+        UniqueLock lock(mu_);
+        ready_.wait(lock.native(), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !jobs_.empty() || stop_;
+        });
         if (jobs_.empty()) return;  // stopping and drained
         fn = std::move(jobs_.front());
         jobs_.pop_front();
@@ -57,11 +62,11 @@ class BoundedPool final : public httplib::TaskQueue {
     }
   }
   const size_t max_queued_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable ready_, room_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;
-  bool stop_ = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Per worker thread: the request being served (a connection is served by one thread).

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
+#include "services/core/common/mutex.h"
 #include "services/server/http/heatmap.h"
 #include "services/server/http/http_server.h"
 #include "services/server/http/json_api.h"
@@ -56,7 +57,7 @@ class PageStreams {
   grpc::Status Open(const pb::WatchArrivalsRequest& req, std::shared_ptr<Stream>* out) {
     auto s = std::make_shared<Stream>();
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stop_ || server_->draining())
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down");
       if (open_.size() >= max_open_)
@@ -77,17 +78,17 @@ class PageStreams {
     return grpc::Status::OK;
   }
   void Close(Stream* s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     open_.erase(s);
   }
   size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return open_.size();
   }
 
  private:
   void CancelAll() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (Stream* s : open_) s->ctx.TryCancel();
   }
   void WatchForShutdown() {
@@ -100,8 +101,8 @@ class PageStreams {
   SmartbusServer* server_;
   std::unique_ptr<pb::PassengerService::Stub> stub_;
   const size_t max_open_;
-  mutable std::mutex mu_;
-  std::unordered_set<Stream*> open_;
+  mutable Mutex mu_;
+  std::unordered_set<Stream*> open_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread watcher_;
 };
