@@ -66,12 +66,12 @@ absl::Status MemoryStore::PutModelLocked(absl::string_view name, absl::string_vi
 }
 
 absl::Status MemoryStore::PutVehicle(const VehicleRecord& v) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return PutVehicleLocked(v);
 }
 
 absl::StatusOr<VehicleRecord> MemoryStore::GetVehicle(absl::string_view vehicle_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto it = vehicles_.find(vehicle_id);
   if (it == vehicles_.end()) {
     return absl::NotFoundError(absl::StrCat("no stored state for vehicle \"", vehicle_id, "\""));
@@ -80,7 +80,7 @@ absl::StatusOr<VehicleRecord> MemoryStore::GetVehicle(absl::string_view vehicle_
 }
 
 absl::StatusOr<std::vector<VehicleRecord>> MemoryStore::ListVehicles() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<VehicleRecord> out;
   out.reserve(vehicles_.size());
   for (const auto& [id, v] : vehicles_) out.push_back(v);
@@ -88,12 +88,12 @@ absl::StatusOr<std::vector<VehicleRecord>> MemoryStore::ListVehicles() {
 }
 
 absl::Status MemoryStore::AppendPosition(const Fix& fix) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return AppendPositionLocked(fix);
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryStore::ListPositionVehicles() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<std::string> out;
   for (const auto& [id, history] : positions_)
     if (!history.fixes.empty()) out.push_back(id);
@@ -103,7 +103,7 @@ absl::StatusOr<std::vector<std::string>> MemoryStore::ListPositionVehicles() {
 
 absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view vehicle_id,
                                                             int64_t since_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<Fix> out;
   auto it = positions_.find(vehicle_id);
   if (it == positions_.end()) return out;
@@ -115,13 +115,13 @@ absl::StatusOr<std::vector<Fix>> MemoryStore::ReadPositions(absl::string_view ve
 }
 
 absl::Status MemoryStore::AppendStopVisit(const StopVisitRecord& v) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return AppendStopVisitLocked(v);
 }
 
 absl::StatusOr<std::vector<StopVisitRecord>> MemoryStore::ReadStopVisits(
     const StopVisitQuery& q) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<StopVisitRecord> out;
   for (auto it = visits_.lower_bound(q.from_s); it != visits_.end() && it->first <= q.to_s;
        ++it) {
@@ -133,12 +133,12 @@ absl::StatusOr<std::vector<StopVisitRecord>> MemoryStore::ReadStopVisits(
 }
 
 absl::Status MemoryStore::PutModel(absl::string_view name, absl::string_view bytes) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return PutModelLocked(name, bytes);
 }
 
 absl::StatusOr<std::string> MemoryStore::GetModel(absl::string_view name) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto it = models_.find(name);
   if (it == models_.end()) {
     return absl::NotFoundError(absl::StrCat("no stored model named \"", name, "\""));
@@ -147,7 +147,7 @@ absl::StatusOr<std::string> MemoryStore::GetModel(absl::string_view name) {
 }
 
 absl::Status MemoryStore::Apply(absl::Span<const StoreChange> changes) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   absl::Status first;
   for (const StoreChange& c : changes) {
     absl::Status s;
@@ -175,7 +175,7 @@ absl::Status MemoryStore::Apply(absl::Span<const StoreChange> changes) {
 
 absl::StatusOr<std::vector<ConditionEvent>> MemoryStore::ReadConditionEvents(
     absl::string_view vehicle_id, int64_t from_s, int64_t to_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<ConditionEvent> out;
   auto it = events_.find(vehicle_id);
   if (it == events_.end()) return out;
@@ -186,7 +186,7 @@ absl::StatusOr<std::vector<ConditionEvent>> MemoryStore::ReadConditionEvents(
 
 absl::StatusOr<std::vector<DrivingDay>> MemoryStore::ReadDrivingDays(
     absl::string_view vehicle_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<DrivingDay> out;
   auto it = driving_.find(vehicle_id);
   if (it == driving_.end()) return out;
@@ -196,20 +196,20 @@ absl::StatusOr<std::vector<DrivingDay>> MemoryStore::ReadDrivingDays(
 
 absl::Status MemoryStore::PutLearnedPath(const LearnedPath& path) {
   if (path.key.empty()) return absl::InvalidArgumentError("PutLearnedPath: empty key");
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   paths_[path.key] = path;
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<LearnedPath>> MemoryStore::ListLearnedPaths() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<LearnedPath> out;
   for (const auto& [key, path] : paths_) out.push_back(path);
   return out;
 }
 
 absl::Status MemoryStore::ApplyServiceChanges(const ServiceChangeDiff& diff) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   for (const TripChange& t : diff.put_trips) trip_changes_[t.Key()] = store_codec::EncodeTripChange(t);
   for (const Alert& a : diff.put_alerts) alerts_[a.Key()] = store_codec::EncodeAlert(a);
   for (const std::string& k : diff.delete_trips) trip_changes_.erase(k);
@@ -219,7 +219,7 @@ absl::Status MemoryStore::ApplyServiceChanges(const ServiceChangeDiff& diff) {
 
 absl::StatusOr<StoredServiceChanges> MemoryStore::ListServiceChanges() {
   StoredServiceChanges out;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   for (const auto& [k, v] : trip_changes_) {
     auto t = store_codec::DecodeTripChange(v);
     if (t.ok()) out.trips.push_back(*std::move(t));

@@ -5,12 +5,12 @@
 
 #include <deque>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "services/core/common/mutex.h"
 #include "services/store/store.h"
 
 namespace smartbus {
@@ -43,34 +43,36 @@ class MemoryStore : public Store {
   std::string Describe() const override { return "memory"; }
 
  private:
-  absl::Status PutVehicleLocked(const VehicleRecord& v);
-  absl::Status AppendPositionLocked(const Fix& fix);
-  absl::Status AppendStopVisitLocked(const StopVisitRecord& v);
-  absl::Status PutModelLocked(absl::string_view name, absl::string_view bytes);
-  void TrimVisitsLocked();
+  absl::Status PutVehicleLocked(const VehicleRecord& v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendPositionLocked(const Fix& fix) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendStopVisitLocked(const StopVisitRecord& v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutModelLocked(absl::string_view name, absl::string_view bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimVisitsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StoreOptions options_;
-  std::mutex mu_;
-  std::map<std::string, VehicleRecord, std::less<>> vehicles_;
+  Mutex mu_;
+  std::map<std::string, VehicleRecord, std::less<>> vehicles_ ABSL_GUARDED_BY(mu_);
   // A vehicle's newest positions_cap fixes in append order, one per timestamp (a fix whose
   // timestamp is held already is not appended again: the first appended wins, as in Redis).
   struct History {
     std::deque<Fix> fixes;
     absl::flat_hash_set<int64_t> timestamps;
   };
-  absl::flat_hash_map<std::string, History> positions_;
+  absl::flat_hash_map<std::string, History> positions_ ABSL_GUARDED_BY(mu_);
   // Encoded visit -> arrival_s (dedupe) and arrival_s -> encoded visit (retention, windows).
-  absl::flat_hash_map<std::string, double> visit_keys_;
-  std::multimap<double, StopVisitRecord> visits_;
-  double newest_visit_s_ = -1e300;
-  absl::flat_hash_map<std::string, std::string> models_;
-  std::map<std::string, LearnedPath, std::less<>> paths_;
+  absl::flat_hash_map<std::string, double> visit_keys_ ABSL_GUARDED_BY(mu_);
+  std::multimap<double, StopVisitRecord> visits_ ABSL_GUARDED_BY(mu_);
+  double newest_visit_s_ ABSL_GUARDED_BY(mu_) = -1e300;
+  absl::flat_hash_map<std::string, std::string> models_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, LearnedPath, std::less<>> paths_ ABSL_GUARDED_BY(mu_);
   // Per vehicle: alarm events by time, driving seconds by day.
-  absl::flat_hash_map<std::string, std::multimap<int64_t, ConditionEvent>> events_;
-  absl::flat_hash_map<std::string, std::map<int32_t, int64_t>> driving_;
+  absl::flat_hash_map<std::string, std::multimap<int64_t, ConditionEvent>> events_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::map<int32_t, int64_t>> driving_ ABSL_GUARDED_BY(mu_);
   // Service changes, encoded as in Redis (so both stores share the codec), by key.
-  std::map<std::string, std::string> trip_changes_;
-  std::map<std::string, std::string> alerts_;
+  std::map<std::string, std::string> trip_changes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> alerts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace smartbus

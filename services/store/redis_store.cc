@@ -510,7 +510,7 @@ absl::StatusOr<RedisStore::Reply> RedisStore::CommandLocked(
 }
 
 StoreHealth RedisStore::Health() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   auto r = CommandLocked({"PING"});
   if (!r.ok()) return {false, std::string(r.status().message())};
   return {};
@@ -703,7 +703,8 @@ void RedisStore::PlanVisitLocked(const StopVisitRecord& sv, BatchPlan* b) {
   b->newest_visit_s = std::max(b->newest_visit_s, sv.visit.arrival_s);
   const absl::string_view prefix = options_.key_prefix;
   std::string& key = b->scratch;
-  auto zadd = [&](absl::string_view kind, absl::string_view id) {
+  auto zadd = [&](absl::string_view kind,
+                  absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     key.assign(prefix.data(), prefix.size());
     key.append(kind.data(), kind.size());
     key.append(id.data(), id.size());
@@ -865,7 +866,7 @@ absl::Status RedisStore::RunTransactionLocked(RedisPipeline& p) {
 }
 
 absl::Status RedisStore::Apply(absl::Span<const StoreChange> changes) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return ApplyLocked(changes);
 }
 
@@ -893,7 +894,7 @@ absl::Status RedisStore::PutModel(absl::string_view name, absl::string_view byte
 // Reads
 
 absl::StatusOr<VehicleRecord> RedisStore::GetVehicle(absl::string_view vehicle_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::string key = absl::StrCat(options_.key_prefix, "veh:", vehicle_id);
   SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"HGETALL", key}));
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
@@ -903,7 +904,7 @@ absl::StatusOr<VehicleRecord> RedisStore::GetVehicle(absl::string_view vehicle_i
 }
 
 absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string prefix = absl::StrCat(options_.key_prefix, "pos:");
   const std::string match = absl::StrCat(prefix, "*");  // ids with * ? [ match themselves too
   std::vector<std::string> ids;
@@ -928,7 +929,7 @@ absl::StatusOr<std::vector<std::string>> RedisStore::ListPositionVehicles() {
 }
 
 absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string set_key = absl::StrCat(options_.key_prefix, "vehicles");
   SB_ASSIGN_OR_RETURN(Reply members, CommandLocked({"SMEMBERS", set_key}));
   std::vector<std::string> ids;
@@ -979,7 +980,7 @@ absl::StatusOr<std::vector<VehicleRecord>> RedisStore::ListVehicles() {
 
 absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view vehicle_id,
                                                            int64_t since_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<Fix> out;
   if (options_.positions_cap == 0) return out;
   const std::string key = absl::StrCat(options_.key_prefix, "pos:", vehicle_id);
@@ -1028,7 +1029,7 @@ absl::StatusOr<std::vector<Fix>> RedisStore::ReadPositions(absl::string_view veh
 
 absl::StatusOr<std::vector<ConditionEvent>> RedisStore::ReadConditionEvents(
     absl::string_view vehicle_id, int64_t from_s, int64_t to_s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string key = absl::StrCat(options_.key_prefix, "cond:", vehicle_id);
   RedisPipeline p;
   p.Begin(4);
@@ -1052,7 +1053,7 @@ absl::StatusOr<std::vector<ConditionEvent>> RedisStore::ReadConditionEvents(
 }
 
 absl::StatusOr<std::vector<DrivingDay>> RedisStore::ReadDrivingDays(absl::string_view vehicle_id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string key = absl::StrCat(options_.key_prefix, "drive:", vehicle_id);
   RedisPipeline p;
   p.Begin(2);
@@ -1080,7 +1081,7 @@ absl::StatusOr<std::vector<DrivingDay>> RedisStore::ReadDrivingDays(absl::string
 
 absl::StatusOr<std::vector<StopVisitRecord>> RedisStore::ReadStopVisits(
     const StopVisitQuery& q) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const absl::string_view prefix = options_.key_prefix;
   std::string key = !q.stop_id.empty()    ? absl::StrCat(prefix, "visits:stop:", q.stop_id)
                     : !q.route_id.empty() ? absl::StrCat(prefix, "visits:route:", q.route_id)
@@ -1130,7 +1131,7 @@ absl::StatusOr<std::vector<StopVisitRecord>> RedisStore::ReadStopVisits(
 }
 
 absl::StatusOr<std::string> RedisStore::GetModel(absl::string_view name) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   SB_ASSIGN_OR_RETURN(Reply r,
                       CommandLocked({"GET", absl::StrCat(options_.key_prefix, "model:", name)}));
   if (r->type == REDIS_REPLY_NIL) {
@@ -1145,7 +1146,7 @@ absl::StatusOr<std::string> RedisStore::GetModel(absl::string_view name) {
 
 absl::Status RedisStore::PutLearnedPath(const LearnedPath& path) {
   if (path.key.empty()) return absl::InvalidArgumentError("PutLearnedPath: empty key");
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string value = store_codec::EncodeLearnedPath(path);
   SB_RETURN_IF_ERROR(
       CommandLocked({"SET", absl::StrCat(options_.key_prefix, "path:", path.key), value}).status());
@@ -1154,7 +1155,7 @@ absl::Status RedisStore::PutLearnedPath(const LearnedPath& path) {
 }
 
 absl::StatusOr<std::vector<LearnedPath>> RedisStore::ListLearnedPaths() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   SB_ASSIGN_OR_RETURN(Reply members,
                       CommandLocked({"SMEMBERS", absl::StrCat(options_.key_prefix, "paths")}));
   std::vector<std::string> keys;
@@ -1174,7 +1175,7 @@ absl::StatusOr<std::vector<LearnedPath>> RedisStore::ListLearnedPaths() {
 }
 
 absl::Status RedisStore::DeleteAllKeys() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   const std::string pattern = absl::StrCat(options_.key_prefix, "*");
   std::string cursor = "0";
   do {
@@ -1231,13 +1232,13 @@ absl::Status RedisStore::ApplyServiceChanges(const ServiceChangeDiff& diff) {
     p.Arg(*key);
     for (const std::string& f : *fields) p.Arg(f);
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return RunLocked(p, nullptr);
 }
 
 absl::StatusOr<StoredServiceChanges> RedisStore::ListServiceChanges() {
   StoredServiceChanges out;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   for (const char* kind : {"trip_changes", "alerts"}) {
     const std::string key = absl::StrCat(options_.key_prefix, kind);
     SB_ASSIGN_OR_RETURN(Reply r, CommandLocked({"HGETALL", key}));

@@ -8,13 +8,13 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "services/core/common/mutex.h"
 #include "services/store/store.h"
 
 struct redisContext;
@@ -81,33 +81,37 @@ class RedisStore : public Store {
   };
   using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-  absl::Status EnsureConnectedLocked();
-  absl::Status IoErrorLocked(absl::string_view what);
+  absl::Status EnsureConnectedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status IoErrorLocked(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends `p` and reads its replies; all replies returned when `replies` is non-null.
-  absl::Status RunLocked(RedisPipeline& p, std::vector<Reply>* replies);
-  absl::Status ApplyLocked(absl::Span<const StoreChange> changes);
+  absl::Status RunLocked(RedisPipeline& p, std::vector<Reply>* replies)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyLocked(absl::Span<const StoreChange> changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The steps of ApplyLocked: plan the batch, encode it into pipeline_, run it.
   struct BatchPlan;
-  void PlanBatchLocked(absl::Span<const StoreChange> changes, BatchPlan* b);
-  void GroupFixLocked(const Fix& f);
-  void PlanVisitLocked(const StopVisitRecord& sv, BatchPlan* b);
-  void EncodeVisitsLocked(const BatchPlan& b);
-  void EncodePositionsLocked(BatchPlan* b);
-  void EncodeVehiclesLocked(BatchPlan* b);
-  void EncodeVisitTrimsLocked(const BatchPlan& b);
-  absl::Status RunTransactionLocked(RedisPipeline& p);
+  void PlanBatchLocked(absl::Span<const StoreChange> changes, BatchPlan* b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GroupFixLocked(const Fix& f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PlanVisitLocked(const StopVisitRecord& sv, BatchPlan* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EncodeVisitsLocked(const BatchPlan& b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EncodePositionsLocked(BatchPlan* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EncodeVehiclesLocked(BatchPlan* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EncodeVisitTrimsLocked(const BatchPlan& b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RunTransactionLocked(RedisPipeline& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one command given as arguments and returns its reply.
-  absl::StatusOr<Reply> CommandLocked(std::initializer_list<absl::string_view> args);
+  absl::StatusOr<Reply> CommandLocked(std::initializer_list<absl::string_view> args)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RedisAddress address_;
   const StoreOptions options_;
-  std::mutex mu_;
-  redisContext* ctx_ = nullptr;  // null while disconnected
-  std::string last_error_;
+  Mutex mu_;
+  redisContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;  // null while disconnected
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
   // Per connection: vehicles known to be in the vehicles set, when each key's TTL was last
   // refreshed, what was appended to each position stream since its last trim. Cleared on
   // reconnect and on a failed batch.
-  absl::flat_hash_set<std::string> known_vehicles_;
+  absl::flat_hash_set<std::string> known_vehicles_ ABSL_GUARDED_BY(mu_);
   // Vehicle hash bookkeeping: an HSET sends only the fields that differ from the state this
   // connection wrote last (`last`), and all of them when there is none or the last full write
   // is kFullStateEveryS old (which also heals a hash deleted or expired behind our back).
@@ -118,7 +122,7 @@ class RedisStore : public Store {
     bool has_last = false;
     VehicleRecord last;
   };
-  absl::flat_hash_map<std::string, VehKeyState> veh_keys_;
+  absl::flat_hash_map<std::string, VehKeyState> veh_keys_ ABSL_GUARDED_BY(mu_);
   // Position stream bookkeeping. A stream entry holds one or several fixes, so the trim length
   // (in entries) that keeps the newest positions_cap fixes is found from checkpoints (entries
   // and fixes appended on this connection, taken at each trim): the entries appended since the
@@ -140,20 +144,21 @@ class RedisStore : public Store {
     // Entries that hold at least `cap` of the newest fixes.
     uint64_t EntriesForNewest(uint64_t cap) const;
   };
-  absl::flat_hash_map<std::string, PosKeyState> pos_keys_;
+  absl::flat_hash_map<std::string, PosKeyState> pos_keys_ ABSL_GUARDED_BY(mu_);
   // Visit sorted set key -> when its retention trim (ZREMRANGEBYSCORE) was last sent (unix s).
-  absl::flat_hash_map<std::string, int64_t> visit_trim_s_;
+  absl::flat_hash_map<std::string, int64_t> visit_trim_s_ ABSL_GUARDED_BY(mu_);
   // Reused by ApplyLocked to group a batch's fixes per vehicle (one stream entry per group).
   struct FixGroup {
     const Fix* first = nullptr;
     uint32_t head = 0, tail = 0, count = 0;  // indices into batch_fixes_ / batch_next_
   };
-  absl::flat_hash_map<absl::string_view, uint32_t> group_of_;
-  std::vector<FixGroup> groups_;
-  std::vector<const Fix*> batch_fixes_;
-  std::vector<uint32_t> batch_next_;
-  bool atomic_batches_ = false;  // MULTI/EXEC per Apply on this connection
-  std::unique_ptr<RedisPipeline> pipeline_;  // reused by Apply (keeps its buffer)
+  absl::flat_hash_map<absl::string_view, uint32_t> group_of_ ABSL_GUARDED_BY(mu_);
+  std::vector<FixGroup> groups_ ABSL_GUARDED_BY(mu_);
+  std::vector<const Fix*> batch_fixes_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> batch_next_ ABSL_GUARDED_BY(mu_);
+  bool atomic_batches_ ABSL_GUARDED_BY(mu_) = false;  // MULTI/EXEC per Apply on this connection
+  // Reused by Apply (keeps its buffer).
+  std::unique_ptr<RedisPipeline> pipeline_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace smartbus

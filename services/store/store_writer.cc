@@ -47,27 +47,27 @@ StoreWriter::StoreWriter(Store* store, StoreWriterOptions options)
 
 StoreWriter::~StoreWriter() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
   thread_.join();
   std::multimap<uint64_t, std::function<void(bool)>> left;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     left.swap(waiters_);
   }
   for (auto& [t, done] : left) done(false);
 }
 
 uint64_t StoreWriter::Ticket() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return enqueued_seq_;
 }
 
 void StoreWriter::WhenApplied(uint64_t ticket, std::function<void(bool)> done) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (ticket > applied_seq_) {
       waiters_.emplace(ticket, std::move(done));
       return;
@@ -88,7 +88,7 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
   }
   bool wake = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     const size_t waiting = pending_.size() + in_flight_ + held_count_;
     if (waiting + queue_entries > options_.queue_capacity) {
       stats_.rejected += changes.size();
@@ -120,10 +120,13 @@ absl::Status StoreWriter::EnqueueAll(absl::Span<StoreChange> changes) {
 }
 
 absl::Status StoreWriter::Flush(absl::Duration timeout) {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(mu_);
   const uint64_t gen = ++flush_requested_;
   work_cv_.notify_one();
-  if (!done_cv_.wait_until(l, SteadyAfter(timeout), [&] { return flush_done_ >= gen; })) {
+  const bool flushed = done_cv_.wait_until(
+      l.native(), SteadyAfter(timeout),
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return flush_done_ >= gen; });
+  if (!flushed) {
     return absl::DeadlineExceededError(absl::StrCat(
         "store flush: ", pending_.size() + in_flight_ + held_count_, " changes and ",
         dirty_.size(),
@@ -135,12 +138,12 @@ absl::Status StoreWriter::Flush(absl::Duration timeout) {
 }
 
 StoreHealth StoreWriter::Health() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   return health_;
 }
 
 StoreWriterStats StoreWriter::Stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   StoreWriterStats s = stats_;
   s.queued = pending_.size() + in_flight_ + held_count_;
   s.held_positions = held_count_;
@@ -151,7 +154,7 @@ StoreWriterStats StoreWriter::Stats() const {
 void StoreWriter::SetHealth(bool serving, std::string reason) {
   StoreHealth h;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (health_.serving == serving && health_.reason == reason) return;
     const bool changed = health_.serving != serving;
     health_.serving = serving;
@@ -170,7 +173,7 @@ void StoreWriter::Run() {
   const bool coalesce = window.count() > 0;
   auto next_states = SteadyAfter(options_.state_interval);
   auto next_sweep = SteadyAfter(absl::Seconds(10));
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(mu_);
   while (true) {
     WaitForWorkLocked(l, next_states);
     const uint64_t gen = flush_requested_;
@@ -192,7 +195,7 @@ void StoreWriter::Run() {
     incoming.swap(pending_);  // pending_ takes incoming's (cleared) buffer: no allocation
     in_flight_ = incoming.size();
     const bool stopping = stop_;
-    l.unlock();
+    l.Unlock();
 
     batch.clear();
     const size_t newly_held = HoldPositions(now, window, &incoming, &batch);
@@ -205,7 +208,7 @@ void StoreWriter::Run() {
       });
     }
 
-    l.lock();
+    l.Lock();
     held_count_ = held_count_ + newly_held - released;
     in_flight_ = batch.size();
     if (take_states) {
@@ -214,11 +217,11 @@ void StoreWriter::Run() {
       next_states = SteadyAfter(options_.state_interval);
     }
     const size_t queue_entries = in_flight_;
-    l.unlock();
+    l.Unlock();
 
     const bool gave_up = !WriteBatch(batch, queue_entries, stopping, &backoff);
     batch.clear();
-    l.lock();
+    l.Lock();
     // Stopping while the store is down: what is left is lost with the process (the caller
     // did not Flush first); Stats().queued says how much.
     if (gave_up) return;
@@ -227,32 +230,36 @@ void StoreWriter::Run() {
       flush_done_ = std::max(flush_done_, gen);
       done_cv_.notify_all();
     }
-    if (held_count_ == 0 && taken_seq > applied_seq_) ReportAppliedLocked(l, taken_seq);
+    if (held_count_ == 0 && taken_seq > applied_seq_) ReportAppliedLocked(taken_seq);
   }
 }
 
-void StoreWriter::WaitForWorkLocked(std::unique_lock<std::mutex>& l,
+void StoreWriter::WaitForWorkLocked(UniqueLock& l,
                                     std::chrono::steady_clock::time_point next_states) {
   // Wait for a full batch, a flush, a stop, the flush interval with something queued, the
   // state interval with dirty states, or held positions falling due.
-  auto ready = [&] {
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_ || pending_.size() >= options_.max_batch || flush_requested_ > flush_done_;
   };
   if (ready()) return;
   const bool holding = due_head_ < due_.size();
   if (pending_.empty() && dirty_.empty() && !holding) {
-    work_cv_.wait(l, [&] { return ready() || !pending_.empty() || !dirty_.empty(); });
+    work_cv_.wait(l.native(), [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return ready() || !pending_.empty() || !dirty_.empty();
+    });
   }
   if (ready()) return;
   auto until = next_states;
   if (holding) until = std::min(until, due_[due_head_]->due);
   if (pending_.empty()) {
     // Until something is queued (EnqueueAll wakes us), a state or a position is due.
-    work_cv_.wait_until(l, until, [&] { return ready() || !pending_.empty(); });
+    work_cv_.wait_until(l.native(), until, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return ready() || !pending_.empty();
+    });
   }
   if (!ready() && !pending_.empty()) {
     until = std::min(until, SteadyAfter(options_.flush_interval));
-    work_cv_.wait_until(l, until, ready);
+    work_cv_.wait_until(l.native(), until, ready);
   }
 }
 
@@ -319,7 +326,7 @@ bool StoreWriter::WriteBatch(const std::vector<StoreChange>& batch, size_t queue
       // retrying cannot help, the rest of the chunk was applied.
       SetHealth(true, "");
       *backoff = options_.min_backoff;
-      std::lock_guard<std::mutex> g(mu_);
+      MutexLock g(mu_);
       // Queue entries come first in the batch, vehicle states after them.
       const size_t queue_part = done >= queue_entries ? 0 : std::min(n, queue_entries - done);
       in_flight_ -= queue_part;
@@ -329,18 +336,18 @@ bool StoreWriter::WriteBatch(const std::vector<StoreChange>& batch, size_t queue
       continue;
     }
     SetHealth(false, std::string(st.message()));
-    std::unique_lock<std::mutex> g(mu_);
+    UniqueLock g(mu_);
     stats_.failed_batches += 1;
     if (stopping || stop_) return false;
-    work_cv_.wait_for(g, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(*backoff)),
-                      [&] { return stop_; });
-    g.unlock();
+    work_cv_.wait_for(g.native(), std::chrono::nanoseconds(absl::ToInt64Nanoseconds(*backoff)),
+                      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; });
+    g.Unlock();
     *backoff = std::min(*backoff * 2, options_.max_backoff);
   }
   return true;
 }
 
-void StoreWriter::ReportAppliedLocked(std::unique_lock<std::mutex>& l, uint64_t taken_seq) {
+void StoreWriter::ReportAppliedLocked(uint64_t taken_seq) {
   // Nothing is held back: every entry up to taken_seq has been applied.
   applied_seq_ = taken_seq;
   if (waiters_.empty() || waiters_.begin()->first > applied_seq_) return;
@@ -348,9 +355,10 @@ void StoreWriter::ReportAppliedLocked(std::unique_lock<std::mutex>& l, uint64_t 
   auto end = waiters_.upper_bound(applied_seq_);
   for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
   waiters_.erase(waiters_.begin(), end);
-  l.unlock();
+  // The caller's UniqueLock still counts mu_ as its own: it is held again when we return.
+  mu_.Unlock();
   for (auto& done : ready) done(true);
-  l.lock();
+  mu_.Lock();
 }
 
 }  // namespace smartbus

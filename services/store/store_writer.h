@@ -42,7 +42,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "services/core/common/mutex.h"
 #include "services/store/store.h"
 
 namespace smartbus {
@@ -126,8 +126,8 @@ class StoreWriter {
  private:
   void Run();
   // The steps of Run's loop. Waits (under `l`) until there is work or something falls due.
-  void WaitForWorkLocked(std::unique_lock<std::mutex>& l,
-                         std::chrono::steady_clock::time_point next_states);
+  void WaitForWorkLocked(UniqueLock& l, std::chrono::steady_clock::time_point next_states)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves `incoming` into `batch`, holding back the fixes that come within `window` of their
   // vehicle's last written one; returns how many it held.
   size_t HoldPositions(std::chrono::steady_clock::time_point now, std::chrono::nanoseconds window,
@@ -139,20 +139,21 @@ class StoreWriter {
   // while the store fails). Its first `queue_entries` entries came from the queue.
   bool WriteBatch(const std::vector<StoreChange>& batch, size_t queue_entries, bool stopping,
                   absl::Duration* backoff);
-  // Every queue entry up to `taken_seq` is applied: calls the waiters it satisfies (unlocked).
-  void ReportAppliedLocked(std::unique_lock<std::mutex>& l, uint64_t taken_seq);
+  // Every queue entry up to `taken_seq` is applied: calls the waiters it satisfies (with mu_
+  // released meanwhile).
+  void ReportAppliedLocked(uint64_t taken_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetHealth(bool serving, std::string reason);
 
   Store* const store_;
   const StoreWriterOptions options_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable work_cv_;  // the writer waits for work / stop
   std::condition_variable done_cv_;  // Flush waits for the writer
   // Accepted, not yet taken by the writer. The writer swaps it with its (cleared) batch
   // vector, so steady state allocates nothing for the queue itself.
-  std::vector<StoreChange> pending_;
-  size_t in_flight_ = 0;  // queue entries taken by the writer, not yet applied
+  std::vector<StoreChange> pending_ ABSL_GUARDED_BY(mu_);
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // queue entries taken by the writer, not yet applied
   // Positions held for coalescing (position_window): only the writer thread touches these.
   struct HeldPositions {
     std::chrono::steady_clock::time_point last_written{};  // when its last fix was batched
@@ -162,17 +163,19 @@ class StoreWriter {
   absl::node_hash_map<std::string, HeldPositions> held_;
   std::vector<HeldPositions*> due_;  // vehicles with held fixes, by due time from due_head_
   size_t due_head_ = 0;
-  size_t held_count_ = 0;  // fixes in held_ (guarded by mu_)
+  size_t held_count_ ABSL_GUARDED_BY(mu_) = 0;  // fixes in held_
   // Newest unwritten state per vehicle id.
-  absl::flat_hash_map<std::string, VehicleRecord> dirty_;
-  uint64_t enqueued_seq_ = 0;  // queue entries ever enqueued (Ticket)
-  uint64_t applied_seq_ = 0;   // every queue entry up to this one has been applied
-  std::multimap<uint64_t, std::function<void(bool)>> waiters_;  // WhenApplied, by ticket
-  uint64_t flush_requested_ = 0;  // generation asked for by Flush calls
-  uint64_t flush_done_ = 0;       // generation the writer completed
-  bool stop_ = false;
-  StoreHealth health_;
-  StoreWriterStats stats_;
+  absl::flat_hash_map<std::string, VehicleRecord> dirty_ ABSL_GUARDED_BY(mu_);
+  uint64_t enqueued_seq_ ABSL_GUARDED_BY(mu_) = 0;  // queue entries ever enqueued (Ticket)
+  // Every queue entry up to this one has been applied.
+  uint64_t applied_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // WhenApplied, by ticket.
+  std::multimap<uint64_t, std::function<void(bool)>> waiters_ ABSL_GUARDED_BY(mu_);
+  uint64_t flush_requested_ ABSL_GUARDED_BY(mu_) = 0;  // generation asked for by Flush calls
+  uint64_t flush_done_ ABSL_GUARDED_BY(mu_) = 0;  // generation the writer completed
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  StoreHealth health_ ABSL_GUARDED_BY(mu_);
+  StoreWriterStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
