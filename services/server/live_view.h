@@ -19,15 +19,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "services/core/network/network.h"
+#include "services/core/common/mutex.h"
 #include "services/core/condition/condition.h"
+#include "services/core/network/network.h"
 #include "services/core/prediction/prediction.h"
 #include "services/core/service_changes/service_changes.h"
 #include "services/core/tracking/types.h"
@@ -92,38 +91,38 @@ class VehicleDirectory {
  public:
   // nullptr when unknown.
   std::shared_ptr<VehicleSlot> Find(absl::string_view vehicle_id) const {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     auto it = slots_.find(vehicle_id);
     return it == slots_.end() ? nullptr : it->second;
   }
   // The slot of a vehicle, created when new (owning shard only).
   std::shared_ptr<VehicleSlot> GetOrAdd(const std::string& vehicle_id) {
     {
-      std::shared_lock lock(mu_);
+      ReaderLock lock(mu_);
       auto it = slots_.find(vehicle_id);
       if (it != slots_.end()) return it->second;
     }
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     auto& s = slots_[vehicle_id];
     if (!s) s = std::make_shared<VehicleSlot>();
     return s;
   }
   // Current snapshots of every vehicle (unordered).
   void Collect(std::vector<std::shared_ptr<const VehicleSnapshot>>* out) const {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     for (const auto& [id, slot] : slots_) {
       auto s = slot->snapshot.load(std::memory_order_acquire);
       if (s) out->push_back(std::move(s));
     }
   }
   size_t size() const {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     return slots_.size();
   }
 
  private:
-  mutable std::shared_mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<VehicleSlot>> slots_;
+  mutable SharedMutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<VehicleSlot>> slots_ ABSL_GUARDED_BY(mu_);
 };
 
 // Raw pointers: a VehicleSlot lives as long as its directory (vehicles are never removed from
@@ -135,7 +134,9 @@ struct StopSlot {
   std::atomic<std::shared_ptr<const SlotList>> vehicles{std::make_shared<const SlotList>()};
   // ChangeStamp() of the newest change to `vehicles` (a vehicle added or removed).
   std::atomic<uint64_t> membership_stamp{0};
-  std::mutex write_mu;  // serializes writers (shards) of `vehicles`; readers never take it
+  // Serializes the writers (shards) of `vehicles` (AddVehicle, RemoveVehicle: load, copy, store);
+  // readers load the atomic and never take it, so `vehicles` cannot be ABSL_GUARDED_BY it.
+  Mutex write_mu;
 };
 
 struct LiveView {
@@ -172,7 +173,7 @@ struct LiveView {
 
   void AddVehicle(uint32_t stop, const VehicleSlot* slot) {
     StopSlot& s = stops[stop];
-    std::lock_guard lock(s.write_mu);
+    MutexLock lock(s.write_mu);
     auto cur = s.vehicles.load(std::memory_order_acquire);
     auto next = std::make_shared<SlotList>();
     next->reserve(cur->size() + 1);
@@ -183,7 +184,7 @@ struct LiveView {
   }
   void RemoveVehicle(uint32_t stop, const VehicleSlot* slot) {
     StopSlot& s = stops[stop];
-    std::lock_guard lock(s.write_mu);
+    MutexLock lock(s.write_mu);
     auto cur = s.vehicles.load(std::memory_order_acquire);
     auto next = std::make_shared<SlotList>();
     next->reserve(cur->size());

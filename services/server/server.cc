@@ -279,7 +279,7 @@ absl::Status SmartbusServer::Start() {
   auto* health = grpc_server_->GetHealthCheckService();
   for (const char* name : kServiceHealthNames) health->SetServingStatus(name, true);
   {
-    std::lock_guard lock(health_mu_);
+    MutexLock lock(health_mu_);
     health->SetServingStatus(kStorageHealth, storage_serving_);
   }
   if (!options_.http.http.listen.empty()) {
@@ -314,7 +314,7 @@ void SmartbusServer::Wait() {
 }
 
 absl::Status SmartbusServer::Shutdown() {
-  std::lock_guard control(control_mu_);
+  MutexLock control(control_mu_);
   if (shut_down_.exchange(true)) return absl::OkStatus();
   Log("shutting down: refusing new work, draining");
   if (gtfs_rt_) gtfs_rt_->Stop();  // waits for a poll in progress (its fixes are processed)
@@ -327,7 +327,7 @@ absl::Status SmartbusServer::Shutdown() {
   SavePaths();
   absl::Status flushed = writer_->Flush(absl::Seconds(10));
   {
-    std::lock_guard lock(monitor_mu_);
+    MutexLock lock(monitor_mu_);
     monitor_stop_ = true;
   }
   monitor_cv_.notify_all();
@@ -359,7 +359,7 @@ absl::Status SmartbusServer::ReloadTokens() {
 }
 
 absl::Status SmartbusServer::Reload() {
-  std::lock_guard control(control_mu_);
+  MutexLock control(control_mu_);
   if (shut_down_) return absl::UnavailableError("server is shutting down");
   absl::Time t0 = absl::Now();
   Log(absl::StrCat("reloading GTFS: ", absl::StrJoin(options_.gtfs, ", ")));
@@ -419,12 +419,12 @@ absl::Status SmartbusServer::Reload() {
 }
 
 StoreHealth SmartbusServer::StorageHealth() const {
-  std::lock_guard lock(health_mu_);
+  MutexLock lock(health_mu_);
   return StoreHealth{storage_serving_, storage_reason_};
 }
 
 void SmartbusServer::SetStorageServing(bool serving, const std::string& reason) {
-  std::lock_guard lock(health_mu_);
+  MutexLock lock(health_mu_);
   if (serving != storage_serving_)
     Log(serving ? LogLevel::kInfo : LogLevel::kError,
         serving ? absl::StrCat("storage SERVING again (", store_->Describe(), ")")
@@ -437,12 +437,15 @@ void SmartbusServer::SetStorageServing(bool serving, const std::string& reason) 
 }
 
 void SmartbusServer::MonitorStorage() {
-  std::unique_lock lock(monitor_mu_);
+  UniqueLock lock(monitor_mu_);
   absl::Time next_paths_save = absl::Now() + options_.shard.model_save_interval;
   while (!monitor_stop_) {
-    monitor_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return monitor_stop_; });
+    monitor_cv_.wait_for(lock.native(), std::chrono::seconds(1),
+                         [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(monitor_mu_) {
+                           return monitor_stop_;
+                         });
     if (monitor_stop_) break;
-    lock.unlock();
+    lock.Unlock();
     StoreHealth h = writer_->Health();
     if (h.serving) h = store_->Health();
     SetStorageServing(h.serving, h.reason);
@@ -467,7 +470,7 @@ void SmartbusServer::MonitorStorage() {
                                                   keep_from.month() * 100 + keep_from.day()),
                              now);
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -483,7 +486,7 @@ void SmartbusServer::StartLearningPaths(const std::shared_ptr<const Network>& ne
 }
 
 std::vector<LearnedPath> SmartbusServer::SavePaths() {
-  std::lock_guard lock(paths_save_mu_);
+  MutexLock lock(paths_save_mu_);
   std::shared_ptr<PathLearner> learner = shared_.paths.load();
   if (!learner) return {};
   std::vector<LearnedPath> paths = learner->BuildAll();

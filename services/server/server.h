@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/core/common/mutex.h"
 #include "services/gtfs_rt/poller.h"
 #include "services/server/analytics_hub.h"
 #include "services/server/ingest.h"
@@ -196,8 +196,8 @@ class SmartbusServer {
   void StartLearningPaths(const std::shared_ptr<const Network>& net,
                           const std::vector<LearnedPath>& evidence);
   std::vector<LearnedPath> SavePaths();
-  std::mutex paths_save_mu_;
-  size_t paths_confident_ = 0;  // as of the last SavePaths (guarded by paths_save_mu_)
+  Mutex paths_save_mu_;  // one SavePaths at a time
+  size_t paths_confident_ ABSL_GUARDED_BY(paths_save_mu_) = 0;  // as of the last SavePaths
   // Replays the stored recent positions of `ids` into `shard` (on its thread).
   void WarmupFromStore(Shard& shard, const std::vector<std::pair<std::string, int64_t>>& ids);
   void MonitorStorage();
@@ -234,17 +234,17 @@ class SmartbusServer {
   uint64_t recovered_vehicles_ = 0;
   std::atomic<bool> draining_{false};
   std::atomic<bool> shut_down_{false};
-  std::mutex control_mu_;  // Reload vs Shutdown
+  Mutex control_mu_;  // Reload vs Shutdown: one at a time (guards no field)
 
   // Storage health monitor.
   std::thread monitor_;
-  std::mutex monitor_mu_;
+  Mutex monitor_mu_;
   std::condition_variable monitor_cv_;
-  bool monitor_stop_ = false;
-  mutable std::mutex health_mu_;
-  bool storage_serving_ = true;
+  bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;
+  mutable Mutex health_mu_;
+  bool storage_serving_ ABSL_GUARDED_BY(health_mu_) = true;
   std::string gtfs_rt_unhealthy_;  // monitor thread only
-  std::string storage_reason_;
+  std::string storage_reason_ ABSL_GUARDED_BY(health_mu_);
 };
 
 }  // namespace smartbus::server

@@ -65,7 +65,7 @@ void Shard::Start() {
 
 void Shard::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_one();
@@ -82,7 +82,7 @@ bool Shard::TryReserve(size_t n) {
 
 void Shard::SubmitFixes(std::shared_ptr<IngestJob> job) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     items_.push_back(Item{std::move(job), nullptr, nullptr, nullptr});
   }
   cv_.notify_one();
@@ -91,7 +91,7 @@ void Shard::SubmitFixes(std::shared_ptr<IngestJob> job) {
 void Shard::SubmitVisits(std::shared_ptr<const Network> network,
                          std::shared_ptr<const std::vector<StopVisit>> visits) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     items_.push_back(Item{nullptr, std::move(network), std::move(visits), nullptr});
   }
   cv_.notify_one();
@@ -99,7 +99,7 @@ void Shard::SubmitVisits(std::shared_ptr<const Network> network,
 
 void Shard::RunOnShard(std::function<void(Shard&)> fn) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     items_.push_back(Item{nullptr, nullptr, nullptr, std::move(fn)});
   }
   cv_.notify_one();
@@ -118,11 +118,13 @@ void Shard::Run() {
   std::vector<Item> work;
   while (true) {
     {
-      std::unique_lock lock(mu_);
+      UniqueLock lock(mu_);
       absl::Time deadline = next_vehicle_flush_;
       if (index_ == 0) deadline = std::min(deadline, next_model_save_);
-      cv_.wait_until(lock, absl::ToChronoTime(deadline),
-                     [&] { return stop_ || !items_.empty(); });
+      cv_.wait_until(lock.native(), absl::ToChronoTime(deadline),
+                     [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                       return stop_ || !items_.empty();
+                     });
       work.swap(items_);
       if (stop_ && work.empty()) break;
     }

@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +27,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/core/common/mutex.h"
 #include "services/core/condition/condition.h"
 #include "services/core/engine/engine.h"
 #include "services/core/paths/path_learner.h"
@@ -248,10 +248,10 @@ class Shard {
   absl::Time next_vehicle_flush_;
   absl::Time next_model_save_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::vector<Item> items_;
-  bool stop_ = false;
+  std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<size_t> queued_{0};
   std::atomic<uint64_t> processed_{0};
   std::atomic<int64_t> segments_learned_{0};

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -19,6 +18,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "services/core/common/mutex.h"
 #include "services/server/http/http_server.h"
 
 namespace smartbus::server {
@@ -129,19 +129,21 @@ class Caller {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    grpc::Status result;
+    struct Reply {
+      Mutex mu;
+      std::condition_variable cv;
+      bool done ABSL_GUARDED_BY(mu) = false;
+      grpc::Status status ABSL_GUARDED_BY(mu);
+    } reply;
     stub_.UnaryCall(&ctx, path, grpc::StubOptions(), &req, resp, [&](grpc::Status s) {
-      std::lock_guard lock(mu);
-      result = std::move(s);
-      done = true;
-      cv.notify_one();
+      MutexLock lock(reply.mu);
+      reply.status = std::move(s);
+      reply.done = true;
+      reply.cv.notify_one();
     });
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return done; });
-    return result;
+    UniqueLock lock(reply.mu);
+    while (!reply.done) reply.cv.wait(lock.native());
+    return reply.status;
   }
 
  private:
