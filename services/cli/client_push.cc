@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -31,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/cli/client.h"
+#include "services/core/common/mutex.h"
 #include "services/proto_util/fix_to_proto.h"
 #include "services/cli/commands.h"
 #include "services/core/tracking/csv_io.h"
@@ -43,12 +43,22 @@ namespace pb = ::smartbus::v1;
 using Clock = std::chrono::steady_clock;
 
 struct Totals {
-  std::mutex mu;
-  uint64_t sent = 0;       // fixes sent (retries included)
-  uint64_t accepted = 0;
-  uint64_t retried = 0;    // fixes sent again after back-pressure
-  std::map<std::string, uint64_t> rejected;  // by reason name
-  std::string first_error;
+  Mutex mu;
+  uint64_t sent ABSL_GUARDED_BY(mu) = 0;  // fixes sent (retries included)
+  uint64_t accepted ABSL_GUARDED_BY(mu) = 0;
+  uint64_t retried ABSL_GUARDED_BY(mu) = 0;  // fixes sent again after back-pressure
+  std::map<std::string, uint64_t> rejected ABSL_GUARDED_BY(mu);  // by reason name
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+// RunGateway's state shared by its writer (the caller) and its reader thread.
+struct GatewayState {
+  Mutex mu;
+  std::condition_variable cv;
+  size_t inflight ABSL_GUARDED_BY(mu) = 0;
+  std::map<uint64_t, std::vector<uint32_t>> pending ABSL_GUARDED_BY(mu);  // sequence -> fixes
+  std::deque<uint32_t> retry ABSL_GUARDED_BY(mu);
+  bool reader_done ABSL_GUARDED_BY(mu) = false;
 };
 
 std::string ReasonName(pb::RejectReason r) {
@@ -93,27 +103,22 @@ class Pusher {
     start_ = Clock::now();
     grpc::ClientContext ctx;
     auto stream = stub_->StreamFixes(&ctx);
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t inflight = 0;
-    std::map<uint64_t, std::vector<uint32_t>> pending;  // sequence -> fix indices
-    std::deque<uint32_t> retry;
-    bool reader_done = false;
+    GatewayState g;
     std::thread reader([&] {
       pb::IngestResponse r;
       while (stream->Read(&r)) {
         std::vector<uint32_t> idx;
         {
-          std::lock_guard lock(mu);
-          auto it = pending.find(r.sequence());
-          if (it != pending.end()) {
+          MutexLock lock(g.mu);
+          auto it = g.pending.find(r.sequence());
+          if (it != g.pending.end()) {
             idx = std::move(it->second);
-            pending.erase(it);
+            g.pending.erase(it);
           }
         }
         std::vector<uint32_t> again;
         {
-          std::lock_guard lock(totals.mu);
+          MutexLock lock(totals.mu);
           if (r.status_code() != 0) {
             if (r.status_code() == static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED)) {
               again = idx;
@@ -136,15 +141,15 @@ class Pusher {
         }
         if (!again.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         {
-          std::lock_guard lock(mu);
-          --inflight;
-          retry.insert(retry.end(), again.begin(), again.end());
+          MutexLock lock(g.mu);
+          --g.inflight;
+          g.retry.insert(g.retry.end(), again.begin(), again.end());
         }
-        cv.notify_all();
+        g.cv.notify_all();
       }
-      std::lock_guard lock(mu);
-      reader_done = true;
-      cv.notify_all();
+      MutexLock lock(g.mu);
+      g.reader_done = true;
+      g.cv.notify_all();
     });
 
     size_t next = 0;
@@ -154,16 +159,16 @@ class Pusher {
     while (write_ok) {
       std::vector<uint32_t> idx;
       {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return inflight < window || reader_done || abort_; });
-        if (reader_done || abort_) break;
-        while (!retry.empty() && idx.size() < batch) {
-          idx.push_back(retry.front());
-          retry.pop_front();
+        UniqueLock lock(g.mu);
+        while (!(g.inflight < window || g.reader_done || abort_)) g.cv.wait(lock.native());
+        if (g.reader_done || abort_) break;
+        while (!g.retry.empty() && idx.size() < batch) {
+          idx.push_back(g.retry.front());
+          g.retry.pop_front();
         }
         if (idx.empty() && next >= fixes_.size()) {
-          if (inflight == 0 && retry.empty()) break;
-          cv.wait_for(lock, std::chrono::milliseconds(50));
+          if (g.inflight == 0 && g.retry.empty()) break;
+          g.cv.wait_for(lock.native(), std::chrono::milliseconds(50));
           continue;
         }
       }
@@ -177,12 +182,12 @@ class Pusher {
       req.set_sequence(++seq);
       for (uint32_t i : idx) FixToProto(fixes_[i], req.add_fixes());
       {
-        std::lock_guard lock(mu);
-        pending[seq] = idx;
-        ++inflight;
+        MutexLock lock(g.mu);
+        g.pending[seq] = idx;
+        ++g.inflight;
       }
       {
-        std::lock_guard lock(totals.mu);
+        MutexLock lock(totals.mu);
         totals.sent += idx.size();
       }
       write_ok = stream->Write(req);
@@ -191,12 +196,12 @@ class Pusher {
     reader.join();
     grpc::Status s = stream->Finish();
     if (!s.ok()) {
-      std::lock_guard lock(totals.mu);
+      MutexLock lock(totals.mu);
       totals.first_error = absl::StrCat("stream ended: ", s.error_message());
       return false;
     }
-    std::lock_guard lock(mu);
-    return pending.empty() && !abort_;
+    MutexLock lock(g.mu);
+    return g.pending.empty() && !abort_;
   }
 
   Totals totals;
@@ -229,7 +234,7 @@ class Pusher {
           abort_ = true;  // the other vehicles' streams stop too
           stream->WritesDone();
           grpc::Status s = stream->Finish();
-          std::lock_guard lock(totals.mu);
+          MutexLock lock(totals.mu);
           if (totals.first_error.empty())
             totals.first_error = absl::StrCat("stream ended: ", s.error_message());
           return false;
@@ -239,7 +244,7 @@ class Pusher {
             (resp.rejections_size() == 1 &&
              resp.rejections(0).reason() == pb::REJECT_REASON_OVERLOADED);
         {
-          std::lock_guard lock(totals.mu);
+          MutexLock lock(totals.mu);
           ++totals.sent;
           if (busy) {
             ++totals.retried;
@@ -334,6 +339,7 @@ int RunPush(int argc, char** argv) {
                             : pusher.RunPerVehicle(static_cast<size_t>(*max_streams));
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   Totals& t = pusher.totals;
+  MutexLock lock(t.mu);  // every pushing thread has ended
   uint64_t rejected = 0;
   for (const auto& [k, v] : t.rejected) rejected += v;
   if (a->Has("json")) {

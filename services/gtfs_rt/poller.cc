@@ -20,7 +20,7 @@ struct Poller::Feed {
   FetchResult fetched;
   VehicleDedupe dedupe;
   FeedChanges changes;  // TripUpdates / Alerts: what the feed has in force
-  FeedStats stats;  // guarded by Poller::stats_mu_
+  size_t index = 0;  // into Poller::stats_
   absl::Time last_logged[kNumFeedErrors];
   bool failing = false;
   Feed(const FeedSource& s, const FetchOptions& o)
@@ -38,7 +38,8 @@ Poller::Poller(PollerOptions options, GtfsRtSink* sink,
     : options_(std::move(options)), sink_(sink), log_(std::move(log)), created_(absl::Now()) {
   for (const FeedSource& s : options_.feeds) {
     feeds_.push_back(std::make_unique<Feed>(s, options_.fetch));
-    FeedStats& st = feeds_.back()->stats;
+    feeds_.back()->index = stats_.size();
+    FeedStats& st = stats_.emplace_back();
     st.url = s.url;
     st.source = feeds_.back()->source_name;
     st.kind = s.kind;
@@ -49,13 +50,16 @@ Poller::~Poller() { Stop(); }
 
 void Poller::Start() {
   if (feeds_.empty() || thread_.joinable()) return;
-  stop_ = false;
+  {
+    MutexLock lock(mu_);
+    stop_ = false;
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
 void Poller::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -63,22 +67,23 @@ void Poller::Stop() {
 }
 
 void Poller::Run() {
-  std::unique_lock lock(mu_);
+  UniqueLock lock(mu_);
   while (!stop_) {
     const absl::Time round = absl::Now();
-    lock.unlock();
+    lock.Unlock();
     PollOnce();
-    lock.lock();
+    lock.Lock();
     const absl::Duration wait = std::max(absl::ZeroDuration(),
                                          options_.interval - (absl::Now() - round));
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [&] { return stop_; });
+    cv_.wait_for(lock.native(), absl::ToChronoMilliseconds(wait),
+                 [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; });
   }
 }
 
 void Poller::PollOnce() {
   for (auto& f : feeds_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stop_ && thread_.joinable()) return;
     }
     Poll(*f);
@@ -87,10 +92,11 @@ void Poller::PollOnce() {
 
 void Poller::Fail(Feed& f, FeedError e, const std::string& message, absl::Time t0) {
   {
-    std::lock_guard lock(stats_mu_);
-    ++f.stats.errors[static_cast<int>(e)];
-    f.stats.last_error = absl::StrCat(FeedErrorName(e), ": ", message);
-    f.stats.last_poll_time = absl::Now() - t0;
+    MutexLock lock(stats_mu_);
+    FeedStats& st = stats_[f.index];
+    ++st.errors[static_cast<int>(e)];
+    st.last_error = absl::StrCat(FeedErrorName(e), ": ", message);
+    st.last_poll_time = absl::Now() - t0;
   }
   absl::Time& logged = f.last_logged[static_cast<int>(e)];
   if (!f.failing || absl::Now() - logged >= kLogEvery) {
@@ -121,8 +127,8 @@ void Poller::PollVehicles(Feed& f, const rt::FeedMessage& msg, FeedStats* s) {
 void Poller::Poll(Feed& f) {
   const absl::Time t0 = absl::Now();
   {
-    std::lock_guard lock(stats_mu_);
-    ++f.stats.polls;
+    MutexLock lock(stats_mu_);
+    ++stats_[f.index].polls;
   }
   f.fetcher.Fetch(f.source.url, &f.fetched);
   if (!f.fetched.status.ok())
@@ -133,8 +139,8 @@ void Poller::Poll(Feed& f) {
   const int64_t header_s = static_cast<int64_t>(msg->header().timestamp());
   int64_t prev_header_s;
   {
-    std::lock_guard lock(stats_mu_);
-    prev_header_s = f.stats.last_header_s;
+    MutexLock lock(stats_mu_);
+    prev_header_s = stats_[f.index].last_header_s;
   }
   if (header_s > 0 && header_s < prev_header_s)
     return Fail(f, FeedError::kOldHeader,
@@ -163,8 +169,8 @@ void Poller::Poll(Feed& f) {
     log_(absl::StrCat("gtfs-rt ", FeedKindName(f.source.kind), " ", f.source_name,
                       ": polling again (", s.last.entities, " entities)"));
   f.failing = false;
-  std::lock_guard lock(stats_mu_);
-  FeedStats& st = f.stats;
+  MutexLock lock(stats_mu_);
+  FeedStats& st = stats_[f.index];
   ++st.good_polls;
   st.entities += s.last;
   st.last = s.last;
@@ -182,10 +188,8 @@ void Poller::Poll(Feed& f) {
 }
 
 std::vector<FeedStats> Poller::Stats() const {
-  std::lock_guard lock(stats_mu_);
-  std::vector<FeedStats> out;
-  for (const auto& f : feeds_) out.push_back(f->stats);
-  return out;
+  MutexLock lock(stats_mu_);
+  return stats_;
 }
 
 std::string Poller::Unhealthy(absl::Time now) const {
@@ -194,9 +198,8 @@ std::string Poller::Unhealthy(absl::Time now) const {
           ? options_.stall_after
           : std::max(3 * options_.interval, absl::Seconds(90));
   std::vector<std::string> why;
-  std::lock_guard lock(stats_mu_);
-  for (const auto& f : feeds_) {
-    const FeedStats& s = f->stats;
+  MutexLock lock(stats_mu_);
+  for (const FeedStats& s : stats_) {
     const std::string name = absl::StrCat(FeedKindName(s.kind), " ", s.source);
     if (s.last_good == absl::InfinitePast()) {
       if (now - created_ >= stall) why.push_back(absl::StrCat(name, ": no good poll yet (",

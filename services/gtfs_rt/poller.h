@@ -24,12 +24,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "services/core/common/mutex.h"
 #include "services/gtfs_rt/fetch.h"
 #include "services/gtfs_rt/gtfs_rt_feed.h"
 
@@ -126,10 +126,11 @@ class Poller {
   const absl::Time created_;
   std::vector<std::unique_ptr<Feed>> feeds_;
 
-  mutable std::mutex stats_mu_;  // guards every Feed::stats
-  std::mutex mu_;
+  mutable Mutex stats_mu_;
+  std::vector<FeedStats> stats_ ABSL_GUARDED_BY(stats_mu_);  // per feed, in the order of feeds_
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

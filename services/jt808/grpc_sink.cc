@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "grpcpp/grpcpp.h"
+#include "services/core/common/mutex.h"
 #include "services/proto_util/fix_to_proto.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 
@@ -32,7 +33,7 @@ class GrpcSink::Impl {
   }
   ~Impl() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
@@ -43,7 +44,7 @@ class GrpcSink::Impl {
 
   void Submit(std::vector<Fix> fixes, std::function<void(std::vector<uint8_t>)> done) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
       pending_fixes_ += fixes.size();
       pending_.emplace_back(std::move(fixes), Entry{0, std::move(done)});
@@ -75,25 +76,25 @@ class GrpcSink::Impl {
   }
 
   bool Stopped() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return stop_;
   }
 
   // Writes batches until the stream breaks or the sink stops.
   void SendLoop(grpc::ClientReaderWriter<pb::IngestRequest, pb::IngestResponse>* stream) {
-    std::unique_lock lock(mu_);
+    UniqueLock lock(mu_);
     while (true) {
       if (stop_ || broken_) {
         broken_ = false;
         return;
       }
       if (pending_.empty() || static_cast<int>(inflight_.size()) >= opt_.max_inflight) {
-        cv_.wait(lock);
+        cv_.wait(lock.native());
         continue;
       }
       const auto deadline = first_pending_ + absl::ToChronoNanoseconds(opt_.flush_interval);
       if (pending_fixes_ < opt_.max_batch && std::chrono::steady_clock::now() < deadline) {
-        cv_.wait_until(lock, deadline);
+        cv_.wait_until(lock.native(), deadline);
         continue;
       }
       pb::IngestRequest req;
@@ -109,9 +110,9 @@ class GrpcSink::Impl {
       }
       pending_fixes_ -= n;
       first_pending_ = std::chrono::steady_clock::now();
-      lock.unlock();
+      lock.Unlock();
       const bool ok = stream->Write(req);
-      lock.lock();
+      lock.Lock();
       if (!ok) return;
     }
   }
@@ -121,7 +122,7 @@ class GrpcSink::Impl {
     while (stream->Read(&resp)) {
       Inflight in;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         auto it = inflight_.find(resp.sequence());
         if (it == inflight_.end()) continue;
         in = std::move(it->second);
@@ -131,7 +132,7 @@ class GrpcSink::Impl {
       Answer(resp, &in);
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       broken_ = true;
     }
     cv_.notify_all();
@@ -157,14 +158,15 @@ class GrpcSink::Impl {
   }
 
   void WaitInflightDrained() {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return inflight_.empty() || broken_; });
+    UniqueLock lock(mu_);
+    cv_.wait_for(lock.native(), std::chrono::seconds(5),
+                 [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inflight_.empty() || broken_; });
   }
 
   void FailInflight() {
     absl::flat_hash_map<uint64_t, Inflight> in;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       in.swap(inflight_);
       broken_ = false;
     }
@@ -174,15 +176,15 @@ class GrpcSink::Impl {
 
   GrpcSink* owner_;
   GrpcSinkOptions opt_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
-  bool broken_ = false;
-  std::deque<std::pair<std::vector<Fix>, Entry>> pending_;
-  size_t pending_fixes_ = 0;
-  std::chrono::steady_clock::time_point first_pending_;
-  uint64_t seq_ = 0;
-  absl::flat_hash_map<uint64_t, Inflight> inflight_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::pair<std::vector<Fix>, Entry>> pending_ ABSL_GUARDED_BY(mu_);
+  size_t pending_fixes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point first_pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, Inflight> inflight_ ABSL_GUARDED_BY(mu_);
   std::thread sender_;
 };
 

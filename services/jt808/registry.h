@@ -14,7 +14,6 @@
 // Thread safety: every method may be called from any thread.
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -22,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/core/common/mutex.h"
 
 namespace smartbus::jt808 {
 
@@ -53,13 +53,13 @@ class TerminalRegistry {
  private:
   TerminalRegistry(std::string path, bool auto_register)
       : path_(std::move(path)), auto_register_(auto_register) {}
-  absl::Status AppendLocked(const Terminal& t);
+  absl::Status AppendLocked(const Terminal& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   const bool auto_register_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Terminal> by_phone_;
-  uint64_t codes_issued_ = 0;
+  mutable Mutex mu_;  // also serializes the appends to the file
+  absl::flat_hash_map<std::string, Terminal> by_phone_ ABSL_GUARDED_BY(mu_);
+  uint64_t codes_issued_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace smartbus::jt808

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -26,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/core/common/csv.h"
+#include "services/core/common/mutex.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/gtfs/source.h"
 
@@ -146,14 +146,14 @@ class StreamedFile {
     thread_ = std::thread([this, source = std::move(*own), n = std::string(name)] {
       absl::Status s = source->ReadInto(n, buf_.data.get(), buf_.size, [this](size_t done) {
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(mu_);
           avail_ = done;
         }
         cv_.notify_one();
         return !cancel_.load();
       });
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         status_ = s;
         done_ = true;
       }
@@ -165,13 +165,14 @@ class StreamedFile {
   // Waits until more than `have` bytes are readable or the read ended. Returns the readable
   // byte count; *done is set once the whole file is there (or the read failed: see status()).
   size_t WaitMore(size_t have, bool* done) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done_ || avail_ > have; });
+    UniqueLock lock(mu_);
+    cv_.wait(lock.native(),
+             [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_ || avail_ > have; });
     *done = done_;
     return avail_;
   }
   absl::Status status() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return status_;
   }
   // For the parsing thread: waits until more whole lines have arrived and moves *limit to just
@@ -211,11 +212,11 @@ class StreamedFile {
  private:
   FileBuffer buf_;
   std::thread thread_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  size_t avail_ = 0;
-  bool done_ = false;
-  absl::Status status_;
+  size_t avail_ ABSL_GUARDED_BY(mu_) = 0;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};
   // The parsing thread's own (NextLimit):
   size_t seen_ = 0;      // bytes it has seen arrive
