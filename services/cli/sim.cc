@@ -10,6 +10,8 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -207,6 +209,22 @@ std::string LocalTime(int64_t t, const Network& net) {
   return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(t), net.time_zone());
 }
 
+// Writes the demo city's files into `dir` (created if missing; files of those names replaced).
+absl::Status WriteDemoCityFeed(const std::string& dir, DemoCityStats* stats) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create directory: ", ec.message()));
+  for (const DemoCityFile& file : DemoCityFeed({}, stats)) {
+    const std::filesystem::path path = std::filesystem::path(dir) / file.name;
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": cannot open for writing"));
+    f << file.text;
+    f.close();
+    if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": write failed"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // --jt808 ADDR (and its options): the fleet as JT/T 808 terminals; nullptr without --jt808.
@@ -242,7 +260,7 @@ int RunDemoFeed(int argc, char** argv) {
     return 2;
   }
   DemoCityStats st;
-  absl::Status s = WriteDemoCityFeed(args->Get("out"), {}, &st);
+  absl::Status s = WriteDemoCityFeed(args->Get("out"), &st);
   if (!s.ok()) {
     std::fprintf(stderr, "smartbus demo-feed: %s\n", std::string(s.message()).c_str());
     return 1;

@@ -2,17 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "services/core/common/csv.h"
 #include "absl/strings/str_format.h"
-#include "services/core/common/status_macros.h"
 
 namespace smartbus {
 namespace {
@@ -288,15 +283,6 @@ std::string Csv(const std::string& s) {
   return out;
 }
 
-absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": cannot open for writing"));
-  f << text;
-  f.close();
-  if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": write failed"));
-  return absl::OkStatus();
-}
-
 std::string LatLonText(const LocalProjection& proj, Vec2 p) {
   LatLon ll = proj.Reverse(p);
   return absl::StrFormat("%.6f,%.6f", ll.lat, ll.lon);
@@ -458,13 +444,8 @@ void TripsTxt(const std::vector<TripOut>& trips, CityStops& city_stops, std::str
 
 }  // namespace
 
-absl::Status WriteDemoCityFeed(const std::string& dir, const DemoCityOptions& options,
-                               DemoCityStats* stats) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create directory: ", ec.message()));
+std::vector<DemoCityFile> DemoCityFeed(const DemoCityOptions& options, DemoCityStats* stats) {
   const LocalProjection proj(options.origin);
-  const std::filesystem::path root(dir);
   DemoCityStats st;
 
   const std::vector<RouteDef> routes = Routes();
@@ -500,18 +481,19 @@ absl::Status WriteDemoCityFeed(const std::string& dir, const DemoCityOptions& op
     absl::StrAppend(&calendar_dates, "WD,", date, ",2\n", "WE,", date, ",1\n");
   }
 
-  const std::pair<const char*, const std::string*> files[] = {
-      {"agency.txt", &agency},         {"routes.txt", &routes_txt},
-      {"stops.txt", &stops_txt},       {"shapes.txt", &shapes_txt},
-      {"trips.txt", &trips_txt},       {"stop_times.txt", &stop_times_txt},
-      {"calendar.txt", &calendar},     {"calendar_dates.txt", &calendar_dates},
-      {"feed_info.txt", &feed_info},
+  std::vector<DemoCityFile> files = {
+      {"agency.txt", std::move(agency)},
+      {"routes.txt", routes_txt},
+      {"stops.txt", stops_txt},
+      {"shapes.txt", shapes_txt},
+      {"trips.txt", std::move(trips_txt)},
+      {"stop_times.txt", std::move(stop_times_txt)},
+      {"calendar.txt", std::move(calendar)},
+      {"calendar_dates.txt", std::move(calendar_dates)},
+      {"feed_info.txt", std::move(feed_info)},
   };
-  for (const auto& [name, text] : files) {
-    SB_RETURN_IF_ERROR(WriteFile(root / name, *text));
-  }
   if (stats != nullptr) *stats = st;
-  return absl::OkStatus();
+  return files;
 }
 
 }  // namespace smartbus

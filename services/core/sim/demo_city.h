@@ -1,6 +1,7 @@
 #pragma once
 // The demo city: a small, fictional but realistic GTFS feed that the project generates itself
-// (data/demo-city, documented in data/README.md). `smartbus demo-feed --out DIR` writes it.
+// (data/demo-city, documented in data/README.md). `smartbus demo-feed --out DIR` writes it
+// (the files are made here, in memory; the command writes them: core does no file I/O).
 //
 // What it holds: a street grid (500 m blocks) around a transfer hub, Central Station; six bus
 // routes — two-direction trunk routes that share stops and a street with each other, a downtown
@@ -13,8 +14,8 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
-#include "absl/status/status.h"
 #include "services/core/geo/geo.h"
 
 namespace smartbus {
@@ -28,7 +29,7 @@ struct DemoCityOptions {
   int32_t end_date = 20271231;
 };
 
-// Counts of what WriteDemoCityFeed wrote.
+// Counts of what DemoCityFeed made.
 struct DemoCityStats {
   int routes = 0;
   int stops = 0;
@@ -38,10 +39,15 @@ struct DemoCityStats {
   int blocks = 0;
 };
 
-// Writes agency, routes, stops, shapes, trips, stop_times, calendar, calendar_dates and
-// feed_info (.txt) into `dir` (created if missing; existing files of those names replaced).
-// Fails naming the file when it cannot be written.
-absl::Status WriteDemoCityFeed(const std::string& dir, const DemoCityOptions& options = {},
-                               DemoCityStats* stats = nullptr);
+// One file of the feed: its name (agency.txt, ...) and its whole text.
+struct DemoCityFile {
+  std::string name;
+  std::string text;
+};
+
+// The feed's files: agency, routes, stops, shapes, trips, stop_times, calendar, calendar_dates
+// and feed_info (.txt), in that order.
+std::vector<DemoCityFile> DemoCityFeed(const DemoCityOptions& options = {},
+                                       DemoCityStats* stats = nullptr);
 
 }  // namespace smartbus
