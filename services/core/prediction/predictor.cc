@@ -786,9 +786,12 @@ std::string LayeredPredictor::Serialize() const {
 void LayeredPredictor::AppendLayerScores(std::string* out) const {
   const GtfsFeed& feed = network_->feed();
   char buf[32];
+  // Saved as the prior a load makes of them (at most layer_min_errors errors, see
+  // ParseLayerScore): a model saved, loaded and saved again is the same bytes.
+  const int32_t prior_n = std::max(1, options_.layer_min_errors);
   auto append = [&](absl::string_view route, int phase, int bin, const LayerScore& sc) {
     if (sc.n <= 0) return;
-    absl::StrAppend(out, "lay\t", route, "\t", phase, "\t", bin, "\t", sc.n);
+    absl::StrAppend(out, "lay\t", route, "\t", phase, "\t", bin, "\t", std::min(sc.n, prior_n));
     for (const auto& row : sc.cov) {
       for (double v : row) {
         std::snprintf(buf, sizeof buf, "\t%.9g", v);

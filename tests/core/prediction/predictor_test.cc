@@ -339,6 +339,13 @@ TEST_F(PredictorTest, BlendScoresSurviveTheModel) {
   };
   EXPECT_GT(std::abs(error_at3(false)), 60) << "without the scores: the engine's learned times";
   EXPECT_LT(std::abs(error_at3(true)), 30);
+  // Saved, loaded and saved again: the same bytes (a restart does not change the model; the
+  // scores of more errors than the prior are saved as the prior a load makes of them).
+  const std::string saved = learned.Serialize();
+  EXPECT_NE(saved.find("lay\t"), std::string::npos);
+  LayeredPredictor reloaded(net_);
+  ASSERT_TRUE(reloaded.Deserialize(saved).ok());
+  EXPECT_EQ(reloaded.Serialize(), saved);
 }
 
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
