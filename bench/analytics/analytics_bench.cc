@@ -38,9 +38,9 @@ class SynthNetwork : public AnalyticsNetwork {
  public:
   std::string RouteId(uint32_t r) const override { return "R" + std::to_string(r); }
   std::string StopId(uint32_t s) const override { return "S" + std::to_string(s); }
-  std::string TripId(uint32_t t) const override { return "T" + std::to_string(t); }
-  uint32_t TripNumStops(uint32_t) const override { return kStopsPerTrip; }
-  double StopDistM(uint32_t, uint32_t k) const override { return kStopSpacingM * k; }
+  std::string TripId(TripIdx t) const override { return "T" + std::to_string(t); }
+  uint32_t TripNumStops(TripIdx) const override { return kStopsPerTrip; }
+  double StopDistM(TripIdx, uint32_t k) const override { return kStopSpacingM * k; }
 };
 
 struct Timing {
@@ -101,7 +101,7 @@ int Main(int argc, char** argv) {
     int64_t start = day0 + static_cast<int64_t>(slot * cycle_s / per_dir);
     std::string vid = "V" + std::to_string(b);
     for (int64_t t0 = start; t0 + run_s < day_end; t0 += static_cast<int64_t>(cycle_s)) {
-      uint32_t trip = next_trip++;
+      const TripIdx trip(next_trip++);
       double delay = 0;
       int load = 0;
       for (int k = 0; k < kStopsPerTrip; ++k) {

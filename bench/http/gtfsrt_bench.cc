@@ -63,7 +63,7 @@ size_t PublishFleet(SmartbusServer& server, int n, int64_t now) {
     st.timestamp_s = now - (i % 30);
     st.pos = feed.stops[feed.stop_times[t.first_stop_time + t.num_stop_times / 2].stop].pos;
     st.state = smartbus::MatchState::kInService;
-    st.trip = trip;
+    st.trip = smartbus::TripIdx(trip);
     st.route = t.route;
     st.service_date = 20260915;
     st.next_stop_index = t.num_stop_times / 2;
@@ -80,7 +80,7 @@ size_t PublishFleet(SmartbusServer& server, int n, int64_t now) {
         StopEta e;
         e.predicted_arrival_s = day + stt.arrival_s + static_cast<int64_t>(st.delay_s);
         e.stop = stt.stop;
-        e.trip = tr;
+        e.trip = smartbus::TripIdx(tr);
         e.stop_index = k;
         e.source = 3;
         const int32_t spread = static_cast<int32_t>(30 + (e.predicted_arrival_s - now) / 10);

@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     double qr = Now() - q0;
     std::printf("TripsAroundOnRoute: %d calls, %.2f us/call (wall), %.1f trip instances/call\n",
                 route_calls, qr / route_calls * 1e6, static_cast<double>(on_route) / route_calls);
-    std::vector<uint32_t> active = net->ActiveTrips(date);
+    std::vector<smartbus::TripIdx> active = net->ActiveTrips(date);
     int nearest_calls = 0, nearest_found = 0;
     q0 = Now();
     for (size_t i = 0; i < active.size(); i += 50, ++nearest_calls)

@@ -32,7 +32,7 @@ class Adapter : public smartbus::EngineListener {
   void OnVehicleUpdate(const smartbus::VehicleState& s) override {
     if (debug_vehicle_ != nullptr && s.vehicle_id == debug_vehicle_) {
       std::fprintf(stderr, "%lld trip=%u state=%d d=%.0f next=%u delay=%.0f\n",
-                   static_cast<long long>(s.timestamp_s), s.trip, static_cast<int>(s.state),
+                   static_cast<long long>(s.timestamp_s), s.trip.value(), static_cast<int>(s.state),
                    s.dist_along_m, s.next_stop_index, s.delay_s);
     }
     h_->OnVehicleUpdate(s);

@@ -54,7 +54,7 @@ bool AddedTrip(const rt::TripDescriptor& td) {
 
 // A REPLACEMENT trip's update lists its whole new stop list: the scheduled stops it does not
 // list are skipped. Nothing when it lists no stop (no stop list given).
-void ReplacedStops(const Network& net, uint32_t trip, const rt::TripUpdate& tu,
+void ReplacedStops(const Network& net, TripIdx trip, const rt::TripUpdate& tu,
                    std::vector<SkippedStop>* out) {
   const GtfsFeed& feed = net.feed();
   const GtfsTrip& t = feed.trips[trip];
@@ -90,7 +90,7 @@ bool MapTripUpdate(const rt::FeedEntity& e, const Network& net, int32_t header_d
     ++counts->invalid;
     return false;
   }
-  const std::optional<uint32_t> trip = net.FindTrip(trip_id);
+  const std::optional<TripIdx> trip = net.FindTrip(trip_id);
   if (!trip) {
     ++counts->unknown_trips;
     return false;

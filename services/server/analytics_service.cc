@@ -233,7 +233,10 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
     std::vector<VehicleState> states;
     for (const auto& snap : server_->AllVehicles()) {
       VehicleState st = snap->state;
-      if (snap->network != network) st.trip = st.route = kNoIndex;  // indices of an old feed
+      if (snap->network != network) {  // indices of an old feed
+        st.trip = kNoIndex;
+        st.route = kNoIndex;
+      }
       states.push_back(std::move(st));
     }
     absl::Status s = hub_.WithAggregator(

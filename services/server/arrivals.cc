@@ -40,7 +40,7 @@ void DistanceAhead(const Network& net, const VehicleState& state, const StopEta&
 
 }  // namespace
 
-int32_t FrequencyHeadwayS(const Network& net, uint32_t trip, int64_t run_start_s) {
+int32_t FrequencyHeadwayS(const Network& net, TripIdx trip, int64_t run_start_s) {
   if (!net.FrequencyShifts(trip)) return 0;
   for (const GtfsFrequency& fq : net.feed().frequencies)
     if (fq.trip == trip && !fq.exact_times && fq.headway_s > 0 && run_start_s >= fq.start_s &&
@@ -75,7 +75,7 @@ namespace {
 
 // A run of a trip: (trip, instant its stop_times count from). Several runs of a frequencies.txt
 // trip share trip and service date; their day starts differ.
-using Run = std::pair<uint32_t, int64_t>;
+using Run = std::pair<TripIdx, int64_t>;
 
 // What a row needs of the service changes at one stop.
 struct StopContext {
@@ -84,13 +84,13 @@ struct StopContext {
   uint32_t stop;
   int64_t from_s, to_s;
   const ServiceChangeSet& changes;
-  StopStatus StatusOf(uint32_t trip, int32_t date, uint32_t stop_sequence) const {
+  StopStatus StatusOf(TripIdx trip, int32_t date, uint32_t stop_sequence) const {
     if (changes.trips().empty()) return StopStatus::kScheduled;
     return changes.TripStatus(net.feed().trips[trip].id, date, net.feed().stops[stop].id,
                               stop_sequence);
   }
   // The headway of a frequency-based run of `trip` counting from `run_day_start_s` on `date`.
-  int32_t Headway(uint32_t trip, int32_t date, int64_t run_day_start_s) const {
+  int32_t Headway(TripIdx trip, int32_t date, int64_t run_day_start_s) const {
     if (!net.FrequencyShifts(trip)) return 0;
     const GtfsTrip& t = net.feed().trips[trip];
     if (t.num_stop_times == 0) return 0;
@@ -172,7 +172,7 @@ void AddTimetableRows(const StopContext& c, int64_t now_s, const std::vector<Run
   for (const auto& [pat, pos] : net.stop_patterns(c.stop)) {
     const Pattern& p = net.pattern(pat);
     if (c.q.route != kNoIndex && p.route != c.q.route) continue;
-    for (uint32_t t : p.trips) {
+    for (TripIdx t : p.trips) {
       const GtfsTrip& trip = feed.trips[t];
       if (pos >= trip.num_stop_times) continue;
       const GtfsStopTime& stt = feed.stop_times[trip.first_stop_time + pos];

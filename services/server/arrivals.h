@@ -27,7 +27,7 @@ struct ArrivalsQuery {
 };
 
 struct ArrivalRow {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   uint32_t stop = kNoIndex;  // the stop of the row (one of the query's stops)
   int32_t service_date = 0;
   uint32_t stop_index = 0;
@@ -62,7 +62,7 @@ struct ArrivalRow {
 // starts `run_start_s` after its service day's start: the headway of the frequencies.txt row
 // whose [start_time, end_time) holds the run's start. 0 for a trip with fixed times or a
 // headway-defined schedule (exact_times=1), whose runs keep their times.
-int32_t FrequencyHeadwayS(const Network& net, uint32_t trip, int64_t run_start_s);
+int32_t FrequencyHeadwayS(const Network& net, TripIdx trip, int64_t run_start_s);
 
 // The stops of a station: the stops (location_type 0) naming `stop` as their parent_station,
 // in feed order, when

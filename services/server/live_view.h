@@ -41,7 +41,7 @@ struct StopEta {
   static constexpr int32_t kNoOffset = INT32_MIN;
   int64_t predicted_arrival_s = 0;
   uint32_t stop = kNoIndex;
-  uint32_t trip = kNoIndex;     // the vehicle's trip, or the next trip of its block
+  TripIdx trip = kNoIndex;      // the vehicle's trip, or the next trip of its block
   uint32_t stop_index : 24;     // position of the stop in the trip
   uint32_t source : 8;          // PredictionSource
   int32_t p10_offset_s = kNoOffset;        // P10 - predicted arrival (kNoOffset: none)

@@ -124,7 +124,7 @@ AlertSelector StopAlertSelector(const Network& net, uint32_t stop,
   return sel;
 }
 
-AlertSelector TripAlertSelector(const Network& net, uint32_t trip) {
+AlertSelector TripAlertSelector(const Network& net, TripIdx trip) {
   const GtfsFeed& feed = net.feed();
   AlertSelector sel;
   if (trip >= feed.trips.size()) return sel;

@@ -43,7 +43,7 @@ AlertSelector StopAlertSelector(const Network& net, uint32_t stop,
                                 const std::vector<uint32_t>& trips);
 // What concerns a vehicle journey (SIRI MonitoredVehicleJourney): the trip, its route, the
 // route's agency.
-AlertSelector TripAlertSelector(const Network& net, uint32_t trip);
+AlertSelector TripAlertSelector(const Network& net, TripIdx trip);
 
 // Adds to the board the alerts of `changes` active at now_s that concern one of its stops (a
 // station's board: each of the station's stops; StopAlertSelector), each once, sorted by

@@ -132,7 +132,7 @@ ServiceChangeStats ServiceChangeKeeper::Stats() const {
   return s;
 }
 
-int32_t ServiceDateInForce(const Network& net, uint32_t trip, int64_t now_s) {
+int32_t ServiceDateInForce(const Network& net, TripIdx trip, int64_t now_s) {
   const absl::CivilDay today = absl::ToCivilDay(absl::FromUnixSeconds(now_s), net.time_zone());
   const GtfsFeed& feed = net.feed();
   const int32_t yesterday = YyyyMmDd(today - 1);

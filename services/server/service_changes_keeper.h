@@ -85,6 +85,6 @@ class ServiceChangeKeeper {
 // The service date (YYYYMMDD) a trip runs on "now": yesterday's when the trip runs on
 // yesterday's service day and has not finished by now_s (a trip past midnight), else today's,
 // in the network's time zone.
-int32_t ServiceDateInForce(const Network& net, uint32_t trip, int64_t now_s);
+int32_t ServiceDateInForce(const Network& net, TripIdx trip, int64_t now_s);
 
 }  // namespace smartbus::server

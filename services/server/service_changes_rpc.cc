@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kMaxReasonBytes = 1000;
 
 struct ResolvedTrip {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;
   bool has_stop = false;
   SkippedStop stop;

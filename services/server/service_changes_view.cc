@@ -63,7 +63,7 @@ class KeeperChangesView final : public ServiceChangesView {
         continue;
       }
       // Every date: the instance running now (or next today). Unknown trips have no instance.
-      if (const std::optional<uint32_t> trip = net->FindTrip(t.trip_id))
+      if (const std::optional<TripIdx> trip = net->FindTrip(t.trip_id))
         out.emplace_back(t.trip_id, ServiceDateInForce(*net, *trip, now));
     }
     return out;
@@ -113,7 +113,7 @@ class CancelledTripsLiveTimes final : public planner::LiveTimes {
         absl::ToCivilDay(absl::FromUnixSeconds(server_->Now()), net->time_zone());
     for (const TripChange& t : set->trips()) {
       if (!t.cancelled) continue;
-      const std::optional<uint32_t> trip = net->FindTrip(t.trip_id);
+      const std::optional<TripIdx> trip = net->FindTrip(t.trip_id);
       if (!trip) continue;
       auto add = [&](int32_t date) {
         planner::LiveTrip lt;

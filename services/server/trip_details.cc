@@ -10,7 +10,7 @@ namespace {
 // The vehicle serving (or about to serve) the trip instance: the one whose current trip it is,
 // else one with it as the next trip of its block. Fresh vehicles only.
 const VehicleSnapshot* FindRunner(const std::vector<std::shared_ptr<const VehicleSnapshot>>& all,
-                                  const LiveView& view, uint32_t trip, int32_t date,
+                                  const LiveView& view, TripIdx trip, int32_t date,
                                   int64_t now_s, int64_t live_max_age_s) {
   const VehicleSnapshot* next_of_block = nullptr;
   for (const auto& v : all) {

@@ -156,7 +156,8 @@ absl::StatusOr<StopVisitRecord> DecodeStopVisit(absl::string_view s) {
   if (!ParseNumber(f[12], &v.alightings)) return bad("bad alightings");
   if (!ParseNumber(f[13], &v.load)) return bad("bad load");
   if (!ParseNumber(f[14], &v.occupancy)) return bad("bad occupancy");
-  v.trip = v.route = v.stop = kNoIndex;
+  v.trip = kNoIndex;
+  v.route = v.stop = kNoIndex;
   return r;
 }
 

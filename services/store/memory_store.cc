@@ -52,7 +52,8 @@ absl::Status MemoryStore::AppendStopVisitLocked(const StopVisitRecord& v) {
   std::string key = store_codec::EncodeStopVisit(v);
   if (!visit_keys_.emplace(std::move(key), v.visit.arrival_s).second) return absl::OkStatus();
   StopVisitRecord r = v;
-  r.visit.trip = r.visit.route = r.visit.stop = kNoIndex;
+  r.visit.trip = kNoIndex;
+  r.visit.route = r.visit.stop = kNoIndex;
   visits_.emplace(v.visit.arrival_s, std::move(r));
   newest_visit_s_ = std::max(newest_visit_s_, v.visit.arrival_s);
   TrimVisitsLocked();

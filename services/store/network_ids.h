@@ -13,7 +13,7 @@
 namespace smartbus {
 
 namespace network_ids_internal {
-inline std::string TripId(const Network& n, uint32_t i) {
+inline std::string TripId(const Network& n, TripIdx i) {
   return i < n.feed().trips.size() ? n.feed().trips[i].id : std::string();
 }
 inline std::string RouteId(const Network& n, uint32_t i) {
@@ -22,11 +22,11 @@ inline std::string RouteId(const Network& n, uint32_t i) {
 inline std::string StopId(const Network& n, uint32_t i) {
   return i < n.feed().stops.size() ? n.feed().stops[i].id : std::string();
 }
-inline uint32_t Find(const absl::flat_hash_map<std::string, uint32_t>& index,
-                     const std::string& id) {
+template <class I>  // uint32_t or an Index kind
+I Find(const absl::flat_hash_map<std::string, I>& index, const std::string& id) {
   if (id.empty()) return kNoIndex;
   auto it = index.find(id);
-  return it == index.end() ? kNoIndex : it->second;
+  return it == index.end() ? I(kNoIndex) : it->second;
 }
 }  // namespace network_ids_internal
 

@@ -135,7 +135,7 @@ TEST(DemoCityTest, BlocksChainTripsWithLayoversAtTheSameTerminal) {
   ASSERT_NE(net, nullptr);
   const GtfsFeed& f = net->feed();
   int chained = 0;
-  for (uint32_t t = 0; t < f.trips.size(); ++t) {
+  for (TripIdx t : f.trips.ids()) {
     ASSERT_FALSE(f.trips[t].block_id.empty()) << f.trips[t].id;
     auto next = net->NextTripInBlock(t);
     if (!next) continue;

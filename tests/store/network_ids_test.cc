@@ -43,7 +43,7 @@ std::shared_ptr<const Network> BuildNetwork(const std::vector<std::string>& rout
       st.arrival_s = st.departure_s = 8 * 3600 + k * 120;
       f.stop_times.push_back(st);
     }
-    f.trip_index[trip] = uint32_t(f.trips.size());
+    f.trip_index[trip] = TripIdx(f.trips.size());
     f.trips.push_back(t);
   }
   auto net = Network::Build(std::move(f));

@@ -163,7 +163,7 @@ VehicleRecord Vehicle(const std::string& id, int64_t t) {
   s.bearing_deg = 271.5f;
   s.speed_mps = NAN;  // unknown stays unknown
   s.state = MatchState::kInService;
-  s.trip = 17;  // an index: not persisted
+  s.trip = TripIdx(17);  // an index: not persisted
   s.route = 3;
   s.service_date = 20260216;
   s.day_start_s = 1771200000;
@@ -203,7 +203,7 @@ StopVisitRecord Visit(const std::string& vehicle, const std::string& route,
   StopVisitRecord r;
   StopVisit& v = r.visit;
   v.vehicle_id = vehicle;
-  v.trip = 5;
+  v.trip = TripIdx(5);
   v.route = 6;
   v.stop = 7;
   v.stop_index = 4;

@@ -61,7 +61,7 @@ struct VisitRec {
   int32_t alightings;
   int32_t load;
   int32_t occupancy;
-  uint32_t trip;
+  TripIdx trip;
   uint32_t vehicle;
   int8_t on_time;  // OnTimeClass
 };
@@ -148,7 +148,7 @@ struct TripPoint {
 
 struct TripInst {
   uint64_t key;
-  uint32_t trip;
+  TripIdx trip;
   int32_t service_date;
   uint32_t route;
   uint32_t vehicle;

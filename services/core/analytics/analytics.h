@@ -47,11 +47,11 @@ class AnalyticsNetwork {
   virtual ~AnalyticsNetwork() = default;
   virtual std::string RouteId(uint32_t route) const = 0;
   virtual std::string StopId(uint32_t stop) const = 0;
-  virtual std::string TripId(uint32_t trip) const = 0;
+  virtual std::string TripId(TripIdx trip) const = 0;
   // Number of stops of the trip (to recognise its last stop); 0 when unknown.
-  virtual uint32_t TripNumStops(uint32_t trip) const = 0;
+  virtual uint32_t TripNumStops(TripIdx trip) const = 0;
   // Distance along the trip's shape of its k-th stop (0-based), metres; NaN when unknown.
-  virtual double StopDistM(uint32_t trip, uint32_t k) const = 0;
+  virtual double StopDistM(TripIdx trip, uint32_t k) const = 0;
 };
 
 struct AnalyticsOptions {
@@ -156,7 +156,7 @@ struct SegmentStats {
 
 // One trip instance: actual vs scheduled run time between its first and last observed stops.
 struct TripStats {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;
   std::string vehicle_id;
   int64_t visits = 0;
@@ -198,8 +198,8 @@ struct BunchedPair {
   uint32_t stop = kNoIndex;
   std::string leader_vehicle;
   std::string follower_vehicle;
-  uint32_t leader_trip = kNoIndex;
-  uint32_t follower_trip = kNoIndex;
+  TripIdx leader_trip = kNoIndex;
+  TripIdx follower_trip = kNoIndex;
   double leader_arrival_s = 0;
   double follower_arrival_s = 0;
   double headway_s = 0;
@@ -304,7 +304,7 @@ struct FleetVehicle {
   bool off_route = false;
   MatchState state = MatchState::kUnassigned;
   uint32_t route = kNoIndex;
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   double delay_s = NAN;
   LatLon pos;
   double speed_mps = NAN;

@@ -22,13 +22,13 @@ class NetworkAnalyticsView : public AnalyticsNetwork {
   std::string StopId(uint32_t stop) const override {
     return stop < net_->feed().stops.size() ? net_->feed().stops[stop].id : std::string();
   }
-  std::string TripId(uint32_t trip) const override {
+  std::string TripId(TripIdx trip) const override {
     return trip < net_->feed().trips.size() ? net_->feed().trips[trip].id : std::string();
   }
-  uint32_t TripNumStops(uint32_t trip) const override {
+  uint32_t TripNumStops(TripIdx trip) const override {
     return trip < net_->feed().trips.size() ? net_->feed().trips[trip].num_stop_times : 0;
   }
-  double StopDistM(uint32_t trip, uint32_t k) const override {
+  double StopDistM(TripIdx trip, uint32_t k) const override {
     if (trip >= net_->feed().trips.size()) return NAN;
     uint32_t p = net_->trip_pattern(trip);
     if (p >= net_->patterns().size()) return NAN;

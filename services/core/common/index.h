@@ -80,6 +80,31 @@ struct NoIndexT {
 };
 inline constexpr NoIndexT kNoIndex{};
 
+// The indices [0, n) of one kind, in order: `for (TripIdx t : feed.trips.ids())`.
+template <class Idx>
+class IndexRange {
+ public:
+  class iterator {
+   public:
+    constexpr explicit iterator(uint32_t i) : i_(i) {}
+    constexpr Idx operator*() const { return Idx(i_); }
+    constexpr iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    constexpr bool operator==(const iterator&) const = default;
+
+   private:
+    uint32_t i_;
+  };
+  constexpr explicit IndexRange(size_t n) : n_(static_cast<uint32_t>(n)) {}
+  constexpr iterator begin() const { return iterator(0); }
+  constexpr iterator end() const { return iterator(n_); }
+
+ private:
+  uint32_t n_;
+};
+
 // A std::vector of the entities of one kind: indexing with an index of another kind does not
 // compile. Plain integers still index it (loops over all entities).
 template <class Idx, class T>
@@ -96,6 +121,8 @@ class IndexVector : public std::vector<T> {
   template <class Tag>
     requires(!std::same_as<Index<Tag>, Idx>)
   void operator[](Index<Tag>) const = delete;
+
+  IndexRange<Idx> ids() const { return IndexRange<Idx>(this->size()); }
 };
 
 }  // namespace smartbus

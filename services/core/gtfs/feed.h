@@ -2,7 +2,8 @@
 // The static GTFS model: what one or several GTFS feeds say, parsed and cross-referenced,
 // before any geometry is derived (services/core/network builds on it).
 //
-// Indices: every entity is referred to by its position in the vectors of GtfsFeed (uint32_t).
+// Indices: every entity is referred to by its position in the vectors of GtfsFeed, typed by kind
+// (TripIdx, ...: services/core/common/index.h; a kind not converted yet is a plain uint32_t).
 // Ids that clash between feeds loaded together are kept apart (see LoadGtfs).
 // Thread safety: a GtfsFeed is immutable after LoadGtfs returns and safe to share.
 
@@ -17,11 +18,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "services/core/common/index.h"
 #include "services/core/geo/geo.h"
 
 namespace smartbus {
 
-inline constexpr uint32_t kNoIndex = 0xFFFFFFFFu;
+// Typed indices into the tables of GtfsFeed (kNoIndex: none).
+struct TripTag {};
+using TripIdx = Index<TripTag>;  // into GtfsFeed::trips
 
 struct GtfsAgency {
   std::string id;        // agency_id (may be empty in single-agency feeds)
@@ -101,7 +105,7 @@ struct GtfsService {
 };
 
 struct GtfsFrequency {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t start_s = 0;
   int32_t end_s = 0;
   int32_t headway_s = 0;
@@ -122,7 +126,7 @@ struct GtfsFeed {
   std::vector<GtfsAgency> agencies;
   std::vector<GtfsRoute> routes;
   std::vector<GtfsStop> stops;
-  std::vector<GtfsTrip> trips;
+  IndexVector<TripIdx, GtfsTrip> trips;
   std::vector<GtfsStopTime> stop_times;  // grouped by trip (see GtfsTrip)
   std::vector<GtfsShape> shapes;
   std::vector<GtfsService> services;
@@ -131,7 +135,7 @@ struct GtfsFeed {
 
   absl::flat_hash_map<std::string, uint32_t> route_index;
   absl::flat_hash_map<std::string, uint32_t> stop_index;
-  absl::flat_hash_map<std::string, uint32_t> trip_index;
+  absl::flat_hash_map<std::string, TripIdx> trip_index;
   absl::flat_hash_map<std::string, uint32_t> shape_index;
   absl::flat_hash_map<std::string, uint32_t> service_index;
 

@@ -1261,7 +1261,7 @@ class FeedLoader {
                         "unknown trip_id (not in trips.txt)");
       }
       GtfsFrequency fq;
-      fq.trip = local_to_global_[it->second];
+      fq.trip = TripIdx(local_to_global_[it->second]);
       if (!ParseGtfsTime(r->Field(c_start), &fq.start_s)) {
         return RowError(file, r->line(), "start_time", r->Field(c_start), "not a time (HH:MM:SS)");
       }

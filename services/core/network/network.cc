@@ -341,7 +341,7 @@ absl::StatusOr<absl::TimeZone> FeedTimeZone(const GtfsFeed& f) {
 // Validates the cross references Build relies on (the first bad one, naming its trip).
 absl::Status ValidateReferences(const GtfsFeed& f) {
   const uint32_t num_stops = static_cast<uint32_t>(f.stops.size());
-  for (uint32_t t = 0; t < f.trips.size(); ++t) {
+  for (TripIdx t : f.trips.ids()) {
     const GtfsTrip& trip = f.trips[t];
     if (static_cast<uint64_t>(trip.first_stop_time) + trip.num_stop_times > f.stop_times.size())
       return absl::InvalidArgumentError(absl::StrCat("trip '", trip.id,
@@ -361,7 +361,7 @@ absl::Status ValidateReferences(const GtfsFeed& f) {
 }
 
 // A trip's first departure (0 for a trip without stop times).
-int32_t FirstDeparture(const GtfsFeed& f, uint32_t t) {
+int32_t FirstDeparture(const GtfsFeed& f, TripIdx t) {
   const GtfsTrip& trip = f.trips[t];
   return trip.num_stop_times ? f.stop_times[trip.first_stop_time].departure_s : 0;
 }
@@ -426,7 +426,7 @@ void Network::GroupPatterns() {
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_hash;
   by_hash.reserve(num_trips / 8 + 16);
   std::vector<Pattern>& patterns = patterns_;
-  for (uint32_t t = 0; t < num_trips; ++t) {
+  for (TripIdx t : f.trips.ids()) {
     const GtfsTrip& trip = f.trips[t];
     uint32_t shape = trip.shape;
     if (shape != kNoIndex && f.shapes[shape].points.size() < 2) shape = kNoIndex;
@@ -465,7 +465,7 @@ void Network::GroupPatterns() {
     if (trip.num_stop_times == 0) ++f.warnings["trip_without_stop_times"];
   }
   for (Pattern& pat : patterns) {
-    std::stable_sort(pat.trips.begin(), pat.trips.end(), [&](uint32_t a, uint32_t b) {
+    std::stable_sort(pat.trips.begin(), pat.trips.end(), [&](TripIdx a, TripIdx b) {
       return FirstDeparture(f, a) < FirstDeparture(f, b);
     });
   }
@@ -596,7 +596,7 @@ void Network::IndexServiceSpans() {
   service_max_duration_s_.assign(num_services, 0);
   min_start_s_ = std::numeric_limits<int32_t>::max();
   max_end_s_ = std::numeric_limits<int32_t>::min();
-  for (uint32_t t = 0; t < f.trips.size(); ++t) {
+  for (TripIdx t : f.trips.ids()) {
     const GtfsTrip& trip = f.trips[t];
     service_trips_[trip.service].push_back(t);
     if (trip.num_stop_times == 0) continue;
@@ -668,10 +668,10 @@ void Network::ChainBlocks() {
   const GtfsFeed& f = feed_;
   const uint32_t num_trips = static_cast<uint32_t>(f.trips.size());
   next_in_block_.assign(num_trips, kNoIndex);
-  std::vector<uint32_t> blocked;
-  for (uint32_t t = 0; t < num_trips; ++t)
+  std::vector<TripIdx> blocked;
+  for (TripIdx t : f.trips.ids())
     if (!f.trips[t].block_id.empty()) blocked.push_back(t);
-  std::sort(blocked.begin(), blocked.end(), [&](uint32_t a, uint32_t b) {
+  std::sort(blocked.begin(), blocked.end(), [&](TripIdx a, TripIdx b) {
     const GtfsTrip& ta = f.trips[a];
     const GtfsTrip& tb = f.trips[b];
     if (ta.service != tb.service) return ta.service < tb.service;
@@ -739,7 +739,7 @@ void Network::PolylinesNear(Vec2 p, double radius_m, std::vector<uint32_t>* out)
 
 // ---- Lookups -------------------------------------------------------------------------------
 
-std::optional<uint32_t> Network::FindTrip(absl::string_view id) const {
+std::optional<TripIdx> Network::FindTrip(absl::string_view id) const {
   auto it = feed_.trip_index.find(id);
   if (it == feed_.trip_index.end()) return std::nullopt;
   return it->second;
@@ -789,8 +789,8 @@ std::vector<uint32_t> Network::ActiveServices(int32_t yyyymmdd) const {
   return ComputeActiveServices(yyyymmdd);
 }
 
-std::vector<uint32_t> Network::ActiveTrips(int32_t yyyymmdd) const {
-  std::vector<uint32_t> out;
+std::vector<TripIdx> Network::ActiveTrips(int32_t yyyymmdd) const {
+  std::vector<TripIdx> out;
   for (uint32_t s : ActiveServices(yyyymmdd))
     out.insert(out.end(), service_trips_[s].begin(), service_trips_[s].end());
   std::sort(out.begin(), out.end());
@@ -874,7 +874,7 @@ std::vector<TripInstance> Network::TripsAroundOnRoute(uint32_t route, absl::Time
   return out;
 }
 
-std::optional<TripInstance> Network::NearestTripInstance(uint32_t trip, absl::Time t,
+std::optional<TripInstance> Network::NearestTripInstance(TripIdx trip, absl::Time t,
                                                          absl::Duration max_gap) const {
   if (trip >= feed_.trips.size()) return std::nullopt;
   const GtfsTrip& tr = feed_.trips[trip];
@@ -928,7 +928,7 @@ absl::Time Network::ScheduledDeparture(const TripInstance& ti, uint32_t k) const
 
 // ---- Blocks --------------------------------------------------------------------------------
 
-std::optional<uint32_t> Network::NextTripInBlock(uint32_t trip) const {
+std::optional<TripIdx> Network::NextTripInBlock(TripIdx trip) const {
   if (trip >= next_in_block_.size() || next_in_block_[trip] == kNoIndex) return std::nullopt;
   return next_in_block_[trip];
 }

@@ -51,7 +51,7 @@ struct Pattern {
   // No GTFS shape, but a path learned from the buses' traces (NetworkOptions::learned_paths)
   // instead of straight lines between the stops; shape stays kNoIndex.
   bool learned_path = false;
-  std::vector<uint32_t> trips;   // trip indices, sorted by first departure time
+  std::vector<TripIdx> trips;    // sorted by first departure time
 };
 
 // The persistent name of a pattern, independent of indices (stable across GTFS reloads that
@@ -75,7 +75,7 @@ struct NetworkOptions {
 // is an instance whose day_start is shifted by shift_s, so that day_start + a stop_time of the
 // template is that run's time (ScheduledArrival/Departure do this).
 struct TripInstance {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;  // YYYYMMDD
   absl::Time day_start;      // noon minus 12 h of service_date, in the agency's time zone,
                              // plus shift_s
@@ -98,8 +98,8 @@ class Network {
   const std::vector<Pattern>& patterns() const { return patterns_; }
   const std::vector<Polyline>& polylines() const { return polylines_; }
   const Pattern& pattern(uint32_t p) const { return patterns_[p]; }
-  uint32_t trip_pattern(uint32_t trip) const { return trip_pattern_[trip]; }
-  const Polyline& trip_polyline(uint32_t trip) const {
+  uint32_t trip_pattern(TripIdx trip) const { return trip_pattern_[trip]; }
+  const Polyline& trip_polyline(TripIdx trip) const {
     return polylines_[patterns_[trip_pattern_[trip]].polyline];
   }
   // Patterns of a route.
@@ -111,7 +111,7 @@ class Network {
     return stop_patterns_[stop];
   }
 
-  std::optional<uint32_t> FindTrip(absl::string_view id) const;
+  std::optional<TripIdx> FindTrip(absl::string_view id) const;
   std::optional<uint32_t> FindStop(absl::string_view id) const;
   std::optional<uint32_t> FindRoute(absl::string_view id) const;
 
@@ -123,7 +123,7 @@ class Network {
   // Service ids (indices) active on the date; sorted by id.
   std::vector<uint32_t> ActiveServices(int32_t yyyymmdd) const;
   // Trips running on the date.
-  std::vector<uint32_t> ActiveTrips(int32_t yyyymmdd) const;
+  std::vector<TripIdx> ActiveTrips(int32_t yyyymmdd) const;
   // Trip instances whose scheduled span [first departure - before, last arrival + after]
   // contains t, over the service dates that can reach t (yesterday's trips past 24:00 too).
   std::vector<TripInstance> TripsAround(absl::Time t, absl::Duration before,
@@ -135,11 +135,11 @@ class Network {
                                                absl::Duration after) const;
   // The instance of `trip` (on a date its service runs) whose first departure is nearest to t,
   // if one departs within `max_gap` of t. Cheap: looks at a few dates of one trip only.
-  std::optional<TripInstance> NearestTripInstance(uint32_t trip, absl::Time t,
+  std::optional<TripInstance> NearestTripInstance(TripIdx trip, absl::Time t,
                                                   absl::Duration max_gap = absl::Hours(12)) const;
   // Frequency-based trip: the shifts (run start minus the template's first departure, s) of its
   // runs, ascending; nullptr for a trip with fixed times (one run, shift 0).
-  const std::vector<int32_t>* FrequencyShifts(uint32_t trip) const {
+  const std::vector<int32_t>* FrequencyShifts(TripIdx trip) const {
     auto it = frequency_shifts_.find(trip);
     return it == frequency_shifts_.end() ? nullptr : &it->second;
   }
@@ -149,7 +149,7 @@ class Network {
 
   // --- Blocks ---
   // The trip that follows `trip` in its block on the same service (by first departure), if any.
-  std::optional<uint32_t> NextTripInBlock(uint32_t trip) const;
+  std::optional<TripIdx> NextTripInBlock(TripIdx trip) const;
 
   // --- Stops near a point ---
   // Up to `max_results` stops within `radius_m` of p, nearest first, with their distances (m).
@@ -189,10 +189,10 @@ class Network {
   absl::TimeZone tz_;
   std::vector<Pattern> patterns_;
   std::vector<Polyline> polylines_;
-  std::vector<uint32_t> trip_pattern_;
+  IndexVector<TripIdx, uint32_t> trip_pattern_;
   std::vector<std::vector<uint32_t>> route_patterns_;
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> stop_patterns_;
-  std::vector<uint32_t> next_in_block_;  // kNoIndex when none
+  IndexVector<TripIdx, TripIdx> next_in_block_;  // kNoIndex when none
   // Stop grid for StopsNear: cell key -> stop indices.
   double stop_cell_m_ = 250;
   absl::flat_hash_map<uint64_t, std::vector<uint32_t>> stop_grid_;
@@ -206,14 +206,14 @@ class Network {
   struct TripSpan {
     int32_t start_s = 0;  // first departure
     int32_t end_s = 0;    // last arrival
-    uint32_t trip = kNoIndex;
+    TripIdx trip = kNoIndex;
     int32_t shift_s = 0;  // frequency-based run: start minus the template's first departure
   };
   // Frequency-based trips: trip -> shifts of its runs, ascending.
-  absl::flat_hash_map<uint32_t, std::vector<int32_t>> frequency_shifts_;
+  absl::flat_hash_map<TripIdx, std::vector<int32_t>> frequency_shifts_;
   std::vector<std::vector<TripSpan>> service_spans_;  // per service, sorted by start_s
   std::vector<int32_t> service_max_duration_s_;       // per service, longest trip span
-  std::vector<std::vector<uint32_t>> service_trips_;  // per service, ascending trip index
+  std::vector<std::vector<TripIdx>> service_trips_;   // per service, ascending trip index
   // Per route: (service, that service's trips of the route sorted by start_s, longest span).
   struct RouteServiceSpans {
     uint32_t service = kNoIndex;

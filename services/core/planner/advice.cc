@@ -350,7 +350,7 @@ AdviceReport Advisor::Run(const std::vector<StopVisit>& visits, const std::vecto
     dates_.insert(v.service_date);
     ++rep.visits;
   }
-  for (uint32_t t = 0; t < net_.feed().trips.size(); ++t)
+  for (TripIdx t : net_.feed().trips.ids())
     if (auto next = net_.NextTripInBlock(t)) has_previous_in_block_.insert(*next);
   std::vector<TripRun> runs;
   for (auto& [key, run] : by_trip) {

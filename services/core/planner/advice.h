@@ -118,7 +118,7 @@ struct HeadwayAdvice {
 
 struct LateStart {
   uint32_t route = kNoIndex;
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;
   std::string vehicle_id;
   double start_delay_s = 0;

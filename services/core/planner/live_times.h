@@ -33,7 +33,7 @@ struct LiveStop {
 // no boarding there); stops after the last listed one keep the last listed stop's delay.
 // A trip with no stops listed and not cancelled is left as scheduled.
 struct LiveTrip {
-  uint32_t trip = kNoIndex;   // GTFS trip index in the planner's network
+  TripIdx trip = kNoIndex;    // GTFS trip index in the planner's network
   int32_t service_date = 0;   // YYYYMMDD
   bool cancelled = false;     // the whole trip will not run
   std::vector<LiveStop> stops;  // ascending stop_index

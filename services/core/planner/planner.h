@@ -69,7 +69,7 @@ struct Leg {
   absl::Time arrive;
   double walk_m = 0;              // walk: metres walked (detour applied)
   // Ride only.
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;
   uint32_t board_index = 0;       // positions of the stops in the trip
   uint32_t alight_index = 0;

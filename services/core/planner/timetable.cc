@@ -136,7 +136,7 @@ namespace {
 
 // The times of one static trip (one TripTimes per run of a frequency-based trip) appended to
 // *out.
-void StaticTrip(const Network& network, uint32_t t, std::vector<TripTimes>* out) {
+void StaticTrip(const Network& network, TripIdx t, std::vector<TripTimes>* out) {
   const GtfsFeed& f = network.feed();
   const GtfsTrip& trip = f.trips[t];
   if (trip.num_stop_times < 2) return;
@@ -179,7 +179,7 @@ RouteSet StaticRoutes(const Network& network) {
   RouteSet rs;
   uint64_t cells = 0;
   for (const Pattern& pat : network.patterns()) {
-    for (uint32_t t : pat.trips) {
+    for (TripIdx t : pat.trips) {
       const std::vector<int32_t>* shifts = network.FrequencyShifts(t);
       cells += uint64_t{pat.stops.size()} * (shifts ? shifts->size() : 1);
     }
@@ -189,7 +189,7 @@ RouteSet StaticRoutes(const Network& network) {
   std::vector<TripTimes> staged;
   for (const Pattern& pat : network.patterns()) {
     staged.clear();
-    for (uint32_t t : pat.trips) StaticTrip(network, t, &staged);
+    for (TripIdx t : pat.trips) StaticTrip(network, t, &staged);
     AppendTrips(std::move(staged), network, false, &rs);
     staged = {};
   }

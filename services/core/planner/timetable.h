@@ -61,7 +61,7 @@ struct RouteSet {
     uint64_t first_time = 0;      // into arr / dep: trip j, stop i at first_time + j*num_stops + i
   };
   struct Trip {
-    uint32_t trip = kNoIndex;   // GTFS trip index
+    TripIdx trip = kNoIndex;    // GTFS trip index
     uint32_t service = kNoIndex;
     int32_t shift_s = 0;        // frequency-based run's shift; 0 otherwise
     int32_t service_date = 0;   // live overlay only: the date of the instance (else 0)

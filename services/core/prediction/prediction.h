@@ -31,7 +31,7 @@ absl::string_view PredictionSourceName(PredictionSource s);
 struct Prediction {
   int64_t made_at_s = 0;          // epoch s: the fix time the prediction was made at
   std::string vehicle_id;
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   int32_t service_date = 0;       // YYYYMMDD of the trip instance
   uint32_t stop = kNoIndex;
   uint32_t stop_index = 0;        // 0-based position of the stop in the trip

@@ -62,7 +62,7 @@ double DelayAt(const TripView& tv, double dist_along_m, int64_t now, bool starte
 // A new prediction for stop `k` of trip `trip` (seen through `t`) made by vehicle state `s` at
 // `now`: who, which trip and stop, and its scheduled arrival; the predicted times are the
 // caller's.
-void StartPrediction(const VehicleState& s, int64_t now, const TripView& t, uint32_t trip,
+void StartPrediction(const VehicleState& s, int64_t now, const TripView& t, TripIdx trip,
                      uint32_t k, Prediction* p) {
   p->made_at_s = now;
   p->vehicle_id = s.vehicle_id;
@@ -635,7 +635,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   // The pending predictions of the trip being emitted (looked up once per trip).
   uint32_t pending_trip = kNoIndex;
   TripPending* trip_pending = nullptr;
-  auto pending_of = [&](const TripView& t, uint32_t trip) -> TripPending& {
+  auto pending_of = [&](const TripView& t, TripIdx trip) -> TripPending& {
     if (trip != pending_trip) {
       pending_trip = trip;
       trip_pending = &pending_[TripKey{trip, s.service_date}];
@@ -646,7 +646,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   // Delay propagation's delay (a started bus): now minus the scheduled time at its position.
   double dp_delay = NAN;
   const double pace = PaceOf(s.vehicle_id);
-  auto emit = [&](const TripView& t, uint32_t trip, uint32_t k, double arrival, double departure,
+  auto emit = [&](const TripView& t, TripIdx trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     std::array<float, kLayers> layer_delta;
     if (trip == s.trip) {
@@ -673,7 +673,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   };
 
   // Chains segment estimates from stop `from_k` (time t) to the end of trip `t`.
-  auto chain = [&](const TripView& t, uint32_t trip, uint32_t from_k, double time,
+  auto chain = [&](const TripView& t, TripIdx trip, uint32_t from_k, double time,
                    PredictionSource layer, int phase) -> double {
     const std::vector<uint32_t>& segs = PatternSegments(network_->trip_pattern(trip));
     PrefetchChain(t, segs, from_k + 1,
@@ -721,7 +721,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     }
   }
   if (!options_.predict_next_trip || end_time < 0) return;
-  std::optional<uint32_t> next = network_->NextTripInBlock(s.trip);
+  std::optional<TripIdx> next = network_->NextTripInBlock(s.trip);
   if (!next) return;
   TripView nv;
   if (!nv.Init(*network_, *next, s.day_start_s)) return;

@@ -17,7 +17,7 @@ struct TripView {
   uint32_t n = 0;
   int64_t day_start_s = 0;
 
-  bool Init(const Network& net, uint32_t trip_index, int64_t day_start) {
+  bool Init(const Network& net, TripIdx trip_index, int64_t day_start) {
     const GtfsFeed& feed = net.feed();
     if (trip_index >= feed.trips.size()) return false;
     trip = &feed.trips[trip_index];

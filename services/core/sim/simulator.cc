@@ -71,7 +71,7 @@ struct FleetSimulator::PatternInfo {
 struct FleetSimulator::Vehicle {
   size_t index = 0;
   std::string id;
-  std::vector<uint32_t> trips;
+  std::vector<TripIdx> trips;
   size_t trip_pos = 0;
   int64_t pullout_s = 0;
   int64_t pullin_s = 0;  // set when the last trip ends
@@ -143,7 +143,7 @@ absl::Status ValidateSimOptions(const SimOptions& options) {
 
 // The trips to drive: those running on the service date with two stops or more, of the chosen
 // routes (all without SimOptions::route_ids).
-absl::StatusOr<std::vector<uint32_t>> TripsToRun(const Network& net, const SimOptions& options) {
+absl::StatusOr<std::vector<TripIdx>> TripsToRun(const Network& net, const SimOptions& options) {
   const GtfsFeed& feed = net.feed();
   std::set<std::string> routes(options.route_ids.begin(), options.route_ids.end());
   for (const std::string& r : routes) {
@@ -151,8 +151,8 @@ absl::StatusOr<std::vector<uint32_t>> TripsToRun(const Network& net, const SimOp
       return absl::NotFoundError(absl::StrCat("sim: unknown route_id '", r, "'"));
     }
   }
-  std::vector<uint32_t> trips;
-  for (uint32_t t : net.ActiveTrips(options.service_date)) {
+  std::vector<TripIdx> trips;
+  for (TripIdx t : net.ActiveTrips(options.service_date)) {
     const GtfsTrip& trip = feed.trips[t];
     if (trip.num_stop_times < 2) continue;
     if (!routes.empty() && !routes.count(feed.routes[trip.route].id)) continue;
@@ -165,23 +165,23 @@ absl::StatusOr<std::vector<uint32_t>> TripsToRun(const Network& net, const SimOp
   return trips;
 }
 
-int32_t FirstDeparture(const GtfsFeed& feed, uint32_t t) {
+int32_t FirstDeparture(const GtfsFeed& feed, TripIdx t) {
   return feed.stop_times[feed.trips[t].first_stop_time].departure_s;
 }
 
-int32_t LastArrival(const GtfsFeed& feed, uint32_t t) {
+int32_t LastArrival(const GtfsFeed& feed, TripIdx t) {
   const GtfsTrip& tr = feed.trips[t];
   return feed.stop_times[tr.first_stop_time + tr.num_stop_times - 1].arrival_s;
 }
 
 // One bus per block (a trip without a block is a bus of its own): (block id, its trips by
 // first departure), the buses by their first departure.
-std::vector<std::pair<std::string, std::vector<uint32_t>>> BusesByBlock(
-    const GtfsFeed& feed, const std::vector<uint32_t>& trips) {
-  auto first_dep = [&](uint32_t t) { return FirstDeparture(feed, t); };
-  std::map<std::string, std::vector<uint32_t>> blocks;
-  std::vector<std::pair<std::string, std::vector<uint32_t>>> buses;
-  for (uint32_t t : trips) {
+std::vector<std::pair<std::string, std::vector<TripIdx>>> BusesByBlock(
+    const GtfsFeed& feed, const std::vector<TripIdx>& trips) {
+  auto first_dep = [&](TripIdx t) { return FirstDeparture(feed, t); };
+  std::map<std::string, std::vector<TripIdx>> blocks;
+  std::vector<std::pair<std::string, std::vector<TripIdx>>> buses;
+  for (TripIdx t : trips) {
     const std::string& b = feed.trips[t].block_id;
     if (b.empty()) {
       buses.push_back({"", {t}});
@@ -191,7 +191,7 @@ std::vector<std::pair<std::string, std::vector<uint32_t>>> BusesByBlock(
   }
   for (auto& [b, ts] : blocks) buses.push_back({b, ts});
   for (auto& [b, ts] : buses) {
-    std::sort(ts.begin(), ts.end(), [&](uint32_t x, uint32_t y) {
+    std::sort(ts.begin(), ts.end(), [&](TripIdx x, TripIdx y) {
       return std::make_pair(first_dep(x), x) < std::make_pair(first_dep(y), y);
     });
   }
@@ -230,13 +230,13 @@ absl::StatusOr<std::unique_ptr<FleetSimulator>> FleetSimulator::Create(
   sim->options_ = options;
   const Network& net = *network;
   sim->day_start_s_ = absl::ToUnixSeconds(net.ServiceDayStart(options.service_date));
-  SB_ASSIGN_OR_RETURN(const std::vector<uint32_t> trips, TripsToRun(net, options));
-  const std::vector<std::pair<std::string, std::vector<uint32_t>>> buses =
+  SB_ASSIGN_OR_RETURN(const std::vector<TripIdx> trips, TripsToRun(net, options));
+  const std::vector<std::pair<std::string, std::vector<TripIdx>>> buses =
       BusesByBlock(net.feed(), trips);
   // Patterns: free-flow speeds from the schedules of all their trips, sharp corners.
   sim->patterns_.resize(net.patterns().size());
   for (const auto& [b, ts] : buses) {
-    for (uint32_t t : ts) {
+    for (TripIdx t : ts) {
       uint32_t p = net.trip_pattern(t);
       if (!sim->patterns_[p]) sim->patterns_[p] = DescribePattern(net, p);
     }
@@ -276,7 +276,7 @@ std::unique_ptr<FleetSimulator::PatternInfo> FleetSimulator::DescribePattern(con
   for (size_t k = 0; k + 1 < n; ++k) {
     double d = std::max(0.0, pat.stop_dist_m[k + 1] - pat.stop_dist_m[k]);
     double sum_d = 0, sum_t = 0;
-    for (uint32_t pt : pat.trips) {
+    for (TripIdx pt : pat.trips) {
       const GtfsTrip& tr = feed.trips[pt];
       if (tr.num_stop_times != n) continue;
       double sched = feed.stop_times[tr.first_stop_time + k + 1].arrival_s -
@@ -301,7 +301,7 @@ std::unique_ptr<FleetSimulator::PatternInfo> FleetSimulator::DescribePattern(con
 }
 
 void FleetSimulator::AddBuses(
-    const std::vector<std::pair<std::string, std::vector<uint32_t>>>& buses) {
+    const std::vector<std::pair<std::string, std::vector<TripIdx>>>& buses) {
   const GtfsFeed& feed = network_->feed();
   const SimOptions& options = options_;
   first_s_ = INT64_MAX;
@@ -363,7 +363,7 @@ double FleetSimulator::TrafficFactor(int64_t t, uint32_t from_stop, uint32_t to_
 
 void FleetSimulator::BeginTrip(Vehicle& v, int64_t t) {
   const Network& net = *network_;
-  uint32_t trip = v.trips[v.trip_pos];
+  TripIdx trip = v.trips[v.trip_pos];
   v.trip = &net.feed().trips[trip];
   v.pat = patterns_[net.trip_pattern(trip)].get();
   v.dist_m = v.pat->pattern->stop_dist_m[0];
@@ -525,7 +525,7 @@ void FleetSimulator::EmitFix(Vehicle& v, int64_t t, std::vector<SimFix>* fixes) 
                              : static_cast<float>(std::round(
                                    std::max(0.0, v.v_mps + 0.2 * v.Normal()) * 10) / 10);
   f.accuracy_m = static_cast<float>(std::round(sigma * std::sqrt(2.0) * 10) / 10);
-  uint32_t trip = v.finished ? kNoIndex : v.trips[v.trip_pos];
+  TripIdx trip = v.finished ? kNoIndex : v.trips[v.trip_pos];
   if (options_.report_trip_id && trip != kNoIndex) {
     f.trip_id = feed.trips[trip].id;
     f.route_id = feed.routes[feed.trips[trip].route].id;

@@ -115,7 +115,7 @@ const char* SimPhaseName(SimPhase p);  // "layover", "dwell", "moving"
 // One fix as sent, plus the truth behind it.
 struct SimFix {
   Fix fix;
-  uint32_t trip = kNoIndex;  // trip the bus is on; in a layover, the trip it will run next
+  TripIdx trip = kNoIndex;   // trip the bus is on; in a layover, the trip it will run next
   SimPhase phase = SimPhase::kLayover;
   double dist_along_m = 0;   // true distance along that trip's shape
   LatLon true_pos;           // true position (the fix has GPS error added)
@@ -129,7 +129,7 @@ struct SimVehicleInfo {
   std::string vehicle_id;
   bool early_runner = false;     // SimOptions::early_share
   std::string block_id;          // empty when the trip has no block
-  std::vector<uint32_t> trips;   // in running order
+  std::vector<TripIdx> trips;    // in running order
   int64_t pullout_s = 0;         // epoch seconds
   int64_t pullin_s = 0;
 };
@@ -163,7 +163,7 @@ class FleetSimulator {
   absl::Status AddCongestion(const Network& net, const std::vector<SimOptions::Congestion>& added);
   static std::unique_ptr<PatternInfo> DescribePattern(const Network& net, uint32_t p);
   // One vehicle per (block id, trips) in `buses`; sets first_s_ and last_s_.
-  void AddBuses(const std::vector<std::pair<std::string, std::vector<uint32_t>>>& buses);
+  void AddBuses(const std::vector<std::pair<std::string, std::vector<TripIdx>>>& buses);
   void Step(Vehicle& v, int64_t t, std::vector<SimFix>* fixes, std::vector<StopVisit>* visits);
   void BeginTrip(Vehicle& v, int64_t t);
   void PlanNextStop(Vehicle& v, int64_t t);

@@ -55,7 +55,7 @@ struct FixHistory {
 
 // The trip the vehicle runs.
 struct TripRun {
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   uint32_t pattern = kNoIndex;
   const Polyline* poly = nullptr;
   Vec2 start_xy;  // the trip's first stop on its shape
@@ -81,14 +81,14 @@ struct TripIdCheck {
 // What trip inference remembers between fixes.
 struct InferenceMemory {
   uint32_t route_hint = kNoIndex;
-  uint32_t done_trip = kNoIndex;  // the trip this vehicle last finished (not inferred again)
+  TripIdx done_trip = kNoIndex;   // the trip this vehicle last finished (not inferred again)
   int32_t done_date = 0;
   int64_t finished_at_ts = 0;  // when and where it finished that trip
   Vec2 finished_xy;
   int64_t reinfer_ts = 0;  // last re-examination of an inferred trip (standing or lost)
   int64_t off_since = 0;   // first fix of the current run of off-shape fixes
   bool evicted = false;    // another bus took its trip: infer again
-  uint32_t lost_trip = kNoIndex;  // the trip so taken (it does not take it back the same way)
+  TripIdx lost_trip = kNoIndex;   // the trip so taken (it does not take it back the same way)
   int32_t lost_date = 0;
   // The departure seen from the first stop of this pattern (RedecideAtDeparture), which the
   // joint assignment weighs instead of the place: when it left, and since when it stood ready.

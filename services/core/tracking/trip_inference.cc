@@ -21,7 +21,7 @@ bool TripInference::TakeGivenTrip(Track& v, const Fix& fix) {
   if (fix.trip_id.empty()) return false;
   if (v.run.trip != kNoIndex && v.run.given() && net_.feed().trips[v.run.trip].id == fix.trip_id)
     return true;
-  std::optional<uint32_t> trip = net_.FindTrip(fix.trip_id);
+  std::optional<TripIdx> trip = net_.FindTrip(fix.trip_id);
   if (!trip) {
     ++stats_->unknown_trip_ids;
     return false;
@@ -93,7 +93,7 @@ void TripInference::EndOfTrip(Track& v, const Fix& fix, Vec2 p) {
   bool known = v.run.confirmed() ||
                (!sd.empty() && !std::isnan(v.visit.mono_d) &&
                 v.visit.mono_d - v.visit.start_d >= end.chain_known_fraction * (sd.back() - sd[0]));
-  std::optional<uint32_t> next = known ? net_.NextTripInBlock(v.run.trip) : std::nullopt;
+  std::optional<TripIdx> next = known ? net_.NextTripInBlock(v.run.trip) : std::nullopt;
   v.infer.done_trip = v.run.trip;
   v.infer.done_date = v.run.service_date;
   v.infer.finished_at_ts = fix.timestamp_s;
@@ -176,12 +176,12 @@ void TripInference::AfterMatch(Track& v, MatchState state, int64_t t) {
     v.run.source = TripSource::kConfirmed;
 }
 
-const Track* TripInference::Holder(uint32_t trip, int32_t date) const {
+const Track* TripInference::Holder(TripIdx trip, int32_t date) const {
   auto it = claims_.find(ClaimKey(trip, date));
   return it == claims_.end() ? nullptr : it->second;
 }
 
-double TripInference::SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d,
+double TripInference::SchedCost(TripIdx trip, uint32_t pattern, int64_t day_start, double d,
                                 double t) const {
   const Pattern& P = net_.pattern(pattern);
   double start = sched_.TimeAt(trip, pattern, day_start, -1);
@@ -192,7 +192,7 @@ double TripInference::SchedCost(uint32_t trip, uint32_t pattern, int64_t day_sta
   return delay >= 0 ? delay / o.late_scale_s : -delay / o.early_scale_s;
 }
 
-void TripInference::Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start) {
+void TripInference::Retarget(Track& v, TripIdx trip, int32_t date, int64_t day_start) {
   auto it = claims_.find(ClaimKey(v.run.trip, v.run.service_date));
   if (it != claims_.end() && it->second == &v) claims_.erase(it);
   v.run.trip = trip;
@@ -326,7 +326,7 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) 
     TakeClaim(v);
     return false;
   }
-  uint32_t old_trip = v.run.trip;
+  TripIdx old_trip = v.run.trip;
   uint32_t old_pattern = v.run.pattern;
   int32_t old_date = v.run.service_date;
   int64_t old_ds = v.run.day_start_s;
@@ -354,7 +354,7 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) 
   return new_pattern != old_pattern;
 }
 
-void TripInference::SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start,
+void TripInference::SwitchPattern(Track& v, TripIdx trip, int32_t date, int64_t day_start,
                                   double shift_m) {
   Retarget(v, trip, date, day_start);
   v.run.pattern = net_.trip_pattern(trip);
@@ -403,7 +403,7 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
   const std::vector<TripInstance>& around =
       RunningAround(t, absl::Seconds(inf_.infer_early_s), absl::Seconds(inf_.infer_late_s));
   struct T {
-    uint32_t trip;
+    TripIdx trip;
     int32_t date;
     int64_t day_start;
     double start;
@@ -495,7 +495,7 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
   }
 }
 
-double TripInference::SolveCost(const Track& o, uint32_t trip, uint32_t pat, int64_t day_start,
+double TripInference::SolveCost(const Track& o, TripIdx trip, uint32_t pat, int64_t day_start,
                                 double start, double d, double t) const {
   // The departure, when it was seen, says more than the place: it is the deviation from the
   // schedule before traffic and the bus's own pace added to it.
@@ -503,7 +503,7 @@ double TripInference::SolveCost(const Track& o, uint32_t trip, uint32_t pat, int
   return SchedCost(trip, pat, day_start, d, t);
 }
 
-bool TripInference::InstanceFor(uint32_t trip, int64_t t, int32_t* date,
+bool TripInference::InstanceFor(TripIdx trip, int64_t t, int32_t* date,
                                 int64_t* day_start) const {
   // The instance whose first departure is nearest t, among those scheduled to run within 4 h
   // of t (one trip's few candidate dates, not every trip around t: this runs whenever a bus
@@ -561,7 +561,7 @@ void TripInference::Unassign(Track& v) {
   v.vs.day_start_s = 0;
 }
 
-void TripInference::Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start,
+void TripInference::Assign(Track& v, TripIdx trip, int32_t date, int64_t day_start,
                            bool given) {
   Unassign(v);
   v.run.trip = trip;

@@ -60,11 +60,11 @@ class TripInference {
   double DepartureCost(double sched, double t_dep, double t_ready) const;
 
   // --- The parts (public for the tests) ---
-  void Assign(Track& v, uint32_t trip, int32_t date, int64_t day_start, bool given);
+  void Assign(Track& v, TripIdx trip, int32_t date, int64_t day_start, bool given);
   void Unassign(Track& v);
   // The instance (service date, day start) of a named trip nearest t; false when none is
   // scheduled near t (then the local date of t).
-  bool InstanceFor(uint32_t trip, int64_t t, int32_t* date, int64_t* day_start) const;
+  bool InstanceFor(TripIdx trip, int64_t t, int32_t* date, int64_t* day_start) const;
   // The best trip for the vehicle at obs among the trips around obs.t (schedule, geometry,
   // direction, claims); assigns it.
   void Infer(Track& v, const FixObservation& obs);
@@ -74,17 +74,17 @@ class TripInference {
   // the first stop long past the departure): a bus running it may take it.
   bool WeaklyHeld(const Track& h) const;
   // How unlikely a bus at d at time t runs this trip instance (0 = on time).
-  double SchedCost(uint32_t trip, uint32_t pattern, int64_t day_start, double d, double t) const;
+  double SchedCost(TripIdx trip, uint32_t pattern, int64_t day_start, double d, double t) const;
   // The joint assignment's cost of bus o (at d, time t) running a trip instance of pattern pat
   // leaving its first stop at start: its departure's cost when the departure from this
   // pattern's first stop was seen, else its place's (SchedCost).
-  double SolveCost(const Track& o, uint32_t trip, uint32_t pat, int64_t day_start, double start,
+  double SolveCost(const Track& o, TripIdx trip, uint32_t pat, int64_t day_start, double start,
                    double d, double t) const;
   // The vehicle holding a trip instance, or nullptr.
-  const Track* Holder(uint32_t trip, int32_t date) const;
+  const Track* Holder(TripIdx trip, int32_t date) const;
 
  private:
-  static uint64_t ClaimKey(uint32_t trip, int32_t date) {
+  static uint64_t ClaimKey(TripIdx trip, int32_t date) {
     return (static_cast<uint64_t>(trip) << 32) | static_cast<uint32_t>(date);
   }
   // Farther than mid_after_first_m past the first stop and more than mid_before_last_m before
@@ -94,7 +94,7 @@ class TripInference {
   }
   // Another bus took h's trip (trip, date): h looks again at its next fix, and does not take
   // that trip back the same way.
-  static void Evict(Track& h, uint32_t trip, int32_t date) {
+  static void Evict(Track& h, TripIdx trip, int32_t date) {
     h.infer.evicted = true;
     h.infer.lost_trip = trip;
     h.infer.lost_date = date;
@@ -117,10 +117,10 @@ class TripInference {
   // Whether the vehicle's trip must be inferred (again) at this fix.
   bool ShouldInfer(Track& v, Vec2 p, int64_t t);
   // Moves v to another instance of its pattern (or, by SwitchPattern, another pattern).
-  void Retarget(Track& v, uint32_t trip, int32_t date, int64_t day_start);
+  void Retarget(Track& v, TripIdx trip, int32_t date, int64_t day_start);
   // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
   // distances it remembers before its start are shifted by shift_m.
-  void SwitchPattern(Track& v, uint32_t trip, int32_t date, int64_t day_start, double shift_m);
+  void SwitchPattern(Track& v, TripIdx trip, int32_t date, int64_t day_start, double shift_m);
   // How badly the way the bus came (its trail: its last positions) fits a path on which it
   // is at d now: each trail position's offset from where it could have been on the path, in
   // units of the path's uncertainty there (GPS noise + slack), costed like an emission.

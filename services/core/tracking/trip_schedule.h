@@ -34,7 +34,7 @@ class TripSchedule {
   double TimeAt(const Track& v, double d) const {
     return TimeAt(v.run.trip, v.run.pattern, v.run.day_start_s, d);
   }
-  double TimeAt(uint32_t trip, uint32_t pattern, int64_t day_start, double d) const {
+  double TimeAt(TripIdx trip, uint32_t pattern, int64_t day_start, double d) const {
     const std::vector<double>& sd = net_.pattern(pattern).stop_dist_m;
     const GtfsStopTime* st = &net_.feed().stop_times[net_.feed().trips[trip].first_stop_time];
     double ds = static_cast<double>(day_start);

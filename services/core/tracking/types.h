@@ -67,7 +67,7 @@ absl::string_view RejectReasonName(RejectReason r);  // "", "duplicate", "out_of
 struct MatchResult {
   std::string vehicle_id;
   int64_t timestamp_s = 0;
-  uint32_t trip = kNoIndex;  // the trip the tracker believes the vehicle is on
+  TripIdx trip = kNoIndex;   // the trip the tracker believes the vehicle is on
   double dist_along_m = NAN; // along that trip's shape
   double offset_m = NAN;     // distance of the fix from the shape
   MatchState state = MatchState::kUnassigned;
@@ -77,7 +77,7 @@ struct MatchResult {
 // A vehicle serving or passing a stop: a Stop visits CSV row.
 struct StopVisit {
   std::string vehicle_id;
-  uint32_t trip = kNoIndex;
+  TripIdx trip = kNoIndex;
   uint32_t route = kNoIndex;
   uint32_t stop = kNoIndex;
   uint32_t stop_index = 0;      // position of the stop in the trip (0-based)
@@ -102,7 +102,7 @@ struct VehicleState {
   float bearing_deg = NAN;
   float speed_mps = NAN;        // reported, or estimated from progress along the shape
   MatchState state = MatchState::kUnassigned;
-  uint32_t trip = kNoIndex;     // current (or, at a layover, upcoming) trip
+  TripIdx trip = kNoIndex;      // current (or, at a layover, upcoming) trip
   uint32_t route = kNoIndex;
   int32_t service_date = 0;     // YYYYMMDD of the trip instance
   int64_t day_start_s = 0;      // epoch seconds of the service day's "noon minus 12 h"

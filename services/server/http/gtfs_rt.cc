@@ -73,7 +73,7 @@ constexpr float kStandingSpeedMps = 2.0f;
 // Returns whether the trip is frequency-based (frequencies.txt exact_times=0): UNSCHEDULED, as
 // the spec asks, and its StopTimeUpdates too; a headway-defined schedule (exact_times=1) and
 // every other trip are SCHEDULED.
-bool TripDescriptor(const Network& net, uint32_t trip, int32_t service_date, int64_t shift_s,
+bool TripDescriptor(const Network& net, TripIdx trip, int32_t service_date, int64_t shift_s,
                     rt::TripDescriptor* out) {
   const GtfsFeed& feed = net.feed();
   const GtfsTrip& t = feed.trips[trip];
@@ -131,14 +131,14 @@ std::string TripEntityId(const std::string& trip_id, int32_t service_date) {
 
 // The run of `trip` the vehicle's etas are for: its start minus the template's (frequencies.txt
 // runs; 0 for a trip with fixed times and for the next trip of a block).
-int64_t RunShift(const Network& net, const VehicleState& st, uint32_t trip) {
+int64_t RunShift(const Network& net, const VehicleState& st, TripIdx trip) {
   if (trip != st.trip) return 0;
   return st.day_start_s - absl::ToUnixSeconds(net.ServiceDayStart(st.service_date));
 }
 
 // A trip of frequencies.txt runs many times a day under one trip_id: its entity id adds the
 // run's start ("<trip_id>_<start_date>_<HH:MM:SS>") so every run has its own stable id.
-std::string RunEntityId(const Network& net, uint32_t trip, int32_t service_date, int64_t shift) {
+std::string RunEntityId(const Network& net, TripIdx trip, int32_t service_date, int64_t shift) {
   const GtfsFeed& feed = net.feed();
   const GtfsTrip& t = feed.trips[trip];
   std::string id = TripEntityId(t.id, service_date);
@@ -152,7 +152,7 @@ void FillTripUpdate(const Network& net, const VehicleSnapshot& snap, const StopE
                     const StopEta* end, const ServiceChangesView* changes, rt::TripUpdate* tu) {
   const GtfsFeed& feed = net.feed();
   const VehicleState& st = snap.state;
-  const uint32_t trip = begin->trip;
+  const TripIdx trip = begin->trip;
   const bool current = trip == st.trip;
   const int64_t shift = RunShift(net, st, trip);
   const bool frequency_based =
@@ -214,7 +214,7 @@ void BuildTripUpdates(const GtfsRtInputs& in, rt::FeedMessage* out) {
       for (size_t i = 0; i < etas.size();) {
         size_t j = i;
         while (j < etas.size() && etas[j].trip == etas[i].trip) ++j;
-        const uint32_t trip = etas[i].trip;
+        const TripIdx trip = etas[i].trip;
         const bool current = trip == v->state.trip;
         if (trip < feed.trips.size() && current == (pass == 0)) {
           const std::string id =

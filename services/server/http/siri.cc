@@ -127,7 +127,7 @@ Json Situation(const Alert& a, int64_t now, const absl::TimeZone& tz) {
 
 // The alerts of a vehicle journey (trip) as its SituationRef list; each one is added to
 // `seen` (by key) for the delivery's situations.
-Json SituationRefs(const Network& net, const ServiceChangeSet& changes, uint32_t trip,
+Json SituationRefs(const Network& net, const ServiceChangeSet& changes, TripIdx trip,
                    int64_t now, std::map<std::string, const Alert*>* seen) {
   Json refs = Json::array();
   if (changes.alerts().empty()) return refs;
@@ -236,7 +236,7 @@ Json Journey(const Network& net, const VehicleSnapshot& v, size_t call, const st
   const GtfsFeed& feed = net.feed();
   const VehicleState& st = v.state;
   const absl::TimeZone& tz = net.time_zone();
-  const uint32_t trip = call < v.etas.size() ? v.etas[call].trip : st.trip;
+  const TripIdx trip = call < v.etas.size() ? v.etas[call].trip : st.trip;
   Json j;
   if (trip < feed.trips.size()) {
     const GtfsTrip& t = feed.trips[trip];
@@ -411,7 +411,7 @@ void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpRespo
   for (const auto& v : all) {
     if (v->network != view->network) continue;
     if (now - v->state.timestamp_s > server->options().live_max_age_s) continue;
-    const uint32_t trip = v->state.trip;
+    const TripIdx trip = v->state.trip;
     if (trip >= feed.trips.size()) continue;  // Bus Time lists buses on a trip
     if (!line.empty() && feed.routes[feed.trips[trip].route].id != line) continue;
     if (!dir.empty() && std::to_string(feed.trips[trip].direction_id) != dir) continue;

@@ -19,9 +19,9 @@ class FakeNetwork : public AnalyticsNetwork {
  public:
   std::string RouteId(uint32_t r) const override { return r == 0 ? "R" : "Q"; }
   std::string StopId(uint32_t s) const override { return "S" + std::to_string(s); }
-  std::string TripId(uint32_t t) const override { return "T" + std::to_string(t); }
-  uint32_t TripNumStops(uint32_t) const override { return 5; }
-  double StopDistM(uint32_t, uint32_t k) const override { return 500.0 * k; }
+  std::string TripId(TripIdx t) const override { return "T" + std::to_string(t); }
+  uint32_t TripNumStops(TripIdx) const override { return 5; }
+  double StopDistM(TripIdx, uint32_t k) const override { return 500.0 * k; }
 };
 
 constexpr int64_t kT0 = 1771257600;  // 2026-02-16 16:00:00 UTC
@@ -32,7 +32,7 @@ StopVisit Visit(uint32_t trip, uint32_t k, int64_t sched, double arr, double dep
                 const std::string& vehicle = "") {
   StopVisit v;
   v.vehicle_id = vehicle.empty() ? "V" + std::to_string(trip) : vehicle;
-  v.trip = trip;
+  v.trip = TripIdx(trip);
   v.route = 0;
   v.stop = k;
   v.stop_index = k;

@@ -22,7 +22,7 @@ GtfsFeed TinyFeed() {
   t.first_stop_time = 0;
   t.num_stop_times = 3;
   f.trips.push_back(t);
-  f.trip_index["T1"] = 0;
+  f.trip_index["T1"] = TripIdx(0);
   for (uint32_t i = 0; i < 3; ++i) {
     GtfsStopTime st;
     st.stop = i;

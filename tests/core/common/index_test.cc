@@ -118,6 +118,15 @@ TEST(IndexTest, IndexVectorIndexesByItsKindAndByInteger) {
   EXPECT_EQ(base[0], "x");
 }
 
+TEST(IndexTest, IdsEnumeratesTheIndicesInOrder) {
+  IndexVector<AIdx, int> v = std::vector<int>{5, 6, 7};
+  std::vector<AIdx> seen;
+  for (AIdx i : v.ids()) seen.push_back(i);
+  EXPECT_EQ(seen, (std::vector<AIdx>{AIdx(0), AIdx(1), AIdx(2)}));
+  IndexVector<AIdx, int> empty;
+  for (AIdx i : empty.ids()) ADD_FAILURE() << i;
+}
+
 TEST(IndexTest, PrintsItsValue) {
   std::ostringstream os;
   os << AIdx(12) << " " << AIdx();

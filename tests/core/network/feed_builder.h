@@ -64,7 +64,7 @@ class FeedBuilder {
     return f_.service_index[id];
   }
   // A trip through `stops` (stop ids), leaving the first at `start_s`, `step_s` between stops.
-  uint32_t AddTrip(const std::string& id, const std::vector<std::string>& stops, int32_t start_s,
+  TripIdx AddTrip(const std::string& id, const std::vector<std::string>& stops, int32_t start_s,
                    int32_t step_s = 60, const std::string& shape = "",
                    const std::string& service = "S", int8_t direction = 0,
                    const std::string& block = "", const std::string& route = "R1") {
@@ -85,7 +85,7 @@ class FeedBuilder {
       st.arrival_s = st.departure_s = start_s + static_cast<int32_t>(k) * step_s;
       f_.stop_times.push_back(st);
     }
-    f_.trip_index[id] = static_cast<uint32_t>(f_.trips.size());
+    f_.trip_index[id] = TripIdx(f_.trips.size());
     f_.trips.push_back(t);
     return f_.trip_index[id];
   }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,18 @@ namespace smartbus {
 namespace {
 
 using testing::FeedBuilder;
+
+// ---- Typed indices (services/core/common/index.h): what must not compile -------------------
+// A raw integer, or an index of another kind, where the network wants a trip.
+static_assert(std::is_invocable_v<decltype(&Network::trip_pattern), const Network&, TripIdx>);
+static_assert(!std::is_invocable_v<decltype(&Network::trip_pattern), const Network&, uint32_t>);
+static_assert(!std::is_invocable_v<decltype(&Network::NearestTripInstance), const Network&,
+                                   uint32_t, absl::Time, absl::Duration>);
+static_assert(!std::is_invocable_v<decltype(&Network::NextTripInBlock), const Network&, int>);
+static_assert(!std::is_assignable_v<decltype(TripInstance::trip)&, uint32_t>);
+template <class V, class I>
+concept Subscriptable = requires(const V& v, I i) { v[i]; };
+static_assert(Subscriptable<decltype(GtfsFeed::trips), TripIdx>);
 
 // ---- A tiny map language (in the spirit of Valhalla's gurka tests) -------------------------
 // Each character of the drawing is a 10 m square; x grows to the east (right), y to the north
@@ -49,7 +62,7 @@ std::vector<std::string> Chars(const std::string& s) {
 }
 
 // What a naive placement does: each stop at its nearest point on the shape.
-std::vector<double> NearestPointPlacement(const Network& net, uint32_t trip) {
+std::vector<double> NearestPointPlacement(const Network& net, TripIdx trip) {
   const Pattern& pat = net.pattern(net.trip_pattern(trip));
   std::vector<double> out;
   for (uint32_t s : pat.stops)
@@ -77,7 +90,7 @@ TEST(StopPlacement, LoopRouteEndsAtTheEndOfTheShape) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("loop", m, "SBCDAS");
-  uint32_t t = fb.AddTrip("t", Chars("abca"), 8 * 3600, 60, "loop");
+  TripIdx t = fb.AddTrip("t", Chars("abca"), 8 * 3600, 60, "loop");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -109,7 +122,7 @@ TEST(StopPlacement, OutAndBackStreetPutsReturnStopsOnTheReturnPass) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("out_back", m, "ABA");
-  uint32_t t = fb.AddTrip("t", Chars("abmcdmef"), 8 * 3600, 30, "out_back");
+  TripIdx t = fb.AddTrip("t", Chars("abmcdmef"), 8 * 3600, 30, "out_back");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -137,7 +150,7 @@ TEST(StopPlacement, FacingStopsAtADeadEndTakeTheirSideOfTheStreet) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("out_back", m, "ABA");
-  uint32_t t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
+  TripIdx t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -158,7 +171,7 @@ TEST(StopPlacement, ShapeDistTraveledDecidesBetweenPasses) {
   FeedBuilder fb;
   fb.AddStops(m);
   uint32_t shape = fb.AddShape("out_back", m, "ABA");
-  uint32_t t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
+  TripIdx t = fb.AddTrip("t", Chars("cd"), 8 * 3600, 0, "out_back");
   constexpr double kFt = 3.28084;
   fb.feed().shapes[shape].dist = {0, static_cast<float>(280 * kFt),
                                   static_cast<float>(560 * kFt)};
@@ -183,7 +196,7 @@ TEST(StopPlacement, WrongShapeDistTraveledIsIgnored) {
   FeedBuilder fb;
   fb.AddStops(m);
   uint32_t shape = fb.AddShape("s", m, "AB");
-  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  TripIdx t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
   fb.feed().shapes[shape].dist = {0, 280};
   fb.feed().stop_times[0].shape_dist = 200;  // a stands at 80 m
   fb.feed().stop_times[1].shape_dist = 270;  // b stands at 200 m
@@ -208,7 +221,7 @@ TEST(StopPlacement, StopNearerTheOtherPassIsPlacedOnItsOwnPass) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("u", m, "ABCD");
-  uint32_t t = fb.AddTrip("t", Chars("ae"), 8 * 3600, 120, "u");
+  TripIdx t = fb.AddTrip("t", Chars("ae"), 8 * 3600, 120, "u");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -234,7 +247,7 @@ TEST(StopPlacement, SlightlyOutOfOrderStopStaysOnItsStreet) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("s", m, "ABCD");
-  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  TripIdx t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -253,7 +266,7 @@ TEST(StopPlacement, ImpossibleOrderIsFlaggedNonMonotone) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("s", m, "AB");
-  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
+  TripIdx t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "s");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -273,7 +286,7 @@ TEST(StopPlacement, TripWithoutShapeGetsStraightSegmentsBetweenItsStops) {
   auto m = ParseMap(art);
   FeedBuilder fb;
   fb.AddStops(m);
-  uint32_t t = fb.AddTrip("t", Chars("abc"), 8 * 3600);
+  TripIdx t = fb.AddTrip("t", Chars("abc"), 8 * 3600);
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -299,7 +312,7 @@ TEST(StopPlacement, TripWithoutShapeFollowsItsLearnedPath) {
   auto m = ParseMap(art);
   FeedBuilder fb;
   fb.AddStops({{'a', m['a']}, {'c', m['c']}});
-  uint32_t t = fb.AddTrip("t", Chars("ac"), 8 * 3600);
+  TripIdx t = fb.AddTrip("t", Chars("ac"), 8 * 3600);
   auto chord = fb.Build();
   ASSERT_NE(chord, nullptr);
   const Pattern& straight = chord->pattern(chord->trip_pattern(t));
@@ -337,7 +350,7 @@ TEST(StopPlacement, StopFarFromTheShapeIsWarnedAbout) {
   fb.AddStops(m);
   fb.AddStop("far", kDrawing.Reverse({30 + 150, -10 + 300}));  // A is at (30, -10)
   fb.AddShape("s", m, "AB");
-  uint32_t t = fb.AddTrip("t", {"a", "b", "far", "c"}, 8 * 3600, 60, "s");
+  TripIdx t = fb.AddTrip("t", {"a", "b", "far", "c"}, 8 * 3600, 60, "s");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -356,7 +369,7 @@ TEST(StopPlacement, ShapeWithOnePointFallsBackToTheStops) {
   FeedBuilder fb;
   fb.AddStops(m);
   fb.AddShape("dot", m, "A");
-  uint32_t t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "dot");
+  TripIdx t = fb.AddTrip("t", Chars("ab"), 8 * 3600, 60, "dot");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const Pattern& pat = net->pattern(net->trip_pattern(t));
@@ -387,11 +400,11 @@ TEST(Patterns, TripsWithTheSameStopsShapeAndDirectionShareOne) {
   fb.AddStops(m);
   fb.AddShape("s", m, "AB");
   fb.AddShape("s_back", m, "BA");
-  uint32_t late = fb.AddTrip("late", Chars("abc"), 9 * 3600, 60, "s");
-  uint32_t early = fb.AddTrip("early", Chars("abc"), 7 * 3600, 60, "s");
-  uint32_t short_turn = fb.AddTrip("short", Chars("ab"), 8 * 3600, 60, "s");
-  uint32_t back = fb.AddTrip("back", Chars("cba"), 8 * 3600, 60, "s_back", "S", 1);
-  uint32_t no_shape = fb.AddTrip("noshape", Chars("abc"), 8 * 3600);
+  TripIdx late = fb.AddTrip("late", Chars("abc"), 9 * 3600, 60, "s");
+  TripIdx early = fb.AddTrip("early", Chars("abc"), 7 * 3600, 60, "s");
+  TripIdx short_turn = fb.AddTrip("short", Chars("ab"), 8 * 3600, 60, "s");
+  TripIdx back = fb.AddTrip("back", Chars("cba"), 8 * 3600, 60, "s_back", "S", 1);
+  TripIdx no_shape = fb.AddTrip("noshape", Chars("abc"), 8 * 3600);
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   EXPECT_EQ(net->patterns().size(), 4u);
@@ -404,7 +417,7 @@ TEST(Patterns, TripsWithTheSameStopsShapeAndDirectionShareOne) {
   EXPECT_EQ(net->pattern(net->trip_pattern(late)).polyline,
             net->pattern(net->trip_pattern(short_turn)).polyline);
   // Trips of a pattern by first departure.
-  EXPECT_EQ(net->pattern(net->trip_pattern(late)).trips, (std::vector<uint32_t>{early, late}));
+  EXPECT_EQ(net->pattern(net->trip_pattern(late)).trips, (std::vector<TripIdx>{early, late}));
   EXPECT_EQ(net->route_patterns(0).size(), 4u);
   uint32_t b = *net->FindStop("b");
   EXPECT_EQ(net->stop_patterns(b).size(), 4u);
@@ -468,7 +481,7 @@ TEST(Calendar, TripAt8LandsAt8LocalOnDstDays) {
                         Case{20260308, Utc(2026, 3, 8, 12)},    // EDT from 02:00
                         Case{20261031, Utc(2026, 10, 31, 12)},  // EDT
                         Case{20261101, Utc(2026, 11, 1, 13)}}) { // EST from 02:00
-    TripInstance ti{0, c.date, net->ServiceDayStart(c.date)};
+    TripInstance ti{TripIdx(0), c.date, net->ServiceDayStart(c.date)};
     absl::Time dep = net->ScheduledDeparture(ti, 0);
     EXPECT_EQ(dep, c.utc) << c.date;
     absl::CivilSecond local = absl::ToCivilSecond(dep, tz);
@@ -496,10 +509,10 @@ TEST(Calendar, CalendarDatesAddAndRemoveServices) {
   fb.AddService("W", 0b0011111, 20260101, 20261231, {}, {20260216});
   fb.AddService("H", 0, 20260101, 20261231, {20260216}, {});
   fb.AddService("Sat", 0b0100000, 20260101, 20261231);
-  uint32_t w1 = fb.AddTrip("w1", {"s1", "s2"}, 8 * 3600, 60, "", "W");
-  uint32_t h1 = fb.AddTrip("h1", {"s1", "s2"}, 9 * 3600, 60, "", "H");
-  uint32_t w2 = fb.AddTrip("w2", {"s1", "s2"}, 10 * 3600, 60, "", "W");
-  uint32_t sa = fb.AddTrip("sa", {"s1", "s2"}, 10 * 3600, 60, "", "Sat");
+  TripIdx w1 = fb.AddTrip("w1", {"s1", "s2"}, 8 * 3600, 60, "", "W");
+  TripIdx h1 = fb.AddTrip("h1", {"s1", "s2"}, 9 * 3600, 60, "", "H");
+  TripIdx w2 = fb.AddTrip("w2", {"s1", "s2"}, 10 * 3600, 60, "", "W");
+  TripIdx sa = fb.AddTrip("sa", {"s1", "s2"}, 10 * 3600, 60, "", "Sat");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const uint32_t W = 0, H = 1, Sat = 2;
@@ -507,9 +520,9 @@ TEST(Calendar, CalendarDatesAddAndRemoveServices) {
   EXPECT_EQ(net->ActiveServices(20260217), (std::vector<uint32_t>{W}));  // Tuesday
   EXPECT_EQ(net->ActiveServices(20260221), (std::vector<uint32_t>{Sat}));
   EXPECT_TRUE(net->ActiveServices(20270216).empty());  // after the calendar ends
-  EXPECT_EQ(net->ActiveTrips(20260216), (std::vector<uint32_t>{h1}));
-  EXPECT_EQ(net->ActiveTrips(20260217), (std::vector<uint32_t>{w1, w2}));
-  EXPECT_EQ(net->ActiveTrips(20260221), (std::vector<uint32_t>{sa}));
+  EXPECT_EQ(net->ActiveTrips(20260216), (std::vector<TripIdx>{h1}));
+  EXPECT_EQ(net->ActiveTrips(20260217), (std::vector<TripIdx>{w1, w2}));
+  EXPECT_EQ(net->ActiveTrips(20260221), (std::vector<TripIdx>{sa}));
 }
 
 TEST(Calendar, TripsAroundFindsTodaysAndYesterdaysTripsPastMidnight) {
@@ -518,9 +531,9 @@ TEST(Calendar, TripsAroundFindsTodaysAndYesterdaysTripsPastMidnight) {
   fb.AddStop("s2", {38.91, -77.03});
   fb.AddService("WD", 0b0011111, 20260101, 20261231);  // Monday..Friday
   // 23:50 -> 24:30 (past midnight), 08:00 -> 08:30, 08:40 -> 09:10.
-  uint32_t night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
-  uint32_t morning = fb.AddTrip("morning", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
-  uint32_t later = fb.AddTrip("later", {"s1", "s2"}, 8 * 3600 + 40 * 60, 30 * 60, "", "WD");
+  TripIdx night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
+  TripIdx morning = fb.AddTrip("morning", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
+  TripIdx later = fb.AddTrip("later", {"s1", "s2"}, 8 * 3600 + 40 * 60, 30 * 60, "", "WD");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   auto ids = [](const std::vector<TripInstance>& v) {
@@ -559,9 +572,9 @@ TEST(Calendar, TripsAroundOnRouteAndNearestTripInstance) {
   fb.AddStop("s2", {38.91, -77.03});
   fb.AddRoute("R2");
   fb.AddService("WD", 0b0011111, 20260101, 20261231);  // Monday..Friday
-  uint32_t night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
-  uint32_t r1 = fb.AddTrip("r1", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
-  uint32_t r2 = fb.AddTrip("r2", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD", 0, "", "R2");
+  TripIdx night = fb.AddTrip("night", {"s1", "s2"}, 23 * 3600 + 50 * 60, 40 * 60, "", "WD");
+  TripIdx r1 = fb.AddTrip("r1", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD");
+  TripIdx r2 = fb.AddTrip("r2", {"s1", "s2"}, 8 * 3600, 30 * 60, "", "WD", 0, "", "R2");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   const uint32_t route1 = *net->FindRoute("R1"), route2 = *net->FindRoute("R2");
@@ -600,7 +613,7 @@ TEST(Calendar, FrequencyBasedTripRunsOncePerHeadway) {
   FeedBuilder fb;
   fb.AddStop("s1", {38.9, -77.03});
   fb.AddStop("s2", {38.91, -77.03});
-  uint32_t t = fb.AddTrip("f", {"s1", "s2"}, 6 * 3600, 20 * 60);
+  TripIdx t = fb.AddTrip("f", {"s1", "s2"}, 6 * 3600, 20 * 60);
   fb.feed().frequencies.push_back({t, 6 * 3600, 7 * 3600, 600, false});
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
@@ -643,12 +656,12 @@ TEST(Blocks, NextTripInBlockFollowsFirstDepartureWithinTheService) {
   fb.AddStop("s2", {38.91, -77.03});
   fb.AddService("WD", 0b0011111, 20260101, 20261231);
   fb.AddService("SA", 0b0100000, 20260101, 20261231);
-  uint32_t b2 = fb.AddTrip("b2", {"s2", "s1"}, 9 * 3600, 1800, "", "WD", 1, "B");
-  uint32_t b1 = fb.AddTrip("b1", {"s1", "s2"}, 8 * 3600, 1800, "", "WD", 0, "B");
-  uint32_t b3 = fb.AddTrip("b3", {"s1", "s2"}, 10 * 3600, 1800, "", "WD", 0, "B");
-  uint32_t sat = fb.AddTrip("sat", {"s1", "s2"}, 9 * 3600 + 60, 1800, "", "SA", 0, "B");
-  uint32_t other = fb.AddTrip("other", {"s1", "s2"}, 8 * 3600 + 60, 1800, "", "WD", 0, "C");
-  uint32_t none = fb.AddTrip("none", {"s1", "s2"}, 8 * 3600 + 120, 1800, "", "WD");
+  TripIdx b2 = fb.AddTrip("b2", {"s2", "s1"}, 9 * 3600, 1800, "", "WD", 1, "B");
+  TripIdx b1 = fb.AddTrip("b1", {"s1", "s2"}, 8 * 3600, 1800, "", "WD", 0, "B");
+  TripIdx b3 = fb.AddTrip("b3", {"s1", "s2"}, 10 * 3600, 1800, "", "WD", 0, "B");
+  TripIdx sat = fb.AddTrip("sat", {"s1", "s2"}, 9 * 3600 + 60, 1800, "", "SA", 0, "B");
+  TripIdx other = fb.AddTrip("other", {"s1", "s2"}, 8 * 3600 + 60, 1800, "", "WD", 0, "C");
+  TripIdx none = fb.AddTrip("none", {"s1", "s2"}, 8 * 3600 + 120, 1800, "", "WD");
   auto net = fb.Build();
   ASSERT_NE(net, nullptr);
   EXPECT_EQ(net->NextTripInBlock(b1), b2);
@@ -714,7 +727,7 @@ TEST(PathsNear, EveryPathNearAPointIsFoundAndFarPathsAreNot) {
   fb.AddStop("c0", kDrawing.Reverse({-1000, -500}));
   fb.AddStop("c1", kDrawing.Reverse({-1000, 2500}));
   fb.AddStop("c2", kDrawing.Reverse({2000, 2500}));
-  const uint32_t ta = fb.AddTrip("a", {"a0", "a1"}, 8 * 3600);
+  const TripIdx ta = fb.AddTrip("a", {"a0", "a1"}, 8 * 3600);
   fb.AddTrip("b", {"b0", "b1"}, 8 * 3600);
   fb.AddTrip("c", {"c0", "c1", "c2"}, 8 * 3600);
   auto net = fb.Build();

@@ -210,7 +210,7 @@ TEST_F(DemoCityPaths, LearnedPathIsOnTheRealShape) {
   LearnedPath path = learner_->Build(p);
   EXPECT_TRUE(path.confident) << "coverage " << path.coverage << " hole " << path.longest_hole_m;
   EXPECT_GE(path.traversals, 10);
-  const uint32_t trip = shapeless_->pattern(p).trips[0];
+  const TripIdx trip = shapeless_->pattern(p).trips[0];
   const Polyline& shape = real_->trip_polyline(trip);
   const LocalProjection& proj = shapeless_->projection();
   std::vector<Vec2> real_xy;
@@ -336,7 +336,7 @@ TEST_F(DemoCityPaths, ExportedFeedLoadsWithTheLearnedShapes) {
                   .ok());
   auto feed = LoadGtfs({dir});
   ASSERT_TRUE(feed.ok()) << feed.status();
-  const uint32_t trip = *shapeless_->FindTrip(shapeless_->feed().trips[shapeless_->pattern(p).trips[0]].id);
+  const TripIdx trip = *shapeless_->FindTrip(shapeless_->feed().trips[shapeless_->pattern(p).trips[0]].id);
   const GtfsTrip& t = feed->trips[feed->trip_index.at(shapeless_->feed().trips[trip].id)];
   ASSERT_NE(t.shape, kNoIndex);
   EXPECT_EQ(feed->shapes[t.shape].id, LearnedShapeId(path));

@@ -112,7 +112,7 @@ class ConnectionScanOracle {
     const GtfsFeed& f = net_.feed();
     const int32_t off =
         static_cast<int32_t>(absl::ToInt64Seconds(net_.ServiceDayStart(date) - day_start_));
-    for (uint32_t t = 0; t < f.trips.size(); ++t) {
+    for (TripIdx t : f.trips.ids()) {
       const GtfsTrip& trip = f.trips[t];
       if (trip.num_stop_times < 2 || !f.ServiceRunsOn(trip.service, date)) continue;
       std::vector<int32_t> shifts{0};

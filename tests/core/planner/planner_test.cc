@@ -254,7 +254,7 @@ TEST(PlannerErrors, BadEndpointsAreNamed) {
 // ---- Live ------------------------------------------------------------------------------------
 
 // The trip's times shifted by delay_s at every stop from `from_index` on, as a LiveTrip.
-LiveTrip Delayed(const Network& net, uint32_t trip, int32_t date, int64_t delay_s,
+LiveTrip Delayed(const Network& net, TripIdx trip, int32_t date, int64_t delay_s,
                  uint32_t from_index = 0, int64_t p90_extra_s = 60) {
   LiveTrip lt{trip, date, false, {}};
   const GtfsTrip& t = net.feed().trips[trip];

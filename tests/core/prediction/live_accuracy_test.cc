@@ -32,7 +32,8 @@ std::vector<Event> Stream(int trips, uint32_t seed) {
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<Event> ev;
   for (int k = 0; k < trips; ++k) {
-    const uint32_t trip = static_cast<uint32_t>(k), route = static_cast<uint32_t>(k % 3);
+    const TripIdx trip(k);
+    const uint32_t route = static_cast<uint32_t>(k % 3);
     const int64_t start = kT0 + k * 400;
     const int stops = 30;
     std::vector<double> arrival(stops);
@@ -182,14 +183,14 @@ TEST(LiveAccuracy, SecondVisitTakesTheStopBackOutUnlessPastTheHold) {
   o.ambiguity_hold_s = 600;
   LiveAccuracy live(o);
   Prediction p;
-  p.trip = 1;
+  p.trip = TripIdx(1);
   p.service_date = kDate;
   p.stop_index = 3;
   p.made_at_s = kT0;
   p.predicted_arrival_s = kT0 + 300;
   live.AddPrediction(p, 0);
   StopVisit v;
-  v.trip = 1;
+  v.trip = TripIdx(1);
   v.service_date = kDate;
   v.stop_index = 3;
   v.arrival_s = kT0 + 320;
@@ -241,7 +242,7 @@ TEST(LiveAccuracy, ThinningKeepsOnePredictionPerStopPerInterval) {
 TEST(LiveAccuracy, ForgetsPredictionsWhoseStopIsNeverSeen) {
   LiveAccuracy live;
   Prediction p;
-  p.trip = 1;
+  p.trip = TripIdx(1);
   p.service_date = kDate;
   p.stop_index = 5;
   for (int i = 0; i < 100; ++i) {

@@ -65,10 +65,10 @@ class PredictorTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   int64_t At(int h, int m, int s = 0) const { return day0_ + h * 3600 + m * 60 + s; }
-  double StopDist(uint32_t trip, uint32_t k) const {
+  double StopDist(TripIdx trip, uint32_t k) const {
     return net_->pattern(net_->trip_pattern(trip)).stop_dist_m[k];
   }
-  VehicleState State(uint32_t trip, int64_t t, MatchState st, double dist) const {
+  VehicleState State(TripIdx trip, int64_t t, MatchState st, double dist) const {
     VehicleState s;
     s.vehicle_id = "V1";
     s.timestamp_s = t;
@@ -86,7 +86,7 @@ class PredictorTest : public ::testing::Test {
     FeedTrip(p, t1_, vid, kDate, start, seg_s);
   }
   // The same for any trip and service date.
-  void FeedTrip(ArrivalPredictor& p, uint32_t trip, const std::string& vid, int32_t date,
+  void FeedTrip(ArrivalPredictor& p, TripIdx trip, const std::string& vid, int32_t date,
                 int64_t start, double seg_s) {
     for (uint32_t k = 0; k < 5; ++k) {
       StopVisit v;
@@ -103,7 +103,7 @@ class PredictorTest : public ::testing::Test {
 
   std::string dir_;
   std::shared_ptr<const Network> net_;
-  uint32_t t1_ = 0, t2_ = 0;
+  TripIdx t1_, t2_;
   int64_t day0_ = 0;
 };
 

@@ -9,7 +9,7 @@
 namespace smartbus {
 namespace {
 
-constexpr uint32_t kTrip = 7;
+constexpr TripIdx kTrip(7);
 constexpr int32_t kDate = 20260216;
 
 Prediction P(uint32_t stop_index, int64_t made, int64_t pred, int64_t p10 = kNoTime,

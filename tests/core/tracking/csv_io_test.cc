@@ -103,7 +103,7 @@ TEST(MatchesCsv, RowFormat) {
   MatchResult m;
   m.vehicle_id = "v1";
   m.timestamp_s = 1771257482;
-  m.trip = 0;
+  m.trip = TripIdx(0);
   m.dist_along_m = 1234.56;
   m.offset_m = 3.04;
   m.state = MatchState::kInService;
@@ -131,7 +131,7 @@ TEST(StopVisitsCsv, RowFormat) {
   feed.stops[0].id = "S5";
   StopVisit v;
   v.vehicle_id = "v1";
-  v.trip = 0;
+  v.trip = TripIdx(0);
   v.route = 0;
   v.stop = 0;
   v.stop_sequence = 7;

@@ -209,7 +209,7 @@ struct VisitWorld {
   int64_t dep = 0;
 
   VisitWorld() {
-    uint32_t trip = *w.net->FindTrip("RT");
+    TripIdx trip = *w.net->FindTrip("RT");
     v.run.trip = trip;
     v.run.pattern = w.net->trip_pattern(trip);
     v.run.poly = &w.net->trip_polyline(trip);
@@ -379,7 +379,7 @@ TEST(TripInference, InfersTheTripTheScheduleHasThere) {
 
 TEST(TripInference, AnotherBusDoesNotTakeAClaimedTripWhenAnotherFits) {
   InferenceWorld s;
-  const uint32_t rt = *s.w.net->FindTrip("RT");
+  const TripIdx rt = *s.w.net->FindTrip("RT");
   Track& a = s.Add("a");
   s.inf.Assign(a, rt, s.w.date, s.w.day_start_s, true);  // a says it runs RT
   Track& b = s.Add("b");
@@ -417,9 +417,9 @@ TEST(TripInference, JointAssignmentGivesTheBusAheadTheEarlierTrip) {
   TripInference inf(*net, opt, matcher, vehicles, &stats);
   const int32_t date = 20260302;
   const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  const uint32_t a = *net->FindTrip("A"), b = *net->FindTrip("B");
+  const TripIdx a = *net->FindTrip("A"), b = *net->FindTrip("B");
   const int64_t t = day_start + 10 * 3600 + 480;  // 10:08: A at its 9th stop, B at its 4th
-  auto add = [&](const std::string& id, uint32_t trip, double d) -> Track& {
+  auto add = [&](const std::string& id, TripIdx trip, double d) -> Track& {
     auto tr = std::make_unique<Track>();
     Track& v = *tr;
     vehicles.emplace(id, std::move(tr));
@@ -447,7 +447,7 @@ TEST(TripInference, JointAssignmentGivesTheBusAheadTheEarlierTrip) {
 
 TEST(TripInference, ScheduleCostIsZeroOnTimeAndGrowsWithDelay) {
   InferenceWorld s;
-  const uint32_t rt = *s.w.net->FindTrip("RT");
+  const TripIdx rt = *s.w.net->FindTrip("RT");
   const uint32_t pat = s.w.net->trip_pattern(rt);
   const std::vector<double>& sd = s.w.net->pattern(pat).stop_dist_m;
   const double at_stop2 = s.w.day_start_s + OutAndBack::kOutStart + 2 * OutAndBack::kStep;
@@ -551,7 +551,7 @@ TEST(TripInference, DepartureCostWeighsWhenTheBusWasReady) {
 // again at its next fix.
 TEST(TripInference, TheBusLeavingOnATripTakesItFromTheBusStillWaiting) {
   InferenceWorld s;
-  const uint32_t rt = *s.w.net->FindTrip("RT");
+  const TripIdx rt = *s.w.net->FindTrip("RT");
   Track& leaving = s.Add("leaving");
   Track& waiting = s.Add("waiting");
   s.inf.Assign(leaving, rt, s.w.date, s.w.day_start_s, false);

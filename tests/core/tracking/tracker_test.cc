@@ -59,7 +59,7 @@ Fix MakeFix(const std::string& v, int64_t t, LatLon p, const std::string& trip =
 TEST(TrackerAccuracy, OutAndBackNoisyTrace) {
   OutAndBack w = MakeOutAndBack();
   ASSERT_TRUE(w.net);
-  uint32_t trip = *w.net->FindTrip("RT");
+  TripIdx trip = *w.net->FindTrip("RT");
   const Polyline& poly = w.net->trip_polyline(trip);
   std::vector<TruthFix> all;
   std::vector<MatchResult> got;
@@ -96,10 +96,11 @@ TEST(TrackerAccuracy, WmataShapesNoisyTrace) {
   std::shared_ptr<const Network> net = *built;
   int32_t date = 20260216;
   int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  std::vector<uint32_t> trips = net->ActiveTrips(date);
+  std::vector<TripIdx> trips = net->ActiveTrips(date);
   // One trip per pattern.
-  std::vector<uint32_t> seen_patterns, pick;
-  for (uint32_t t : trips) {
+  std::vector<uint32_t> seen_patterns;
+  std::vector<TripIdx> pick;
+  for (TripIdx t : trips) {
     uint32_t p = net->trip_pattern(t);
     if (std::find(seen_patterns.begin(), seen_patterns.end(), p) != seen_patterns.end()) continue;
     seen_patterns.push_back(p);
@@ -109,7 +110,7 @@ TEST(TrackerAccuracy, WmataShapesNoisyTrace) {
   std::vector<TruthFix> all;
   std::vector<MatchResult> got;
   uint32_t seed = 100;
-  for (uint32_t trip : pick) {
+  for (TripIdx trip : pick) {
     const Polyline& poly = net->trip_polyline(trip);
     const Pattern& pat = net->pattern(net->trip_pattern(trip));
     const GtfsStopTime& first = net->feed().stop_times[net->feed().trips[trip].first_stop_time];
@@ -342,7 +343,7 @@ TEST(TrackerTrips, NextTripOfBlockWithoutTripId) {
   // Wait at the terminal until RT2 leaves (RT2 starts 30 min after RT).
   while (t < t0 + 1800 - 20) fixes.push_back(MakeFix("v", t += 30, At(3, 12)));
   auto run1 = Feed(tr, fixes);
-  uint32_t rt = *w.net->FindTrip("RT"), rt2 = *w.net->FindTrip("RT2");
+  TripIdx rt = *w.net->FindTrip("RT"), rt2 = *w.net->FindTrip("RT2");
   EXPECT_EQ(run1.matches[5].trip, rt);
   EXPECT_EQ(run1.matches.back().trip, rt2);
   EXPECT_EQ(run1.matches.back().state, MatchState::kLayover);
@@ -413,7 +414,7 @@ struct SharedStreet {
   std::shared_ptr<const Network> net;
   int32_t date = 20260302;  // a Monday
   int64_t day_start_s = 0;
-  uint32_t thru = 0, loc = 0, exp = 0;
+  TripIdx thru, loc, exp;
 };
 
 SharedStreet MakeSharedStreet() {
@@ -583,8 +584,8 @@ TEST(TrackerTrips, SlowBusGetsTheDirectionItTravels) {
     west.push_back("w" + std::to_string(i));
   }
   // At x = 1500 EAST is due at 10:03, WEST at 09:57 (so a bus there at 10:00 is 3 min late).
-  uint32_t e = b.AddTrip("EAST", east, 10 * 3600, 60, "E");
-  uint32_t w = b.AddTrip("WEST", west, 9 * 3600 + 54 * 60, 60, "W", "S", 1);
+  TripIdx e = b.AddTrip("EAST", east, 10 * 3600, 60, "E");
+  TripIdx w = b.AddTrip("WEST", west, 9 * 3600 + 54 * 60, 60, "W", "S", 1);
   auto net = b.Build();
   ASSERT_NE(net, nullptr);
   Tracker tr(net);
