@@ -23,9 +23,19 @@
 
 namespace smartbus {
 
-// Typed indices into the tables of GtfsFeed (kNoIndex: none).
+// Typed indices into the tables of GtfsFeed (kNoIndex: none). TripIdx is used throughout;
+// the other kinds type their tables only so far (feed.stops[trip] does not compile), while
+// fields and functions still pass them as uint32_t.
 struct TripTag {};
-using TripIdx = Index<TripTag>;  // into GtfsFeed::trips
+struct StopTag {};
+struct RouteTag {};
+struct ServiceTag {};
+struct ShapeTag {};
+using TripIdx = Index<TripTag>;        // into GtfsFeed::trips
+using StopIdx = Index<StopTag>;        // into GtfsFeed::stops
+using RouteIdx = Index<RouteTag>;      // into GtfsFeed::routes
+using ServiceIdx = Index<ServiceTag>;  // into GtfsFeed::services
+using ShapeIdx = Index<ShapeTag>;      // into GtfsFeed::shapes
 
 struct GtfsAgency {
   std::string id;        // agency_id (may be empty in single-agency feeds)
@@ -124,12 +134,12 @@ struct GtfsFeedInfo {
 
 struct GtfsFeed {
   std::vector<GtfsAgency> agencies;
-  std::vector<GtfsRoute> routes;
-  std::vector<GtfsStop> stops;
+  IndexVector<RouteIdx, GtfsRoute> routes;
+  IndexVector<StopIdx, GtfsStop> stops;
   IndexVector<TripIdx, GtfsTrip> trips;
   std::vector<GtfsStopTime> stop_times;  // grouped by trip (see GtfsTrip)
-  std::vector<GtfsShape> shapes;
-  std::vector<GtfsService> services;
+  IndexVector<ShapeIdx, GtfsShape> shapes;
+  IndexVector<ServiceIdx, GtfsService> services;
   std::vector<GtfsFrequency> frequencies;
   std::vector<GtfsFeedInfo> feed_infos;  // one per loaded feed
 

@@ -28,6 +28,11 @@ static_assert(!std::is_assignable_v<decltype(TripInstance::trip)&, uint32_t>);
 template <class V, class I>
 concept Subscriptable = requires(const V& v, I i) { v[i]; };
 static_assert(Subscriptable<decltype(GtfsFeed::trips), TripIdx>);
+static_assert(!Subscriptable<decltype(GtfsFeed::trips), StopIdx>);
+static_assert(!Subscriptable<decltype(GtfsFeed::stops), TripIdx>);
+static_assert(!Subscriptable<decltype(GtfsFeed::routes), TripIdx>);
+static_assert(!Subscriptable<decltype(GtfsFeed::services), TripIdx>);
+static_assert(Subscriptable<decltype(GtfsFeed::stops), uint32_t>);  // not converted yet
 
 // ---- A tiny map language (in the spirit of Valhalla's gurka tests) -------------------------
 // Each character of the drawing is a 10 m square; x grows to the east (right), y to the north
