@@ -72,6 +72,17 @@ void TripInference::TrackMotion(Track& v, Vec2 p, int64_t t, bool reset) {
   m.from_fix_seen = false;
 }
 
+void TripInference::Reanchored(Track& v) {
+  if (v.run.trip == kNoIndex || v.run.finished()) return;
+  const std::vector<double>& sd = sched_.Pat(v).stop_dist_m;
+  if (v.run.started() && !sd.empty() && !std::isnan(v.visit.mono_d) &&
+      v.visit.mono_d >= sd.back() - opt_.trip_end.end_leave_zone_m) {
+    v.run.phase = TripPhase::kFinished;  // EndOfTrip moves it on to the next trip
+  } else {
+    Unassign(v);
+  }
+}
+
 void TripInference::EndOfTrip(Track& v, const Fix& fix, Vec2 p) {
   const TripEndOptions& end = opt_.trip_end;
   if (v.run.trip != kNoIndex && v.run.started() && !v.run.finished() && v.visit.mono_d >= 0) {
@@ -157,6 +168,7 @@ void TripInference::AssignForFix(Track& v, const Fix& fix, const FixObservation&
   if (!fix.route_id.empty()) {
     if (std::optional<uint32_t> r = net_.FindRoute(fix.route_id)) v.infer.route_hint = *r;
   }
+  if (adm.reanchor) Reanchored(v);
   EndOfTrip(v, fix, obs.p);
   if (!ShouldInfer(v, obs.p, fix.timestamp_s)) return;
   v.infer.evicted = false;

@@ -112,6 +112,13 @@ class TripInference {
   bool TakeGivenTrip(Track& v, const Fix& fix);
   // Where and since when the bus stands, and the direction of its recent travel.
   void TrackMotion(Track& v, Vec2 p, int64_t t, bool reset);
+  // The vehicle was re-anchored (a jump that several fixes in a row confirmed: it moved
+  // where it could not have driven, e.g. its AVL unit reappeared at another terminal): its
+  // place on an inferred trip is lost. Near the trip's end (within end_leave_zone_m of the
+  // last stop) it has finished that trip and moves on to the next of its block; elsewhere its
+  // trip is inferred afresh. (Kept, a bus at the first stop stayed "running" its old trip
+  // there, and the joint assignment moved it from trip to trip while it waited.)
+  void Reanchored(Track& v);
   // Blank mode: the end of the trip near its last stop, then the next trip of the block.
   void EndOfTrip(Track& v, const Fix& fix, Vec2 p);
   // Whether the vehicle's trip must be inferred (again) at this fix.

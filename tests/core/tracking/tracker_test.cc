@@ -393,6 +393,42 @@ TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
   EXPECT_EQ(run.matches.back().trip, *net->FindTrip("SECOND"));
 }
 
+// Without trip_id: a bus seen running FIRST from 1.3 km to 3.2 km along it, when its fixes jump
+// back to the first stop (its AVL unit reappears there, e.g. after an unseen deadhead) and stay
+// there: once the jump is accepted (re-anchored), it is no longer "running" a trip at its first
+// stop but waits there, in layover, for SECOND. (The old code kept the run started: the joint
+// assignment moved it to SECOND at its first stop, "in service" while it waited.)
+TEST(TrackerTrips, BusReanchoredAtTheFirstStopWaitsForTheNextTrip) {
+  testing::FeedBuilder b;
+  b.AddShape("SH", {At(0, 0), At(4000, 0)});
+  std::vector<std::string> stops;
+  for (int i = 0; i <= 10; ++i) {
+    stops.push_back("s" + std::to_string(i));
+    b.AddStop(stops.back(), At(400.0 * i, -6));
+  }
+  const int32_t first = 10 * 3600;
+  b.AddTrip("FIRST", stops, first, 60, "SH");
+  b.AddTrip("SECOND", stops, first + 900, 60, "SH");
+  auto net = b.Build();
+  ASSERT_TRUE(net);
+  Tracker tr(net);
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  const int64_t t_first = day_start + first;
+  std::vector<Fix> fixes;
+  for (int i = 8; i <= 20; ++i)  // first seen 1.3 km along (its departure was not seen)
+    fixes.push_back(MakeFix("v", t_first + 20 * i, At(8.0 * 20 * i, 1)));
+  auto running = Feed(tr, fixes);
+  ASSERT_EQ(running.matches.back().state, MatchState::kInService);
+  ASSERT_EQ(running.matches.back().trip, *net->FindTrip("FIRST"));
+  fixes.clear();
+  for (int64_t t = t_first + 410; t <= t_first + 840; t += 10)
+    fixes.push_back(MakeFix("v", t, At(2, -3)));
+  auto waiting = Feed(tr, fixes);
+  EXPECT_EQ(tr.stats().reanchors, 1);
+  EXPECT_EQ(waiting.matches.back().state, MatchState::kLayover);
+  EXPECT_EQ(waiting.matches.back().trip, *net->FindTrip("SECOND"));
+}
+
 // With trip_id given, a bus 5 km from its trip's shape for a while is a clear mismatch.
 TEST(TrackerTrips, WrongTripIdIsNoticed) {
   OutAndBack w = MakeOutAndBack();
