@@ -363,11 +363,14 @@ TEST(TrackerTrips, NextTripOfBlockWithoutTripId) {
   EXPECT_EQ(visits_rt2, 11u);
 }
 
-// Without trip_id: two trips 15 minutes apart from the same stop. The bus stands at the first
-// stop from 10 minutes before the first departure until 10 minutes after it, then leaves (5
-// minutes early for the second trip): it runs the second trip -- a bus late for the first
-// would have left once it was ready.
-TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
+// A 4 km street with 11 stops and two trips from its first stop, FIRST at 10:00 and SECOND 15
+// minutes later (no block).
+struct TwoTrips {
+  std::shared_ptr<const Network> net;
+  int64_t t_first = 0;  // FIRST's departure on Monday 2026-03-02 (epoch s)
+};
+TwoTrips TwoTripsFromOneStop() {
+  const int32_t first = 10 * 3600;
   testing::FeedBuilder b;
   b.AddShape("SH", {At(0, 0), At(4000, 0)});
   std::vector<std::string> stops;
@@ -375,22 +378,30 @@ TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
     stops.push_back("s" + std::to_string(i));
     b.AddStop(stops.back(), At(400.0 * i, -6));
   }
-  const int32_t first = 10 * 3600;
   b.AddTrip("FIRST", stops, first, 60, "SH");
   b.AddTrip("SECOND", stops, first + 900, 60, "SH");
-  auto net = b.Build();
-  ASSERT_TRUE(net);
-  Tracker tr(net);
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
-  const int64_t t_first = day_start + first;
+  TwoTrips w;
+  w.net = b.Build();
+  if (w.net) w.t_first = absl::ToUnixSeconds(w.net->ServiceDayStart(20260302)) + first;
+  return w;
+}
+
+// Without trip_id: two trips 15 minutes apart from the same stop. The bus stands at the first
+// stop from 10 minutes before the first departure until 10 minutes after it, then leaves (5
+// minutes early for the second trip): it runs the second trip -- a bus late for the first
+// would have left once it was ready.
+TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
+  const TwoTrips w = TwoTripsFromOneStop();
+  ASSERT_TRUE(w.net);
+  Tracker tr(w.net);
   std::vector<Fix> fixes;
-  for (int64_t t = t_first - 600; t <= t_first + 600; t += 60)
+  for (int64_t t = w.t_first - 600; t <= w.t_first + 600; t += 60)
     fixes.push_back(MakeFix("v", t, At(2, -3)));
   for (int i = 1; i <= 20; ++i)
-    fixes.push_back(MakeFix("v", t_first + 600 + 20 * i, At(8.0 * 20 * i, 1)));
+    fixes.push_back(MakeFix("v", w.t_first + 600 + 20 * i, At(8.0 * 20 * i, 1)));
   auto run = Feed(tr, fixes);
   EXPECT_EQ(run.matches.back().state, MatchState::kInService);
-  EXPECT_EQ(run.matches.back().trip, *net->FindTrip("SECOND"));
+  EXPECT_EQ(run.matches.back().trip, *w.net->FindTrip("SECOND"));
 }
 
 // Without trip_id: a bus seen running FIRST from 1.3 km to 3.2 km along it, when its fixes jump
@@ -399,34 +410,22 @@ TEST(TrackerTrips, BusStandingThroughADepartureLeavesOnTheNextTripEarly) {
 // stop but waits there, in layover, for SECOND. (The old code kept the run started: the joint
 // assignment moved it to SECOND at its first stop, "in service" while it waited.)
 TEST(TrackerTrips, BusReanchoredAtTheFirstStopWaitsForTheNextTrip) {
-  testing::FeedBuilder b;
-  b.AddShape("SH", {At(0, 0), At(4000, 0)});
-  std::vector<std::string> stops;
-  for (int i = 0; i <= 10; ++i) {
-    stops.push_back("s" + std::to_string(i));
-    b.AddStop(stops.back(), At(400.0 * i, -6));
-  }
-  const int32_t first = 10 * 3600;
-  b.AddTrip("FIRST", stops, first, 60, "SH");
-  b.AddTrip("SECOND", stops, first + 900, 60, "SH");
-  auto net = b.Build();
-  ASSERT_TRUE(net);
-  Tracker tr(net);
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
-  const int64_t t_first = day_start + first;
+  const TwoTrips w = TwoTripsFromOneStop();
+  ASSERT_TRUE(w.net);
+  Tracker tr(w.net);
   std::vector<Fix> fixes;
   for (int i = 8; i <= 20; ++i)  // first seen 1.3 km along (its departure was not seen)
-    fixes.push_back(MakeFix("v", t_first + 20 * i, At(8.0 * 20 * i, 1)));
+    fixes.push_back(MakeFix("v", w.t_first + 20 * i, At(8.0 * 20 * i, 1)));
   auto running = Feed(tr, fixes);
   ASSERT_EQ(running.matches.back().state, MatchState::kInService);
-  ASSERT_EQ(running.matches.back().trip, *net->FindTrip("FIRST"));
+  ASSERT_EQ(running.matches.back().trip, *w.net->FindTrip("FIRST"));
   fixes.clear();
-  for (int64_t t = t_first + 410; t <= t_first + 840; t += 10)
+  for (int64_t t = w.t_first + 410; t <= w.t_first + 840; t += 10)
     fixes.push_back(MakeFix("v", t, At(2, -3)));
   auto waiting = Feed(tr, fixes);
   EXPECT_EQ(tr.stats().reanchors, 1);
   EXPECT_EQ(waiting.matches.back().state, MatchState::kLayover);
-  EXPECT_EQ(waiting.matches.back().trip, *net->FindTrip("SECOND"));
+  EXPECT_EQ(waiting.matches.back().trip, *w.net->FindTrip("SECOND"));
 }
 
 // With trip_id given, a bus 5 km from its trip's shape for a while is a clear mismatch.
