@@ -5,7 +5,7 @@
 //
 // Signals: SIGTERM/SIGINT stop gracefully (stop accepting, drain, persist, exit 0; exit 1 when
 // queued store writes could not be written). SIGHUP reloads the GTFS feeds without dropping
-// vehicles or the learned model.
+// vehicles or the learned model, the token file and the HTTPS certificate.
 
 #include <malloc.h>
 #include <signal.h>
@@ -124,6 +124,14 @@ ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: with --tls_key the port speaks only TLS. Both files are "
           "re-read when they change (checked every 10 s), no restart.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, http_tls_cert, "",
+          "PEM certificate chain of the HTTP port (with --http_tls_key): the port then speaks "
+          "only HTTPS. Default: --tls_cert, so --tls_cert/--tls_key put both ports on TLS. "
+          "Re-read when it changes (checked every 10 s) and on SIGHUP, no restart.");
+ABSL_FLAG(std::string, http_tls_key, "", "PEM private key of --http_tls_cert (default --tls_key).");
+ABSL_FLAG(bool, http_plaintext, false,
+          "Keep the HTTP port plain although --tls_cert is given (a TLS-terminating proxy in "
+          "front of it on the same host).");
 ABSL_FLAG(std::string, tokens, "",
           "Token file (services/server/auth.h: 'sha256:<hex> role [agency=ID] [vehicles=P,..] "
           "[name=L]' per line), reloaded on SIGHUP. Empty: no authentication.");
@@ -296,6 +304,28 @@ void LimitsFromFlags(smartbus::server::ServerOptions& opt) {
   opt.request_memory_bytes = std::max<int64_t>(16, absl::GetFlag(FLAGS_request_memory_mb)) << 20;
 }
 
+// HTTPS of the HTTP port: its own pair, else the gRPC port's (--tls_cert/--tls_key) unless
+// --http_plaintext; an error names the flags that contradict or are incomplete.
+absl::Status HttpTlsFromFlags(smartbus::server::ServerOptions& opt) {
+  std::string cert = absl::GetFlag(FLAGS_http_tls_cert);
+  std::string key = absl::GetFlag(FLAGS_http_tls_key);
+  const bool plaintext = absl::GetFlag(FLAGS_http_plaintext);
+  if (plaintext && (!cert.empty() || !key.empty()))
+    return absl::InvalidArgumentError(
+        "--http_plaintext contradicts --http_tls_cert/--http_tls_key: give one or the other");
+  if (cert.empty() != key.empty())
+    return absl::InvalidArgumentError(
+        "HTTPS needs both --http_tls_cert and --http_tls_key (one of them is missing)");
+  if (cert.empty() && !plaintext) {
+    cert = opt.tls_cert_file;
+    key = opt.tls_key_file;
+  }
+  opt.http.http.tls_cert_file = cert;
+  opt.http.http.tls_key_file = key;
+  opt.http.http.tls_reload_s = static_cast<int>(opt.tls_reload_s);
+  return absl::OkStatus();
+}
+
 // The GTFS-RT input flags (--gtfs_rt_*) into opt.gtfs_rt; an error names the flag.
 absl::Status GtfsRtFromFlags(smartbus::server::ServerOptions& opt) {
   using smartbus::gtfs_rt::FeedKind;
@@ -348,6 +378,7 @@ absl::StatusOr<smartbus::server::ServerOptions> OptionsFromFlags() {
   EngineAndStoreFromFlags(opt);
   HttpFromFlags(opt);
   LimitsFromFlags(opt);
+  if (absl::Status st = HttpTlsFromFlags(opt); !st.ok()) return st;
   if (absl::Status st = GtfsRtFromFlags(opt); !st.ok()) return st;
   return opt;
 }
@@ -407,6 +438,7 @@ int main(int argc, char** argv) {
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGHUP) {
         (void)(*server)->ReloadTokens();
+        (void)(*server)->ReloadHttpTls();
         (void)(*server)->Reload();
         continue;
       }

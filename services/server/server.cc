@@ -294,7 +294,8 @@ absl::Status SmartbusServer::Start() {
       grpc_server_->Shutdown();
       return st;
     }
-    Log(absl::StrCat("HTTP on ", options_.http.http.listen, " (port ", http_->port(), ")"));
+    Log(absl::StrCat(http_->http().https() ? "HTTPS" : "HTTP", " on ", options_.http.http.listen,
+                     " (port ", http_->port(), ")"));
   }
   if (gtfs_rt_) {
     health->SetServingStatus(kGtfsRtHealth, true);
@@ -355,6 +356,15 @@ absl::Status SmartbusServer::ReloadTokens() {
   absl::Status st = auth_->Reload();
   Log(st.ok() ? absl::StrCat("tokens reloaded from ", options_.auth.tokens_file)
               : absl::StrCat("token reload failed, keeping the tokens in use: ", st.message()));
+  return st;
+}
+
+absl::Status SmartbusServer::ReloadHttpTls() {
+  if (!http_ || !http_->http().https()) return absl::OkStatus();
+  absl::Status st = http_->http().ReloadTls();
+  if (!st.ok())
+    Log(LogLevel::kWarn, absl::StrCat("HTTPS certificate reload failed, keeping the one in use: ",
+                                      st.message()));
   return st;
 }
 

@@ -145,6 +145,9 @@ class SmartbusServer {
   // Reads the token file again (SIGHUP, before the feeds): revoked tokens stop working, new ones
   // start; on error the tokens in use stay (logged).
   absl::Status ReloadTokens();
+  // Re-reads the HTTPS certificate and key (SIGHUP; they are also re-read when they change):
+  // on error the pair in use stays (logged). OK without HTTPS.
+  absl::Status ReloadHttpTls();
 
   // --- For the gRPC services ---
   const ServerOptions& options() const { return options_; }

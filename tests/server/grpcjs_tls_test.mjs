@@ -98,8 +98,10 @@ async function main() {
   const [gport, hport] = [await freePort(), await freePort()];
   const addr = `127.0.0.1:${gport}`;
   const logFile = path.join(work, 'smartbusd.log');
+  // --http_plaintext: the HTTP port (only /readyz here) stays plain; HTTPS is http_security_test's.
   const server = spawn(SBD, [`--gtfs=${feed}`, `--listen=${addr}`, `--http_listen=127.0.0.1:${hport}`, '--clock=wall',
-    `--tls_cert=${serverCa}`, `--tls_key=${path.join(work, 'server.key')}`, `--tokens=${path.join(work, 'tokens')}`],
+    `--tls_cert=${serverCa}`, `--tls_key=${path.join(work, 'server.key')}`, `--tokens=${path.join(work, 'tokens')}`,
+    '--http_plaintext'],
   { stdio: ['ignore', 'ignore', fs.openSync(logFile, 'w')] });
   const clients = [];
   // The certificate names localhost (and 127.0.0.1, which the CLI checks); grpc-js is given the

@@ -19,6 +19,7 @@
 #include "smartbus/v1/operator.grpc.pb.h"
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "tests/server/test_certs.h"
 
 namespace smartbus::server {
 namespace {
@@ -32,15 +33,7 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// A self-signed certificate for localhost/127.0.0.1 in dir/<name>.crt, .key; false when the
-// openssl command is missing.
-bool MakeCert(const std::string& dir, const std::string& name) {
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + dir + "/" + name +
-      ".key -out " + dir + "/" + name + ".crt >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
+using smartbus::testing::MakeCert;
 
 TEST(TlsTest, RoundTripAndPlaintextRefused) {
   smartbus::testing::TempDir tmp;

@@ -11,10 +11,23 @@
 #include "services/server/server.h"
 
 namespace smartbus::server {
+namespace {
+
+// The HTTP options with HTTPS certificate messages going to the server's log.
+HttpOptions WithLog(HttpOptions o, SmartbusServer* server) {
+  if (!o.log)
+    o.log = [server](const std::string& line) {
+      const bool bad = line.find("still serving") != std::string::npos;
+      server->Log(bad ? LogLevel::kWarn : LogLevel::kInfo, line);
+    };
+  return o;
+}
+
+}  // namespace
 
 HttpFrontend::HttpFrontend(SmartbusServer* server, HttpFrontendOptions options,
                            std::shared_ptr<grpc::Channel> channel, Metrics* metrics)
-    : server_(server), http_(options.http),
+    : server_(server), http_(WithLog(options.http, server)),
       feeds_(std::make_unique<GtfsRtFeeds>(server, options.gtfs_rt_refresh_s,
                                            options.gtfs_rt_max_age_s)) {
   http_.set_observer([metrics, server](const std::string& route, int status, double s) {

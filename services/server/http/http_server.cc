@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "services/core/common/mutex.h"
+#include "services/server/http/tls.h"
 
 namespace smartbus::server {
 namespace {
@@ -112,8 +113,33 @@ int64_t ParseHttpDate(const std::string& text) {
   return -1;
 }
 
+namespace {
+
+// A plain server, or an HTTPS one when the options name a certificate (*tls then holds it; a
+// certificate that cannot be read leaves a plain server that never starts: *error says why).
+std::unique_ptr<httplib::Server> MakeServer(const HttpOptions& o,
+                                            std::unique_ptr<TlsIdentity>* tls,
+                                            absl::Status* error) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty())
+    return std::make_unique<httplib::Server>();
+  auto id = TlsIdentity::Load(o.tls_cert_file, o.tls_key_file, o.tls_reload_s, o.log);
+  if (!id.ok()) {
+    *error = id.status();
+    return std::make_unique<httplib::Server>();
+  }
+  *tls = std::move(*id);
+  TlsIdentity* identity = tls->get();
+  auto server = std::make_unique<httplib::SSLServer>(
+      [identity](SSL_CTX& ctx) { return ConfigureServerContext(&ctx, identity); });
+  if (!server->is_valid())
+    *error = absl::InternalError("HTTPS: OpenSSL refused the server context settings");
+  return server;
+}
+
+}  // namespace
+
 HttpServer::HttpServer(HttpOptions options)
-    : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
+    : options_(std::move(options)), server_(MakeServer(options_, &tls_, &init_error_)) {
   httplib::Server& s = *server_;
   const int threads = std::max(1, options_.threads);
   const size_t queued = std::max<size_t>(1, options_.max_queued_connections);
@@ -193,7 +219,13 @@ bool HttpServer::Mount(const std::string& prefix, const std::string& dir) {
   return server_->set_mount_point(prefix, dir);
 }
 
+absl::Status HttpServer::ReloadTls() { return tls_ ? tls_->Reload() : absl::OkStatus(); }
+uint64_t HttpServer::tls_reloads() const { return tls_ ? tls_->reloads() : 0; }
+uint64_t HttpServer::tls_reload_failures() const { return tls_ ? tls_->reload_failures() : 0; }
+uint64_t HttpServer::plaintext_refused() const { return tls_ ? tls_->plaintext_refused() : 0; }
+
 absl::Status HttpServer::Start() {
+  if (!init_error_.ok()) return init_error_;
   const std::string& l = options_.listen;
   const size_t colon = l.rfind(':');
   int port = -1;

@@ -19,6 +19,11 @@
 // Routes are matched in the order they are added (the first regex matching the whole path).
 // Every request is timed: the observer (set before Start) gets route name, status and seconds
 // (route "static" for mounted files, "unmatched" for the rest).
+//
+// HTTPS: with tls_cert_file and tls_key_file the port speaks only HTTPS (TLS 1.2+, tls.h):
+// the files are re-read when they change (checked at most every tls_reload_s seconds, on the
+// next handshake) or on ReloadTls() (SIGHUP), a bad pair keeps the one in use; a plaintext
+// request gets a plaintext 400 saying the port speaks HTTPS only.
 
 #include <cstddef>
 #include <functional>
@@ -56,7 +61,17 @@ struct HttpOptions {
   int io_timeout_s = 10;
   // Access-Control-Allow-Origin of every response ("" = no CORS headers). Default "*".
   std::string cors_origin = "*";
+  // HTTPS certificate chain and private key (PEM); both empty = plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // The certificate files are checked for changes at most this often (s). Default 10 (as the
+  // gRPC port's certificate watcher).
+  int tls_reload_s = 10;
+  // Where HTTPS certificate (re)loads and reload errors are told (may be empty).
+  std::function<void(const std::string&)> log;
 };
+
+class TlsIdentity;
 
 class HttpServer {
  public:
@@ -81,6 +96,14 @@ class HttpServer {
   // cannot be bound; INVALID_ARGUMENT when `listen` is not host:port.
   absl::Status Start();
   int port() const { return port_; }
+  bool https() const { return tls_ != nullptr; }
+  // Re-reads the HTTPS certificate and key now (SIGHUP). OK without HTTPS; on error the pair
+  // in use stays and the error names the file.
+  absl::Status ReloadTls();
+  // HTTPS figures: certificate reloads, failed reloads, plaintext requests refused (0 without).
+  uint64_t tls_reloads() const;
+  uint64_t tls_reload_failures() const;
+  uint64_t plaintext_refused() const;
   // Stops accepting and waits for the requests in progress. Idempotent.
   void Stop();
 
@@ -90,6 +113,8 @@ class HttpServer {
   Handler Timed(const std::string& route, Handler handler);
 
   HttpOptions options_;
+  std::unique_ptr<TlsIdentity> tls_;  // before server_: the SSL context points at it
+  absl::Status init_error_;           // a certificate that could not be read; Start() returns it
   std::unique_ptr<httplib::Server> server_;
   Observer observer_;
   std::thread thread_;
