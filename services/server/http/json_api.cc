@@ -122,13 +122,13 @@ class Caller {
  public:
   explicit Caller(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {}
 
-  // Runs the unary method synchronously (deadline 10 s); `authorization` (the HTTP header, may
-  // be empty) goes as the call's metadata, for the service's auth check.
-  grpc::Status Call(const std::string& path, const std::string& authorization,
-                    const gp::Message& req, gp::Message* resp) {
+  // Runs the unary method synchronously (deadline 10 s); the request's Authorization header
+  // goes as the call's metadata, for the service's auth check.
+  grpc::Status Call(const std::string& path, const HttpRequest& http_req, const gp::Message& req,
+                    gp::Message* resp) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    ForwardAuthorization(http_req, &ctx);
     struct Reply {
       Mutex mu;
       std::condition_variable cv;
@@ -149,23 +149,6 @@ class Caller {
  private:
   grpc::TemplatedGenericStub<gp::Message, gp::Message> stub_;
 };
-
-// "/api/v1/stops/{stop_id}/arrivals" -> regex and the path fields in order.
-std::string PathRegex(const std::string& path, std::vector<std::string>* fields) {
-  std::string re;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] != '{') {
-      re += path[i++];
-      continue;
-    }
-    const size_t end = path.find('}', i);
-    fields->push_back(path.substr(i + 1, end - i - 1));
-    i = end + 1;
-    re += i == path.size() ? "(.+)" : "([^/]+)";  // a last id segment may hold a '/'
-  }
-  return re;
-}
 
 }  // namespace
 
@@ -193,6 +176,9 @@ const std::vector<JsonRoute>& JsonRoutes() {
       {"/api/v1/trips/{trip_id}/restore", "smartbus.v1.OperatorService.RestoreTrip", {}, true},
       {"/api/v1/alerts", "smartbus.v1.OperatorService.PostAlert", {}, true},
       {"/api/v1/alerts/{alert_id}/end", "smartbus.v1.OperatorService.EndAlert", {}, true},
+      // Pushed fixes (POST, an IngestRequest in JSON; an ingest token whose scope covers every
+      // fix when smartbusd has --tokens): the IngestBatch call and its answer
+      {"/api/v1/ingest", "smartbus.v1.IngestService.IngestBatch", {}, true},
       // Analytics
       {"/api/v1/analytics/routes", "smartbus.v1.AnalyticsService.GetRouteAnalytics",
        {{"from", "window.from"}, {"to", "window.to"}}},
@@ -256,6 +242,22 @@ std::string ToJson(const gp::Message& msg, bool every_field) {
   return out;
 }
 
+std::string JsonRoutePattern(const std::string& path, std::vector<std::string>* fields) {
+  std::string re;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] != '{') {
+      re += path[i++];
+      continue;
+    }
+    const size_t end = path.find('}', i);
+    fields->push_back(path.substr(i + 1, end - i - 1));
+    i = end + 1;
+    re += i == path.size() ? "(.+)" : "([^/]+)";  // a last id segment may hold a '/'
+  }
+  return re;
+}
+
 int HttpStatusOf(int code) {
   switch (static_cast<grpc::StatusCode>(code)) {
     case grpc::StatusCode::OK: return 200;
@@ -275,6 +277,17 @@ int HttpStatusOf(int code) {
   }
 }
 
+void ForwardAuthorization(const HttpRequest& req, grpc::ClientContext* ctx) {
+  if (req.has_header("Authorization"))
+    ctx->AddMetadata("authorization", req.get_header_value("Authorization"));
+}
+
+void HttpErrorFromGrpc(const grpc::Status& s, HttpResponse& res) {
+  if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+    res.set_header("WWW-Authenticate", "Bearer");
+  HttpError(res, HttpStatusOf(s.error_code()), s.error_message());
+}
+
 void AddJsonApi(HttpServer* http, std::shared_ptr<grpc::Channel> channel) {
   auto caller = std::make_shared<Caller>(std::move(channel));
   const gp::DescriptorPool* pool = gp::DescriptorPool::generated_pool();
@@ -282,7 +295,7 @@ void AddJsonApi(HttpServer* http, std::shared_ptr<grpc::Channel> channel) {
     const gp::MethodDescriptor* md = pool->FindMethodByName(route.method);
     if (!md) continue;  // a service this build does not have
     std::vector<std::string> path_fields;
-    const std::string re = PathRegex(route.path, &path_fields);
+    const std::string re = JsonRoutePattern(route.path, &path_fields);
     const gp::Message* req_proto = gp::MessageFactory::generated_factory()->GetPrototype(md->input_type());
     const gp::Message* resp_proto = gp::MessageFactory::generated_factory()->GetPrototype(md->output_type());
     const std::string grpc_path = absl::StrCat("/", md->service()->full_name(), "/", md->name());
@@ -303,13 +316,8 @@ void AddJsonApi(HttpServer* http, std::shared_ptr<grpc::Channel> channel) {
       for (const auto& [k, v] : req.params) params.emplace_back(k, v);
       if (auto st = FillFromParams(params, route.aliases, in.get()); !st.ok())
         return HttpError(res, 400, std::string(st.message()));
-      grpc::Status s =
-          caller->Call(grpc_path, req.get_header_value("Authorization"), *in, out.get());
-      if (!s.ok()) {
-        if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED)
-          res.set_header("WWW-Authenticate", "Bearer");
-        return HttpError(res, HttpStatusOf(s.error_code()), s.error_message());
-      }
+      grpc::Status s = caller->Call(grpc_path, req, *in, out.get());
+      if (!s.ok()) return HttpErrorFromGrpc(s, res);
       res.set_content(ToJson(*out), "application/json");
     };
     if (route.post) http->Post(re, name, handler);

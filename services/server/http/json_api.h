@@ -9,6 +9,9 @@
 // fill fields as for GET. The request's `Authorization: Bearer <token>` header goes to the gRPC
 // call as its `authorization` metadata, so the roles of auth.h apply as they do over gRPC
 // (operator reads need a viewer token, writes a dispatcher token, when smartbusd has --tokens).
+// Pushed fixes are POST /api/v1/ingest (IngestBatch; an ingest token, bound to its agency or
+// vehicles as over gRPC: one fix out of scope refuses the request, 403, and no bus moves).
+// Passenger, network and planner routes, the boards and the public feeds need no token.
 //
 // A route names the HTTP path (with {field} segments taken from the path) and the gRPC method;
 // query parameters fill request fields by their .proto names (nested fields with dots, e.g.
@@ -36,7 +39,13 @@ class Descriptor;
 }  // namespace google::protobuf
 namespace grpc {
 class Channel;
-}
+class ClientContext;
+class Status;
+}  // namespace grpc
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace smartbus::server {
 
@@ -51,6 +60,10 @@ struct JsonRoute {
 
 // The routes of the JSON mirror (README lists them with curl lines).
 const std::vector<JsonRoute>& JsonRoutes();
+
+// The regex of a route's path ("/api/v1/stops/{stop_id}/arrivals" -> "/api/v1/stops/([^/]+)/
+// arrivals"; a last {field} takes the rest, '/' included) and its path fields in order.
+std::string JsonRoutePattern(const std::string& path, std::vector<std::string>* fields);
 
 // Fills `msg` from query parameters (name -> values). INVALID_ARGUMENT naming the parameter.
 absl::Status FillFromParams(const std::vector<std::pair<std::string, std::string>>& params,
@@ -67,5 +80,11 @@ std::string ToJson(const google::protobuf::Message& msg, bool every_field = true
 
 // HTTP status for a gRPC status code number.
 int HttpStatusOf(int grpc_code);
+
+// For HTTP routes that call a gRPC service in process: the request's `Authorization` header as
+// the call's `authorization` metadata (so auth.h's roles apply), and a failed call's answer
+// (its HTTP status and message; `WWW-Authenticate: Bearer` with a 401).
+void ForwardAuthorization(const httplib::Request& req, grpc::ClientContext* ctx);
+void HttpErrorFromGrpc(const grpc::Status& status, httplib::Response& res);
 
 }  // namespace smartbus::server
