@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "services/core/common/mutex.h"
 
 namespace smartbus::jt808 {
 
@@ -18,6 +19,14 @@ namespace {
 constexpr size_t kReadBuffer = 4096;
 // A report at or above this odometer is taken as garbage (1e9 km).
 constexpr double kMaxOdometerM = 1e12;
+
+// Auth codes compared in time that does not depend on where they differ.
+bool SameCode(absl::string_view a, absl::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
 
 }  // namespace
 
@@ -86,9 +95,46 @@ class Gateway::Impl {
 
   void Accept();
 
+  // The sink of `t`: its agency's, or the default one for a terminal without an agency; null
+  // when its agency has none.
+  FixSink* SinkFor(const Terminal& t) const {
+    if (t.agency.empty()) return sink_;
+    auto it = agency_sinks_.find(t.agency);
+    return it == agency_sinks_.end() ? nullptr : it->second;
+  }
+
+  // Logs a refusal: at most one line per second of each kind (`kind`), the ones left out
+  // counted into the next line of that kind.
+  void Refusal(absl::string_view kind, const std::string& line) {
+    if (!opt_.log) return;
+    const auto now = std::chrono::steady_clock::now();
+    uint64_t left_out = 0;
+    {
+      MutexLock lock(log_mu_);
+      LogSlot& slot = log_slots_[std::string(kind)];
+      if (slot.logged && now - slot.last < std::chrono::seconds(1)) {
+        ++slot.unlogged;
+        return;
+      }
+      slot.logged = true;
+      slot.last = now;
+      std::swap(left_out, slot.unlogged);
+    }
+    opt_.log(left_out == 0 ? line
+                           : absl::StrCat(line, " (", left_out, " more like it not logged)"));
+  }
+
   GatewayOptions opt_;
   TerminalRegistry* registry_;
   FixSink* sink_;
+  absl::flat_hash_map<std::string, FixSink*> agency_sinks_;  // set before Start
+  struct LogSlot {
+    bool logged = false;
+    std::chrono::steady_clock::time_point last;
+    uint64_t unlogged = 0;
+  };
+  Mutex log_mu_;
+  absl::flat_hash_map<std::string, LogSlot> log_slots_ ABSL_GUARDED_BY(log_mu_);
   GatewayStats stats_;  // before io_: sessions destroyed with io_ still count themselves out
   asio::io_context io_;
   tcp::acceptor acceptor_;
@@ -178,6 +224,15 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void Handle(const Frame& f) {
     const Header& h = f.header;
+    if (authenticated_ && h.msg_id != kRegister && h.msg_id != kAuthenticate &&
+        TerminalRegistry::NormalisePhone(h.phone) != phone_) {
+      gw_->stats_.phone_mismatch.fetch_add(1, std::memory_order_relaxed);
+      gw_->Refusal("phone", absl::StrCat("jt808: terminal ", phone_, " sent ", MsgIdName(h.msg_id),
+                                " as terminal ", TerminalRegistry::NormalisePhone(h.phone),
+                                ": refused (a connection reports only for the terminal that "
+                                "authenticated on it)"));
+      return Answer(h, Result::kFailure);
+    }
     switch (h.msg_id) {
       case kRegister:
         return OnRegister(f);
@@ -220,15 +275,42 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
       gw_->stats_.bad_bodies.fetch_add(1, std::memory_order_relaxed);
       return Answer(f.header, Result::kMessageError);
     }
-    std::optional<Terminal> t = gw_->registry_->Find(f.header.phone);
-    if (!t || t->auth_code != a->auth_code) {
-      gw_->stats_.failed_auth.fetch_add(1, std::memory_order_relaxed);
-      authenticated_ = false;
+    const std::string phone = TerminalRegistry::NormalisePhone(f.header.phone);
+    std::optional<Terminal> t = gw_->registry_->Find(phone);
+    authenticated_ = false;
+    if (!t || !SameCode(t->auth_code, a->auth_code)) return RefuseAuth(f.header, phone, t.has_value());
+    FixSink* sink = gw_->SinkFor(*t);
+    if (!sink) {
+      gw_->stats_.refused_agency.fetch_add(1, std::memory_order_relaxed);
+      gw_->Refusal("agency", absl::StrCat("jt808: terminal ", phone, " (vehicle ", t->vehicle_id,
+                                ") of agency ", t->agency, ": authentication refused, the gateway "
+                                "has no ingest token for agency ", t->agency,
+                                " (smartbus-jt808 --agency_tokens)"));
       return Answer(f.header, Result::kFailure);
     }
     authenticated_ = true;
+    failed_auth_ = 0;
+    phone_ = phone;
     vehicle_id_ = t->vehicle_id;
+    sink_ = sink;
     Answer(f.header, Result::kSuccess);
+  }
+
+  // A wrong code or an unknown terminal: answered failure, counted, logged; the connection is
+  // closed after max_failed_auth of them.
+  void RefuseAuth(const Header& h, const std::string& phone, bool known) {
+    gw_->stats_.failed_auth.fetch_add(1, std::memory_order_relaxed);
+    const int max = std::max(1, gw_->opt_.max_failed_auth);
+    const bool lockout = ++failed_auth_ >= max;
+    gw_->Refusal("auth", absl::StrCat("jt808: terminal ", phone, ": authentication refused (",
+                              known ? "wrong auth code" : "not in the registry", ", ",
+                              failed_auth_, " of ", max, " on this connection",
+                              lockout ? "; connection closed" : "", ")"));
+    if (lockout) {
+      gw_->stats_.auth_lockouts.fetch_add(1, std::memory_order_relaxed);
+      close_after_write_ = true;
+    }
+    Answer(h, Result::kFailure);
   }
 
   void OnPositions(const Frame& f);
@@ -262,6 +344,7 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
                         }
                         self->out_.pop_front();
                         if (!self->out_.empty()) self->Write();
+                        else if (self->close_after_write_) self->Close();
                       });
   }
 
@@ -275,7 +358,11 @@ class Gateway::Impl::Session : public std::enable_shared_from_this<Session> {
   std::deque<Bytes> out_;
   uint16_t serial_ = 0;
   bool authenticated_ = false;
-  std::string vehicle_id_;
+  bool close_after_write_ = false;  // too many wrong auth codes: close once the answer is out
+  int failed_auth_ = 0;
+  std::string phone_;       // the authenticated terminal (normalised)
+  std::string vehicle_id_;  // its registry vehicle
+  FixSink* sink_ = nullptr;  // its agency's sink
 };
 
 void Gateway::Impl::Session::OnPositions(const Frame& f) {
@@ -296,10 +383,15 @@ void Gateway::Impl::Session::OnPositions(const Frame& f) {
     st.unauthenticated.fetch_add(1, std::memory_order_relaxed);
     return Answer(f.header, Result::kFailure);
   }
-  if (vehicle_id_.empty()) {
+  if (!sink_) {  // without require_auth: the registry's vehicle and sink, if it knows the phone
     std::optional<Terminal> t = gw_->registry_->Find(f.header.phone);
     vehicle_id_ = t ? t->vehicle_id : absl::StrCat("jt808-", TerminalRegistry::NormalisePhone(
                                                                  f.header.phone));
+    sink_ = t ? gw_->SinkFor(*t) : gw_->sink_;
+    if (!sink_) {
+      st.refused_agency.fetch_add(1, std::memory_order_relaxed);
+      return Answer(f.header, Result::kFailure);
+    }
   }
   std::vector<Fix> fixes;
   fixes.reserve(locs.size());
@@ -314,20 +406,32 @@ void Gateway::Impl::Session::OnPositions(const Frame& f) {
   st.fixes_forwarded.fetch_add(fixes.size(), std::memory_order_relaxed);
   const Header request = f.header;
   auto exec = socket_.get_executor();
-  gw_->sink_->Submit(std::move(fixes), [self = shared_from_this(), request,
-                                        exec](std::vector<uint8_t> reasons) {
+  sink_->Submit(std::move(fixes), [self = shared_from_this(), request,
+                                   exec](std::vector<uint8_t> reasons) {
     asio::post(exec, [self, request, reasons = std::move(reasons)] {
       GatewayStats& st = self->gw_->stats_;
       Result r = Result::kSuccess;
+      size_t refused = 0;
       for (uint8_t reason : reasons) {
         if (reason == 0) {
           st.fixes_accepted.fetch_add(1, std::memory_order_relaxed);
+        } else if (reason == kRefusedReason) {
+          ++refused;
+          r = Result::kFailure;
         } else if (reason == 8) {
           st.fixes_overloaded.fetch_add(1, std::memory_order_relaxed);
           r = Result::kFailure;  // not processed: the terminal sends it again
         } else {
           st.fixes_rejected.fetch_add(1, std::memory_order_relaxed);
         }
+      }
+      if (refused > 0) {
+        st.fixes_refused.fetch_add(refused, std::memory_order_relaxed);
+        self->gw_->Refusal("smartbusd", absl::StrCat(
+            "jt808: terminal ", self->phone_, ": smartbusd refused ", refused,
+            " fixes of vehicle ", self->vehicle_id_,
+            " (the ingest token of the terminal's agency does not cover it; smartbusd's log says "
+            "why)"));
       }
       self->Answer(request, r);
     });
@@ -352,6 +456,9 @@ void Gateway::Impl::Accept() {
 Gateway::Gateway(const GatewayOptions& options, TerminalRegistry* registry, FixSink* sink)
     : impl_(std::make_unique<Impl>(options, registry, sink)) {}
 Gateway::~Gateway() { Stop(); }
+void Gateway::AddAgencySink(const std::string& agency, FixSink* sink) {
+  impl_->agency_sinks_[agency] = sink;
+}
 absl::Status Gateway::Start() { return impl_->Start(); }
 void Gateway::Stop() { impl_->Stop(); }
 int Gateway::port() const { return impl_->port_; }

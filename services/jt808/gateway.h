@@ -16,6 +16,17 @@
 //   any other id         -> 0x8001 "not supported" (3)
 //   a frame with a bad check code or length -> 0x8001 "message error" (2) when its header can
 //                           be read, counted in GatewayStats::bad_frames either way.
+// Who may report for which bus: a terminal authenticates (0x0102) with the auth code the
+// registry holds for its phone (issued in its 0x8100); its positions are the registry's
+// vehicle's, never an id it sends. On an authenticated connection, frames carrying another
+// terminal's phone are refused (0x8001 failure, phone_mismatch); after max_failed_auth wrong
+// codes the connection is closed (auth_lockouts). A terminal whose registry line names an agency
+// reports through that agency's sink only (AddAgencySink: smartbus-jt808 gives each agency its
+// own ingest token, which smartbusd binds to that agency's vehicles); an agency without a sink is
+// refused at authentication (refused_agency). Fixes smartbusd refuses (the token does not cover
+// the vehicle: reason kRefusedReason) are answered failure and counted in fixes_refused. Every
+// refusal is counted and logged (GatewayOptions::log, at most one line per second of each kind,
+// with the number left out).
 // Replies use the request's header layout (2013 or 2019) and the gateway's own serial per
 // connection. Positions without a GNSS fix (status bit 1 clear, time or coordinates zero) are
 // answered success and not forwarded (counted as unpositioned).
@@ -37,12 +48,16 @@
 
 namespace smartbus::jt808 {
 
+// FixSink reason: smartbusd refused the whole request (UNAUTHENTICATED / PERMISSION_DENIED).
+inline constexpr uint8_t kRefusedReason = 255;
+
 // Where the gateway's fixes go.
 class FixSink {
  public:
   virtual ~FixSink() = default;
   // Hands `fixes` on; `done(reasons)` runs exactly once, on any thread, with one entry per fix:
-  // 0 accepted, otherwise the ingest RejectReason number (8 = overloaded: not processed).
+  // 0 accepted, otherwise the ingest RejectReason number (8 = overloaded: not processed), or
+  // kRefusedReason when smartbusd refused the request (token or scope: not processed).
   virtual void Submit(std::vector<Fix> fixes,
                       std::function<void(std::vector<uint8_t> reasons)> done) = 0;
 };
@@ -60,6 +75,11 @@ struct GatewayOptions {
   int idle_timeout_s = 180;
   // Positions are forwarded only after 0x0102 authentication succeeded. Default true.
   bool require_auth = true;
+  // Wrong auth codes one connection may send before it is closed. Default 3 (a terminal that
+  // lost its code re-registers instead; guessing 8 characters of 32 needs ~10^12 tries).
+  int max_failed_auth = 3;
+  // Where refusals are told (at most one line per second of each kind); may be empty.
+  std::function<void(const std::string&)> log;
 };
 
 struct GatewayStats {
@@ -72,6 +92,10 @@ struct GatewayStats {
   std::atomic<uint64_t> refused_registrations{0};
   std::atomic<uint64_t> failed_auth{0};
   std::atomic<uint64_t> unauthenticated{0};   // positions from a terminal not authenticated
+  std::atomic<uint64_t> phone_mismatch{0};    // frames of another phone on an authenticated connection
+  std::atomic<uint64_t> auth_lockouts{0};     // connections closed after max_failed_auth wrong codes
+  std::atomic<uint64_t> refused_agency{0};    // authentications of a terminal whose agency has no sink
+  std::atomic<uint64_t> fixes_refused{0};     // refused by smartbusd (token / scope)
   std::atomic<uint64_t> fixes_forwarded{0};
   std::atomic<uint64_t> fixes_accepted{0};
   std::atomic<uint64_t> fixes_rejected{0};    // by the engine (duplicate, invalid, ...)
@@ -89,8 +113,11 @@ bool HasPosition(const Location& loc);
 
 class Gateway {
  public:
+  // `sink`: where terminals without an agency report (may be null when every terminal has one).
   Gateway(const GatewayOptions& options, TerminalRegistry* registry, FixSink* sink);
   ~Gateway();
+  // The sink of the terminals whose registry line names `agency` (before Start).
+  void AddAgencySink(const std::string& agency, FixSink* sink);
   // Binds and starts the I/O threads. UNAVAILABLE naming the address when it cannot bind.
   absl::Status Start();
   // Closes the listener and every connection, joins the threads. Idempotent.

@@ -3,14 +3,21 @@
 // "JT/T 808 terminals" for why this is a process of its own.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/jt808/gateway.h"
 #include "services/jt808/grpc_sink.h"
@@ -27,10 +34,50 @@ ABSL_FLAG(int, idle_timeout_s, 180, "close a connection silent for this long (s)
 ABSL_FLAG(int, max_batch, 500, "fixes per ingest request at most");
 ABSL_FLAG(int, flush_ms, 2, "an ingest request leaves at most this long after its first fix");
 ABSL_FLAG(int, stats_interval_s, 60, "log a stats line this often (0 = never)");
+ABSL_FLAG(std::string, token, "",
+          "ingest token sent to smartbusd for terminals without an agency (default "
+          "$SMARTBUS_TOKEN); smartbusd --tokens binds it to the agency/vehicles it may report for");
+ABSL_FLAG(std::string, agency_tokens, "",
+          "file of 'agency_id token' lines (keep it mode 0600): the terminals whose registry line "
+          "names that agency report with that token only; an agency without a line is refused");
+ABSL_FLAG(bool, tls, false, "speak TLS to smartbusd (its --tls_cert)");
+ABSL_FLAG(std::string, ca, "", "PEM CA certificates to trust for --tls (implies --tls); "
+                               "default the system's");
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
+
+std::string ReadWhole(const std::string& path, bool* ok) {
+  std::ifstream f(path);
+  *ok = static_cast<bool>(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The --agency_tokens file: agency -> token. An error names the file and line.
+absl::StatusOr<std::map<std::string, std::string>> ReadAgencyTokens(const std::string& path) {
+  std::map<std::string, std::string> out;
+  if (path.empty()) return out;
+  bool ok = false;
+  const std::string text = ReadWhole(path, &ok);
+  if (!ok) return absl::NotFoundError(absl::StrCat("--agency_tokens ", path, ": cannot read"));
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++n;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> c = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (c.size() != 2)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--agency_tokens ", path, ":", n, ": ", c.size(), " fields, expected 'agency_id token'"));
+    if (!out.emplace(c[0], c[1]).second)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--agency_tokens ", path, ":", n, ": agency ", c[0], " given twice"));
+  }
+  return out;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,12 +103,36 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "smartbus-jt808: %s\n", std::string(registry.status().message()).c_str());
     return 2;
   }
+  opt.log = [](const std::string& line) { std::fprintf(stderr, "smartbus-jt808: %s\n", line.c_str()); };
   GrpcSinkOptions sink_opt;
   sink_opt.server = absl::GetFlag(FLAGS_server);
   sink_opt.max_batch = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_batch)));
   sink_opt.flush_interval = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_flush_ms)));
+  sink_opt.token = absl::GetFlag(FLAGS_token);
+  if (const char* env = std::getenv("SMARTBUS_TOKEN"); sink_opt.token.empty() && env) sink_opt.token = env;
+  sink_opt.tls = absl::GetFlag(FLAGS_tls) || !absl::GetFlag(FLAGS_ca).empty();
+  if (!absl::GetFlag(FLAGS_ca).empty()) {
+    bool ok = false;
+    sink_opt.ca_pem = ReadWhole(absl::GetFlag(FLAGS_ca), &ok);
+    if (!ok) {
+      std::fprintf(stderr, "smartbus-jt808: --ca %s: cannot read\n", absl::GetFlag(FLAGS_ca).c_str());
+      return 2;
+    }
+  }
+  auto agency_tokens = ReadAgencyTokens(absl::GetFlag(FLAGS_agency_tokens));
+  if (!agency_tokens.ok()) {
+    std::fprintf(stderr, "smartbus-jt808: %s\n", std::string(agency_tokens.status().message()).c_str());
+    return 2;
+  }
   GrpcSink sink(sink_opt);
   Gateway gw(opt, registry->get(), &sink);
+  std::vector<std::unique_ptr<GrpcSink>> agency_sinks;  // one stream per agency token
+  for (const auto& [agency, token] : *agency_tokens) {
+    GrpcSinkOptions o = sink_opt;
+    o.token = token;
+    agency_sinks.push_back(std::make_unique<GrpcSink>(o));
+    gw.AddAgencySink(agency, agency_sinks.back().get());
+  }
   if (absl::Status s = gw.Start(); !s.ok()) {
     std::fprintf(stderr, "smartbus-jt808: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -81,7 +152,9 @@ int main(int argc, char** argv) {
       const GatewayStats& s = gw.stats();
       std::fprintf(stderr,
                    "smartbus-jt808: %lld open connections, %llu frames, %llu bad, fixes %llu "
-                   "forwarded %llu accepted %llu rejected %llu overloaded, %llu unsupported\n",
+                   "forwarded %llu accepted %llu rejected %llu overloaded %llu refused, %llu "
+                   "unsupported; refused: %llu registrations %llu authentications %llu lockouts "
+                   "%llu other-phone frames %llu agency without token\n",
                    static_cast<long long>(s.open_connections.load()),
                    static_cast<unsigned long long>(s.frames.load()),
                    static_cast<unsigned long long>(s.bad_frames.load()),
@@ -89,7 +162,13 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(s.fixes_accepted.load()),
                    static_cast<unsigned long long>(s.fixes_rejected.load()),
                    static_cast<unsigned long long>(s.fixes_overloaded.load()),
-                   static_cast<unsigned long long>(s.unsupported.load()));
+                   static_cast<unsigned long long>(s.fixes_refused.load()),
+                   static_cast<unsigned long long>(s.unsupported.load()),
+                   static_cast<unsigned long long>(s.refused_registrations.load()),
+                   static_cast<unsigned long long>(s.failed_auth.load()),
+                   static_cast<unsigned long long>(s.auth_lockouts.load()),
+                   static_cast<unsigned long long>(s.phone_mismatch.load()),
+                   static_cast<unsigned long long>(s.refused_agency.load()));
     }
   }
   gw.Stop();

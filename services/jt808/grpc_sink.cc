@@ -57,10 +57,17 @@ class GrpcSink::Impl {
   using Inflight = std::vector<Entry>;
 
   void Run() {
-    auto channel = grpc::CreateChannel(opt_.server, grpc::InsecureChannelCredentials());
+    std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+    if (opt_.tls) {
+      grpc::SslCredentialsOptions o;
+      o.pem_root_certs = opt_.ca_pem;
+      creds = grpc::SslCredentials(o);
+    }
+    auto channel = grpc::CreateChannel(opt_.server, creds);
     auto stub = pb::IngestService::NewStub(channel);
     while (!Stopped()) {
       grpc::ClientContext ctx;
+      if (!opt_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + opt_.token);
       auto stream = stub->StreamFixes(&ctx);
       owner_->connects_.fetch_add(1);
       std::thread reader([&] { ReadLoop(stream.get()); });
@@ -144,7 +151,14 @@ class GrpcSink::Impl {
     std::vector<uint8_t> reasons(total, 0);
     if (resp.status_code() != 0) {
       owner_->refused_.fetch_add(1);
-      const uint8_t r = resp.status_code() == 3 ? kInvalidField : kOverloaded;
+      const auto code = static_cast<grpc::StatusCode>(resp.status_code());
+      uint8_t r = kOverloaded;
+      if (code == grpc::StatusCode::INVALID_ARGUMENT) r = kInvalidField;
+      if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED) {
+        r = kRefusedReason;
+        MutexLock lock(mu_);
+        last_refusal_ = resp.status_message();
+      }
       std::fill(reasons.begin(), reasons.end(), r);
     }
     for (const pb::FixRejection& rej : resp.rejections())
@@ -185,12 +199,20 @@ class GrpcSink::Impl {
   std::chrono::steady_clock::time_point first_pending_ ABSL_GUARDED_BY(mu_);
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, Inflight> inflight_ ABSL_GUARDED_BY(mu_);
+  std::string last_refusal_ ABSL_GUARDED_BY(mu_);
   std::thread sender_;
+
+ public:
+  std::string LastRefusal() {
+    MutexLock lock(mu_);
+    return last_refusal_;
+  }
 };
 
 GrpcSink::GrpcSink(const GrpcSinkOptions& options)
     : impl_(std::make_unique<Impl>(this, options)) {}
 GrpcSink::~GrpcSink() { impl_.reset(); }
+std::string GrpcSink::last_refusal() const { return impl_->LastRefusal(); }
 void GrpcSink::Submit(std::vector<Fix> fixes, std::function<void(std::vector<uint8_t>)> done) {
   impl_->Submit(std::move(fixes), std::move(done));
 }

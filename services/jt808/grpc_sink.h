@@ -29,6 +29,12 @@ struct GrpcSinkOptions {
   absl::Duration flush_interval = absl::Milliseconds(2);
   // Requests in flight on the stream at most (more waits). Default 64.
   int max_inflight = 64;
+  // Sent as `authorization: Bearer <token>` on the stream (smartbusd --tokens: an ingest token,
+  // whose agency= / vehicles= scope every fix of the stream must fit); "" = none.
+  std::string token;
+  // TLS to smartbusd (its --tls_cert); ca_pem: the CA certificates to trust ("" = the system's).
+  bool tls = false;
+  std::string ca_pem;
 };
 
 class GrpcSink : public FixSink {
@@ -37,8 +43,11 @@ class GrpcSink : public FixSink {
   ~GrpcSink() override;
   void Submit(std::vector<Fix> fixes,
               std::function<void(std::vector<uint8_t>)> done) override;
-  // Requests answered with a whole-request error, and stream (re)connections.
+  // Requests answered with a whole-request error, and stream (re)connections. A request
+  // smartbusd refused for its token (UNAUTHENTICATED / PERMISSION_DENIED) is answered
+  // kRefusedReason per fix; last_refusal() is smartbusd's message for the newest one.
   uint64_t refused_requests() const { return refused_.load(); }
+  std::string last_refusal() const;
   uint64_t connects() const { return connects_.load(); }
 
   class Impl;

@@ -52,13 +52,14 @@ absl::StatusOr<std::unique_ptr<TerminalRegistry>> TerminalRegistry::Open(const s
     absl::string_view l = absl::StripAsciiWhitespace(line);
     if (l.empty() || l[0] == '#') continue;
     std::vector<std::string> c = absl::StrSplit(l, absl::ByAnyChar("\t "), absl::SkipEmpty());
-    if (c.size() < 4)
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", n, ": ", c.size(), " columns, expected phone vehicle_id plate auth_code"));
+    if (c.size() < 4 || c.size() > 5)
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", n, ": ", c.size(),
+                       " columns, expected phone vehicle_id plate auth_code [agency]"));
     if (!AllDigits(c[0]))
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", n, ": phone \"", c[0], "\" is not digits"));
-    Terminal t{NormalisePhone(c[0]), c[1], c[2], c[3]};
+    Terminal t{NormalisePhone(c[0]), c[1], c[2], c[3], c.size() > 4 ? c[4] : ""};
     r->by_phone_[t.phone] = std::move(t);  // a later line replaces an earlier one (Put appends)
   }
   return r;
@@ -85,7 +86,7 @@ absl::StatusOr<Terminal> TerminalRegistry::Register(absl::string_view phone,
   for (char& c : plate_id)
     if (c == ' ' || c == '\t') c = '_';
   Terminal t{p, absl::StrCat("jt808-", p), plate_id.empty() ? "-" : plate_id,
-             NewAuthCode(++codes_issued_)};
+             NewAuthCode(++codes_issued_), ""};
   absl::Status s = AppendLocked(t);
   by_phone_.emplace(p, t);
   if (!s.ok()) return s;
@@ -111,7 +112,9 @@ size_t TerminalRegistry::size() const {
 absl::Status TerminalRegistry::AppendLocked(const Terminal& t) {
   if (path_.empty()) return absl::OkStatus();
   std::ofstream out(path_, std::ios::app);
-  out << t.phone << '\t' << t.vehicle_id << '\t' << t.plate << '\t' << t.auth_code << '\n';
+  out << t.phone << '\t' << t.vehicle_id << '\t' << t.plate << '\t' << t.auth_code;
+  if (!t.agency.empty()) out << '\t' << t.agency;
+  out << '\n';
   if (!out)
     return absl::UnavailableError(absl::StrCat("terminal registry ", path_, ": cannot write"));
   return absl::OkStatus();

@@ -2,9 +2,13 @@
 // The terminal registry of the JT/T 808 gateway: terminal phone number -> vehicle id, plate and
 // auth code. Backed by a tab-separated file, one terminal per line:
 //
-//   # phone        vehicle_id   plate      auth_code
-//   013912345678   bus-101      SB-101     k3J9x2
+//   # phone        vehicle_id   plate      auth_code   [agency]
+//   013912345678   bus-101      SB-101     k3J9x2      metro
 //
+// The optional agency binds the terminal to that agency's ingest token at the gateway
+// (smartbus-jt808 --agency_tokens): its fixes go to smartbusd with that token only, so a terminal
+// registered for one agency cannot report for another agency's buses (smartbusd refuses fixes
+// outside a token's agency= / vehicles= scope). No agency: the gateway's own --token.
 // `#` starts a comment; a later line for a phone replaces an earlier one; the phone is the header's BCD digits with leading zeros removed (so
 // 2013 and 2019 headers of one terminal match). Unknown terminals are refused registration
 // (0x8100 result 4 "terminal not in database") unless auto-registration is on: then the terminal
@@ -30,6 +34,7 @@ struct Terminal {
   std::string vehicle_id;
   std::string plate;
   std::string auth_code;
+  std::string agency;      // "" = the gateway's default token
 };
 
 class TerminalRegistry {
@@ -42,8 +47,8 @@ class TerminalRegistry {
   static std::string NormalisePhone(absl::string_view bcd_digits);
 
   std::optional<Terminal> Find(absl::string_view phone) const;
-  // Registration of `phone`: the known terminal, or (auto-registration) a new one, appended to
-  // the file. NOT_FOUND when unknown and auto-registration is off.
+  // Registration of `phone`: the known terminal, or (auto-registration) a new one (no agency),
+  // appended to the file. NOT_FOUND when unknown and auto-registration is off.
   absl::StatusOr<Terminal> Register(absl::string_view phone, absl::string_view plate);
   // Adds or replaces a terminal (tests, tools); appended to the file.
   absl::Status Put(const Terminal& t);

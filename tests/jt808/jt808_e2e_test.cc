@@ -5,15 +5,20 @@
 //   - A terminal losing its signal for 10 minutes and uploading the gap with 0x0704 after its
 //     first live report: the stop visits of the gap are stored with the times the uploaded
 //     reports show (close to the simulator's truth), and the live position never goes back.
+//   - Tokens (smartbusd --tokens): each agency's terminals report through that agency's ingest
+//     token; a terminal registered for one agency cannot move another agency's bus.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "grpcpp/grpcpp.h"
 #include "services/jt808/gateway.h"
 #include "services/jt808/grpc_sink.h"
 #include "services/jt808/terminal.h"
+#include "services/server/auth.h"
 #include "services/server/server.h"
 #include "smartbus/v1/condition.grpc.pb.h"
 #include "smartbus/v1/operator.grpc.pb.h"
@@ -40,6 +45,7 @@ class Jt808E2E : public ::testing::Test {
     opt.shard.vehicle_flush_interval = absl::Milliseconds(100);
     opt.log = false;
     opt.shutdown_grace = absl::Milliseconds(200);
+    opt.auth.tokens_file = tokens_file_;
     auto s = server::SmartbusServer::Create(opt);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
@@ -48,11 +54,17 @@ class Jt808E2E : public ::testing::Test {
     registry_ = *jt808::TerminalRegistry::Open("", false);
     jt808::GrpcSinkOptions so;
     so.server = addr_;
+    so.token = default_token_;
     sink_ = std::make_unique<jt808::GrpcSink>(so);
     jt808::GatewayOptions go;
     go.listen_host = "127.0.0.1";
     go.listen_port = 0;
     gateway_ = std::make_unique<jt808::Gateway>(go, registry_.get(), sink_.get());
+    for (const auto& [agency, token] : agency_tokens_) {
+      so.token = token;
+      agency_sinks_[agency] = std::make_unique<jt808::GrpcSink>(so);
+      gateway_->AddAgencySink(agency, agency_sinks_[agency].get());
+    }
     ASSERT_TRUE(gateway_->Start().ok());
     io_thread_ = std::thread([this] { io_.run(); });
     channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
@@ -63,11 +75,13 @@ class Jt808E2E : public ::testing::Test {
     if (io_thread_.joinable()) io_thread_.join();
     if (gateway_) gateway_->Stop();
     sink_.reset();
+    agency_sinks_.clear();
     if (server_) (void)server_->Shutdown();
   }
 
-  std::shared_ptr<Terminal808> Connect(const std::string& phone, const std::string& vehicle) {
-    EXPECT_TRUE(registry_->Put({phone, vehicle, "P", "AUTH" + phone}).ok());
+  std::shared_ptr<Terminal808> Connect(const std::string& phone, const std::string& vehicle,
+                                       const std::string& agency = "") {
+    EXPECT_TRUE(registry_->Put({phone, vehicle, "P", "AUTH" + phone, agency}).ok());
     jt808::TerminalOptions to;
     to.phone = phone;
     auto t = std::make_shared<Terminal808>(io_.get_executor(), to);
@@ -100,6 +114,12 @@ class Jt808E2E : public ::testing::Test {
     ADD_FAILURE() << id << " not in fleet status";
     return {};
   }
+
+  // Set by a derived fixture before SetUp: smartbusd's --tokens file, the gateway's default
+  // token and its agencies' tokens (smartbus-jt808 --token, --agency_tokens).
+  std::string tokens_file_, default_token_;
+  std::map<std::string, std::string> agency_tokens_;
+  std::map<std::string, std::unique_ptr<jt808::GrpcSink>> agency_sinks_;
 
   std::unique_ptr<server::SmartbusServer> server_;
   std::string addr_;
@@ -225,6 +245,61 @@ TEST_F(Jt808E2E, BlindAreaUploadFillsTheGapsVisitsAndLivePositionNeverGoesBack) 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+class Jt808E2EAuth : public Jt808E2E {
+ protected:
+  void SetUp() override {
+    tokens_file_ = ::testing::TempDir() + "/jt808_e2e_tokens";
+    {
+      std::ofstream f(tokens_file_);
+      f << "sha256:" << server::Sha256Hex("metro-gw") << " ingest vehicles=metro-* name=metro-gw\n"
+        << "sha256:" << server::Sha256Hex("tram-gw") << " ingest vehicles=tram-* name=tram-gw\n";
+    }
+    agency_tokens_ = {{"metro", "metro-gw"}, {"tram", "tram-gw"}};
+    Jt808E2E::SetUp();
+  }
+  grpc::StatusCode VehicleStatus(const std::string& id) {
+    auto stub = pb::PassengerService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    pb::GetVehicleRequest req;
+    req.set_vehicle_id(id);
+    pb::Vehicle v;
+    return stub->GetVehicle(&ctx, req, &v).error_code();
+  }
+};
+
+TEST_F(Jt808E2EAuth, ATerminalCannotReportForAnotherAgencysBus) {
+  const GtfsStop& stop = server_->view()->network->feed().stops[0];
+  Fix f;
+  f.lat = stop.pos.lat;
+  f.lon = stop.pos.lon;
+  f.speed_mps = 5;
+  f.timestamp_s = 1795435200;  // 2026-11-23 12:00 UTC
+  // A metro terminal for a metro bus: through metro's token, accepted.
+  auto metro = Connect("13800000011", "metro-1", "metro");
+  EXPECT_EQ(Send(*metro, At(f)), 0);
+  EXPECT_EQ(VehicleStatus("metro-1"), grpc::StatusCode::OK);
+  // A metro terminal whose registry line names a tram bus: smartbusd refuses metro's token for
+  // it, the terminal is answered failure, the bus did not move.
+  const uint64_t refusals = server_->auth().refusals();
+  auto forged = Connect("13800000012", "tram-7", "metro");
+  EXPECT_EQ(Send(*forged, At(f)), 1);
+  EXPECT_EQ(VehicleStatus("tram-7"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(gateway_->stats().fixes_refused.load(), 1u);
+  EXPECT_EQ(server_->auth().refusals(), refusals + 1);
+  EXPECT_NE(agency_sinks_["metro"]->last_refusal().find("tram-7"), std::string::npos)
+      << agency_sinks_["metro"]->last_refusal();
+  // The tram terminal of that bus, through tram's token: accepted.
+  auto tram = Connect("13800000013", "tram-7", "tram");
+  EXPECT_EQ(Send(*tram, At(f)), 0);
+  EXPECT_EQ(VehicleStatus("tram-7"), grpc::StatusCode::OK);
+  // A terminal without an agency goes with the gateway's default token, which it has none of
+  // here: smartbusd answers UNAUTHENTICATED, the terminal failure.
+  auto none = Connect("13800000014", "metro-9", "");
+  EXPECT_EQ(Send(*none, At(f)), 1);
+  EXPECT_EQ(VehicleStatus("metro-9"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(gateway_->stats().fixes_refused.load(), 2u);
 }
 
 }  // namespace
