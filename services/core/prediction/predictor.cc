@@ -21,13 +21,23 @@ using prediction_internal::TripView;
 
 constexpr int64_t kBinUpperS[] = {60, 120, 180, 270, 360, 480, 600, 750, 900, 1200, 1500, 1800,
                                   2700, INT64_MAX};
-// Pace of a bus (LastVisit::log_pace): weight of the newest segment (about the last five
-// segments count), segments needed before the pace layer is offered, the shortest expected
-// segment that counts (s; shorter ones are mostly a red light or not) and the largest |log
-// ratio| kept (a factor of 2.7: beyond, an incident rather than a pace). On the accuracy suite
-// (demo city, 2-min fixes) this mean of log ratios did better than a ratio of sums with
-// alpha 0.1 (MAE 0.88 vs 0.95 x anchor at 10-15 min).
-constexpr double kPaceAlpha = 0.2;
+// Pace of a bus (LastVisit::log_pace): an exponentially weighted mean of log(observed /
+// expected running time) whose memory is kPaceMemoryS of expected running time, not a number
+// of segments: a segment weighs 1 - exp(-expected / kPaceMemoryS). Weighting per segment
+// (0.2 each, until 2026-12-07) let one 2-minute fix interval, whose interpolated visits give
+// several short segments of the same speed, decide half of the pace, and made a stretch with
+// many stops count more than the same stretch with few; the pace layer's jumps were the main
+// source of the blend's reversals (nyc-si: pace layer alone 20.4 %). kPaceMemoryS = 900 s
+// (about the old memory on 3-min segments) was checked on six sets of the accuracy suite
+// (bench/RESULTS.md, "Prediction: the pace by running time"): 300 s changed little, 900 s cut
+// the reversals on all six with MAE equal or better on five (nyc-si +0.01..0.02 x, 6-30 min),
+// 1800 s cost nyc-si, whose buses change pace between local streets and motorways, 0.04 x.
+// Then: segments needed before the pace layer is offered, the shortest expected segment that
+// counts (s; shorter ones are mostly a red light or not) and the largest |log ratio| kept (a
+// factor of 2.7: beyond, an incident rather than a pace). On the accuracy suite (demo city,
+// 2-min fixes) a mean of log ratios did better than a ratio of sums (MAE 0.88 vs 0.95 x anchor
+// at 10-15 min).
+constexpr double kPaceMemoryS = 900;
 constexpr int kPaceMinSegments = 3;
 constexpr double kPaceMinS = 30;
 constexpr double kPaceMaxLog = 1.0;
@@ -581,7 +591,8 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
             Estimate(seg, sched, static_cast<int64_t>(from_s), day0, profile_s, &unused);
         if (est >= kPaceMinS && dur > 0) {
           const double lr = std::clamp(std::log(dur / est), -kPaceMaxLog, kPaceMaxLog);
-          last.log_pace = last.pace_n == 0 ? lr : last.log_pace + kPaceAlpha * (lr - last.log_pace);
+          const double a = 1.0 - std::exp(-est / kPaceMemoryS);
+          last.log_pace = last.pace_n == 0 ? lr : last.log_pace + a * (lr - last.log_pace);
           ++last.pace_n;
         }
         Learn(seg, dur, static_cast<int64_t>(v.arrival_s), day0, profile_s);

@@ -119,6 +119,9 @@ class LayeredPredictor : public ArrivalPredictor {
   // Introspection for tests and reports.
   int64_t segments_learned() const;
   int64_t errors_observed() const { return errors_observed_; }
+  // The pace of a bus (observed / expected running times recently, memory kPaceMemoryS of
+  // expected running time; 1 when unknown or blend_layers is off).
+  double PaceOf(const std::string& vehicle_id) const;
 
  private:
   static constexpr int kNumBins = 14;
@@ -217,8 +220,8 @@ class LayeredPredictor : public ArrivalPredictor {
     uint32_t stop_index = 0;
     double arrival_s = 0;
     double departure_s = 0;
-    // The bus's pace: exponentially weighted mean (kPaceAlpha) of log(observed / expected
-    // running time) over its recent segments; pace_n segments so far.
+    // The bus's pace: exponentially weighted mean of log(observed / expected running time)
+    // over its recent running time (predictor.cc, kPaceMemoryS); pace_n segments so far.
     double log_pace = 0;
     int pace_n = 0;
   };
@@ -257,8 +260,6 @@ class LayeredPredictor : public ArrivalPredictor {
   double Blend(const prediction_internal::TripView& t, uint32_t k, int phase, int64_t now,
                double dp_delay, double pace, double engine,
                std::array<float, kLayers>* delta) const;
-  // The pace of a bus (observed / expected running times recently; 1 when unknown).
-  double PaceOf(const std::string& vehicle_id) const;
   void PurgePending(int64_t now);
   // The weights at a horizon (s): interpolated between the two nearest bins' LayerWeights.
   bool BlendWeights(uint32_t route, int phase, double horizon_s,

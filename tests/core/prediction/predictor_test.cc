@@ -1,5 +1,6 @@
 // The layered predictor and the baselines on a tiny inline network: one straight street, five
-// stops 111 m apart, two trips of one block (T1 08:00-08:08, then T2 08:15-08:23).
+// stops 111 m apart, two trips of one block (T1 08:00-08:08, then T2 08:15-08:23), and a
+// limited-stop trip T3 (stops a, c, e; 08:30-08:38) of no block.
 #include "services/core/prediction/predictor.h"
 
 #include <cstdio>
@@ -31,7 +32,7 @@ std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
        "WK,1,1,1,1,1,0,0,20260101,20261231\n"},
       {"trips.txt", "route_id,service_id,trip_id,direction_id,block_id,shape_id\n"
-                    "R1,WK,T1,0,B1,SH\nR1,WK,T2,0,B1,SH\n"},
+                    "R1,WK,T1,0,B1,SH\nR1,WK,T2,0,B1,SH\nR1,WK,T3,0,,SH\n"},
       {"shapes.txt", "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence\n"
                      "SH,40.000,-75.0,1\nSH,40.004,-75.0,2\n"},
       {"stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
@@ -40,7 +41,9 @@ std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
                          "T1,08:08:00,08:08:00,S5,5\n"
                          "T2,08:15:00,08:15:00,S1,1\nT2,08:17:00,08:17:00,S2,2\n"
                          "T2,08:19:00,08:19:00,S3,3\nT2,08:21:00,08:21:00,S4,4\n"
-                         "T2,08:23:00,08:23:00,S5,5\n"},
+                         "T2,08:23:00,08:23:00,S5,5\n"
+                         "T3,08:30:00,08:30:00,S1,1\nT3,08:34:00,08:34:00,S3,2\n"
+                         "T3,08:38:00,08:38:00,S5,3\n"},
   };
   std::filesystem::create_directories(dir);
   for (const auto& [name, content] : files) std::ofstream(dir + "/" + name) << content;
@@ -60,6 +63,7 @@ class PredictorTest : public ::testing::Test {
     net_ = TinyNetwork(dir_);
     t1_ = *net_->FindTrip("T1");
     t2_ = *net_->FindTrip("T2");
+    t3_ = *net_->FindTrip("T3");
     day0_ = absl::ToUnixSeconds(net_->ServiceDayStart(kDate));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -88,7 +92,8 @@ class PredictorTest : public ::testing::Test {
   // The same for any trip and service date.
   void FeedTrip(ArrivalPredictor& p, TripIdx trip, const std::string& vid, int32_t date,
                 int64_t start, double seg_s) {
-    for (uint32_t k = 0; k < 5; ++k) {
+    const uint32_t stops = net_->pattern(net_->trip_pattern(trip)).stops.size();
+    for (uint32_t k = 0; k < stops; ++k) {
       StopVisit v;
       v.vehicle_id = vid;
       v.trip = trip;
@@ -103,7 +108,7 @@ class PredictorTest : public ::testing::Test {
 
   std::string dir_;
   std::shared_ptr<const Network> net_;
-  TripIdx t1_, t2_;
+  TripIdx t1_, t2_, t3_;
   int64_t day0_ = 0;
 };
 
@@ -346,6 +351,22 @@ TEST_F(PredictorTest, BlendScoresSurviveTheModel) {
   LayeredPredictor reloaded(net_);
   ASSERT_TRUE(reloaded.Deserialize(saved).ok());
   EXPECT_EQ(reloaded.Serialize(), saved);
+}
+
+// A bus's pace has a memory of running time, not of a number of stops: two buses that each ran
+// 8 minutes at twice the expected running time, one over four 2-minute segments (T2, every
+// stop) and one over two 4-minute segments (T3, limited stop), get the same pace. With a weight
+// per segment, the stretch with more stops (or a 2-min fix interval interpolated into several
+// visits) moved the pace further (1.50 against 1.28).
+TEST_F(PredictorTest, PaceRemembersRunningTimeNotStops) {
+  LayeredPredictor p(net_);
+  FeedRun(p, "A", At(7, 0), 120);  // both at the expected 120 s first: pace 1
+  FeedRun(p, "B", At(7, 1), 120);
+  EXPECT_NEAR(p.PaceOf("A"), 1.0, 0.01);
+  FeedTrip(p, t3_, "A", kDate, At(8, 30), 480);  // 2 segments, 240 s expected (schedule)
+  FeedTrip(p, t2_, "B", kDate, At(8, 15), 240);  // 4 segments, 120 s expected (learned)
+  EXPECT_GT(p.PaceOf("A"), 1.2);
+  EXPECT_NEAR(p.PaceOf("B"), p.PaceOf("A"), 0.03);
 }
 
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
