@@ -225,6 +225,14 @@ void TripInference::TakeClaim(Track& v) {
   holder = &v;
 }
 
+bool TripInference::DepartedFrom(const Track& v, uint32_t pat) const {
+  const uint32_t dep = v.infer.dep_pattern;
+  if (dep == kNoIndex || std::isnan(v.infer.dep_t)) return false;
+  const Pattern& a = net_.pattern(dep);
+  const Pattern& b = net_.pattern(pat);
+  return dep == pat || (!a.stops.empty() && !b.stops.empty() && a.stops[0] == b.stops[0]);
+}
+
 double TripInference::DepartureCost(double sched, double t_dep, double t_ready) const {
   if (t_dep < sched) return (sched - t_dep) / inf_.depart_early_scale_s;
   double cost = (t_dep - sched) / inf_.depart_late_scale_s;
@@ -666,7 +674,16 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
     // each other on every fix).
     Evict(*held->second, best->trip, best->service_date);
   }
+  // The departure seen from a first stop is evidence for every pattern leaving that stop: it
+  // stays the joint assignment's evidence when the bus turns out to run another of them.
+  const InferenceMemory seen = v.infer;
+  const bool departed = DepartedFrom(v, net_.trip_pattern(best->trip));
   Assign(v, best->trip, best->service_date, absl::ToUnixSeconds(best->day_start), false);
+  if (departed) {
+    v.infer.dep_pattern = v.run.pattern;
+    v.infer.dep_t = seen.dep_t;
+    v.infer.dep_ready = seen.dep_ready;
+  }
   ++stats_->inferred_assignments;
 }
 

@@ -108,6 +108,9 @@ class TripInference {
   // same trip (two buses may wait for one trip, e.g. one chained to it by its block while the
   // other inferred it) looks again at its next fix.
   void TakeClaim(Track& v);
+  // Whether the departure v was seen making (RedecideAtDeparture) was from pattern pat's
+  // first stop: pat's own, or another pattern's starting at the same stop.
+  bool DepartedFrom(const Track& v, uint32_t pat) const;
   // The fix's trip_id, when it names a trip of the network (unknown ones are counted).
   bool TakeGivenTrip(Track& v, const Fix& fix);
   // Where and since when the bus stands, and the direction of its recent travel.

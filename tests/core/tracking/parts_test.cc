@@ -487,6 +487,49 @@ TEST(TripInference, ALimitedTripWithoutShapeIsTakenAtTheDepartureOnTheLocalsBend
   EXPECT_EQ(net->feed().trips[v.run.trip].id, "LIMITED");
 }
 
+// A local runs east from s0, two limited trips (L1 at 10:00, L2 at 10:10) run north from s0.
+// The bus was seen leaving s0 at 10:00 and taken for the local; at 10:14 it is 2 km north, on
+// the limited's street only: 9 min late for L1, 1 min early for L2 at that place. Infer takes
+// the limited by the place; the departure it was seen making from the same stop stays the
+// evidence, so the joint assignment gives it L1, which left then (the old code dropped the
+// departure with the pattern and kept L2).
+TEST(TripInference, TheDepartureSeenStaysTheEvidenceWhenTheBusRunsAnotherPatternFromThatStop) {
+  testing::FeedBuilder b;
+  std::vector<std::string> east = {"s0"}, north = {"s0"};
+  b.AddStop("s0", At(0, 0));
+  for (int i = 1; i <= 10; ++i) {
+    east.push_back("e" + std::to_string(i));
+    b.AddStop(east.back(), At(400.0 * i, 0));
+    north.push_back("n" + std::to_string(i));
+    b.AddStop(north.back(), At(0, 400.0 * i));
+  }
+  b.AddTrip("LOCAL", east, 10 * 3600, 60);
+  b.AddTrip("L1", north, 10 * 3600, 60);
+  b.AddTrip("L2", north, 10 * 3600 + 600, 60);
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
+  const int32_t date = 20260302;
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  Track& v = s.Add("v");
+  s.inf.Assign(v, *net->FindTrip("LOCAL"), date, day_start, false);
+  v.infer.dep_pattern = v.run.pattern;
+  v.infer.dep_t = static_cast<double>(day_start + 10 * 3600);
+  const int64_t t = day_start + 10 * 3600 + 840;
+  const Vec2 p = net->projection().Forward(At(0, 2000));
+  v.fixes.pos_ts = t;
+  v.fixes.xy = p;
+  s.inf.Infer(v, s.matcher.Observe(FixAt(t, p.x, p.y), p));
+  ASSERT_EQ(net->feed().trips[v.run.trip].id, "L2");  // by the place
+  v.run.phase = TripPhase::kRunning;
+  v.vs.timestamp_s = t;
+  v.vs.dist_along_m = 2000;
+  v.motion.still_since = t;  // moving
+  s.inf.SolvePattern(v.run.pattern, t);
+  EXPECT_EQ(net->feed().trips[v.run.trip].id, "L1");
+}
+
 // Two routes share a street: A comes along it from the west, B joins it from the north-west.
 // A bus on the shared street fits B's timetable a minute better, but the way it came (its
 // trail along A's street, 220 m from B's) says A.
