@@ -121,9 +121,6 @@ struct TripEndOptions {
   double end_leave_zone_m = 400;
   double end_stall_zone_m = 200;
   int64_t end_stall_s = 120;
-  // A finished trip chains to the next trip of its block only when it was confirmed or followed
-  // over at least this fraction of its length. Default 0.3 (hand-set in d6455ef).
-  double chain_known_fraction = 0.3;
 };
 
 // Trip inference without trip_id (trip_inference.h).

@@ -386,6 +386,42 @@ TwoTrips TwoTripsFromOneStop() {
   return w;
 }
 
+// Without trip_id: the bus is first seen on the way back of RT (10:00, block B1), 3 km along
+// its 4 km, finishes it at the terminal and waits there. It is on RT2, the next trip of its
+// block (10:30), not on RTX (another block's trip leaving the terminal at 10:20, the earliest
+// free one): the trip it finished says what it runs next, however little of it was seen (the
+// old code chained only a trip followed over 30 % of its length).
+TEST(TrackerTrips, ABusSeenOnlyNearTheEndOfItsTripMovesOnToTheNextOfItsBlock) {
+  testing::FeedBuilder b;
+  b.AddShape("SH", {At(0, 0), At(2000, 0), At(2000, 12), At(0, 12)});
+  std::vector<std::string> round;
+  for (int i = 0; i <= 5; ++i) {
+    round.push_back("o" + std::to_string(i));
+    b.AddStop(round.back(), At(i * 400.0, -6));
+  }
+  for (int i = 1; i <= 5; ++i) {
+    round.push_back("b" + std::to_string(i));
+    b.AddStop(round.back(), At(2000 - i * 400.0, 18));
+  }
+  const int32_t start = 10 * 3600;
+  b.AddTrip("RT", round, start, 60, "SH", "S", 0, "B1");
+  b.AddTrip("RT2", round, start + 1800, 60, "SH", "S", 0, "B1");
+  b.AddTrip("RTX", round, start + 1200, 60, "SH", "S", 0, "B3");
+  auto net = b.Build();
+  ASSERT_TRUE(net);
+  Tracker tr(net);
+  const int64_t t0 = absl::ToUnixSeconds(net->ServiceDayStart(20260302)) + start;
+  std::vector<Fix> fixes;
+  for (int i = 0; i <= 10; ++i)  // 3.0 to 4.0 km along, 10:07:30 to 10:10:00, 6.7 m/s
+    fixes.push_back(MakeFix("v", t0 + 450 + 15 * i, At(1012 - 100.0 * i, 12)));
+  for (int64_t t = t0 + 630; t <= t0 + 1140; t += 30) fixes.push_back(MakeFix("v", t, At(3, 12)));
+  auto run = Feed(tr, fixes);
+  EXPECT_EQ(run.matches[3].trip, *net->FindTrip("RT"));
+  EXPECT_EQ(run.matches.back().trip, *net->FindTrip("RT2"));
+  EXPECT_EQ(run.matches.back().state, MatchState::kLayover);
+  EXPECT_EQ(tr.stats().block_transitions, 1);
+}
+
 // Without trip_id: two trips 15 minutes apart from the same stop. The bus stands at the first
 // stop from 10 minutes before the first departure until 10 minutes after it, then leaves (5
 // minutes early for the second trip): it runs the second trip -- a bus late for the first
