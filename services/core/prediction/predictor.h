@@ -50,7 +50,12 @@ struct TripView;
 struct PredictorOptions {
   // Predictions reach at most this far ahead (s). Default 3600 (FORMATS.md).
   int64_t max_horizon_s = 3600;
-  // Half-life of a traversal's weight in the segment mean (s). Default 4 h.
+  // Half-life of a traversal's weight in the segment mean (s): the longest of the candidates
+  // (this, /2, /4, /8) the predictor chooses from online, by the error of each candidate's
+  // estimate of the next traversal of each segment (the one that measures the lowest mean
+  // absolute error over the last layer_window_errors traversals, once it has layer_min_errors;
+  // this one until then). Running times change within hours on one feed (a peak that worsens)
+  // and hardly at all on another; the choice follows the feed. Default 4 h.
   double half_life_s = 4 * 3600.0;
   // Weight of the scheduled running time, in traversals. Default 0.5.
   double schedule_weight = 0.5;
@@ -119,6 +124,8 @@ class LayeredPredictor : public ArrivalPredictor {
   // Introspection for tests and reports.
   int64_t segments_learned() const;
   int64_t errors_observed() const { return errors_observed_; }
+  // The half-life of the live layer in use (s; PredictorOptions::half_life_s).
+  double half_life_s() const;
   // The pace of a bus (observed / expected running times recently, memory kPaceMemoryS of
   // expected running time; 1 when unknown or blend_layers is off).
   double PaceOf(const std::string& vehicle_id) const;
@@ -140,10 +147,15 @@ class LayeredPredictor : public ArrivalPredictor {
     return static_cast<uint32_t>(std::min<int64_t>(profile_s / kBucketS, 255));
   }
 
+  // Candidate half-lives of the live layer (PredictorOptions::half_life_s): half_life_s >> i,
+  // i < kHalfLives; the last is half_life_s itself (the one saved in the model).
+  static constexpr int kHalfLives = 4;
+  static constexpr int kLongest = kHalfLives - 1;
   struct SegStats {
     uint32_t route = kNoIndex, from = kNoIndex, to = kNoIndex;
-    double w = 0;       // decayed weight at t_last
-    double wd = 0;      // decayed weighted sum of durations at t_last
+    // Per candidate half-life (index kLongest: half_life_s, halved at each lower index).
+    std::array<double, kHalfLives> w{};   // decayed weight at t_last
+    std::array<double, kHalfLives> wd{};  // decayed weighted sum of durations at t_last
     int64_t t_last = 0;
   };
   struct Profile {
@@ -232,8 +244,13 @@ class LayeredPredictor : public ArrivalPredictor {
   // A segment's running time (s) for a trip of the service day starting at day_start_s, at
   // profile_s (ProfileTime of the time it enters the segment): the schedule as a weak prior,
   // the day's traversals (recent ones weigh most) and the profile.
+  // `hl`: the candidate half-life (kHalfLives), -1 for the one chosen (half_life_).
   double Estimate(uint32_t seg, double sched_s, int64_t now, int64_t day_start_s,
-                  int64_t profile_s, PredictionSource* layer) const;
+                  int64_t profile_s, PredictionSource* layer, int hl = -1) const;
+  // Scores each candidate half-life's estimate of a traversal (dur_s) about to be learned and
+  // chooses the best (PredictorOptions::half_life_s).
+  void ScoreHalfLives(uint32_t seg, double sched_s, double dur_s, int64_t from_s,
+                      int64_t day_start_s, int64_t profile_s);
   void Learn(uint32_t seg, double dur_s, int64_t t, int64_t day_start_s, int64_t profile_s);
   // Starts loading what chaining along trip `t` from stop `from` reads (stop times, segment
   // statistics and profiles at about tod_s, pending samples): with thousands of buses these
@@ -272,7 +289,12 @@ class LayeredPredictor : public ArrivalPredictor {
 
   std::shared_ptr<const Network> network_;
   PredictorOptions options_;
-  double decay_per_s_;
+  std::array<double, kHalfLives> decay_per_s_;
+  // Mean absolute error (s) of each candidate half-life's estimates of the traversals observed
+  // (exponentially weighted over the last layer_window_errors), how many, the one in use.
+  std::array<double, kHalfLives> half_life_mae_{};
+  int32_t half_life_n_ = 0;
+  int half_life_ = kLongest;
   std::vector<SegStats> segs_;
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint32_t>, uint32_t> seg_lookup_;
   // Time-of-day profile: profile_[bucket][seg] (bucket = BucketOf(ProfileTime); a model file
