@@ -1,25 +1,88 @@
 #!/usr/bin/env bash
 # make test-sanitize: every test under AddressSanitizer + UndefinedBehaviorSanitizer, then the
 # server and store tests (threads: shards, store writer, watch hub, gRPC) under ThreadSanitizer.
-# Any report fails the run. Build dirs: build-asan, build-tsan (ccache makes reruns cheap).
+# Build dirs: build-asan, build-tsan (ccache makes reruns cheap; a first run from an empty cache
+# is long, see bench/RESULTS.md "make test-sanitize"). Phase times and a summary at the end.
+#
+# Any report fails the run, also one from a process a test started (smartbusd, smartbus under
+# e2e/fault/golden/node tests), whose stderr a test may never show: every sanitizer writes its
+# reports to files in $BUILD/sanitizer-reports (log_path), printed and counted at the end.
+#
+# Knobs: JOBS (build, default 2), SKIP_BUILD=1 (test what is built), PHASES="asan tsan",
+# ASAN_SKIP / TSAN_TESTS (ctest regexes), CTEST_TIMEOUT (default timeout of a test without its
+# own, 900 s here: code under ASan runs ~2-3x slower, under TSan ~5-10x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 JOBS=${JOBS:-2}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+PHASES=${PHASES:-"asan tsan"}
+export CTEST_TIMEOUT=${CTEST_TIMEOUT:-900}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_SANITIZE=address,undefined \
-  "${launcher[@]}" >/dev/null
-cmake --build build-asan -j"$JOBS"
-bash tests/run_tests.sh build-asan
+# Not run under ASan+UBSan (each runs in `make test`; none executes project code the suite does
+# not already run under the sanitizers):
+#   function_length, production_flags, thread_safety — source checks (python/clang -fsyntax-only;
+#     thread_safety alone is ~3 min of clang on 2 cores), no project code runs.
+ASAN_SKIP=${ASAN_SKIP:-"^(function_length|production_flags|thread_safety)$"}
 
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_SANITIZE=thread \
-  "${launcher[@]}" >/dev/null
-tsan_targets="server_test ingest_test limits_test auth_test store_writer_test store_contract_test"
-# shellcheck disable=SC2086
-cmake --build build-tsan -j"$JOBS" --target $tsan_targets
-CTEST_REGEX=${TSAN_TESTS:-"ServerTest|ServerBackPressure|Ingest|LimitsTest|AuthTest|StoreWriter|StoreContract"} \
-  bash tests/run_tests.sh build-tsan
+# The TSan phase: the server's and the store's test binaries (their threads: shards, the store
+# writer, the watch hub, gRPC's); every test in them (the regex is made from their suites).
+TSAN_TARGETS=${TSAN_TARGETS:-"server_test ingest_test limits_test auth_test store_writer_test store_contract_test"}
+
+summary=()
+failed=0
+phase_asan() {
+  local b=build-asan t0=$SECONDS
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    cmake -S . -B $b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_SANITIZE=address,undefined \
+      "${launcher[@]}" >/dev/null
+    cmake --build $b -j"$JOBS"
+  fi
+  local built=$((SECONDS - t0)) reports=$root/$b/sanitizer-reports
+  rm -rf "$reports"; mkdir -p "$reports"
+  local supp=$root/tests/sanitizers
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan"
+  export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+  local t1=$SECONDS rc=0
+  CTEST_EXCLUDE="$ASAN_SKIP" bash tests/run_tests.sh $b || rc=$?
+  report_files asan "$b" "$built" $((SECONDS - t1)) "$rc"
+}
+
+phase_tsan() {
+  local b=build-tsan t0=$SECONDS
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    cmake -S . -B $b -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_SANITIZE=thread \
+      "${launcher[@]}" >/dev/null
+    # shellcheck disable=SC2086
+    cmake --build $b -j"$JOBS" --target $TSAN_TARGETS
+  fi
+  local built=$((SECONDS - t0)) reports=$root/$b/sanitizer-reports
+  rm -rf "$reports"; mkdir -p "$reports"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan:suppressions=$root/tests/sanitizers/tsan.supp"
+  local suites="" t
+  for t in $TSAN_TARGETS; do
+    suites+=$(find $b/tests -type f -name "$t" -perm -u+x -exec {} --gtest_list_tests \; |
+      sed -n 's/^\([A-Za-z0-9_/]*\)\..*/\1/p' | tr '\n' '|')
+  done
+  local t1=$SECONDS rc=0
+  CTEST_REGEX=${TSAN_TESTS:-"^(${suites%|})\\."} bash tests/run_tests.sh $b || rc=$?
+  report_files tsan "$b" "$built" $((SECONDS - t1)) "$rc"
+}
+
+# Prints the reports a phase left and records its line of the summary.
+report_files() {
+  local name=$1 b=$2 built=$3 tested=$4 rc=$5 n
+  n=$(find "$b/sanitizer-reports" -type f | wc -l)
+  if [ "$n" -gt 0 ]; then
+    echo "run_sanitized: $n $name report file(s) in $b/sanitizer-reports:" >&2
+    find "$b/sanitizer-reports" -type f -exec sh -c 'echo "== $1"; cat "$1"' _ {} \; >&2
+  fi
+  if [ "$rc" -ne 0 ] || [ "$n" -gt 0 ]; then failed=1; fi
+  summary+=("$name: build ${built} s, tests ${tested} s, ctest exit $rc, report files $n")
+}
+
+for p in $PHASES; do "phase_$p"; done
+printf 'run_sanitized: %s\n' "${summary[@]}"
+exit $failed

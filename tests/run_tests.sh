@@ -27,5 +27,7 @@ if command -v redis-server >/dev/null; then
   echo "run_tests: redis-server on 127.0.0.1:$port"
 fi
 
-# CTEST_REGEX (optional): only the tests whose names match (tests/run_sanitized.sh).
-ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 300 ${CTEST_REGEX:+-R "$CTEST_REGEX"}
+# For tests/run_sanitized.sh (optional): CTEST_REGEX only the tests whose names match,
+# CTEST_EXCLUDE not those, CTEST_TIMEOUT the timeout of a test without its own (default 300 s).
+ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout "${CTEST_TIMEOUT:-300}" \
+  ${CTEST_REGEX:+-R "$CTEST_REGEX"} ${CTEST_EXCLUDE:+-E "$CTEST_EXCLUDE"}
