@@ -8,7 +8,16 @@
 // Checks: GetArrivals on the station merges both stops (Arrival.stop_id) and lists every run of
 // F1 with headway_s 480; the board /board/ST shows F1 once, as "every 8 min", T1 with its time,
 // each row naming its stop; ?lang=zh-CN says it in Chinese; no page error.
-import { spawn } from 'node:child_process';
+//
+//   node tests/web/board_station_test.mjs --build build --https
+//
+// runs it all over HTTPS (ctest web_board_station_https): smartbusd with --http_tls_cert/key
+// from a CA made here with openssl; node trusts that CA (NODE_EXTRA_CA_CERTS: the test runs
+// itself again with it, as node reads it only at start), chromium the server key's pin
+// (--ignore-certificate-errors-spki-list: any other certificate is still refused); one more
+// check: plain HTTP to the HTTPS port is answered 400 naming HTTPS.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,16 +49,37 @@ function check(label, ok, detail) {
   console.log(`${ok ? 'PASS' : 'FAIL'} ${label}${detail ? `: ${detail}` : ''}`);
 }
 
+// --https: a CA and a server certificate it signs for 127.0.0.1 in `dir`.
+function makeCerts(dir) {
+  const ssl = (...a) => execFileSync('openssl', a, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-days', '2', '-subj', '/CN=board-test-ca', '-keyout', `${dir}/ca.key`, '-out', `${dir}/ca.crt`);
+  ssl('req', ...ec, '-subj', '/CN=127.0.0.1', '-keyout', `${dir}/server.key`, '-out', `${dir}/server.csr`);
+  fs.writeFileSync(`${dir}/server.ext`, 'subjectAltName=IP:127.0.0.1\n');
+  ssl('x509', '-req', '-in', `${dir}/server.csr`, '-CA', `${dir}/ca.crt`, '-CAkey', `${dir}/ca.key`, '-CAcreateserial',
+    '-days', '2', '-extfile', `${dir}/server.ext`, '-out', `${dir}/server.crt`);
+}
+
 async function main() {
   for (const f of [SBD, '/usr/bin/chromium']) if (!fs.existsSync(f)) throw new Error(`${f} missing: build smartbusd, install chromium (deploy/install-deps.sh)`);
+  const https = process.argv.includes('--https');
+  let certs = arg('certs', '');
+  if (https && !certs) {  // make the certificates, then run again trusting the CA
+    certs = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-board-https-'));
+    makeCerts(certs);
+    const r = spawnSync(process.execPath, [...process.argv.slice(1), '--certs', certs],
+      { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: `${certs}/ca.crt` } });
+    return r.status ?? 1;
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-board-station-'));
   const feed = path.join(work, 'feed');
   fs.mkdirSync(feed);
   for (const [f, text] of Object.entries(FEED)) fs.writeFileSync(path.join(feed, f), text);
   const [gport, hport] = [await freePort(), await freePort()];
-  const http = `http://127.0.0.1:${hport}`;
+  const http = `${https ? 'https' : 'http'}://127.0.0.1:${hport}`;
+  const tls = https ? [`--http_tls_cert=${certs}/server.crt`, `--http_tls_key=${certs}/server.key`] : [];
   const server = spawn(SBD, [`--gtfs=${feed}`, `--listen=127.0.0.1:${gport}`, `--http_listen=127.0.0.1:${hport}`,
-    '--clock=wall', `--web_dir=${path.join(root, 'web')}`], { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'smartbusd.log'), 'w')] });
+    '--clock=wall', `--web_dir=${path.join(root, 'web')}`, ...tls], { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'smartbusd.log'), 'w')] });
   let browser;
   try {
     if (!await waitHttp(`${http}/readyz`, 60000)) throw new Error(`smartbusd did not serve HTTP (log: ${work}/smartbusd.log)`);
@@ -64,7 +94,15 @@ async function main() {
       && f1.every((a, i) => i === 0 || Number(a.scheduled_arrival) - Number(f1[i - 1].scheduled_arrival) === 480),
       `${f1.length} F1 runs, ${t1.length} T1 runs, now ${now}`);
 
-    browser = await launchChromium();
+    let chromiumArgs = [];
+    if (https) {
+      const plain = await fetch(`http://127.0.0.1:${hport}/readyz`).then(async (r) => [r.status, await r.text()], (e) => [0, String(e)]);
+      check('HTTPS: plain HTTP to the port is answered 400 naming HTTPS', plain[0] === 400 && /HTTPS only/.test(plain[1]), plain.join(' '));
+      const spki = crypto.createHash('sha256').update(crypto.createPublicKey(fs.readFileSync(`${certs}/server.key`))
+        .export({ type: 'spki', format: 'der' })).digest('base64');
+      chromiumArgs = [`--ignore-certificate-errors-spki-list=${spki}`];
+    }
+    browser = await launchChromium(chromiumArgs);
     const errors = [];
     const page = await browser.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
@@ -89,6 +127,10 @@ async function main() {
     const zhWhen = await zh.$eval('#rows tr.arrival[data-trip="F1"] .eta', (e) => e.textContent);
     check('board /board/ST?lang=zh-CN: the headway in Chinese', zhWhen === '每 8 分钟一班', zhWhen);
     check('no page error', errors.length === 0, errors.join(' | '));
+    if (https) {
+      const scheme = await page.evaluate(() => location.protocol);
+      check('HTTPS: the board was served over https', scheme === 'https:', scheme);
+    }
   } finally {
     if (browser) await browser.close();
     if (server.exitCode === null) server.kill('SIGKILL');

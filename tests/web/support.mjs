@@ -26,11 +26,12 @@ export async function waitHttp(url, ms, proc) {
   return false;
 }
 
-// Debian's chromium through npm playwright-core (installed by deploy/install-deps.sh).
-export async function launchChromium() {
+// Debian's chromium through npm playwright-core (installed by deploy/install-deps.sh); `extra`:
+// more command-line flags (the HTTPS board test's certificate pin).
+export async function launchChromium(extra = []) {
   let chromium;
   try { ({ chromium } = require('playwright-core')); } catch {
     throw new Error('npm package playwright-core missing: run deploy/install-deps.sh (npm ci into node_modules/)');
   }
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...extra] });
 }
