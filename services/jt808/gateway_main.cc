@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -78,6 +80,27 @@ absl::StatusOr<std::map<std::string, std::string>> ReadAgencyTokens(const std::s
   }
   return out;
 }
+// The periodic stats line: traffic, then every kind of refusal.
+std::string StatsLine(const smartbus::jt808::GatewayStats& s) {
+  std::string line = absl::StrCat(s.open_connections.load(), " open connections");
+  const std::pair<const char*, const std::atomic<uint64_t>*> counts[] = {
+      {"frames", &s.frames},
+      {"bad frames", &s.bad_frames},
+      {"unsupported", &s.unsupported},
+      {"fixes forwarded", &s.fixes_forwarded},
+      {"accepted", &s.fixes_accepted},
+      {"rejected", &s.fixes_rejected},
+      {"overloaded", &s.fixes_overloaded},
+      {"refused by smartbusd", &s.fixes_refused},
+      {"registrations refused", &s.refused_registrations},
+      {"authentications refused", &s.failed_auth},
+      {"lockouts", &s.auth_lockouts},
+      {"frames of another phone", &s.phone_mismatch},
+      {"agency without token", &s.refused_agency}};
+  for (const auto& [name, v] : counts) absl::StrAppend(&line, ", ", v->load(), " ", name);
+  return line;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,26 +172,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (every > 0 && absl::Now() >= next) {
       next += absl::Seconds(every);
-      const GatewayStats& s = gw.stats();
-      std::fprintf(stderr,
-                   "smartbus-jt808: %lld open connections, %llu frames, %llu bad, fixes %llu "
-                   "forwarded %llu accepted %llu rejected %llu overloaded %llu refused, %llu "
-                   "unsupported; refused: %llu registrations %llu authentications %llu lockouts "
-                   "%llu other-phone frames %llu agency without token\n",
-                   static_cast<long long>(s.open_connections.load()),
-                   static_cast<unsigned long long>(s.frames.load()),
-                   static_cast<unsigned long long>(s.bad_frames.load()),
-                   static_cast<unsigned long long>(s.fixes_forwarded.load()),
-                   static_cast<unsigned long long>(s.fixes_accepted.load()),
-                   static_cast<unsigned long long>(s.fixes_rejected.load()),
-                   static_cast<unsigned long long>(s.fixes_overloaded.load()),
-                   static_cast<unsigned long long>(s.fixes_refused.load()),
-                   static_cast<unsigned long long>(s.unsupported.load()),
-                   static_cast<unsigned long long>(s.refused_registrations.load()),
-                   static_cast<unsigned long long>(s.failed_auth.load()),
-                   static_cast<unsigned long long>(s.auth_lockouts.load()),
-                   static_cast<unsigned long long>(s.phone_mismatch.load()),
-                   static_cast<unsigned long long>(s.refused_agency.load()));
+      std::fprintf(stderr, "smartbus-jt808: %s\n", StatsLine(gw.stats()).c_str());
     }
   }
   gw.Stop();
