@@ -10,7 +10,7 @@ BUILD=${BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 JOBS=${JOBS:-1}
 SHARED=${SMARTBUS_SHARED_DATA:-../shared/data}
-TARGETS=${FUZZ_TARGETS:-"gtfs_csv_fuzz gtfs_feed_fuzz positions_csv_fuzz store_codec_fuzz jt808_frame_fuzz gtfs_rt_feed_fuzz"}
+TARGETS=${FUZZ_TARGETS:-"gtfs_csv_fuzz gtfs_feed_fuzz positions_csv_fuzz store_codec_fuzz jt808_frame_fuzz gtfs_rt_feed_fuzz http_query_fuzz"}
 if [ -z "${SKIP_BUILD:-}" ]; then  # SKIP_BUILD=1: the targets are built already
   cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   # shellcheck disable=SC2086
@@ -37,6 +37,14 @@ seed() {  # target -> seed corpus dir
       printf '38.9\t-77.0\t90\t5.5\tT1\tR1\t1\t\t\t12\t8' > "$d/position" ;;
     gtfs_rt_feed_fuzz)
       for f in "$SHARED"/gtfs-rt-snapshots/*/*.pb; do [ -f "$f" ] && cp "$f" "$d/"; done ;;
+    http_query_fuzz)  # request targets of the README's curl lines and the pages, and a date
+      printf '/api/v1/stops/1000/arrivals?limit=5&route_ids=R1,R2\nSun, 06 Nov 1994 08:49:37 GMT' > "$d/arrivals"
+      printf '/api/v1/vehicles?south=38.8&west=-77.1&north=39&east=-76.9' > "$d/vehicles"
+      printf '/api/v1/plan?from_lat=38.9&from_lon=-77.03&to_stop=S%%202&depart_after=1771243200' > "$d/plan"
+      printf '/api/v1/analytics/advice?route_id=R1&from=0&to=1771243200&window.from=1' > "$d/advice"
+      printf '/api/v1/heatmap?from=1771243200&to=1771246800&cell_m=250' > "$d/heatmap"
+      printf '/api/v1/stops/near?lat=40&lon=-75&radius_m=500&limit=3\nSunday, 06-Nov-94 08:49:37 GMT' > "$d/near"
+      printf '/api/v1/trips/T%%2F1/cancel?reason=x' > "$d/cancel" ;;
     jt808_frame_fuzz)
       [ -f "$SHARED/jt808-samples/frames.tsv" ] && cut -f2 "$SHARED/jt808-samples/frames.tsv" | head -n 60 | xxd -r -p > "$d/frames" 2>/dev/null || true ;;
   esac
