@@ -378,6 +378,11 @@ constexpr BinTable kBinTable = MakeBinTable();
 static_assert(kBinUpperS[12] == kBinTableSize * kBinStepS, "bin table covers bins 0-12");
 }  // namespace
 
+double LayeredPredictor::BinCentreS(int b) {
+  const double lo = b == 0 ? 0.0 : static_cast<double>(kBinUpperS[b - 1]);
+  return b == kNumBins - 1 ? lo + 900.0 : 0.5 * (lo + static_cast<double>(kBinUpperS[b]));
+}
+
 int LayeredPredictor::HorizonBin(int64_t horizon_s) {
   static_assert(kNumBins == 14, "bin table assumes 14 bins");
   if (horizon_s < 0) return 0;
@@ -408,10 +413,7 @@ bool LayeredPredictor::BlendWeights(uint32_t route, int phase, double horizon_s,
                                     std::array<double, kLayers>* w) const {
   // Weights change smoothly with the horizon (linear between the centres of two adjacent
   // bins), so a prediction does not jump when its horizon crosses a bin boundary.
-  auto centre = [](int b) {
-    const double lo = b == 0 ? 0.0 : static_cast<double>(kBinUpperS[b - 1]);
-    return b == kNumBins - 1 ? lo + 900.0 : 0.5 * (lo + static_cast<double>(kBinUpperS[b]));
-  };
+  const auto centre = BinCentreS;
   const int b = HorizonBin(static_cast<int64_t>(std::max(0.0, horizon_s)));
   const int nb = horizon_s < centre(b) ? std::max(0, b - 1) : std::min(kNumBins - 1, b + 1);
   const bool have = LayerWeights(route, phase, b, w);
@@ -554,22 +556,38 @@ void LayeredPredictor::RecomputeBin(ErrorBin* e, int bin) {
   e->added_at_compute = e->added;
 }
 
-void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred,
-                                 int64_t* p10, int64_t* p90) {
+LayeredPredictor::ErrorBin* LayeredPredictor::ReadyBin(int phase, int bin) {
   ErrorBin* e = &bins_[phase][bin];
   if (static_cast<int>(e->ring.size()) < options_.min_errors) e = &bins_[1 - phase][bin];
+  if (static_cast<int>(e->ring.size()) < options_.min_errors) return nullptr;
+  const int64_t n = static_cast<int64_t>(e->ring.size());
+  if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
+    RecomputeBin(e, bin);
+  }
+  return e;
+}
+
+void LayeredPredictor::Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred,
+                                 int64_t* p10, int64_t* p90) {
+  const double h = static_cast<double>(std::max<int64_t>(0, raw - now));
   double lo, hi, shift = 0;
-  if (static_cast<int>(e->ring.size()) >= options_.min_errors) {
-    const int64_t n = static_cast<int64_t>(e->ring.size());
-    if (e->added_at_compute < 0 || e->added - e->added_at_compute >= std::max<int64_t>(10, n / 10)) {
-      RecomputeBin(e, bin);
-    }
+  if (const ErrorBin* e = ReadyBin(phase, bin)) {
     lo = e->q10;
     hi = e->q90;
+    // The shift changes smoothly with the horizon (linear between the two nearest bins'
+    // centres, as the blend's weights): a prediction whose horizon crosses a bin boundary at
+    // every fix does not move by the difference of two bins' shifts (up to 40 s).
     shift = e->shift;
+    const int nb = h < BinCentreS(bin) ? std::max(0, bin - 1) : std::min(kNumBins - 1, bin + 1);
+    if (nb != bin) {
+      if (const ErrorBin* e2 = ReadyBin(phase, nb)) {
+        const double f =
+            std::clamp((h - BinCentreS(bin)) / (BinCentreS(nb) - BinCentreS(bin)), 0.0, 1.0);
+        shift = (1 - f) * shift + f * e2->shift;
+      }
+    }
   } else {
     // Default spread before the engine has seen enough of its own errors.
-    const double h = static_cast<double>(std::max<int64_t>(0, raw - now));
     lo = -(30.0 + 0.10 * h);
     hi = 60.0 + 0.25 * h;
   }

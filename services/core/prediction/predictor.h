@@ -260,7 +260,13 @@ class LayeredPredictor : public ArrivalPredictor {
   // The profile entry of (seg, bucket), created (present, zero) if absent.
   Profile& ProfileAt(uint32_t seg, uint32_t bucket);
   static int HorizonBin(int64_t horizon_s);
-  // Point prediction (raw + learned shift), P10 and P90 from the raw model time.
+  // The middle of horizon bin b (s; the last, open bin: 15 min past its start).
+  static double BinCentreS(int b);
+  // The error bin of (phase, bin) with at least min_errors errors (its own phase, else the
+  // other), its quantiles and shift up to date; null when neither has enough.
+  ErrorBin* ReadyBin(int phase, int bin);
+  // Point prediction (raw + learned shift, interpolated between the nearest bins), P10 and
+  // P90 from the raw model time.
   // `bin` is HorizonBin(max(0, raw - now)).
   void Calibrate(int phase, int bin, int64_t now, int64_t raw, int64_t* pred, int64_t* p10,
                  int64_t* p90);

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "absl/strings/match.h"
+#include "absl/time/civil_time.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -394,6 +395,47 @@ TEST_F(PredictorTest, LiveHalfLifeFollowsHowFastRunningTimesChange) {
   // Truth about 600 s; the 4-h half-life alone gives 433 s, the chosen one about 500 s (the
   // schedule prior, the time-of-day profile and the blend hold it back).
   EXPECT_GT(ahead, 470);
+}
+
+// The learned shift of the point prediction (PredictorOptions::window_shift) changes smoothly
+// with the horizon: buses always 100 s later than predicted teach the bins up to 3 min a shift
+// (their windows end 60-90 s late) and the 3-6 min bins none (their windows hold +100 s); a
+// prediction whose horizon crosses 3 min as the bus moves on must not jump by the difference.
+TEST_F(PredictorTest, ShiftChangesSmoothlyWithTheHorizon) {
+  LayeredPredictor p(net_);
+  std::vector<Prediction> out;
+  const int64_t start = 8 * 3600;  // T1 leaves at 08:00
+  auto state_on_day = [&](int day, int64_t t) {
+    const double frac = std::clamp((t - start) / 480.0, 0.0, 1.0);  // on schedule
+    VehicleState s = State(t1_, day0_ + day * 86400 + t, MatchState::kInService,
+                           StopDist(t1_, 0) + frac * (StopDist(t1_, 4) - StopDist(t1_, 0)));
+    const absl::CivilDay date = absl::CivilDay(2026, 2, 16) + day;
+    s.service_date = static_cast<int32_t>(date.year() * 10000 + date.month() * 100 + date.day());
+    s.day_start_s = day0_ + day * 86400;
+    return s;
+  };
+  for (int day = 0; day < 25; ++day) {
+    for (int64_t t = start + 5; t < start + 480; t += 60) p.Predict(state_on_day(day, t), &out);
+    const VehicleState s = state_on_day(day, start);
+    FeedTrip(p, t1_, "V1", s.service_date, s.day_start_s + start + 100, 120);
+  }
+  // Day 25 at 08:03: the bus moves through 40 m (about 43 s) while stop index 3 (08:06) is about
+  // 3 min ahead.
+  int64_t prev = -1, max_step = 0;
+  VehicleState s = state_on_day(25, start + 180);
+  const double d0 = s.dist_along_m;
+  for (int m = -20; m <= 20; ++m) {
+    s.dist_along_m = d0 + m;
+    p.Predict(s, &out);
+    int64_t at4 = -1;
+    for (const Prediction& q : out) {
+      if (q.trip == t1_ && q.stop_index == 3) at4 = q.predicted_arrival_s;
+    }
+    ASSERT_GE(at4, 0);
+    if (prev >= 0) max_step = std::max(max_step, std::abs(at4 - prev));
+    prev = at4;
+  }
+  EXPECT_LE(max_step, 4) << "a metre is about 1.1 s of running";
 }
 
 TEST_F(PredictorTest, DelayPropagationBaselineAddsTheCurrentDelay) {
