@@ -132,6 +132,17 @@ absl::Status Authorizer::Reload() {
   return absl::OkStatus();
 }
 
+std::string Authorizer::PeerOf(const grpc::ServerContextBase& ctx) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(kHttpClientMetadata);
+  if (it == md.end()) return ctx.peer();
+  absl::string_view v(it->second.data(), it->second.size());
+  // Only smartbusd's own HTTP side knows the secret: a network client's value is ignored.
+  if (!absl::ConsumePrefix(&v, HttpClientSecret()) || !absl::ConsumePrefix(&v, " "))
+    return ctx.peer();
+  return absl::StrCat("http:", v);
+}
+
 std::string Authorizer::ClientKey(absl::string_view peer) {
   return std::string(peer.substr(0, peer.rfind(':')));  // "ipv4:1.2.3.4:5678" -> per host
 }
@@ -164,7 +175,7 @@ absl::StatusOr<std::shared_ptr<const Principal>> Authorizer::Check(
   auto it = md.find("authorization");
   absl::string_view value;
   if (it != md.end()) value = absl::string_view(it->second.data(), it->second.size());
-  return CheckToken(it == md.end() ? nullptr : &value, ctx.peer(), need, what);
+  return CheckToken(it == md.end() ? nullptr : &value, PeerOf(ctx), need, what);
 }
 
 absl::StatusOr<std::shared_ptr<const Principal>> Authorizer::CheckToken(
@@ -226,7 +237,7 @@ absl::Status Authorizer::CheckIngest(const grpc::ServerContextBase& ctx,
                         pr->agency.empty() ? "" : absl::StrCat("agency ", pr->agency, " "),
                         pr->vehicles.empty() ? "" : "its listed vehicles",
                         "; nothing of this request was taken")),
-                    ctx.peer(), "ingest");
+                    PeerOf(ctx), "ingest");
   }
   return absl::OkStatus();
 }
@@ -235,7 +246,7 @@ absl::Status Authorizer::Take(const grpc::ServerContextBase& ctx, double rate, d
                               absl::string_view what) {
   if (rate <= 0) return absl::OkStatus();
   cost = std::min(cost, rate);  // a request bigger than the burst waits for a full bucket
-  const std::string key = absl::StrCat(what, ":", ClientKey(ctx.peer()));
+  const std::string key = absl::StrCat(what, ":", ClientKey(PeerOf(ctx)));
   const int64_t now = NowNs();
   double wait_s = 0;
   {

@@ -21,7 +21,9 @@
 // Refusals: UNAUTHENTICATED (no token, unknown token), PERMISSION_DENIED (role or scope); each is
 // counted (refusals()) and logged (at most one line per second, with the count since).
 //
-// Rate limits (per client: the token's name, else the peer address): a token bucket for
+// Rate limits (per client host: the TCP peer's address; for smartbusd's own HTTP side, which
+// calls the services on the in-process channel, the HTTP client's address it passes in the
+// kHttpClientMetadata metadata with the process's secret): a token bucket for
 // public queries (calls/s) and one for ingest (fixes/s), each with a burst of one second's
 // worth; beyond it RESOURCE_EXHAUSTED saying when to retry. 0 = unlimited.
 //
@@ -32,12 +34,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 #include "services/core/common/mutex.h"
@@ -47,6 +51,20 @@
 namespace smartbus::server {
 
 enum class Role : uint8_t { kIngest, kViewer, kDispatcher, kAdmin };
+
+// Metadata the HTTP side sets on its in-process calls: "<HttpClientSecret()> [addr]:port", the
+// HTTP client's address. The secret (random, made once per process) is what makes it trusted:
+// a network client cannot know it, so its own value of this key is ignored.
+inline constexpr char kHttpClientMetadata[] = "x-smartbus-http-client";
+inline const std::string& HttpClientSecret() {
+  static const std::string* secret = [] {
+    std::random_device rd;  // the kernel's random source on Linux (getrandom)
+    std::string hex;
+    for (int i = 0; i < 4; ++i) absl::StrAppend(&hex, absl::Hex(rd(), absl::kZeroPad8));
+    return new std::string(hex);
+  }();
+  return *secret;
+}
 absl::string_view RoleName(Role r);
 
 struct Principal {
@@ -91,6 +109,10 @@ class Authorizer {
   // Rate limits: RESOURCE_EXHAUSTED when the client used up its bucket.
   absl::Status AdmitQuery(const grpc::ServerContextBase& ctx);
   absl::Status AdmitFixes(const grpc::ServerContextBase& ctx, size_t fixes);
+
+  // The caller's address as a peer string: ctx.peer(), or "http:[addr]:port" for a call of the
+  // HTTP side (kHttpClientMetadata with the secret; without it the value is ignored).
+  static std::string PeerOf(const grpc::ServerContextBase& ctx);
 
   uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
   uint64_t rate_limited() const { return rate_limited_.load(std::memory_order_relaxed); }

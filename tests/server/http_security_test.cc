@@ -9,9 +9,16 @@
 //                role, dispatcher writes refused to a viewer, pushed fixes (POST /api/v1/ingest)
 //                bound to the token's vehicles; passenger routes, boards' data and public feeds
 //                open.
+//  HttpRateLimitTest  --query_rate over HTTP counts per client host (the HTTP client's address
+//                reaches the services with the in-process call), not one bucket for all.
 // Certificates are made with the openssl command; the HTTPS tests skip without it.
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -22,12 +29,15 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/server/auth.h"
 #include "services/server/http/frontend.h"
 #include "services/server/http/http_server.h"
 #include "services/server/server.h"
+#include "smartbus/v1/network.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
 #include "tests/server/minimal_server.h"
 #include "tests/server/test_certs.h"
@@ -298,6 +308,80 @@ TEST_F(HttpAuthTest, PassengerRoutesBoardsAndPublicFeedsAreOpen) {
     std::string body;
     EXPECT_EQ(Get(path, nullptr, &body), 200) << path << " " << body;
   }
+}
+
+// --- Rate limits over HTTP: per client host, not one bucket for every HTTP client ---
+
+// Status code of GET `path` on 127.0.0.1:port from source address `from` (a loopback address
+// of its own: 127.0.0.2 is another client host); -1 when it cannot connect.
+int StatusFrom(const char* from, int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in src{}, dst{};
+  src.sin_family = dst.sin_family = AF_INET;
+  inet_pton(AF_INET, from, &src.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  dst.sin_port = htons(static_cast<uint16_t>(port));
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+    close(fd);
+    return -1;
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)!write(fd, req.data(), req.size());
+  char buf[64] = {};
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  int status = -1;
+  if (n > 12) std::sscanf(buf, "HTTP/1.%*d %d", &status);
+  return status;
+}
+
+TEST(HttpRateLimitTest, EachHttpClientHostHasItsOwnBucket) {
+  smartbus::testing::TempDir tmp;
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
+    opt.http.http.listen = "127.0.0.1:0";
+    opt.auth.query_rate_per_s = 3;  // a burst of 3, then 3 per second
+  });
+  ASSERT_TRUE(server);
+  const int port = server->http_port();
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 6; ++i) {
+    const int st = StatusFrom("127.0.0.1", port, "/api/v1/stops/S1");
+    ok += st == 200;
+    limited += st == 429;
+  }
+  EXPECT_GE(limited, 2) << ok << " answered, " << limited << " limited";
+  // Another host is not held back by the first one's use.
+  EXPECT_EQ(StatusFrom("127.0.0.2", port, "/api/v1/stops/S1"), 200);
+  EXPECT_GE(server->auth().rate_limited(), 2u);
+}
+
+TEST(HttpRateLimitTest, ANetworkClientCannotClaimAnotherAddress) {
+  smartbus::testing::TempDir tmp;
+  std::unique_ptr<SmartbusServer> server;
+  StartMinimalServer(tmp, &server, [&](ServerOptions& opt) {
+    opt.http.http.listen = "127.0.0.1:0";
+    opt.auth.query_rate_per_s = 3;
+  });
+  ASSERT_TRUE(server);
+  auto stub = smartbus::v1::NetworkService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  auto get = [&](const char* forged) {
+    grpc::ClientContext ctx;
+    if (forged) ctx.AddMetadata(kHttpClientMetadata, forged);
+    smartbus::v1::GetStopRequest req;
+    req.set_stop_id("S1");
+    smartbus::v1::Stop stop;
+    return stub->GetStop(&ctx, req, &stop).error_code();
+  };
+  int limited = 0;
+  for (int i = 0; i < 6; ++i) limited += get(nullptr) == grpc::StatusCode::RESOURCE_EXHAUSTED;
+  EXPECT_GE(limited, 2);
+  // The HTTP side's metadata without the process's secret does not buy a fresh bucket.
+  EXPECT_EQ(get("0123456789abcdef [198.51.100.7]:1"), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace

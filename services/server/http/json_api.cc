@@ -19,6 +19,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "services/core/common/mutex.h"
+#include "services/server/auth.h"
 #include "services/server/http/http_server.h"
 
 namespace smartbus::server {
@@ -128,7 +129,7 @@ class Caller {
                     gp::Message* resp) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ForwardAuthorization(http_req, &ctx);
+    ForwardCaller(http_req, &ctx);
     struct Reply {
       Mutex mu;
       std::condition_variable cv;
@@ -277,9 +278,11 @@ int HttpStatusOf(int code) {
   }
 }
 
-void ForwardAuthorization(const HttpRequest& req, grpc::ClientContext* ctx) {
+void ForwardCaller(const HttpRequest& req, grpc::ClientContext* ctx) {
   if (req.has_header("Authorization"))
     ctx->AddMetadata("authorization", req.get_header_value("Authorization"));
+  ctx->AddMetadata(kHttpClientMetadata, absl::StrCat(HttpClientSecret(), " [", req.remote_addr,
+                                                     "]:", req.remote_port));
 }
 
 void HttpErrorFromGrpc(const grpc::Status& s, HttpResponse& res) {

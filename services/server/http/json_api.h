@@ -82,9 +82,11 @@ std::string ToJson(const google::protobuf::Message& msg, bool every_field = true
 int HttpStatusOf(int grpc_code);
 
 // For HTTP routes that call a gRPC service in process: the request's `Authorization` header as
-// the call's `authorization` metadata (so auth.h's roles apply), and a failed call's answer
+// the call's `authorization` metadata (so auth.h's roles apply) and the HTTP client's address
+// (kHttpClientMetadata: rate limits per client host, refusals logged with it), and a failed
+// call's answer
 // (its HTTP status and message; `WWW-Authenticate: Bearer` with a 401).
-void ForwardAuthorization(const httplib::Request& req, grpc::ClientContext* ctx);
+void ForwardCaller(const httplib::Request& req, grpc::ClientContext* ctx);
 void HttpErrorFromGrpc(const grpc::Status& status, httplib::Response& res);
 
 }  // namespace smartbus::server

@@ -215,7 +215,7 @@ void AddHeatmapRoute(HttpServer* http, SmartbusServer* server,
               areq.set_stops(true);
               pb::GetRouteAnalyticsResponse aresp;
               grpc::ClientContext ctx;
-              ForwardAuthorization(req, &ctx);  // analytics: a viewer token under --tokens
+              ForwardCaller(req, &ctx);  // analytics: a viewer token under --tokens
               grpc::Status st = stub->GetRouteAnalytics(&ctx, areq, &aresp);
               if (!st.ok()) return HttpErrorFromGrpc(st, res);
               res.set_content(HeatmapGeoJson(aresp, *server->view()->network, *q),
