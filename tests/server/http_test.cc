@@ -10,12 +10,14 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -801,14 +803,8 @@ TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
     grpc::ClientContext ctx;
     ASSERT_TRUE(ingest_->IngestBatch(&ctx, req, &resp).ok());
   }
-  auto r = Get("/metrics");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200);
-  EXPECT_THAT(r->get_header_value("Content-Type"), HasSubstr("text/plain"));
   std::map<std::string, std::string> types;
   std::vector<Sample> samples;
-  std::string error;
-  ASSERT_TRUE(ParsePrometheus(r->body, &types, &samples, &error)) << error << "\n" << r->body;
   auto value = [&](const std::string& name, std::map<std::string, std::string> labels = {}) {
     for (const Sample& s : samples) {
       if (s.name != name) continue;
@@ -818,6 +814,22 @@ TEST_F(HttpTest, MetricsParseAndCountWhatHappened) {
     }
     return -1.0;
   };
+  // A request is counted once its response is written (cpp-httplib's logger), which may be just
+  // after the client read it: scrape until the arrivals request shows (at most 2 s).
+  for (int tries = 0; tries < 20; ++tries) {
+    auto r = Get("/metrics");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_THAT(r->get_header_value("Content-Type"), HasSubstr("text/plain"));
+    types.clear();
+    samples.clear();
+    std::string error;
+    ASSERT_TRUE(ParsePrometheus(r->body, &types, &samples, &error)) << error << "\n" << r->body;
+    if (value("smartbus_http_request_duration_seconds_count",
+              {{"route", "api.GetArrivals"}, {"code", "200"}}) >= 1)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_EQ(value("smartbus_fixes_accepted_total"), 3);
   EXPECT_EQ(value("smartbus_fixes_rejected_total", {{"reason", "duplicate"}}), 1);
   EXPECT_EQ(value("smartbus_vehicles", {{"state", "in_service"}}) +
