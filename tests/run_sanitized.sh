@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test-sanitize: every test under AddressSanitizer + UndefinedBehaviorSanitizer, then the
-# server and store tests (threads: shards, store writer, watch hub, gRPC) under ThreadSanitizer.
+# store tests under ThreadSanitizer (why not the server's: see TSAN_TARGETS below).
 # Build dirs: build-asan, build-tsan (ccache makes reruns cheap; a first run from an empty cache
 # is long, see bench/RESULTS.md "make test-sanitize"). Phase times and a summary at the end.
 #
@@ -27,10 +27,19 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 #     thread_safety alone is ~3 min of clang on 2 cores), no project code runs.
 ASAN_SKIP=${ASAN_SKIP:-"^(function_length|production_flags|thread_safety)$"}
 
-# The TSan phase: the server's and the store's test binaries (their threads: shards, the store
-# writer, the watch hub, gRPC's); every test in them (the regex is made from their suites; a
-# typed suite's tests are named Suite.Test<Suite/Type...> by gtest_discover_tests).
-TSAN_TARGETS=${TSAN_TARGETS:-"server_test ingest_test limits_test auth_test store_writer_test store_contract_test"}
+# The TSan phase: the store's test binaries (the store writer's thread, Redis and memory stores
+# under concurrent callers); every test in them (the regex is made from their suites; a typed
+# suite's tests are named Suite.Test<Suite/Type...> by gtest_discover_tests).
+# Not the server's (server_test, ingest_test, limits_test, auth_test): every call crosses
+# Debian's gRPC, protobuf and abseil, which are not built with TSan, so TSan cannot see the
+# happens-before their own locks and completion queues give. Measured 2026-12-07 (e86bdc8):
+# 4,525 race reports in those four binaries (448 with ignore_noninstrumented_modules=1), every
+# one an object handed from one gRPC thread to another (a request message parsed on two threads,
+# a reactor made in a handler and called back on another thread, gRPC's epoll fd); none in our
+# locking. Suppressing them would hide our handlers too. Run them with
+# TSAN_TARGETS="server_test ..." against a gRPC built with -fsanitize=thread; their locking is
+# checked statically meanwhile (ctest thread_safety: clang -Wthread-safety on mutex.h).
+TSAN_TARGETS=${TSAN_TARGETS:-"store_writer_test store_contract_test"}
 
 summary=()
 failed=0
