@@ -14,6 +14,7 @@
 #include <string>
 
 #include "services/core/gtfs/feed.h"
+#include "services/files/feed_files.h"
 
 namespace {
 

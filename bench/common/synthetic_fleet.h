@@ -21,6 +21,7 @@
 #include "services/core/geo/geo.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::bench {
 

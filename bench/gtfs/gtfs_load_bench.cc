@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "services/core/gtfs/feed.h"
+#include "services/files/feed_files.h"
 
 namespace {
 

@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "bench/common/synthetic_fleet.h"
 #include "services/jt808/terminal.h"
+#include "services/files/feed_files.h"
 
 ABSL_FLAG(std::string, gateway, "127.0.0.1:6808", "smartbus-jt808 address");
 ABSL_FLAG(std::vector<std::string>, gtfs, {}, "the feeds smartbusd serves (comma-separated)");

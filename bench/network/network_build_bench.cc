@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "services/core/network/network.h"
+#include "services/files/feed_files.h"
 
 namespace {
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "services/core/planner/planner.h"
+#include "services/files/feed_files.h"
 
 namespace {
 

@@ -19,6 +19,8 @@
 #include "services/core/prediction/predictor.h"
 #include "services/core/prediction/scorer.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace {
 

@@ -17,6 +17,9 @@
 #include "services/core/network/network.h"
 #include "services/core/prediction/harness.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
+#include "services/files/model_file.h"
 
 namespace {
 
@@ -104,24 +107,26 @@ int main(int argc, char** argv) {
   opts.score = baselines || !report.empty();
   smartbus::PredictionHarness harness(*net, opts);
   if (!model_in.empty()) {
-    st = harness.predictor().LoadModel(model_in);
+    st = smartbus::LoadModelFile(model_in, &harness.predictor());
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
       return 1;
     }
   }
+  smartbus::PredictionsCsvWriter predictions_csv(net->get());
   if (!predictions.empty()) {
-    st = harness.OpenPredictionsCsv(predictions);
+    st = predictions_csv.Open(predictions);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
       return 1;
     }
+    harness.SendPredictionsTo([&](const smartbus::Prediction& p) { predictions_csv.Write(p); });
   }
   smartbus::Engine engine(*net);
   Adapter adapter(&harness);
   engine.AddListener(&adapter);
   for (const smartbus::Fix& f : fixes) engine.Process(f);
-  st = harness.Close();
+  st = predictions_csv.Close();
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
     return 1;
@@ -137,7 +142,7 @@ int main(int argc, char** argv) {
   }
   const double t_report = Since(t2);
   if (!model_out.empty()) {
-    st = harness.predictor().SaveModel(model_out);
+    st = smartbus::SaveModelFile(harness.predictor(), model_out);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
       return 1;

@@ -24,6 +24,8 @@
 #include "services/core/network/network.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/core/tracking/tracker.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 // Counting allocator (to show the per-fix path allocates nothing).
 static std::atomic<int64_t> g_allocs{0};

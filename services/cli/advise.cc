@@ -20,6 +20,8 @@
 #include "services/core/planner/advice.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/server/advice_proto.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace smartbus::cli {
 namespace {

@@ -34,6 +34,7 @@
 #include "services/proto_util/fix_to_proto.h"
 #include "services/cli/commands.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/files/csv_files.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 
 namespace smartbus::cli {

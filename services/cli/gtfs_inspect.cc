@@ -19,6 +19,7 @@
 #include "services/cli/commands.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::cli {
 namespace {

@@ -30,6 +30,9 @@
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
+#include "services/files/model_file.h"
 
 namespace smartbus::cli {
 namespace {
@@ -186,21 +189,25 @@ int RunReplay(int argc, char** argv) {
   prediction_options.baselines_enabled = args->Has("report");
   PredictionHarness harness(net, prediction_options);
   PredictionListener prediction_listener(&harness);
+  PredictionsCsvWriter predictions_csv(net.get());
   if (predict) {
     if (args->Has("model-in")) {
-      if (auto s = harness.predictor().LoadModel(args->Get("model-in")); !s.ok()) return Fail(s);
+      if (auto s = LoadModelFile(args->Get("model-in"), &harness.predictor()); !s.ok())
+        return Fail(s);
     }
     if (args->Has("predictions")) {
-      if (auto s = harness.OpenPredictionsCsv(args->Get("predictions")); !s.ok()) return Fail(s);
+      if (auto s = predictions_csv.Open(args->Get("predictions")); !s.ok()) return Fail(s);
+      harness.SendPredictionsTo([&](const Prediction& p) { predictions_csv.Write(p); });
     }
     engine.AddListener(&prediction_listener);
   }
   for (uint32_t i : order) engine.Process(fixes[i]);
   engine.FlushLate(/*all=*/true);
   if (!csv.status().ok()) return Fail(csv.status());
-  if (auto s = harness.Close(); !s.ok()) return Fail(s);
+  if (auto s = predictions_csv.Close(); !s.ok()) return Fail(s);
   if (args->Has("model-out")) {
-    if (auto s = harness.predictor().SaveModel(args->Get("model-out")); !s.ok()) return Fail(s);
+    if (auto s = SaveModelFile(harness.predictor(), args->Get("model-out")); !s.ok())
+      return Fail(s);
   }
   if (auto s = matches.Close(); !s.ok()) return Fail(s);
   if (auto s = visits.Close(); !s.ok()) return Fail(s);

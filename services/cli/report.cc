@@ -30,6 +30,8 @@
 #include "services/core/network/network.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/server/analytics_proto.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace smartbus::cli {
 namespace {

@@ -27,6 +27,9 @@
 #include "services/core/paths/shapes_export.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/store/store.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
+#include "services/files/files.h"
 
 namespace smartbus::cli {
 namespace {
@@ -187,8 +190,11 @@ int RunShapes(int argc, char** argv) {
   std::vector<LearnedPath> kept;
   for (const LearnedPath& p : learned)
     if (p.points.size() >= 2 && (p.confident || args->Has("all"))) kept.push_back(p);
-  if (auto s = WriteFeedWithLearnedShapes(feeds[0], *net, kept, args->Get("out")); !s.ok())
-    return Fail(s);
+  auto source = OpenFeedSource(feeds[0]);
+  if (!source.ok()) return Fail(source.status());
+  auto files = FeedWithLearnedShapes(**source, *net, kept);
+  if (!files.ok()) return Fail(files.status());
+  if (auto s = WriteFilesToDirectory(args->Get("out"), *files); !s.ok()) return Fail(s);
   Print(learned, args->Has("json"));
   std::fprintf(stderr, "smartbus shapes: %zu patterns learned, %zu written to %s/shapes.txt\n",
                learned.size(), kept.size(), args->Get("out").c_str());

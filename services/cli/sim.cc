@@ -10,8 +10,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +35,8 @@
 #include "services/core/sim/sim_csv.h"
 #include "services/core/sim/simulator.h"
 #include "services/core/tracking/csv_io.h"
+#include "services/files/feed_files.h"
+#include "services/files/files.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 
 namespace smartbus::cli {
@@ -209,22 +209,6 @@ std::string LocalTime(int64_t t, const Network& net) {
   return absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(t), net.time_zone());
 }
 
-// Writes the demo city's files into `dir` (created if missing; files of those names replaced).
-absl::Status WriteDemoCityFeed(const std::string& dir, DemoCityStats* stats) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create directory: ", ec.message()));
-  for (const DemoCityFile& file : DemoCityFeed({}, stats)) {
-    const std::filesystem::path path = std::filesystem::path(dir) / file.name;
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": cannot open for writing"));
-    f << file.text;
-    f.close();
-    if (!f) return absl::UnavailableError(absl::StrCat(path.string(), ": write failed"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 // --jt808 ADDR (and its options): the fleet as JT/T 808 terminals; nullptr without --jt808.
@@ -260,7 +244,7 @@ int RunDemoFeed(int argc, char** argv) {
     return 2;
   }
   DemoCityStats st;
-  absl::Status s = WriteDemoCityFeed(args->Get("out"), &st);
+  absl::Status s = WriteFilesToDirectory(args->Get("out"), DemoCityFeed({}, &st));
   if (!s.ok()) {
     std::fprintf(stderr, "smartbus demo-feed: %s\n", std::string(s.message()).c_str());
     return 1;

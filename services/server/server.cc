@@ -26,6 +26,7 @@
 #include "services/server/http/metrics.h"
 #include "services/server/services.h"
 #include "services/store/network_ids.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::server {
 namespace {

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/core/tracking/types.h"
+#include "services/files/csv_files.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/network.grpc.pb.h"
 #include "smartbus/v1/operator.grpc.pb.h"

@@ -45,6 +45,7 @@
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/server/e2e_support.h"
 #include "tests/store/redis_test_server.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus {
 namespace {
@@ -187,7 +188,9 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
     ho.baselines_enabled = false;
     ho.score = false;
     PredictionHarness harness(*net, ho);
-    ASSERT_TRUE(harness.OpenPredictionsCsv(preds).ok());
+    PredictionsCsvWriter csv(net->get());
+    ASSERT_TRUE(csv.Open(preds).ok());
+    harness.SendPredictionsTo([&](const Prediction& p) { csv.Write(p); });
     struct L : EngineListener {
       PredictionHarness* h;
       void OnStopVisit(const StopVisit& v) override { h->OnStopVisit(v); }
@@ -200,7 +203,7 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
     engine.AddListener(&l);
     for (const Fix& f : fixes) engine.Process(f);
     engine.FlushLate(true);
-    ASSERT_TRUE(harness.Close().ok());
+    ASSERT_TRUE(csv.Close().ok());
     ASSERT_TRUE(ReadPredictions(preds, &last, &last_made));
   }
   const pb::ServerStatus st = Status(stubs);

@@ -36,6 +36,7 @@
 #include "smartbus/v1/passenger.grpc.pb.h"
 #include "tests/core/gtfs/test_feed.h"
 #include "tests/server/minimal_server.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::server {
 namespace {

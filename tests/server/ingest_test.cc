@@ -15,6 +15,7 @@
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "tests/core/gtfs/test_feed.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::server {
 namespace {

@@ -24,6 +24,7 @@
 #include "services/store/store.h"
 #include "tests/server/e2e_support.h"
 #include "tests/store/redis_test_server.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus {
 namespace {

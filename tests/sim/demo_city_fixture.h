@@ -7,6 +7,7 @@
 
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::testing {
 

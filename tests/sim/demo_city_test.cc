@@ -26,8 +26,10 @@ std::string ReadAll(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// The generator's feed, in memory (the committed one is the same: the test below).
 std::shared_ptr<const Network> LoadDemo() {
-  auto feed = LoadGtfs({kFeedDir});
+  const MemoryFeedSource source = MemoryFeedSource::FromFiles("demo-city", DemoCityFeed());
+  auto feed = LoadGtfs({&source});
   EXPECT_TRUE(feed.ok()) << feed.status();
   if (!feed.ok()) return nullptr;
   auto net = Network::Build(std::move(*feed));
@@ -37,9 +39,9 @@ std::shared_ptr<const Network> LoadDemo() {
 
 TEST(DemoCityTest, CommittedFeedIsWhatTheGeneratorWrites) {
   DemoCityStats stats;
-  const std::vector<DemoCityFile> files = DemoCityFeed({}, &stats);
+  const std::vector<TextFile> files = DemoCityFeed({}, &stats);
   std::set<std::string> names;
-  for (const DemoCityFile& file : files) {
+  for (const TextFile& file : files) {
     names.insert(file.name);
     const std::filesystem::path committed = std::filesystem::path(kFeedDir) / file.name;
     ASSERT_TRUE(std::filesystem::exists(committed)) << committed;

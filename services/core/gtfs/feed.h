@@ -180,6 +180,11 @@ struct GtfsLoadOptions {
   // Called on the loading thread: once per feed, then for its stop_times.txt every 16 MiB of
   // text (from 1 MiB on) and once at its end. Default: none.
   std::function<void(const GtfsLoadProgress&)> progress;
+  // Runs `task` on another thread and returns a function that waits for it to end. With it, a
+  // feed's stop_times.txt is read (a zip's inflated) while the text that has arrived is parsed;
+  // without it (default) the file is read whole first. Core starts no thread itself:
+  // services/files/feed_files.h gives one (RunOnNewThread), and its LoadGtfs on paths uses it.
+  std::function<std::function<void()>(std::function<void()> task)> run_in_background;
 };
 
 // Loads one or several GTFS feeds (directories, .zips or files in memory) into one model. Required files:
@@ -203,7 +208,7 @@ struct GtfsLoadOptions {
 // "trip_times_decreasing", "shape_point_repeated", "row_field_count_mismatch".
 //
 // Speed: files are read whole and parsed in place; a zip's stop_times.txt is inflated on a second
-// thread while it is parsed. On NYC feeds: about 0.3 s of CPU per million stop_times and about
+// thread while it is parsed (with run_in_background). On NYC feeds: about 0.3 s of CPU per million stop_times and about
 // 110 bytes of peak memory per stop_time (bench/RESULTS.md, "GTFS load").
 //
 // The feeds come through FeedSource (source.h): directories and zips, or files in memory.
@@ -214,13 +219,7 @@ inline absl::StatusOr<GtfsFeed> LoadGtfs(std::initializer_list<const FeedSource*
                                         const GtfsLoadOptions& options = {}) {
   return LoadGtfs(std::vector<const FeedSource*>(sources), options);
 }
-// The same on paths (each a directory or a .zip; OpenFeedSource), for the callers at the edge.
-absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
-                                 const GtfsLoadOptions& options = {});
-// A GtfsLoadOptions::progress for command lines: prints to stderr "loading PATH (i/n)" per feed
-// and "PATH/stop_times.txt: N rows in S s" per stop_times.txt; on a terminal also a percentage
-// that rewrites itself (logs get the final line only).
-void PrintGtfsLoadProgress(const GtfsLoadProgress& p);
+// (On paths -- directories and .zip files -- and with a progress printer: services/files/feed_files.h.)
 
 // Parses "HH:MM:SS" (hours may exceed 24) into seconds. Returns false when malformed.
 bool ParseGtfsTime(absl::string_view text, int32_t* seconds);

@@ -19,7 +19,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -125,25 +124,28 @@ void ReleasePages(char* begin, char* end) {
   if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
 }
 
-// Reads one file of a feed on a background thread (its own FeedSource, from OpenAnother, so a zip
+// Reads one file of a feed on a background task (its own FeedSource, from OpenAnother, so a zip
 // is inflated while the caller parses what has arrived): the two cores decompress and parse at
-// once.
+// once. The task runs on GtfsLoadOptions::run_in_background (the edge's thread); without one the
+// file is read whole before the parse starts.
 class StreamedFile {
  public:
+  using Runner = std::function<std::function<void()>(std::function<void()>)>;
   StreamedFile() = default;
   StreamedFile(const StreamedFile&) = delete;
   StreamedFile& operator=(const StreamedFile&) = delete;
   ~StreamedFile() {
     cancel_ = true;
-    if (thread_.joinable()) thread_.join();
+    Join();
   }
 
   // Starts reading `name` from the feed `src` (on a second source of it).
-  absl::Status Start(const FeedSource& src, absl::string_view name) {
+  absl::Status Start(const FeedSource& src, absl::string_view name, const Runner& run) {
     buf_ = FileBuffer::Allocate(src.Size(name));
     auto own = src.OpenAnother();
     if (!own.ok()) return own.status();
-    thread_ = std::thread([this, source = std::move(*own), n = std::string(name)] {
+    std::function<void()> task = [this, source = std::shared_ptr<FeedSource>(std::move(*own)),
+                                  n = std::string(name)] {
       absl::Status s = source->ReadInto(n, buf_.data.get(), buf_.size, [this](size_t done) {
         {
           MutexLock lock(mu_);
@@ -158,7 +160,12 @@ class StreamedFile {
         done_ = true;
       }
       cv_.notify_one();
-    });
+    };
+    if (run) {
+      join_ = run(std::move(task));
+    } else {
+      task();
+    }
     return absl::OkStatus();
   }
 
@@ -205,13 +212,18 @@ class StreamedFile {
   size_t size() const { return buf_.size; }
   // Frees the text (after the read ended).
   void Release() {
-    if (thread_.joinable()) thread_.join();
+    Join();
     buf_ = FileBuffer();
   }
 
  private:
+  void Join() {
+    if (join_) join_();
+    join_ = nullptr;
+  }
+
   FileBuffer buf_;
-  std::thread thread_;
+  std::function<void()> join_;  // waits for the background task (empty: none running)
   Mutex mu_;
   std::condition_variable cv_;
   size_t avail_ ABSL_GUARDED_BY(mu_) = 0;
@@ -890,7 +902,7 @@ class FeedLoader {
   // file is never resident at once.
   absl::Status ReadStopTimes(const char* file, StopTimeRows* rows) {
     StreamedFile stream;
-    if (auto s = stream.Start(src_, file); !s.ok()) return s;
+    if (auto s = stream.Start(src_, file, options_.run_in_background); !s.ok()) return s;
     char* const text = stream.data();
     const size_t text_size = stream.size();
     size_t limit = 0;

@@ -40,6 +40,12 @@ absl::StatusOr<FileBuffer> FeedSource::Read(absl::string_view name) const {
 MemoryFeedSource::MemoryFeedSource(std::string path, Files files)
     : MemoryFeedSource(std::move(path), std::make_shared<const Files>(std::move(files))) {}
 
+MemoryFeedSource MemoryFeedSource::FromFiles(std::string path, const std::vector<TextFile>& files) {
+  Files by_name;
+  for (const TextFile& f : files) by_name[f.name] = f.text;
+  return MemoryFeedSource(std::move(path), std::move(by_name));
+}
+
 bool MemoryFeedSource::Has(absl::string_view name) const {
   return files_->find(std::string(name)) != files_->end();
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Where the files of one GTFS feed come from: the loader's only way to the outside (an I/O seam
-// like leveldb's Env). Implementations: a directory or a .zip (OpenFeedSource, file_source.cc,
-// libzip, with the zip-bomb / size / CRC checks), or bytes in memory (MemoryFeedSource: tests,
-// feeds that arrive other than as files). Each file is read whole into one buffer (the CSV
+// like leveldb's Env). Implementations: a directory or a .zip (OpenFeedSource in
+// services/files/feed_files.h: libzip, with the zip-bomb / size / CRC checks), or bytes in
+// memory (MemoryFeedSource: tests, feeds that arrive other than as files). Each file is read whole into one buffer (the CSV
 // reader parses it in place).
 //
 // Thread safety: a FeedSource is used by one thread at a time; OpenAnother gives a second one
@@ -14,11 +14,19 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace smartbus {
+
+// One file of a feed as text: what the demo city makes (DemoCityFeed) and the shapes export
+// publishes; services/files/files.h writes a list of them into a directory.
+struct TextFile {
+  std::string name;  // e.g. "stops.txt"
+  std::string text;
+};
 
 // A file's bytes (plus a terminating NUL); owns them.
 struct FileBuffer {
@@ -58,16 +66,14 @@ class FeedSource {
   absl::StatusOr<FileBuffer> Read(absl::string_view name) const;
 };
 
-// Opens `path`: a GTFS directory or .zip file. Fails naming the path when it is neither, and
-// refuses a zip whose directory declares implausible sizes (a zip bomb) before inflating it.
-absl::StatusOr<std::unique_ptr<FeedSource>> OpenFeedSource(const std::string& path);
-
 // A feed held in memory: file name ("stops.txt") -> its bytes. `path` stands for where the feed
 // is: messages name a file "<path>/<file>", and its stem names the feed.
 class MemoryFeedSource : public FeedSource {
  public:
   using Files = std::map<std::string, std::string>;
   MemoryFeedSource(std::string path, Files files);
+  // The same from a list of files (DemoCityFeed, FeedWithLearnedShapes).
+  static MemoryFeedSource FromFiles(std::string path, const std::vector<TextFile>& files);
 
   std::string Path() const override { return path_; }
   bool Has(absl::string_view name) const override;

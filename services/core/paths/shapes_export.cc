@@ -1,8 +1,5 @@
 #include "services/core/paths/shapes_export.h"
 
-#include <cstdio>
-#include <filesystem>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,14 +19,6 @@ constexpr const char* kCopiedFiles[] = {
     "fare_products.txt", "fare_leg_rules.txt", "fare_transfer_rules.txt", "areas.txt",
     "stop_areas.txt",    "networks.txt",    "route_networks.txt", "timeframes.txt",
     "booking_rules.txt", "location_groups.txt", "location_group_stops.txt"};
-
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) return absl::DataLossError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
 
 // trips.txt of the source with shape_id set from `trip_shape` (trip_id -> shape_id).
 absl::StatusOr<std::string> RewriteTrips(const FeedSource& src,
@@ -93,11 +82,8 @@ std::string LearnedShapeId(const LearnedPath& path) {
   return absl::StrCat("learned_", path.route_id, "_", path.direction_id, "_", hash.substr(0, 8));
 }
 
-absl::Status WriteFeedWithLearnedShapes(const std::string& source, const Network& net,
-                                        const std::vector<LearnedPath>& paths,
-                                        const std::string& out_dir) {
-  auto src = OpenFeedSource(source);
-  if (!src.ok()) return src.status();
+absl::StatusOr<std::vector<TextFile>> FeedWithLearnedShapes(
+    const FeedSource& src, const Network& net, const std::vector<LearnedPath>& paths) {
   absl::flat_hash_map<std::string, uint32_t> pattern_of_key;
   for (uint32_t p = 0; p < net.patterns().size(); ++p) pattern_of_key[PatternKey(net.feed(), net.pattern(p))] = p;
   absl::flat_hash_map<std::string, std::string> trip_shape;
@@ -112,21 +98,18 @@ absl::Status WriteFeedWithLearnedShapes(const std::string& source, const Network
     for (uint32_t t : net.pattern(it->second).trips)
       if (net.feed().trips[t].shape == kNoIndex) trip_shape[net.feed().trips[t].id] = LearnedShapeId(path);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  std::vector<TextFile> files;
   for (const char* name : kCopiedFiles) {
-    if (!(*src)->Has(name)) continue;
-    auto buf = (*src)->Read(name);
+    if (!src.Has(name)) continue;
+    auto buf = src.Read(name);
     if (!buf.ok()) return buf.status();
-    if (auto s = WriteFile(absl::StrCat(out_dir, "/", name), std::string(buf->data.get(), buf->size));
-        !s.ok())
-      return s;
+    files.push_back({name, std::string(buf->data.get(), buf->size)});
   }
-  auto trips = RewriteTrips(**src, trip_shape);
+  auto trips = RewriteTrips(src, trip_shape);
   if (!trips.ok()) return trips.status();
-  if (auto s = WriteFile(out_dir + "/trips.txt", *trips); !s.ok()) return s;
-  return WriteFile(out_dir + "/shapes.txt", ShapesText(net, paths));
+  files.push_back({"trips.txt", *std::move(trips)});
+  files.push_back({"shapes.txt", ShapesText(net, paths)});
+  return files;
 }
 
 }  // namespace smartbus

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/core/gtfs/source.h"
 #include "services/core/network/network.h"
 #include "services/core/paths/learned_path.h"
 
@@ -15,13 +16,12 @@ namespace smartbus {
 // The shape_id a learned path is published under: "learned_<route_id>_<direction>_<hash>".
 std::string LearnedShapeId(const LearnedPath& path);
 
-// Writes the feed at `source` (a directory or .zip, the one feed `net` was built from) to the
-// directory `out_dir` (created if missing; its GTFS files are overwritten), with `paths` (each
-// of >= 2 points; learned on `net`) as shapes of the trips of their patterns. Trips that have a
-// shape keep it. Fails naming the file that could not be read or written, or the path whose key
-// names no pattern of `net`.
-absl::Status WriteFeedWithLearnedShapes(const std::string& source, const Network& net,
-                                        const std::vector<LearnedPath>& paths,
-                                        const std::string& out_dir);
+// The feed `source` (the one feed `net` was built from) with `paths` (each of >= 2 points;
+// learned on `net`) as shapes of the trips of their patterns: its GTFS files copied, trips.txt
+// with the learned shape_ids and shapes.txt with the learned shapes added. Trips that have a
+// shape keep it. Fails naming the file that could not be read, or the path whose key names no
+// pattern of `net`. (`smartbus shapes` writes the files: services/files/files.h.)
+absl::StatusOr<std::vector<TextFile>> FeedWithLearnedShapes(
+    const FeedSource& source, const Network& net, const std::vector<LearnedPath>& paths);
 
 }  // namespace smartbus

@@ -10,14 +10,7 @@ PredictionHarness::PredictionHarness(std::shared_ptr<const Network> network,
       options_(options),
       predictor_(network, options.predictor),
       schedule_(network, options.baselines),
-      oba_(network, options.baselines),
-      csv_(*network) {}
-
-absl::Status PredictionHarness::OpenPredictionsCsv(const std::string& path) {
-  absl::Status st = csv_.Open(path);
-  csv_open_ = st.ok();
-  return st;
-}
+      oba_(network, options.baselines) {}
 
 void PredictionHarness::OnStopVisit(const StopVisit& visit) {
   predictor_.ObserveVisit(visit);
@@ -34,7 +27,7 @@ void PredictionHarness::OnVehicleUpdate(const VehicleState& state) {
   predictor_.Predict(state, &buf_);
   predictions_made_ += static_cast<int64_t>(buf_.size());
   for (const Prediction& p : buf_) {
-    if (csv_open_) csv_.Write(p);
+    if (sink_) sink_(p);
     if (options_.score) score_main_.AddPrediction(p);
   }
   if (options_.baselines_enabled && options_.score) {
@@ -43,12 +36,6 @@ void PredictionHarness::OnVehicleUpdate(const VehicleState& state) {
     oba_.Predict(state, &buf_);
     for (const Prediction& p : buf_) score_oba_.AddPrediction(p);
   }
-}
-
-absl::Status PredictionHarness::Close() {
-  if (!csv_open_) return absl::OkStatus();
-  csv_open_ = false;
-  return csv_.Close();
 }
 
 std::vector<std::pair<std::string, AccuracyReport>> PredictionHarness::Reports() const {

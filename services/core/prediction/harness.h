@@ -1,10 +1,11 @@
 #pragma once
 // The accuracy harness run by `smartbus replay --predictions --report`: SmartBus's predictor and
 // the two baselines fed with the same tracker output, each scored by its own AccuracyScorer
-// against the stop visits observed later in the trace; the SmartBus predictions are written to
-// the Predictions CSV. Hook OnStopVisit/OnVehicleUpdate to the Engine's listener calls (same
+// against the stop visits observed later in the trace; the SmartBus predictions go to a sink
+// (e.g. services/files' PredictionsCsvWriter). Hook OnStopVisit/OnVehicleUpdate to the Engine's listener calls (same
 // names), in the engine's order (visits of a fix before its vehicle update).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,11 +32,10 @@ class PredictionHarness {
                     const PredictionHarnessOptions& options = {});
   LayeredPredictor& predictor() { return predictor_; }
 
-  // Writes SmartBus's predictions to this file (Predictions CSV) from now on.
-  absl::Status OpenPredictionsCsv(const std::string& path);
+  // Hands every SmartBus prediction to `sink` from now on (replaces the previous one).
+  void SendPredictionsTo(std::function<void(const Prediction&)> sink) { sink_ = std::move(sink); }
   void OnStopVisit(const StopVisit& visit);
   void OnVehicleUpdate(const VehicleState& state);
-  absl::Status Close();  // flushes the CSV
 
   // The reports: "smartbus", "schedule", "oba" (the last two when baselines are enabled).
   std::vector<std::pair<std::string, AccuracyReport>> Reports() const;
@@ -50,8 +50,7 @@ class PredictionHarness {
   SchedulePredictor schedule_;
   DelayPropagationPredictor oba_;
   AccuracyScorer score_main_, score_schedule_, score_oba_;
-  PredictionCsvWriter csv_;
-  bool csv_open_ = false;
+  std::function<void(const Prediction&)> sink_;
   std::vector<Prediction> buf_;
   int64_t predictions_made_ = 0;
 };

@@ -1,8 +1,5 @@
 #include "services/core/prediction/prediction.h"
 
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "services/core/common/csv.h"
 
@@ -41,40 +38,6 @@ void AppendPredictionCsvRow(const Network& network, const Prediction& p, std::st
   absl::StrAppend(out, ",", PredictionSourceName(p.source), ",");
   AppendTime(p.predicted_departure_s, out);
   out->push_back('\n');
-}
-
-PredictionCsvWriter::~PredictionCsvWriter() { (void)Close(); }
-
-absl::Status PredictionCsvWriter::Open(const std::string& path) {
-  file_ = std::fopen(path.c_str(), "wb");
-  if (file_ == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot write predictions file ", path, ": ", std::strerror(errno)));
-  }
-  path_ = path;
-  buf_.assign(kPredictionsCsvHeader.data(), kPredictionsCsvHeader.size());
-  rows_ = 0;
-  return absl::OkStatus();
-}
-
-void PredictionCsvWriter::Write(const Prediction& p) {
-  if (file_ == nullptr) return;
-  AppendPredictionCsvRow(network_, p, &buf_);
-  ++rows_;
-  if (buf_.size() >= (1 << 20)) {
-    std::fwrite(buf_.data(), 1, buf_.size(), file_);
-    buf_.clear();
-  }
-}
-
-absl::Status PredictionCsvWriter::Close() {
-  if (file_ == nullptr) return absl::OkStatus();
-  bool ok = std::fwrite(buf_.data(), 1, buf_.size(), file_) == buf_.size();
-  buf_.clear();
-  ok = (std::fclose(file_) == 0) && ok;
-  file_ = nullptr;
-  if (!ok) return absl::InternalError(absl::StrCat("error writing predictions file ", path_));
-  return absl::OkStatus();
 }
 
 }  // namespace smartbus

@@ -5,7 +5,6 @@
 // predictor and the two reference baselines), so the accuracy harness treats them alike.
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -58,25 +57,8 @@ class ArrivalPredictor {
   virtual void Predict(const VehicleState& state, std::vector<Prediction>* out) = 0;
 };
 
-// Writes the Predictions CSV:
+// The Predictions CSV (one row per prediction; services/files/csv_files.h writes the file):
 // made_at,vehicle_id,trip_id,stop_id,stop_sequence,predicted_arrival,p10,p90,source,predicted_departure
-class PredictionCsvWriter {
- public:
-  PredictionCsvWriter(const Network& network) : network_(network) {}
-  ~PredictionCsvWriter();
-  absl::Status Open(const std::string& path);  // writes the header
-  void Write(const Prediction& p);
-  absl::Status Close();
-  int64_t rows() const { return rows_; }
-
- private:
-  const Network& network_;
-  std::FILE* file_ = nullptr;
-  std::string path_;
-  std::string buf_;
-  int64_t rows_ = 0;
-};
-
 // Appends one CSV row (with trailing newline) to *out.
 void AppendPredictionCsvRow(const Network& network, const Prediction& p, std::string* out);
 inline constexpr absl::string_view kPredictionsCsvHeader =

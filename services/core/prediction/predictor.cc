@@ -1,12 +1,8 @@
 #include "services/core/prediction/predictor.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -979,32 +975,6 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
     for (auto& e : ph) e.added_at_compute = -1;
   }
   skipped_entries_ = skipped;
-  return absl::OkStatus();
-}
-
-absl::Status LayeredPredictor::SaveModel(const std::string& path) const {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot write model file ", path, ": ", std::strerror(errno)));
-  }
-  const std::string bytes = Serialize();
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) return absl::InternalError(absl::StrCat("error writing model file ", path));
-  return absl::OkStatus();
-}
-
-absl::Status LayeredPredictor::LoadModel(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read model file ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  absl::Status st = Deserialize(ss.str());
-  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.message()));
   return absl::OkStatus();
 }
 

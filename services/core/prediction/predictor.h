@@ -23,7 +23,7 @@
 // window; a default spread until a bin has enough errors.
 //
 // Persistence: Serialize()/Deserialize() give the learned state as a string (ids, not indices,
-// so it survives a GTFS reload); SaveModel/LoadModel put it in a file. The state: segment
+// so it survives a GTFS reload); services/files/model_file.h puts it in a file. The state: segment
 // statistics, the time-of-day profile by day type, the error windows (P10/P90) and the blend's
 // layer scores (loaded as a prior worth layer_min_errors errors, so the next day's own errors
 // take over within the first few dozen arrivals of each bin).
@@ -117,8 +117,6 @@ class LayeredPredictor : public ArrivalPredictor {
   // this network are skipped (counted in skipped_entries()). Fails on malformed input, naming
   // the line.
   absl::Status Deserialize(const std::string& bytes);
-  absl::Status SaveModel(const std::string& path) const;
-  absl::Status LoadModel(const std::string& path);
   int64_t skipped_entries() const { return skipped_entries_; }
 
   // Introspection for tests and reports.

@@ -444,7 +444,7 @@ void TripsTxt(const std::vector<TripOut>& trips, CityStops& city_stops, std::str
 
 }  // namespace
 
-std::vector<DemoCityFile> DemoCityFeed(const DemoCityOptions& options, DemoCityStats* stats) {
+std::vector<TextFile> DemoCityFeed(const DemoCityOptions& options, DemoCityStats* stats) {
   const LocalProjection proj(options.origin);
   DemoCityStats st;
 
@@ -481,7 +481,7 @@ std::vector<DemoCityFile> DemoCityFeed(const DemoCityOptions& options, DemoCityS
     absl::StrAppend(&calendar_dates, "WD,", date, ",2\n", "WE,", date, ",1\n");
   }
 
-  std::vector<DemoCityFile> files = {
+  std::vector<TextFile> files = {
       {"agency.txt", std::move(agency)},
       {"routes.txt", routes_txt},
       {"stops.txt", stops_txt},

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "services/core/geo/geo.h"
+#include "services/core/gtfs/source.h"
 
 namespace smartbus {
 
@@ -39,15 +40,9 @@ struct DemoCityStats {
   int blocks = 0;
 };
 
-// One file of the feed: its name (agency.txt, ...) and its whole text.
-struct DemoCityFile {
-  std::string name;
-  std::string text;
-};
-
 // The feed's files: agency, routes, stops, shapes, trips, stop_times, calendar, calendar_dates
 // and feed_info (.txt), in that order.
-std::vector<DemoCityFile> DemoCityFeed(const DemoCityOptions& options = {},
-                                       DemoCityStats* stats = nullptr);
+std::vector<TextFile> DemoCityFeed(const DemoCityOptions& options = {},
+                                   DemoCityStats* stats = nullptr);
 
 }  // namespace smartbus

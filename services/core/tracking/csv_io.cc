@@ -1,12 +1,9 @@
 #include "services/core/tracking/csv_io.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -219,23 +216,9 @@ absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOpt
   return ParsePositionsBuffer(buffer.data(), buffer.size(), options, out, stats);
 }
 
-absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
-                              PositionsReadStats* stats, bool skip_bad_rows) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return absl::NotFoundError(
-        absl::StrCat("cannot open positions file ", path, ": ", std::strerror(errno)));
-  std::string content;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) content.append(buf, n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  if (err) return absl::DataLossError(absl::StrCat("error reading positions file ", path));
-  PositionsReadOptions options;
-  options.skip_bad_rows = skip_bad_rows;
-  options.source_name = path;
-  return ParsePositionsBuffer(content.data(), content.size(), options, out, stats);
+absl::Status ParsePositionsCsvInPlace(std::string* content, const PositionsReadOptions& options,
+                                      std::vector<Fix>* out, PositionsReadStats* stats) {
+  return ParsePositionsBuffer(content->data(), content->size(), options, out, stats);
 }
 
 namespace {
@@ -353,15 +336,11 @@ absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsv(absl::string_view text
   return ParseStopVisitsBuffer(buffer.data(), buffer.size(), name, feed, stats);
 }
 
-absl::StatusOr<std::vector<StopVisit>> ReadStopVisitsCsv(const std::string& path,
-                                                        const GtfsFeed& feed,
-                                                        VisitsCsvStats* stats) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the Stop visits CSV"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string buffer = ss.str();
-  return ParseStopVisitsBuffer(buffer.data(), buffer.size(), path, feed, stats);
+absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsvInPlace(std::string* text,
+                                                                absl::string_view name,
+                                                                const GtfsFeed& feed,
+                                                                VisitsCsvStats* stats) {
+  return ParseStopVisitsBuffer(text->data(), text->size(), name, feed, stats);
 }
 
 absl::string_view MatchesCsvHeader() {
@@ -421,43 +400,6 @@ void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* o
   out->push_back(',');
   AppendOptInt(v.occupancy, out);
   out->push_back('\n');
-}
-
-CsvFileWriter::~CsvFileWriter() { (void)Close(); }
-
-absl::Status CsvFileWriter::Open(const std::string& path, absl::string_view header) {
-  (void)Close();
-  file_ = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
-  if (!file_)
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  path_ = path;
-  buf_.reserve(1 << 20);
-  buf_.assign(header.data(), header.size());
-  return absl::OkStatus();
-}
-
-absl::Status CsvFileWriter::Flush() {
-  if (!file_ || buf_.empty()) return absl::OkStatus();
-  size_t n = std::fwrite(buf_.data(), 1, buf_.size(), file_);
-  bool short_write = n != buf_.size();
-  buf_.clear();
-  if (short_write) return absl::DataLossError(absl::StrCat("error writing ", path_));
-  return absl::OkStatus();
-}
-
-absl::Status CsvFileWriter::MaybeFlush() {
-  if (buf_.size() < (1 << 20) - 4096) return absl::OkStatus();
-  return Flush();
-}
-
-absl::Status CsvFileWriter::Close() {
-  if (!file_) return absl::OkStatus();
-  absl::Status s = Flush();
-  int rc = file_ == stdout ? std::fflush(stdout) : std::fclose(file_);
-  if (rc != 0 && s.ok()) s = absl::DataLossError(absl::StrCat("error closing ", path_));
-  file_ = nullptr;
-  return s;
 }
 
 }  // namespace smartbus

@@ -1,6 +1,7 @@
 #pragma once
-// Reading the Positions and Stop visits CSV and writing the Matches and Stop visits CSV files
-// (../shared/FORMATS.md). Shared by replay, the server's CSV push and analytics.
+// Parsing the Positions and Stop visits CSV and formatting the Matches and Stop visits CSV rows
+// (../shared/FORMATS.md), in memory. Shared by replay, the server's CSV push and analytics; the
+// files themselves are read and written by services/files/csv_files.h.
 //
 // Positions CSV: columns are found by name in the header (a UTF-8 BOM and spaces around names
 // are ignored). Required: vehicle_id, timestamp, lat, lon. Optional: bearing, speed, trip_id,
@@ -19,7 +20,6 @@
 // Thread safety: the readers/writers are not thread-safe; use one per thread.
 
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,10 +49,10 @@ struct PositionsReadStats {
 // Parses a whole Positions CSV held in memory. Appends to *out.
 absl::Status ParsePositionsCsv(absl::string_view content, const PositionsReadOptions& options,
                                std::vector<Fix>* out, PositionsReadStats* stats = nullptr);
+// The same on text the reader may change (it unescapes quoted fields in place): no copy.
+absl::Status ParsePositionsCsvInPlace(std::string* content, const PositionsReadOptions& options,
+                                      std::vector<Fix>* out, PositionsReadStats* stats = nullptr);
 
-// Reads a Positions CSV file (the error names the path). Appends to *out.
-absl::Status ReadPositionsCsv(const std::string& path, std::vector<Fix>* out,
-                              PositionsReadStats* stats = nullptr, bool skip_bad_rows = false);
 
 // --- Stop visits CSV reader ----------------------------------------------------------------
 //
@@ -76,10 +76,11 @@ absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsv(absl::string_view text
                                                          absl::string_view name,
                                                          const GtfsFeed& feed,
                                                          VisitsCsvStats* stats = nullptr);
-// Reads and parses a file.
-absl::StatusOr<std::vector<StopVisit>> ReadStopVisitsCsv(const std::string& path,
-                                                        const GtfsFeed& feed,
-                                                        VisitsCsvStats* stats = nullptr);
+// The same on text the reader may change (unescaped in place): no copy.
+absl::StatusOr<std::vector<StopVisit>> ParseStopVisitsCsvInPlace(std::string* text,
+                                                                absl::string_view name,
+                                                                const GtfsFeed& feed,
+                                                                VisitsCsvStats* stats = nullptr);
 
 // --- Writers -------------------------------------------------------------------------------
 
@@ -92,61 +93,5 @@ absl::string_view StopVisitsCsvHeader();
 // departure as integer epoch seconds (rounded).
 void AppendMatchRow(const MatchResult& m, const GtfsFeed& feed, std::string* out);
 void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* out);
-
-// The project's one buffered CSV file writer (Matches, Stop visits, and the simulator's Positions
-// and truth files): Open writes the header; rows are buffered and flushed in large blocks (or
-// when Flush is called). Close (or the destructor) flushes. The path "-" is standard output
-// (flushed, not closed, by Close). Errors name the path.
-class CsvFileWriter {
- public:
-  CsvFileWriter() = default;
-  ~CsvFileWriter();
-  CsvFileWriter(const CsvFileWriter&) = delete;
-  CsvFileWriter& operator=(const CsvFileWriter&) = delete;
-
-  absl::Status Open(const std::string& path, absl::string_view header);
-  bool is_open() const { return file_ != nullptr; }
-  // The buffer rows are appended to; call MaybeFlush() after appending.
-  std::string* buffer() { return &buf_; }
-  absl::Status MaybeFlush();
-  // Writes the buffered rows now (e.g. after each batch of a live stream).
-  absl::Status Flush();
-  absl::Status Close();
-
- private:
-  std::FILE* file_ = nullptr;
-  std::string path_;
-  std::string buf_;
-};
-
-class MatchesCsvWriter {
- public:
-  explicit MatchesCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
-  absl::Status Open(const std::string& path) { return w_.Open(path, MatchesCsvHeader()); }
-  absl::Status Write(const MatchResult& m) {
-    AppendMatchRow(m, *feed_, w_.buffer());
-    return w_.MaybeFlush();
-  }
-  absl::Status Close() { return w_.Close(); }
-
- private:
-  const GtfsFeed* feed_;
-  CsvFileWriter w_;
-};
-
-class StopVisitsCsvWriter {
- public:
-  explicit StopVisitsCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
-  absl::Status Open(const std::string& path) { return w_.Open(path, StopVisitsCsvHeader()); }
-  absl::Status Write(const StopVisit& v) {
-    AppendStopVisitRow(v, *feed_, w_.buffer());
-    return w_.MaybeFlush();
-  }
-  absl::Status Close() { return w_.Close(); }
-
- private:
-  const GtfsFeed* feed_;
-  CsvFileWriter w_;
-};
 
 }  // namespace smartbus

@@ -16,6 +16,8 @@
 #include "services/core/engine/engine.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/server/analytics_proto.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace smartbus {
 namespace {

@@ -10,6 +10,8 @@
 #include "services/core/gtfs/feed.h"
 #include "services/core/tracking/csv_io.h"
 #include "tests/core/tracking/tracking_fixture.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace smartbus {
 namespace {

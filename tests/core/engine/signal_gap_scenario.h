@@ -13,6 +13,7 @@
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/sim/simulator.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::testing_gap {
 

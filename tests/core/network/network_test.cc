@@ -11,6 +11,7 @@
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "tests/core/network/feed_builder.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus {
 namespace {

@@ -14,7 +14,9 @@
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
 #include "services/core/paths/shapes_export.h"
+#include "services/core/sim/demo_city.h"
 #include "services/core/sim/simulator.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus {
 namespace {
@@ -330,11 +332,11 @@ TEST_F(DemoCityPaths, LearningGoesOnWhenTheNetworkDrawsTheLearnedPath) {
 TEST_F(DemoCityPaths, ExportedFeedLoadsWithTheLearnedShapes) {
   const uint32_t p = Route1();
   LearnedPath path = learner_->Build(p);
-  const std::string dir = testing::TempDir() + "/learned-feed";
-  ASSERT_TRUE(WriteFeedWithLearnedShapes(std::string(SMARTBUS_SOURCE_DIR) + "/data/demo-city",
-                                         *shapeless_, {path}, dir)
-                  .ok());
-  auto feed = LoadGtfs({dir});
+  const MemoryFeedSource demo_city = MemoryFeedSource::FromFiles("demo-city", DemoCityFeed());
+  auto files = FeedWithLearnedShapes(demo_city, *shapeless_, {path});
+  ASSERT_TRUE(files.ok()) << files.status();
+  const MemoryFeedSource exported = MemoryFeedSource::FromFiles("learned-feed", *files);
+  auto feed = LoadGtfs({&exported});
   ASSERT_TRUE(feed.ok()) << feed.status();
   const TripIdx trip = *shapeless_->FindTrip(shapeless_->feed().trips[shapeless_->pattern(p).trips[0]].id);
   const GtfsTrip& t = feed->trips[feed->trip_index.at(shapeless_->feed().trips[trip].id)];
@@ -343,10 +345,7 @@ TEST_F(DemoCityPaths, ExportedFeedLoadsWithTheLearnedShapes) {
   EXPECT_EQ(feed->shapes[t.shape].points.size(), path.points.size());
   LearnedPath bad = path;
   bad.key = "nope|0|0";
-  EXPECT_FALSE(WriteFeedWithLearnedShapes(std::string(SMARTBUS_SOURCE_DIR) + "/data/demo-city",
-                                          *shapeless_, {bad}, dir)
-                   .ok());
-  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(FeedWithLearnedShapes(demo_city, *shapeless_, {bad}).ok());
 }
 
 }  // namespace

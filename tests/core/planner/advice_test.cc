@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "services/core/planner/advice.h"
 #include "services/core/sim/simulator.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::planner {
 namespace {

@@ -17,6 +17,7 @@
 #include "services/core/planner/planner.h"
 #include "services/core/planner/raptor.h"
 #include "tests/core/planner/oracle.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus::planner {
 namespace {

@@ -14,6 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "services/core/prediction/baselines.h"
+#include "services/files/feed_files.h"
+#include "services/files/model_file.h"
 
 namespace smartbus {
 namespace {
@@ -192,9 +194,9 @@ TEST_F(PredictorTest, LearnedModelSurvivesSerializeAndFileSaveLoad) {
   EXPECT_EQ(b.segments_learned(), a.segments_learned());
 
   const std::string path = dir_ + "/model.txt";
-  ASSERT_TRUE(a.SaveModel(path).ok());
+  ASSERT_TRUE(SaveModelFile(a, path).ok());
   LayeredPredictor c(net_);
-  ASSERT_TRUE(c.LoadModel(path).ok());
+  ASSERT_TRUE(LoadModelFile(path, &c).ok());
   for (LayeredPredictor* restored : {&b, &c}) {
     std::vector<Prediction> got;
     restored->Predict(s, &got);
@@ -213,7 +215,7 @@ TEST_F(PredictorTest, MalformedModelIsRefusedWithTheLine) {
   st = p.Deserialize("smartbus-prediction-model\t1\nseg\tR1\tS1\tS2\tx\t1\t2\n");
   EXPECT_FALSE(st.ok());
   EXPECT_NE(std::string(st.message()).find("line 2"), std::string::npos) << st;
-  EXPECT_FALSE(p.LoadModel(dir_ + "/missing.txt").ok());
+  EXPECT_FALSE(LoadModelFile(dir_ + "/missing.txt", &p).ok());
 }
 
 // A bus that started its trip before the scheduled departure (running early) is predicted

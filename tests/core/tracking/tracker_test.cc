@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "services/core/gtfs/feed.h"
 #include "tests/core/tracking/tracking_fixture.h"
+#include "services/files/feed_files.h"
 
 namespace smartbus {
 namespace {

@@ -25,6 +25,8 @@
 #include "smartbus/v1/analytics.grpc.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "tests/server/e2e_support.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 
 namespace smartbus {
 namespace {

@@ -24,6 +24,8 @@
 #include "services/core/engine/engine.h"
 #include "services/core/tracking/csv_io.h"
 #include "services/server/server.h"
+#include "services/files/feed_files.h"
+#include "services/files/csv_files.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 

@@ -1,5 +1,7 @@
 // The GTFS loader's edge: the feed sources on files (a directory or a .zip, libzip), LoadGtfs on
-// paths, and the progress printer. loader.cc reads only through FeedSource and prints nothing.
+// paths with a reading thread, and the progress printer. The loader (services/core/gtfs) reads
+// only through FeedSource, starts no thread and prints nothing.
+#include "services/files/feed_files.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,10 +11,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "services/core/gtfs/feed.h"
-#include "services/core/gtfs/source.h"
 
 namespace smartbus {
 namespace {
@@ -186,8 +188,16 @@ absl::StatusOr<std::unique_ptr<FeedSource>> OpenFeedSource(const std::string& pa
   return std::unique_ptr<FeedSource>(new ZipSource(path, z));
 }
 
+std::function<void()> RunOnNewThread(std::function<void()> task) {
+  auto thread = std::make_shared<std::thread>(std::move(task));
+  return [thread] {
+    if (thread->joinable()) thread->join();
+  };
+}
+
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
-                                  const GtfsLoadOptions& options) {
+                                  GtfsLoadOptions options) {
+  if (!options.run_in_background) options.run_in_background = RunOnNewThread;
   std::vector<std::unique_ptr<FeedSource>> owned;
   std::vector<const FeedSource*> sources;
   for (const std::string& p : paths) {
