@@ -1,14 +1,14 @@
 #pragma once
 // Synthetic buses for load generators (bench/server/server_load, bench/jt808/jt808_load): the
 // trips of a feed running at a start time each get a bus whose position is its scheduled one
-// along the trip's shape; plus the percentile, RSS and CPU helpers both benchmarks report with.
+// along the trip's shape; plus the percentile helper both benchmarks report with (RSS and CPU:
+// bench/common/proc.h).
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +21,7 @@
 #include "services/core/geo/geo.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/network/network.h"
+#include "bench/common/proc.h"
 #include "services/files/feed_files.h"
 
 namespace smartbus::bench {
@@ -139,25 +140,6 @@ inline double Pct(std::vector<double>& v, double q) {
   size_t k = std::min(v.size() - 1, static_cast<size_t>(q * v.size()));
   std::nth_element(v.begin(), v.begin() + k, v.end());
   return v[k];
-}
-
-inline int64_t RssKiB(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
-  return -1;
-}
-
-// User + system CPU seconds of a process so far.
-inline double CpuSeconds(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto close = all.rfind(')');
-  if (close == std::string::npos) return NAN;
-  std::vector<std::string> fields = absl::StrSplit(all.substr(close + 2), ' ');
-  if (fields.size() < 13) return NAN;
-  return (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / sysconf(_SC_CLK_TCK);
 }
 
 }  // namespace smartbus::bench

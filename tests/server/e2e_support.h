@@ -1,6 +1,7 @@
 #pragma once
 // What the tests with real processes share (e2e_test, fault_test): a child process with its own
-// log, the gRPC stubs of one smartbusd, health and status polling, pushing fixes in order.
+// log, the gRPC stubs of one smartbusd and starting it, health and status polling, pushing
+// fixes in order, reading back what the store holds.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "services/core/tracking/csv_io.h"
 #include "services/core/tracking/types.h"
 #include "services/files/csv_files.h"
+#include "services/store/store.h"
 #include "smartbus/v1/ingest.grpc.pb.h"
 #include "smartbus/v1/network.grpc.pb.h"
 #include "smartbus/v1/operator.grpc.pb.h"
@@ -35,6 +37,16 @@
 namespace smartbus::testing {
 
 namespace pb = ::smartbus::v1;
+
+// The (vehicle, timestamp) of an element of a set of them or of a map keyed by them.
+inline const std::pair<std::string, int64_t>& KeyOf(const std::pair<std::string, int64_t>& k) {
+  return k;
+}
+template <typename V>
+const std::pair<std::string, int64_t>& KeyOf(
+    const std::pair<const std::pair<std::string, int64_t>, V>& entry) {
+  return entry.first;
+}
 
 // A child process with its output in a log file; killed (SIGKILL) if the test dies.
 class Process {
@@ -134,6 +146,39 @@ inline bool WaitServing(Stubs& s, std::chrono::seconds timeout) {
   return false;
 }
 
+// Starts smartbusd (`args`, its output appended to `log`) and waits until `stubs` find it
+// serving (60 s). Returns nullptr, failing the test with the log, when it did not come up.
+inline std::unique_ptr<Process> StartSmartbusd(const std::vector<std::string>& args,
+                                               const std::string& log, Stubs& stubs) {
+  auto server = std::make_unique<Process>(args, log);
+  if (!server->Start()) {
+    ADD_FAILURE() << "cannot start " << args[0];
+    return nullptr;
+  }
+  if (!WaitServing(stubs, std::chrono::seconds(60))) {
+    ADD_FAILURE() << args[0] << " not serving after 60 s:\n" << server->Log();
+    return nullptr;
+  }
+  return server;
+}
+
+// The timestamps the store holds for each vehicle of `acked` (vehicle, timestamp pairs: a set,
+// or a map keyed by them), read once per vehicle; a read error fails the test.
+template <typename Acked>
+std::map<std::string, std::set<int64_t>> StoredFixTimes(Store& store, const Acked& acked) {
+  std::map<std::string, std::set<int64_t>> stored;
+  for (const auto& entry : acked) {
+    const std::pair<std::string, int64_t>& key = KeyOf(entry);
+    if (stored.count(key.first)) continue;
+    auto pos = store.ReadPositions(key.first, 0);
+    EXPECT_TRUE(pos.ok()) << pos.status();
+    std::set<int64_t>& times = stored[key.first];
+    if (pos.ok())
+      for (const Fix& f : *pos) times.insert(f.timestamp_s);
+  }
+  return stored;
+}
+
 inline pb::Fix ToProto(const Fix& f) {
   pb::Fix out;
   out.set_vehicle_id(f.vehicle_id);
@@ -146,15 +191,6 @@ inline pb::Fix ToProto(const Fix& f) {
   out.set_route_id(f.route_id);
   if (f.occupancy >= 0) out.set_occupancy(static_cast<pb::Occupancy>(f.occupancy + 1));
   return out;
-}
-
-// Resident memory of a process (VmRSS, KiB); -1 when it cannot be read.
-inline int64_t RssKiB(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
-  return -1;
 }
 
 // The fixes of a positions CSV in timestamp order, as a feed would send them (stable: a

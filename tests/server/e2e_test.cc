@@ -128,10 +128,9 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
   std::vector<Fix> fixes;
   ASSERT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &fixes));
 
-  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
-  ASSERT_TRUE(server->Start());
   Stubs stubs(addr);
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  auto server = StartSmartbusd(args, tmp + "/smartbusd.log", stubs);
+  ASSERT_TRUE(server);
 
   // 1. Push; kill -9 Redis half way; keep pushing; start Redis again; nothing acked is lost.
   std::set<std::pair<std::string, int64_t>> acked;
@@ -269,9 +268,8 @@ TEST(EndToEndTest, WmataTraceThroughRedisAndSmartbusd) {
     ASSERT_TRUE(m.ok()) << m.status();
     model_bytes = *m;
   }
-  server = std::make_unique<Process>(args, tmp + "/smartbusd2.log");
-  ASSERT_TRUE(server->Start());
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  server = StartSmartbusd(args, tmp + "/smartbusd2.log", stubs);
+  ASSERT_TRUE(server);
   const pb::ServerStatus st2 = Status(stubs);
   EXPECT_EQ(st2.recovered_vehicles(), before.size());
   EXPECT_EQ(st2.model_observations(), model_before);

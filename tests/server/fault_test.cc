@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "hiredis/hiredis.h"
 #include "services/core/tracking/csv_io.h"
+#include "bench/common/proc.h"
 #include "services/store/store.h"
 #include "tests/server/e2e_support.h"
 #include "tests/server/tcp_proxy.h"
@@ -63,10 +64,9 @@ KillRun KillDuringPush(const std::string& ack, const std::string& tag) {
   std::set<std::string> all_vehicles;
   for (const Fix& f : fixes) all_vehicles.insert(f.vehicle_id);
 
-  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
-  EXPECT_TRUE(server->Start());
   Stubs stubs(addr);
-  EXPECT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  auto server = StartSmartbusd(args, tmp + "/smartbusd.log", stubs);
+  if (!server) return out;
 
   // Push in order, batches of 50, slowly enough (8 ms between batches: ~4 s for the day) that
   // the kill lands in the middle; the killer strikes once every vehicle has an acknowledged fix
@@ -128,13 +128,8 @@ KillRun KillDuringPush(const std::string& ack, const std::string& tag) {
     so.key_prefix = prefix;
     auto store = OpenStore(redis.url(), so);
     EXPECT_TRUE(store.ok());
-    std::map<std::string, std::set<int64_t>> stored;
-    for (const auto& [v, t] : last_acked) {
-      auto pos = (*store)->ReadPositions(v, 0);
-      EXPECT_TRUE(pos.ok()) << pos.status();
-      if (pos.ok())
-        for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
-    }
+    if (!store.ok()) return out;
+    std::map<std::string, std::set<int64_t>> stored = StoredFixTimes(**store, acked);
     for (const auto& [key, when] : acked) {
       if (stored[key.first].count(key.second)) {
         ++out.in_redis;
@@ -148,9 +143,8 @@ KillRun KillDuringPush(const std::string& ack, const std::string& tag) {
   }
 
   // Restart on the same Redis: every vehicle back, each at least at its last acknowledged fix.
-  server = std::make_unique<Process>(args, tmp + "/smartbusd2.log");
-  EXPECT_TRUE(server->Start());
-  EXPECT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  server = StartSmartbusd(args, tmp + "/smartbusd2.log", stubs);
+  if (!server) return out;
   pb::GetFleetStatusResponse fleet;
   EXPECT_TRUE(stubs.op->GetFleetStatus(Ctx().get(), pb::GetFleetStatusRequest(), &fleet).ok());
   std::map<std::string, int64_t> back;
@@ -232,10 +226,9 @@ void PushThroughRedisFault(const std::string& name, RedisTestServer& redis,
       "--clock=fixes", "--shards=1", "--live_max_age_s=100000", "--key_prefix=" + prefix};
   std::vector<Fix> fixes;
   ASSERT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &fixes));
-  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
-  ASSERT_TRUE(server->Start());
   Stubs stubs(addr);
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
+  auto server = StartSmartbusd(args, tmp + "/smartbusd.log", stubs);
+  ASSERT_TRUE(server);
 
   std::set<std::pair<std::string, int64_t>> acked;
   const size_t third = fixes.size() / 3;
@@ -256,13 +249,7 @@ void PushThroughRedisFault(const std::string& name, RedisTestServer& redis,
   so.key_prefix = prefix;
   auto store = OpenStore(redis.url(), so);
   ASSERT_TRUE(store.ok()) << store.status();
-  std::map<std::string, std::set<int64_t>> stored;
-  for (const auto& [v, t] : acked) {
-    if (stored.count(v)) continue;
-    auto pos = (*store)->ReadPositions(v, 0);
-    ASSERT_TRUE(pos.ok()) << pos.status();
-    for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
-  }
+  std::map<std::string, std::set<int64_t>> stored = StoredFixTimes(**store, acked);
   out->sent = fixes.size();
   out->acked = acked.size();
   for (const auto& [v, t] : acked) {
@@ -393,11 +380,10 @@ TEST(FaultTest, TenTimesMoreIngestThanItHoldsIsRefusedNotLost) {
       "--shard_queue=500", "--store_queue=5000"};
   std::vector<Fix> day;
   ASSERT_TRUE(ReadFixesInTimeOrder(kData + "/positions.csv", &day));
-  auto server = std::make_unique<Process>(args, tmp + "/smartbusd.log");
-  ASSERT_TRUE(server->Start());
   Stubs stubs(addr);
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server->Log();
-  const int64_t rss_idle = RssKiB(server->pid());
+  auto server = StartSmartbusd(args, tmp + "/smartbusd.log", stubs);
+  ASSERT_TRUE(server);
+  const int64_t rss_idle = bench::RssKiB(server->pid());
 
   constexpr int kClients = 10;
   std::vector<std::vector<Fix>> copies(kClients, day);
@@ -413,7 +399,7 @@ TEST(FaultTest, TenTimesMoreIngestThanItHoldsIsRefusedNotLost) {
                           &overloaded[k]);
     });
   for (std::thread& c : clients) c.join();
-  const int64_t rss_flood = RssKiB(server->pid());
+  const int64_t rss_flood = bench::RssKiB(server->pid());
   ASSERT_TRUE(WaitStoreCaughtUp(stubs, std::chrono::seconds(120)))
       << Status(stubs).store().DebugString() << server->Log();
 
@@ -429,13 +415,8 @@ TEST(FaultTest, TenTimesMoreIngestThanItHoldsIsRefusedNotLost) {
     sent += copies[k].size();
     acks += acked[k].size();
     refused += overloaded[k];
-    std::map<std::string, std::set<int64_t>> stored;
+    std::map<std::string, std::set<int64_t>> stored = StoredFixTimes(**store, acked[k]);
     for (const auto& [v, t] : acked[k]) {
-      if (!stored.count(v)) {
-        auto pos = (*store)->ReadPositions(v, 0);
-        ASSERT_TRUE(pos.ok()) << pos.status();
-        for (const Fix& f : *pos) stored[v].insert(f.timestamp_s);
-      }
       if (stored[v].count(t)) continue;
       if (++lost <= 8) absl::StrAppend(&examples, " ", v, "@", t);
     }

@@ -103,14 +103,13 @@ TEST(LearnedPathsTest, SmartbusdLearnsStoresAndDrawsThePathsOfAFeedWithoutShapes
       SMARTBUSD_BIN, "--gtfs=" + tmp + "/feed", "--listen=" + addr, "--redis=" + redis.url(),
       "--clock=fixes", "--shards=2", "--model_save_s=100000", "--key_prefix=lp:"};
   {
-    Process server(args, tmp + "/smartbusd-1.log");
-    ASSERT_TRUE(server.Start());
     Stubs stubs(addr);
-    ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server.Log();
+    auto server = StartSmartbusd(args, tmp + "/smartbusd-1.log", stubs);
+    ASSERT_TRUE(server);
     std::set<std::pair<std::string, int64_t>> acked;
     int64_t rejected = 0;
     ASSERT_TRUE(Push(stubs, fixes, 0, fixes.size(), &acked, &rejected));
-    EXPECT_EQ(server.SignalAndWait(SIGTERM, std::chrono::seconds(60)), 0) << server.Log();
+    EXPECT_EQ(server->SignalAndWait(SIGTERM, std::chrono::seconds(60)), 0) << server->Log();
   }
   StoreOptions so;
   so.key_prefix = "lp:";
@@ -123,12 +122,11 @@ TEST(LearnedPathsTest, SmartbusdLearnsStoresAndDrawsThePathsOfAFeedWithoutShapes
   EXPECT_GE(stored->size(), 10u);
   EXPECT_GE(confident, 5u);
 
-  Process server(args, tmp + "/smartbusd-2.log");
-  ASSERT_TRUE(server.Start());
   Stubs stubs(addr);
-  ASSERT_TRUE(WaitServing(stubs, std::chrono::seconds(60))) << server.Log();
-  EXPECT_NE(server.Log().find(absl::StrCat(confident, " learned paths")), std::string::npos)
-      << server.Log();
+  auto server = StartSmartbusd(args, tmp + "/smartbusd-2.log", stubs);
+  ASSERT_TRUE(server);
+  EXPECT_NE(server->Log().find(absl::StrCat(confident, " learned paths")), std::string::npos)
+      << server->Log();
   pb::ListRoutesRequest req;
   req.add_route_ids("1");
   req.set_include_shapes(true);
@@ -147,7 +145,7 @@ TEST(LearnedPathsTest, SmartbusdLearnsStoresAndDrawsThePathsOfAFeedWithoutShapes
       EXPECT_LT(MedianDistance(pts, shape, (*real)->projection()), 5.0);
     }
   }
-  EXPECT_EQ(server.SignalAndWait(SIGTERM, std::chrono::seconds(60)), 0) << server.Log();
+  EXPECT_EQ(server->SignalAndWait(SIGTERM, std::chrono::seconds(60)), 0) << server->Log();
   std::filesystem::remove_all(tmp);
 }
 
