@@ -12,7 +12,7 @@ PACKAGES=(
   libboost-dev
   libcurl4-openssl-dev libcpp-httplib-dev prometheus-cpp-dev libspdlog-dev
   libssl-dev openssl
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
   python3 time
   nodejs chromium fonts-wqy-microhei libjs-leaflet libjs-chart.js
 )
