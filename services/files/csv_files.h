@@ -26,12 +26,16 @@ absl::StatusOr<std::vector<StopVisit>> ReadStopVisitsCsv(const std::string& path
                                                         const GtfsFeed& feed,
                                                         VisitsCsvStats* stats = nullptr);
 
-class MatchesCsvWriter {
+// A CSV file of rows formatted against a feed: the header, then Append(row, feed, buffer) per
+// Write. MatchesCsvWriter and StopVisitsCsvWriter below.
+template <typename Row, void (*Append)(const Row&, const GtfsFeed&, std::string*),
+          absl::string_view (*Header)()>
+class FeedRowsCsvWriter {
  public:
-  explicit MatchesCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
-  absl::Status Open(const std::string& path) { return w_.Open(path, MatchesCsvHeader()); }
-  absl::Status Write(const MatchResult& m) {
-    AppendMatchRow(m, *feed_, w_.buffer());
+  explicit FeedRowsCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
+  absl::Status Open(const std::string& path) { return w_.Open(path, Header()); }
+  absl::Status Write(const Row& row) {
+    Append(row, *feed_, w_.buffer());
     return w_.MaybeFlush();
   }
   absl::Status Close() { return w_.Close(); }
@@ -40,21 +44,8 @@ class MatchesCsvWriter {
   const GtfsFeed* feed_;
   CsvFileWriter w_;
 };
-
-class StopVisitsCsvWriter {
- public:
-  explicit StopVisitsCsvWriter(const GtfsFeed* feed) : feed_(feed) {}
-  absl::Status Open(const std::string& path) { return w_.Open(path, StopVisitsCsvHeader()); }
-  absl::Status Write(const StopVisit& v) {
-    AppendStopVisitRow(v, *feed_, w_.buffer());
-    return w_.MaybeFlush();
-  }
-  absl::Status Close() { return w_.Close(); }
-
- private:
-  const GtfsFeed* feed_;
-  CsvFileWriter w_;
-};
+using MatchesCsvWriter = FeedRowsCsvWriter<MatchResult, AppendMatchRow, MatchesCsvHeader>;
+using StopVisitsCsvWriter = FeedRowsCsvWriter<StopVisit, AppendStopVisitRow, StopVisitsCsvHeader>;
 
 // The Predictions CSV. Write keeps the first write error and Close returns it (the harness's
 // sink cannot return one).
