@@ -209,7 +209,10 @@ class ServiceChangesServerTest : public ::testing::Test {
 
 TEST_F(ServiceChangesServerTest, ACancelledTripLeavesLiveArrivalsIsMarkedAndComesBack) {
   DriveABit();
-  const pb::Arrival* live = T1(Board("S3"));
+  // A row pointer is good only while its board lives: keep each board in a variable (a
+  // temporary board left the pointer dangling, found by ASan in make test-sanitize).
+  const pb::ArrivalsBoard first = Board("S3");
+  const pb::Arrival* live = T1(first);
   ASSERT_NE(live, nullptr);
   EXPECT_TRUE(live->live());
   EXPECT_EQ(live->status(), pb::ARRIVAL_STATUS_SCHEDULED);
@@ -243,8 +246,9 @@ TEST_F(ServiceChangesServerTest, ACancelledTripLeavesLiveArrivalsIsMarkedAndCome
 
   ASSERT_TRUE(Restore("T1").ok());
   // Back at once (the shards predict again on restore, not at the bus's next fix).
+  pb::ArrivalsBoard live_board;
   const pb::Arrival* back = nullptr;
-  for (int i = 0; i < 100 && !(back = T1(Board("S3", true))); ++i)
+  for (int i = 0; i < 100 && !(back = T1(live_board = Board("S3", true))); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_NE(back, nullptr);
   EXPECT_TRUE(back->live());
@@ -257,7 +261,8 @@ TEST_F(ServiceChangesServerTest, ACancelledTripLeavesLiveArrivalsIsMarkedAndCome
 TEST_F(ServiceChangesServerTest, ASkippedStopIsMarkedOnlyThere) {
   DriveABit();
   ASSERT_TRUE(Cancel("T1", "S2").ok());
-  const pb::Arrival* at_s2 = T1(Board("S2"));
+  const pb::ArrivalsBoard s2 = Board("S2");
+  const pb::Arrival* at_s2 = T1(s2);
   ASSERT_NE(at_s2, nullptr);
   EXPECT_EQ(at_s2->status(), pb::ARRIVAL_STATUS_SKIPPED);
   EXPECT_TRUE(at_s2->live());  // the bus still comes by
@@ -364,7 +369,8 @@ TEST_F(ServiceChangesServerTest, CancellationsAndAlertsSurviveARestart) {
   EXPECT_EQ(list.alerts(0).header_text().translations(0).text(), "Stop closed for works");
   // A bus on T1 after the restart: the boards still show T1 cancelled.
   DriveABit("bus2", kT0800 + 60);
-  const pb::Arrival* row = T1(Board("S3"));
+  const pb::ArrivalsBoard s3 = Board("S3");
+  const pb::Arrival* row = T1(s3);
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(row->status(), pb::ARRIVAL_STATUS_CANCELLED);
   EXPECT_EQ(Board("S2").alerts_size(), 1);
