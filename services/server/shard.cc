@@ -18,7 +18,10 @@ class Shard::Listener : public EngineListener {
     s_->fix_visits_.push_back(v);
     s_->ScoreVisit(v, /*own=*/true);
   }
-  void OnVehicleUpdate(const VehicleState& state) override { s_->Publish(state); }
+  void OnVehicleUpdate(const VehicleState& state) override {
+    s_->ObserveClock();
+    s_->Publish(state);
+  }
 
  private:
   Shard* s_;
@@ -286,6 +289,16 @@ void Shard::ScorePredictions() {
 
 void Shard::ScoreVisit(const StopVisit& v, bool own) {
   if (persist_) accuracy_.AddObserved(v, network_->feed().trips[v.trip].route, own);
+}
+
+void Shard::ObserveClock() {
+  // The server clock moves with an accepted live fix before its snapshot is published: a board
+  // the watch hub builds in between would otherwise carry the stop's new version with the old
+  // `now` under --clock=fixes, and nothing re-sends it before the heartbeat (the cause of
+  // PagesTest.BoardEventsPushAChangedBoard failing under load). ProcessJob's call after the fix
+  // stays for fixes that publish nothing; ObserveFix keeps the newest time, so twice is harmless.
+  if (engine_->last_match().state != MatchState::kRejected && !engine_->last_fix_backfilled())
+    shared_->clock->ObserveFix(engine_->clock_s());
 }
 
 void Shard::Publish(const VehicleState& state, bool force) {

@@ -207,6 +207,8 @@ class Shard {
   void Run();
   void ProcessJob(IngestJob& job);
   void ProcessFix(const Fix& fix);
+  // Moves the server clock to the engine's after an accepted live fix (before Publish).
+  void ObserveClock();
   // The vehicle's condition from the fix's device report; events and finished days are queued
   // for the store with the job's changes.
   void UpdateCondition(const Fix& fix);
