@@ -111,18 +111,11 @@ int RunAnalyticsAccuracy(int argc, char** argv) {
   req.mutable_window()->set_from(*from);
   req.mutable_window()->set_to(*to);
   req.set_today(a.Has("today"));
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetPredictionAccuracyResponse resp;
-  grpc::Status s = stub->GetPredictionAccuracy(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-  } else {
-    PrintText(resp);
-  }
+  const int done =
+      Call(cmd, a, &apb::AnalyticsService::Stub::GetPredictionAccuracy, req, &resp);
+  if (done >= 0) return done;
+  PrintText(resp);
   return 0;
 }
 

@@ -39,19 +39,14 @@ constexpr const char* kUsage =
 }  // namespace
 
 int RunAdvise(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"json", "help"});
-  if (!args.ok() || args->Has("help")) {
-    if (!args.ok()) std::fprintf(stderr, "smartbus advise: %s\n", std::string(args.status().message()).c_str());
-    std::fprintf(args.ok() ? stdout : stderr, "%s", kUsage);
-    return args.ok() ? 0 : 2;
-  }
-  if (auto s = args->CheckKnown({"json", "help", "gtfs", "visits", "route", "limit"}); !s.ok()) {
-    std::fprintf(stderr, "smartbus advise: %s\n%s", std::string(s.message()).c_str(), kUsage);
-    return 2;
-  }
-  const std::vector<std::string> feeds = args->GetAll("gtfs");
-  auto limit = args->GetInt("limit", 10);
-  if (feeds.empty() || !args->Has("visits") || !limit.ok()) {
+  Args args;
+  int code;
+  if (!ParseCommandArgs("advise", kUsage, argc, argv, {"json"}, {"gtfs", "visits", "route", "limit"},
+                        &args, &code))
+    return code;
+  const std::vector<std::string> feeds = args.GetAll("gtfs");
+  auto limit = args.GetInt("limit", 10);
+  if (feeds.empty() || !args.Has("visits") || !limit.ok()) {
     std::fprintf(stderr, "smartbus advise: --gtfs and --visits are required\n%s", kUsage);
     return 2;
   }
@@ -66,7 +61,7 @@ int RunAdvise(int argc, char** argv) {
     return 1;
   }
   std::vector<uint32_t> routes;
-  for (const std::string& id : args->GetAll("route")) {
+  for (const std::string& id : args.GetAll("route")) {
     auto r = (*net)->FindRoute(id);
     if (!r) {
       std::fprintf(stderr, "smartbus advise: --route %s: no such route in the feeds\n", id.c_str());
@@ -75,7 +70,7 @@ int RunAdvise(int argc, char** argv) {
     routes.push_back(*r);
   }
   VisitsCsvStats stats;
-  auto visits = ReadStopVisitsCsv(args->Get("visits"), (*net)->feed(), &stats);
+  auto visits = ReadStopVisitsCsv(args.Get("visits"), (*net)->feed(), &stats);
   if (!visits.ok()) {
     std::fprintf(stderr, "smartbus advise: %s\n", std::string(visits.status().message()).c_str());
     return 1;
@@ -85,7 +80,7 @@ int RunAdvise(int argc, char** argv) {
   const planner::AdviceReport rep = planner::BuildAdvice(**net, *visits, opt, routes);
   v1::GetRouteAdviceResponse resp;  // the message AnalyticsService.GetRouteAdvice answers
   server::FillRouteAdvice(**net, rep, opt, &resp);
-  if (args->Has("json")) {
+  if (args.Has("json")) {
     std::fputs(ToJson(resp).c_str(), stdout);
   } else {
     PrintRouteAdvice(resp, static_cast<size_t>(*limit));

@@ -66,17 +66,9 @@ int RunAnalyticsRoutes(int argc, char** argv) {
   req.mutable_window()->set_to(to);
   req.set_stops(a.Has("stops"));
   req.set_trips(a.Has("trips"));
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetRouteAnalyticsResponse resp;
-  grpc::Status s = stub->GetRouteAnalytics(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetRouteAnalytics, req, &resp);
+  if (done >= 0) return done;
   std::printf("%lld stop visits held; on-time window %.0f..%+.0f s\n\n",
               static_cast<long long>(resp.visits_held()), resp.on_time_early_s(),
               resp.on_time_late_s());
@@ -117,17 +109,9 @@ int RunAnalyticsBunching(int argc, char** argv) {
   }
   apb::GetBunchingRequest req;
   req.set_now(now);
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetBunchingResponse resp;
-  grpc::Status s = stub->GetBunching(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetBunching, req, &resp);
+  if (done >= 0) return done;
   std::printf("bunched pairs at %s (live window %.0f s, headway < %.0f%% of scheduled): %d\n",
               ClockTime(resp.now()).c_str(), resp.live_window_s(), 100 * resp.bunching_ratio(),
               resp.pairs_size());
@@ -156,17 +140,9 @@ int RunAnalyticsCongestion(int argc, char** argv) {
   apb::GetCongestionRequest req;
   req.set_now(now);
   req.set_limit(static_cast<uint32_t>(*limit));
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetCongestionResponse resp;
-  grpc::Status s = stub->GetCongestion(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetCongestion, req, &resp);
+  if (done >= 0) return done;
   std::printf("slowest segments at %s (now vs usual at this time of day):\n",
               ClockTime(resp.now()).c_str());
   for (const apb::SegmentCongestion& c : resp.now_segments()) {
@@ -200,17 +176,9 @@ int RunAnalyticsFleet(int argc, char** argv) {
   apb::GetFleetConditionRequest req;
   req.set_stale_after_s(*stale);
   req.set_silent_after_s(*silent);
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetFleetConditionResponse resp;
-  grpc::Status s = stub->GetFleetCondition(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetFleetCondition, req, &resp);
+  if (done >= 0) return done;
   std::printf("fleet condition at %s: %d ok, %d stale, %d silent, %d off route\n",
               ClockTime(resp.now()).c_str(), resp.ok(), resp.stale(), resp.silent(),
               resp.off_route());
@@ -244,17 +212,9 @@ int RunAnalyticsAdvice(int argc, char** argv) {
   for (const std::string& r : a.GetAll("route")) req.add_route_ids(r);
   req.mutable_window()->set_from(*from);
   req.mutable_window()->set_to(*to);
-  const std::string addr = ServerAddress(a);
-  auto stub = apb::AnalyticsService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   apb::GetRouteAdviceResponse resp;
-  grpc::Status s = stub->GetRouteAdvice(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetRouteAdvice, req, &resp);
+  if (done >= 0) return done;
   PrintRouteAdvice(resp, static_cast<size_t>(*limit));
   return 0;
 }

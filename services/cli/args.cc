@@ -1,5 +1,7 @@
 #include "services/cli/args.h"
 
+#include <cstdio>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -58,6 +60,26 @@ absl::Status Args::CheckKnown(const std::set<std::string>& known) const {
     if (!known.count(name)) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
   }
   return absl::OkStatus();
+}
+
+bool ParseCommandArgs(const char* cmd, const char* usage, int argc, char** argv,
+                      std::set<std::string> flags, std::set<std::string> known, Args* out,
+                      int* exit_code) {
+  flags.insert("help");
+  known.insert(flags.begin(), flags.end());
+  auto a = Args::Parse(argc, argv, flags);
+  if (a.ok() && a->Has("help")) {
+    std::fprintf(stdout, "%s", usage);
+    *exit_code = 0;
+    return false;
+  }
+  if (absl::Status s = a.ok() ? a->CheckKnown(known) : a.status(); !s.ok()) {
+    std::fprintf(stderr, "smartbus %s: %s\n%s", cmd, std::string(s.message()).c_str(), usage);
+    *exit_code = 2;
+    return false;
+  }
+  *out = *std::move(a);
+  return true;
 }
 
 }  // namespace smartbus::cli

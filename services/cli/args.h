@@ -33,4 +33,12 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
 };
 
+// Parses the arguments of a command whose `usage` text starts "usage: " and ends in a newline:
+// `flags` take no value, `known` are the options that take one (--help is added). --help prints
+// the usage to stdout (*exit_code 0); a malformed or unknown option prints "smartbus CMD:
+// <problem>" and the usage to stderr (*exit_code 2); both return false.
+bool ParseCommandArgs(const char* cmd, const char* usage, int argc, char** argv,
+                      std::set<std::string> flags, std::set<std::string> known, Args* out,
+                      int* exit_code);
+
 }  // namespace smartbus::cli

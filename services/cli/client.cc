@@ -129,6 +129,11 @@ int CallFailed(const char* cmd, const std::string& address, const grpc::Status& 
   return 1;
 }
 
+int Usage(const char* cmd, const char* usage, const std::string& why) {
+  std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, why.c_str(), usage);
+  return 2;
+}
+
 std::string ToJson(const google::protobuf::Message& m, bool pretty) {
   google::protobuf::util::JsonPrintOptions o;
   o.add_whitespace = pretty;

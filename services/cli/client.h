@@ -9,6 +9,7 @@
 // Exit codes: 0 success, 1 the call failed (the message names the gRPC status), 2 usage error.
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <set>
 #include <string>
@@ -47,8 +48,31 @@ void SetDeadline(const Args& args, grpc::ClientContext* ctx);
 // returns 1.
 int CallFailed(const char* cmd, const std::string& address, const grpc::Status& s);
 
+// Prints "smartbus CMD: WHY" and the usage line to stderr; returns 2 (a usage error).
+int Usage(const char* cmd, const char* usage, const std::string& why);
+
 // One JSON object (protobuf JSON mapping, proto field names, defaults included), newline.
 std::string ToJson(const google::protobuf::Message& m, bool pretty = true);
+
+// One unary call of a client command: `method` of a stub on --server, with the --timeout
+// deadline. Prints the failure (returns 1) or, with --json, the response (returns 0); -1: the
+// caller prints `resp` for people. E.g.
+//   const int done = Call("stop", a, &pb::NetworkService::Stub::GetStop, req, &resp);
+//   if (done >= 0) return done;
+template <typename Stub, typename Request, typename Response>
+int Call(const char* cmd, const Args& a,
+         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+         const Request& req, Response* resp) {
+  const std::string addr = ServerAddress(a);
+  Stub stub(MakeChannel(addr));
+  grpc::ClientContext ctx;
+  SetDeadline(a, &ctx);
+  grpc::Status s = (stub.*method)(&ctx, req, resp);
+  if (!s.ok()) return CallFailed(cmd, addr, s);
+  if (!a.Has("json")) return -1;
+  std::fputs(ToJson(*resp).c_str(), stdout);
+  return 0;
+}
 
 // Parses a client command's arguments: `flags` (valueless) and `known` options plus the common
 // --server, --timeout, --json, --help. On --help or an error prints the usage, sets

@@ -28,11 +28,6 @@ namespace {
 
 namespace pb = ::smartbus::v1;
 
-int Usage(const char* cmd, const char* usage, const std::string& why) {
-  std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, why.c_str(), usage);
-  return 2;
-}
-
 // "en:Text" / "pt-BR:Texto" -> (language, text); anything else is default-language text.
 void AddTranslation(const std::string& v, pb::TranslatedString* out) {
   auto* t = out->add_translations();
@@ -106,21 +101,6 @@ bool ParseEnumName(const std::string& name, bool (*parse)(const std::string&, En
   return false;
 }
 
-// One OperatorService call: `rpc(stub, ctx, resp)`; prints the failure (returns 1) or, with
-// --json, the response (returns 0); -1: the caller prints it for people.
-template <typename Resp, typename Rpc>
-int CallOperator(const char* cmd, const Args& a, Rpc rpc, Resp* resp) {
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
-  grpc::Status s = rpc(*stub, &ctx, resp);
-  if (!s.ok()) return CallFailed(cmd, addr, s);
-  if (!a.Has("json")) return -1;
-  std::fputs(ToJson(*resp).c_str(), stdout);
-  return 0;
-}
-
 int TripCall(bool cancel, int argc, char** argv) {
   const char* cmd = cancel ? "cancel" : "restore";
   const char* usage = cancel ? "smartbus cancel TRIP_ID [--date YYYYMMDD] [--stop STOP_ID] "
@@ -140,12 +120,9 @@ int TripCall(bool cancel, int argc, char** argv) {
   if (!(cancel ? FillTripRequest(a, &cancel_req, &err) : FillTripRequest(a, &restore_req, &err)))
     return Usage(cmd, usage, err);
   cancel_req.set_reason(a.Get("reason"));
-  const int done = CallOperator(
-      cmd, a,
-      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::TripChangeResponse* r) {
-        return cancel ? stub.CancelTrip(ctx, cancel_req, r) : stub.RestoreTrip(ctx, restore_req, r);
-      },
-      &resp);
+  using Stub = pb::OperatorService::Stub;
+  const int done = cancel ? Call(cmd, a, &Stub::CancelTrip, cancel_req, &resp)
+                          : Call(cmd, a, &Stub::RestoreTrip, restore_req, &resp);
   if (done >= 0) return done;
   PrintTripChange(resp.change());
   std::printf("  now %s on that date%s\n", resp.cancelled() ? "CANCELLED" : "running",
@@ -202,12 +179,7 @@ int RunAlertPost(int argc, char** argv) {
   al->set_effect(effect);
   al->set_severity(severity);
   pb::PostAlertResponse resp;
-  const int done = CallOperator(
-      "alert post", a,
-      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::PostAlertResponse* r) {
-        return stub.PostAlert(ctx, req, r);
-      },
-      &resp);
+  const int done = Call("alert post", a, &pb::OperatorService::Stub::PostAlert, req, &resp);
   if (done >= 0) return done;
   PrintAlert(resp.alert());
   if (!resp.persisted()) std::printf("  (NOT persisted yet: the store is down)\n");
@@ -223,12 +195,7 @@ int RunAlertEnd(int argc, char** argv) {
   pb::EndAlertRequest req;
   req.set_alert_id(a.positional()[0]);
   pb::EndAlertResponse resp;
-  const int done = CallOperator(
-      "alert end", a,
-      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx, pb::EndAlertResponse* r) {
-        return stub.EndAlert(ctx, req, r);
-      },
-      &resp);
+  const int done = Call("alert end", a, &pb::OperatorService::Stub::EndAlert, req, &resp);
   if (done >= 0) return done;
   std::printf("  alert %s ended%s\n", req.alert_id().c_str(),
                    resp.persisted() ? "" : "  (NOT persisted yet: the store is down)");
@@ -241,13 +208,8 @@ int RunAlertList(int argc, char** argv) {
   int code;
   if (!ParseClientArgs("alert list", usage, argc, argv, {}, {}, &a, &code)) return code;
   pb::ListServiceChangesResponse resp;
-  const int done = CallOperator(
-      "alert list", a,
-      [&](pb::OperatorService::Stub& stub, grpc::ClientContext* ctx,
-          pb::ListServiceChangesResponse* r) {
-        return stub.ListServiceChanges(ctx, pb::ListServiceChangesRequest(), r);
-      },
-      &resp);
+  const int done = Call("alert list", a, &pb::OperatorService::Stub::ListServiceChanges,
+                        pb::ListServiceChangesRequest(), &resp);
   if (done >= 0) return done;
   std::printf("%d alerts, %d trip changes\n", resp.alerts_size(), resp.trips_size());
   for (const auto& al : resp.alerts()) PrintAlert(al);

@@ -49,30 +49,18 @@ int RunEvents(int argc, char** argv) {
   Args a;
   int code;
   if (!ParseClientArgs("events", usage, argc, argv, {}, {"date"}, &a, &code)) return code;
-  auto bad = [&](const char* why) {
-    std::fprintf(stderr, "smartbus events: %s\nusage: %s\n", why, usage);
-    return 2;
-  };
-  if (a.positional().size() != 1) return bad("give one VEHICLE_ID");
+  if (a.positional().size() != 1) return Usage("events", usage, "give one VEHICLE_ID");
   pb::GetVehicleEventsRequest req;
   req.set_vehicle_id(a.positional()[0]);
   if (a.Has("date")) {
     int32_t d;
     if (!absl::SimpleAtoi(a.Get("date"), &d))
-      return bad("--date: YYYYMMDD");
+      return Usage("events", usage, "--date: YYYYMMDD");
     req.set_date(d);
   }
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::ConditionService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::GetVehicleEventsResponse resp;
-  grpc::Status s = stub->GetVehicleEvents(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("events", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("events", a, &pb::ConditionService::Stub::GetVehicleEvents, req, &resp);
+  if (done >= 0) return done;
   const absl::TimeZone tz = ZoneOrLocal(resp.time_zone());
   std::printf("%s on %d (%s): %d alarm events, driving %s, active now: %s\n",
               resp.vehicle_id().c_str(), resp.date(), resp.time_zone().c_str(),

@@ -89,16 +89,11 @@ int RunPlan(int argc, char** argv) {
   if (!ParseClientArgs("plan", kUsage, argc, argv, {"timetable"}, {"at", "by", "window"}, &a,
                        &code))
     return code;
-  if (a.positional().size() != 2 || (a.Has("at") && a.Has("by"))) {
-    std::fprintf(stderr, "smartbus plan: FROM and TO expected, and one of --at / --by\nusage: %s\n",
-                 kUsage);
-    return 2;
-  }
+  if (a.positional().size() != 2 || (a.Has("at") && a.Has("by")))
+    return Usage("plan", kUsage, "FROM and TO expected, and one of --at / --by");
   auto window = a.GetInt("window", 0);
-  if (!window.ok() || *window < 0 || *window > 180) {
-    std::fprintf(stderr, "smartbus plan: --window takes minutes, 0..180\nusage: %s\n", kUsage);
-    return 2;
-  }
+  if (!window.ok() || *window < 0 || *window > 180)
+    return Usage("plan", kUsage, "--window takes minutes, 0..180");
   pb::PlanJourneyRequest req;
   ToPlace(a.positional()[0], req.mutable_from());
   ToPlace(a.positional()[1], req.mutable_to());
@@ -109,18 +104,10 @@ int RunPlan(int argc, char** argv) {
   }
   req.set_window_s(static_cast<uint32_t>(*window * 60));
   req.set_timetable_only(a.Has("timetable"));
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::PlannerService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::PlanJourneyResponse resp;
-  grpc::Status s = stub->PlanJourney(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("plan", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-  } else {
-    Print(resp);
-  }
+  const int done = Call("plan", a, &pb::PlannerService::Stub::PlanJourney, req, &resp);
+  if (done >= 0) return done;
+  Print(resp);
   return 0;
 }
 

@@ -39,11 +39,6 @@ namespace {
 
 namespace pb = ::smartbus::v1;
 
-int Usage(const char* cmd, const char* usage, const std::string& why) {
-  std::fprintf(stderr, "smartbus %s: %s\nusage: %s\n", cmd, why.c_str(), usage);
-  return 2;
-}
-
 const char* SourceName(pb::PredictionSource s) {
   switch (s) {
     case pb::PREDICTION_SOURCE_SCHEDULE: return "schedule";
@@ -172,15 +167,10 @@ int RunArrivals(int argc, char** argv) {
   pb::GetArrivalsRequest req;
   std::string err;
   if (!FillArrivals(a, &req, &err)) return Usage("arrivals", usage, err);
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::PassengerService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::ArrivalsBoard board;
-  grpc::Status s = stub->GetArrivals(&ctx, req, &board);
-  if (!s.ok()) return CallFailed("arrivals", addr, s);
-  if (a.Has("json")) std::fputs(ToJson(board).c_str(), stdout);
-  else PrintBoard(board);
+  const int done = Call("arrivals", a, &pb::PassengerService::Stub::GetArrivals, req, &board);
+  if (done >= 0) return done;
+  PrintBoard(board);
   return 0;
 }
 
@@ -251,17 +241,9 @@ int RunNearby(int argc, char** argv) {
   req.mutable_position()->set_lon(lon);
   req.set_radius_m(*radius);
   req.set_limit(static_cast<uint32_t>(*limit));
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::PassengerService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::FindStopsNearResponse resp;
-  grpc::Status s = stub->FindStopsNear(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("nearby", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("nearby", a, &pb::PassengerService::Stub::FindStopsNear, req, &resp);
+  if (done >= 0) return done;
   std::printf("%d stops within %.0f m of %.6f,%.6f\n", resp.stops_size(), *radius, lat, lon);
   for (const auto& sd : resp.stops()) PrintStop(sd.stop(), sd.distance_m());
   return 0;
@@ -280,17 +262,9 @@ int RunStops(int argc, char** argv) {
   pb::SearchStopsRequest req;
   req.set_query(q);
   req.set_limit(static_cast<uint32_t>(*limit));
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::NetworkService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::SearchStopsResponse resp;
-  grpc::Status s = stub->SearchStops(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("stops", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("stops", a, &pb::NetworkService::Stub::SearchStops, req, &resp);
+  if (done >= 0) return done;
   std::printf("%d stops matching \"%s\"\n", resp.stops_size(), q.c_str());
   for (const auto& st : resp.stops()) PrintStop(st);
   return 0;
@@ -304,15 +278,10 @@ int RunStop(int argc, char** argv) {
   if (a.positional().size() != 1) return Usage("stop", usage, "one STOP_ID expected");
   pb::GetStopRequest req;
   req.set_stop_id(a.positional()[0]);
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::NetworkService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::Stop resp;
-  grpc::Status s = stub->GetStop(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("stop", addr, s);
-  if (a.Has("json")) std::fputs(ToJson(resp).c_str(), stdout);
-  else PrintStop(resp);
+  const int done = Call("stop", a, &pb::NetworkService::Stub::GetStop, req, &resp);
+  if (done >= 0) return done;
+  PrintStop(resp);
   return 0;
 }
 
@@ -325,17 +294,9 @@ int RunRoutes(int argc, char** argv) {
   pb::ListRoutesRequest req;
   for (const auto& r : a.positional()) req.add_route_ids(r);
   req.set_include_shapes(a.Has("shapes"));
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::NetworkService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::ListRoutesResponse resp;
-  grpc::Status s = stub->ListRoutes(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("routes", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("routes", a, &pb::NetworkService::Stub::ListRoutes, req, &resp);
+  if (done >= 0) return done;
   std::printf("%d routes\n", resp.routes_size());
   for (const pb::Route& r : resp.routes()) {
     std::printf("  %-12s %-8s %-40s %s\n", r.route_id().c_str(), r.short_name().c_str(),
@@ -356,17 +317,9 @@ int RunVehicle(int argc, char** argv) {
   if (a.positional().size() != 1) return Usage("vehicle", usage, "one VEHICLE_ID expected");
   pb::GetVehicleRequest req;
   req.set_vehicle_id(a.positional()[0]);
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::PassengerService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::Vehicle v;
-  grpc::Status s = stub->GetVehicle(&ctx, req, &v);
-  if (!s.ok()) return CallFailed("vehicle", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(v).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("vehicle", a, &pb::PassengerService::Stub::GetVehicle, req, &v);
+  if (done >= 0) return done;
   std::printf("vehicle %s: %s", v.vehicle_id().c_str(), StatusName(v.status()));
   if (!v.trip_id().empty())
     std::printf(" on route %s trip %s to %s", v.route_short_name().c_str(), v.trip_id().c_str(),
@@ -413,17 +366,9 @@ int RunVehicles(int argc, char** argv) {
   auto limit = a.GetInt("limit", 0);
   if (!limit.ok()) return Usage("vehicles", usage, std::string(limit.status().message()));
   req.set_limit(static_cast<uint32_t>(*limit));
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::PassengerService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::ListVehiclesResponse resp;
-  grpc::Status s = stub->ListVehicles(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("vehicles", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("vehicles", a, &pb::PassengerService::Stub::ListVehicles, req, &resp);
+  if (done >= 0) return done;
   std::printf("%d vehicles at %s\n", resp.vehicles_size(), ClockTime(resp.now()).c_str());
   PrintVehicleHeader();
   for (const auto& v : resp.vehicles()) PrintVehicleLine(v);
@@ -441,17 +386,9 @@ int RunFleet(int argc, char** argv) {
   pb::GetFleetStatusRequest req;
   req.set_route_id(a.Get("route"));
   req.set_stale_after_s(*stale);
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::GetFleetStatusResponse resp;
-  grpc::Status s = stub->GetFleetStatus(&ctx, req, &resp);
-  if (!s.ok()) return CallFailed("fleet", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(resp).c_str(), stdout);
-    return 0;
-  }
+  const int done = Call("fleet", a, &pb::OperatorService::Stub::GetFleetStatus, req, &resp);
+  if (done >= 0) return done;
   std::printf("fleet at %s: %d vehicles (%u in service, %u layover, %u off route, %u unassigned; "
               "%u stale)\n",
               ClockTime(resp.now()).c_str(), resp.vehicles_size(), resp.in_service(),
@@ -502,18 +439,12 @@ int RunStatus(int argc, char** argv) {
   Args a;
   int code;
   if (!ParseClientArgs("status", usage, argc, argv, {}, {}, &a, &code)) return code;
-  const std::string addr = ServerAddress(a);
-  auto stub = pb::OperatorService::NewStub(MakeChannel(addr));
-  grpc::ClientContext ctx;
-  SetDeadline(a, &ctx);
   pb::ServerStatus st;
-  grpc::Status s = stub->GetServerStatus(&ctx, pb::GetServerStatusRequest(), &st);
-  if (!s.ok()) return CallFailed("status", addr, s);
-  if (a.Has("json")) {
-    std::fputs(ToJson(st).c_str(), stdout);
-    return 0;
-  }
-  std::printf("smartbusd %s at %s, clock %s (%s)\n", st.version().c_str(), addr.c_str(),
+  const int done = Call("status", a, &pb::OperatorService::Stub::GetServerStatus,
+                        pb::GetServerStatusRequest(), &st);
+  if (done >= 0) return done;
+  std::printf("smartbusd %s at %s, clock %s (%s)\n", st.version().c_str(),
+              ServerAddress(a).c_str(),
               st.clock().c_str(), ClockTime(st.now()).c_str());
   std::printf("  network: %u routes, %u stops, %u trips\n", st.routes(), st.stops(), st.trips());
   std::printf("  vehicles %u (recovered %llu); fixes received %llu, accepted %llu, rejected %llu, "

@@ -154,32 +154,23 @@ void PrintInspectText(InspectSummary& sum, const std::vector<std::string>& paths
 }  // namespace
 
 int RunGtfsInspect(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"json", "help"});
-  if (!args.ok()) {
-    std::fprintf(stderr, "smartbus gtfs inspect: %s\n%s", args.status().message().data(), kUsage);
-    return 2;
-  }
-  if (args->Has("help")) {
-    std::fprintf(stdout, "%s", kUsage);
-    return 0;
-  }
-  if (auto s = args->CheckKnown({"json", "date", "help"}); !s.ok()) {
-    std::fprintf(stderr, "smartbus gtfs inspect: %s\n%s", std::string(s.message()).c_str(), kUsage);
-    return 2;
-  }
-  const std::vector<std::string>& paths = args->positional();
+  Args args;
+  int code;
+  if (!ParseCommandArgs("gtfs inspect", kUsage, argc, argv, {"json"}, {"date"}, &args, &code))
+    return code;
+  const std::vector<std::string>& paths = args.positional();
   if (paths.empty()) {
     std::fprintf(stderr, "smartbus gtfs inspect: no FEED given\n%s", kUsage);
     return 2;
   }
   int32_t date = 0;
-  const bool has_date = args->Has("date");
-  if (has_date && !ParseGtfsDate(args->Get("date"), &date)) {
+  const bool has_date = args.Has("date");
+  if (has_date && !ParseGtfsDate(args.Get("date"), &date)) {
     std::fprintf(stderr, "smartbus gtfs inspect: --date: not a date (YYYYMMDD): '%s'\n",
-                 args->Get("date").c_str());
+                 args.Get("date").c_str());
     return 2;
   }
-  const bool json = args->Has("json");
+  const bool json = args.Has("json");
 
   GtfsLoadOptions options;
   size_t bytes = 0;

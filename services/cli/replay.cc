@@ -127,30 +127,20 @@ absl::Status WriteReport(const std::string& path, const nlohmann::json& tracking
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"help", "skip-bad-rows", "quiet", "arrival-order"});
-  if (!args.ok()) {
-    std::fprintf(stderr, "smartbus replay: %s\n%s", std::string(args.status().message()).c_str(),
-                 kUsage);
-    return 2;
-  }
-  if (args->Has("help")) {
-    std::fprintf(stdout, "%s", kUsage);
-    return 0;
-  }
-  if (auto s = args->CheckKnown({"help", "gtfs", "positions", "matches", "visits", "predictions",
-                                 "report", "model-in", "model-out", "skip-bad-rows", "quiet",
-                                 "arrival-order"});
-      !s.ok()) {
-    std::fprintf(stderr, "smartbus replay: %s\n%s", std::string(s.message()).c_str(), kUsage);
-    return 2;
-  }
-  std::vector<std::string> feeds = args->GetAll("gtfs");
-  for (const std::string& p : args->positional()) feeds.push_back(p);
-  if (feeds.empty() || !args->Has("positions")) {
+  Args args;
+  int code;
+  if (!ParseCommandArgs("replay", kUsage, argc, argv, {"skip-bad-rows", "quiet", "arrival-order"},
+                        {"gtfs", "positions", "matches", "visits", "predictions", "report",
+                         "model-in", "model-out"},
+                        &args, &code))
+    return code;
+  std::vector<std::string> feeds = args.GetAll("gtfs");
+  for (const std::string& p : args.positional()) feeds.push_back(p);
+  if (feeds.empty() || !args.Has("positions")) {
     std::fprintf(stderr, "smartbus replay: --gtfs and --positions are required\n%s", kUsage);
     return 2;
   }
-  const bool quiet = args->Has("quiet");
+  const bool quiet = args.Has("quiet");
   auto t0 = std::chrono::steady_clock::now();
 
   auto feed = LoadGtfs(feeds);
@@ -162,41 +152,41 @@ int RunReplay(int argc, char** argv) {
   std::vector<Fix> fixes;
   PositionsReadStats read_stats;
   std::vector<uint32_t> order;
-  const bool arrival_order = args->Has("arrival-order");
-  if (auto s = ReadFixes(*args, arrival_order, &fixes, &read_stats, &order); !s.ok())
+  const bool arrival_order = args.Has("arrival-order");
+  if (auto s = ReadFixes(args, arrival_order, &fixes, &read_stats, &order); !s.ok())
     return Fail(s);
   auto t1 = std::chrono::steady_clock::now();
 
   MatchesCsvWriter matches(&net->feed());
   StopVisitsCsvWriter visits(&net->feed());
-  if (args->Has("matches")) {
-    if (auto s = matches.Open(args->Get("matches")); !s.ok()) return Fail(s);
+  if (args.Has("matches")) {
+    if (auto s = matches.Open(args.Get("matches")); !s.ok()) return Fail(s);
   }
-  if (args->Has("visits")) {
-    if (auto s = visits.Open(args->Get("visits")); !s.ok()) return Fail(s);
+  if (args.Has("visits")) {
+    if (auto s = visits.Open(args.Get("visits")); !s.ok()) return Fail(s);
   }
-  CsvListener csv(args->Has("matches") ? &matches : nullptr,
-                  args->Has("visits") ? &visits : nullptr);
+  CsvListener csv(args.Has("matches") ? &matches : nullptr,
+                  args.Has("visits") ? &visits : nullptr);
   EngineOptions engine_options;
   engine_options.backfill.enabled = arrival_order;
   Engine engine(net, engine_options);
   engine.AddListener(&csv);
   // Prediction stage: only when something asks for it.
-  const bool predict = args->Has("predictions") || args->Has("report") ||
-                       args->Has("model-in") || args->Has("model-out");
+  const bool predict = args.Has("predictions") || args.Has("report") ||
+                       args.Has("model-in") || args.Has("model-out");
   PredictionHarnessOptions prediction_options;
-  prediction_options.score = args->Has("report");
-  prediction_options.baselines_enabled = args->Has("report");
+  prediction_options.score = args.Has("report");
+  prediction_options.baselines_enabled = args.Has("report");
   PredictionHarness harness(net, prediction_options);
   PredictionListener prediction_listener(&harness);
   PredictionsCsvWriter predictions_csv(net.get());
   if (predict) {
-    if (args->Has("model-in")) {
-      if (auto s = LoadModelFile(args->Get("model-in"), &harness.predictor()); !s.ok())
+    if (args.Has("model-in")) {
+      if (auto s = LoadModelFile(args.Get("model-in"), &harness.predictor()); !s.ok())
         return Fail(s);
     }
-    if (args->Has("predictions")) {
-      if (auto s = predictions_csv.Open(args->Get("predictions")); !s.ok()) return Fail(s);
+    if (args.Has("predictions")) {
+      if (auto s = predictions_csv.Open(args.Get("predictions")); !s.ok()) return Fail(s);
       harness.SendPredictionsTo([&](const Prediction& p) { predictions_csv.Write(p); });
     }
     engine.AddListener(&prediction_listener);
@@ -205,8 +195,8 @@ int RunReplay(int argc, char** argv) {
   engine.FlushLate(/*all=*/true);
   if (!csv.status().ok()) return Fail(csv.status());
   if (auto s = predictions_csv.Close(); !s.ok()) return Fail(s);
-  if (args->Has("model-out")) {
-    if (auto s = SaveModelFile(harness.predictor(), args->Get("model-out")); !s.ok())
+  if (args.Has("model-out")) {
+    if (auto s = SaveModelFile(harness.predictor(), args.Get("model-out")); !s.ok())
       return Fail(s);
   }
   if (auto s = matches.Close(); !s.ok()) return Fail(s);
@@ -214,8 +204,8 @@ int RunReplay(int argc, char** argv) {
   auto t2 = std::chrono::steady_clock::now();
 
   nlohmann::json tracking = TrackingJson(engine.tracker(), read_stats);
-  if (args->Has("report")) {
-    if (auto s = WriteReport(args->Get("report"), tracking, harness); !s.ok()) return Fail(s);
+  if (args.Has("report")) {
+    if (auto s = WriteReport(args.Get("report"), tracking, harness); !s.ok()) return Fail(s);
   }
   const TrackerStats& st = engine.tracker().stats();
   if (!quiet) {

@@ -229,30 +229,20 @@ void PrintReportText(const ReportData& r) {
 }  // namespace
 
 int RunReport(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"json", "help", "stops", "trips"});
-  if (!args.ok()) {
-    std::fprintf(stderr, "smartbus report: %s\n%s", std::string(args.status().message()).c_str(),
-                 kUsage);
-    return 2;
-  }
-  if (args->Has("help")) {
-    std::fprintf(stdout, "%s", kUsage);
-    return 0;
-  }
-  if (auto s = args->CheckKnown({"json", "help", "stops", "trips", "gtfs", "visits", "from", "to",
-                                 "now", "on-time-early", "on-time-late", "bunching-ratio",
-                                 "live-window", "limit", "vehicle"});
-      !s.ok()) {
-    std::fprintf(stderr, "smartbus report: %s\n%s", std::string(s.message()).c_str(), kUsage);
-    return 2;
-  }
-  std::vector<std::string> feeds = args->GetAll("gtfs");
-  for (const std::string& p : args->positional()) feeds.push_back(p);
-  if (feeds.empty() || !args->Has("visits")) {
+  Args args;
+  int code;
+  if (!ParseCommandArgs("report", kUsage, argc, argv, {"json", "stops", "trips"},
+                        {"gtfs", "visits", "from", "to", "now", "on-time-early", "on-time-late",
+                         "bunching-ratio", "live-window", "limit", "vehicle"},
+                        &args, &code))
+    return code;
+  std::vector<std::string> feeds = args.GetAll("gtfs");
+  for (const std::string& p : args.positional()) feeds.push_back(p);
+  if (feeds.empty() || !args.Has("visits")) {
     std::fprintf(stderr, "smartbus report: --gtfs and --visits are required\n%s", kUsage);
     return 2;
   }
-  auto flags = ParseReportFlags(*args);
+  auto flags = ParseReportFlags(args);
   if (!flags.ok()) {
     std::fprintf(stderr, "smartbus report: %s\n", std::string(flags.status().message()).c_str());
     return 2;
@@ -273,7 +263,7 @@ int RunReport(int argc, char** argv) {
   auto view = std::make_shared<NetworkAnalyticsView>(*net);
 
   VisitsCsvStats stats;
-  auto visits = ReadStopVisitsCsv(args->Get("visits"), (*net)->feed(), &stats);
+  auto visits = ReadStopVisitsCsv(args.Get("visits"), (*net)->feed(), &stats);
   if (!visits.ok()) {
     std::fprintf(stderr, "smartbus report: %s\n", std::string(visits.status().message()).c_str());
     return 1;
@@ -282,9 +272,9 @@ int RunReport(int argc, char** argv) {
   std::stable_sort(visits->begin(), visits->end(), [](const StopVisit& a, const StopVisit& b) {
     return a.arrival_s < b.arrival_s;
   });
-  if (args->Has("vehicle")) {
-    return PrintVehicleVisits(*visits, args->Get("vehicle"), flags->query.window, **net,
-                              args->Has("json"));
+  if (args.Has("vehicle")) {
+    return PrintVehicleVisits(*visits, args.Get("vehicle"), flags->query.window, **net,
+                              args.Has("json"));
   }
   AnalyticsOptions agg_options = options;
   agg_options.retention_s = std::numeric_limits<double>::infinity();  // a report keeps all
@@ -293,15 +283,15 @@ int RunReport(int argc, char** argv) {
   for (const StopVisit& v : *visits) ignored += agg.Add(v) ? 0 : 1;
 
   double now = agg.newest_arrival_s();
-  if (args->Has("now") && !ParseInstant(args->Get("now"), &now)) {
+  if (args.Has("now") && !ParseInstant(args.Get("now"), &now)) {
     std::fprintf(stderr, "smartbus report: --now: not epoch seconds or RFC 3339 time: '%s'\n",
-                 args->Get("now").c_str());
+                 args.Get("now").c_str());
     return 2;
   }
   std::vector<RouteStats> routes = agg.Routes(flags->query);
-  const ReportData data{*args, *flags, *view, stats, agg, routes, ignored, now,
+  const ReportData data{args, *flags, *view, stats, agg, routes, ignored, now,
                         static_cast<size_t>(std::max<int64_t>(0, flags->limit))};
-  if (args->Has("json")) {
+  if (args.Has("json")) {
     PrintReportJson(data);
   } else {
     PrintReportText(data);

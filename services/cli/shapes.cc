@@ -133,32 +133,23 @@ absl::Status RestoreFromStore(Store* store, PathLearner* learner) {
 }  // namespace
 
 int RunShapes(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"help", "all", "json", "skip-bad-rows"});
-  if (!args.ok()) {
-    std::fprintf(stderr, "smartbus shapes: %s\n%s", std::string(args.status().message()).c_str(),
-                 kUsage);
-    return 2;
-  }
-  if (args->Has("help")) {
-    std::fprintf(stdout, "%s", kUsage);
-    return 0;
-  }
-  if (auto s = args->CheckKnown({"help", "all", "json", "skip-bad-rows", "gtfs", "positions", "out",
-                                 "store", "station-m", "window-max-m", "min-samples", "iterations",
-                                 "max-hole-m", "min-coverage", "min-traversals"});
-      !s.ok()) {
-    std::fprintf(stderr, "smartbus shapes: %s\n%s", std::string(s.message()).c_str(), kUsage);
-    return 2;
-  }
-  std::vector<std::string> feeds = args->GetAll("gtfs");
-  for (const std::string& p : args->positional()) feeds.push_back(p);
-  if (feeds.size() != 1 || !(args->Has("positions") || args->Has("store")) || !args->Has("out")) {
+  Args args;
+  int code;
+  if (!ParseCommandArgs("shapes", kUsage, argc, argv, {"all", "json", "skip-bad-rows"},
+                        {"gtfs", "positions", "out", "store", "station-m", "window-max-m",
+                         "min-samples", "iterations", "max-hole-m", "min-coverage",
+                         "min-traversals"},
+                        &args, &code))
+    return code;
+  std::vector<std::string> feeds = args.GetAll("gtfs");
+  for (const std::string& p : args.positional()) feeds.push_back(p);
+  if (feeds.size() != 1 || !(args.Has("positions") || args.Has("store")) || !args.Has("out")) {
     std::fprintf(stderr,
                  "smartbus shapes: one --gtfs FEED, --out and --positions or --store are required\n%s",
                  kUsage);
     return 2;
   }
-  auto options = LearnerOptions(*args);
+  auto options = LearnerOptions(args);
   if (!options.ok()) {
     std::fprintf(stderr, "smartbus shapes: %s\n%s", std::string(options.status().message()).c_str(),
                  kUsage);
@@ -172,14 +163,14 @@ int RunShapes(int argc, char** argv) {
 
   auto learner = std::make_shared<PathLearner>(net, *options);
   std::unique_ptr<Store> store;
-  if (args->Has("store")) {
-    auto opened = OpenStore(args->Get("store"));
+  if (args.Has("store")) {
+    auto opened = OpenStore(args.Get("store"));
     if (!opened.ok()) return Fail(opened.status());
     store = *std::move(opened);
     if (auto s = RestoreFromStore(store.get(), learner.get()); !s.ok()) return Fail(s);
   }
-  if (args->Has("positions")) {
-    if (auto s = Learn(args->Get("positions"), args->Has("skip-bad-rows"), net, learner); !s.ok())
+  if (args.Has("positions")) {
+    if (auto s = Learn(args.Get("positions"), args.Has("skip-bad-rows"), net, learner); !s.ok())
       return Fail(s);
   }
   std::vector<LearnedPath> learned = learner->BuildAll();
@@ -189,15 +180,15 @@ int RunShapes(int argc, char** argv) {
   }
   std::vector<LearnedPath> kept;
   for (const LearnedPath& p : learned)
-    if (p.points.size() >= 2 && (p.confident || args->Has("all"))) kept.push_back(p);
+    if (p.points.size() >= 2 && (p.confident || args.Has("all"))) kept.push_back(p);
   auto source = OpenFeedSource(feeds[0]);
   if (!source.ok()) return Fail(source.status());
   auto files = FeedWithLearnedShapes(**source, *net, kept);
   if (!files.ok()) return Fail(files.status());
-  if (auto s = WriteFilesToDirectory(args->Get("out"), *files); !s.ok()) return Fail(s);
-  Print(learned, args->Has("json"));
+  if (auto s = WriteFilesToDirectory(args.Get("out"), *files); !s.ok()) return Fail(s);
+  Print(learned, args.Has("json"));
   std::fprintf(stderr, "smartbus shapes: %zu patterns learned, %zu written to %s/shapes.txt\n",
-               learned.size(), kept.size(), args->Get("out").c_str());
+               learned.size(), kept.size(), args.Get("out").c_str());
   return 0;
 }
 
