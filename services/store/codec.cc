@@ -107,28 +107,9 @@ std::string EncodeStopVisit(const StopVisitRecord& r) {
   std::string out;
   out.reserve(128);
   AppendEscaped(&out, v.vehicle_id);
-  out.push_back('\t');
-  AppendEscaped(&out, r.trip_id);
-  out.push_back('\t');
-  AppendEscaped(&out, r.route_id);
-  out.push_back('\t');
-  AppendEscaped(&out, r.stop_id);
-  for (double x : {double(v.stop_index), double(v.stop_sequence), double(v.service_date)}) {
-    out.push_back('\t');
-    AppendNumber(&out, int64_t(x));
-  }
-  out.push_back('\t');
-  AppendNumber(&out, v.scheduled_arrival_s);
-  out.push_back('\t');
-  AppendNumber(&out, v.scheduled_departure_s);
-  out.push_back('\t');
-  AppendNumber(&out, v.arrival_s);
-  out.push_back('\t');
-  AppendNumber(&out, v.departure_s);
-  for (int32_t x : {v.boardings, v.alightings, v.load, v.occupancy}) {
-    out.push_back('\t');
-    AppendNumber(&out, x);
-  }
+  AppendFields(&out, r.trip_id, r.route_id, r.stop_id, v.stop_index, v.stop_sequence,
+               v.service_date, v.scheduled_arrival_s, v.scheduled_departure_s, v.arrival_s,
+               v.departure_s, v.boardings, v.alightings, v.load, v.occupancy);
   return out;
 }
 
@@ -141,21 +122,17 @@ absl::StatusOr<StopVisitRecord> DecodeStopVisit(absl::string_view s) {
   if (f.size() != 15) return bad(absl::StrCat("has ", f.size(), " fields, expected 15"));
   StopVisitRecord r;
   StopVisit& v = r.visit;
-  if (!Unescape(f[0], &v.vehicle_id) || !Unescape(f[1], &r.trip_id) ||
-      !Unescape(f[2], &r.route_id) || !Unescape(f[3], &r.stop_id)) {
+  if (ParseFields(f, 0, &v.vehicle_id, &r.trip_id, &r.route_id, &r.stop_id) != 4)
     return bad("bad escape in an id");
-  }
-  if (!ParseNumber(f[4], &v.stop_index)) return bad("bad stop_index");
-  if (!ParseNumber(f[5], &v.stop_sequence)) return bad("bad stop_sequence");
-  if (!ParseNumber(f[6], &v.service_date)) return bad("bad service_date");
-  if (!ParseNumber(f[7], &v.scheduled_arrival_s)) return bad("bad scheduled_arrival_s");
-  if (!ParseNumber(f[8], &v.scheduled_departure_s)) return bad("bad scheduled_departure_s");
-  if (!ParseNumber(f[9], &v.arrival_s)) return bad("bad arrival_s");
-  if (!ParseNumber(f[10], &v.departure_s)) return bad("bad departure_s");
-  if (!ParseNumber(f[11], &v.boardings)) return bad("bad boardings");
-  if (!ParseNumber(f[12], &v.alightings)) return bad("bad alightings");
-  if (!ParseNumber(f[13], &v.load)) return bad("bad load");
-  if (!ParseNumber(f[14], &v.occupancy)) return bad("bad occupancy");
+  // Fields 4..14, named in the error.
+  static constexpr const char* kNumbers[] = {
+      "stop_index", "stop_sequence", "service_date", "scheduled_arrival_s",
+      "scheduled_departure_s", "arrival_s", "departure_s", "boardings", "alightings", "load",
+      "occupancy"};
+  const size_t i = ParseFields(f, 4, &v.stop_index, &v.stop_sequence, &v.service_date,
+                               &v.scheduled_arrival_s, &v.scheduled_departure_s, &v.arrival_s,
+                               &v.departure_s, &v.boardings, &v.alightings, &v.load, &v.occupancy);
+  if (i < f.size()) return bad(absl::StrCat("bad ", kNumbers[i - 4]));
   v.trip = kNoIndex;
   v.route = v.stop = kNoIndex;
   return r;
@@ -261,12 +238,7 @@ std::string EncodeConditionEvent(const ConditionEvent& e) {
   AppendNumber(&out, e.time_s);
   out.push_back('\t');
   out.append(e.alarm);
-  out.append(e.raised ? "\t1\t" : "\t0\t");
-  AppendNumber(&out, e.lat);
-  out.push_back('\t');
-  AppendNumber(&out, e.lon);
-  out.push_back('\t');
-  AppendNumber(&out, e.speed_mps);
+  AppendFields(&out, int64_t{e.raised}, e.lat, e.lon, e.speed_mps);
   return out;
 }
 
@@ -286,19 +258,10 @@ absl::StatusOr<ConditionEvent> DecodeConditionEvent(absl::string_view s,
 }
 
 std::string EncodeLearnedPath(const LearnedPath& p) {
-  std::string out = "path1\t";
-  AppendEscaped(&out, p.key);
-  out.push_back('\t');
-  AppendEscaped(&out, p.route_id);
-  out.push_back('\t');
-  AppendNumber(&out, p.direction_id);
-  out.push_back('\t');
-  AppendNumber(&out, p.traversals);
-  out.push_back('\t');
-  AppendNumber(&out, p.coverage);
-  out.push_back('\t');
-  AppendNumber(&out, p.longest_hole_m);
-  out.append(p.confident ? "\t1\n" : "\t0\n");
+  std::string out = "path1";
+  AppendFields(&out, p.key, p.route_id, p.direction_id, p.traversals, p.coverage,
+               p.longest_hole_m, int64_t{p.confident});
+  out.push_back('\n');
   for (size_t i = 0; i < p.stop_ids.size(); ++i) {
     if (i) out.push_back('\t');
     AppendEscaped(&out, p.stop_ids[i]);
@@ -336,10 +299,9 @@ absl::StatusOr<LearnedPath> DecodeLearnedPath(absl::string_view s, absl::string_
   std::vector<absl::string_view> head = absl::StrSplit(lines[0], '\t');
   LearnedPath p;
   int64_t confident = 0;
-  if (head.size() != 8 || head[0] != "path1" || !Unescape(head[1], &p.key) ||
-      !Unescape(head[2], &p.route_id) || !ParseNumber(head[3], &p.direction_id) ||
-      !ParseNumber(head[4], &p.traversals) || !ParseNumber(head[5], &p.coverage) ||
-      !ParseNumber(head[6], &p.longest_hole_m) || !ParseNumber(head[7], &confident))
+  if (head.size() != 8 || head[0] != "path1" ||
+      ParseFields(head, 1, &p.key, &p.route_id, &p.direction_id, &p.traversals, &p.coverage,
+                  &p.longest_hole_m, &confident) != 8)
     return bad("header");
   p.confident = confident != 0;
   if (!lines[1].empty()) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,6 +34,43 @@ bool ParseNumber(absl::string_view s, float* v);
 bool ParseNumber(absl::string_view s, int64_t* v);
 bool ParseNumber(absl::string_view s, int32_t* v);
 bool ParseNumber(absl::string_view s, uint32_t* v);
+
+// Fields of a tab-separated record, one codec for both directions. AppendFields appends each
+// value preceded by a tab: a string escaped (AppendEscaped), a number by AppendNumber.
+// ParseFields reads f[i], f[i+1], ... into the pointers in order: a std::string unescaped, a
+// number by ParseNumber; it returns the index of the first field that is missing or does not
+// parse (i + the number of pointers when all parse).
+template <typename T>
+void AppendField(std::string* out, const T& v) {
+  out->push_back('\t');
+  if constexpr (std::is_convertible_v<const T&, absl::string_view>) {
+    AppendEscaped(out, v);
+  } else {
+    AppendNumber(out, v);
+  }
+}
+template <typename... T>
+void AppendFields(std::string* out, const T&... v) {
+  (AppendField(out, v), ...);
+}
+template <typename T>
+bool ParseField(absl::string_view s, T* v) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return Unescape(s, v);
+  } else {
+    return ParseNumber(s, v);
+  }
+}
+template <typename... T>
+size_t ParseFields(const std::vector<absl::string_view>& f, size_t i, T*... v) {
+  auto next = [&](auto* x) {
+    if (i >= f.size() || !ParseField(f[i], x)) return false;
+    ++i;
+    return true;
+  };
+  (void)(next(v) && ...);
+  return i;
+}
 
 // The MatchState named by MatchStateName (tracking/types.h).
 bool ParseState(absl::string_view name, MatchState* s);

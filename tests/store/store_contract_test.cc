@@ -1007,5 +1007,96 @@ TEST_F(RedisLayoutTest, VisitRetentionTrimIsSentAtMostOncePerInterval) {
   }
 }
 
+
+// The stored text of each record, to the byte (deploy/REDIS_KEYS.md): what a store written by an
+// earlier build holds must keep reading back, so an encoder may not drift.
+TEST(StoreCodecTest, RecordsEncodeToTheDocumentedText) {
+  using namespace store_codec;
+  StopVisitRecord r;
+  r.visit.vehicle_id = "v\t1";
+  r.trip_id = "T1";
+  r.route_id = "R\\1";
+  r.stop_id = "S1";
+  r.visit.stop_index = 3;
+  r.visit.stop_sequence = 7;
+  r.visit.service_date = 20260216;
+  r.visit.scheduled_arrival_s = 1771257000;
+  r.visit.scheduled_departure_s = 1771257030;
+  r.visit.arrival_s = 1771257012.5;
+  r.visit.departure_s = 1771257040;
+  r.visit.boardings = 2;
+  r.visit.load = 15;
+  r.visit.occupancy = 1;
+  const std::string visit =
+      "v\\t1\tT1\tR\\\\1\tS1\t3\t7\t20260216\t1771257000\t1771257030\t1771257012.5\t1771257040\t2"
+      "\t-1\t15\t1";
+  EXPECT_EQ(EncodeStopVisit(r), visit);
+  auto back = DecodeStopVisit(visit);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EncodeStopVisit(*back), visit);
+  std::string bad = visit;
+  bad.replace(bad.find("1771257012.5"), 12, "x");
+  EXPECT_NE(DecodeStopVisit(bad).status().message().find("bad arrival_s"), std::string::npos);
+  EXPECT_NE(DecodeStopVisit("v\\q" + visit.substr(4)).status().message().find("bad escape"),
+            std::string::npos);
+
+  ConditionEvent e;
+  e.time_s = 1771257000;
+  e.alarm = "overspeed";
+  e.lat = 42.1;
+  e.lon = -75.9;
+  e.speed_mps = 16.5f;
+  EXPECT_EQ(EncodeConditionEvent(e), "1771257000\toverspeed\t1\t42.1\t-75.9\t16.5");
+
+  LearnedPath p;
+  p.key = "k";
+  p.route_id = "R1";
+  p.direction_id = 1;
+  p.traversals = 5;
+  p.coverage = 0.75;
+  p.longest_hole_m = 20;
+  p.confident = true;
+  p.stop_ids = {"S1", "S\t2"};
+  p.bin_seen = {1, 2};
+  p.samples = {{0.5f, {42.1, -75.9}}};
+  p.points = {{42.1, -75.9}, {42.2, -75.8}};
+  const std::string path =
+      "path1\tk\tR1\t1\t5\t0.75\t20\t1\nS1\tS\\t2\n1 2\n0.5,42.1,-75.9\n42.1,-75.9 42.2,-75.8";
+  EXPECT_EQ(EncodeLearnedPath(p), path);
+  auto path_back = DecodeLearnedPath(path, "key");
+  ASSERT_TRUE(path_back.ok()) << path_back.status();
+  EXPECT_EQ(EncodeLearnedPath(*path_back), path);
+
+  TripChange t{"operator", "T\t1", 20260216, true, {{"S9", 4}}, "driver ill", 1771257000};
+  const std::string trip = "trip\toperator\tT\\t1\t20260216\t1\t1771257000\tdriver ill\nskip\tS9\t4";
+  EXPECT_EQ(EncodeTripChange(t), trip);
+  auto trip_back = DecodeTripChange(trip);
+  ASSERT_TRUE(trip_back.ok()) << trip_back.status();
+  EXPECT_EQ(*trip_back, t);
+  EXPECT_NE(DecodeTripChange(trip + "\nskip\tS9").status().message().find("line 3"),
+            std::string::npos);
+
+  Alert a;
+  a.source = "operator";
+  a.id = "a1";
+  a.active_periods = {{100, 200}};
+  a.informed = {{"", "C53", "", ""}};
+  a.cause = 2;
+  a.effect = 3;
+  a.severity = 4;
+  a.header = {{"en", "Closed"}};
+  a.url = {{"", "http://x"}};
+  a.created_s = 1771257000;
+  const std::string alert =
+      "alert\toperator\ta1\t2\t3\t4\t1771257000\nperiod\t100\t200\nentity\t\tC53\t\t\n"
+      "header\ten\tClosed\nurl\t\thttp://x";
+  EXPECT_EQ(EncodeAlert(a), alert);
+  auto alert_back = DecodeAlert(alert);
+  ASSERT_TRUE(alert_back.ok()) << alert_back.status();
+  EXPECT_EQ(*alert_back, a);
+  EXPECT_NE(DecodeAlert(alert + "\nperiod\tx\t1").status().message().find("line 6"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace smartbus
