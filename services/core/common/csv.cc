@@ -1,6 +1,7 @@
 #include "services/core/common/csv.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -143,6 +144,26 @@ bool ParseDouble(absl::string_view s, double* out) {
   if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return false;
   *out = v;
   return true;
+}
+
+CsvRow& CsvRow::Int(int64_t v) {
+  Next();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+CsvRow& CsvRow::Fixed(double v, int decimals) {
+  Next();
+  char buf[400];  // DBL_MAX with decimals
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed, decimals);
+  out_->append(buf, r.ptr);
+  return *this;
+}
+
+CsvRow& CsvRow::OptFixed(double v, int decimals) {
+  return std::isfinite(v) ? Fixed(v, decimals) : Empty();
 }
 
 void AppendCsvField(absl::string_view value, std::string* out) {

@@ -114,6 +114,38 @@ std::string Abbreviate(absl::string_view value, size_t max_bytes = 64);
 // doubled) when it holds a comma, a quote or a line break.
 void AppendCsvField(absl::string_view value, std::string* out);
 
+// Writes one CSV row into `out`: fields separated by commas, then End()'s newline. Text is
+// appended as is (AppendCsvField quotes); numbers without locale; an Opt* value that is unknown
+// (negative integer, non-finite double) is an empty field. E.g.
+//   CsvRow(&out).Text(id).Int(t).OptFixed(speed, 1).End();
+class CsvRow {
+ public:
+  explicit CsvRow(std::string* out) : out_(out) {}
+  CsvRow& Text(absl::string_view s) {
+    Next();
+    out_->append(s.data(), s.size());
+    return *this;
+  }
+  CsvRow& Int(int64_t v);
+  CsvRow& OptInt(int32_t v) { return v >= 0 ? Int(v) : Empty(); }
+  // printf's %.<decimals>f.
+  CsvRow& Fixed(double v, int decimals);
+  CsvRow& OptFixed(double v, int decimals);
+  CsvRow& Empty() {
+    Next();
+    return *this;
+  }
+  void End() { out_->push_back('\n'); }
+
+ private:
+  void Next() {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+  }
+  std::string* out_;
+  bool first_ = true;
+};
+
 // Counts '\n' in the buffer (an upper bound on records, for reserve()).
 size_t CountLines(const char* data, size_t size);
 

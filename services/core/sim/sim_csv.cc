@@ -4,38 +4,30 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/core/common/csv.h"
 
 namespace smartbus {
-namespace {
-
-void AppendInt(int32_t v, std::string* out) {
-  if (v >= 0) absl::StrAppend(out, v);
-}
-
-}  // namespace
-
 absl::string_view PositionsCsvHeader() {
   return "vehicle_id,timestamp,lat,lon,bearing,speed,trip_id,route_id,occupancy,boardings,"
          "alightings,load,accuracy\n";
 }
 
 void AppendPositionsRow(const Fix& f, std::string* out) {
-  absl::StrAppend(out, f.vehicle_id, ",", f.timestamp_s, ",",
-                  absl::StrFormat("%.6f,%.6f", f.lat, f.lon), ",");
-  if (std::isfinite(f.bearing_deg)) absl::StrAppend(out, absl::StrFormat("%.0f", f.bearing_deg));
-  out->push_back(',');
-  if (std::isfinite(f.speed_mps)) absl::StrAppend(out, absl::StrFormat("%.1f", f.speed_mps));
-  absl::StrAppend(out, ",", f.trip_id, ",", f.route_id, ",");
-  AppendInt(f.occupancy, out);
-  out->push_back(',');
-  AppendInt(f.boardings, out);
-  out->push_back(',');
-  AppendInt(f.alightings, out);
-  out->push_back(',');
-  AppendInt(f.load, out);
-  out->push_back(',');
-  if (std::isfinite(f.accuracy_m)) absl::StrAppend(out, absl::StrFormat("%.1f", f.accuracy_m));
-  out->push_back('\n');
+  CsvRow(out)
+      .Text(f.vehicle_id)
+      .Int(f.timestamp_s)
+      .Fixed(f.lat, 6)
+      .Fixed(f.lon, 6)
+      .OptFixed(f.bearing_deg, 0)
+      .OptFixed(f.speed_mps, 1)
+      .Text(f.trip_id)
+      .Text(f.route_id)
+      .OptInt(f.occupancy)
+      .OptInt(f.boardings)
+      .OptInt(f.alightings)
+      .OptInt(f.load)
+      .OptFixed(f.accuracy_m, 1)
+      .End();
 }
 
 absl::string_view SimTruthCsvHeader() {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -67,22 +68,10 @@ bool ParseOptInt(absl::string_view s, int32_t* v) {
   return true;
 }
 
-void AppendDouble1(double v, std::string* out) {
-  if (!std::isfinite(v)) return;
-  char buf[32];
-  // One decimal, without locale.
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed, 1);
-  out->append(buf, r.ptr);
-}
-
-void AppendInt(int64_t v, std::string* out) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
-}
-
-void AppendOptInt(int32_t v, std::string* out) {
-  if (v >= 0) AppendInt(v, out);
+// The id of items[i], or "" when i is not an index of `items`.
+template <typename T, typename Index>
+absl::string_view IdAt(const std::vector<T>& items, Index i) {
+  return i < items.size() ? absl::string_view(items[i].id) : absl::string_view();
 }
 
 }  // namespace
@@ -152,41 +141,30 @@ absl::Status ParsePositionsBuffer(char* data, size_t size, const PositionsReadOp
       continue;
     }
     f.timestamp_s = static_cast<int64_t>(std::llround(ts));
+    // The numeric columns in order; the first that does not parse makes the row bad.
     bool ok = true;
     absl::Status s;
-    for (int c : {kLat, kLon, kBearing, kSpeed, kAccuracy}) {
-      double v;
-      if (!ParseOptDouble(field(c), &v)) {
-        s = bad_value(c, field(c), "a number");
-        ok = false;
-        break;
+    auto number = [&](int c, auto* out) {
+      if (!ok) return;
+      if constexpr (std::is_same_v<decltype(out), int32_t*>) {
+        ok = ParseOptInt(field(c), out);
+        if (!ok) s = bad_value(c, field(c), "an integer");
+      } else {
+        double v;
+        ok = ParseOptDouble(field(c), &v);
+        if (ok) *out = static_cast<std::remove_pointer_t<decltype(out)>>(v);
+        else s = bad_value(c, field(c), "a number");
       }
-      switch (c) {
-        case kLat: f.lat = v; break;
-        case kLon: f.lon = v; break;
-        case kBearing: f.bearing_deg = static_cast<float>(v); break;
-        case kSpeed: f.speed_mps = static_cast<float>(v); break;
-        case kAccuracy: f.accuracy_m = static_cast<float>(v); break;
-        default: break;
-      }
-    }
-    if (ok) {
-      for (int c : {kOccupancy, kBoardings, kAlightings, kLoad}) {
-        int32_t v;
-        if (!ParseOptInt(field(c), &v)) {
-          s = bad_value(c, field(c), "an integer");
-          ok = false;
-          break;
-        }
-        switch (c) {
-          case kOccupancy: f.occupancy = v; break;
-          case kBoardings: f.boardings = v; break;
-          case kAlightings: f.alightings = v; break;
-          case kLoad: f.load = v; break;
-          default: break;
-        }
-      }
-    }
+    };
+    number(kLat, &f.lat);
+    number(kLon, &f.lon);
+    number(kBearing, &f.bearing_deg);
+    number(kSpeed, &f.speed_mps);
+    number(kAccuracy, &f.accuracy_m);
+    number(kOccupancy, &f.occupancy);
+    number(kBoardings, &f.boardings);
+    number(kAlightings, &f.alightings);
+    number(kLoad, &f.load);
     if (!ok) {
       if (!s.ok()) return s;
       continue;
@@ -353,53 +331,34 @@ absl::string_view StopVisitsCsvHeader() {
 }
 
 void AppendMatchRow(const MatchResult& m, const GtfsFeed& feed, std::string* out) {
-  out->append(m.vehicle_id);
-  out->push_back(',');
-  AppendInt(m.timestamp_s, out);
-  out->push_back(',');
-  if (m.trip < feed.trips.size()) out->append(feed.trips[m.trip].id);
-  out->push_back(',');
-  AppendDouble1(m.dist_along_m, out);
-  out->push_back(',');
-  AppendDouble1(m.offset_m, out);
-  out->push_back(',');
-  absl::string_view st = MatchStateName(m.state);
-  out->append(st.data(), st.size());
-  out->push_back(',');
-  absl::string_view r = RejectReasonName(m.reason);
-  out->append(r.data(), r.size());
-  out->push_back('\n');
+  CsvRow(out)
+      .Text(m.vehicle_id)
+      .Int(m.timestamp_s)
+      .Text(IdAt(feed.trips, m.trip))
+      .OptFixed(m.dist_along_m, 1)
+      .OptFixed(m.offset_m, 1)
+      .Text(MatchStateName(m.state))
+      .Text(RejectReasonName(m.reason))
+      .End();
 }
 
 void AppendStopVisitRow(const StopVisit& v, const GtfsFeed& feed, std::string* out) {
-  out->append(v.vehicle_id);
-  out->push_back(',');
-  if (v.trip < feed.trips.size()) out->append(feed.trips[v.trip].id);
-  out->push_back(',');
-  if (v.route < feed.routes.size()) out->append(feed.routes[v.route].id);
-  out->push_back(',');
-  if (v.stop < feed.stops.size()) out->append(feed.stops[v.stop].id);
-  out->push_back(',');
-  AppendInt(v.stop_sequence, out);
-  out->push_back(',');
-  AppendInt(v.service_date, out);
-  out->push_back(',');
-  AppendInt(v.scheduled_arrival_s, out);
-  out->push_back(',');
-  AppendInt(v.scheduled_departure_s, out);
-  out->push_back(',');
-  AppendInt(std::llround(v.arrival_s), out);
-  out->push_back(',');
-  AppendInt(std::llround(v.departure_s), out);
-  out->push_back(',');
-  AppendOptInt(v.boardings, out);
-  out->push_back(',');
-  AppendOptInt(v.alightings, out);
-  out->push_back(',');
-  AppendOptInt(v.load, out);
-  out->push_back(',');
-  AppendOptInt(v.occupancy, out);
-  out->push_back('\n');
+  CsvRow(out)
+      .Text(v.vehicle_id)
+      .Text(IdAt(feed.trips, v.trip))
+      .Text(IdAt(feed.routes, v.route))
+      .Text(IdAt(feed.stops, v.stop))
+      .Int(v.stop_sequence)
+      .Int(v.service_date)
+      .Int(v.scheduled_arrival_s)
+      .Int(v.scheduled_departure_s)
+      .Int(std::llround(v.arrival_s))
+      .Int(std::llround(v.departure_s))
+      .OptInt(v.boardings)
+      .OptInt(v.alightings)
+      .OptInt(v.load)
+      .OptInt(v.occupancy)
+      .End();
 }
 
 }  // namespace smartbus

@@ -2,6 +2,8 @@
 
 #include "services/core/common/csv.h"
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -134,6 +136,17 @@ TEST(CsvReaderTest, AbbreviateKeepsMessagesShort) {
   // Never cuts a UTF-8 sequence in two.
   std::string utf = std::string(63, 'a') + "\xC3\xA9" + std::string(10, 'b');
   EXPECT_EQ(Abbreviate(utf).substr(0, 66), std::string(63, 'a') + "...");
+}
+
+TEST(CsvRowTest, FieldsAreCommaSeparatedAndUnknownValuesEmpty) {
+  std::string out;
+  CsvRow(&out).Text("bus 1").Int(-1796646600).OptInt(-1).OptInt(7).Fixed(42.1000004, 6).End();
+  CsvRow(&out).OptFixed(NAN, 1).OptFixed(2.25, 1).OptFixed(2.35, 0).Fixed(-0.05, 1).Empty().End();
+  // Fixed is printf's %.Nf (round half to even on the exact binary value: 2.25 -> 2.2).
+  char expect[64];
+  std::snprintf(expect, sizeof expect, "%.1f,%.0f,%.1f", 2.25, 2.35, -0.05);
+  EXPECT_EQ(out, "bus 1,-1796646600,,7,42.100000\n," + std::string(expect) + ",\n");
+  EXPECT_EQ(std::string(expect), "2.2,2,-0.1");
 }
 
 }  // namespace
