@@ -13,6 +13,7 @@
 #include "services/server/advice_proto.h"
 #include "services/server/analytics_proto.h"
 #include "services/server/convert.h"
+#include "services/server/grpc_util.h"
 #include "services/server/auth.h"
 #include "services/server/server.h"
 #include "smartbus/v1/analytics.grpc.pb.h"
@@ -22,10 +23,32 @@ namespace {
 
 namespace apb = ::smartbus::v1;
 
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& s) {
-  auto* r = ctx->DefaultReactor();
-  r->Finish(ToGrpc(s));
-  return r;
+// The routes named by `ids`; NOT_FOUND naming the first one the network does not have.
+absl::StatusOr<std::vector<uint32_t>> FindRoutes(
+    const Network& network, const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::vector<uint32_t> routes;
+  for (const std::string& id : ids) {
+    auto r = network.FindRoute(id);
+    if (!r) return absl::NotFoundError(absl::StrCat("route_id \"", id, "\": no such route"));
+    routes.push_back(*r);
+  }
+  return routes;
+}
+
+// A request's time window: 0 is unbounded on that side, else epoch seconds with to > from.
+absl::Status CheckWindow(int64_t from, int64_t to) {
+  if (from < 0 || to < 0 || (from > 0 && to > 0 && to <= from)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window: from=", from, " to=", to, ": need 0 (unbounded) or epoch seconds with to > from"));
+  }
+  return absl::OkStatus();
+}
+
+// A request's `now`: epoch seconds, or 0 for the server's clock.
+absl::StatusOr<int64_t> RequestNow(int64_t now, const SmartbusServer& server) {
+  if (now < 0)
+    return absl::InvalidArgumentError(absl::StrCat("now=", now, ": must be epoch seconds or 0"));
+  return now > 0 ? now : server.Now();
 }
 
 // Advice over the visits the store holds in the window (read afresh: advice is asked for
@@ -33,12 +56,8 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 absl::Status RouteAdvice(SmartbusServer& server, const apb::GetRouteAdviceRequest& req,
                          apb::GetRouteAdviceResponse* resp) {
   auto network = server.view()->network;
-  std::vector<uint32_t> routes;
-  for (const std::string& id : req.route_ids()) {
-    auto r = network->FindRoute(id);
-    if (!r) return absl::NotFoundError(absl::StrCat("route_id \"", id, "\": no such route"));
-    routes.push_back(*r);
-  }
+  auto routes = FindRoutes(*network, req.route_ids());
+  if (!routes.ok()) return routes.status();
   StopVisitQuery q;
   if (req.window().from() > 0) q.from_s = static_cast<double>(req.window().from());
   if (req.window().to() > 0) q.to_s = static_cast<double>(req.window().to());
@@ -53,7 +72,7 @@ absl::Status RouteAdvice(SmartbusServer& server, const apb::GetRouteAdviceReques
   }
   planner::AdviceOptions opt;
   opt.time_zone = network->time_zone();
-  FillRouteAdvice(*network, planner::BuildAdvice(*network, visits, opt, routes), opt, resp);
+  FillRouteAdvice(*network, planner::BuildAdvice(*network, visits, opt, *routes), opt, resp);
   return absl::OkStatus();
 }
 
@@ -61,17 +80,11 @@ absl::Status RouteAdvice(SmartbusServer& server, const apb::GetRouteAdviceReques
 absl::Status PredictionAccuracy(SmartbusServer& server, const apb::GetPredictionAccuracyRequest& req,
                                 apb::GetPredictionAccuracyResponse* resp) {
   auto network = server.view()->network;
-  absl::flat_hash_set<uint32_t> routes;
-  for (const std::string& id : req.route_ids()) {
-    auto r = network->FindRoute(id);
-    if (!r) return absl::NotFoundError(absl::StrCat("route_id \"", id, "\": no such route"));
-    routes.insert(*r);
-  }
+  auto route_list = FindRoutes(*network, req.route_ids());
+  if (!route_list.ok()) return route_list.status();
+  const absl::flat_hash_set<uint32_t> routes(route_list->begin(), route_list->end());
   int64_t from = req.window().from(), to = req.window().to();
-  if (from < 0 || to < 0 || (from > 0 && to > 0 && to <= from)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "window: from=", from, " to=", to, ": need 0 (unbounded) or epoch seconds with to > from"));
-  }
+  if (absl::Status s = CheckWindow(from, to); !s.ok()) return s;
   const int64_t now = server.Now();
   if (req.today()) {
     const absl::TimeZone& tz = network->time_zone();
@@ -116,23 +129,19 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
                                               const apb::GetRouteAnalyticsRequest* req,
                                               apb::GetRouteAnalyticsResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetRouteAnalytics"); !p.ok())
-      return Finish(ctx, p.status());
+      return Reply(ctx, p.status());
     auto network = server_->view()->network;
     RouteQuery q;
     if (!req->route_id().empty()) {
       auto r = network->FindRoute(req->route_id());
       if (!r) {
-        return Finish(ctx, absl::NotFoundError(absl::StrCat(
+        return Reply(ctx, absl::NotFoundError(absl::StrCat(
                                "route_id \"", req->route_id(), "\": no such route in the loaded feeds")));
       }
       q.route = *r;
     }
     const int64_t from = req->window().from(), to = req->window().to();
-    if (from < 0 || to < 0 || (from > 0 && to > 0 && to <= from)) {
-      return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
-                             "window: from=", from, " to=", to,
-                             ": need 0 (unbounded) or epoch seconds with to > from")));
-    }
+    if (absl::Status s = CheckWindow(from, to); !s.ok()) return Reply(ctx, s);
     if (from > 0) q.window.from_s = static_cast<double>(from);
     if (to > 0) q.window.to_s = static_cast<double>(to);
     q.stops = req->stops();
@@ -145,35 +154,33 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
           resp->set_visits_held(agg.visits());
           for (const RouteStats& r : agg.Routes(q)) FillRoute(r, net, resp->add_routes());
         });
-    return Finish(ctx, Tolerate(s));
+    return Reply(ctx, Tolerate(s));
   }
 
   grpc::ServerUnaryReactor* GetRouteAdvice(grpc::CallbackServerContext* ctx,
                                            const apb::GetRouteAdviceRequest* req,
                                            apb::GetRouteAdviceResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetRouteAdvice"); !p.ok())
-      return Finish(ctx, p.status());
-    return Finish(ctx, RouteAdvice(*server_, *req, resp));
+      return Reply(ctx, p.status());
+    return Reply(ctx, RouteAdvice(*server_, *req, resp));
   }
 
   grpc::ServerUnaryReactor* GetPredictionAccuracy(
       grpc::CallbackServerContext* ctx, const apb::GetPredictionAccuracyRequest* req,
       apb::GetPredictionAccuracyResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetPredictionAccuracy"); !p.ok())
-      return Finish(ctx, p.status());
-    return Finish(ctx, PredictionAccuracy(*server_, *req, resp));
+      return Reply(ctx, p.status());
+    return Reply(ctx, PredictionAccuracy(*server_, *req, resp));
   }
 
   grpc::ServerUnaryReactor* GetBunching(grpc::CallbackServerContext* ctx,
                                         const apb::GetBunchingRequest* req,
                                         apb::GetBunchingResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetBunching"); !p.ok())
-      return Finish(ctx, p.status());
-    if (req->now() < 0) {
-      return Finish(ctx, absl::InvalidArgumentError(
-                             absl::StrCat("now=", req->now(), ": must be epoch seconds or 0")));
-    }
-    const int64_t now = req->now() > 0 ? req->now() : server_->Now();
+      return Reply(ctx, p.status());
+    const absl::StatusOr<int64_t> now_or = RequestNow(req->now(), *server_);
+    if (!now_or.ok()) return Reply(ctx, now_or.status());
+    const int64_t now = *now_or;
     resp->set_now(now);
     resp->set_live_window_s(hub_.options().analytics.live_window_s);
     resp->set_bunching_ratio(hub_.options().analytics.bunching_ratio);
@@ -183,23 +190,21 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
           for (const BunchedPair& b : agg.BunchedPairs(static_cast<double>(now)))
             FillBunchedPair(b, net, resp->add_pairs());
         });
-    return Finish(ctx, Tolerate(s));
+    return Reply(ctx, Tolerate(s));
   }
 
   grpc::ServerUnaryReactor* GetCongestion(grpc::CallbackServerContext* ctx,
                                           const apb::GetCongestionRequest* req,
                                           apb::GetCongestionResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetCongestion"); !p.ok())
-      return Finish(ctx, p.status());
-    if (req->now() < 0) {
-      return Finish(ctx, absl::InvalidArgumentError(
-                             absl::StrCat("now=", req->now(), ": must be epoch seconds or 0")));
-    }
+      return Reply(ctx, p.status());
+    const absl::StatusOr<int64_t> now_or = RequestNow(req->now(), *server_);
+    if (!now_or.ok()) return Reply(ctx, now_or.status());
     if (req->limit() > 1000) {
-      return Finish(ctx, absl::InvalidArgumentError(
-                             absl::StrCat("limit=", req->limit(), ": must be 0..1000")));
+      return Reply(ctx, absl::InvalidArgumentError(
+                            absl::StrCat("limit=", req->limit(), ": must be 0..1000")));
     }
-    const int64_t now = req->now() > 0 ? req->now() : server_->Now();
+    const int64_t now = *now_or;
     const size_t limit = req->limit() == 0 ? 20 : req->limit();
     resp->set_now(now);
     absl::Status s = hub_.WithAggregator(
@@ -209,18 +214,18 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
             FillCongestion(c, net, resp->add_now_segments());
           for (const UsualJam& j : agg.UsualJams(limit)) FillUsualJam(j, net, resp->add_usual_jams());
         });
-    return Finish(ctx, Tolerate(s));
+    return Reply(ctx, Tolerate(s));
   }
 
   grpc::ServerUnaryReactor* GetFleetCondition(grpc::CallbackServerContext* ctx,
                                               const apb::GetFleetConditionRequest* req,
                                               apb::GetFleetConditionResponse* resp) override {
     if (auto p = server_->auth().Check(*ctx, Role::kViewer, "GetFleetCondition"); !p.ok())
-      return Finish(ctx, p.status());
+      return Reply(ctx, p.status());
     for (auto [name, v] : {std::pair<const char*, int64_t>{"stale_after_s", req->stale_after_s()},
                            {"silent_after_s", req->silent_after_s()}}) {
       if (v < 0 || v > 86400) {
-        return Finish(ctx, absl::InvalidArgumentError(
+        return Reply(ctx, absl::InvalidArgumentError(
                                absl::StrCat(name, "=", v, ": must be 0..86400")));
       }
     }
@@ -245,7 +250,7 @@ class AnalyticsServiceImpl : public apb::AnalyticsService::CallbackService {
                                                  agg.Driving(TimeWindow{}));
           FillFleetCondition(f, net, resp);
         });
-    return Finish(ctx, Tolerate(s));
+    return Reply(ctx, Tolerate(s));
   }
 
  private:

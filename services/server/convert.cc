@@ -245,13 +245,7 @@ void StopToProto(const Network& net, uint32_t stop, pb::Stop* out) {
 
 void ArrivalToProto(const Network& net, const ArrivalRow& r, pb::Arrival* out) {
   const GtfsFeed& feed = net.feed();
-  const GtfsTrip& trip = feed.trips[r.trip];
-  out->set_trip_id(trip.id);
-  if (trip.route < feed.routes.size()) {
-    out->set_route_id(feed.routes[trip.route].id);
-    out->set_route_short_name(feed.routes[trip.route].short_name);
-  }
-  out->set_headsign(trip.headsign);
+  TripIdsToProto(feed, feed.trips[r.trip], out);
   out->set_stop_sequence(r.stop_sequence);
   out->set_predicted_arrival(r.predicted_arrival_s);
   out->set_predicted_arrival_p10(r.p10_s);

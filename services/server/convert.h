@@ -50,6 +50,17 @@ void ConditionToProto(const BusCondition& c, pb::BusCondition* out);
 void VehicleToProto(const VehicleSnapshot& snap, int64_t now_s, int64_t stale_after_s,
                     pb::Vehicle* out);
 void StopToProto(const Network& net, uint32_t stop, pb::Stop* out);
+// A trip's trip_id, route_id, route_short_name and headsign on a message that has them (Arrival,
+// TripDetails).
+template <typename Message>
+void TripIdsToProto(const GtfsFeed& feed, const GtfsTrip& trip, Message* out) {
+  out->set_trip_id(trip.id);
+  if (trip.route < feed.routes.size()) {
+    out->set_route_id(feed.routes[trip.route].id);
+    out->set_route_short_name(feed.routes[trip.route].short_name);
+  }
+  out->set_headsign(trip.headsign);
+}
 void ArrivalToProto(const Network& net, const ArrivalRow& row, pb::Arrival* out);
 
 // Checks a GetArrivalsRequest against the view's network and fills *q (stop, the stops listed:

@@ -63,12 +63,7 @@ absl::Status BuildTripDetails(const LiveView& view,
     }
     day_start = absl::ToUnixSeconds(net.ServiceDayStart(date));
   }
-  out->set_trip_id(t.id);
-  if (t.route < feed.routes.size()) {
-    out->set_route_id(feed.routes[t.route].id);
-    out->set_route_short_name(feed.routes[t.route].short_name);
-  }
-  out->set_headsign(t.headsign);
+  TripIdsToProto(feed, t, out);
   out->set_direction_id(t.direction_id);
   out->set_service_date(date);
   out->set_block_id(t.block_id);
