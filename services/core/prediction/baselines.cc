@@ -14,9 +14,14 @@ bool Predictable(const VehicleState& s) {
          (s.state == MatchState::kInService || s.state == MatchState::kLayover);
 }
 
-// Shared loop: delay_s added to every scheduled arrival (0 for the schedule baseline).
-void Emit(const Network& net, const VehicleState& s, bool propagate, PredictionSource source,
-          int64_t max_horizon_s, std::vector<Prediction>* out) {
+}  // namespace
+
+// delay_s added to every scheduled arrival (0 for the schedule baseline).
+void BaselinePredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
+  const Network& net = *network_;
+  const bool propagate = propagate_;
+  const PredictionSource source = propagate ? PredictionSource::kOba : PredictionSource::kSchedule;
+  const int64_t max_horizon_s = options_.max_horizon_s;
   out->clear();
   if (!Predictable(s)) return;
   TripView tv;
@@ -46,16 +51,6 @@ void Emit(const Network& net, const VehicleState& s, bool propagate, PredictionS
     p.predicted_departure_s = kNoTime;
     p.source = source;
   }
-}
-
-}  // namespace
-
-void SchedulePredictor::Predict(const VehicleState& state, std::vector<Prediction>* out) {
-  Emit(*network_, state, false, PredictionSource::kSchedule, options_.max_horizon_s, out);
-}
-
-void DelayPropagationPredictor::Predict(const VehicleState& state, std::vector<Prediction>* out) {
-  Emit(*network_, state, true, PredictionSource::kOba, options_.max_horizon_s, out);
 }
 
 }  // namespace smartbus

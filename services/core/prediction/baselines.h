@@ -20,29 +20,35 @@ struct BaselineOptions {
   int64_t max_horizon_s = 3600;
 };
 
-class SchedulePredictor : public ArrivalPredictor {
+// Both baselines: one loop, `propagate` says whether the bus's delay is carried downstream.
+class BaselinePredictor : public ArrivalPredictor {
  public:
-  SchedulePredictor(std::shared_ptr<const Network> network, const BaselineOptions& options = {})
-      : network_(std::move(network)), options_(options) {}
-  absl::string_view name() const override { return "schedule"; }
+  absl::string_view name() const override { return propagate_ ? "oba" : "schedule"; }
   void Predict(const VehicleState& state, std::vector<Prediction>* out) override;
+
+ protected:
+  BaselinePredictor(std::shared_ptr<const Network> network, const BaselineOptions& options,
+                    bool propagate)
+      : network_(std::move(network)), options_(options), propagate_(propagate) {}
 
  private:
   std::shared_ptr<const Network> network_;
   BaselineOptions options_;
+  bool propagate_;
 };
 
-class DelayPropagationPredictor : public ArrivalPredictor {
+class SchedulePredictor : public BaselinePredictor {
+ public:
+  SchedulePredictor(std::shared_ptr<const Network> network,
+                    const BaselineOptions& options = {})
+      : BaselinePredictor(std::move(network), options, false) {}
+};
+
+class DelayPropagationPredictor : public BaselinePredictor {
  public:
   DelayPropagationPredictor(std::shared_ptr<const Network> network,
                             const BaselineOptions& options = {})
-      : network_(std::move(network)), options_(options) {}
-  absl::string_view name() const override { return "oba"; }
-  void Predict(const VehicleState& state, std::vector<Prediction>* out) override;
-
- private:
-  std::shared_ptr<const Network> network_;
-  BaselineOptions options_;
+      : BaselinePredictor(std::move(network), options, true) {}
 };
 
 }  // namespace smartbus

@@ -118,17 +118,7 @@ class LiveAccuracy {
     bool committed = false;  // held predictions dropped after the ambiguity hold
     std::vector<Held> held;
   };
-  struct TripKey {
-    uint32_t trip;
-    int32_t service_date;
-    bool operator==(const TripKey& o) const {
-      return trip == o.trip && service_date == o.service_date;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const TripKey& k) {
-      return H::combine(std::move(h), k.trip, k.service_date);
-    }
-  };
+  using TripKey = TripInstanceKey;
   struct TripEntry {
     uint32_t route = 0;
     int64_t last_s = 0;  // newest event (prediction made / visit) of the trip instance

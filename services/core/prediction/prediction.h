@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +27,17 @@ enum class PredictionSource : uint8_t {
 };
 inline constexpr int kNumPredictionSources = 4;
 absl::string_view PredictionSourceName(PredictionSource s);
+
+// A trip instance (a trip on a service date) as a hash map key.
+struct TripInstanceKey {
+  uint32_t trip;
+  int32_t service_date;
+  bool operator==(const TripInstanceKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TripInstanceKey& k) {
+    return H::combine(std::move(h), k.trip, k.service_date);
+  }
+};
 
 struct Prediction {
   int64_t made_at_s = 0;          // epoch s: the fix time the prediction was made at

@@ -196,17 +196,7 @@ class LayeredPredictor : public ArrivalPredictor {
   };
   // A trip instance; its pending predictions are kept per stop index (one hash lookup per trip
   // in Predict, not one per stop).
-  struct TripKey {
-    uint32_t trip;
-    int32_t service_date;
-    bool operator==(const TripKey& o) const {
-      return trip == o.trip && service_date == o.service_date;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const TripKey& k) {
-      return H::combine(std::move(h), k.trip, k.service_date);
-    }
-  };
+  using TripKey = TripInstanceKey;
   // Pending predictions of a trip instance by stop index (an empty vector = none pending), and
   // per stop the time of its newest pending prediction (kNoSample: none), kept contiguous so
   // the once-per-prediction "is a sample due?" test reads one array instead of chasing a
