@@ -31,6 +31,22 @@ bool HasText(const TranslatedText& t) {
   return false;
 }
 
+// `records` by Key(), the invalid ones (ServiceChanges::Validate) left out and their keys
+// appended to *invalid when given. A later record replaces an earlier one of the same key.
+template <typename T>
+std::map<std::string, T> ValidByKey(std::vector<T>& records, std::vector<std::string>* invalid) {
+  std::map<std::string, T> out;
+  for (T& x : records) {
+    if (!ServiceChanges::Validate(x).ok()) {
+      if (invalid) invalid->push_back(x.Key());
+      continue;
+    }
+    std::string k = x.Key();
+    out[k] = std::move(x);
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::string_view StopStatusName(StopStatus s) {
@@ -196,24 +212,8 @@ absl::Status ServiceChanges::Validate(const TripChange& t) {
 ServiceChangeDiff ServiceChanges::Load(std::vector<TripChange> trips, std::vector<Alert> alerts) {
   ServiceChangeDiff bad;
   MutexLock lock(mu_);
-  trips_.clear();
-  alerts_.clear();
-  for (TripChange& t : trips) {
-    if (!Validate(t).ok()) {
-      bad.delete_trips.push_back(t.Key());
-      continue;
-    }
-    std::string k = t.Key();
-    trips_[k] = std::move(t);
-  }
-  for (Alert& a : alerts) {
-    if (!Validate(a).ok()) {
-      bad.delete_alerts.push_back(a.Key());
-      continue;
-    }
-    std::string k = a.Key();
-    alerts_[k] = std::move(a);
-  }
+  trips_ = ValidByKey(trips, &bad.delete_trips);
+  alerts_ = ValidByKey(alerts, &bad.delete_alerts);
   PublishLocked();
   return bad;
 }
@@ -314,41 +314,28 @@ ServiceChangeDiff ServiceChanges::ReplaceSource(const std::string& source,
                                                 std::vector<TripChange> trips,
                                                 std::vector<Alert> alerts) {
   ServiceChangeDiff d;
-  std::map<std::string, TripChange> new_trips;
-  for (TripChange& t : trips) {
-    t.source = source;
-    if (!Validate(t).ok()) continue;
-    std::string k = t.Key();
-    new_trips[k] = std::move(t);
-  }
-  std::map<std::string, Alert> new_alerts;
-  for (Alert& a : alerts) {
-    a.source = source;
-    if (!Validate(a).ok()) continue;
-    std::string k = a.Key();
-    new_alerts[k] = std::move(a);
-  }
+  for (TripChange& t : trips) t.source = source;
+  for (Alert& a : alerts) a.source = source;
+  std::map<std::string, TripChange> new_trips = ValidByKey(trips, nullptr);
+  std::map<std::string, Alert> new_alerts = ValidByKey(alerts, nullptr);
   MutexLock lock(mu_);
   auto same_source = [&](const std::string& key) {
     return key.size() > source.size() && key.compare(0, source.size(), source) == 0 &&
            key[source.size()] == '|';
   };
-  for (auto it = trips_.begin(); it != trips_.end();) {
-    if (same_source(it->first) && !new_trips.count(it->first)) {
-      d.delete_trips.push_back(it->first);
-      it = trips_.erase(it);
-    } else {
-      ++it;
+  // Drops the source's records that the new set no longer has.
+  auto drop_gone = [&](auto& current, const auto& fresh, std::vector<std::string>* deleted) {
+    for (auto it = current.begin(); it != current.end();) {
+      if (same_source(it->first) && !fresh.count(it->first)) {
+        deleted->push_back(it->first);
+        it = current.erase(it);
+      } else {
+        ++it;
+      }
     }
-  }
-  for (auto it = alerts_.begin(); it != alerts_.end();) {
-    if (same_source(it->first) && !new_alerts.count(it->first)) {
-      d.delete_alerts.push_back(it->first);
-      it = alerts_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  };
+  drop_gone(trips_, new_trips, &d.delete_trips);
+  drop_gone(alerts_, new_alerts, &d.delete_alerts);
   for (auto& [k, t] : new_trips) {
     auto it = trips_.find(k);
     // updated_s alone does not make a change (a feed restamps every poll).
