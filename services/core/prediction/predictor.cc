@@ -43,6 +43,14 @@ constexpr double kPaceMaxLog = 1.0;
 // city without a margin, 2 and 3 with it) moved every prediction of the feed back and forth
 // for no measured gain (WMATA reversals 3.6 % without, 3.5 % with, MAE equal).
 constexpr double kHalfLifeSwitchMargin = 0.01;
+// A bus not started yet (LeftFirstStop) is at its first stop within kFirstStopZoneM of it (the
+// tracker's VisitOptions::first_stop_zone_m; 20-100 m gave the same figures on the WMATA day);
+// it moves forward when a fix is kMovingM further along than the last (the tracker's
+// VisitOptions::moving_m) and goes back when one is kBackM behind (the matcher's
+// back_tolerance_m: its along-route jitter for a standing bus).
+constexpr double kFirstStopZoneM = 50;
+constexpr double kMovingM = 10;
+constexpr double kBackM = 30;
 constexpr absl::string_view kMagic = "smartbus-prediction-model\t1";
 
 // std::llround without the libm call: x - trunc(x) is exact in binary floating point, so this
@@ -683,6 +691,24 @@ double LayeredPredictor::PaceOf(const std::string& vehicle_id) const {
   return std::exp(lv->second.log_pace);
 }
 
+bool LayeredPredictor::LeftFirstStop(const VehicleState& s, const TripView& tv) {
+  if (s.state != MatchState::kLayover || !std::isfinite(s.dist_along_m)) return false;
+  LastVisit& lv = last_visit_[s.vehicle_id];
+  if (lv.waiting_trip != s.trip) {
+    lv.waiting_trip = s.trip;
+    lv.waiting_d = NAN;
+    lv.left_first_stop = false;
+  }
+  const double d = s.dist_along_m;
+  const bool moved = std::isfinite(lv.waiting_d) && d >= lv.waiting_d + kMovingM;
+  const bool back = std::isfinite(lv.waiting_d) && d < lv.waiting_d - kBackM;
+  const bool may_leave = d > tv.dist(0) + kFirstStopZoneM &&
+                         s.timestamp_s >= tv.dep(0) - options_.early_departure_s;
+  lv.left_first_stop = may_leave && (moved || (lv.left_first_stop && !back));
+  lv.waiting_d = d;
+  return lv.left_first_stop;
+}
+
 void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* out) {
   out->clear();
   if (s.trip == kNoIndex) return;
@@ -753,7 +779,9 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
     return time;
   };
 
-  const bool started = s.state != MatchState::kLayover && std::isfinite(s.dist_along_m);
+  // A bus in layover that has left its first stop is on its way: from its place, as started.
+  const bool started = (s.state != MatchState::kLayover || LeftFirstStop(s, tv)) &&
+                       std::isfinite(s.dist_along_m);
   double end_time;
   if (!started) {
     // Layover: leaves the first stop no earlier than scheduled.

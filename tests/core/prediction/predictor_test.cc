@@ -142,6 +142,39 @@ TEST_F(PredictorTest, LayoverGivesTheDepartureAtTheFirstStopAndTheNextTripOfTheB
   ExpectMonotone(out);
 }
 
+// The tracker starts a trip only 400 m past its first stop; a bus in layover already driving
+// away is predicted from its place (PredictorOptions::early_departure_s), not as leaving the
+// first stop now.
+TEST_F(PredictorTest, LayoverBusDrivingAwayIsPredictedFromWhereItIs) {
+  LayeredPredictor p(net_);
+  std::vector<Prediction> out;
+  const double d0 = StopDist(t1_, 0);
+  // 20 min before its departure it drives 80 m down the route (a layover manoeuvre): it still
+  // leaves the first stop at 08:00.
+  p.Predict(State(t1_, At(7, 40), MatchState::kLayover, d0), &out);
+  p.Predict(State(t1_, At(7, 40, 30), MatchState::kLayover, d0 + 80), &out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].stop_index, 0u);
+  EXPECT_EQ(out[0].predicted_departure_s, At(8, 0));
+  // Back at the stop; a minute late it leaves: 80 m along, 31 m before stop b, still layover.
+  p.Predict(State(t1_, At(8, 1), MatchState::kLayover, d0), &out);
+  EXPECT_EQ(out[0].stop_index, 0u);
+  p.Predict(State(t1_, At(8, 1, 30), MatchState::kLayover, d0 + 80), &out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].trip, t1_);
+  EXPECT_EQ(out[0].stop_index, 1u);  // stop a is behind it
+  // A quarter of the 2-min segment ahead (+ at most the 20-s shift); leaving stop a now would
+  // give 08:03:30.
+  EXPECT_NEAR(out[0].predicted_arrival_s, At(8, 2, 4), 21);
+  ExpectMonotone(out);
+  // Standing at a light on the next fix: still on its way.
+  p.Predict(State(t1_, At(8, 2), MatchState::kLayover, d0 + 82), &out);
+  EXPECT_EQ(out[0].stop_index, 1u);
+  // Back at the first stop (it only pulled forward): it waits there again.
+  p.Predict(State(t1_, At(8, 2, 30), MatchState::kLayover, d0), &out);
+  EXPECT_EQ(out[0].stop_index, 0u);
+}
+
 TEST_F(PredictorTest, LateBusInServicePredictsFromWhereItIsAndStaysMonotone) {
   LayeredPredictor p(net_);
   std::vector<Prediction> out;
