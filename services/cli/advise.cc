@@ -50,12 +50,7 @@ int RunAdvise(int argc, char** argv) {
     std::fprintf(stderr, "smartbus advise: --gtfs and --visits are required\n%s", kUsage);
     return 2;
   }
-  auto feed = LoadGtfs(feeds);
-  if (!feed.ok()) {
-    std::fprintf(stderr, "smartbus advise: %s\n", std::string(feed.status().message()).c_str());
-    return 1;
-  }
-  auto net = Network::Build(*std::move(feed));
+  auto net = LoadNetwork(feeds);
   if (!net.ok()) {
     std::fprintf(stderr, "smartbus advise: %s\n", std::string(net.status().message()).c_str());
     return 1;

@@ -39,20 +39,33 @@ std::vector<std::string> Args::GetAll(const std::string& name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-absl::StatusOr<double> Args::GetDouble(const std::string& name, double def) const {
-  if (!Has(name)) return def;
-  double v;
-  if (!absl::SimpleAtod(Get(name), &v))
-    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not a number: '", Get(name), "'"));
+namespace {
+
+// The last value of --name read by parse(text, &value), or `def`; the error names `what` it
+// should have been.
+template <typename T, typename Parse>
+absl::StatusOr<T> GetNumber(const Args& a, const std::string& name, T def, Parse parse,
+                            const char* what) {
+  if (!a.Has(name)) return def;
+  T v;
+  if (!parse(a.Get(name), &v))
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": not ", what, ": '", a.Get(name), "'"));
   return v;
 }
 
+}  // namespace
+
+absl::StatusOr<double> Args::GetDouble(const std::string& name, double def) const {
+  return GetNumber(*this, name, def,
+                   [](absl::string_view s, double* v) { return absl::SimpleAtod(s, v); },
+                   "a number");
+}
+
 absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t def) const {
-  if (!Has(name)) return def;
-  int64_t v;
-  if (!absl::SimpleAtoi(Get(name), &v))
-    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not an integer: '", Get(name), "'"));
-  return v;
+  return GetNumber(*this, name, def,
+                   [](absl::string_view s, int64_t* v) { return absl::SimpleAtoi(s, v); },
+                   "an integer");
 }
 
 absl::Status Args::CheckKnown(const std::set<std::string>& known) const {

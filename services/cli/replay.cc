@@ -143,9 +143,7 @@ int RunReplay(int argc, char** argv) {
   const bool quiet = args.Has("quiet");
   auto t0 = std::chrono::steady_clock::now();
 
-  auto feed = LoadGtfs(feeds);
-  if (!feed.ok()) return Fail(feed.status());
-  auto network = Network::Build(std::move(*feed));
+  auto network = LoadNetwork(feeds);
   if (!network.ok()) return Fail(network.status());
   std::shared_ptr<const Network> net = *network;
 

@@ -249,12 +249,7 @@ int RunReport(int argc, char** argv) {
   }
   AnalyticsOptions& options = flags->options;
 
-  auto feed = LoadGtfs(feeds);
-  if (!feed.ok()) {
-    std::fprintf(stderr, "smartbus report: %s\n", std::string(feed.status().message()).c_str());
-    return 1;
-  }
-  auto net = Network::Build(*std::move(feed));
+  auto net = LoadNetwork(feeds);
   if (!net.ok()) {
     std::fprintf(stderr, "smartbus report: %s\n", std::string(net.status().message()).c_str());
     return 1;

@@ -155,9 +155,7 @@ int RunShapes(int argc, char** argv) {
                  kUsage);
     return 2;
   }
-  auto feed = LoadGtfs(feeds);
-  if (!feed.ok()) return Fail(feed.status());
-  auto network = Network::Build(std::move(*feed));
+  auto network = LoadNetwork(feeds);
   if (!network.ok()) return Fail(network.status());
   std::shared_ptr<const Network> net = *network;
 

@@ -559,9 +559,7 @@ int RunSim(int argc, char** argv) {
   }
   bool quiet = args->Has("quiet");
 
-  auto feed = LoadGtfs(feeds);
-  if (!feed.ok()) return fail(std::string(feed.status().message()), 1);
-  auto built = Network::Build(std::move(*feed));
+  auto built = LoadNetwork(feeds);
   if (!built.ok()) return fail(std::string(built.status().message()), 1);
   std::shared_ptr<const Network> net = *built;
 

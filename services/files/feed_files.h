@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "services/core/gtfs/feed.h"
 #include "services/core/gtfs/source.h"
+#include "services/core/network/network.h"
 
 namespace smartbus {
 
@@ -22,6 +23,9 @@ absl::StatusOr<std::unique_ptr<FeedSource>> OpenFeedSource(const std::string& pa
 // second thread (RunOnNewThread) unless options.run_in_background says otherwise.
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
                                  GtfsLoadOptions options = {});
+
+// LoadGtfs(paths), then Network::Build: the network of the feeds, or the first error.
+absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths);
 
 // A GtfsLoadOptions::run_in_background: a std::thread per task; the returned function joins it.
 std::function<void()> RunOnNewThread(std::function<void()> task);
