@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <type_traits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -36,36 +37,26 @@ absl::Status SetScalar(gp::Message* msg, const gp::FieldDescriptor* f, const std
     return absl::InvalidArgumentError(
         absl::StrCat("parameter ", name, "=", value, ": ", what));
   };
+  // An integer field: parsed as the field's type T (unsigned: no sign), stored with the
+  // Reflection's Add (repeated) or Set for T.
+  auto integer = [&](auto v, auto add, auto set) -> absl::Status {
+    constexpr bool kUnsigned = std::is_unsigned_v<decltype(v)>;
+    if ((kUnsigned && (value.empty() || value[0] == '-')) || !absl::SimpleAtoi(value, &v))
+      return bad(kUnsigned ? "not an unsigned integer" : "not an integer");
+    rep ? (r->*add)(msg, f, v) : (r->*set)(msg, f, v);
+    return absl::OkStatus();
+  };
+  using R = gp::Reflection;
   switch (f->cpp_type()) {
     case gp::FieldDescriptor::CPPTYPE_STRING:
       rep ? r->AddString(msg, f, value) : r->SetString(msg, f, value);
       return absl::OkStatus();
-    case gp::FieldDescriptor::CPPTYPE_INT32: {
-      int32_t v;
-      if (!absl::SimpleAtoi(value, &v)) return bad("not an integer");
-      rep ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
-      return absl::OkStatus();
-    }
-    case gp::FieldDescriptor::CPPTYPE_INT64: {
-      int64_t v;
-      if (!absl::SimpleAtoi(value, &v)) return bad("not an integer");
-      rep ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
-      return absl::OkStatus();
-    }
-    case gp::FieldDescriptor::CPPTYPE_UINT32: {
-      uint32_t v;
-      if (value.empty() || value[0] == '-' || !absl::SimpleAtoi(value, &v))
-        return bad("not an unsigned integer");
-      rep ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
-      return absl::OkStatus();
-    }
-    case gp::FieldDescriptor::CPPTYPE_UINT64: {
-      uint64_t v;
-      if (value.empty() || value[0] == '-' || !absl::SimpleAtoi(value, &v))
-        return bad("not an unsigned integer");
-      rep ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-      return absl::OkStatus();
-    }
+    case gp::FieldDescriptor::CPPTYPE_INT32: return integer(int32_t{}, &R::AddInt32, &R::SetInt32);
+    case gp::FieldDescriptor::CPPTYPE_INT64: return integer(int64_t{}, &R::AddInt64, &R::SetInt64);
+    case gp::FieldDescriptor::CPPTYPE_UINT32:
+      return integer(uint32_t{}, &R::AddUInt32, &R::SetUInt32);
+    case gp::FieldDescriptor::CPPTYPE_UINT64:
+      return integer(uint64_t{}, &R::AddUInt64, &R::SetUInt64);
     case gp::FieldDescriptor::CPPTYPE_DOUBLE:
     case gp::FieldDescriptor::CPPTYPE_FLOAT: {
       double v;

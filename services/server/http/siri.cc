@@ -291,6 +291,31 @@ std::shared_ptr<const VehicleSnapshot> FindVehicle(SmartbusServer* server, const
   return slot ? slot->snapshot.load(std::memory_order_acquire) : nullptr;
 }
 
+// One MonitoredStopVisit or VehicleActivity: the bus's journey from call `call`, the alerts on
+// `trip` (collected in *alerts for the delivery's situations) and when the bus reported.
+Json MonitoredJourney(const Network& net, const ServiceChangeSet& changes, const VehicleSnapshot& v,
+                      TripIdx trip, size_t call, const std::string& detail, uint32_t onward,
+                      int64_t now, std::map<std::string, const Alert*>* alerts) {
+  Json entry;
+  entry["MonitoredVehicleJourney"] = Journey(net, v, call, detail, onward);
+  if (Json refs = SituationRefs(net, changes, trip, now, alerts); !refs.empty())
+    entry["MonitoredVehicleJourney"]["SituationRef"] = std::move(refs);
+  entry["RecordedAtTime"] = IsoTime(v.state.timestamp_s, net.time_zone());
+  return entry;
+}
+
+// Replies with the delivery `key` holding `list` under `list_name`, valid for a minute, and the
+// situations of `alerts`.
+void ReplyDelivery(HttpResponse& res, const char* key, const char* list_name, Json list,
+                   int64_t now, const absl::TimeZone& tz,
+                   const std::map<std::string, const Alert*>& alerts) {
+  Json d;
+  d[list_name] = std::move(list);
+  d["ResponseTimestamp"] = IsoTime(now, tz);
+  d["ValidUntil"] = IsoTime(now + 60, tz);
+  Reply(res, d, key, now, tz, Situations(alerts, now, tz));
+}
+
 void StopMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse& res) {
   auto view = server->view();
   const Network& net = *view->network;
@@ -357,18 +382,10 @@ void StopMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse
            !(v->etas[call].trip == r.trip && v->etas[call].stop_index == r.stop_index))
       ++call;
     if (call == v->etas.size()) continue;
-    Json visit;
-    visit["MonitoredVehicleJourney"] = Journey(net, *v, call, detail, onward);
-    if (Json refs = SituationRefs(net, *changes, r.trip, now, &alerts); !refs.empty())
-      visit["MonitoredVehicleJourney"]["SituationRef"] = std::move(refs);
-    visit["RecordedAtTime"] = IsoTime(v->state.timestamp_s, net.time_zone());
-    visits.push_back(std::move(visit));
+    visits.push_back(
+        MonitoredJourney(net, *changes, *v, r.trip, call, detail, onward, now, &alerts));
   }
-  Json d;
-  d["MonitoredStopVisit"] = std::move(visits);
-  d["ResponseTimestamp"] = IsoTime(now, net.time_zone());
-  d["ValidUntil"] = IsoTime(now + 60, net.time_zone());
-  Reply(res, d, kKey, now, net.time_zone(), Situations(alerts, now, net.time_zone()));
+  ReplyDelivery(res, kKey, "MonitoredStopVisit", std::move(visits), now, net.time_zone(), alerts);
 }
 
 void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpResponse& res) {
@@ -415,18 +432,10 @@ void VehicleMonitoring(SmartbusServer* server, const HttpRequest& req, HttpRespo
     if (trip >= feed.trips.size()) continue;  // Bus Time lists buses on a trip
     if (!line.empty() && feed.routes[feed.trips[trip].route].id != line) continue;
     if (!dir.empty() && std::to_string(feed.trips[trip].direction_id) != dir) continue;
-    Json a;
-    a["MonitoredVehicleJourney"] = Journey(net, *v, 0, detail, onward);
-    if (Json refs = SituationRefs(net, *changes, trip, now, &alerts); !refs.empty())
-      a["MonitoredVehicleJourney"]["SituationRef"] = std::move(refs);
-    a["RecordedAtTime"] = IsoTime(v->state.timestamp_s, net.time_zone());
-    activities.push_back(std::move(a));
+    activities.push_back(
+        MonitoredJourney(net, *changes, *v, trip, 0, detail, onward, now, &alerts));
   }
-  Json d;
-  d["VehicleActivity"] = std::move(activities);
-  d["ResponseTimestamp"] = IsoTime(now, net.time_zone());
-  d["ValidUntil"] = IsoTime(now + 60, net.time_zone());
-  Reply(res, d, kKey, now, net.time_zone(), Situations(alerts, now, net.time_zone()));
+  ReplyDelivery(res, kKey, "VehicleActivity", std::move(activities), now, net.time_zone(), alerts);
 }
 
 }  // namespace
