@@ -41,6 +41,7 @@ Admission FixFilter::Admit(FixHistory& h, const Fix& fix, Vec2 p) const {
   }
   h.jump_count = 0;
   a.g = h.has_pos ? Dist(p, h.xy) : 0;
+  if (h.has_pos) a.move = p - h.xy;
   a.first = !h.has_pos;
   h.has_pos = true;
   h.xy = p;

@@ -20,6 +20,7 @@ struct Admission {
   bool reanchor = false;  // accepted after agreeing jumps: forget the hypotheses
   bool first = false;     // the vehicle's first accepted fix
   double g = 0;           // straight-line distance from the previous accepted fix, m
+  Vec2 move;              // the displacement from it (0 for the first fix)
 };
 
 class FixFilter {

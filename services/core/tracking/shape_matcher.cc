@@ -108,18 +108,53 @@ void ScanWindow(const Polyline& poly, Vec2 p, double wl, double wh, uint32_t hin
 // Offsets of the candidates made offsets beyond their segment's slack (Polyline::slack_m: a
 // path without a shape is uncertain by a share of each segment's length); candidates farther
 // than radius_m beyond it are dropped. Returns the count kept (0 slack: unchanged).
-int ToExcess(const Polyline& poly, double radius_m, Cand* cands, int n) {
+int ToExcess(const Polyline& poly, Vec2 p, double radius_m, Cand* cands, int n) {
   if (poly.max_slack_m() <= 0) return n;
   int w = 0;
   for (int i = 0; i < n; ++i) {
     Cand c = cands[i];
-    c.off = ShapeMatcher::Excess(poly, c.seg, c.off);
+    c.off = ShapeMatcher::ExcessAt(poly, c.seg, c.d, p);
     if (c.off <= radius_m) cands[w++] = c;
   }
   return w;
 }
 
 }  // namespace
+
+double ShapeMatcher::TransitionGap(const Polyline& poly, uint32_t from_seg, uint32_t to_seg,
+                                   double delta, Vec2 chord, const FixObservation& obs,
+                                   double g) {
+  const bool drawn = poly.slack_m(from_seg) > 0 || poly.slack_m(to_seg) > 0;
+  if (!drawn || (obs.move.x == 0 && obs.move.y == 0)) return std::fabs(delta) - g;
+  // A line without a shape: the road is not the line, and the bus's progress along the line
+  // is its movement projected on it (the road may cross the line at any angle), scaled by the
+  // line's length per metre of straight distance between the two places (a bend at a stop).
+  const double c2 = Dot(chord, chord);
+  if (c2 < 1.0) {
+    const uint32_t seg = std::min<uint32_t>(from_seg, static_cast<uint32_t>(poly.size() - 2));
+    const Vec2 dir = poly.points()[seg + 1] - poly.points()[seg];
+    const double n = Norm(dir);
+    return n < 1e-9 ? std::fabs(delta) - g : delta - Dot(obs.move, dir) / n;
+  }
+  return delta - delta * Dot(obs.move, chord) / c2;
+}
+
+double ShapeMatcher::ExcessAt(const Polyline& poly, uint32_t seg, double d, Vec2 p) {
+  if (poly.slack_m(seg) <= 0) return Dist(p, PointOnSegment(poly, seg, d));
+  // The fix lies within the slack of the line if its nearest point on the segment is within
+  // it; the place along the line is that point's, and any other place is as far from it as
+  // along a traced shape.
+  auto from = [&](uint32_t s) {
+    const PolylinePoint pp = poly.ProjectOnSegment(p, s);
+    return std::hypot(d - pp.dist_along_m, std::max(0.0, pp.offset_m - poly.slack_m(s)));
+  };
+  double e = from(seg);
+  // At a vertex the place belongs to both segments.
+  const std::vector<double>& cum = poly.cum_m();
+  if (d >= cum[seg + 1] - 1e-6 && seg + 2 < poly.size()) e = std::min(e, from(seg + 1));
+  if (d <= cum[seg] + 1e-6 && seg > 0) e = std::min(e, from(seg - 1));
+  return e;
+}
 
 FixObservation ShapeMatcher::Observe(const Fix& fix, Vec2 p) const {
   FixObservation o;
@@ -128,6 +163,8 @@ FixObservation ShapeMatcher::Observe(const Fix& fix, Vec2 p) const {
   o.sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
                 ? std::max<double>(fix.accuracy_m, opt_.min_sigma_m)
                 : opt_.gps_sigma_m;
+  o.speed = std::isfinite(fix.speed_mps) ? std::clamp<double>(fix.speed_mps, 0, opt_.max_speed_mps)
+                                         : 0.0;
   o.has_heading = fix.speed_mps >= opt_.heading_min_speed_mps && !std::isnan(fix.bearing_deg);
   if (o.has_heading) {
     // Unit vector of the reported bearing (clockwise from north: x east = sin, y north = cos).
@@ -161,7 +198,7 @@ void ShapeMatcher::Init(MatcherState& s, const Polyline& poly, const FixObservat
   const double radius = std::min(opt_.candidate_radius_m, opt_.off_route_m);
   ScanWindow(poly, obs.p, from_m, std::min(to_m, poly.length_m()), 0,
              radius + poly.max_slack_m(), found, &nfound, &min_off2);
-  nfound = ToExcess(poly, radius, found, nfound);
+  nfound = ToExcess(poly, obs.p, radius, found, nfound);
   if (nfound == 0) return;
   // Weak prior: where the schedule says the bus should be.
   const double d_exp = prior_d();
@@ -173,7 +210,9 @@ void ShapeMatcher::Init(MatcherState& s, const Polyline& poly, const FixObservat
     h.d = c.d;
     h.off = c.off;
     h.seg = c.seg;
-    h.v = 0;
+    // A fresh start knows the bus's speed only from the fix (0: none): it sets how far the
+    // next fix may be (an express bus starts on a motorway, 2 km further 2 minutes later).
+    h.v = obs.speed;
     h.cost = Emission(c.off, obs.sigma) + HeadingCost(poly, c.seg, obs) +
              std::fabs(c.d - d_exp) / opt_.schedule_prior_m;
     tmp[nt++] = h;
@@ -241,26 +280,32 @@ int ShapeMatcher::Step(const MatcherState& s, const Polyline& poly, const MatchC
       ScanWindow(poly, obs.p, wlo[w], whi[w], whint[w],
                  opt_.candidate_radius_m + poly.max_slack_m(), cands, &nc, &min_off2);
     }
-    nc = ToExcess(poly, opt_.candidate_radius_m, cands, nc);
+    nc = ToExcess(poly, obs.p, opt_.candidate_radius_m, cands, nc);
     *min_off = std::max(0.0, std::sqrt(min_off2) - poly.max_slack_m());
   }
   // Each hypothesis carried on at its own speed (explains an outlier fix).
   for (int i = 0; i < s.n_hyps; ++i) {
     double d = std::clamp(s.hyps[i].d + s.hyps[i].v * dt, lo, hi);
     uint32_t seg = SegmentNear(cum, s.hyps[i].seg, d);
-    add(d, Excess(poly, seg, Dist(obs.p, PointOnSegment(poly, seg, d))), seg);
+    add(d, ExcessAt(poly, seg, d, obs.p), seg);
   }
 
+  // Where each hypothesis lies in the plane (for the progress a line without a shape expects).
+  Vec2 hyp_xy[kMaxHypotheses];
+  for (int i = 0; i < s.n_hyps; ++i) hyp_xy[i] = PointOnSegment(poly, s.hyps[i].seg, s.hyps[i].d);
   Hyp next[kMaxCandidates];
   int nn = 0;
   for (int c = 0; c < nc; ++c) {
     double best = kInf, best_v = 0;
+    const Vec2 cand_xy = PointOnSegment(poly, cands[c].seg, cands[c].d);
     for (int i = 0; i < s.n_hyps; ++i) {
       const Hyp& h = s.hyps[i];
       double delta = cands[c].d - h.d;
       if (ctx.started && delta < -opt_.back_tolerance_m) continue;
       if (delta > reach) continue;
-      double tr = h.cost + std::fabs(std::fabs(delta) - g) / opt_.transition_beta_m;
+      double tr = h.cost + std::fabs(TransitionGap(poly, h.seg, cands[c].seg, delta,
+                                                    cand_xy - hyp_xy[i], obs, g)) /
+                               opt_.transition_beta_m;
       if (tr < best) {
         best = tr;
         best_v = 0.5 * h.v + 0.5 * std::clamp(delta / dt, 0.0, opt_.max_speed_mps);

@@ -37,6 +37,8 @@ struct FixObservation {
   double sigma = 0;     // GPS noise, m (the fix's accuracy, or the default)
   bool has_heading = false;  // the reported bearing counts (moving fast enough)
   Vec2 heading;         // its unit vector (x east, y north)
+  Vec2 move;            // displacement from the vehicle's previous accepted fix (0: none)
+  double speed = 0;     // the reported speed (m/s, clamped to max_speed_mps; 0 when none)
 };
 
 // What the matcher is told about the vehicle's trip on this shape.
@@ -71,6 +73,20 @@ class ShapeMatcher {
   static double Excess(const Polyline& poly, uint32_t seg, double off) {
     return std::max(0.0, off - poly.slack_m(seg));
   }
+  // How far fix p is from the place at d on segment seg, beyond the path's slack there. On a
+  // traced shape (no slack) the distance. On a line drawn without a shape the slack says how
+  // far the road may lie from the line, not where along it the bus is: the fix is within it
+  // when its nearest point on the segment is, the bus is at that point, and a place elsewhere
+  // on the line is as far as it is from that point (before, any place within the slack of the
+  // fix cost nothing, and the bus ran ahead of its fixes at its speed).
+  static double ExcessAt(const Polyline& poly, uint32_t seg, double d, Vec2 p);
+  // The transition's gap (its cost is |gap| / transition_beta_m) from a hypothesis on segment
+  // from_seg to a candidate delta metres further along on to_seg, `chord` apart in the plane:
+  // on a traced shape the distance along it minus the straight distance g between the fixes
+  // (Newson & Krumm); on a line drawn without a shape (slack > 0) the road is not the line, and
+  // the expected progress is the fix's movement (obs.move) projected on the line.
+  static double TransitionGap(const Polyline& poly, uint32_t from_seg, uint32_t to_seg,
+                              double delta, Vec2 chord, const FixObservation& obs, double g);
   // Cost of travelling in direction u (unit vector) on segment seg.
   double DirCost(const Polyline& poly, uint32_t seg, Vec2 u) const;
   // The same for the fix's reported bearing (0 when it does not count).

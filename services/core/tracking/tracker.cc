@@ -195,7 +195,8 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   if (adm.reanchor) ++tr_.stats_.reanchors;
   ++tr_.stats_.accepted;
   if (adm.reanchor) v.match.n_hyps = 0;
-  const FixObservation obs = matcher_.Observe(fix, p);
+  FixObservation obs = matcher_.Observe(fix, p);
+  obs.move = adm.move;
 
   // 2. Trip: given, or inferred (end of trip, block chaining, re-examination).
   inference_.AssignForFix(v, fix, obs, adm);
