@@ -48,34 +48,34 @@ int Bcd2(uint8_t c, bool* ok) {
   return hi * 10 + lo;
 }
 
+// A numeric additional item, both directions: its value is one big-endian number as wide as the
+// field (BYTE, WORD or DWORD). Read: a shorter value leaves the field unset.
+template <typename T>
+void ReadNumberItem(absl::Span<const uint8_t> v, std::optional<T>* field) {
+  if (v.size() < sizeof(T)) return;
+  T x = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) x = static_cast<T>((x << 8) | v[i]);
+  *field = x;
+}
+template <typename T>
+void PutNumberItem(Bytes* b, uint8_t id, const std::optional<T>& field) {
+  if (!field) return;
+  b->push_back(id);
+  b->push_back(sizeof(T));
+  for (size_t i = sizeof(T); i-- > 0;) b->push_back(static_cast<uint8_t>(*field >> (8 * i)));
+}
+
 void ReadItem(uint8_t id, absl::Span<const uint8_t> v, Location* loc) {
   switch (id) {
-    case kItemMileage:
-      if (v.size() >= 4) loc->mileage_hm = Dword(v, 0);
-      break;
-    case kItemFuel:
-      if (v.size() >= 2) loc->fuel_dl = Word(v, 0);
-      break;
-    case kItemTachoSpeed:
-      if (v.size() >= 2) loc->tacho_speed_dkmh = Word(v, 0);
-      break;
-    case kItemVehicleSignals:
-      if (v.size() >= 4) loc->vehicle_signals = Dword(v, 0);
-      break;
-    case kItemIo:
-      if (v.size() >= 2) loc->io_status = Word(v, 0);
-      break;
-    case kItemAnalog:
-      if (v.size() >= 4) loc->analog = Dword(v, 0);
-      break;
-    case kItemSignalStrength:
-      if (v.size() >= 1) loc->signal_strength = v[0];
-      break;
-    case kItemSatellites:
-      if (v.size() >= 1) loc->satellites = v[0];
-      break;
-    default:
-      break;  // vendor or extension item: skipped by its length
+    case kItemMileage: ReadNumberItem(v, &loc->mileage_hm); break;
+    case kItemFuel: ReadNumberItem(v, &loc->fuel_dl); break;
+    case kItemTachoSpeed: ReadNumberItem(v, &loc->tacho_speed_dkmh); break;
+    case kItemVehicleSignals: ReadNumberItem(v, &loc->vehicle_signals); break;
+    case kItemIo: ReadNumberItem(v, &loc->io_status); break;
+    case kItemAnalog: ReadNumberItem(v, &loc->analog); break;
+    case kItemSignalStrength: ReadNumberItem(v, &loc->signal_strength); break;
+    case kItemSatellites: ReadNumberItem(v, &loc->satellites); break;
+    default: break;  // vendor or extension item: skipped by its length
   }
 }
 
@@ -253,26 +253,10 @@ Bytes LocationBody(const Location& loc) {
   uint8_t t[6];
   EpochToBcdTime(loc.time_s, t);
   b.insert(b.end(), t, t + 6);
-  if (loc.mileage_hm) {
-    b.push_back(kItemMileage);
-    b.push_back(4);
-    PutDword(&b, *loc.mileage_hm);
-  }
-  if (loc.fuel_dl) {
-    b.push_back(kItemFuel);
-    b.push_back(2);
-    PutWord(&b, *loc.fuel_dl);
-  }
-  if (loc.signal_strength) {
-    b.push_back(kItemSignalStrength);
-    b.push_back(1);
-    b.push_back(*loc.signal_strength);
-  }
-  if (loc.satellites) {
-    b.push_back(kItemSatellites);
-    b.push_back(1);
-    b.push_back(*loc.satellites);
-  }
+  PutNumberItem(&b, kItemMileage, loc.mileage_hm);
+  PutNumberItem(&b, kItemFuel, loc.fuel_dl);
+  PutNumberItem(&b, kItemSignalStrength, loc.signal_strength);
+  PutNumberItem(&b, kItemSatellites, loc.satellites);
   return b;
 }
 

@@ -163,6 +163,29 @@ TEST(Jt808Codec, LocationWithItemsRoundTripsAndSkipsUnknownItems) {
   EXPECT_EQ(ParseLocation(body).value().bad_items, 1);
 }
 
+// The additional items as bytes: id, length, big-endian value as wide as the field.
+TEST(Jt808Codec, NumericItemsAreBigEndianAsWideAsTheirField) {
+  Location in;
+  in.time_s = 1790000000;
+  in.mileage_hm = 0x01020304;
+  in.fuel_dl = 0x0506;
+  in.signal_strength = 0x07;
+  in.satellites = 0x08;
+  const Bytes body = LocationBody(in);
+  EXPECT_EQ(Bytes(body.end() - 16, body.end()),
+            Bytes({0x01, 4, 0x01, 0x02, 0x03, 0x04, 0x02, 2, 0x05, 0x06, 0x30, 1, 0x07, 0x31, 1,
+                   0x08}));
+  Bytes fixed(body.begin(), body.end() - 16);
+  fixed.insert(fixed.end(), {0x03, 2, 0x0A, 0x0B, 0x25, 4, 0xF1, 0xF2, 0xF3, 0xF4, 0x2A, 2, 0x0C,
+                             0x0D, 0x2B, 4, 0x11, 0x12, 0x13, 0x14, 0x01, 2, 0x01, 0x02});
+  const Location out = ParseLocation(fixed).value();
+  EXPECT_EQ(*out.tacho_speed_dkmh, 0x0A0B);
+  EXPECT_EQ(*out.vehicle_signals, 0xF1F2F3F4u);
+  EXPECT_EQ(*out.io_status, 0x0C0D);
+  EXPECT_EQ(*out.analog, 0x11121314u);
+  EXPECT_FALSE(out.mileage_hm.has_value());  // 2 bytes: shorter than a DWORD
+}
+
 TEST(Jt808Codec, TerminalTimeIsGmtPlus8) {
   // 2024-10-01 23:59:59 GMT+8 = 2024-10-01 15:59:59 UTC = 1727798399.
   EXPECT_EQ(BcdTimeToEpoch(H("241001235959")), 1727798399);
