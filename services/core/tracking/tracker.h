@@ -11,6 +11,11 @@
 //               or options.gps_sigma_m), capped (an outlier costs a constant);
 //   transition: | travelled distance along the shape - straight-line distance between fixes |,
 //               no going back beyond back_tolerance_m, no faster than max_speed_mps;
+//   a path drawn without a shape (straight lines between stops, with a slack for the road's
+//               bends): the bus is where the fix's nearest point on the line is (a place
+//               elsewhere costs its distance from it; the slack only says whether that point is
+//               within reach of the road), and the transition expects the fix's movement
+//               projected on the line (ShapeMatcher::ExcessAt, TransitionGap);
 //   heading:    when the bus moves (speed >= heading_min_speed_mps), passes whose direction
 //               differs from the reported bearing cost more.
 //
