@@ -101,15 +101,11 @@ int RunAnalyticsAccuracy(int argc, char** argv) {
   if (!ParseClientArgs(cmd, usage, argc, argv, {"today"}, {"route", "from", "to"},
                        &a, &code))
     return code;
-  auto from = a.GetInt("from", 0), to = a.GetInt("to", 0);
-  if (!from.ok() || !to.ok()) {
+  apb::GetPredictionAccuracyRequest req;
+  if (!SetRoutesAndWindow(a, &req)) {
     std::fprintf(stderr, "smartbus %s: --from/--to: epoch seconds\n", cmd);
     return 2;
   }
-  apb::GetPredictionAccuracyRequest req;
-  for (const std::string& r : a.GetAll("route")) req.add_route_ids(r);
-  req.mutable_window()->set_from(*from);
-  req.mutable_window()->set_to(*to);
   req.set_today(a.Has("today"));
   apb::GetPredictionAccuracyResponse resp;
   const int done =

@@ -203,15 +203,12 @@ int RunAnalyticsAdvice(int argc, char** argv) {
   if (!ParseClientArgs(cmd, usage, argc, argv, {}, {"route", "from", "to", "limit"},
                        &a, &code))
     return code;
-  auto from = a.GetInt("from", 0), to = a.GetInt("to", 0), limit = a.GetInt("limit", 10);
-  if (!from.ok() || !to.ok() || !limit.ok()) {
+  apb::GetRouteAdviceRequest req;
+  auto limit = a.GetInt("limit", 10);
+  if (!SetRoutesAndWindow(a, &req) || !limit.ok()) {
     std::fprintf(stderr, "smartbus %s: --from/--to: epoch seconds, --limit: a number\n", cmd);
     return 2;
   }
-  apb::GetRouteAdviceRequest req;
-  for (const std::string& r : a.GetAll("route")) req.add_route_ids(r);
-  req.mutable_window()->set_from(*from);
-  req.mutable_window()->set_to(*to);
   apb::GetRouteAdviceResponse resp;
   const int done = Call(cmd, a, &apb::AnalyticsService::Stub::GetRouteAdvice, req, &resp);
   if (done >= 0) return done;

@@ -81,6 +81,18 @@ bool ParseClientArgs(const char* cmd, const char* usage, int argc, char** argv,
                      std::set<std::string> flags, std::set<std::string> known, Args* out,
                      int* exit_code);
 
+// --route R... and --from/--to EPOCH into an analytics request's route_ids and window; false
+// (request untouched) when --from or --to is not an integer.
+template <typename Request>
+bool SetRoutesAndWindow(const Args& a, Request* req) {
+  auto from = a.GetInt("from", 0), to = a.GetInt("to", 0);
+  if (!from.ok() || !to.ok()) return false;
+  for (const std::string& r : a.GetAll("route")) req->add_route_ids(r);
+  req->mutable_window()->set_from(*from);
+  req->mutable_window()->set_to(*to);
+  return true;
+}
+
 // HH:MM:SS of an epoch time in `tz` (default: this machine's zone); "-" for 0 or less.
 std::string ClockTime(int64_t epoch_s, absl::TimeZone tz = absl::LocalTimeZone());
 // The named IANA zone (a board's time_zone), or this machine's zone when empty or unknown.
