@@ -209,12 +209,6 @@ absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
   return LoadGtfs(sources, options);
 }
 
-absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths) {
-  auto feed = LoadGtfs(paths);
-  if (!feed.ok()) return feed.status();
-  return Network::Build(*std::move(feed));
-}
-
 void PrintGtfsLoadProgress(const GtfsLoadProgress& p) {
   switch (p.stage) {
     case GtfsLoadProgress::Stage::kFeed:

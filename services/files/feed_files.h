@@ -24,8 +24,14 @@ absl::StatusOr<std::unique_ptr<FeedSource>> OpenFeedSource(const std::string& pa
 absl::StatusOr<GtfsFeed> LoadGtfs(const std::vector<std::string>& paths,
                                  GtfsLoadOptions options = {});
 
-// LoadGtfs(paths), then Network::Build: the network of the feeds, or the first error.
-absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(const std::vector<std::string>& paths);
+// LoadGtfs(paths), then Network::Build: the network of the feeds, or the first error. (Inline:
+// feed_files.cc itself stays free of the network library, as the GTFS fuzz target compiles it.)
+inline absl::StatusOr<std::shared_ptr<const Network>> LoadNetwork(
+    const std::vector<std::string>& paths) {
+  auto feed = LoadGtfs(paths);
+  if (!feed.ok()) return feed.status();
+  return Network::Build(*std::move(feed));
+}
 
 // A GtfsLoadOptions::run_in_background: a std::thread per task; the returned function joins it.
 std::function<void()> RunOnNewThread(std::function<void()> task);
