@@ -138,15 +138,21 @@ void LayeredPredictor::AddLayerErrors(uint32_t route, int phase, int bin,
 
 bool LayeredPredictor::LayerWeights(uint32_t route, int phase, int bin,
                                     std::array<double, kLayers>* w) const {
-  const LayerScore* sc = nullptr;
+  // The route's errors weigh n / (n + layer_min_errors) against all routes' (a route's own
+  // scores take over gradually: a hard switch when its bin reached layer_min_errors moved every
+  // prediction of the route at once, and the first few errors of a bin are noisy).
+  const LayerScore& all = layer_all_[phase][bin];
+  if (all.n < options_.layer_min_errors) return false;
+  LayerScore mixed = all;
   const size_t r = 2 * static_cast<size_t>(route) + phase;
-  if (r < layer_by_route_.size() && layer_by_route_[r][bin].n >= options_.layer_min_errors) {
-    sc = &layer_by_route_[r][bin];
-  } else if (layer_all_[phase][bin].n >= options_.layer_min_errors) {
-    sc = &layer_all_[phase][bin];
-  } else {
-    return false;
+  if (r < layer_by_route_.size() && layer_by_route_[r][bin].n > 0) {
+    const LayerScore& own = layer_by_route_[r][bin];
+    const double f = own.n / static_cast<double>(own.n + std::max(1, options_.layer_min_errors));
+    for (int i = 0; i < kLayers; ++i) {
+      for (int j = 0; j < kLayers; ++j) mixed.cov[i][j] = f * own.cov[i][j] + (1 - f) * all.cov[i][j];
+    }
   }
+  const LayerScore* sc = &mixed;
   // Minimum-variance weights w = S^-1 1 / (1' S^-1 1) over the layers still active; a layer
   // given a negative weight is dropped and the rest solved again (at most kLayers rounds). A
   // 1 % ridge on the diagonal keeps nearly identical layers (e.g. delay propagation and the

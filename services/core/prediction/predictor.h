@@ -107,8 +107,9 @@ struct PredictorOptions {
   // bin, over the last layer_window_errors errors; a started bus's prediction is their
   // minimum-variance combination (Bates & Granger 1969: weights from the errors' covariance,
   // none negative), so a layer that is wrong for a route today stops being trusted. A bin
-  // uses its route's errors once it has layer_min_errors, else those of all routes, else the
-  // engine's estimate alone. Default on, 200, 30.
+  // blends once all routes together have layer_min_errors errors in it (before: the engine's
+  // estimate alone); a route's own errors then weigh n / (n + layer_min_errors) against all
+  // routes' (shrinkage: no jump of the route's weights when its bin fills). Default on, 1000, 30.
   bool blend_layers = true;
   int layer_window_errors = 1000;
   int layer_min_errors = 30;

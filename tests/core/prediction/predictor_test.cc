@@ -1,6 +1,7 @@
 // The layered predictor and the baselines on a tiny inline network: one straight street, five
 // stops 111 m apart, two trips of one block (T1 08:00-08:08, then T2 08:15-08:23), and a
-// limited-stop trip T3 (stops a, c, e; 08:30-08:38) of no block.
+// limited-stop trip T3 (stops a, c, e; 08:30-08:38) of no block; route R2's trip T4 (09:00-09:08)
+// serves the same stops.
 #include "services/core/prediction/predictor.h"
 
 #include <cstdio>
@@ -27,7 +28,7 @@ std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
       {"agency.txt", "agency_id,agency_name,agency_url,agency_timezone\n"
                      "A,Test,https://example.org,America/New_York\n"},
       {"routes.txt", "route_id,agency_id,route_short_name,route_long_name,route_type\n"
-                     "R1,A,1,Main,3\n"},
+                     "R1,A,1,Main,3\nR2,A,2,Second,3\n"},
       {"stops.txt", "stop_id,stop_name,stop_lat,stop_lon\n"
                     "S1,a,40.000,-75.0\nS2,b,40.001,-75.0\nS3,c,40.002,-75.0\n"
                     "S4,d,40.003,-75.0\nS5,e,40.004,-75.0\n"},
@@ -35,7 +36,7 @@ std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
        "WK,1,1,1,1,1,0,0,20260101,20261231\n"},
       {"trips.txt", "route_id,service_id,trip_id,direction_id,block_id,shape_id\n"
-                    "R1,WK,T1,0,B1,SH\nR1,WK,T2,0,B1,SH\nR1,WK,T3,0,,SH\n"},
+                    "R1,WK,T1,0,B1,SH\nR1,WK,T2,0,B1,SH\nR1,WK,T3,0,,SH\nR2,WK,T4,0,,SH\n"},
       {"shapes.txt", "shape_id,shape_pt_lat,shape_pt_lon,shape_pt_sequence\n"
                      "SH,40.000,-75.0,1\nSH,40.004,-75.0,2\n"},
       {"stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
@@ -46,7 +47,10 @@ std::shared_ptr<const Network> TinyNetwork(const std::string& dir) {
                          "T2,08:19:00,08:19:00,S3,3\nT2,08:21:00,08:21:00,S4,4\n"
                          "T2,08:23:00,08:23:00,S5,5\n"
                          "T3,08:30:00,08:30:00,S1,1\nT3,08:34:00,08:34:00,S3,2\n"
-                         "T3,08:38:00,08:38:00,S5,3\n"},
+                         "T3,08:38:00,08:38:00,S5,3\n"
+                         "T4,09:00:00,09:00:00,S1,1\nT4,09:02:00,09:02:00,S2,2\n"
+                         "T4,09:04:00,09:04:00,S3,3\nT4,09:06:00,09:06:00,S4,4\n"
+                         "T4,09:08:00,09:08:00,S5,5\n"},
   };
   std::filesystem::create_directories(dir);
   for (const auto& [name, content] : files) std::ofstream(dir + "/" + name) << content;
@@ -106,6 +110,19 @@ class PredictorTest : public ::testing::Test {
       v.service_date = date;
       v.arrival_s = v.departure_s = static_cast<double>(start) + k * seg_s;
       p.ObserveVisit(v);
+    }
+  }
+
+  // 80 runs of V1 on T1 at the scheduled 120 s a segment, each predicted just past its second
+  // stop, while a slow bus on T2 (the same segments) takes 300 s: the engine's learned times are
+  // wrong for V1, delay propagation and the schedule right.
+  void LearnEngineWrongScheduleRight(LayeredPredictor& p) {
+    std::vector<Prediction> out;
+    for (int i = 0; i < 80; ++i) {
+      const int64_t base = At(8, 0) + i * 1200;
+      FeedTrip(p, t2_, "SLOW", kDate, base + 600, 300);
+      p.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
+      FeedRun(p, "V1", base, 120);
     }
   }
 
@@ -292,6 +309,42 @@ TEST_F(PredictorTest, BlendFollowsTheLayerMeasuredRight) {
   EXPECT_LT(std::abs(blended), 30) << "engine alone: " << engine_only;
 }
 
+// A route's own blend scores take over gradually (PredictorOptions::layer_min_errors): on R1
+// the engine's learned times are wrong and delay propagation right (as above); on R2 the buses
+// run every segment in 60 s against the scheduled 120 s, so the engine is right there and delay
+// propagation wrong. R2's predictions move from R1's weights to its own step by step: when a
+// route's bin switched to its own scores at layer_min_errors, they all jumped at once.
+TEST_F(PredictorTest, ARoutesOwnBlendScoresTakeOverGradually) {
+  const TripIdx t4 = *net_->FindTrip("T4");
+  PredictorOptions o;
+  o.window_shift = false;  // the blend alone
+  LayeredPredictor p(net_, o);
+  std::vector<Prediction> out;
+  LearnEngineWrongScheduleRight(p);
+  std::vector<int64_t> err;  // R2: the error at its stop 4, run after run
+  for (int i = 0; i < 60; ++i) {
+    const int64_t base = At(8, 0) + 80 * 1200 + i * 1200;
+    VehicleState s = State(t4, base + 61, MatchState::kInService, StopDist(t4, 1) + 1);
+    s.vehicle_id = "V2";
+    s.route = 1;
+    p.Predict(s, &out);
+    for (const Prediction& q : out) {
+      if (q.trip == t4 && q.stop_index == 4) err.push_back(q.predicted_arrival_s - (base + 240));
+    }
+    FeedTrip(p, t4, "V2", kDate, base, 60);
+  }
+  ASSERT_EQ(err.size(), 60u);
+  std::string seq;
+  int64_t largest_step = 0;
+  for (size_t i = 1; i < err.size(); ++i) {
+    absl::StrAppend(&seq, err[i], " ");
+    if (i >= 5) largest_step = std::max(largest_step, std::abs(err[i] - err[i - 1]));
+  }
+  EXPECT_LT(std::abs(err.back()), 30) << "R2's own scores: the engine; errors " << seq;
+  EXPECT_GT(std::abs(err.front()), 60) << "R1's scores: delay propagation";
+  EXPECT_LT(largest_step, 10) << "errors run after run: " << seq;
+}
+
 // A model learned yesterday gives today the running times of the same time of day: yesterday
 // evening's slow traversals (300 s a segment, traffic at 20:00) are not today's live running
 // times at 08:00, when yesterday's buses took the scheduled 120 s.
@@ -354,12 +407,7 @@ TEST_F(PredictorTest, HistoryIsKeptPerDayType) {
 TEST_F(PredictorTest, BlendScoresSurviveTheModel) {
   LayeredPredictor learned(net_);
   std::vector<Prediction> out;
-  for (int i = 0; i < 80; ++i) {
-    const int64_t base = At(8, 0) + i * 1200;
-    FeedTrip(learned, t2_, "SLOW", kDate, base + 600, 300);
-    learned.Predict(State(t1_, base + 121, MatchState::kInService, StopDist(t1_, 1) + 1), &out);
-    FeedRun(learned, "V1", base, 120);
-  }
+  LearnEngineWrongScheduleRight(learned);
   auto error_at3 = [&](bool with_scores) {
     std::string model = learned.Serialize();
     if (!with_scores) {  // the same model without its "lay" records
