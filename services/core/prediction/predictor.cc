@@ -121,14 +121,13 @@ LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
   layer_by_route_.resize(2 * network_->feed().routes.size());
 }
 
-void LayeredPredictor::AddLayerErrors(uint32_t route, int phase, int bin,
-                                      const std::array<float, kLayers>& err) {
+void LayeredPredictor::AddLayerErrors(uint32_t route, int phase, int bin, const LayerMoments& m) {
   const double cap = std::max(1, options_.layer_window_errors);
   auto add = [&](LayerScore& sc) {
     sc.n = static_cast<int32_t>(std::min<double>(cap, sc.n + 1));
     const double a = 1.0 / sc.n;
     for (int i = 0; i < kLayers; ++i) {
-      for (int j = 0; j < kLayers; ++j) sc.cov[i][j] += a * (double(err[i]) * err[j] - sc.cov[i][j]);
+      for (int j = 0; j < kLayers; ++j) sc.cov[i][j] += a * (m[i][j] - sc.cov[i][j]);
     }
   };
   const size_t r = 2 * static_cast<size_t>(route) + phase;
@@ -613,16 +612,38 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
     auto it = pending_.find(TripKey{v.trip, v.service_date});
     if (it != pending_.end() && v.stop_index < it->second.by_stop.size()) {
       const uint32_t route = network_->feed().trips[v.trip].route;
+      // The blend's scores count one arrival once per (phase, bin): the predictions of one
+      // arrival sampled a minute apart in one bin (1 in the 1-min bins, up to 15 in the widest)
+      // have nearly the same errors, and counted one by one they made the long bins' weights
+      // rest on a few arrivals. Their products are averaged into one observation (pending
+      // predictions are in the order made, so one bin's are consecutive).
+      LayerMoments sum{};
+      int group_n = 0, group_phase = -1, group_bin = -1;
+      auto flush = [&] {
+        if (group_n == 0) return;
+        for (auto& row : sum) {
+          for (double& x : row) x /= group_n;
+        }
+        AddLayerErrors(route, group_phase, group_bin, sum);
+        sum = LayerMoments{};
+        group_n = 0;
+      };
       for (const Pending& p : it->second.by_stop[v.stop_index]) {
         if (static_cast<double>(p.made_at_s) >= v.arrival_s) continue;
         const double err = v.arrival_s - static_cast<double>(p.predicted_s);
         AddError(p.phase, p.bin, static_cast<float>(err));
-        if (!std::isnan(p.layer_delta[0])) {
-          std::array<float, kLayers> e;
-          for (int i = 0; i < kLayers; ++i) e[i] = static_cast<float>(err - p.layer_delta[i]);
-          AddLayerErrors(route, p.phase, p.bin, e);
+        if (std::isnan(p.layer_delta[0])) continue;
+        if (p.phase != group_phase || p.bin != group_bin) flush();
+        group_phase = p.phase;
+        group_bin = p.bin;
+        std::array<float, kLayers> e;
+        for (int i = 0; i < kLayers; ++i) e[i] = static_cast<float>(err - p.layer_delta[i]);
+        for (int i = 0; i < kLayers; ++i) {
+          for (int j = 0; j < kLayers; ++j) sum[i][j] += double(e[i]) * e[j];
         }
+        ++group_n;
       }
+      flush();
       it->second.Clear(v.stop_index);
     }
   }

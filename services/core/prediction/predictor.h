@@ -104,12 +104,14 @@ struct PredictorOptions {
   // Blend of layers by measured error: the engine's own estimate (history + live), delay
   // propagation (scheduled time + the delay at the bus's position, what OneBusAway does) and
   // the schedule are each scored against the arrivals observed later, per route and horizon
-  // bin, over the last layer_window_errors errors; a started bus's prediction is their
-  // minimum-variance combination (Bates & Granger 1969: weights from the errors' covariance,
-  // none negative), so a layer that is wrong for a route today stops being trusted. A bin
-  // blends once all routes together have layer_min_errors errors in it (before: the engine's
-  // estimate alone); a route's own errors then weigh n / (n + layer_min_errors) against all
-  // routes' (shrinkage: no jump of the route's weights when its bin fills). Default on, 1000, 30.
+  // bin, over the last layer_window_errors arrivals (one arrival counts once per bin, its
+  // predictions there, made a minute apart with nearly the same errors, averaged); a started
+  // bus's prediction is their minimum-variance combination (Bates & Granger 1969: weights from
+  // the errors' covariance, none negative), so a layer that is wrong for a route today stops
+  // being trusted. A bin blends once all routes together have layer_min_errors arrivals in it
+  // (before: the engine's estimate alone); a route's own errors then weigh
+  // n / (n + layer_min_errors) against all routes' (shrinkage: no jump of the route's weights
+  // when its bin fills). Default on, 1000, 30.
   bool blend_layers = true;
   int layer_window_errors = 1000;
   int layer_min_errors = 30;
@@ -201,7 +203,7 @@ class LayeredPredictor : public ArrivalPredictor {
   // estimates: a driver, or a bus running ahead of a padded timetable, keeps a pace).
   static constexpr int kLayers = 4;
   // Running second moments of the layers' errors (exponentially weighted over the last
-  // layer_window_errors): cov[i][j] = E[e_i e_j].
+  // layer_window_errors arrivals): cov[i][j] = E[e_i e_j].
   struct LayerScore {
     std::array<std::array<double, kLayers>, kLayers> cov{};
     int32_t n = 0;
@@ -279,7 +281,10 @@ class LayeredPredictor : public ArrivalPredictor {
   // Out of line so Calibrate's common path stays small.
   [[gnu::noinline]] void RecomputeBin(ErrorBin* e, int bin);
   void AddError(int phase, int bin, float err);
-  void AddLayerErrors(uint32_t route, int phase, int bin, const std::array<float, kLayers>& err);
+  // Second moments of the layers' errors, m[i][j] = E[e_i e_j] (LayerScore::cov), of one
+  // arrival's predictions in one (phase, bin).
+  using LayerMoments = std::array<std::array<double, kLayers>, kLayers>;
+  void AddLayerErrors(uint32_t route, int phase, int bin, const LayerMoments& m);
   // Blend weights for (route, phase, bin); false: not enough errors yet (use the engine's
   // estimate).
   bool LayerWeights(uint32_t route, int phase, int bin, std::array<double, kLayers>* w) const;

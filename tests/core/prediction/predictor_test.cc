@@ -401,6 +401,43 @@ TEST_F(PredictorTest, HistoryIsKeptPerDayType) {
   EXPECT_GT(ahead(next_saturday, 12), 450) << "Saturday: the Saturday learned";
 }
 
+// The blend's scores count one arrival once per horizon bin: a bus predicting the same stop
+// every minute from where it stands gives several predictions in one bin for one arrival, and
+// they must not count as several arrivals (BlendFollowsTheLayerMeasuredRight's situation, the
+// engine wrong and the schedule right, with layer_min_errors 10).
+TEST_F(PredictorTest, BlendCountsAnArrivalOncePerBin) {
+  // The prediction for stop d made at each round's first minute, blended or not.
+  auto run = [&](bool blend) {
+    PredictorOptions o;
+    o.layer_min_errors = 10;
+    o.blend_layers = blend;
+    LayeredPredictor p(net_, o);
+    std::vector<Prediction> out;
+    std::vector<int64_t> at3;
+    for (int i = 0; i < 13; ++i) {
+      const int64_t base = At(8, 0) + i * 1200;
+      FeedTrip(p, t2_, "SLOW", kDate, base + 600, 300);
+      // Standing just past stop b: three predictions a minute apart, then the visits.
+      for (int k = 0; k < 3; ++k) {
+        p.Predict(State(t1_, base + 121 + 60 * k, MatchState::kInService, StopDist(t1_, 1) + 1),
+                  &out);
+        for (const Prediction& q : out) {
+          if (k == 0 && q.trip == t1_ && q.stop_index == 3) at3.push_back(q.predicted_arrival_s);
+        }
+      }
+      FeedRun(p, "V1", base, 120);
+    }
+    return at3;
+  };
+  const std::vector<int64_t> engine = run(false), blended = run(true);
+  ASSERT_EQ(engine.size(), 13u);
+  ASSERT_EQ(blended.size(), 13u);
+  // After 9 arrivals (27 predictions of them in the bins) the blend is not used yet...
+  EXPECT_EQ(blended[9], engine[9]);
+  // ... after 11 it is.
+  EXPECT_GT(std::abs(blended[12] - engine[12]), 60);
+}
+
 // The blend's scores are part of the saved model: a predictor loaded from it blends from its
 // first prediction (the BlendFollowsTheLayerMeasuredRight situation: the engine's learned
 // times are wrong, the schedule right).
