@@ -26,8 +26,9 @@
 // Persistence: Serialize()/Deserialize() give the learned state as a string (ids, not indices,
 // so it survives a GTFS reload); services/files/model_file.h puts it in a file. The state: segment
 // statistics, the time-of-day profile by day type, the error windows (P10/P90) and the blend's
-// layer scores (loaded as a prior worth layer_min_errors errors, so the next day's own errors
-// take over within the first few dozen arrivals of each bin).
+// layer scores of all routes together (loaded as a prior worth layer_min_errors errors, so the
+// next day's own errors take over within the first few dozen arrivals of each bin; a route's own
+// scores start afresh each day: AppendLayerScores).
 // Thread safety: not thread-safe (one per engine shard). Allocation: per fix, none once the
 // per-segment tables and output buffers have grown (pending-error bookkeeping aside).
 
@@ -305,8 +306,7 @@ class LayeredPredictor : public ArrivalPredictor {
   bool LeftFirstStop(const VehicleState& s, const prediction_internal::TripView& tv);
   // The blend's scores in the model (Serialize / Deserialize).
   void AppendLayerScores(std::string* out) const;
-  bool ParseLayerScore(const std::vector<absl::string_view>& fields, LayeredPredictor* fresh,
-                       int64_t* skipped) const;
+  bool ParseLayerScore(const std::vector<absl::string_view>& fields, LayeredPredictor* fresh) const;
 
   std::shared_ptr<const Network> network_;
   PredictorOptions options_;
