@@ -171,10 +171,72 @@ void TripInference::AssignForFix(Track& v, const Fix& fix, const FixObservation&
   }
   if (adm.reanchor) Reanchored(v);
   EndOfTrip(v, fix, obs.p);
+  if (TakeForkedPattern(v, obs)) return;
   if (!ShouldInfer(v, obs.p, fix.timestamp_s)) return;
   v.infer.evicted = false;
   if (v.run.trip != kNoIndex) v.infer.reinfer_ts = fix.timestamp_s;
   Infer(v, obs);
+}
+
+bool TripInference::TakeForkedPattern(Track& v, const FixObservation& obs) {
+  if (v.run.trip == kNoIndex || v.run.given() || !v.run.started() || v.run.finished() ||
+      std::isnan(v.visit.mono_d))
+    return false;
+  const Pattern& own = sched_.Pat(v);
+  if (own.stops.empty() || own.stop_dist_m.empty()) return false;
+  const MatchingOptions& mo = opt_.matching;
+  // Where the bus can be now along a path on which it was at progress d: behind by at most
+  // the jitter, ahead by what it can run since its last fix.
+  const double dt = std::max(0.0, static_cast<double>(obs.t - v.vs.timestamp_s));
+  const double ahead = mo.max_speed_mps * dt + mo.reach_slack_m;
+  auto fit = [&](const Polyline& line, double d, PolylinePoint* pp) {
+    *pp = line.Project(obs.p, std::max(0.0, d - mo.back_tolerance_m), d + ahead);
+    return ShapeMatcher::Excess(line, pp->segment, pp->offset_m);
+  };
+  PolylinePoint pp;
+  // Off its path for as many fixes as make it off route: the previous ones, and this one.
+  if (v.match.off_count + 1 < mo.off_route_fixes) return false;
+  if (fit(*v.run.poly, v.visit.mono_d, &pp) <= mo.off_route_m) return false;  // back on it
+  const std::vector<TripInstance>& around =
+      RunningAround(obs.t, absl::Seconds(inf_.infer_early_s), absl::Seconds(inf_.infer_late_s));
+  const double t = static_cast<double>(obs.t);
+  double best_cost = kInf;
+  TripInstance best{};
+  double best_shift = 0;
+  for (const auto& [pat, pos] : net_.stop_patterns(own.stops[0])) {
+    if (pos != 0 || pat == v.run.pattern) continue;
+    const Pattern& P = net_.pattern(pat);
+    if (P.stop_dist_m.empty()) continue;
+    const double shift = P.stop_dist_m[0] - own.stop_dist_m[0];
+    if (fit(net_.polylines()[P.polyline], v.visit.mono_d + shift, &pp) > 0.5 * mo.off_route_m)
+      continue;
+    const bool departed = DepartedFrom(v, pat);
+    for (const TripInstance& ti : around) {
+      if (net_.trip_pattern(ti.trip) != pat) continue;
+      const Track* holder = Holder(ti.trip, ti.service_date);
+      if (holder && holder != &v && (holder->run.started() || holder->run.given())) continue;
+      const int64_t ds = absl::ToUnixSeconds(ti.day_start);
+      const double cost =
+          departed ? DepartureCost(sched_.TimeAt(ti.trip, pat, ds, -1), v.infer.dep_t,
+                                   v.infer.dep_ready)
+                   : SchedCost(ti.trip, pat, ds, pp.dist_along_m, t);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = ti;
+        best_shift = shift;
+      }
+    }
+  }
+  if (best_cost == kInf) return false;
+  // A bus only waiting with that trip (or not started on it) looks again.
+  auto held = claims_.find(ClaimKey(best.trip, best.service_date));
+  if (held != claims_.end() && held->second != &v) Evict(*held->second, best.trip, best.service_date);
+  const bool departed = DepartedFrom(v, net_.trip_pattern(best.trip));
+  SwitchPattern(v, best.trip, best.service_date, absl::ToUnixSeconds(best.day_start), best_shift);
+  if (departed) v.infer.dep_pattern = v.run.pattern;
+  v.match.off_count = 0;
+  ++stats_->retargets;
+  return true;
 }
 
 void TripInference::AfterMatch(Track& v, MatchState state, int64_t t) {

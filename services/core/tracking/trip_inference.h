@@ -3,8 +3,10 @@
 // the trip is inferred from the route (if given), the geometry, the direction of travel and the
 // schedule (Infer); the unconfirmed buses of one pattern are assigned jointly (SolvePattern:
 // buses do not overtake); the departure time at the first stop re-decides among the trips
-// leaving that stop (RedecideAtDeparture); at the end of a trip the bus moves on to the next
-// trip of its block. Each trip instance is claimed by at most one vehicle (claims).
+// leaving that stop (RedecideAtDeparture); a bus leaving its path where another pattern from
+// its first stop goes on takes that pattern (TakeForkedPattern); at the end of a trip the bus
+// moves on to the next trip of its block. Each trip instance is claimed by at most one vehicle
+// (claims).
 //
 // It scores places with the matcher's emission and direction costs and the candidates of the
 // network's polylines, but runs no HMM: the vehicle's place on its trip (vs.dist_along_m) and
@@ -124,6 +126,14 @@ class TripInference {
   void Reanchored(Track& v);
   // Blank mode: the end of the trip near its last stop, then the next trip of the block.
   void EndOfTrip(Track& v, const Fix& fix, Vec2 p);
+  // The fork (issue 11): a started bus on an inferred trip (confirmed or not) that leaves its
+  // path, for as many fixes as make it off route, where another pattern from the same first
+  // stop goes on (express pairs sharing their first streets, a limited-stop and a local): it
+  // ran that pattern from the start, so it takes that pattern's trip at once, the instance
+  // chosen by its departure when seen there (else by its place and time), instead of being
+  // called off route and looked for afresh (a confirmed trip only after infer_lost_s). True
+  // when it moved.
+  bool TakeForkedPattern(Track& v, const FixObservation& obs);
   // Whether the vehicle's trip must be inferred (again) at this fix.
   bool ShouldInfer(Track& v, Vec2 p, int64_t t);
   // Moves v to another instance of its pattern (or, by SwitchPattern, another pattern).

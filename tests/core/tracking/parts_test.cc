@@ -606,6 +606,60 @@ TEST(TripInference, TheDepartureSeenStaysTheEvidenceWhenTheBusRunsAnotherPattern
   EXPECT_EQ(net->feed().trips[v.run.trip].id, "L1");
 }
 
+// Two express patterns leave s0 together along five stops (paths without shapes) and part at
+// s5: Y goes on east, X turns north. A bus confirmed on Y1 after its departure at 10:00:30 is
+// seen a second time off Y's path, on X's: at the fork it takes X's trip that fits its
+// departure (X1, 10:00), not X2 (10:30). The old code kept Y1 (off route; a confirmed trip is
+// looked at again only infer_lost_s later). On the shared street it keeps Y1.
+TEST(TripInference, AtTheForkTheBusTakesThePatternItFollowsWithTheTripOfItsDeparture) {
+  testing::FeedBuilder b;
+  std::vector<std::string> x = {"s0"}, y = {"s0"};
+  b.AddStop("s0", At(0, 0));
+  for (int i = 1; i <= 5; ++i) {
+    b.AddStop("s" + std::to_string(i), At(400.0 * i, 0));
+    x.push_back("s" + std::to_string(i));
+    y.push_back("s" + std::to_string(i));
+  }
+  for (int i = 6; i <= 10; ++i) {
+    b.AddStop("x" + std::to_string(i), At(2000, 400.0 * (i - 5)));
+    x.push_back("x" + std::to_string(i));
+    b.AddStop("y" + std::to_string(i), At(400.0 * i, 0));
+    y.push_back("y" + std::to_string(i));
+  }
+  b.AddTrip("X1", x, 10 * 3600, 60);
+  b.AddTrip("Y1", y, 10 * 3600 + 120, 60);
+  b.AddTrip("X2", x, 10 * 3600 + 1800, 60);
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
+  const int32_t date = 20260302;
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  Track& v = s.Add("v");
+  s.inf.Assign(v, *net->FindTrip("Y1"), date, day_start, false);
+  v.run.phase = TripPhase::kRunning;
+  v.run.source = TripSource::kConfirmed;
+  v.infer.dep_pattern = v.run.pattern;
+  v.infer.dep_t = static_cast<double>(day_start + 10 * 3600 + 30);
+  v.visit.mono_d = 1900;
+  auto fix_at = [&](int64_t t, double mx, double my) {
+    const Vec2 p = net->projection().Forward(At(mx, my));
+    v.fixes.pos_ts = t;
+    v.fixes.xy = p;
+    s.inf.AssignForFix(v, FixAt(t, mx, my), s.matcher.Observe(FixAt(t, mx, my), p), Admission{});
+    v.vs.timestamp_s = t;
+    return net->feed().trips[v.run.trip].id;
+  };
+  const int64_t t = day_start + 10 * 3600 + 360;
+  v.vs.timestamp_s = t - 60;
+  v.match.off_count = 1;  // the previous fix was off Y's path already
+  EXPECT_EQ(fix_at(t - 30, 1950, 0), "Y1");  // back on the shared street: no fork
+  v.match.off_count = 1;
+  EXPECT_EQ(fix_at(t, 2000, 500), "X1");
+  EXPECT_EQ(v.match.off_count, 0);
+  EXPECT_EQ(v.infer.dep_pattern, v.run.pattern);  // the departure stays its evidence
+}
+
 // Two routes share a street: A comes along it from the west, B joins it from the north-west.
 // A bus on the shared street fits B's timetable a minute better, but the way it came (its
 // trail along A's street, 220 m from B's) says A.
