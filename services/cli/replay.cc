@@ -173,6 +173,7 @@ int RunReplay(int argc, char** argv) {
   const bool predict = args.Has("predictions") || args.Has("report") ||
                        args.Has("model-in") || args.Has("model-out");
   PredictionHarnessOptions prediction_options;
+  prediction_options.tracker = engine_options.tracker;
   prediction_options.score = args.Has("report");
   prediction_options.baselines_enabled = args.Has("report");
   PredictionHarness harness(net, prediction_options);

@@ -40,7 +40,8 @@ Shard::Shard(int index, ShardShared* shared, std::shared_ptr<const Network> netw
   condition_.set_options(co);
   MakeEngine();
   view_ = shared_->view.load();
-  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);
+  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor,
+                                                  options_.engine.tracker);
 }
 
 Shard::~Shard() { Stop(); }
@@ -400,7 +401,8 @@ absl::Status Shard::SwitchNetwork(std::shared_ptr<const Network> network,
   accuracy_.RemapRoutes(routes);
   network_ = std::move(network);
   MakeEngine();
-  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor);
+  predictor_ = std::make_unique<LayeredPredictor>(network_, options_.predictor,
+                                                  options_.engine.tracker);
   view_ = std::move(view);
   for (auto& [id, e] : vehicles_) {
     e.stops.clear();

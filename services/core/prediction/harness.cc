@@ -8,7 +8,7 @@ PredictionHarness::PredictionHarness(std::shared_ptr<const Network> network,
                                      const PredictionHarnessOptions& options)
     : network_(network),
       options_(options),
-      predictor_(network, options.predictor),
+      predictor_(network, options.predictor, options.tracker),
       schedule_(network, options.baselines),
       oba_(network, options.baselines) {}
 

@@ -19,6 +19,9 @@ namespace smartbus {
 
 struct PredictionHarnessOptions {
   PredictorOptions predictor;
+  // The settings of the tracker whose states the harness is fed (the engine's
+  // EngineOptions::tracker); the predictor follows them (LayeredPredictor's constructor).
+  TrackerOptions tracker;
   BaselineOptions baselines;
   // Run and score the schedule and delay-propagation baselines too. Default true.
   bool baselines_enabled = true;

@@ -43,14 +43,6 @@ constexpr double kPaceMaxLog = 1.0;
 // city without a margin, 2 and 3 with it) moved every prediction of the feed back and forth
 // for no measured gain (WMATA reversals 3.6 % without, 3.5 % with, MAE equal).
 constexpr double kHalfLifeSwitchMargin = 0.01;
-// A bus not started yet (LeftFirstStop) is at its first stop within kFirstStopZoneM of it (the
-// tracker's VisitOptions::first_stop_zone_m; 20-100 m gave the same figures on the WMATA day);
-// it moves forward when a fix is kMovingM further along than the last (the tracker's
-// VisitOptions::moving_m) and goes back when one is kBackM behind (the matcher's
-// back_tolerance_m: its along-route jitter for a standing bus).
-constexpr double kFirstStopZoneM = 50;
-constexpr double kMovingM = 10;
-constexpr double kBackM = 30;
 constexpr absl::string_view kMagic = "smartbus-prediction-model\t1";
 
 // std::llround without the libm call: x - trunc(x) is exact in binary floating point, so this
@@ -110,9 +102,11 @@ void KeepInOrder(const Prediction* prev, double departure, Prediction* p) {
 }  // namespace
 
 LayeredPredictor::LayeredPredictor(std::shared_ptr<const Network> network,
-                                   const PredictorOptions& options)
+                                   const PredictorOptions& options,
+                                   const TrackerOptions& tracker)
     : network_(std::move(network)),
       options_(options),
+      tracker_(tracker),
       decay_per_s_() {
   for (int i = 0; i < kHalfLives; ++i) {
     decay_per_s_[i] = std::log(2.0) / std::max(1.0, std::ldexp(options.half_life_s, i - kLongest));
@@ -727,10 +721,12 @@ bool LayeredPredictor::LeftFirstStop(const VehicleState& s, const TripView& tv) 
     lv.left_first_stop = false;
   }
   const double d = s.dist_along_m;
-  const bool moved = std::isfinite(lv.waiting_d) && d >= lv.waiting_d + kMovingM;
-  const bool back = std::isfinite(lv.waiting_d) && d < lv.waiting_d - kBackM;
-  const bool may_leave = d > tv.dist(0) + kFirstStopZoneM &&
-                         s.timestamp_s >= tv.dep(0) - options_.early_departure_s;
+  const VisitOptions& visits = tracker_.visits;
+  const bool moved = std::isfinite(lv.waiting_d) && d >= lv.waiting_d + visits.moving_m;
+  const bool back =
+      std::isfinite(lv.waiting_d) && d < lv.waiting_d - tracker_.matching.back_tolerance_m;
+  const bool may_leave = d > tv.dist(0) + visits.first_stop_zone_m &&
+                         s.timestamp_s >= tv.dep(0) - visits.early_start_s;
   lv.left_first_stop = may_leave && (moved || (lv.left_first_stop && !back));
   lv.waiting_d = d;
   return lv.left_first_stop;
@@ -956,7 +952,7 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
         absl::StrCat("prediction model: line 1 is not the header '", kMagic, "'"));
   }
   // Parse into fresh tables; swap in only when everything parsed.
-  LayeredPredictor fresh(network_, options_);
+  LayeredPredictor fresh(network_, options_, tracker_);
   int64_t skipped = 0;
   for (size_t li = 1; li < lines.size(); ++li) {
     std::vector<absl::string_view> f = absl::StrSplit(lines[li], '\t');

@@ -16,7 +16,7 @@
 // schedule.
 // Rules: a bus that has not started its trip (layover) leaves its first stop at
 // max(now, scheduled departure) -- that is the predicted departure given at the first stop --
-// unless it is already driving away from it (early_departure_s: then from its place); the
+// unless it is already driving away from it (LeftFirstStop: then from its place); the
 // next trip of the block is predicted too (leaves at max(arrival at the last stop, its scheduled
 // departure)). Arrival times never decrease along a trip's stop sequence.
 // P10/P90: empirical quantiles of the errors this predictor has itself observed (prediction vs
@@ -43,6 +43,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "services/core/prediction/prediction.h"
+#include "services/core/tracking/tracker_options.h"
 
 namespace smartbus {
 namespace prediction_internal {
@@ -92,16 +93,6 @@ struct PredictorOptions {
   // buses (whose predicted horizon was shorter, their interval narrower) land in the longer
   // buckets; aiming a little above 80 % keeps every observed-horizon bucket near 80 %.
   float interval_target = 0.83f;
-  // A bus whose trip has not started (layover) but which moves forward past its first stop is
-  // predicted from its place along the route, as a started bus, once it is no earlier than this
-  // before its scheduled departure (s). The tracker starts a trip only when the bus is 400 m
-  // past the first stop (VisitOptions::start_leave_m): until then every prediction had it leave
-  // the first stop now, while it was already driving (on the WMATA day 2-5 fixes per departure,
-  // their predictions MBTA 78 % against 91 % for started buses). Earlier moves are layover
-  // manoeuvres (WMATA buses drive 600 m down the route to a stand 15 min before departure and
-  // come back): the same bound as the tracker's start gate (VisitOptions::early_start_s).
-  // 120-300 s gave the same figures on the WMATA day, 600 s 0.3 pp less MBTA. Default 300.
-  int64_t early_departure_s = 300;
   // Blend of layers by measured error: the engine's own estimate (history + live), delay
   // propagation (scheduled time + the delay at the bus's position, what OneBusAway does) and
   // the schedule are each scored against the arrivals observed later, per route and horizon
@@ -120,8 +111,12 @@ struct PredictorOptions {
 
 class LayeredPredictor : public ArrivalPredictor {
  public:
+  // `tracker`: the settings of the tracker whose states this predictor reads (the engine's
+  // EngineOptions::tracker): when a bus in layover is already driving away follows its start
+  // gate and jitter tolerances (LeftFirstStop).
   explicit LayeredPredictor(std::shared_ptr<const Network> network,
-                            const PredictorOptions& options = {});
+                            const PredictorOptions& options = {},
+                            const TrackerOptions& tracker = {});
   absl::string_view name() const override { return "smartbus"; }
   void ObserveVisit(const StopVisit& visit) override;
   void Predict(const VehicleState& state, std::vector<Prediction>* out) override;
@@ -300,9 +295,17 @@ class LayeredPredictor : public ArrivalPredictor {
   bool BlendWeights(uint32_t route, int phase, double horizon_s,
                     std::array<double, kLayers>* w) const;
   int64_t DayStart(int32_t service_date);
-  // Whether a bus in layover (trip not started) has left its first stop: it moved forward
-  // past the first stop's zone, no earlier than early_departure_s before its scheduled
-  // departure, and has not gone back since (PredictorOptions::early_departure_s).
+  // Whether a bus in layover (trip not started) has left its first stop, and is predicted from
+  // its place along the route as a started bus: it moved forward (VisitOptions::moving_m) past
+  // the first stop's zone (VisitOptions::first_stop_zone_m), no earlier than the tracker's start
+  // gate before its scheduled departure (VisitOptions::early_start_s), and has not gone back
+  // since by more than the matcher's jitter (MatchingOptions::back_tolerance_m). The tracker
+  // starts the trip only 400 m past the first stop (VisitOptions::start_leave_m): until then
+  // every prediction had the bus leave the first stop now while it was already driving (on the
+  // WMATA day 2-5 fixes per departure, their predictions MBTA 78 % against 91 % for started
+  // buses). Earlier moves are layover manoeuvres (WMATA buses drive 600 m down the route to a
+  // stand 15 min before departure and come back). 120-300 s gave the same figures on the WMATA
+  // day, 600 s 0.3 pp less MBTA; a first stop zone of 20-100 m the same figures.
   bool LeftFirstStop(const VehicleState& s, const prediction_internal::TripView& tv);
   // The blend's scores in the model (Serialize / Deserialize).
   void AppendLayerScores(std::string* out) const;
@@ -310,6 +313,7 @@ class LayeredPredictor : public ArrivalPredictor {
 
   std::shared_ptr<const Network> network_;
   PredictorOptions options_;
+  TrackerOptions tracker_;
   std::array<double, kHalfLives> decay_per_s_;
   // Mean absolute error (s) of each candidate half-life's estimates of the traversals observed
   // (exponentially weighted over the last layer_window_errors), how many, the one in use.

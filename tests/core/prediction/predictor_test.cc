@@ -161,8 +161,7 @@ TEST_F(PredictorTest, LayoverGivesTheDepartureAtTheFirstStopAndTheNextTripOfTheB
 }
 
 // The tracker starts a trip only 400 m past its first stop; a bus in layover already driving
-// away is predicted from its place (PredictorOptions::early_departure_s), not as leaving the
-// first stop now.
+// away is predicted from its place (LeftFirstStop), not as leaving the first stop now.
 TEST_F(PredictorTest, LayoverBusDrivingAwayIsPredictedFromWhereItIs) {
   LayeredPredictor p(net_);
   std::vector<Prediction> out;
@@ -191,6 +190,27 @@ TEST_F(PredictorTest, LayoverBusDrivingAwayIsPredictedFromWhereItIs) {
   // Back at the first stop (it only pulled forward): it waits there again.
   p.Predict(State(t1_, At(8, 2, 30), MatchState::kLayover, d0), &out);
   EXPECT_EQ(out[0].stop_index, 0u);
+}
+
+// When a bus in layover counts as driving away follows the settings of the tracker it is fed
+// by (the engine's), not copies of them: its start gate (VisitOptions::early_start_s) and its
+// first stop's zone (VisitOptions::first_stop_zone_m).
+TEST_F(PredictorTest, LayoverBusDrivingAwayFollowsTheTrackersStartGate) {
+  const double d0 = StopDist(t1_, 0);
+  auto first_stop_at = [&](const TrackerOptions& tracker) {
+    LayeredPredictor p(net_, PredictorOptions{}, tracker);
+    std::vector<Prediction> out;
+    // 10 min before its departure it drives 80 m down the route.
+    p.Predict(State(t1_, At(7, 50), MatchState::kLayover, d0), &out);
+    p.Predict(State(t1_, At(7, 50, 30), MatchState::kLayover, d0 + 80), &out);
+    return out.empty() ? kNoIndex : out[0].stop_index;
+  };
+  TrackerOptions tracker;
+  EXPECT_EQ(first_stop_at(tracker), 0u);  // default gate: 5 min before departure
+  tracker.visits.early_start_s = 15 * 60;
+  EXPECT_EQ(first_stop_at(tracker), 1u);  // a 15-min gate: it has left
+  tracker.visits.first_stop_zone_m = 100;
+  EXPECT_EQ(first_stop_at(tracker), 0u);  // 80 m is still inside a 100-m first stop zone
 }
 
 TEST_F(PredictorTest, LateBusInServicePredictsFromWhereItIsAndStaysMonotone) {
