@@ -393,17 +393,20 @@ int LayeredPredictor::HorizonBin(int64_t horizon_s) {
   return kBinTable.bin[horizon_s / kBinStepS];
 }
 
-double LayeredPredictor::Blend(const prediction_internal::TripView& t, uint32_t k, int phase,
-                               int64_t now, double dp_delay, double pace, double engine,
+double LayeredPredictor::Blend(const prediction_internal::TripView& t, uint32_t k, int64_t now,
+                               double from_s, double dp_delay, double pace, double engine,
                                std::array<float, kLayers>* delta) const {
   delta->fill(NAN);
   if (!options_.blend_layers || !std::isfinite(dp_delay)) return engine;
   const double sched = static_cast<double>(t.arr(k));
-  const double layer[kLayers] = {engine, sched + dp_delay, sched,
-                                 static_cast<double>(now) + pace * (engine - static_cast<double>(now))};
+  // The bus keeps its pace from when it leaves its place (from_s).
+  const double layer[kLayers] = {engine, sched + dp_delay, sched, from_s + pace * (engine - from_s)};
   double out = engine;
   std::array<double, kLayers> w;
-  if (BlendWeights(t.trip->route, phase, engine - static_cast<double>(now), &w)) {
+  // A bus not started yet is blended as the started bus it will be when it leaves at from_s (the
+  // started phase's weights at the horizon from then): when it does leave then, its prediction
+  // does not jump (the not-started phase's weights, a different mix, made the hand-over reverse).
+  if (BlendWeights(t.trip->route, /*phase=*/0, engine - from_s, &w)) {
     double b = 0;
     for (int i = 0; i < kLayers; ++i) b += w[i] * layer[i];
     out = std::max(b, static_cast<double>(now));
@@ -643,6 +646,11 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
   }
   // Segment running time: arrival at the previous stop of the same trip -> arrival here.
   LastVisit& last = last_visit_[v.vehicle_id];
+  if (v.stop_index == 0 && v.scheduled_departure_s > 0 && v.departure_s > 0) {
+    const double late = v.departure_s - static_cast<double>(v.scheduled_departure_s);
+    if (std::isfinite(last.departure_lateness)) LearnDepartureHabit(last.departure_lateness, late);
+    last.departure_lateness = late;
+  }
   if (last.trip == v.trip && last.service_date == v.service_date &&
       last.stop_index + 1 == v.stop_index && v.stop_index > 0) {
     const GtfsFeed& feed = network_->feed();
@@ -712,6 +720,32 @@ double LayeredPredictor::PaceOf(const std::string& vehicle_id) const {
   return std::exp(lv->second.log_pace);
 }
 
+void LayeredPredictor::LearnDepartureHabit(double x, double y) {
+  HabitMoments& h = habit_;
+  h.n = std::min(std::max(1, options_.layer_window_errors), h.n + 1);
+  const double a = 1.0 / h.n;
+  h.mx += a * (x - h.mx);
+  h.my += a * (y - h.my);
+  h.mxx += a * (x * x - h.mxx);
+  h.mxy += a * (x * y - h.mxy);
+}
+
+double LayeredPredictor::DepartureHabit(const std::string& vehicle_id) const {
+  const HabitMoments& h = habit_;
+  if (!options_.departure_habit || h.n < options_.layer_min_errors) return 0;
+  auto lv = last_visit_.find(vehicle_id);
+  if (lv == last_visit_.end() || !std::isfinite(lv->second.departure_lateness)) return 0;
+  const double var = h.mxx - h.mx * h.mx;
+  if (!(var > 1.0)) return 0;
+  const double b = std::clamp((h.mxy - h.mx * h.my) / var, 0.0, 1.0);
+  return std::min(0.0, h.my + b * (lv->second.departure_lateness - h.mx));
+}
+
+double LayeredPredictor::LeavesAt(const std::string& vehicle_id, const TripView& t,
+                                  double not_before) const {
+  return std::max(not_before, static_cast<double>(t.dep(0)) + DepartureHabit(vehicle_id));
+}
+
 bool LayeredPredictor::LeftFirstStop(const VehicleState& s, const TripView& tv) {
   if (s.state != MatchState::kLayover || !std::isfinite(s.dist_along_m)) return false;
   LastVisit& lv = last_visit_[s.vehicle_id];
@@ -757,12 +791,17 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   };
   // Delay propagation's delay (a started bus): now minus the scheduled time at its position.
   double dp_delay = NAN;
+  // When the bus leaves its place: now, or a bus not started its expected departure.
+  double from_s = static_cast<double>(now);
   const double pace = PaceOf(s.vehicle_id);
   auto emit = [&](const TripView& t, TripIdx trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     std::array<float, kLayers> layer_delta;
     if (trip == s.trip) {
-      arrival = Blend(t, k, phase, now, dp_delay, pace, arrival, &layer_delta);
+      arrival = Blend(t, k, now, from_s, dp_delay, pace, arrival, &layer_delta);
+      // Not started: the errors include when the bus leaves, which no layer predicts; they do
+      // not score the layers of a started bus.
+      if (phase != 0) layer_delta.fill(NAN);
     } else {
       layer_delta.fill(NAN);
     }
@@ -807,9 +846,9 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
                        std::isfinite(s.dist_along_m);
   double end_time;
   if (!started) {
-    // Layover: leaves the first stop no earlier than scheduled.
-    const double dep0 = static_cast<double>(std::max<int64_t>(now, tv.dep(0)));
+    const double dep0 = LeavesAt(s.vehicle_id, tv, static_cast<double>(now));
     dp_delay = DelayAt(tv, s.dist_along_m, now, /*started=*/false);
+    from_s = dep0;
     if (dep0 > static_cast<double>(limit)) return;
     emit(tv, s.trip, 0, dep0, dep0, PredictionSource::kSchedule, 1);
     end_time = chain(tv, s.trip, 0, dep0, PredictionSource::kSchedule, 1);
@@ -839,7 +878,7 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   if (!next) return;
   TripView nv;
   if (!nv.Init(*network_, *next, s.day_start_s)) return;
-  const double dep0 = std::max(end_time, static_cast<double>(nv.dep(0)));
+  const double dep0 = LeavesAt(s.vehicle_id, nv, end_time);
   if (dep0 > static_cast<double>(limit)) return;
   emit(nv, *next, 0, dep0, dep0, PredictionSource::kSchedule, 1);
   chain(nv, *next, 0, dep0, PredictionSource::kSchedule, 1);
