@@ -227,7 +227,9 @@ bool TripInference::TakeForkedPattern(Track& v, const FixObservation& obs) {
       }
     }
   }
-  if (best_cost == kInf) return false;
+  // No pattern from its first stop goes on there: one from elsewhere whose path the bus has
+  // followed (a shared corridor it joined mid-route, or an express leg).
+  if (best_cost == kInf) return Infer(v, obs, /*at_fork=*/true);
   // A bus only waiting with that trip (or not started on it) looks again.
   auto held = claims_.find(ClaimKey(best.trip, best.service_date));
   if (held != claims_.end() && held->second != &v) Evict(*held->second, best.trip, best.service_date);
@@ -671,7 +673,7 @@ void TripInference::Assign(Track& v, TripIdx trip, int32_t date, int64_t day_sta
   claims_[ClaimKey(trip, date)] = &v;
 }
 
-void TripInference::Infer(Track& v, const FixObservation& obs) {
+bool TripInference::Infer(Track& v, const FixObservation& obs, bool at_fork) {
   const int64_t t = obs.t;
   const Vec2 p = obs.p;
   const std::vector<TripInstance>& around =
@@ -694,6 +696,7 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
     if (trip.num_stop_times < 2) continue;
     if (ti.trip == v.infer.done_trip && ti.service_date == v.infer.done_date) continue;  // just ran it
     uint32_t pat = net_.trip_pattern(ti.trip);
+    if (at_fork && pat == v.run.pattern) continue;
     const uint32_t line = net_.pattern(pat).polyline;
     if (!std::binary_search(near_polylines_.begin(), near_polylines_.end(), line)) continue;
     if (cand_slot_[pat] < 0) {
@@ -707,12 +710,19 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
     if (cands->empty()) continue;
     auto it = claims_.find(ClaimKey(ti.trip, ti.service_date));
     double claim_cost = 0;
-    if (it != claims_.end() && it->second != &v)
+    if (it != claims_.end() && it->second != &v) {
+      if (at_fork && (it->second->run.started() || it->second->run.given())) continue;
       claim_cost = WeaklyHeld(*it->second) ? inf_.claim_cost_weak
                                               : inf_.claim_cost_strong;
+    }
+    const Polyline& poly = net_.polylines()[line];
     double cont =
         (ti.trip == v.run.trip && ti.service_date == v.run.service_date) ? -inf_.keep_bonus : 0.0;
     for (const PolylinePoint& c : *cands) {
+      if (at_fork && (ShapeMatcher::Excess(poly, c.segment, c.offset_m) >
+                          0.5 * opt_.matching.off_route_m ||
+                      !FollowedPath(v, poly, c.dist_along_m, obs.t)))
+        continue;
       double cost = PlaceCost(v, obs, ti, pat, c, use_move, standing_s);
       if (cost == kInf) continue;
       cost += claim_cost + cont;
@@ -724,10 +734,10 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
   }
   for (uint32_t pat : cand_patterns_) cand_slot_[pat] = -1;
   cand_patterns_.clear();
-  if (!best) return;  // a tentative trip is kept
+  if (!best) return false;  // a tentative trip is kept
   const TripInstance chosen = *best;  // `around` is not used past here
   best = &chosen;
-  if (best->trip == v.run.trip && best->service_date == v.run.service_date) return;
+  if (best->trip == v.run.trip && best->service_date == v.run.service_date) return false;
   auto held = claims_.find(ClaimKey(best->trip, best->service_date));
   if (held != claims_.end() && held->second != &v && !held->second->run.given() &&
       !held->second->run.confirmed() &&
@@ -748,6 +758,7 @@ void TripInference::Infer(Track& v, const FixObservation& obs) {
     v.infer.dep_ready = seen.dep_ready;
   }
   ++stats_->inferred_assignments;
+  return true;
 }
 
 bool TripInference::WeaklyHeld(const Track& h) const {
@@ -763,6 +774,26 @@ bool TripInference::WeaklyHeld(const Track& h) const {
   if (h.fixes.pos_ts - h.motion.still_since < inf_.weak_standing_s) return false;
   const std::vector<double>& sd = sched_.Pat(h).stop_dist_m;
   return !sd.empty() && MidRoute(sd, h.vs.dist_along_m);
+}
+
+bool TripInference::FollowedPath(const Track& v, const Polyline& poly, double d,
+                                 int64_t t) const {
+  const MotionHistory& m = v.motion;
+  if (m.trail_n < inf_.fork_trail_positions) return false;
+  double oldest_d = d;
+  for (int i = 0; i < m.trail_n; ++i) {
+    // Where the bus could have been on this path then (as in TrailCost).
+    const double dt = static_cast<double>(t - m.trail_ts[i]);
+    const double from =
+        std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
+    PolylinePoint pp = poly.Project(m.trail_xy[i], from, d + opt_.matching.back_tolerance_m);
+    if (ShapeMatcher::Excess(poly, pp.segment, pp.offset_m) > opt_.matching.off_route_m)
+      return false;
+    oldest_d = std::min(oldest_d, pp.dist_along_m);
+  }
+  // ... over as long a run as confirms an inferred trip (a detour onto another route's street
+  // for a few hundred metres does not make the bus that route's).
+  return d - oldest_d >= inf_.infer_confirm_m;
 }
 
 double TripInference::TrailCost(const Track& v, const Polyline& poly, double d, int64_t t) const {

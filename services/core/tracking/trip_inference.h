@@ -69,7 +69,11 @@ class TripInference {
   bool InstanceFor(TripIdx trip, int64_t t, int32_t* date, int64_t* day_start) const;
   // The best trip for the vehicle at obs among the trips around obs.t (schedule, geometry,
   // direction, claims); assigns it.
-  void Infer(Track& v, const FixObservation& obs);
+  // At a fork (TakeForkedPattern, no pattern from its first stop goes on there): only the
+  // other patterns' trips whose path fits the fix (within half of off_route_m) and which the bus
+  // came along (FollowedPath), none held by a bus that has started on it. True when it assigned
+  // another trip.
+  bool Infer(Track& v, const FixObservation& obs, bool at_fork = false);
   // Order-preserving joint assignment of the unconfirmed vehicles on one pattern.
   void SolvePattern(uint32_t pattern, int64_t t);
   // An inferred, unconfirmed trip held by a bus that rather waits (standing mid-route, or at
@@ -131,8 +135,9 @@ class TripInference {
   // stop goes on (express pairs sharing their first streets, a limited-stop and a local): it
   // ran that pattern from the start, so it takes that pattern's trip at once, the instance
   // chosen by its departure when seen there (else by its place and time), instead of being
-  // called off route and looked for afresh (a confirmed trip only after infer_lost_s). True
-  // when it moved.
+  // called off route and looked for afresh (a confirmed trip only after infer_lost_s). Where
+  // no pattern from its first stop goes on, the trip of another pattern whose path the bus
+  // came along (Infer at_fork). True when it moved.
   bool TakeForkedPattern(Track& v, const FixObservation& obs);
   // Whether the vehicle's trip must be inferred (again) at this fix.
   bool ShouldInfer(Track& v, Vec2 p, int64_t t);
@@ -145,6 +150,10 @@ class TripInference {
   // is at d now: each trail position's offset from where it could have been on the path, in
   // units of the path's uncertainty there (GPS noise + slack), costed like an emission.
   double TrailCost(const Track& v, const Polyline& poly, double d, int64_t t) const;
+  // Whether the bus, at d on this path now, came along it: its trail has at least
+  // fork_trail_positions positions, each within off_route_m (beyond the slack) of where it
+  // could have been on the path then, the oldest at least infer_confirm_m behind d.
+  bool FollowedPath(const Track& v, const Polyline& poly, double d, int64_t t) const;
   // The cost of a trip instance for v at candidate place c (Infer).
   double PlaceCost(const Track& v, const FixObservation& obs, const TripInstance& ti,
                    uint32_t pat, const PolylinePoint& c, bool use_move, double standing_s) const;

@@ -660,6 +660,67 @@ TEST(TripInference, AtTheForkTheBusTakesThePatternItFollowsWithTheTripOfItsDepar
   EXPECT_EQ(v.infer.dep_pattern, v.run.pattern);  // the departure stays its evidence
 }
 
+// A and B start at different stops and share the street y = 0 from x = 0 to 2000 m, where B
+// turns north and A goes on east (paths without shapes). A bus confirmed on A, seen a second
+// time off A's path on B's branch, came along B's path (its trail: 1200, 1600 m on the shared
+// street, then 200 m up B's branch): it takes B's trip. Without that trail (it might have come
+// from anywhere) it keeps A. The old code kept A either way (off route; a confirmed trip is
+// looked at again only infer_lost_s later).
+TEST(TripInference, AtAForkFromASharedStreetTheBusTakesTheOtherPatternItCameAlong) {
+  testing::FeedBuilder b;
+  std::vector<std::string> a, bb;
+  for (int i = 0; i <= 10; ++i) {
+    a.push_back("a" + std::to_string(i));
+    b.AddStop(a.back(), At(-2000 + 600.0 * i, 0));
+  }
+  for (int i = 0; i <= 2; ++i) {
+    bb.push_back("b" + std::to_string(i));
+    b.AddStop(bb.back(), At(0, 800 - 400.0 * i));
+  }
+  for (int i = 1; i <= 5; ++i) {
+    bb.push_back("c" + std::to_string(i));
+    b.AddStop(bb.back(), At(400.0 * i, -2));
+  }
+  for (int i = 1; i <= 4; ++i) {
+    bb.push_back("n" + std::to_string(i));
+    b.AddStop(bb.back(), At(2000, 400.0 * i));
+  }
+  b.AddTrip("A1", a, 10 * 3600, 60);
+  b.AddTrip("B1", bb, 10 * 3600 + 120, 60);
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
+  const int32_t date = 20260302;
+  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
+  const int64_t t = day_start + 10 * 3600 + 480;
+  auto run = [&](const std::string& id, bool trail) {
+    Track& v = s.Add(id);
+    s.inf.Assign(v, *net->FindTrip("A1"), date, day_start, false);
+    v.run.phase = TripPhase::kRunning;
+    v.run.source = TripSource::kConfirmed;
+    v.visit.mono_d = 4000;
+    v.vs.timestamp_s = t - 120;
+    v.match.off_count = 1;  // the previous fix was off A's path already
+    if (trail) {
+      const double xy[3][2] = {{1200, 0}, {1600, 0}, {2000, 200}};
+      for (int i = 0; i < 3; ++i) {
+        v.motion.trail_xy[i] = net->projection().Forward(At(xy[i][0], xy[i][1]));
+        v.motion.trail_ts[i] = t - 360 + 120 * i;
+      }
+      v.motion.trail_n = 3;
+    }
+    const Vec2 p = net->projection().Forward(At(2000, 600));
+    v.fixes.pos_ts = t;
+    v.fixes.xy = p;
+    const Fix fix = FixAt(t, 2000, 600, id);
+    s.inf.AssignForFix(v, fix, s.matcher.Observe(fix, p), Admission{});
+    return net->feed().trips[v.run.trip].id;
+  };
+  EXPECT_EQ(run("no-trail", false), "A1");
+  EXPECT_EQ(run("came-along-B", true), "B1");
+}
+
 // Two routes share a street: A comes along it from the west, B joins it from the north-west.
 // A bus on the shared street fits B's timetable a minute better, but the way it came (its
 // trail along A's street, 220 m from B's) says A.
