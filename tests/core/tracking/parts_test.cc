@@ -435,6 +435,14 @@ struct InferenceOn {
     vehicles.emplace(id, std::move(t));
     return r;
   }
+  // The service day the tests run on, and a vehicle given the named trip of it by inference.
+  static constexpr int32_t kDate = 20260302;
+  int64_t DayStart() const { return absl::ToUnixSeconds(net->ServiceDayStart(kDate)); }
+  Track& AddOn(const std::string& id, const std::string& trip) {
+    Track& v = Add(id);
+    inf.Assign(v, *net->FindTrip(trip), kDate, DayStart(), false);
+    return v;
+  }
 };
 
 TEST(TripInference, InfersTheTripTheScheduleHasThere) {
@@ -551,10 +559,8 @@ TEST(TripInference, ALimitedTripWithoutShapeIsTakenAtTheDepartureOnTheLocalsBend
   ASSERT_TRUE(built);
   InferenceOn s(built);
   const Network* net = s.net.get();
-  const int32_t date = 20260302;
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  Track& v = s.Add("v");
-  s.inf.Assign(v, *net->FindTrip("LOCAL"), date, day_start, false);
+  const int64_t day_start = s.DayStart();
+  Track& v = s.AddOn("v", "LOCAL");
   v.visit.ring.n = 1;
   v.visit.ring.d[0] = net->pattern(v.run.pattern).stop_dist_m[0] + 1680;
   v.fixes.xy = net->projection().Forward(At(1000, 120));  // the network's own plane
@@ -633,10 +639,8 @@ TEST(TripInference, AtTheForkTheBusTakesThePatternItFollowsWithTheTripOfItsDepar
   ASSERT_TRUE(built);
   InferenceOn s(built);
   const Network* net = s.net.get();
-  const int32_t date = 20260302;
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  Track& v = s.Add("v");
-  s.inf.Assign(v, *net->FindTrip("Y1"), date, day_start, false);
+  const int64_t day_start = s.DayStart();
+  Track& v = s.AddOn("v", "Y1");
   v.run.phase = TripPhase::kRunning;
   v.run.source = TripSource::kConfirmed;
   v.infer.dep_pattern = v.run.pattern;
@@ -691,12 +695,9 @@ TEST(TripInference, AtAForkFromASharedStreetTheBusTakesTheOtherPatternItCameAlon
   ASSERT_TRUE(built);
   InferenceOn s(built);
   const Network* net = s.net.get();
-  const int32_t date = 20260302;
-  const int64_t day_start = absl::ToUnixSeconds(net->ServiceDayStart(date));
-  const int64_t t = day_start + 10 * 3600 + 480;
+  const int64_t t = s.DayStart() + 10 * 3600 + 480;
   auto run = [&](const std::string& id, bool trail) {
-    Track& v = s.Add(id);
-    s.inf.Assign(v, *net->FindTrip("A1"), date, day_start, false);
+    Track& v = s.AddOn(id, "A1");
     v.run.phase = TripPhase::kRunning;
     v.run.source = TripSource::kConfirmed;
     v.visit.mono_d = 4000;
