@@ -36,8 +36,11 @@
 // hub), and holds its trip only weakly (a bus running it takes it, the other looks again); a
 // bus too slow for its bearing to count is given the direction of its recent travel, and one
 // matched ever further behind its progress is going the other way. A trip is confirmed (no
-// longer revised) after infer_confirm_s and infer_confirm_m of running on it, and dropped
-// when the bus stays off its shape for infer_lost_s.
+// longer revised by the joint assignment) after infer_confirm_s and infer_confirm_m of running
+// on it, and dropped when the bus stays off its shape for infer_lost_s. Where the shapes part
+// (the fork: off its path for off_route_fixes), an inferred trip, confirmed or not, moves at
+// once to the pattern the bus goes on along: one from its first stop (the instance by its
+// departure when seen), else one whose path its trail followed for infer_confirm_m.
 //
 // Stop visits: the vehicle's progress is kept monotone; arrival = when it reaches
 // stop_dist - arrival_radius_m, departure = when it passes stop_dist + departure_radius_m, both
@@ -79,7 +82,7 @@ struct TrackerStats {
   int64_t trip_id_mismatches = 0;      // given trip_id clearly wrong (shape far away)
   int64_t inferred_assignments = 0;    // trips chosen by inference (no trip_id)
   int64_t block_transitions = 0;       // moved on to the next trip of the block
-  int64_t retargets = 0;               // inferred trips changed by the joint assignment
+  int64_t retargets = 0;               // inferred trips changed (joint assignment, departure, fork)
   int64_t reanchors = 0;               // jumps accepted after several agreeing fixes
 };
 

@@ -232,7 +232,8 @@ bool TripInference::TakeForkedPattern(Track& v, const FixObservation& obs) {
   if (best_cost == kInf) return Infer(v, obs, /*at_fork=*/true);
   // A bus only waiting with that trip (or not started on it) looks again.
   auto held = claims_.find(ClaimKey(best.trip, best.service_date));
-  if (held != claims_.end() && held->second != &v) Evict(*held->second, best.trip, best.service_date);
+  if (held != claims_.end() && held->second != &v)
+    Evict(*held->second, best.trip, best.service_date);
   const bool departed = DepartedFrom(v, net_.trip_pattern(best.trip));
   SwitchPattern(v, best.trip, best.service_date, absl::ToUnixSeconds(best.day_start), best_shift);
   if (departed) v.infer.dep_pattern = v.run.pattern;
