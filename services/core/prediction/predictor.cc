@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -32,11 +33,22 @@ constexpr int64_t kBinUpperS[] = {60, 120, 180, 270, 360, 480, 600, 750, 900, 12
 // counts (s; shorter ones are mostly a red light or not) and the largest |log ratio| kept (a
 // factor of 2.7: beyond, an incident rather than a pace). On the accuracy suite (demo city,
 // 2-min fixes) a mean of log ratios did better than a ratio of sums (MAE 0.88 vs 0.95 x anchor
-// at 10-15 min).
+// at 10-15 min). Offering the pace from the first segment instead of the third (measured
+// 2026-12-07, with the clipping below) cut reversals (demo day 2 4.85 -> 4.46 %) but cost its
+// MAE up to 0.03 x at 10-30 min (after the departure habit, 941f406), and was not kept.
 constexpr double kPaceMemoryS = 900;
 constexpr int kPaceMinSegments = 3;
 constexpr double kPaceMinS = 30;
 constexpr double kPaceMaxLog = 1.0;
+// A segment moves the pace by its innovation (log ratio - pace) clipped at kPaceHuberK times
+// the innovations' scale (Huber's M-estimator; k = 1.345 is his constant for 95 % efficiency
+// under normal noise, not fitted here). The scale is measured: sqrt(pi / 2) x the mean absolute
+// innovation of all buses over the last layer_window_errors segments, from layer_min_errors
+// on. A segment's running time is heavy-tailed (a long dwell, a red light, a visit interpolated
+// between 2-min fixes); one such segment moved every prediction of the bus by up to an eighth
+// of its horizon, and the next segments moved it back (bench/RESULTS.md, "Prediction: the
+// pace's robust update").
+constexpr double kPaceHuberK = 1.345;
 // The live layer's half-life changes only to a candidate whose measured error is this much
 // lower than the one in use: the candidates' segment errors differ by 1-5 % on the accuracy
 // suite, and switching between near-equal ones (336 switches on the WMATA day and the demo
@@ -680,7 +692,8 @@ void LayeredPredictor::ObserveVisit(const StopVisit& v) {
         if (est >= kPaceMinS && dur > 0) {
           const double lr = std::clamp(std::log(dur / est), -kPaceMaxLog, kPaceMaxLog);
           const double a = 1.0 - std::exp(-est / kPaceMemoryS);
-          last.log_pace = last.pace_n == 0 ? lr : last.log_pace + a * (lr - last.log_pace);
+          last.log_pace =
+              last.pace_n == 0 ? lr : last.log_pace + a * PaceInnovation(lr - last.log_pace);
           ++last.pace_n;
         }
         ScoreHalfLives(seg, sched, dur, static_cast<int64_t>(from_s), day0, profile_s);
@@ -744,6 +757,17 @@ double LayeredPredictor::DepartureHabit(const std::string& vehicle_id) const {
 double LayeredPredictor::LeavesAt(const std::string& vehicle_id, const TripView& t,
                                   double not_before) const {
   return std::max(not_before, static_cast<double>(t.dep(0)) + DepartureHabit(vehicle_id));
+}
+
+double LayeredPredictor::PaceInnovation(double innovation) {
+  // Clipped with the scale measured before this innovation (kPaceHuberK).
+  const double scale = std::sqrt(std::numbers::pi / 2) * pace_abs_innovation_;
+  const double clipped = pace_innovations_ >= options_.layer_min_errors
+                             ? std::clamp(innovation, -kPaceHuberK * scale, kPaceHuberK * scale)
+                             : innovation;
+  pace_innovations_ = std::min(std::max(1, options_.layer_window_errors), pace_innovations_ + 1);
+  pace_abs_innovation_ += (std::fabs(innovation) - pace_abs_innovation_) / pace_innovations_;
+  return clipped;
 }
 
 bool LayeredPredictor::LeftFirstStop(const VehicleState& s, const TripView& tv) {

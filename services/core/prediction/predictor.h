@@ -143,7 +143,8 @@ class LayeredPredictor : public ArrivalPredictor {
   // The half-life of the live layer in use (s; PredictorOptions::half_life_s).
   double half_life_s() const;
   // The pace of a bus (observed / expected running times recently, memory kPaceMemoryS of
-  // expected running time; 1 when unknown or blend_layers is off).
+  // expected running time, each segment's innovation clipped at kPaceHuberK times the measured
+  // scale; 1 when unknown or blend_layers is off).
   double PaceOf(const std::string& vehicle_id) const;
 
  private:
@@ -240,7 +241,8 @@ class LayeredPredictor : public ArrivalPredictor {
     double arrival_s = 0;
     double departure_s = 0;
     // The bus's pace: exponentially weighted mean of log(observed / expected running time)
-    // over its recent running time (predictor.cc, kPaceMemoryS); pace_n segments so far.
+    // over its recent running time (predictor.cc, kPaceMemoryS, kPaceHuberK); pace_n segments
+    // so far.
     double log_pace = 0;
     int pace_n = 0;
     // Before its trip starts (LeftFirstStop): the trip waited for, the distance along it at the
@@ -306,6 +308,9 @@ class LayeredPredictor : public ArrivalPredictor {
   bool BlendWeights(uint32_t route, int phase, double horizon_s,
                     std::array<double, kLayers>* w) const;
   int64_t DayStart(int32_t service_date);
+  // A segment's pace innovation (its log ratio minus the bus's pace) as the pace takes it:
+  // clipped at kPaceHuberK times the scale measured so far (predictor.cc), which it then updates.
+  double PaceInnovation(double innovation);
   // Whether a bus in layover (trip not started) has left its first stop, and is predicted from
   // its place along the route as a started bus: it moved forward (VisitOptions::moving_m) past
   // the first stop's zone (VisitOptions::first_stop_zone_m), no earlier than the tracker's start
@@ -368,6 +373,10 @@ class LayeredPredictor : public ArrivalPredictor {
   int64_t last_purge_s_ = 0;
   int64_t errors_observed_ = 0;
   int64_t skipped_entries_ = 0;
+  // Mean absolute pace innovation of all buses (exponentially weighted over the last
+  // layer_window_errors segments) and how many (PaceInnovation).
+  double pace_abs_innovation_ = 0;
+  int32_t pace_innovations_ = 0;
   int32_t cached_date_ = 0;
   int32_t cached_type_date_ = 0;
   int64_t cached_type_offset_s_ = 0;

@@ -101,7 +101,14 @@ class PredictorTest : public ::testing::Test {
   void FeedTrip(ArrivalPredictor& p, TripIdx trip, const std::string& vid, int32_t date,
                 int64_t start, double seg_s) {
     const uint32_t stops = net_->pattern(net_->trip_pattern(trip)).stops.size();
-    for (uint32_t k = 0; k < stops; ++k) {
+    FeedSegments(p, trip, vid, date, start, std::vector<double>(stops - 1, seg_s));
+  }
+  // Visits of the first seg_s.size() + 1 stops of `trip`, segment k - 1 -> k taking seg_s[k - 1].
+  void FeedSegments(ArrivalPredictor& p, TripIdx trip, const std::string& vid, int32_t date,
+                    int64_t start, const std::vector<double>& seg_s) {
+    double t = static_cast<double>(start);
+    for (uint32_t k = 0; k <= seg_s.size(); ++k) {
+      if (k > 0) t += seg_s[k - 1];
       StopVisit v;
       v.vehicle_id = vid;
       v.trip = trip;
@@ -109,7 +116,7 @@ class PredictorTest : public ::testing::Test {
       v.stop_index = k;
       v.stop_sequence = k + 1;
       v.service_date = date;
-      v.arrival_s = v.departure_s = static_cast<double>(start) + k * seg_s;
+      v.arrival_s = v.departure_s = t;
       p.ObserveVisit(v);
     }
   }
@@ -619,6 +626,25 @@ TEST_F(PredictorTest, PaceRemembersRunningTimeNotStops) {
   FeedTrip(p, t2_, "B", kDate, At(8, 15), 240);  // 4 segments, 120 s expected (learned)
   EXPECT_GT(p.PaceOf("A"), 1.2);
   EXPECT_NEAR(p.PaceOf("B"), p.PaceOf("A"), 0.03);
+}
+
+// One odd segment (a long dwell, a red light) moves a bus's pace by a clipped innovation
+// (Huber, at 1.345 times the innovations' measured scale), not by the memory's full weight of
+// it; a bus that keeps another pace still gets it.
+TEST_F(PredictorTest, AnOddSegmentMovesThePaceLittle) {
+  LayeredPredictor p(net_);
+  for (int i = 0; i < 12; ++i) {  // 36 innovations of about +-0.1: segments of 110 or 130 s
+    const std::vector<double> a = {110, 130, 110, 130}, b = {130, 110, 130, 110};
+    FeedSegments(p, t1_, "SCATTER", kDate, At(6, 0) + i * 1200, i % 2 ? a : b);
+  }
+  FeedSegments(p, t1_, "ODD", kDate, At(11, 0), {120, 120, 360, 120});
+  // Route R2's trip (its segments learned from nobody: expected 120 s, the schedule).
+  FeedSegments(p, *net_->FindTrip("T4"), "SLOW", kDate, At(11, 1), {180, 180, 180, 180});
+  // The memory's weight of a 120-s segment is 1 - exp(-120 / 900) = 0.125: the old code moved
+  // the pace by 0.125 x log(3), to 1.13 (and back by 0.125 x its next innovation).
+  EXPECT_GT(p.PaceOf("ODD"), 1.0);
+  EXPECT_LT(p.PaceOf("ODD"), 1.04);
+  EXPECT_NEAR(p.PaceOf("SLOW"), 1.5, 0.05);
 }
 
 // The live layer's half-life is chosen from the data: where running times worsen through the
