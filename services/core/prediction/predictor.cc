@@ -405,9 +405,9 @@ int LayeredPredictor::HorizonBin(int64_t horizon_s) {
   return kBinTable.bin[horizon_s / kBinStepS];
 }
 
-double LayeredPredictor::Blend(const prediction_internal::TripView& t, uint32_t k, int64_t now,
-                               double from_s, double dp_delay, double pace, double engine,
-                               std::array<float, kLayers>* delta) const {
+double LayeredPredictor::Blend(const prediction_internal::TripView& t, uint32_t k, int phase,
+                               int64_t now, double from_s, double dp_delay, double pace,
+                               double engine, std::array<float, kLayers>* delta) const {
   delta->fill(NAN);
   if (!options_.blend_layers || !std::isfinite(dp_delay)) return engine;
   const double sched = static_cast<double>(t.arr(k));
@@ -415,10 +415,7 @@ double LayeredPredictor::Blend(const prediction_internal::TripView& t, uint32_t 
   const double layer[kLayers] = {engine, sched + dp_delay, sched, from_s + pace * (engine - from_s)};
   double out = engine;
   std::array<double, kLayers> w;
-  // A bus not started yet is blended as the started bus it will be when it leaves at from_s (the
-  // started phase's weights at the horizon from then): when it does leave then, its prediction
-  // does not jump (the not-started phase's weights, a different mix, made the hand-over reverse).
-  if (BlendWeights(t.trip->route, /*phase=*/0, engine - from_s, &w)) {
+  if (BlendWeights(t.trip->route, phase, engine - from_s, &w)) {
     double b = 0;
     for (int i = 0; i < kLayers; ++i) b += w[i] * layer[i];
     out = std::max(b, static_cast<double>(now));
@@ -734,24 +731,54 @@ double LayeredPredictor::PaceOf(const std::string& vehicle_id) const {
 }
 
 void LayeredPredictor::LearnDepartureHabit(double x, double y) {
-  HabitMoments& h = habit_;
-  h.n = std::min(std::max(1, options_.layer_window_errors), h.n + 1);
-  const double a = 1.0 / h.n;
-  h.mx += a * (x - h.mx);
-  h.my += a * (y - h.my);
-  h.mxx += a * (x * x - h.mxx);
-  h.mxy += a * (x * y - h.mxy);
+  HabitFit& h = habit_;
+  const size_t cap = static_cast<size_t>(std::max(1, options_.layer_window_errors));
+  if (h.pairs.size() < cap) {
+    h.pairs.emplace_back(static_cast<float>(x), static_cast<float>(y));
+  } else {
+    h.pairs[h.next] = {static_cast<float>(x), static_cast<float>(y)};
+    h.next = (h.next + 1) % cap;
+  }
+  h.ready = false;
+  if (static_cast<int>(h.pairs.size()) < options_.layer_min_errors) return;
+  // Huber regression by iteratively reweighted least squares, the residuals' scale from their
+  // median absolute value (1.4826 MAD: the standard deviation of normal residuals; 1.345: Huber's
+  // tuning, 95 % efficiency on normal errors). A departure attributed to another trip instance
+  // (blind trip inference: 1400-2000 s "late" on the demo city's blanked morning) gets little
+  // weight; by least squares a handful of them set the slope of all (0.97 with ids, 0.09 blind).
+  std::vector<double>& abs_r = h.scratch;
+  double a = 0, b = 0;
+  for (int iter = 0; iter < 10; ++iter) {
+    abs_r.clear();
+    for (const auto& [px, py] : h.pairs) abs_r.push_back(std::fabs(py - (a + b * px)));
+    auto mid = abs_r.begin() + static_cast<std::ptrdiff_t>(abs_r.size() / 2);
+    std::nth_element(abs_r.begin(), mid, abs_r.end());
+    const double scale = std::max(1.0, 1.345 * 1.4826 * *mid);
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (const auto& [px, py] : h.pairs) {
+      const double r = std::fabs(py - (a + b * px));
+      const double w = iter == 0 ? 1.0 : std::min(1.0, scale / std::max(r, 1e-9));
+      sw += w;
+      sx += w * px;
+      sy += w * py;
+      sxx += w * px * px;
+      sxy += w * px * py;
+    }
+    const double mx = sx / sw, my = sy / sw, var = sxx / sw - mx * mx;
+    if (!(var > 1.0)) return;
+    b = std::clamp((sxy / sw - mx * my) / var, 0.0, 1.0);
+    a = my - b * mx;
+  }
+  h.a = a;
+  h.b = b;
+  h.ready = true;
 }
 
 double LayeredPredictor::DepartureHabit(const std::string& vehicle_id) const {
-  const HabitMoments& h = habit_;
-  if (!options_.departure_habit || h.n < options_.layer_min_errors) return 0;
+  if (!options_.departure_habit || !habit_.ready) return 0;
   auto lv = last_visit_.find(vehicle_id);
   if (lv == last_visit_.end() || !std::isfinite(lv->second.departure_lateness)) return 0;
-  const double var = h.mxx - h.mx * h.mx;
-  if (!(var > 1.0)) return 0;
-  const double b = std::clamp((h.mxy - h.mx * h.my) / var, 0.0, 1.0);
-  return std::min(0.0, h.my + b * (lv->second.departure_lateness - h.mx));
+  return std::min(0.0, habit_.a + habit_.b * lv->second.departure_lateness);
 }
 
 double LayeredPredictor::LeavesAt(const std::string& vehicle_id, const TripView& t,
@@ -815,17 +842,17 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   };
   // Delay propagation's delay (a started bus): now minus the scheduled time at its position.
   double dp_delay = NAN;
-  // When the bus leaves its place: now, or a bus not started its expected departure.
+  // When the bus leaves its place, and whose blend weights its trip takes (Blend).
   double from_s = static_cast<double>(now);
+  int blend_phase = 0;
   const double pace = PaceOf(s.vehicle_id);
   auto emit = [&](const TripView& t, TripIdx trip, uint32_t k, double arrival, double departure,
                   PredictionSource src, int phase) {
     std::array<float, kLayers> layer_delta;
     if (trip == s.trip) {
-      arrival = Blend(t, k, now, from_s, dp_delay, pace, arrival, &layer_delta);
-      // Not started: the errors include when the bus leaves, which no layer predicts; they do
-      // not score the layers of a started bus.
-      if (phase != 0) layer_delta.fill(NAN);
+      arrival = Blend(t, k, blend_phase, now, from_s, dp_delay, pace, arrival, &layer_delta);
+      // Not started but blended as started: not scored (when it leaves is no layer's error).
+      if (phase != blend_phase) layer_delta.fill(NAN);
     } else {
       layer_delta.fill(NAN);
     }
@@ -872,7 +899,10 @@ void LayeredPredictor::Predict(const VehicleState& s, std::vector<Prediction>* o
   if (!started) {
     const double dep0 = LeavesAt(s.vehicle_id, tv, static_cast<double>(now));
     dp_delay = DelayAt(tv, s.dist_along_m, now, /*started=*/false);
-    from_s = dep0;
+    // Expected to leave before its timetable: blended as the started bus it will be (Blend).
+    const bool early = dep0 < static_cast<double>(tv.dep(0));
+    if (early) from_s = dep0;
+    blend_phase = early ? 0 : 1;
     if (dep0 > static_cast<double>(limit)) return;
     emit(tv, s.trip, 0, dep0, dep0, PredictionSource::kSchedule, 1);
     end_time = chain(tv, s.trip, 0, dep0, PredictionSource::kSchedule, 1);

@@ -39,6 +39,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -96,9 +97,10 @@ struct PredictorOptions {
   float interval_target = 0.83f;
   // A bus not started leaves its first stop when its departure habit says (DepartureHabit),
   // when that is before the timetable: the lateness of a departure from a first stop regressed
-  // on the same bus's previous one, online over the feed's buses (slope and intercept learned;
-  // the demo city's early runners leave every trip 300 s early, a slope of about 1; WMATA's
-  // buses about 0.3 and late on average, so hardly ever early). Default on.
+  // on the same bus's previous one over the feed's buses (a robust line, slope and intercept
+  // learned from the last layer_window_errors pairs: the demo city's early runners leave every
+  // trip 300 s early, a slope of about 1; on the WMATA day it says early by seconds, for a few
+  // buses, and the suite's figures do not move). Default on.
   bool departure_habit = true;
   // Blend of layers by measured error: the engine's own estimate (history + live), delay
   // propagation (scheduled time + the delay at the bus's position, what OneBusAway does) and
@@ -107,7 +109,8 @@ struct PredictorOptions {
   // predictions there, made a minute apart with nearly the same errors, averaged); a started
   // bus's prediction is their minimum-variance combination (Bates & Granger 1969: weights from
   // the errors' covariance, none negative), so a layer that is wrong for a route today stops
-  // being trusted (a bus not started is blended as the started bus it will be when it leaves).
+  // being trusted (a bus expected to leave before its timetable, DepartureHabit, is blended as
+  // the started bus it will be when it leaves).
   // A bin blends once all routes together have layer_min_errors arrivals in it (before: the
   // engine's estimate alone); a route's own errors then weigh
   // n / (n + layer_min_errors) against all routes' (shrinkage: no jump of the route's weights
@@ -297,11 +300,16 @@ class LayeredPredictor : public ArrivalPredictor {
   // estimate).
   bool LayerWeights(uint32_t route, int phase, int bin, std::array<double, kLayers>* w) const;
   // The blended arrival at stop k of the bus's own trip from the engine's estimate `engine`,
-  // delay propagation's delay and the bus's pace, for a bus leaving its place at from_s (now
-  // when started, else its expected departure); each layer's value minus the result in *delta
-  // (NaN when not blended).
-  double Blend(const prediction_internal::TripView& t, uint32_t k, int64_t now, double from_s,
-               double dp_delay, double pace, double engine,
+  // delay propagation's delay and the bus's pace, with the weights of `phase` at the horizon
+  // from from_s, when the bus leaves its place; each layer's value minus the result in *delta
+  // (NaN when not blended). A started bus: phase 0 from now. A bus not started: phase 1 from
+  // now (the not-started phase's weights, learned from these buses' own errors), except one
+  // expected to leave before its timetable (DepartureHabit), blended as the started bus it will
+  // be: phase 0 from its expected departure, its pace from then, so its prediction does not jump
+  // when it leaves then (with phase 1's weights, learned from buses leaving on the timetable,
+  // the hand-over reversed: bench/RESULTS.md, "the departure habit").
+  double Blend(const prediction_internal::TripView& t, uint32_t k, int phase, int64_t now,
+               double from_s, double dp_delay, double pace, double engine,
                std::array<float, kLayers>* delta) const;
   void PurgePending(int64_t now);
   // The weights at a horizon (s): interpolated between the two nearest bins' LayerWeights.
@@ -323,12 +331,16 @@ class LayeredPredictor : public ArrivalPredictor {
   // stand 15 min before departure and come back). 120-300 s gave the same figures on the WMATA
   // day, 600 s 0.3 pp less MBTA; a first stop zone of 20-100 m the same figures.
   bool LeftFirstStop(const VehicleState& s, const prediction_internal::TripView& tv);
-  // A bus's departure from a trip's first stop given its previous one (DepartureHabit): running
-  // moments of consecutive departure latenesses of one vehicle (x the previous, y the next),
-  // over all vehicles, exponentially weighted over the last layer_window_errors pairs.
-  struct HabitMoments {
-    double mx = 0, my = 0, mxx = 0, mxy = 0;
-    int32_t n = 0;
+  // A bus's departure from a trip's first stop given its previous one (DepartureHabit): the last
+  // layer_window_errors pairs of consecutive departure latenesses of one vehicle (x the previous,
+  // y the next, s), over all vehicles, and the robust line y = a + b x fitted to them (ready
+  // once layer_min_errors pairs).
+  struct HabitFit {
+    std::vector<std::pair<float, float>> pairs;
+    size_t next = 0;
+    double a = 0, b = 0;
+    bool ready = false;
+    std::vector<double> scratch;
   };
   void LearnDepartureHabit(double previous_s, double next_s);
   // How much before its scheduled departure this bus is expected to leave a first stop (s,
@@ -364,7 +376,7 @@ class LayeredPredictor : public ArrivalPredictor {
   std::vector<std::vector<uint32_t>> pattern_segs_;
   std::array<std::array<ErrorBin, kNumBins>, kPhases> bins_;
   // Per (GTFS route, phase) at index 2 * route + phase, and over all routes per phase.
-  HabitMoments habit_;
+  HabitFit habit_;
   std::vector<std::array<LayerScore, kNumBins>> layer_by_route_;
   std::array<std::array<LayerScore, kNumBins>, kPhases> layer_all_;
   absl::flat_hash_map<TripKey, TripPending> pending_;
