@@ -18,6 +18,8 @@ root=$PWD
 JOBS=${JOBS:-2}
 PHASES=${PHASES:-"asan tsan"}
 export CTEST_TIMEOUT=${CTEST_TIMEOUT:-900}
+# Sanitized tests are CPU-bound (2-15x slower): two at a time, not run_tests.sh's default four.
+export CTEST_JOBS=${CTEST_JOBS:-2}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 

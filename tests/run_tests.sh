@@ -29,5 +29,8 @@ fi
 
 # For tests/run_sanitized.sh (optional): CTEST_REGEX only the tests whose names match,
 # CTEST_EXCLUDE not those, CTEST_TIMEOUT the timeout of a test without its own (default 300 s).
-ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout "${CTEST_TIMEOUT:-300}" \
+# CTEST_JOBS tests at once, default 4 on the 2-core machine: the process tests (smartbusd,
+# Redis faults, Chromium) mostly wait, so ctest's own CPU was 170 s of a 332-s run at -j2; at
+# -j4 the same suite took 226 s (bench/RESULTS.md, "Build and test time").
+ctest --test-dir "$BUILD" --output-on-failure -j"${CTEST_JOBS:-4}" --timeout "${CTEST_TIMEOUT:-300}" \
   ${CTEST_REGEX:+-R "$CTEST_REGEX"} ${CTEST_EXCLUDE:+-E "$CTEST_EXCLUDE"}
