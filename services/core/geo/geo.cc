@@ -246,7 +246,44 @@ Vec2 Polyline::DirectionAt(double dist_m) const {
 void Polyline::SetSegmentSlack(std::vector<float> slack_m) {
   slack_m_ = std::move(slack_m);
   max_slack_m_ = 0;
-  for (float v : slack_m_) max_slack_m_ = std::max<double>(max_slack_m_, v);
+  max_slack_seg_m_ = 0;
+  for (size_t i = 0; i < slack_m_.size(); ++i) {
+    max_slack_m_ = std::max<double>(max_slack_m_, slack_m_[i]);
+    if (slack_m_[i] > 0 && i + 1 < cum_m_.size())
+      max_slack_seg_m_ = std::max(max_slack_seg_m_, cum_m_[i + 1] - cum_m_[i]);
+  }
+}
+
+int ChordSlackModel::Class(double len_m) {
+  int c = 0;
+  for (double edge = 500; c + 1 < kClasses && len_m >= edge; edge *= 2) ++c;
+  return c;
+}
+
+void ChordSlackModel::Add(double len_m, double offset_m) {
+  if (!(len_m > 0) || !(offset_m >= 0)) return;
+  const int c = Class(len_m);
+  const int bin = std::min(kBins - 1, static_cast<int>(std::ceil(offset_m / len_m * 100 - 1e-9)));
+  std::lock_guard<std::mutex> lock(mu_);
+  ++hist_[c][bin];
+  if (++n_[c] < kMinTraversals) return;
+  // The smallest share with at least kQuantile of the traversals at or below it.
+  const auto need = static_cast<int64_t>(std::ceil(kQuantile * static_cast<double>(n_[c])));
+  int64_t seen = 0;
+  int b = 0;
+  for (; b < kBins - 1; ++b) {
+    seen += hist_[c][b];
+    if (seen >= need) break;
+  }
+  share_[c].store(static_cast<float>(std::max(floor_, b / 100.0)), std::memory_order_relaxed);
+  float m = 0;
+  for (const auto& s : share_) m = std::max(m, s.load(std::memory_order_relaxed));
+  max_share_.store(m, std::memory_order_relaxed);
+}
+
+int64_t ChordSlackModel::traversals(double len_m) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return n_[Class(len_m)];
 }
 
 }  // namespace smartbus

@@ -2,11 +2,17 @@
 // Geometry on a city-sized local plane: WGS84 <-> local east/north metres (GeographicLib
 // LocalCartesian) and polylines with cumulative geodesic distance.
 //
-// Thread safety: every type here is immutable after construction and safe to share.
+// Thread safety: every type here is immutable after construction and safe to share, except
+// ChordSlackModel (learned while the engine runs; thread-safe).
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "GeographicLib/LocalCartesian.hpp"
@@ -66,6 +72,52 @@ struct PolylinePoint {
 
 // A polyline on the local plane with cumulative geodesic distance at every vertex. Zero-length
 // segments (repeated points) are kept and handled. Built once, then immutable.
+// How far buses run from the straight line between two stops of a path drawn without a shape,
+// learned per feed from the buses themselves: the tracker adds every traversal of such a segment
+// by a bus on its trip (the largest offset of its fixes from the segment, once the bus has come
+// back onto its path beyond the segment). A segment's slack is then a high quantile
+// (kQuantile) of offset / length over the traversals of segments of about its length (classes
+// doubling from 500 m), and never below the floor share that holds before there is evidence.
+// Why by length: on Staten Island's real shapes stop-to-stop chords of >= 4 km bend 0.23 of
+// their length (median, p90 0.29), on WMATA's and the demo city's shorter chords p90 0.05-0.15
+// (bench/RESULTS.md "Chords learned from the buses"); one share for all lengths either calls the
+// motorway legs off route or makes short limited-stop chords confusable with their locals.
+class ChordSlackModel {
+ public:
+  // The 90 % quantile: the p90 of the chord bends measured on the three feeds' real shapes is
+  // what a tolerance must cover; the last 10 % (detours, wrong trips noticed late) stay off.
+  static constexpr double kQuantile = 0.9;
+  // Traversals a length class needs before its quantile is used (with 20 the p90 is the 18th).
+  static constexpr int kMinTraversals = 20;
+  // Largest learned share: a road reaching 0.5 of its chord's length away is >= 1.41x the chord
+  // (a loop or a badly placed stop, not a bent road); it also bounds what wrong trips add.
+  static constexpr double kMaxShare = 0.5;
+
+  explicit ChordSlackModel(double floor_share) : floor_(floor_share) {
+    for (auto& s : share_) s.store(static_cast<float>(floor_share), std::memory_order_relaxed);
+    max_share_.store(static_cast<float>(floor_share), std::memory_order_relaxed);
+  }
+  // One traversal of a segment `len_m` long whose fixes were up to `offset_m` from it.
+  void Add(double len_m, double offset_m);
+  // Share of a segment's length its slack is (floor until the class has kMinTraversals).
+  double share(double len_m) const {
+    return share_[Class(len_m)].load(std::memory_order_relaxed);
+  }
+  double max_share() const { return max_share_.load(std::memory_order_relaxed); }
+  int64_t traversals(double len_m) const;
+
+ private:
+  static constexpr int kClasses = 6;  // < 500 m, 500-1000, 1-2 km, 2-4 km, 4-8 km, >= 8 km
+  static constexpr int kBins = 51;    // share in steps of 0.01 up to kMaxShare
+  static int Class(double len_m);
+  double floor_;
+  mutable std::mutex mu_;
+  std::array<std::array<int64_t, kBins>, kClasses> hist_{};
+  std::array<int64_t, kClasses> n_{};
+  std::array<std::atomic<float>, kClasses> share_;
+  std::atomic<float> max_share_{0};
+};
+
 class Polyline {
  public:
   Polyline() = default;
@@ -99,15 +151,25 @@ class Polyline {
   // as straight lines between stops (no shape), the road may bend away from the line by up to
   // a share of its length (Network sets it). Matchers tolerate offsets up to it.
   void SetSegmentSlack(std::vector<float> slack_m);
+  // The slack of each segment with one follows this feed's learned chord bends (at least the
+  // slack set above).
+  void SetSlackModel(std::shared_ptr<const ChordSlackModel> model) { model_ = std::move(model); }
   double slack_m(uint32_t segment) const {
-    return segment < slack_m_.size() ? slack_m_[segment] : 0.0;
+    if (segment >= slack_m_.size()) return 0.0;
+    if (!model_ || slack_m_[segment] <= 0) return slack_m_[segment];
+    const double len = cum_m_[segment + 1] - cum_m_[segment];
+    return std::max<double>(slack_m_[segment], model_->share(len) * len);
   }
-  double max_slack_m() const { return max_slack_m_; }
+  double max_slack_m() const {
+    return model_ ? std::max(max_slack_m_, model_->max_share() * max_slack_seg_m_) : max_slack_m_;
+  }
 
  private:
   void BuildGrid();
   std::vector<float> slack_m_;
   double max_slack_m_ = 0;
+  double max_slack_seg_m_ = 0;  // longest segment with a slack
+  std::shared_ptr<const ChordSlackModel> model_;
   std::vector<Vec2> pts_;
   std::vector<double> cum_m_;      // geodesic distance at each vertex
   std::vector<double> seg_scale_;  // geodesic / planar length of each segment (1 if zero)

@@ -284,7 +284,8 @@ std::vector<double> ImpliedStopDistances(const GtfsShape& shape, const Polyline&
 }
 
 // A pattern without a shape (nor a learned path) drawn as straight lines between its stops.
-void AddChordPath(const GtfsFeed& f, const LocalProjection& proj, Pattern* pat,
+void AddChordPath(const GtfsFeed& f, const LocalProjection& proj,
+                  std::shared_ptr<const ChordSlackModel> bends, Pattern* pat,
                   std::vector<Polyline>* polylines) {
   const size_t n = pat->stops.size();
   std::vector<LatLon> ll(n);
@@ -294,11 +295,13 @@ void AddChordPath(const GtfsFeed& f, const LocalProjection& proj, Pattern* pat,
   Polyline& line = polylines->back();
   // No shape: the road between two stops may bend away from the straight line; tolerate
   // kChordSlack of the segment's length (the reference scorer's CHORD_SLACK in
-  // ../shared/tools/sbeval.py; a road 1.1x as long as the line bends up to 0.23x away).
+  // ../shared/tools/sbeval.py; a road 1.1x as long as the line bends up to 0.23x away), more
+  // where the buses of this feed are seen to run further from lines of that length (`bends`).
   std::vector<float> slack(line.size() > 1 ? line.size() - 1 : 0);
   for (size_t i = 0; i < slack.size(); ++i)
     slack[i] = static_cast<float>(kChordSlack * (line.cum_m()[i + 1] - line.cum_m()[i]));
   line.SetSegmentSlack(std::move(slack));
+  line.SetSlackModel(std::move(bends));
   pat->stop_dist_m.resize(n);
   pat->stop_offset_m.assign(n, 0);
   for (size_t i = 0; i < n; ++i) pat->stop_dist_m[i] = line.cum_m()[i];
@@ -476,6 +479,7 @@ void Network::GroupPatterns() {
 // with a shape or a learned path.
 void Network::DrawPaths(const NetworkOptions& options, StopCandidates* out) {
   const GtfsFeed& f = feed_;
+  chord_slack_ = std::make_shared<ChordSlackModel>(kChordSlack);
   std::vector<uint32_t> shape_polyline(f.shapes.size(), kNoIndex);
   out->pattern_cand_base.assign(patterns_.size(), 0);
   std::vector<PolylinePoint> found;
@@ -488,7 +492,7 @@ void Network::DrawPaths(const NetworkOptions& options, StopCandidates* out) {
       if (it != options.learned_paths.end() && it->second.size() >= 2) learned = &it->second;
     }
     if (pat.shape == kNoIndex && !learned) {
-      AddChordPath(f, projection_, &pat, &polylines_);
+      AddChordPath(f, projection_, chord_slack_, &pat, &polylines_);
       continue;
     }
     uint32_t pl = learned ? static_cast<uint32_t>(polylines_.size()) : shape_polyline[pat.shape];

@@ -97,6 +97,9 @@ class Network {
   const LocalProjection& projection() const { return projection_; }
   const std::vector<Pattern>& patterns() const { return patterns_; }
   const std::vector<Polyline>& polylines() const { return polylines_; }
+  // The feed's learned chord bends (see ChordSlackModel): every path drawn without a shape takes
+  // its slack from it. Learned state of a built network: the tracker adds to it (thread-safe).
+  ChordSlackModel& chord_slack() const { return *chord_slack_; }
   const Pattern& pattern(uint32_t p) const { return patterns_[p]; }
   uint32_t trip_pattern(TripIdx trip) const { return trip_pattern_[trip]; }
   const Polyline& trip_polyline(TripIdx trip) const {
@@ -189,6 +192,7 @@ class Network {
   absl::TimeZone tz_;
   std::vector<Pattern> patterns_;
   std::vector<Polyline> polylines_;
+  std::shared_ptr<ChordSlackModel> chord_slack_;
   IndexVector<TripIdx, uint32_t> trip_pattern_;
   std::vector<std::vector<uint32_t>> route_patterns_;
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> stop_patterns_;

@@ -156,6 +156,14 @@ struct RiderTally {
   bool reports_counts = false;  // the bus's fixes carry counts (a visit without any: 0, not -1)
 };
 
+// The segment of a path drawn without a shape that a bus on its trip is crossing, for the
+// feed's learned chord bends (Network::chord_slack): the largest offset of its fixes from it.
+struct ChordTraversal {
+  TripIdx trip = kNoIndex;
+  uint32_t seg = kNoIndex;
+  double max_off_m = 0;
+};
+
 struct Track {
   VehicleState vs;
   FixHistory fixes;
@@ -166,6 +174,7 @@ struct Track {
   MatcherState match;
   VisitProgress visit;
   RiderTally riders;
+  ChordTraversal chord;
 };
 
 }  // namespace smartbus

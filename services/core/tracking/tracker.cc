@@ -38,6 +38,11 @@ class Tracker::Impl {
   // shape.
   double Progress(Track& v, const Fix& fix, double d, std::vector<StopVisit>* visits);
   void UpdateState(Track& v, const Fix& fix, MatchState state, double d, double off);
+  // A bus on its trip (given or confirmed) on a path drawn without a shape: its offsets from
+  // the segment it is crossing are one traversal of the feed's chord bends once it is back in
+  // service beyond that segment (a bus that leaves its path for good, or whose trip changes,
+  // adds nothing).
+  void LearnChordBend(Track& v, Vec2 p, double d, MatchState state);
 
   Tracker& tr_;
   const Network& net_;
@@ -119,6 +124,29 @@ void Tracker::Impl::CheckGivenTrip(Track& v, double off, bool near_start) {
   } else {
     v.given.mismatch_count = 0;
   }
+}
+
+void Tracker::Impl::LearnChordBend(Track& v, Vec2 p, double d, MatchState state) {
+  ChordTraversal& c = v.chord;
+  const Polyline* poly = v.run.poly;
+  const bool sure = (v.run.given() || v.run.confirmed()) && v.run.started() && poly != nullptr &&
+                    poly->max_slack_m() > 0 && !std::isnan(d);
+  if (!sure || c.trip != v.run.trip) c = {sure ? v.run.trip : kNoIndex, kNoIndex, 0};
+  if (!sure) return;
+  const uint32_t seg = poly->SegmentAt(d);
+  if (state == MatchState::kInService && seg != c.seg) {
+    const std::vector<double>& cum = poly->cum_m();
+    if (c.seg != kNoIndex && seg > c.seg)
+      net_.chord_slack().Add(cum[c.seg + 1] - cum[c.seg], c.max_off_m);
+    c.seg = seg;
+    c.max_off_m = 0;
+  }
+  if (c.seg == kNoIndex) return;
+  // Off its path the bus is placed where it left it: past the segment's end it may already be
+  // on the next one (the nearer of the two counts).
+  double off = poly->ProjectOnSegment(p, c.seg).offset_m;
+  if (c.seg + 2 < poly->size()) off = std::min(off, poly->ProjectOnSegment(p, c.seg + 1).offset_m);
+  c.max_off_m = std::max(c.max_off_m, off);
 }
 
 MatchState Tracker::Impl::Classify(const Track& v, bool on_route, bool near_start) const {
@@ -224,6 +252,7 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
   if (v.run.started() && state == MatchState::kLayover) state = MatchState::kInService;
 
   // 5. The vehicle's state, then the joint assignment of its pattern.
+  LearnChordBend(v, p, d, state);
   UpdateState(v, fix, state, d, mo.off);
   inference_.AfterMatch(v, state, fix.timestamp_s);
   m->trip = v.run.trip;

@@ -1,6 +1,7 @@
 #include "services/core/geo/geo.h"
 
 #include <cmath>
+#include <memory>
 
 #include "gtest/gtest.h"
 
@@ -100,6 +101,45 @@ TEST(Polyline, RepeatedPointsAreHarmless) {
   EXPECT_NEAR(line.length_m(), 200, 0.2);
   EXPECT_NEAR(line.PointAt(150).x, 150, 0.2);
   EXPECT_NEAR(line.DirectionAt(100).x, 1, 1e-9);
+}
+
+// The learned chord bends: a length class follows the 90 % quantile of its traversals once it
+// has enough of them, never below the floor; other lengths keep the floor.
+TEST(ChordSlackModel, AClassFollowsItsTraversalsOnceItHasEnough) {
+  ChordSlackModel m(0.2);
+  const int n = ChordSlackModel::kMinTraversals;
+  for (int i = 0; i < n - 1; ++i) m.Add(5000, 5000 * (i < 2 ? 0.40 : 0.25));
+  EXPECT_DOUBLE_EQ(m.share(5000), 0.2f) << "too few traversals: the floor";
+  m.Add(5000, 1250);
+  EXPECT_NEAR(m.share(5000), 0.25, 1e-6) << "p90 of 18 x 0.25 and 2 x 0.40";
+  EXPECT_NEAR(m.share(7900), 0.25, 1e-6) << "the same length class (4-8 km)";
+  EXPECT_NEAR(m.share(1500), 0.2, 1e-6) << "another class keeps the floor";
+  EXPECT_NEAR(m.max_share(), 0.25, 1e-6);
+  EXPECT_EQ(m.traversals(6000), n);
+  // Lines that buses follow closely do not lower the floor; beyond kMaxShare is capped.
+  for (int i = 0; i < n; ++i) m.Add(1500, 10);
+  EXPECT_NEAR(m.share(1500), 0.2, 1e-6);
+  for (int i = 0; i < n; ++i) m.Add(9000, 9000);
+  EXPECT_NEAR(m.share(9000), ChordSlackModel::kMaxShare, 1e-6);
+  m.Add(-1, 5);  // no length: ignored
+  m.Add(100, NAN);
+  EXPECT_EQ(m.traversals(100), 0);
+}
+
+// A polyline with a slack model takes each segment's slack from it (at least its own slack).
+TEST(Polyline, SlackFollowsTheLearnedChordBends) {
+  Polyline line({kProj.Reverse({0, 0}), kProj.Reverse({500, 0}), kProj.Reverse({5500, 0})}, kProj);
+  line.SetSegmentSlack({100, 1000});
+  auto m = std::make_shared<ChordSlackModel>(0.2);
+  line.SetSlackModel(m);
+  EXPECT_NEAR(line.slack_m(1), 1000, 1);
+  for (int i = 0; i < ChordSlackModel::kMinTraversals; ++i) m->Add(5000, 1500);
+  EXPECT_NEAR(line.slack_m(1), 1500, 2);
+  EXPECT_NEAR(line.slack_m(0), 100, 1e-3) << "its class has no evidence";
+  EXPECT_NEAR(line.max_slack_m(), 1500, 2);
+  Polyline traced = EastStreet();  // no slack of its own: a shape, the model does not apply
+  traced.SetSlackModel(m);
+  EXPECT_EQ(traced.slack_m(0), 0);
 }
 
 TEST(Geo, RejectsInvalidCoordinates) {

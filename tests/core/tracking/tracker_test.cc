@@ -211,6 +211,44 @@ TEST(TrackerStates, DetourOffRouteThenResume) {
   EXPECT_NEAR(c.matches.back().dist_along_m, 1240, 15);
 }
 
+// A motorway leg without a shape: stops 6 km apart, the road bending 1.8 km (0.3 of the line's
+// length) away from the straight line, past the fixed chord slack (0.2). The first buses go
+// off route on it; their traversals teach the feed's chord bends, and the later buses on the
+// same road stay in service.
+TEST(TrackerStates, BusesOnABentChordTeachItsSlack) {
+  testing::FeedBuilder b;
+  const std::vector<Vec2> stops = {{0, 0}, {500, 0}, {6500, 0}, {7000, 0}};
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < stops.size(); ++i) {
+    ids.push_back("s" + std::to_string(i));
+    b.AddStop(ids.back(), At(stops[i].x, stops[i].y));
+  }
+  const int kBuses = ChordSlackModel::kMinTraversals + 4;
+  for (int k = 0; k < kBuses; ++k) b.AddTrip("T" + std::to_string(k), ids, 36000 + 300 * k, 150);
+  auto net = b.Build();
+  ASSERT_NE(net, nullptr);
+  const int64_t day = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  const Polyline road({At(0, 0), At(500, 0), At(3500, 1800), At(6500, 0), At(7000, 0)},
+                      testing::Plane());
+  Tracker tr(net);
+  std::vector<int> off(kBuses, 0);
+  for (int k = 0; k < kBuses; ++k) {
+    const std::string trip = "T" + std::to_string(k);
+    int64_t t = day + 36000 + 300 * k - 60;
+    std::vector<Fix> fixes;
+    for (int i = 0; i < 3; ++i) fixes.push_back(MakeFix(trip, t += 30, At(0, 0), trip));
+    for (double d = 20; d < road.length_m(); d += 600) {  // 20 m/s, a fix every 30 s
+      const Vec2 p = road.PointAt(d);
+      fixes.push_back(MakeFix(trip, t += 30, At(p.x, p.y), trip));
+    }
+    for (const MatchResult& m : Feed(tr, fixes).matches) off[k] += m.state == MatchState::kOffRoute;
+  }
+  EXPECT_GE(off[0], 2) << "the fixed slack (0.2) calls the first bus off route";
+  EXPECT_NEAR(net->chord_slack().share(6000), 0.3, 0.011);
+  EXPECT_EQ(off[kBuses - 1], 0) << "the learned slack keeps the last bus in service";
+  EXPECT_NEAR(net->chord_slack().share(500), 0.2, 1e-6) << "short stop-to-stop lines unchanged";
+}
+
 // A bus standing still mid-route for 10 minutes with noisy fixes: the position along the route
 // neither drifts nor jumps to the other pass of the street, and no stop ahead gets a visit.
 TEST(TrackerStates, StationaryBusStaysPut) {
