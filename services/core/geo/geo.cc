@@ -260,11 +260,26 @@ int ChordSlackModel::Class(double len_m) {
   return c;
 }
 
-void ChordSlackModel::Add(double len_m, double offset_m) {
+void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
   if (!(len_m > 0) || !(offset_m >= 0)) return;
   const int c = Class(len_m);
   const int bin = std::min(kBins - 1, static_cast<int>(std::ceil(offset_m / len_m * 100 - 1e-9)));
   std::lock_guard<std::mutex> lock(mu_);
+  if (pair < pair_top_.size()) {
+    PairTop& t = pair_top_[pair];
+    const float sh = static_cast<float>(bin / 100.0);
+    if (sh > t.first) {
+      t.second = t.first;
+      t.first = sh;
+    } else {
+      t.second = std::max(t.second, sh);
+    }
+    if (++t.n >= kMinPairTraversals) {
+      pair_share_[pair].store(t.second, std::memory_order_relaxed);
+      if (t.second > max_share_.load(std::memory_order_relaxed))
+        max_share_.store(t.second, std::memory_order_relaxed);
+    }
+  }
   ++hist_[c][bin];
   if (++n_[c] < kMinTraversals) return;
   // The smallest share with at least kQuantile of the traversals at or below it.
@@ -276,7 +291,7 @@ void ChordSlackModel::Add(double len_m, double offset_m) {
     if (seen >= need) break;
   }
   share_[c].store(static_cast<float>(std::max(floor_, b / 100.0)), std::memory_order_relaxed);
-  float m = 0;
+  float m = max_share_.load(std::memory_order_relaxed);
   for (const auto& s : share_) m = std::max(m, s.load(std::memory_order_relaxed));
   max_share_.store(m, std::memory_order_relaxed);
 }

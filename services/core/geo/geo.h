@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <deque>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -82,6 +83,8 @@ struct PolylinePoint {
 // their length (median, p90 0.29), on WMATA's and the demo city's shorter chords p90 0.05-0.15
 // (bench/RESULTS.md "Chords learned from the buses"); one share for all lengths either calls the
 // motorway legs off route or makes short limited-stop chords confusable with their locals.
+// A stop pair whose own road bends more than its class's quantile (one motorway leg among
+// straighter ones) also follows its own traversals once a few agree (share(len, pair)).
 class ChordSlackModel {
  public:
   // The 90 % quantile: the p90 of the chord bends measured on the three feeds' real shapes is
@@ -97,11 +100,33 @@ class ChordSlackModel {
     for (auto& s : share_) s.store(static_cast<float>(floor_share), std::memory_order_relaxed);
     max_share_.store(static_cast<float>(floor_share), std::memory_order_relaxed);
   }
-  // One traversal of a segment `len_m` long whose fixes were up to `offset_m` from it.
-  void Add(double len_m, double offset_m);
+  // One traversal of a segment `len_m` long whose fixes were up to `offset_m` from it; `pair`:
+  // the segment's stop pair (NewPair), or kNoPair.
+  void Add(double len_m, double offset_m, uint32_t pair = kNoPair);
   // Share of a segment's length its slack is (floor until the class has kMinTraversals).
   double share(double len_m) const {
     return share_[Class(len_m)].load(std::memory_order_relaxed);
+  }
+  // The same for one stop pair: the larger of its class's share and what its own traversals
+  // showed (the second largest once it has kMinPairTraversals: one road that bends more than
+  // most of its length; two traversals must agree).
+  double share(double len_m, uint32_t pair) const {
+    const double c = share(len_m);
+    return pair < pair_share_.size()
+               ? std::max<double>(c, pair_share_[pair].load(std::memory_order_relaxed))
+               : c;
+  }
+  static constexpr uint32_t kNoPair = 0xffffffffu;
+  // Traversals of one stop pair before its own share counts: the second largest of three is
+  // a bend two buses saw (one far traversal can be a wrong trip). Staten Island, 2-hour
+  // window: right-trip off route 0.36 -> 0.21 % with it, WMATA and the demo city unchanged
+  // (bench/RESULTS.md "Chords learned from the buses").
+  static constexpr int kMinPairTraversals = 3;
+  // A new stop pair (while the network is built, before any Add).
+  uint32_t NewPair() {
+    pair_share_.emplace_back(0.f);
+    pair_top_.push_back({0, 0, 0});
+    return static_cast<uint32_t>(pair_share_.size() - 1);
   }
   double max_share() const { return max_share_.load(std::memory_order_relaxed); }
   int64_t traversals(double len_m) const;
@@ -116,6 +141,12 @@ class ChordSlackModel {
   std::array<int64_t, kClasses> n_{};
   std::array<std::atomic<float>, kClasses> share_;
   std::atomic<float> max_share_{0};
+  struct PairTop {
+    float first, second;
+    int32_t n;
+  };
+  std::deque<std::atomic<float>> pair_share_;
+  std::vector<PairTop> pair_top_;
 };
 
 class Polyline {
@@ -153,12 +184,20 @@ class Polyline {
   void SetSegmentSlack(std::vector<float> slack_m);
   // The slack of each segment with one follows this feed's learned chord bends (at least the
   // slack set above).
-  void SetSlackModel(std::shared_ptr<const ChordSlackModel> model) { model_ = std::move(model); }
+  // `pairs`: each segment's stop pair in the model (ChordSlackModel::NewPair).
+  void SetSlackModel(std::shared_ptr<const ChordSlackModel> model,
+                     std::vector<uint32_t> pairs = {}) {
+    model_ = std::move(model);
+    pairs_ = std::move(pairs);
+  }
+  uint32_t slack_pair(uint32_t segment) const {
+    return segment < pairs_.size() ? pairs_[segment] : ChordSlackModel::kNoPair;
+  }
   double slack_m(uint32_t segment) const {
     if (segment >= slack_m_.size()) return 0.0;
     if (!model_ || slack_m_[segment] <= 0) return slack_m_[segment];
     const double len = cum_m_[segment + 1] - cum_m_[segment];
-    return std::max<double>(slack_m_[segment], model_->share(len) * len);
+    return std::max<double>(slack_m_[segment], model_->share(len, slack_pair(segment)) * len);
   }
   double max_slack_m() const {
     return model_ ? std::max(max_slack_m_, model_->max_share() * max_slack_seg_m_) : max_slack_m_;
@@ -170,6 +209,7 @@ class Polyline {
   double max_slack_m_ = 0;
   double max_slack_seg_m_ = 0;  // longest segment with a slack
   std::shared_ptr<const ChordSlackModel> model_;
+  std::vector<uint32_t> pairs_;
   std::vector<Vec2> pts_;
   std::vector<double> cum_m_;      // geodesic distance at each vertex
   std::vector<double> seg_scale_;  // geodesic / planar length of each segment (1 if zero)

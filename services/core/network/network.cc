@@ -285,7 +285,8 @@ std::vector<double> ImpliedStopDistances(const GtfsShape& shape, const Polyline&
 
 // A pattern without a shape (nor a learned path) drawn as straight lines between its stops.
 void AddChordPath(const GtfsFeed& f, const LocalProjection& proj,
-                  std::shared_ptr<const ChordSlackModel> bends, Pattern* pat,
+                  const std::shared_ptr<ChordSlackModel>& bends,
+                  absl::flat_hash_map<uint64_t, uint32_t>* pair_index, Pattern* pat,
                   std::vector<Polyline>* polylines) {
   const size_t n = pat->stops.size();
   std::vector<LatLon> ll(n);
@@ -301,7 +302,14 @@ void AddChordPath(const GtfsFeed& f, const LocalProjection& proj,
   for (size_t i = 0; i < slack.size(); ++i)
     slack[i] = static_cast<float>(kChordSlack * (line.cum_m()[i + 1] - line.cum_m()[i]));
   line.SetSegmentSlack(std::move(slack));
-  line.SetSlackModel(std::move(bends));
+  std::vector<uint32_t> pairs(line.size() > 1 ? line.size() - 1 : 0, ChordSlackModel::kNoPair);
+  for (size_t i = 0; i < pairs.size() && i + 1 < n; ++i) {
+    auto [it, added] = pair_index->try_emplace(
+        (static_cast<uint64_t>(pat->stops[i]) << 32) | pat->stops[i + 1], 0);
+    if (added) it->second = bends->NewPair();
+    pairs[i] = it->second;
+  }
+  line.SetSlackModel(bends, std::move(pairs));
   pat->stop_dist_m.resize(n);
   pat->stop_offset_m.assign(n, 0);
   for (size_t i = 0; i < n; ++i) pat->stop_dist_m[i] = line.cum_m()[i];
@@ -480,6 +488,7 @@ void Network::GroupPatterns() {
 void Network::DrawPaths(const NetworkOptions& options, StopCandidates* out) {
   const GtfsFeed& f = feed_;
   chord_slack_ = std::make_shared<ChordSlackModel>(kChordSlack);
+  absl::flat_hash_map<uint64_t, uint32_t> chord_pairs;  // (stop, next stop) -> model pair
   std::vector<uint32_t> shape_polyline(f.shapes.size(), kNoIndex);
   out->pattern_cand_base.assign(patterns_.size(), 0);
   std::vector<PolylinePoint> found;
@@ -492,7 +501,7 @@ void Network::DrawPaths(const NetworkOptions& options, StopCandidates* out) {
       if (it != options.learned_paths.end() && it->second.size() >= 2) learned = &it->second;
     }
     if (pat.shape == kNoIndex && !learned) {
-      AddChordPath(f, projection_, chord_slack_, &pat, &polylines_);
+      AddChordPath(f, projection_, chord_slack_, &chord_pairs, &pat, &polylines_);
       continue;
     }
     uint32_t pl = learned ? static_cast<uint32_t>(polylines_.size()) : shape_polyline[pat.shape];

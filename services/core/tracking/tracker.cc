@@ -137,7 +137,7 @@ void Tracker::Impl::LearnChordBend(Track& v, Vec2 p, double d, MatchState state)
   if (state == MatchState::kInService && seg != c.seg) {
     const std::vector<double>& cum = poly->cum_m();
     if (c.seg != kNoIndex && seg > c.seg)
-      net_.chord_slack().Add(cum[c.seg + 1] - cum[c.seg], c.max_off_m);
+      net_.chord_slack().Add(cum[c.seg + 1] - cum[c.seg], c.max_off_m, poly->slack_pair(c.seg));
     c.seg = seg;
     c.max_off_m = 0;
   }

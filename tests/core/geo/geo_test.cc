@@ -142,6 +142,27 @@ TEST(Polyline, SlackFollowsTheLearnedChordBends) {
   EXPECT_EQ(traced.slack_m(0), 0);
 }
 
+// One stop pair whose road bends more than its length class: its own traversals raise its
+// slack once kMinPairTraversals of them agree (the second largest), not its class's.
+TEST(ChordSlackModel, AStopPairFollowsItsOwnTraversals) {
+  auto m = std::make_shared<ChordSlackModel>(0.2);
+  const uint32_t bent = m->NewPair(), straight = m->NewPair();
+  m->Add(3000, 3000 * 0.45, bent);  // one far traversal alone (a wrong trip) is not enough
+  m->Add(3000, 3000 * 0.34, bent);
+  EXPECT_NEAR(m->share(3000, bent), 0.2, 1e-6);
+  m->Add(3000, 3000 * 0.30, bent);
+  EXPECT_NEAR(m->share(3000, bent), 0.34, 1e-6);
+  for (int i = 0; i < 3; ++i) m->Add(3000, 3000 * 0.05, straight);
+  EXPECT_NEAR(m->share(3000, straight), 0.2, 1e-6) << "never below its class";
+  EXPECT_NEAR(m->share(3000), 0.2, 1e-6) << "the class has too few traversals";
+  EXPECT_NEAR(m->max_share(), 0.34, 1e-6);
+  Polyline line({kProj.Reverse({0, 0}), kProj.Reverse({3000, 0}), kProj.Reverse({6000, 0})}, kProj);
+  line.SetSegmentSlack({600, 600});
+  line.SetSlackModel(m, {bent, straight});
+  EXPECT_NEAR(line.slack_m(0), 0.34 * 3000, 2);
+  EXPECT_NEAR(line.slack_m(1), 600, 1);
+}
+
 TEST(Geo, RejectsInvalidCoordinates) {
   EXPECT_FALSE(IsValidLatLon(NAN, 1));
   EXPECT_FALSE(IsValidLatLon(91, 1));

@@ -211,42 +211,65 @@ TEST(TrackerStates, DetourOffRouteThenResume) {
   EXPECT_NEAR(c.matches.back().dist_along_m, 1240, 15);
 }
 
-// A motorway leg without a shape: stops 6 km apart, the road bending 1.8 km (0.3 of the line's
-// length) away from the straight line, past the fixed chord slack (0.2). The first buses go
-// off route on it; their traversals teach the feed's chord bends, and the later buses on the
-// same road stay in service.
-TEST(TrackerStates, BusesOnABentChordTeachItsSlack) {
+// A leg without a shape between stops `leg_m` apart (500 m of street before and after), the
+// road bending `bend` of the leg's length away from the straight line. `buses` buses with
+// their trip ids drive it one after another (20 m/s, a fix every 30 s); returns how many of
+// each bus's fixes were off route.
+struct BentLeg {
+  std::shared_ptr<const Network> net;
+  std::vector<int> off;
+};
+BentLeg DriveABentLeg(double leg_m, double bend, int buses) {
   testing::FeedBuilder b;
-  const std::vector<Vec2> stops = {{0, 0}, {500, 0}, {6500, 0}, {7000, 0}};
+  const std::vector<double> xs = {0, 500, 500 + leg_m, 1000 + leg_m};
   std::vector<std::string> ids;
-  for (size_t i = 0; i < stops.size(); ++i) {
+  for (size_t i = 0; i < xs.size(); ++i) {
     ids.push_back("s" + std::to_string(i));
-    b.AddStop(ids.back(), At(stops[i].x, stops[i].y));
+    b.AddStop(ids.back(), At(xs[i], 0));
   }
-  const int kBuses = ChordSlackModel::kMinTraversals + 4;
-  for (int k = 0; k < kBuses; ++k) b.AddTrip("T" + std::to_string(k), ids, 36000 + 300 * k, 150);
-  auto net = b.Build();
-  ASSERT_NE(net, nullptr);
-  const int64_t day = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
-  const Polyline road({At(0, 0), At(500, 0), At(3500, 1800), At(6500, 0), At(7000, 0)},
+  for (int k = 0; k < buses; ++k) b.AddTrip("T" + std::to_string(k), ids, 36000 + 300 * k, 150);
+  BentLeg r{b.Build(), std::vector<int>(buses, 0)};
+  if (!r.net) return r;
+  const int64_t day = absl::ToUnixSeconds(r.net->ServiceDayStart(20260302));
+  const Polyline road({At(0, 0), At(500, 0), At(500 + leg_m / 2, bend * leg_m),
+                       At(500 + leg_m, 0), At(1000 + leg_m, 0)},
                       testing::Plane());
-  Tracker tr(net);
-  std::vector<int> off(kBuses, 0);
-  for (int k = 0; k < kBuses; ++k) {
+  Tracker tr(r.net);
+  for (int k = 0; k < buses; ++k) {
     const std::string trip = "T" + std::to_string(k);
     int64_t t = day + 36000 + 300 * k - 60;
     std::vector<Fix> fixes;
     for (int i = 0; i < 3; ++i) fixes.push_back(MakeFix(trip, t += 30, At(0, 0), trip));
-    for (double d = 20; d < road.length_m(); d += 600) {  // 20 m/s, a fix every 30 s
+    for (double d = 20; d < road.length_m(); d += 600) {
       const Vec2 p = road.PointAt(d);
       fixes.push_back(MakeFix(trip, t += 30, At(p.x, p.y), trip));
     }
-    for (const MatchResult& m : Feed(tr, fixes).matches) off[k] += m.state == MatchState::kOffRoute;
+    for (const MatchResult& m : Feed(tr, fixes).matches) r.off[k] += m.state == MatchState::kOffRoute;
   }
-  EXPECT_GE(off[0], 2) << "the fixed slack (0.2) calls the first bus off route";
-  EXPECT_NEAR(net->chord_slack().share(6000), 0.3, 0.011);
-  EXPECT_EQ(off[kBuses - 1], 0) << "the learned slack keeps the last bus in service";
-  EXPECT_NEAR(net->chord_slack().share(500), 0.2, 1e-6) << "short stop-to-stop lines unchanged";
+  return r;
+}
+
+// A motorway leg 6 km long bending 0.3 of its length (1.8 km) away from the line, past the
+// fixed chord slack (0.2). The first buses go off route on it; their traversals teach the
+// feed's chord bends for lines of that length, and the later buses stay in service.
+TEST(TrackerStates, BusesOnABentChordTeachItsSlack) {
+  const int kBuses = ChordSlackModel::kMinTraversals + 4;
+  BentLeg r = DriveABentLeg(6000, 0.3, kBuses);
+  ASSERT_NE(r.net, nullptr);
+  EXPECT_GE(r.off[0], 2) << "the fixed slack (0.2) calls the first bus off route";
+  EXPECT_NEAR(r.net->chord_slack().share(6000), 0.3, 0.011);
+  EXPECT_EQ(r.off[kBuses - 1], 0) << "the learned slack keeps the last bus in service";
+  EXPECT_NEAR(r.net->chord_slack().share(500), 0.2, 1e-6) << "short stop-to-stop lines unchanged";
+}
+
+// One 3-km leg bending 0.35: too few buses for its length class, but after
+// kMinPairTraversals buses its own stop pair's slack covers the bend.
+TEST(TrackerStates, ABentStopPairLearnsItsOwnSlack) {
+  BentLeg r = DriveABentLeg(3000, 0.35, ChordSlackModel::kMinPairTraversals + 1);
+  ASSERT_NE(r.net, nullptr);
+  EXPECT_GE(r.off[0], 1);
+  EXPECT_NEAR(r.net->chord_slack().share(3000), 0.2, 1e-6) << "the class: too few traversals";
+  EXPECT_EQ(r.off.back(), 0) << "the stop pair's own slack keeps the last bus in service";
 }
 
 // A bus standing still mid-route for 10 minutes with noisy fixes: the position along the route
