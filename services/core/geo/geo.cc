@@ -264,7 +264,7 @@ void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
   if (!(len_m > 0) || !(offset_m >= 0)) return;
   const int c = Class(len_m);
   const int bin = std::min(kBins - 1, static_cast<int>(std::ceil(offset_m / len_m * 100 - 1e-9)));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (pair < pair_top_.size()) {
     PairTop& t = pair_top_[pair];
     const float sh = static_cast<float>(bin / 100.0);
@@ -297,7 +297,7 @@ void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
 }
 
 int64_t ChordSlackModel::traversals(double len_m) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return n_[Class(len_m)];
 }
 

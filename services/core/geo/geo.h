@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "GeographicLib/LocalCartesian.hpp"
 #include "absl/container/flat_hash_map.h"
+#include "services/core/common/mutex.h"
 
 namespace smartbus {
 
@@ -124,6 +124,7 @@ class ChordSlackModel {
   static constexpr int kMinPairTraversals = 3;
   // A new stop pair (while the network is built, before any Add).
   uint32_t NewPair() {
+    MutexLock lock(mu_);
     pair_share_.emplace_back(0.f);
     pair_top_.push_back({0, 0, 0});
     return static_cast<uint32_t>(pair_share_.size() - 1);
@@ -136,9 +137,9 @@ class ChordSlackModel {
   static constexpr int kBins = 51;    // share in steps of 0.01 up to kMaxShare
   static int Class(double len_m);
   double floor_;
-  mutable std::mutex mu_;
-  std::array<std::array<int64_t, kBins>, kClasses> hist_{};
-  std::array<int64_t, kClasses> n_{};
+  mutable Mutex mu_;
+  std::array<std::array<int64_t, kBins>, kClasses> hist_ ABSL_GUARDED_BY(mu_){};
+  std::array<int64_t, kClasses> n_ ABSL_GUARDED_BY(mu_){};
   std::array<std::atomic<float>, kClasses> share_;
   std::atomic<float> max_share_{0};
   struct PairTop {
@@ -146,7 +147,7 @@ class ChordSlackModel {
     int32_t n;
   };
   std::deque<std::atomic<float>> pair_share_;
-  std::vector<PairTop> pair_top_;
+  std::vector<PairTop> pair_top_ ABSL_GUARDED_BY(mu_);
 };
 
 class Polyline {
