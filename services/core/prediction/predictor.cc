@@ -40,15 +40,15 @@ constexpr double kPaceMemoryS = 900;
 constexpr int kPaceMinSegments = 3;
 constexpr double kPaceMinS = 30;
 constexpr double kPaceMaxLog = 1.0;
-// A segment moves the pace by its innovation (log ratio - pace) clipped at kPaceHuberK times
+// A segment moves the pace by its innovation (log ratio - pace) clipped at kHuberK times
 // the innovations' scale (Huber's M-estimator; k = 1.345 is his constant for 95 % efficiency
-// under normal noise, not fitted here). The scale is measured: sqrt(pi / 2) x the mean absolute
+// under normal noise, not fitted here; the departure habit's regression uses it too). The scale is measured: sqrt(pi / 2) x the mean absolute
 // innovation of all buses over the last layer_window_errors segments, from layer_min_errors
 // on. A segment's running time is heavy-tailed (a long dwell, a red light, a visit interpolated
 // between 2-min fixes); one such segment moved every prediction of the bus by up to an eighth
 // of its horizon, and the next segments moved it back (bench/RESULTS.md, "Prediction: the
 // pace's robust update").
-constexpr double kPaceHuberK = 1.345;
+constexpr double kHuberK = 1.345;
 // The live layer's half-life changes only to a candidate whose measured error is this much
 // lower than the one in use: the candidates' segment errors differ by 1-5 % on the accuracy
 // suite, and switching between near-equal ones (336 switches on the WMATA day and the demo
@@ -742,8 +742,8 @@ void LayeredPredictor::LearnDepartureHabit(double x, double y) {
   h.ready = false;
   if (static_cast<int>(h.pairs.size()) < options_.layer_min_errors) return;
   // Huber regression by iteratively reweighted least squares, the residuals' scale from their
-  // median absolute value (1.4826 MAD: the standard deviation of normal residuals; 1.345: Huber's
-  // tuning, 95 % efficiency on normal errors). A departure attributed to another trip instance
+  // median absolute value (1.4826 MAD: the standard deviation of normal residuals; kHuberK:
+  // Huber's tuning, 95 % efficiency on normal errors). A departure attributed to another trip instance
   // (blind trip inference: 1400-2000 s "late" on the demo city's blanked morning) gets little
   // weight; by least squares a handful of them set the slope of all (0.97 with ids, 0.09 blind).
   std::vector<double>& abs_r = h.scratch;
@@ -753,7 +753,7 @@ void LayeredPredictor::LearnDepartureHabit(double x, double y) {
     for (const auto& [px, py] : h.pairs) abs_r.push_back(std::fabs(py - (a + b * px)));
     auto mid = abs_r.begin() + static_cast<std::ptrdiff_t>(abs_r.size() / 2);
     std::nth_element(abs_r.begin(), mid, abs_r.end());
-    const double scale = std::max(1.0, 1.345 * 1.4826 * *mid);
+    const double scale = std::max(1.0, kHuberK * 1.4826 * *mid);
     double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (const auto& [px, py] : h.pairs) {
       const double r = std::fabs(py - (a + b * px));
@@ -787,10 +787,10 @@ double LayeredPredictor::LeavesAt(const std::string& vehicle_id, const TripView&
 }
 
 double LayeredPredictor::PaceInnovation(double innovation) {
-  // Clipped with the scale measured before this innovation (kPaceHuberK).
+  // Clipped with the scale measured before this innovation (kHuberK).
   const double scale = std::sqrt(std::numbers::pi / 2) * pace_abs_innovation_;
   const double clipped = pace_innovations_ >= options_.layer_min_errors
-                             ? std::clamp(innovation, -kPaceHuberK * scale, kPaceHuberK * scale)
+                             ? std::clamp(innovation, -kHuberK * scale, kHuberK * scale)
                              : innovation;
   pace_innovations_ = std::min(std::max(1, options_.layer_window_errors), pace_innovations_ + 1);
   pace_abs_innovation_ += (std::fabs(innovation) - pace_abs_innovation_) / pace_innovations_;

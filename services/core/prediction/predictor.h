@@ -146,7 +146,7 @@ class LayeredPredictor : public ArrivalPredictor {
   // The half-life of the live layer in use (s; PredictorOptions::half_life_s).
   double half_life_s() const;
   // The pace of a bus (observed / expected running times recently, memory kPaceMemoryS of
-  // expected running time, each segment's innovation clipped at kPaceHuberK times the measured
+  // expected running time, each segment's innovation clipped at kHuberK times the measured
   // scale; 1 when unknown or blend_layers is off).
   double PaceOf(const std::string& vehicle_id) const;
 
@@ -244,7 +244,7 @@ class LayeredPredictor : public ArrivalPredictor {
     double arrival_s = 0;
     double departure_s = 0;
     // The bus's pace: exponentially weighted mean of log(observed / expected running time)
-    // over its recent running time (predictor.cc, kPaceMemoryS, kPaceHuberK); pace_n segments
+    // over its recent running time (predictor.cc, kPaceMemoryS, kHuberK); pace_n segments
     // so far.
     double log_pace = 0;
     int pace_n = 0;
@@ -317,7 +317,7 @@ class LayeredPredictor : public ArrivalPredictor {
                     std::array<double, kLayers>* w) const;
   int64_t DayStart(int32_t service_date);
   // A segment's pace innovation (its log ratio minus the bus's pace) as the pace takes it:
-  // clipped at kPaceHuberK times the scale measured so far (predictor.cc), which it then updates.
+  // clipped at kHuberK times the scale measured so far (predictor.cc), which it then updates.
   double PaceInnovation(double innovation);
   // Whether a bus in layover (trip not started) has left its first stop, and is predicted from
   // its place along the route as a started bus: it moved forward (VisitOptions::moving_m) past

@@ -13,10 +13,11 @@
 //               no going back beyond back_tolerance_m, no faster than max_speed_mps;
 //   a path drawn without a shape (straight lines between stops, with a slack for the road's
 //               bends, learned per feed from the buses on their trips by the segment's length:
-//               ChordSlackModel, fed by Impl::LearnChordBend): the bus is where the fix's nearest point on the line is (a place
-//               elsewhere costs its distance from it; the slack only says whether that point is
-//               within reach of the road), and the transition expects the fix's movement
-//               projected on the line (ShapeMatcher::ExcessAt, TransitionGap);
+//               ChordSlackModel, fed by Impl::LearnChordBend): the bus is where the fix's
+//               nearest point on the line is (a place elsewhere costs its distance from it;
+//               the slack only says whether that point is within reach of the road), and the
+//               transition expects the fix's movement projected on the line
+//               (ShapeMatcher::ExcessAt, TransitionGap);
 //   heading:    when the bus moves (speed >= heading_min_speed_mps), passes whose direction
 //               differs from the reported bearing cost more.
 //
