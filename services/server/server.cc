@@ -193,6 +193,11 @@ absl::Status SmartbusServer::Recover() {
     known.insert(r.state.vehicle_id);
     clock_.ObserveFix(r.state.timestamp_s);
   }
+  // The tracker's learned state in the model (chord bends, GPS noise: Network::AppendLearned)
+  // counts from the warm-up's first fix; every shard loads the whole model again after it.
+  auto model = store_->GetModel(kModelName);
+  if (model.ok() && !shards_.empty())
+    shards_[0]->RunOnShardAndWait([&](Shard& s) { (void)s.LoadModel(*model); });
   size_t from_positions_only = 0;
   for (const std::string& id : *with_positions) {
     if (known.contains(id)) continue;
@@ -203,7 +208,6 @@ absl::Status SmartbusServer::Recover() {
     if (!per_shard[i].empty()) WarmupFromStore(*shards_[i], per_shard[i]);
   for (const VehicleRecord& r : *list)
     shards_[ShardIndex(r.state.vehicle_id)]->RunOnShard([r](Shard& s) { s.Restore(r); });
-  auto model = store_->GetModel(kModelName);
   std::string model_note = "no learned model stored";
   if (model.ok()) {
     for (auto& sh : shards_) {

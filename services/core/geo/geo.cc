@@ -274,14 +274,24 @@ void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
     } else {
       t.second = std::max(t.second, sh);
     }
-    if (++t.n >= kMinPairTraversals) {
-      pair_share_[pair].store(t.second, std::memory_order_relaxed);
-      if (t.second > max_share_.load(std::memory_order_relaxed))
-        max_share_.store(t.second, std::memory_order_relaxed);
-    }
+    ++t.n;
+    UpdatePair(pair);
   }
   ++hist_[c][bin];
-  if (++n_[c] < kMinTraversals) return;
+  ++n_[c];
+  UpdateClass(c);
+}
+
+void ChordSlackModel::UpdatePair(uint32_t pair) {
+  const PairTop& t = pair_top_[pair];
+  if (t.n < kMinPairTraversals) return;
+  pair_share_[pair].store(t.second, std::memory_order_relaxed);
+  if (t.second > max_share_.load(std::memory_order_relaxed))
+    max_share_.store(t.second, std::memory_order_relaxed);
+}
+
+void ChordSlackModel::UpdateClass(int c) {
+  if (n_[c] < kMinTraversals) return;
   // The smallest share with at least kQuantile of the traversals at or below it.
   const auto need = static_cast<int64_t>(std::ceil(kQuantile * static_cast<double>(n_[c])));
   int64_t seen = 0;
@@ -296,9 +306,89 @@ void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
   max_share_.store(m, std::memory_order_relaxed);
 }
 
+ChordSlackModel::State ChordSlackModel::Save() const {
+  MutexLock lock(mu_);
+  State s;
+  s.hist = hist_;
+  s.n = n_;
+  for (size_t i = 0; i < pair_top_.size(); ++i) {
+    if (pair_top_[i].n > 0 && !pair_key_[i].empty()) s.pairs.emplace_back(pair_key_[i], pair_top_[i]);
+  }
+  return s;
+}
+
+int64_t ChordSlackModel::Load(const State& state) {
+  MutexLock lock(mu_);
+  hist_ = state.hist;
+  n_ = state.n;
+  for (auto& s : share_) s.store(static_cast<float>(floor_), std::memory_order_relaxed);
+  for (auto& s : pair_share_) s.store(0.f, std::memory_order_relaxed);
+  max_share_.store(static_cast<float>(floor_), std::memory_order_relaxed);
+  for (PairTop& t : pair_top_) t = PairTop{};
+  int64_t skipped = 0;
+  for (const auto& [key, top] : state.pairs) {
+    auto it = pair_index_.find(key);
+    if (it == pair_index_.end()) {
+      ++skipped;
+      continue;
+    }
+    pair_top_[it->second] = top;
+    UpdatePair(it->second);
+  }
+  for (int c = 0; c < kClasses; ++c) UpdateClass(c);
+  return skipped;
+}
+
 int64_t ChordSlackModel::traversals(double len_m) const {
   MutexLock lock(mu_);
   return n_[Class(len_m)];
+}
+
+void GpsNoiseModel::Add(double offset_m) {
+  if (!(offset_m >= 0)) return;
+  const int bin = std::min(kBins - 1, static_cast<int>(offset_m / kBinM));
+  MutexLock lock(mu_);
+  ++s_.hist[bin];
+  ++s_.n;
+  ++s_.added;
+  if (s_.n >= 2 * kWindow) {
+    s_.n = 0;
+    for (int64_t& h : s_.hist) s_.n += h /= 2;
+  }
+  Update();
+}
+
+void GpsNoiseModel::Update() {
+  if (s_.added < kMinFixes || s_.n <= 0) return;
+  // The median offset, interpolated within its bin.
+  const double half = 0.5 * static_cast<double>(s_.n);
+  double seen = 0;
+  int b = 0;
+  for (; b < kBins - 1 && seen + static_cast<double>(s_.hist[b]) < half; ++b) {
+    seen += static_cast<double>(s_.hist[b]);
+  }
+  const double in_bin = s_.hist[b] > 0 ? (half - seen) / static_cast<double>(s_.hist[b]) : 0;
+  const double median = (b + std::clamp(in_bin, 0.0, 1.0)) * kBinM;
+  sigma_.store(kMadScale * median, std::memory_order_relaxed);
+}
+
+int64_t GpsNoiseModel::fixes() const {
+  MutexLock lock(mu_);
+  return s_.added;
+}
+
+GpsNoiseModel::State GpsNoiseModel::Save() const {
+  MutexLock lock(mu_);
+  return s_;
+}
+
+void GpsNoiseModel::Load(const State& state) {
+  MutexLock lock(mu_);
+  s_ = state;
+  s_.n = 0;
+  for (int64_t h : s_.hist) s_.n += h;
+  sigma_.store(std::numeric_limits<double>::quiet_NaN(), std::memory_order_relaxed);
+  Update();
 }
 
 }  // namespace smartbus

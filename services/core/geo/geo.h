@@ -3,7 +3,7 @@
 // LocalCartesian) and polylines with cumulative geodesic distance.
 //
 // Thread safety: every type here is immutable after construction and safe to share, except
-// ChordSlackModel (learned while the engine runs; thread-safe).
+// ChordSlackModel and GpsNoiseModel (learned while the engine runs; thread-safe).
 
 #include <algorithm>
 #include <array>
@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "GeographicLib/LocalCartesian.hpp"
@@ -122,32 +124,93 @@ class ChordSlackModel {
   // window: right-trip off route 0.36 -> 0.21 % with it, WMATA and the demo city unchanged
   // (bench/RESULTS.md "Chords learned from the buses").
   static constexpr int kMinPairTraversals = 3;
-  // A new stop pair (while the network is built, before any Add).
-  uint32_t NewPair() {
+  // A new stop pair (while the network is built, before any Add). `key` names it across
+  // networks built from the same stops (the saved model's pairs are found by it: Load).
+  uint32_t NewPair(std::string key = {}) {
     MutexLock lock(mu_);
     pair_share_.emplace_back(0.f);
     pair_top_.push_back({0, 0, 0});
-    return static_cast<uint32_t>(pair_share_.size() - 1);
+    const auto id = static_cast<uint32_t>(pair_share_.size() - 1);
+    if (!key.empty()) pair_index_.try_emplace(key, id);
+    pair_key_.push_back(std::move(key));
+    return id;
   }
   double max_share() const { return max_share_.load(std::memory_order_relaxed); }
   int64_t traversals(double len_m) const;
 
- private:
   static constexpr int kClasses = 6;  // < 500 m, 500-1000, 1-2 km, 2-4 km, 4-8 km, >= 8 km
   static constexpr int kBins = 51;    // share in steps of 0.01 up to kMaxShare
+  // What a stop pair's traversals showed: the largest and second largest share, how many.
+  struct PairTop {
+    float first = 0, second = 0;
+    int32_t n = 0;
+  };
+  // The learned evidence (persisted with the predictor's model: Network::AppendLearned).
+  struct State {
+    std::array<std::array<int64_t, kBins>, kClasses> hist{};  // traversals by class, share bin
+    std::array<int64_t, kClasses> n{};
+    std::vector<std::pair<std::string, PairTop>> pairs;  // by key; pairs with traversals only
+  };
+  State Save() const;
+  // Replaces the evidence with `state` (the shares follow it). Pairs whose key this model does
+  // not have are skipped: their number is returned.
+  int64_t Load(const State& state);
+
+ private:
   static int Class(double len_m);
+  // The class's share from its histogram (once it has kMinTraversals) and max_share_.
+  void UpdateClass(int c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdatePair(uint32_t pair) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double floor_;
   mutable Mutex mu_;
   std::array<std::array<int64_t, kBins>, kClasses> hist_ ABSL_GUARDED_BY(mu_){};
   std::array<int64_t, kClasses> n_ ABSL_GUARDED_BY(mu_){};
   std::array<std::atomic<float>, kClasses> share_;
   std::atomic<float> max_share_{0};
-  struct PairTop {
-    float first, second;
-    int32_t n;
-  };
   std::deque<std::atomic<float>> pair_share_;
   std::vector<PairTop> pair_top_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> pair_key_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> pair_index_ ABSL_GUARDED_BY(mu_);
+};
+
+// The GPS noise of a feed's fixes that report no accuracy, learned from the fixes themselves:
+// the tracker adds the offset of each such fix placed on a path whose geometry is known (a
+// traced shape or a learned path, not a line drawn between stops) by a bus on its started trip.
+// Offsets of a fix with independent Gaussian error of standard deviation sigma per axis from a
+// straight road are |N(0, sigma^2)|: their median is 0.6745 sigma, so sigma = 1.4826 x the
+// median offset (the MAD scale; outliers, wrong matches and stops at the kerb move a median
+// little). Until kMinFixes offsets the model has no estimate (the matcher keeps its default).
+// Recent evidence counts most: when the histogram holds 2 x kWindow offsets, every count is
+// halved.
+class GpsNoiseModel {
+ public:
+  static constexpr double kBinM = 0.25;  // offset histogram resolution (m)
+  static constexpr int kBins = 480;      // up to 120 m (the matcher's candidate radius)
+  // Offsets before the estimate counts: about one bus-hour of 10-s fixes, or 15 buses for 2
+  // hours of 2-min fixes; the median of 500 half-normal offsets is within +-6 % (2 SE).
+  static constexpr int64_t kMinFixes = 500;
+  static constexpr int64_t kWindow = 20000;
+  static constexpr double kMadScale = 1.4826;
+
+  void Add(double offset_m);
+  // Sigma per axis (m), or NaN until kMinFixes offsets (the matcher bounds it below by
+  // MatchingOptions::min_sigma_m).
+  double sigma_m() const { return sigma_.load(std::memory_order_relaxed); }
+  int64_t fixes() const;
+
+  struct State {
+    std::array<int64_t, kBins> hist{};
+    int64_t n = 0;
+    int64_t added = 0;  // offsets ever added (n is halved, this is not)
+  };
+  State Save() const;
+  void Load(const State& state);
+
+ private:
+  void Update() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  mutable Mutex mu_;
+  State s_ ABSL_GUARDED_BY(mu_);
+  std::atomic<double> sigma_{std::numeric_limits<double>::quiet_NaN()};
 };
 
 class Polyline {

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <numeric>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/common/status_macros.h"
 
@@ -306,7 +308,10 @@ void AddChordPath(const GtfsFeed& f, const LocalProjection& proj,
   for (size_t i = 0; i < pairs.size() && i + 1 < n; ++i) {
     auto [it, added] = pair_index->try_emplace(
         (static_cast<uint64_t>(pat->stops[i]) << 32) | pat->stops[i + 1], 0);
-    if (added) it->second = bends->NewPair();
+    if (added) {
+      it->second = bends->NewPair(
+          absl::StrCat(f.stops[pat->stops[i]].id, "\t", f.stops[pat->stops[i + 1]].id));
+    }
     pairs[i] = it->second;
   }
   line.SetSlackModel(bends, std::move(pairs));
@@ -989,5 +994,89 @@ std::vector<std::pair<uint32_t, double>> Network::StopsNear(LatLon p, double rad
 
 int Network::nonmonotone_patterns() const { return nonmonotone_patterns_; }
 double Network::max_stop_offset_m() const { return max_stop_offset_all_m_; }
+
+// ---------------------------------------------------------------- learned state
+
+bool Network::IsLearnedRecord(absl::string_view kind) {
+  return kind == "chord" || kind == "chordpair" || kind == "gps";
+}
+
+void Network::AppendLearned(std::string* out) const {
+  const ChordSlackModel::State chord = chord_slack_->Save();
+  for (int c = 0; c < ChordSlackModel::kClasses; ++c) {
+    if (chord.n[c] <= 0) continue;
+    absl::StrAppend(out, "chord\t", c, "\t", chord.n[c]);
+    for (int64_t h : chord.hist[c]) absl::StrAppend(out, "\t", h);
+    out->push_back('\n');
+  }
+  char buf[64];
+  for (const auto& [key, top] : chord.pairs) {
+    std::snprintf(buf, sizeof buf, "\t%.9g\t%.9g\t%d\n", top.first, top.second, top.n);
+    absl::StrAppend(out, "chordpair\t", key, buf);
+  }
+  const GpsNoiseModel::State gps = gps_noise_->Save();
+  if (gps.added > 0) {
+    size_t last = gps.hist.size();
+    while (last > 0 && gps.hist[last - 1] == 0) --last;
+    absl::StrAppend(out, "gps\t", gps.added);
+    for (size_t b = 0; b < last; ++b) absl::StrAppend(out, "\t", gps.hist[b]);
+    out->push_back('\n');
+  }
+}
+
+absl::StatusOr<int64_t> Network::LoadLearned(
+    const std::vector<std::vector<absl::string_view>>& records) const {
+  ChordSlackModel::State chord;
+  GpsNoiseModel::State gps;
+  int64_t skipped = 0;
+  for (const auto& f : records) {
+    auto bad = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("learned ", f.empty() ? "" : f[0], " record: ", what));
+    };
+    if (f.empty()) continue;
+    if (f[0] == "chord") {
+      int c = 0;
+      if (f.size() != 3u + ChordSlackModel::kBins || !absl::SimpleAtoi(f[1], &c) || c < 0 ||
+          c >= ChordSlackModel::kClasses || !absl::SimpleAtoi(f[2], &chord.n[c])) {
+        return bad("bad class");
+      }
+      for (int b = 0; b < ChordSlackModel::kBins; ++b) {
+        if (!absl::SimpleAtoi(f[3 + b], &chord.hist[c][b]) || chord.hist[c][b] < 0) {
+          return bad("bad count");
+        }
+      }
+    } else if (f[0] == "chordpair") {
+      ChordSlackModel::PairTop top;
+      if (f.size() != 6u || !absl::SimpleAtof(f[3], &top.first) ||
+          !absl::SimpleAtof(f[4], &top.second) || !absl::SimpleAtoi(f[5], &top.n) ||
+          top.n < 0) {
+        return bad("bad pair");
+      }
+      if (!FindStop(f[1]) || !FindStop(f[2])) {
+        ++skipped;
+        continue;
+      }
+      chord.pairs.emplace_back(absl::StrCat(f[1], "\t", f[2]), top);
+    } else if (f[0] == "gps") {
+      if (f.size() < 2u || f.size() > 2u + GpsNoiseModel::kBins ||
+          !absl::SimpleAtoi(f[1], &gps.added) || gps.added < 0) {
+        return bad("bad header");
+      }
+      for (size_t b = 2; b < f.size(); ++b) {
+        if (!absl::SimpleAtoi(f[b], &gps.hist[b - 2]) || gps.hist[b - 2] < 0) {
+          return bad("bad count");
+        }
+      }
+    } else {
+      return bad("unknown kind");
+    }
+  }
+  // A pair of stops both in this network but never drawn as a chord here (now on a shape) is
+  // skipped by the model.
+  skipped += chord_slack_->Load(chord);
+  gps_noise_->Load(gps);
+  return skipped;
+}
 
 }  // namespace smartbus

@@ -100,6 +100,20 @@ class Network {
   // The feed's learned chord bends (see ChordSlackModel): every path drawn without a shape takes
   // its slack from it. Learned state of a built network: the tracker adds to it (thread-safe).
   ChordSlackModel& chord_slack() const { return *chord_slack_; }
+  // The feed's learned GPS noise of fixes without an accuracy (see GpsNoiseModel); learned state
+  // like chord_slack().
+  GpsNoiseModel& gps_noise() const { return *gps_noise_; }
+  // The learned state above as model records, one a line, by stop ids (so that it survives a
+  // GTFS reload): "chord <class> <traversals> <histogram>", "chordpair <stop> <next stop>
+  // <largest share> <second> <traversals>", "gps <offsets added> <histogram of 0.25-m bins>".
+  // The predictor's model carries them (LayeredPredictor::Serialize).
+  void AppendLearned(std::string* out) const;
+  static bool IsLearnedRecord(absl::string_view kind);
+  // Replaces the learned state with `records` (lines of AppendLearned split at tabs; none: nothing
+  // learned). Fails, changing nothing, on a malformed record (naming it). Returns how many
+  // records name stops this network does not have (skipped).
+  absl::StatusOr<int64_t> LoadLearned(
+      const std::vector<std::vector<absl::string_view>>& records) const;
   const Pattern& pattern(uint32_t p) const { return patterns_[p]; }
   uint32_t trip_pattern(TripIdx trip) const { return trip_pattern_[trip]; }
   const Polyline& trip_polyline(TripIdx trip) const {
@@ -193,6 +207,7 @@ class Network {
   std::vector<Pattern> patterns_;
   std::vector<Polyline> polylines_;
   std::shared_ptr<ChordSlackModel> chord_slack_;
+  std::unique_ptr<GpsNoiseModel> gps_noise_ = std::make_unique<GpsNoiseModel>();
   IndexVector<TripIdx, uint32_t> trip_pattern_;
   std::vector<std::vector<uint32_t>> route_patterns_;
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> stop_patterns_;

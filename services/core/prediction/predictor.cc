@@ -739,6 +739,11 @@ void LayeredPredictor::LearnDepartureHabit(double x, double y) {
     h.pairs[h.next] = {static_cast<float>(x), static_cast<float>(y)};
     h.next = (h.next + 1) % cap;
   }
+  FitDepartureHabit();
+}
+
+void LayeredPredictor::FitDepartureHabit() {
+  HabitFit& h = habit_;
   h.ready = false;
   if (static_cast<int>(h.pairs.size()) < options_.layer_min_errors) return;
   // Huber regression by iteratively reweighted least squares, the residuals' scale from their
@@ -985,6 +990,19 @@ std::string LayeredPredictor::Serialize() const {
     }
   }
   AppendLayerScores(&out);
+  // The departure habit's pairs, oldest first (a reload fits the same line).
+  if (!habit_.pairs.empty()) {
+    out += "habit";
+    const size_t n = habit_.pairs.size();
+    for (size_t i = 0; i < n; ++i) {
+      const auto& [x, y] = habit_.pairs[(habit_.next + i) % n];
+      std::snprintf(buf, sizeof buf, "\t%.9g\t%.9g", x, y);
+      out += buf;
+    }
+    out.push_back('\n');
+  }
+  // What the tracker learned of this feed (chord bends, GPS noise: Network::AppendLearned).
+  network_->AppendLearned(&out);
   return out;
 }
 
@@ -1047,6 +1065,7 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
   // Parse into fresh tables; swap in only when everything parsed.
   LayeredPredictor fresh(network_, options_, tracker_);
   int64_t skipped = 0;
+  std::vector<std::vector<absl::string_view>> learned;  // Network::LoadLearned's records
   for (size_t li = 1; li < lines.size(); ++li) {
     std::vector<absl::string_view> f = absl::StrSplit(lines[li], '\t');
     auto bad = [&](absl::string_view what) {
@@ -1088,6 +1107,17 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
       }
     } else if (f[0] == "lay") {
       if (!ParseLayerScore(f, &fresh)) return bad("bad blend score");
+    } else if (f[0] == "habit") {
+      if (f.size() % 2 != 1) return bad("wrong number of fields");
+      for (size_t i = 1; i + 1 < f.size(); i += 2) {
+        float x = 0, y = 0;
+        if (!absl::SimpleAtof(f[i], &x) || !absl::SimpleAtof(f[i + 1], &y)) {
+          return bad("bad departure pair");
+        }
+        fresh.habit_.pairs.emplace_back(x, y);
+      }
+    } else if (Network::IsLearnedRecord(f[0])) {
+      learned.push_back(std::move(f));
     } else if (f[0] == "err") {
       int ph = 0, b = 0;
       if (f.size() < 3 || !absl::SimpleAtoi(f[1], &ph) || !absl::SimpleAtoi(f[2], &b) || ph < 0 ||
@@ -1103,6 +1133,19 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
       return bad("unknown record kind");
     }
   }
+  // Models saved before 2026-12-08 have no habit and learned records: nothing learned.
+  const size_t cap = static_cast<size_t>(std::max(1, options_.layer_window_errors));
+  if (fresh.habit_.pairs.size() > cap) {
+    fresh.habit_.pairs.erase(fresh.habit_.pairs.begin(),
+                             fresh.habit_.pairs.end() - static_cast<std::ptrdiff_t>(cap));
+  }
+  fresh.FitDepartureHabit();
+  absl::StatusOr<int64_t> learned_skipped = network_->LoadLearned(learned);
+  if (!learned_skipped.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prediction model: ", learned_skipped.status().message()));
+  }
+  skipped += *learned_skipped;
   segs_ = std::move(fresh.segs_);
   seg_lookup_ = std::move(fresh.seg_lookup_);
   profile_ = std::move(fresh.profile_);
@@ -1111,6 +1154,7 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
   bins_ = std::move(fresh.bins_);
   layer_all_ = fresh.layer_all_;
   layer_by_route_ = std::move(fresh.layer_by_route_);
+  habit_ = std::move(fresh.habit_);
   for (auto& ph : bins_) {
     for (auto& e : ph) e.added_at_compute = -1;
   }

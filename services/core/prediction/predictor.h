@@ -26,10 +26,12 @@
 //
 // Persistence: Serialize()/Deserialize() give the learned state as a string (ids, not indices,
 // so it survives a GTFS reload); services/files/model_file.h puts it in a file. The state: segment
-// statistics, the time-of-day profile by day type, the error windows (P10/P90) and the blend's
+// statistics, the time-of-day profile by day type, the error windows (P10/P90), the blend's
 // layer scores of all routes together (loaded as a prior worth layer_min_errors errors, so the
 // next day's own errors take over within the first few dozen arrivals of each bin; a route's own
-// scores start afresh each day: AppendLayerScores).
+// scores start afresh each day: AppendLayerScores), the departure habit's pairs, and what the
+// tracker learned of the feed (the network's chord bends and GPS noise, Network::AppendLearned;
+// loading a model replaces them in the network this predictor reads).
 // Thread safety: not thread-safe (one per engine shard). Allocation: per fix, none once the
 // per-segment tables and output buffers have grown (pending-error bookkeeping aside).
 
@@ -343,6 +345,7 @@ class LayeredPredictor : public ArrivalPredictor {
     std::vector<double> scratch;
   };
   void LearnDepartureHabit(double previous_s, double next_s);
+  void FitDepartureHabit();  // habit_'s line from its pairs
   // How much before its scheduled departure this bus is expected to leave a first stop (s,
   // <= 0): the regression of a departure's lateness on the same bus's previous one, learned from
   // the departures observed, when it says early; 0 until layer_min_errors pairs.

@@ -58,9 +58,17 @@ struct MatchOutcome {
 
 class ShapeMatcher {
  public:
-  explicit ShapeMatcher(const MatchingOptions& options) : opt_(options) {}
+  // `noise`: the feed's learned GPS noise (null: gps_sigma_m throughout).
+  explicit ShapeMatcher(const MatchingOptions& options, const GpsNoiseModel* noise = nullptr)
+      : opt_(options), noise_(noise) {}
 
   FixObservation Observe(const Fix& fix, Vec2 p) const;
+  // The GPS noise of a fix without an accuracy (m): the feed's learned noise once it has enough
+  // evidence (learn_gps_sigma), never below min_sigma_m; gps_sigma_m before.
+  double DefaultSigma() const {
+    const double s = noise_ && opt_.learn_gps_sigma ? noise_->sigma_m() : NAN;
+    return std::isnan(s) ? opt_.gps_sigma_m : std::max(s, opt_.min_sigma_m);
+  }
 
   // Cost of a fix `off` metres from the shape (robust Gaussian, capped).
   double Emission(double off, double sigma) const {
@@ -117,6 +125,7 @@ class ShapeMatcher {
               MatchOutcome* out) const;
 
   const MatchingOptions& opt_;
+  const GpsNoiseModel* noise_;
 };
 
 }  // namespace smartbus

@@ -17,7 +17,7 @@ class Tracker::Impl {
  public:
   explicit Impl(Tracker& tr)
       : tr_(tr), net_(*tr.net_), opt_(tr.opt_), sched_(net_), filter_(opt_.rejection),
-        matcher_(opt_.matching), visits_(net_, opt_, &tr.stats_),
+        matcher_(opt_.matching, &net_.gps_noise()), visits_(net_, opt_, &tr.stats_),
         inference_(net_, opt_, matcher_, tr.vehicles_, &tr.stats_) {}
 
   const VehicleState* Process(const Fix& fix, int64_t now_s, MatchResult* m,
@@ -43,6 +43,11 @@ class Tracker::Impl {
   // service beyond that segment (a bus that leaves its path for good, or whose trip changes,
   // adds nothing).
   void LearnChordBend(Track& v, Vec2 p, double d, MatchState state);
+  // A fix without an accuracy of a bus in service on its trip (given or confirmed), placed on
+  // a path whose geometry is known (a shape or a learned path): its offset is evidence of the
+  // feed's GPS noise (Network::gps_noise).
+  void LearnGpsNoise(const Track& v, const Fix& fix, const MatchOutcome& mo,
+                     MatchState state) const;
 
   Tracker& tr_;
   const Network& net_;
@@ -149,6 +154,17 @@ void Tracker::Impl::LearnChordBend(Track& v, Vec2 p, double d, MatchState state)
   c.max_off_m = std::max(c.max_off_m, off);
 }
 
+void Tracker::Impl::LearnGpsNoise(const Track& v, const Fix& fix, const MatchOutcome& mo,
+                                  MatchState state) const {
+  if (!opt_.matching.learn_gps_sigma || (std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0) ||
+      state != MatchState::kInService || !mo.on_route || !std::isfinite(mo.off) ||
+      !(v.run.given() || v.run.confirmed()) || v.run.poly == nullptr ||
+      v.run.poly->max_slack_m() > 0) {
+    return;
+  }
+  net_.gps_noise().Add(mo.off);
+}
+
 MatchState Tracker::Impl::Classify(const Track& v, bool on_route, bool near_start) const {
   bool off_now = v.match.off_count >= opt_.matching.off_route_fixes ||
                  (!on_route && v.match.n_hyps == 0);
@@ -253,6 +269,7 @@ const VehicleState* Tracker::Impl::Process(const Fix& fix, int64_t now_s, MatchR
 
   // 5. The vehicle's state, then the joint assignment of its pattern.
   LearnChordBend(v, p, d, state);
+  LearnGpsNoise(v, fix, mo, state);
   UpdateState(v, fix, state, d, mo.off);
   inference_.AfterMatch(v, state, fix.timestamp_s);
   m->trip = v.run.trip;

@@ -30,8 +30,14 @@ struct RejectionOptions {
 
 // The HMM map matcher on one shape (shape_matcher.h).
 struct MatchingOptions {
-  // GPS noise (m) used when the fix has no accuracy. Default 8 (hand-set in 794e677).
+  // GPS noise (m) used when the fix has no accuracy, until the feed's noise is learned: with
+  // learn_gps_sigma, the noise of fixes without an accuracy is estimated from their offsets from
+  // known paths (GpsNoiseModel, persisted with the model) and used once it has
+  // GpsNoiseModel::kMinFixes of them, bounded below by min_sigma_m. Default 8 (hand-set in
+  // 794e677). learn_gps_sigma default false (the GPS noise learned per feed is measured in
+  // bench/RESULTS.md "GPS noise learned per feed").
   double gps_sigma_m = 8;
+  bool learn_gps_sigma = false;
   // A reported accuracy is taken as sigma, but never below this (m). Default 3 (794e677).
   double min_sigma_m = 3;
   // Emission cost: 0.5 z^2 of the offset in sigmas, capped at emission_cap (an outlier costs a

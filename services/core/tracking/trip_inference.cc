@@ -810,7 +810,7 @@ double TripInference::TrailCost(const Track& v, const Polyline& poly, double d, 
     // The offset in units of the path's uncertainty there (GPS noise and, for a path without
     // a shape, its slack): a km-long straight line between two stops is no evidence against a
     // bus a few hundred metres beside it, a traced shape is.
-    const double z = pp.offset_m / (opt_.matching.gps_sigma_m + poly.slack_m(pp.segment));
+    const double z = pp.offset_m / (matcher_.DefaultSigma() + poly.slack_m(pp.segment));
     cost += std::min(0.5 * z * z, opt_.matching.emission_cap);
   }
   return inf_.trail_weight * cost;

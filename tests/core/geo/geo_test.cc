@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <random>
 
 #include "gtest/gtest.h"
 
@@ -161,6 +162,52 @@ TEST(ChordSlackModel, AStopPairFollowsItsOwnTraversals) {
   line.SetSlackModel(m, {bent, straight});
   EXPECT_NEAR(line.slack_m(0), 0.34 * 3000, 2);
   EXPECT_NEAR(line.slack_m(1), 600, 1);
+}
+
+// What a model learned survives Save/Load into a model built again (its pairs by key; a pair
+// the new model lacks is skipped).
+TEST(ChordSlackModel, SavedEvidenceLoadsIntoANewModel) {
+  ChordSlackModel m(0.2);
+  const uint32_t bent = m.NewPair("a\tb");
+  m.NewPair("b\tc");
+  for (int i = 0; i < ChordSlackModel::kMinTraversals; ++i) m.Add(5000, 1500);
+  for (int i = 0; i < ChordSlackModel::kMinPairTraversals; ++i) m.Add(3000, 3000 * 0.4, bent);
+  ChordSlackModel::State saved = m.Save();
+  saved.pairs.emplace_back("gone\tstop", ChordSlackModel::PairTop{0.5f, 0.5f, 9});
+  ChordSlackModel again(0.2);
+  again.NewPair("x\ty");
+  const uint32_t bent2 = again.NewPair("a\tb");
+  EXPECT_NEAR(again.share(5000), 0.2, 1e-6);
+  EXPECT_EQ(again.Load(saved), 1) << "the pair this model does not have";
+  EXPECT_NEAR(again.share(5000), 0.3, 1e-6);
+  EXPECT_NEAR(again.share(3000, bent2), 0.4, 1e-6);
+  EXPECT_NEAR(again.max_share(), 0.4, 1e-6);
+  EXPECT_EQ(again.traversals(5000), ChordSlackModel::kMinTraversals);
+  again.Load({});
+  EXPECT_NEAR(again.share(5000), 0.2, 1e-6) << "an empty state: nothing learned";
+  EXPECT_NEAR(again.share(3000, bent2), 0.2, 1e-6);
+}
+
+// Offsets of fixes with Gaussian error (sigma per axis) from a straight road: the model
+// recovers sigma from their median once it has kMinFixes, despite 5 % outliers.
+TEST(GpsNoiseModel, RecoversTheNoiseOfOffsetsFromARoad) {
+  for (double sigma : {3.0, 8.0, 15.0}) {
+    GpsNoiseModel m;
+    std::mt19937 rng(5);
+    std::normal_distribution<double> n(0, sigma);
+    std::uniform_real_distribution<double> far(40, 120);
+    for (int i = 0; i < 4000; ++i) {
+      if (i + 1 == GpsNoiseModel::kMinFixes) {
+        EXPECT_TRUE(std::isnan(m.sigma_m()));
+      }
+      m.Add(i % 20 == 0 ? far(rng) : std::fabs(n(rng)));
+    }
+    EXPECT_NEAR(m.sigma_m(), sigma, 0.1 * sigma) << sigma;
+    GpsNoiseModel again;
+    again.Load(m.Save());
+    EXPECT_DOUBLE_EQ(again.sigma_m(), m.sigma_m());
+    EXPECT_EQ(again.fixes(), 4000);
+  }
 }
 
 TEST(Geo, RejectsInvalidCoordinates) {

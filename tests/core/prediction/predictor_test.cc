@@ -103,6 +103,23 @@ class PredictorTest : public ::testing::Test {
     const uint32_t stops = net_->pattern(net_->trip_pattern(trip)).stops.size();
     FeedSegments(p, trip, vid, date, start, std::vector<double>(stops - 1, seg_s));
   }
+  // Visits of `trip` by `vid` with their timetable (`sched` at the first stop, 120 s a stop),
+  // every one `late` seconds late (the departure habit's tests).
+  void Depart(LayeredPredictor& p, TripIdx trip, const std::string& vid, int64_t sched,
+              double late) {
+    const uint32_t stops = net_->pattern(net_->trip_pattern(trip)).stops.size();
+    for (uint32_t k = 0; k < stops; ++k) {
+      StopVisit v;
+      v.vehicle_id = vid;
+      v.trip = trip;
+      v.stop_index = k;
+      v.stop_sequence = k + 1;
+      v.service_date = kDate;
+      v.scheduled_arrival_s = v.scheduled_departure_s = sched + k * 120;
+      v.arrival_s = v.departure_s = static_cast<double>(sched) + late + k * 120;
+      p.ObserveVisit(v);
+    }
+  }
   // Visits of the first seg_s.size() + 1 stops of `trip`, segment k - 1 -> k taking seg_s[k - 1].
   void FeedSegments(ArrivalPredictor& p, TripIdx trip, const std::string& vid, int32_t date,
                     int64_t start, const std::vector<double>& seg_s) {
@@ -548,18 +565,7 @@ TEST_F(PredictorTest, ARoutesOwnBlendScoresStartAfreshEachDay) {
 TEST_F(PredictorTest, DepartureHabitLeavesEarlyAndHandsOverSmoothly) {
   LayeredPredictor p(net_);
   auto depart = [&](TripIdx trip, const std::string& vid, int64_t sched, double late) {
-    const uint32_t stops = net_->pattern(net_->trip_pattern(trip)).stops.size();
-    for (uint32_t k = 0; k < stops; ++k) {
-      StopVisit v;
-      v.vehicle_id = vid;
-      v.trip = trip;
-      v.stop_index = k;
-      v.stop_sequence = k + 1;
-      v.service_date = kDate;
-      v.scheduled_arrival_s = v.scheduled_departure_s = sched + k * 120;
-      v.arrival_s = v.departure_s = static_cast<double>(sched) + late + k * 120;
-      p.ObserveVisit(v);
-    }
+    Depart(p, trip, vid, sched, late);
   };
   for (int i = 0; i < 40; ++i) {
     const std::string vid = "E" + std::to_string(i);
@@ -592,6 +598,37 @@ TEST_F(PredictorTest, DepartureHabitLeavesEarlyAndHandsOverSmoothly) {
   p.Predict(moving, &out);
   EXPECT_NEAR(at3(), waiting, 10);
   EXPECT_NEAR(waiting, leave + 360, 10);
+}
+
+// The departure habit is saved with the model: a predictor restarted from it expects a bus
+// that has just left a first stop 300 s early to leave its next one early too (08:10 for 08:15)
+// from that bus's first departure; without the habit's pairs in the model it had none until
+// layer_min_errors new pairs.
+TEST_F(PredictorTest, DepartureHabitSurvivesASavedModel) {
+  LayeredPredictor learned(net_);
+  auto depart = [&](LayeredPredictor& p, TripIdx trip, const std::string& vid, int64_t sched,
+                    double late) { Depart(p, trip, vid, sched, late); };
+  for (int i = 0; i < 40; ++i) {
+    const std::string vid = "E" + std::to_string(i);
+    depart(learned, t1_, vid, At(8, 0), -150.0 - 5 * i);
+    depart(learned, t2_, vid, At(8, 15), -150.0 - 5 * i);
+  }
+  const std::string model = learned.Serialize();
+  auto leaves = [&](const std::string& m) {
+    LayeredPredictor p(net_);
+    EXPECT_TRUE(p.Deserialize(m).ok());
+    depart(p, t1_, "V1", At(8, 0), -300);
+    std::vector<Prediction> out;
+    p.Predict(State(t2_, At(8, 5), MatchState::kLayover, StopDist(t2_, 0)), &out);
+    return out.empty() ? int64_t{-1} : out[0].predicted_arrival_s;
+  };
+  EXPECT_NEAR(leaves(model), At(8, 10), 5);
+  std::string without;
+  for (absl::string_view line : absl::StrSplit(model, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "habit\t")) absl::StrAppend(&without, line, "\n");
+  }
+  ASSERT_NE(without.size(), model.size());
+  EXPECT_NEAR(leaves(without), At(8, 15), 5) << "a model without the habit (saved before it)";
 }
 
 // A bus's pace has a memory of running time, not of a number of stops: two buses that each ran

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/core/gtfs/feed.h"
 #include "tests/core/tracking/tracking_fixture.h"
+#include "services/core/prediction/predictor.h"
 #include "services/files/feed_files.h"
 
 namespace smartbus {
@@ -219,7 +221,8 @@ struct BentLeg {
   std::shared_ptr<const Network> net;
   std::vector<int> off;
 };
-BentLeg DriveABentLeg(double leg_m, double bend, int buses) {
+// `model`: a predictor model loaded before the first bus (a restarted engine).
+BentLeg DriveABentLeg(double leg_m, double bend, int buses, const std::string* model = nullptr) {
   testing::FeedBuilder b;
   const std::vector<double> xs = {0, 500, 500 + leg_m, 1000 + leg_m};
   std::vector<std::string> ids;
@@ -234,6 +237,10 @@ BentLeg DriveABentLeg(double leg_m, double bend, int buses) {
   const Polyline road({At(0, 0), At(500, 0), At(500 + leg_m / 2, bend * leg_m),
                        At(500 + leg_m, 0), At(1000 + leg_m, 0)},
                       testing::Plane());
+  if (model) {
+    LayeredPredictor p(r.net);
+    EXPECT_TRUE(p.Deserialize(*model).ok());
+  }
   Tracker tr(r.net);
   for (int k = 0; k < buses; ++k) {
     const std::string trip = "T" + std::to_string(k);
@@ -260,6 +267,64 @@ TEST(TrackerStates, BusesOnABentChordTeachItsSlack) {
   EXPECT_NEAR(r.net->chord_slack().share(6000), 0.3, 0.011);
   EXPECT_EQ(r.off[kBuses - 1], 0) << "the learned slack keeps the last bus in service";
   EXPECT_NEAR(r.net->chord_slack().share(500), 0.2, 1e-6) << "short stop-to-stop lines unchanged";
+}
+
+// The bends learned by one engine's buses are saved with the predictor's model; an engine
+// restarted on a network built again from the feed loads it (replay --model-in, smartbusd's
+// model in the store) and its first bus stays in service on the bent leg from its first fix
+// (without the model it has 2 or more fixes off route: the test above).
+TEST(TrackerStates, LearnedChordSlackSurvivesARestart) {
+  BentLeg r = DriveABentLeg(6000, 0.3, ChordSlackModel::kMinTraversals + 1);
+  ASSERT_NE(r.net, nullptr);
+  const std::string model = LayeredPredictor(r.net).Serialize();
+  BentLeg again = DriveABentLeg(6000, 0.3, 1, &model);
+  ASSERT_NE(again.net, nullptr);
+  EXPECT_NEAR(again.net->chord_slack().share(6000), 0.3, 0.011);
+  EXPECT_EQ(again.off[0], 0);
+  BentLeg pair = DriveABentLeg(3000, 0.35, ChordSlackModel::kMinPairTraversals);
+  const std::string pair_model = LayeredPredictor(pair.net).Serialize();
+  BentLeg pair_again = DriveABentLeg(3000, 0.35, 1, &pair_model);
+  EXPECT_EQ(pair_again.off[0], 0) << "a stop pair's own slack is found again by its stop ids";
+}
+
+// Buses with their trip ids on a traced shape, fixes without an accuracy, Gaussian noise of
+// 14 m per axis: the feed's GPS noise is learned from their offsets (about 14 m), and fixes
+// that report an accuracy add nothing.
+TEST(TrackerStates, FixesOnAShapeTeachTheFeedsGpsNoise) {
+  testing::FeedBuilder b;
+  b.AddShape("SH", {At(0, 0), At(6000, 0)});
+  std::vector<std::string> ids;
+  for (int i = 0; i <= 12; ++i) {
+    ids.push_back("s" + std::to_string(i));
+    b.AddStop(ids.back(), At(500.0 * i, 0));
+  }
+  for (int k = 0; k < 18; ++k) {
+    b.AddTrip("T" + std::to_string(k), ids, 36000 + 120 * k, 50, "SH");
+  }
+  auto net = b.Build();
+  ASSERT_NE(net, nullptr);
+  const int64_t day = absl::ToUnixSeconds(net->ServiceDayStart(20260302));
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 14);
+  auto drive = [&](Tracker& tr, int k, float accuracy) {
+    const std::string trip = "T" + std::to_string(k);
+    std::vector<Fix> fixes;
+    int64_t t = day + 36000 + 120 * k - 30;
+    for (double x = 0; x <= 6000; x += 100) {
+      Fix f = MakeFix(trip, t += 10, At(x + noise(rng), noise(rng)), trip);
+      f.accuracy_m = accuracy;
+      fixes.push_back(f);
+    }
+    Feed(tr, fixes);
+  };
+  TrackerOptions opt;
+  opt.matching.learn_gps_sigma = true;
+  Tracker tr(net, opt);
+  for (int k = 0; k < 4; ++k) drive(tr, k, 20.f);
+  EXPECT_EQ(net->gps_noise().fixes(), 0) << "fixes that report their accuracy";
+  for (int k = 4; k < 18; ++k) drive(tr, k, NAN);
+  EXPECT_GE(net->gps_noise().fixes(), GpsNoiseModel::kMinFixes);
+  EXPECT_NEAR(net->gps_noise().sigma_m(), 14, 1.5);
 }
 
 // One 3-km leg bending 0.35: too few buses for its length class, but after
