@@ -816,6 +816,24 @@ double TripInference::TrailCost(const Track& v, const Polyline& poly, double d, 
   return inf_.trail_weight * cost;
 }
 
+double TripInference::PaceCost(const Track& v, const Polyline& poly, TripIdx trip, uint32_t pat,
+                               int64_t day_start, double d, int64_t t) const {
+  const MotionHistory& m = v.motion;
+  if (m.trail_n == 0 || inf_.pace_weight <= 0) return 0;
+  // Where the bus was on this path at its oldest trail position (as in TrailCost).
+  const double dt = static_cast<double>(t - m.trail_ts[0]);
+  const double from =
+      std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
+  PolylinePoint pp = poly.Project(m.trail_xy[0], from, d + opt_.matching.back_tolerance_m);
+  // Still at (or coming to) the first stop then: the wait there is no pace.
+  if (pp.dist_along_m <= net_.pattern(pat).stop_dist_m[0] + inf_.mid_after_first_m) return 0;
+  const double sched_dt =
+      sched_.TimeAt(trip, pat, day_start, d) - sched_.TimeAt(trip, pat, day_start, pp.dist_along_m);
+  const double gained = dt - sched_dt;  // the delay the bus gained on this trip since then
+  return inf_.pace_weight *
+         (gained >= 0 ? gained / inf_.late_scale_s : -gained / inf_.early_scale_s);
+}
+
 double TripInference::PlaceCost(const Track& v, const FixObservation& obs,
                                 const TripInstance& ti, uint32_t pat, const PolylinePoint& c,
                                 bool use_move, double standing_s) const {
@@ -827,7 +845,8 @@ double TripInference::PlaceCost(const Track& v, const FixObservation& obs,
                             : matcher_.HeadingCost(poly, c.segment, obs);
   double cost = matcher_.Emission(c.offset_m, obs.sigma) + heading +
                 SchedCost(ti.trip, pat, ds, c.dist_along_m, t) +
-                TrailCost(v, poly, c.dist_along_m, obs.t);
+                TrailCost(v, poly, c.dist_along_m, obs.t) +
+                PaceCost(v, poly, ti.trip, pat, ds, c.dist_along_m, obs.t);
   // At the end of a trip a bus is rather waiting for its next one; one that has just
   // finished a trip here is not finishing another.
   if (c.dist_along_m >= P.stop_dist_m.back() - inf_.finished_zone_m &&

@@ -1,12 +1,12 @@
 #pragma once
 // TripInference: which trip each vehicle runs. A fix's trip_id is taken when given; otherwise
-// the trip is inferred from the route (if given), the geometry, the direction of travel and the
-// schedule (Infer); the unconfirmed buses of one pattern are assigned jointly (SolvePattern:
-// buses do not overtake); the departure time at the first stop re-decides among the trips
-// leaving that stop (RedecideAtDeparture); a bus leaving its path where another pattern from
-// its first stop goes on takes that pattern (TakeForkedPattern); at the end of a trip the bus
-// moves on to the next trip of its block. Each trip instance is claimed by at most one vehicle
-// (claims).
+// the trip is inferred from the route (if given), the geometry, the direction of travel, the
+// pace over the bus's last positions and the schedule (Infer); the unconfirmed buses of one
+// pattern are assigned jointly (SolvePattern: buses do not overtake); the departure time at
+// the first stop re-decides among the trips leaving that stop (RedecideAtDeparture); a bus
+// leaving its path where another pattern from its first stop goes on takes that pattern
+// (TakeForkedPattern); at the end of a trip the bus moves on to the next trip of its block.
+// Each trip instance is claimed by at most one vehicle (claims).
 //
 // It scores places with the matcher's emission and direction costs and the candidates of the
 // network's polylines, but runs no HMM: the vehicle's place on its trip (vs.dist_along_m) and
@@ -150,6 +150,14 @@ class TripInference {
   // is at d now: each trail position's offset from where it could have been on the path, in
   // units of the path's uncertainty there (GPS noise + slack), costed like an emission.
   double TrailCost(const Track& v, const Polyline& poly, double d, int64_t t) const;
+  // How unlikely the bus's pace over its trail is on this trip instance (at d on its path
+  // now): the delay it gained (or made up) since its oldest trail position, costed by the
+  // schedule's scales like a delay (SchedCost), times pace_weight. Patterns sharing a street
+  // run it at their own scheduled pace (an express on a local's street): the place and the
+  // timetable at one fix do not tell them apart, the movement does. 0 without a trail, or
+  // when the bus was still at the first stop then.
+  double PaceCost(const Track& v, const Polyline& poly, TripIdx trip, uint32_t pat,
+                  int64_t day_start, double d, int64_t t) const;
   // Whether the bus, at d on this path now, came along it: its trail has at least
   // fork_trail_positions positions, each within off_route_m (beyond the slack) of where it
   // could have been on the path then, the oldest at least infer_confirm_m behind d.

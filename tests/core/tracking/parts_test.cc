@@ -762,6 +762,41 @@ TEST(TripInference, TheWayTheBusCameDecidesBetweenRoutesSharingAStreet) {
   EXPECT_EQ(infer("trail", true), "A");
 }
 
+// An express and a local on one street: at the fix, the local is on time and the express a
+// minute late, so the place and the timetable say local; but the bus came 1500 m in 2 min,
+// the express's pace (60 s/km) and not the local's (180 s/km): the movement says express.
+TEST(TripInference, ThePaceOverTheTrailTellsAnExpressFromTheLocalOnItsStreet) {
+  testing::FeedBuilder b;
+  b.AddShape("S", {At(0, 0), At(4000, 0)});
+  for (int i = 0; i <= 4; ++i) b.AddStop("s" + std::to_string(i), At(1000.0 * i, -6));
+  b.AddTrip("L", {"s0", "s1", "s2", "s3", "s4"}, 10 * 3600, 180, "S");
+  b.AddTrip("X", {"s0", "s2", "s4"}, 10 * 3600 + 300, 120, "S");
+  auto built = b.Build();
+  ASSERT_TRUE(built);
+  InferenceOn s(built);
+  const Network* net = s.net.get();
+  const int64_t t = s.DayStart() + 10 * 3600 + 540;  // at 3000 m: L on time, X 1 min late
+  auto infer = [&](double pace_weight) {
+    s.opt.inference.pace_weight = pace_weight;
+    Track& v = s.Add("v" + std::to_string(pace_weight));
+    const Vec2 p = net->projection().Forward(At(3000, 0));
+    v.fixes.pos_ts = t;
+    v.fixes.xy = p;
+    v.motion.still_since = t;
+    for (int i = 0; i < 2; ++i) {  // at 1500 m 2 min ago, 2250 m 1 min ago
+      v.motion.trail_xy[i] = net->projection().Forward(At(1500.0 + 750 * i, 0));
+      v.motion.trail_ts[i] = t - 120 + 60 * i;
+    }
+    v.motion.trail_n = 2;
+    s.inf.Infer(v, s.matcher.Observe(FixAt(t, 3000, 0, "v"), p));
+    const uint32_t trip = v.run.trip;
+    s.inf.Unassign(v);
+    return trip == kNoIndex ? std::string() : net->feed().trips[trip].id;
+  };
+  EXPECT_EQ(infer(0), "L");  // the place and the timetable alone
+  EXPECT_EQ(infer(1), "X");
+}
+
 // The departure decides between two trips 15 minutes apart: leaving 10 minutes after the
 // first (5 before the second) is "late" for the first only for a bus that was not ready for
 // it; a bus that stood at the stop through the first departure waits for the second.
