@@ -160,9 +160,9 @@ FixObservation ShapeMatcher::Observe(const Fix& fix, Vec2 p) const {
   FixObservation o;
   o.p = p;
   o.t = fix.timestamp_s;
-  o.sigma = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0
-                ? std::max<double>(fix.accuracy_m, opt_.min_sigma_m)
-                : DefaultSigma();
+  const bool reported = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0;
+  o.sigma = reported ? std::max<double>(fix.accuracy_m, opt_.min_sigma_m) : DefaultSigma();
+  o.sigma_learned = !reported && o.sigma != opt_.gps_sigma_m;
   o.speed = std::isfinite(fix.speed_mps) ? std::clamp<double>(fix.speed_mps, 0, opt_.max_speed_mps)
                                          : 0.0;
   o.has_heading = fix.speed_mps >= opt_.heading_min_speed_mps && !std::isnan(fix.bearing_deg);

@@ -35,6 +35,7 @@ struct FixObservation {
   Vec2 p;               // position in the network's plane
   int64_t t = 0;        // epoch s
   double sigma = 0;     // GPS noise, m (the fix's accuracy, or the default)
+  bool sigma_learned = false;  // sigma is the feed's learned noise (DefaultSigma, learned)
   bool has_heading = false;  // the reported bearing counts (moving fast enough)
   Vec2 heading;         // its unit vector (x east, y north)
   Vec2 move;            // displacement from the vehicle's previous accepted fix (0: none)

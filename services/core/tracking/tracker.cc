@@ -116,6 +116,13 @@ MatchOutcome Tracker::Impl::MatchOnShape(Track& v, const FixObservation& obs, do
   ctx.last_d = v.vs.trip == v.run.trip ? v.vs.dist_along_m : NAN;
   // Weak prior when the hypotheses start from scratch: where the schedule puts the bus.
   auto prior_d = [&] { return sched_.ExpectedDistAt(v, static_cast<double>(obs.t)); };
+  if (!ctx.started && obs.sigma_learned) {
+    // The learned noise is that of buses in service on their path (LearnGpsNoise); before its
+    // trip starts a bus is at or driving to its stand, often beside the path: the default.
+    FixObservation o = obs;
+    o.sigma = opt_.matching.gps_sigma_m;
+    return matcher_.Match(v.match, *v.run.poly, ctx, o, g, prior_d);
+  }
   return matcher_.Match(v.match, *v.run.poly, ctx, obs, g, prior_d);
 }
 

@@ -9,8 +9,9 @@
 // hypothesis moved on at its own speed (so a lone outlier fix does not drag the bus) -- scored by
 //   emission:   robust Gaussian of the fix's offset from the shape (sigma = the fix's accuracy,
 //               else options.gps_sigma_m, or with learn_gps_sigma the feed's GPS noise learned
-//               from the offsets of fixes on known paths once it has enough of them:
-//               GpsNoiseModel, fed by Impl::LearnGpsNoise), capped (an outlier costs a constant);
+//               from the offsets of fixes on known paths once it has enough of them, for a
+//               started trip: GpsNoiseModel, fed by Impl::LearnGpsNoise), capped (an outlier
+//               costs a constant);
 //   transition: | travelled distance along the shape - straight-line distance between fixes |,
 //               no going back beyond back_tolerance_m, no faster than max_speed_mps;
 //   a path drawn without a shape (straight lines between stops, with a slack for the road's

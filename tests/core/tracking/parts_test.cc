@@ -112,6 +112,26 @@ struct MatcherRun {
   }
 };
 
+// A fix without an accuracy takes the feed's learned GPS noise once the model has enough
+// offsets (never below min_sigma_m), gps_sigma_m before; a reported accuracy is kept.
+TEST(ShapeMatcher, AFixWithoutAccuracyTakesTheLearnedNoise) {
+  MatchingOptions opt;
+  GpsNoiseModel noise;
+  ShapeMatcher m(opt, &noise);
+  Fix f = FixAt(0, 0, 0);
+  const Vec2 p = Plane().Forward({f.lat, f.lon});
+  EXPECT_EQ(m.Observe(f, p).sigma, opt.gps_sigma_m);
+  for (int i = 0; i < GpsNoiseModel::kMinFixes; ++i) noise.Add(10.0);
+  EXPECT_NEAR(m.Observe(f, p).sigma, 1.4826 * 10, 0.5);
+  EXPECT_TRUE(m.Observe(f, p).sigma_learned);
+  GpsNoiseModel snapped;  // positions snapped to the shape: the floor
+  for (int i = 0; i < GpsNoiseModel::kMinFixes; ++i) snapped.Add(0.1);
+  EXPECT_EQ(ShapeMatcher(opt, &snapped).Observe(f, p).sigma, opt.min_sigma_m);
+  f.accuracy_m = 20;
+  EXPECT_EQ(m.Observe(f, p).sigma, 20);
+  EXPECT_FALSE(m.Observe(f, p).sigma_learned);
+}
+
 TEST(ShapeMatcher, FollowsABusAlongTheShapeWithNoise) {
   Polyline poly = LShape();
   MatcherRun r;
