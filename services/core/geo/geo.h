@@ -192,6 +192,7 @@ class GpsNoiseModel {
   static constexpr int64_t kWindow = 20000;
   static constexpr double kMadScale = 1.4826;
 
+  // One offset (dropped when another thread is adding one: no waiting on the hot path).
   void Add(double offset_m);
   // Sigma per axis (m), or NaN until kMinFixes offsets (the matcher bounds it below by
   // MatchingOptions::min_sigma_m).
