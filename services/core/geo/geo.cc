@@ -314,6 +314,7 @@ ChordSlackModel::State ChordSlackModel::Save() const {
   for (size_t i = 0; i < pair_top_.size(); ++i) {
     if (pair_top_[i].n > 0 && !pair_key_[i].empty()) s.pairs.emplace_back(pair_key_[i], pair_top_[i]);
   }
+  s.pairs.insert(s.pairs.end(), carried_.begin(), carried_.end());
   return s;
 }
 
@@ -325,11 +326,13 @@ int64_t ChordSlackModel::Load(const State& state) {
   for (auto& s : pair_share_) s.store(0.f, std::memory_order_relaxed);
   max_share_.store(static_cast<float>(floor_), std::memory_order_relaxed);
   for (PairTop& t : pair_top_) t = PairTop{};
+  carried_.clear();
   int64_t skipped = 0;
   for (const auto& [key, top] : state.pairs) {
     auto it = pair_index_.find(key);
     if (it == pair_index_.end()) {
       ++skipped;
+      carried_.emplace_back(key, top);
       continue;
     }
     pair_top_[it->second] = top;

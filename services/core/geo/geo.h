@@ -153,7 +153,8 @@ class ChordSlackModel {
   };
   State Save() const;
   // Replaces the evidence with `state` (the shares follow it). Pairs whose key this model does
-  // not have are skipped: their number is returned.
+  // not have (a pattern now drawn along a learned path, or not in this GTFS) are kept as they
+  // are and saved again (a later network may draw them as chords); their number is returned.
   int64_t Load(const State& state);
 
  private:
@@ -171,6 +172,7 @@ class ChordSlackModel {
   std::vector<PairTop> pair_top_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> pair_key_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> pair_index_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, PairTop>> carried_ ABSL_GUARDED_BY(mu_);  // Load's unknown
 };
 
 // The GPS noise of a feed's fixes that report no accuracy, learned from the fixes themselves:

@@ -1053,10 +1053,6 @@ absl::StatusOr<int64_t> Network::LoadLearned(
           top.n < 0) {
         return bad("bad pair");
       }
-      if (!FindStop(f[1]) || !FindStop(f[2])) {
-        ++skipped;
-        continue;
-      }
       chord.pairs.emplace_back(absl::StrCat(f[1], "\t", f[2]), top);
     } else if (f[0] == "gps") {
       if (f.size() < 2u || f.size() > 2u + GpsNoiseModel::kBins ||
@@ -1072,8 +1068,8 @@ absl::StatusOr<int64_t> Network::LoadLearned(
       return bad("unknown kind");
     }
   }
-  // A pair of stops both in this network but never drawn as a chord here (now on a shape) is
-  // skipped by the model.
+  // A stop pair not drawn as a chord here (its pattern on a learned path now, or gone from the
+  // GTFS) is kept and saved again (ChordSlackModel::Load), counted as skipped.
   skipped += chord_slack_->Load(chord);
   gps_noise_->Load(gps);
   return skipped;

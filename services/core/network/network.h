@@ -111,7 +111,7 @@ class Network {
   static bool IsLearnedRecord(absl::string_view kind);
   // Replaces the learned state with `records` (lines of AppendLearned split at tabs; none: nothing
   // learned). Fails, changing nothing, on a malformed record (naming it). Returns how many
-  // records name stops this network does not have (skipped).
+  // stop pairs this network does not draw as chords (kept and saved again, not used).
   absl::StatusOr<int64_t> LoadLearned(
       const std::vector<std::vector<absl::string_view>>& records) const;
   const Pattern& pattern(uint32_t p) const { return patterns_[p]; }

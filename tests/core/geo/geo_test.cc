@@ -183,7 +183,12 @@ TEST(ChordSlackModel, SavedEvidenceLoadsIntoANewModel) {
   EXPECT_NEAR(again.share(3000, bent2), 0.4, 1e-6);
   EXPECT_NEAR(again.max_share(), 0.4, 1e-6);
   EXPECT_EQ(again.traversals(5000), ChordSlackModel::kMinTraversals);
+  const ChordSlackModel::State resaved = again.Save();
+  ASSERT_EQ(resaved.pairs.size(), 2u) << "the unknown pair is kept for a later network";
+  EXPECT_EQ(resaved.pairs[1].first, "gone\tstop");
+  EXPECT_EQ(resaved.pairs[1].second.n, 9);
   again.Load({});
+  EXPECT_TRUE(again.Save().pairs.empty());
   EXPECT_NEAR(again.share(5000), 0.2, 1e-6) << "an empty state: nothing learned";
   EXPECT_NEAR(again.share(3000, bent2), 0.2, 1e-6);
 }
