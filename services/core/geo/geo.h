@@ -191,6 +191,9 @@ class GpsNoiseModel {
   // Offsets before the estimate counts: about one bus-hour of 10-s fixes, or 15 buses for 2
   // hours of 2-min fixes; the median of 500 half-normal offsets is within +-6 % (2 SE).
   static constexpr int64_t kMinFixes = 500;
+  // The window: about a day of a mid-size fleet (the WMATA day, 31 buses: 17,309 offsets; the
+  // Staten Island simulation, 2 hours at 30 s: 95,700), so the estimate follows a change of
+  // receivers or of the agency's positioning within a day or so, not within an hour.
   static constexpr int64_t kWindow = 20000;
   static constexpr double kMadScale = 1.4826;
 
