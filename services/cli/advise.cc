@@ -26,7 +26,7 @@
 namespace smartbus::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kAdviseUsage =
     "usage: smartbus advise --gtfs FEED... --visits VISITS.csv [--route ROUTE_ID]... [--json]\n"
     "         [--limit N]\n"
     "  Advice per route from observed stop visits (one or more days): recommended scheduled\n"
@@ -41,13 +41,13 @@ constexpr const char* kUsage =
 int RunAdvise(int argc, char** argv) {
   Args args;
   int code;
-  if (!ParseCommandArgs("advise", kUsage, argc, argv, {"json"}, {"gtfs", "visits", "route", "limit"},
-                        &args, &code))
+  if (!ParseCommandArgs("advise", kAdviseUsage, argc, argv, {"json"},
+                        {"gtfs", "visits", "route", "limit"}, &args, &code))
     return code;
   const std::vector<std::string> feeds = args.GetAll("gtfs");
   auto limit = args.GetInt("limit", 10);
   if (feeds.empty() || !args.Has("visits") || !limit.ok()) {
-    std::fprintf(stderr, "smartbus advise: --gtfs and --visits are required\n%s", kUsage);
+    std::fprintf(stderr, "smartbus advise: --gtfs and --visits are required\n%s", kAdviseUsage);
     return 2;
   }
   auto net = LoadNetwork(feeds);

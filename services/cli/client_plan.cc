@@ -19,7 +19,7 @@ namespace {
 
 namespace pb = ::smartbus::v1;
 
-constexpr char kUsage[] =
+constexpr char kPlanUsage[] =
     "smartbus plan FROM TO [--at TIME | --by TIME] [--window MINUTES] [--timetable] [--json]\n"
     "  FROM, TO: a stop_id or LAT,LON; TIME: epoch seconds, HH:MM (today) or\n"
     "  \"YYYY-MM-DD HH:MM\" in the agency's time zone (default: now); --window: every\n"
@@ -49,7 +49,7 @@ std::string Stop(const std::string& id, const std::string& name, const char* pla
   return id.empty() ? place : name + " (" + id + ")";
 }
 
-void Print(const pb::PlanJourneyResponse& r) {
+void PrintJourneys(const pb::PlanJourneyResponse& r) {
   const absl::TimeZone tz = ZoneOrLocal(r.time_zone());
   std::printf("%d journeys (%.1f ms, %u rounds, %u search%s, %u live trips)\n", r.journeys_size(),
               r.compute_ms(), r.rounds(), r.searches(), r.searches() == 1 ? "" : "es",
@@ -86,14 +86,14 @@ void Print(const pb::PlanJourneyResponse& r) {
 int RunPlan(int argc, char** argv) {
   Args a;
   int code;
-  if (!ParseClientArgs("plan", kUsage, argc, argv, {"timetable"}, {"at", "by", "window"}, &a,
+  if (!ParseClientArgs("plan", kPlanUsage, argc, argv, {"timetable"}, {"at", "by", "window"}, &a,
                        &code))
     return code;
   if (a.positional().size() != 2 || (a.Has("at") && a.Has("by")))
-    return Usage("plan", kUsage, "FROM and TO expected, and one of --at / --by");
+    return Usage("plan", kPlanUsage, "FROM and TO expected, and one of --at / --by");
   auto window = a.GetInt("window", 0);
   if (!window.ok() || *window < 0 || *window > 180)
-    return Usage("plan", kUsage, "--window takes minutes, 0..180");
+    return Usage("plan", kPlanUsage, "--window takes minutes, 0..180");
   pb::PlanJourneyRequest req;
   ToPlace(a.positional()[0], req.mutable_from());
   ToPlace(a.positional()[1], req.mutable_to());
@@ -107,7 +107,7 @@ int RunPlan(int argc, char** argv) {
   pb::PlanJourneyResponse resp;
   const int done = Call("plan", a, &pb::PlannerService::Stub::PlanJourney, req, &resp);
   if (done >= 0) return done;
-  Print(resp);
+  PrintJourneys(resp);
   return 0;
 }
 

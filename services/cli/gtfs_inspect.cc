@@ -24,7 +24,7 @@
 namespace smartbus::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kInspectUsage =
     "usage: smartbus gtfs inspect FEED... [--date YYYYMMDD] [--json]\n"
     "  FEED: a GTFS directory or .zip; several feeds form one network\n";
 
@@ -156,11 +156,12 @@ void PrintInspectText(InspectSummary& sum, const std::vector<std::string>& paths
 int RunGtfsInspect(int argc, char** argv) {
   Args args;
   int code;
-  if (!ParseCommandArgs("gtfs inspect", kUsage, argc, argv, {"json"}, {"date"}, &args, &code))
+  if (!ParseCommandArgs("gtfs inspect", kInspectUsage, argc, argv, {"json"}, {"date"}, &args,
+                        &code))
     return code;
   const std::vector<std::string>& paths = args.positional();
   if (paths.empty()) {
-    std::fprintf(stderr, "smartbus gtfs inspect: no FEED given\n%s", kUsage);
+    std::fprintf(stderr, "smartbus gtfs inspect: no FEED given\n%s", kInspectUsage);
     return 2;
   }
   int32_t date = 0;

@@ -37,7 +37,7 @@
 namespace smartbus::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kReplayUsage =
     "usage: smartbus replay --gtfs FEED... --positions CSV [--matches OUT] [--visits OUT]\n"
     "                       [--predictions OUT] [--report OUT.json] [--model-in FILE]\n"
     "                       [--model-out FILE] [--skip-bad-rows] [--arrival-order] [--quiet]\n"
@@ -63,7 +63,7 @@ class CsvListener : public EngineListener {
   absl::Status status_;
 };
 
-int Fail(const absl::Status& s) {
+int ReplayFail(const absl::Status& s) {
   std::fprintf(stderr, "smartbus replay: %s\n", std::string(s.message()).c_str());
   return 1;
 }
@@ -129,7 +129,8 @@ absl::Status WriteReport(const std::string& path, const nlohmann::json& tracking
 int RunReplay(int argc, char** argv) {
   Args args;
   int code;
-  if (!ParseCommandArgs("replay", kUsage, argc, argv, {"skip-bad-rows", "quiet", "arrival-order"},
+  if (!ParseCommandArgs("replay", kReplayUsage, argc, argv,
+                        {"skip-bad-rows", "quiet", "arrival-order"},
                         {"gtfs", "positions", "matches", "visits", "predictions", "report",
                          "model-in", "model-out"},
                         &args, &code))
@@ -137,14 +138,14 @@ int RunReplay(int argc, char** argv) {
   std::vector<std::string> feeds = args.GetAll("gtfs");
   for (const std::string& p : args.positional()) feeds.push_back(p);
   if (feeds.empty() || !args.Has("positions")) {
-    std::fprintf(stderr, "smartbus replay: --gtfs and --positions are required\n%s", kUsage);
+    std::fprintf(stderr, "smartbus replay: --gtfs and --positions are required\n%s", kReplayUsage);
     return 2;
   }
   const bool quiet = args.Has("quiet");
   auto t0 = std::chrono::steady_clock::now();
 
   auto network = LoadNetwork(feeds);
-  if (!network.ok()) return Fail(network.status());
+  if (!network.ok()) return ReplayFail(network.status());
   std::shared_ptr<const Network> net = *network;
 
   std::vector<Fix> fixes;
@@ -152,16 +153,16 @@ int RunReplay(int argc, char** argv) {
   std::vector<uint32_t> order;
   const bool arrival_order = args.Has("arrival-order");
   if (auto s = ReadFixes(args, arrival_order, &fixes, &read_stats, &order); !s.ok())
-    return Fail(s);
+    return ReplayFail(s);
   auto t1 = std::chrono::steady_clock::now();
 
   MatchesCsvWriter matches(&net->feed());
   StopVisitsCsvWriter visits(&net->feed());
   if (args.Has("matches")) {
-    if (auto s = matches.Open(args.Get("matches")); !s.ok()) return Fail(s);
+    if (auto s = matches.Open(args.Get("matches")); !s.ok()) return ReplayFail(s);
   }
   if (args.Has("visits")) {
-    if (auto s = visits.Open(args.Get("visits")); !s.ok()) return Fail(s);
+    if (auto s = visits.Open(args.Get("visits")); !s.ok()) return ReplayFail(s);
   }
   CsvListener csv(args.Has("matches") ? &matches : nullptr,
                   args.Has("visits") ? &visits : nullptr);
@@ -182,29 +183,29 @@ int RunReplay(int argc, char** argv) {
   if (predict) {
     if (args.Has("model-in")) {
       if (auto s = LoadModelFile(args.Get("model-in"), &harness.predictor()); !s.ok())
-        return Fail(s);
+        return ReplayFail(s);
     }
     if (args.Has("predictions")) {
-      if (auto s = predictions_csv.Open(args.Get("predictions")); !s.ok()) return Fail(s);
+      if (auto s = predictions_csv.Open(args.Get("predictions")); !s.ok()) return ReplayFail(s);
       harness.SendPredictionsTo([&](const Prediction& p) { predictions_csv.Write(p); });
     }
     engine.AddListener(&prediction_listener);
   }
   for (uint32_t i : order) engine.Process(fixes[i]);
   engine.FlushLate(/*all=*/true);
-  if (!csv.status().ok()) return Fail(csv.status());
-  if (auto s = predictions_csv.Close(); !s.ok()) return Fail(s);
+  if (!csv.status().ok()) return ReplayFail(csv.status());
+  if (auto s = predictions_csv.Close(); !s.ok()) return ReplayFail(s);
   if (args.Has("model-out")) {
     if (auto s = SaveModelFile(harness.predictor(), args.Get("model-out")); !s.ok())
-      return Fail(s);
+      return ReplayFail(s);
   }
-  if (auto s = matches.Close(); !s.ok()) return Fail(s);
-  if (auto s = visits.Close(); !s.ok()) return Fail(s);
+  if (auto s = matches.Close(); !s.ok()) return ReplayFail(s);
+  if (auto s = visits.Close(); !s.ok()) return ReplayFail(s);
   auto t2 = std::chrono::steady_clock::now();
 
   nlohmann::json tracking = TrackingJson(engine.tracker(), read_stats);
   if (args.Has("report")) {
-    if (auto s = WriteReport(args.Get("report"), tracking, harness); !s.ok()) return Fail(s);
+    if (auto s = WriteReport(args.Get("report"), tracking, harness); !s.ok()) return ReplayFail(s);
   }
   const TrackerStats& st = engine.tracker().stats();
   if (!quiet) {

@@ -36,7 +36,7 @@
 namespace smartbus::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kReportUsage =
     "usage: smartbus report --gtfs FEED... --visits VISITS.csv [--from T] [--to T] [--json]\n"
     "         [--stops] [--trips] [--now T] [--on-time-early S] [--on-time-late S]\n"
     "         [--bunching-ratio X] [--live-window S] [--limit N]\n"
@@ -231,7 +231,7 @@ void PrintReportText(const ReportData& r) {
 int RunReport(int argc, char** argv) {
   Args args;
   int code;
-  if (!ParseCommandArgs("report", kUsage, argc, argv, {"json", "stops", "trips"},
+  if (!ParseCommandArgs("report", kReportUsage, argc, argv, {"json", "stops", "trips"},
                         {"gtfs", "visits", "from", "to", "now", "on-time-early", "on-time-late",
                          "bunching-ratio", "live-window", "limit", "vehicle"},
                         &args, &code))
@@ -239,7 +239,7 @@ int RunReport(int argc, char** argv) {
   std::vector<std::string> feeds = args.GetAll("gtfs");
   for (const std::string& p : args.positional()) feeds.push_back(p);
   if (feeds.empty() || !args.Has("visits")) {
-    std::fprintf(stderr, "smartbus report: --gtfs and --visits are required\n%s", kUsage);
+    std::fprintf(stderr, "smartbus report: --gtfs and --visits are required\n%s", kReportUsage);
     return 2;
   }
   auto flags = ParseReportFlags(args);

@@ -34,7 +34,7 @@
 namespace smartbus::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kShapesUsage =
     "usage: smartbus shapes --gtfs FEED [--positions CSV] [--store URL] --out DIR [--all]\n"
     "                       [--json] [--skip-bad-rows]\n"
     "  --store URL  learn on from the paths stored there and store them back\n"
@@ -71,12 +71,12 @@ absl::StatusOr<PathLearnerOptions> LearnerOptions(const Args& args) {
   return o;
 }
 
-int Fail(const absl::Status& s) {
+int ShapesFail(const absl::Status& s) {
   std::fprintf(stderr, "smartbus shapes: %s\n", std::string(s.message()).c_str());
   return 1;
 }
 
-void Print(const std::vector<LearnedPath>& paths, bool json) {
+void PrintPaths(const std::vector<LearnedPath>& paths, bool json) {
   nlohmann::json out = nlohmann::json::array();
   for (const LearnedPath& p : paths) {
     if (json) {
@@ -135,7 +135,7 @@ absl::Status RestoreFromStore(Store* store, PathLearner* learner) {
 int RunShapes(int argc, char** argv) {
   Args args;
   int code;
-  if (!ParseCommandArgs("shapes", kUsage, argc, argv, {"all", "json", "skip-bad-rows"},
+  if (!ParseCommandArgs("shapes", kShapesUsage, argc, argv, {"all", "json", "skip-bad-rows"},
                         {"gtfs", "positions", "out", "store", "station-m", "window-max-m",
                          "min-samples", "iterations", "max-hole-m", "min-coverage",
                          "min-traversals"},
@@ -146,45 +146,45 @@ int RunShapes(int argc, char** argv) {
   if (feeds.size() != 1 || !(args.Has("positions") || args.Has("store")) || !args.Has("out")) {
     std::fprintf(stderr,
                  "smartbus shapes: one --gtfs FEED, --out and --positions or --store are required\n%s",
-                 kUsage);
+                 kShapesUsage);
     return 2;
   }
   auto options = LearnerOptions(args);
   if (!options.ok()) {
     std::fprintf(stderr, "smartbus shapes: %s\n%s", std::string(options.status().message()).c_str(),
-                 kUsage);
+                 kShapesUsage);
     return 2;
   }
   auto network = LoadNetwork(feeds);
-  if (!network.ok()) return Fail(network.status());
+  if (!network.ok()) return ShapesFail(network.status());
   std::shared_ptr<const Network> net = *network;
 
   auto learner = std::make_shared<PathLearner>(net, *options);
   std::unique_ptr<Store> store;
   if (args.Has("store")) {
     auto opened = OpenStore(args.Get("store"));
-    if (!opened.ok()) return Fail(opened.status());
+    if (!opened.ok()) return ShapesFail(opened.status());
     store = *std::move(opened);
-    if (auto s = RestoreFromStore(store.get(), learner.get()); !s.ok()) return Fail(s);
+    if (auto s = RestoreFromStore(store.get(), learner.get()); !s.ok()) return ShapesFail(s);
   }
   if (args.Has("positions")) {
     if (auto s = Learn(args.Get("positions"), args.Has("skip-bad-rows"), net, learner); !s.ok())
-      return Fail(s);
+      return ShapesFail(s);
   }
   std::vector<LearnedPath> learned = learner->BuildAll();
   for (const LearnedPath& p : learned) {
     if (!store) break;
-    if (auto s = store->PutLearnedPath(p); !s.ok()) return Fail(s);
+    if (auto s = store->PutLearnedPath(p); !s.ok()) return ShapesFail(s);
   }
   std::vector<LearnedPath> kept;
   for (const LearnedPath& p : learned)
     if (p.points.size() >= 2 && (p.confident || args.Has("all"))) kept.push_back(p);
   auto source = OpenFeedSource(feeds[0]);
-  if (!source.ok()) return Fail(source.status());
+  if (!source.ok()) return ShapesFail(source.status());
   auto files = FeedWithLearnedShapes(**source, *net, kept);
-  if (!files.ok()) return Fail(files.status());
-  if (auto s = WriteFilesToDirectory(args.Get("out"), *files); !s.ok()) return Fail(s);
-  Print(learned, args.Has("json"));
+  if (!files.ok()) return ShapesFail(files.status());
+  if (auto s = WriteFilesToDirectory(args.Get("out"), *files); !s.ok()) return ShapesFail(s);
+  PrintPaths(learned, args.Has("json"));
   std::fprintf(stderr, "smartbus shapes: %zu patterns learned, %zu written to %s/shapes.txt\n",
                learned.size(), kept.size(), args.Get("out").c_str());
   return 0;

@@ -13,7 +13,7 @@ constexpr size_t kHeader2013 = 12;
 constexpr size_t kHeader2019 = 17;
 constexpr size_t kSubpackageFields = 4;
 
-uint16_t Word(absl::Span<const uint8_t> b, size_t at) {
+uint16_t HeaderWord(absl::Span<const uint8_t> b, size_t at) {
   return static_cast<uint16_t>((b[at] << 8) | b[at + 1]);
 }
 
@@ -31,8 +31,8 @@ std::string BcdDigits(absl::Span<const uint8_t> b) {
 // Reads the header from `raw` (un-escaped, check code last) assuming the 2019 layout or not.
 // Returns the header size.
 size_t ReadHeader(absl::Span<const uint8_t> raw, bool as2019, Header* h) {
-  const uint16_t props = Word(raw, 2);
-  h->msg_id = Word(raw, 0);
+  const uint16_t props = HeaderWord(raw, 2);
+  h->msg_id = HeaderWord(raw, 0);
   h->body_length = props & 0x03FF;
   h->encryption = static_cast<uint8_t>((props >> 10) & 0x07);
   h->subpackage = (props >> 13) & 1;
@@ -48,11 +48,11 @@ size_t ReadHeader(absl::Span<const uint8_t> raw, bool as2019, Header* h) {
     h->phone = BcdDigits(raw.subspan(at, 6));
     at += 6;
   }
-  h->serial = Word(raw, at);
+  h->serial = HeaderWord(raw, at);
   at += 2;
   if (h->subpackage) {
-    h->packet_total = Word(raw, at);
-    h->packet_index = Word(raw, at + 2);
+    h->packet_total = HeaderWord(raw, at);
+    h->packet_index = HeaderWord(raw, at + 2);
     at += kSubpackageFields;
   } else {
     h->packet_total = h->packet_index = 0;
@@ -148,7 +148,7 @@ absl::Status DecodeUnescaped(absl::Span<const uint8_t> raw, Frame* f) {
         "frame too short: ", raw.size(), " bytes, a header and check code need at least ",
         kHeader2013 + 1));
   const size_t n = raw.size() - 1;  // without the check code
-  const uint16_t props = Word(raw, 2);
+  const uint16_t props = HeaderWord(raw, 2);
   const bool flag2019 = (props >> 14) & 1;
   const bool sub = (props >> 13) & 1;
   const size_t declared = props & 0x03FF;

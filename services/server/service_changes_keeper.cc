@@ -10,7 +10,7 @@ namespace {
 // Prune at most this often (s): enough for dates and alert periods measured in minutes.
 constexpr int64_t kPruneIntervalS = 60;
 
-int32_t YyyyMmDd(absl::CivilDay d) {
+int32_t KeeperDate(absl::CivilDay d) {
   return static_cast<int32_t>(d.year() * 10000 + d.month() * 100 + d.day());
 }
 
@@ -135,7 +135,7 @@ ServiceChangeStats ServiceChangeKeeper::Stats() const {
 int32_t ServiceDateInForce(const Network& net, TripIdx trip, int64_t now_s) {
   const absl::CivilDay today = absl::ToCivilDay(absl::FromUnixSeconds(now_s), net.time_zone());
   const GtfsFeed& feed = net.feed();
-  const int32_t yesterday = YyyyMmDd(today - 1);
+  const int32_t yesterday = KeeperDate(today - 1);
   if (trip < feed.trips.size()) {
     const GtfsTrip& t = feed.trips[trip];
     if (t.num_stop_times > 0 && feed.ServiceRunsOn(t.service, yesterday)) {
@@ -144,7 +144,7 @@ int32_t ServiceDateInForce(const Network& net, TripIdx trip, int64_t now_s) {
         return yesterday;
     }
   }
-  return YyyyMmDd(today);
+  return KeeperDate(today);
 }
 
 }  // namespace smartbus::server

@@ -11,9 +11,19 @@ detection is broken and it says so). Exit 0 ok, 1 a finding, 77 (skipped) withou
 """
 import json
 import os
+import re
 import sys
 
 TEST_ONLY = ("SMARTBUS_SHARED_DATA", "SMARTBUS_SOURCE_DIR")
+# A unity batch (SMARTBUS_UNITY_BUILD): its command compiles the sources it #includes.
+UNITY_FILE = re.compile(r"[/\\]Unity[/\\]unity_\d+_cxx\.cxx$")
+
+
+def sources_of(path):
+    if not UNITY_FILE.search(path):
+        return [path]
+    with open(path, encoding="utf-8") as f:
+        return [os.path.normpath(s) for s in re.findall(r'^#include "([^"]+)"', f.read(), re.M)]
 
 
 def main():
@@ -29,16 +39,17 @@ def main():
         db = json.load(f)
     bad, services, tests_with, tests = [], 0, 0, 0
     for e in db:
-        src = os.path.relpath(os.path.normpath(os.path.join(e["directory"], e["file"])), src_root)
         cmd = e.get("command") or " ".join(e.get("arguments", []))
         found = [d for d in TEST_ONLY if f"-D{d}=" in cmd or f"-D {d}=" in cmd]
-        if src.startswith("services" + os.sep):
-            services += 1
-            if found:
-                bad.append(f"{src}: {', '.join(found)}")
-        elif src.startswith("tests" + os.sep):
-            tests += 1
-            tests_with += len(found) == len(TEST_ONLY)
+        for path in sources_of(os.path.normpath(os.path.join(e["directory"], e["file"]))):
+            src = os.path.relpath(path, src_root)
+            if src.startswith("services" + os.sep):
+                services += 1
+                if found:
+                    bad.append(f"{src}: {', '.join(found)}")
+            elif src.startswith("tests" + os.sep):
+                tests += 1
+                tests_with += len(found) == len(TEST_ONLY)
     for b in bad:
         print(f"FAIL {b}: a test-only definition reaches production code")
     if tests == 0 or tests_with == 0:

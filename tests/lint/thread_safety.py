@@ -7,7 +7,9 @@ Every translation unit of services/ in BUILD_DIR/compile_commands.json whose sou
 uses services/core/common/mutex.h (Mutex, SharedMutex, ABSL_GUARDED_BY, ...) is compiled with
 `clang++ -fsyntax-only -Wthread-safety -Werror=thread-safety` (the -I/-isystem/-D/-std flags of
 its g++ command; no code generated, no other warning), so a guarded member read or written
-without its mutex fails the test. First the canary (thread_safety_canary.cc, a member read
+without its mutex fails the test. In a unity build (SMARTBUS_UNITY_BUILD) a translation unit is a
+batch of sources (CMakeFiles/<target>.dir/Unity/unity_N_cxx.cxx): a batch with such a source is
+analysed whole, as g++ compiles it, its headers parsed once for all its sources. First the canary (thread_safety_canary.cc, a member read
 without its lock) must FAIL to compile: else the check could not fail and it says so.
 A bare std::mutex / std::shared_mutex / std::lock_guard / std::unique_lock<std::mutex> anywhere
 in services/ (outside mutex.h) fails it too: the analysis cannot see those, so every mutex is
@@ -29,6 +31,7 @@ ANNOTATED = re.compile(r"\b(MutexLock|UniqueLock|ReaderLock|WriterLock|SharedMut
                        re.M)
 BARE = re.compile(r"\bstd::(mutex|shared_mutex|recursive_mutex|timed_mutex|lock_guard|"
                   r"unique_lock|shared_lock|scoped_lock)\b")
+UNITY_FILE = re.compile(r"[/\\]Unity[/\\]unity_\d+_cxx\.cxx$")
 FLAGS = re.compile(r"^(-I|-isystem|-D|-std=)")
 CHECK = ["-fsyntax-only", "-Wno-everything", "-Wthread-safety", "-Werror=thread-safety"]
 
@@ -54,6 +57,13 @@ def clang_args(command):
             out.append(a)
         i += 1
     return out
+
+
+def sources_of(path):
+    """The sources a compile command compiles: a unity batch's #included files, or the file."""
+    if UNITY_FILE.search(path):
+        return [os.path.normpath(s) for s in re.findall(r'^#include "([^"]+)"', read(path), re.M)]
+    return [path]
 
 
 def run(clang, args, source, cwd):
@@ -98,17 +108,19 @@ def main():
     with open(db_path, encoding="utf-8") as f:
         db = json.load(f)
 
+    # (translation unit, the annotated sources it holds, flags, directory)
     checked, seen = [], set()
     for e in db:
-        src = os.path.normpath(os.path.join(e["directory"], e["file"]))
-        if not src.startswith(services) or src in seen or opt.only not in src:
-            continue
-        seen.add(src)
-        text = read(src) + read(os.path.splitext(src)[0] + ".h")
-        if ANNOTATED.search(text):
-            checked.append((src, clang_args(e["command"]), e["directory"]))
+        unit = os.path.normpath(os.path.join(e["directory"], e["file"]))
+        srcs = [s for s in sources_of(unit)
+                if s.startswith(services) and s not in seen and opt.only in s]
+        seen.update(srcs)
+        annotated = [s for s in srcs
+                     if ANNOTATED.search(read(s) + read(os.path.splitext(s)[0] + ".h"))]
+        if annotated:
+            checked.append((unit, annotated, clang_args(e["command"]), e["directory"]))
     canary = os.path.join(src_root, "tests", "lint", "thread_safety_canary.cc")
-    rc, err = run(clang, ["-std=c++20", "-I", src_root] + (checked[0][1] if checked else []),
+    rc, err = run(clang, ["-std=c++20", "-I", src_root] + (checked[0][2] if checked else []),
                   canary, src_root)
     if rc == 0 or "requires holding mutex" not in err:
         print("FAIL thread_safety: the canary (a guarded member read without its lock) was not "
@@ -116,13 +128,14 @@ def main():
         return 1
 
     with ThreadPoolExecutor(max_workers=opt.jobs) as pool:
-        results = list(pool.map(lambda c: (c[0],) + run(clang, c[1], c[0], c[2]), checked))
-    failed = [(s, err) for s, rc, err in results if rc != 0]
-    for s, err in failed:
-        print(f"FAIL {os.path.relpath(s, src_root)}:\n{err}")
-    print(f"thread_safety: {len(checked)} sources checked with {os.path.basename(clang)} "
-          f"-Wthread-safety, {len(failed)} failed, {len(bare)} bare std:: locks; "
-          "canary flagged as it must be")
+        results = list(pool.map(lambda c: (c[1],) + run(clang, c[2], c[0], c[3]), checked))
+    failed = [(srcs, err) for srcs, rc, err in results if rc != 0]
+    for srcs, err in failed:
+        print(f"FAIL {', '.join(os.path.relpath(s, src_root) for s in srcs)}:\n{err}")
+    sources = sum(len(c[1]) for c in checked)
+    print(f"thread_safety: {sources} sources checked in {len(checked)} translation units with "
+          f"{os.path.basename(clang)} -Wthread-safety, {len(failed)} failed, {len(bare)} bare "
+          "std:: locks; canary flagged as it must be")
     return 1 if failed or bare else 0
 
 

@@ -10,7 +10,7 @@
 namespace smartbus {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kInfCost = std::numeric_limits<double>::infinity();
 // A trail position nearest the very start of a path (within this, m) may have come there
 // from anywhere (a bus driving to its first stop): it says nothing about the path.
 constexpr double kTrailStartM = 1.0;
@@ -200,7 +200,7 @@ bool TripInference::TakeForkedPattern(Track& v, const FixObservation& obs) {
   const std::vector<TripInstance>& around =
       RunningAround(obs.t, absl::Seconds(inf_.infer_early_s), absl::Seconds(inf_.infer_late_s));
   const double t = static_cast<double>(obs.t);
-  double best_cost = kInf;
+  double best_cost = kInfCost;
   TripInstance best{};
   double best_shift = 0;
   for (const auto& [pat, pos] : net_.stop_patterns(own.stops[0])) {
@@ -229,7 +229,7 @@ bool TripInference::TakeForkedPattern(Track& v, const FixObservation& obs) {
   }
   // No pattern from its first stop goes on there: one from elsewhere whose path the bus has
   // followed (a shared corridor it joined mid-route, or an express leg).
-  if (best_cost == kInf) return Infer(v, obs, /*at_fork=*/true);
+  if (best_cost == kInfCost) return Infer(v, obs, /*at_fork=*/true);
   // A bus only waiting with that trip (or not started on it) looks again.
   auto held = claims_.find(ClaimKey(best.trip, best.service_date));
   if (held != claims_.end() && held->second != &v)
@@ -378,7 +378,7 @@ bool TripInference::RedecideAtDeparture(Track& v, double t_dep, double t_ready) 
     *shift_m = shift;
     return ok;
   };
-  double best_cost = kInf;
+  double best_cost = kInfCost;
   const TripInstance* best = nullptr;
   double best_shift = 0;
   for (const TripInstance& ti : around) {
@@ -511,7 +511,7 @@ void TripInference::SolvePattern(uint32_t pat, int64_t t) {
   std::sort(ts.begin(), ts.end(), [](const T& a, const T& b) { return a.start < b.start; });
   const size_t nv = vs.size(), nt = ts.size();
   const double kSkip = inf_.solve_skip_cost;  // a vehicle left on its current trip
-  std::vector<double> f((nv + 1) * (nt + 1), kInf);
+  std::vector<double> f((nv + 1) * (nt + 1), kInfCost);
   std::vector<uint8_t> how((nv + 1) * (nt + 1), 0);
   auto F = [&](size_t i, size_t j) -> double& { return f[i * (nt + 1) + j]; };
   auto H = [&](size_t i, size_t j) -> uint8_t& { return how[i * (nt + 1) + j]; };
@@ -689,7 +689,7 @@ bool TripInference::Infer(Track& v, const FixObservation& obs, bool at_fork) {
   net_.PolylinesNear(p, opt_.matching.candidate_radius_m, &near_polylines_);
   cand_slot_.resize(net_.patterns().size(), -1);
   size_t used = 0;
-  double best_cost = kInf;
+  double best_cost = kInfCost;
   const TripInstance* best = nullptr;
   for (const TripInstance& ti : around) {
     const GtfsTrip& trip = net_.feed().trips[ti.trip];
@@ -725,7 +725,7 @@ bool TripInference::Infer(Track& v, const FixObservation& obs, bool at_fork) {
                       !FollowedPath(v, poly, c.dist_along_m, obs.t)))
         continue;
       double cost = PlaceCost(v, obs, ti, pat, c, use_move, standing_s);
-      if (cost == kInf) continue;
+      if (cost == kInfCost) continue;
       cost += claim_cost + cont;
       if (cost < best_cost) {
         best_cost = cost;
@@ -852,7 +852,7 @@ double TripInference::PlaceCost(const Track& v, const FixObservation& obs,
   if (c.dist_along_m >= P.stop_dist_m.back() - inf_.finished_zone_m &&
       v.infer.finished_at_ts > 0 &&
       Dist(obs.p, v.infer.finished_xy) < opt_.matching.layover_radius_m)
-    return kInf;
+    return kInfCost;
   if (c.dist_along_m >= P.stop_dist_m.back() - inf_.near_end_m) cost += inf_.near_end_cost;
   // A bus stands at a mid-route stop for a minute or so, and a timepoint holds it only
   // until its scheduled time there; at its first stop it waits for its departure. So a bus

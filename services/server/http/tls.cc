@@ -94,7 +94,7 @@ absl::StatusOr<std::shared_ptr<const TlsIdentity::Pair>> ReadPair(const std::str
   return std::shared_ptr<const TlsIdentity::Pair>(std::move(pair));
 }
 
-int64_t NowNs() {
+int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -161,7 +161,7 @@ absl::StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(std::string cert_
       new TlsIdentity(std::move(cert_file), std::move(key_file), reload_s, std::move(log)));
   if (absl::Status st = id->Reload(); !st.ok()) return st;
   id->reloads_.store(0);
-  id->next_check_ns_.store(NowNs() + int64_t{id->reload_s_} * 1'000'000'000);  // just read
+  id->next_check_ns_.store(SteadyNowNs() + int64_t{id->reload_s_} * 1'000'000'000);  // just read
   return id;
 }
 
@@ -198,7 +198,7 @@ absl::Status TlsIdentity::Reload() {
 }
 
 void TlsIdentity::MaybeReload() {
-  const int64_t now = NowNs();
+  const int64_t now = SteadyNowNs();
   int64_t next = next_check_ns_.load(std::memory_order_relaxed);
   if (now < next) return;
   // One handshake checks; the others go on with the pair in use.
