@@ -261,9 +261,12 @@ int ChordSlackModel::Class(double len_m) {
 }
 
 void ChordSlackModel::Add(double len_m, double offset_m, uint32_t pair) {
-  if (!(len_m > 0) || !(offset_m >= 0)) return;
+  if (!(len_m > 0) || !(offset_m >= 0) || !std::isfinite(offset_m)) return;
   const int c = Class(len_m);
-  const int bin = std::min(kBins - 1, static_cast<int>(std::ceil(offset_m / len_m * 100 - 1e-9)));
+  // Bounded as a double: a share beyond int's range (a stop pair nearly 0 m long) cast to int
+  // is undefined.
+  const int bin = static_cast<int>(
+      std::min<double>(kBins - 1, std::ceil(offset_m / len_m * 100 - 1e-9)));
   MutexLock lock(mu_);
   if (pair < pair_top_.size()) {
     PairTop& t = pair_top_[pair];
@@ -348,8 +351,8 @@ int64_t ChordSlackModel::traversals(double len_m) const {
 }
 
 void GpsNoiseModel::Add(double offset_m) {
-  if (!(offset_m >= 0)) return;
-  const int bin = std::min(kBins - 1, static_cast<int>(offset_m / kBinM));
+  if (!(offset_m >= 0) || !std::isfinite(offset_m)) return;
+  const int bin = static_cast<int>(std::min<double>(kBins - 1, offset_m / kBinM));
   // Every fix of every shard may come here: an offset that finds another shard adding is
   // dropped rather than waited for (a random sample's median is the same; no shard stalls).
   if (!mu_.TryLock()) return;

@@ -215,6 +215,33 @@ TEST(GpsNoiseModel, RecoversTheNoiseOfOffsetsFromARoad) {
   }
 }
 
+// An offset beyond the histogram (a traversal far from a stop pair nearly 0 m long) counts in
+// the last bin, and an infinite one counts nowhere: the bin is bounded before it becomes an int
+// (a double beyond int's range cast to int is undefined; on x86 it indexed 2^31 bins before
+// the histogram).
+TEST(ChordSlackModel, AnOffsetBeyondTheHistogramCountsInItsLastBin) {
+  ChordSlackModel m(0.2);
+  m.Add(5000, INFINITY);
+  EXPECT_EQ(m.traversals(5000), 0);
+  for (int i = 0; i < ChordSlackModel::kMinTraversals; ++i) m.Add(i % 2 ? 5000 : 1e-300, 1e300);
+  EXPECT_EQ(m.traversals(5000), ChordSlackModel::kMinTraversals / 2);
+  EXPECT_EQ(m.traversals(1e-300), ChordSlackModel::kMinTraversals / 2);
+  for (int i = 0; i < ChordSlackModel::kMinTraversals; ++i) m.Add(5000, 1e300);
+  EXPECT_NEAR(m.share(5000), ChordSlackModel::kMaxShare, 1e-6);
+}
+
+TEST(GpsNoiseModel, AnOffsetBeyondTheHistogramCountsInItsLastBin) {
+  GpsNoiseModel m;
+  m.Add(INFINITY);
+  EXPECT_EQ(m.fixes(), 0);
+  for (int i = 0; i < GpsNoiseModel::kMinFixes; ++i) m.Add(1e300);
+  EXPECT_EQ(m.fixes(), GpsNoiseModel::kMinFixes);
+  // The median is in the last bin (up to kBins x kBinM = 120 m).
+  const double last_bin_m = (GpsNoiseModel::kBins - 1) * GpsNoiseModel::kBinM;
+  EXPECT_GT(m.sigma_m(), GpsNoiseModel::kMadScale * last_bin_m);
+  EXPECT_LE(m.sigma_m(), GpsNoiseModel::kMadScale * (last_bin_m + GpsNoiseModel::kBinM));
+}
+
 TEST(Geo, RejectsInvalidCoordinates) {
   EXPECT_FALSE(IsValidLatLon(NAN, 1));
   EXPECT_FALSE(IsValidLatLon(91, 1));
