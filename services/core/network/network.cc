@@ -1,6 +1,7 @@
 #include "services/core/network/network.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -1026,13 +1027,28 @@ void Network::AppendLearned(std::string* out) const {
 
 absl::StatusOr<int64_t> Network::LoadLearned(
     const std::vector<std::vector<absl::string_view>>& records) const {
+  // Counts far beyond any feed's (2^50) and far from int64 overflow when summed or added to.
+  constexpr int64_t kMaxCount = int64_t{1} << 50;
   ChordSlackModel::State chord;
   GpsNoiseModel::State gps;
+  std::array<bool, ChordSlackModel::kClasses> class_seen{};
+  bool gps_seen = false;
   int64_t skipped = 0;
   for (const auto& f : records) {
     auto bad = [&](absl::string_view what) {
       return absl::InvalidArgumentError(
           absl::StrCat("learned ", f.empty() ? "" : f[0], " record: ", what));
+    };
+    // A histogram's counts from f[first] on into `hist`: each >= 0, their sum (returned) at most
+    // kMaxCount; -1: a bad count.
+    auto counts = [&](size_t first, int64_t* hist) {
+      int64_t sum = 0;
+      for (size_t b = first; b < f.size(); ++b) {
+        int64_t& h = hist[b - first];
+        if (!absl::SimpleAtoi(f[b], &h) || h < 0 || h > kMaxCount - sum) return int64_t{-1};
+        sum += h;
+      }
+      return sum;
     };
     if (f.empty()) continue;
     if (f[0] == "chord") {
@@ -1041,29 +1057,32 @@ absl::StatusOr<int64_t> Network::LoadLearned(
           c >= ChordSlackModel::kClasses || !absl::SimpleAtoi(f[2], &chord.n[c])) {
         return bad("bad class");
       }
-      for (int b = 0; b < ChordSlackModel::kBins; ++b) {
-        if (!absl::SimpleAtoi(f[3 + b], &chord.hist[c][b]) || chord.hist[c][b] < 0) {
-          return bad("bad count");
-        }
-      }
+      if (class_seen[c]) return bad("class repeated");
+      class_seen[c] = true;
+      const int64_t sum = counts(3, chord.hist[c].data());
+      if (sum < 0) return bad("bad count");
+      if (sum != chord.n[c]) return bad("traversals differ from the histogram's");
     } else if (f[0] == "chordpair") {
       ChordSlackModel::PairTop top;
+      // As Add keeps them: 0 <= second <= first <= kMaxShare (SimpleAtof takes inf and nan).
       if (f.size() != 6u || !absl::SimpleAtof(f[3], &top.first) ||
           !absl::SimpleAtof(f[4], &top.second) || !absl::SimpleAtoi(f[5], &top.n) ||
-          top.n < 0) {
+          top.n < 0 || top.n > (1 << 30) || !(top.second >= 0) || !(top.second <= top.first) ||
+          !(top.first <= ChordSlackModel::kMaxShare)) {
         return bad("bad pair");
       }
       chord.pairs.emplace_back(absl::StrCat(f[1], "\t", f[2]), top);
     } else if (f[0] == "gps") {
       if (f.size() < 2u || f.size() > 2u + GpsNoiseModel::kBins ||
-          !absl::SimpleAtoi(f[1], &gps.added) || gps.added < 0) {
+          !absl::SimpleAtoi(f[1], &gps.added) || gps.added < 0 || gps.added > kMaxCount) {
         return bad("bad header");
       }
-      for (size_t b = 2; b < f.size(); ++b) {
-        if (!absl::SimpleAtoi(f[b], &gps.hist[b - 2]) || gps.hist[b - 2] < 0) {
-          return bad("bad count");
-        }
-      }
+      if (gps_seen) return bad("repeated");
+      gps_seen = true;
+      const int64_t sum = counts(2, gps.hist.data());
+      if (sum < 0) return bad("bad count");
+      // The histogram is halved, the count added never.
+      if (sum > gps.added) return bad("more offsets than were added");
     } else {
       return bad("unknown kind");
     }

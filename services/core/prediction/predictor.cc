@@ -731,12 +731,14 @@ double LayeredPredictor::PaceOf(const std::string& vehicle_id) const {
 }
 
 void LayeredPredictor::LearnDepartureHabit(double x, double y) {
+  const auto fx = static_cast<float>(x), fy = static_cast<float>(y);
+  if (!std::isfinite(fx) || !std::isfinite(fy)) return;  // no departure (a model rejects them)
   HabitFit& h = habit_;
   const size_t cap = static_cast<size_t>(std::max(1, options_.layer_window_errors));
   if (h.pairs.size() < cap) {
-    h.pairs.emplace_back(static_cast<float>(x), static_cast<float>(y));
+    h.pairs.emplace_back(fx, fy);
   } else {
-    h.pairs[h.next] = {static_cast<float>(x), static_cast<float>(y)};
+    h.pairs[h.next] = {fx, fy};
     h.next = (h.next + 1) % cap;
   }
   FitDepartureHabit();
@@ -1111,7 +1113,9 @@ absl::Status LayeredPredictor::Deserialize(const std::string& bytes) {
       if (f.size() % 2 != 1) return bad("wrong number of fields");
       for (size_t i = 1; i + 1 < f.size(); i += 2) {
         float x = 0, y = 0;
-        if (!absl::SimpleAtof(f[i], &x) || !absl::SimpleAtof(f[i + 1], &y)) {
+        // SimpleAtof takes inf and nan, which no departure is (and a fit would not survive).
+        if (!absl::SimpleAtof(f[i], &x) || !absl::SimpleAtof(f[i + 1], &y) ||
+            !std::isfinite(x) || !std::isfinite(y)) {
           return bad("bad departure pair");
         }
         fresh.habit_.pairs.emplace_back(x, y);

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "tests/core/network/feed_builder.h"
@@ -442,6 +444,61 @@ TEST(Network, FindsTripsStopsAndRoutesById) {
   EXPECT_EQ(net->FindRoute("R1"), 0u);
   EXPECT_FALSE(net->FindTrip("nope").has_value());
   EXPECT_FALSE(net->FindStop("").has_value());
+}
+
+// The feed's learned state (chord bends, GPS noise) saved as model records loads into a network
+// built again; a record the network never writes fails the load, naming it, and changes nothing
+// (they once loaded: an "inf" stop-pair share made every chord path's slack infinite, a class
+// count above its histogram's set the class to the largest share).
+TEST(Network, LearnedRecordsLoadBackAndABadOneChangesNothing) {
+  FeedBuilder fb;
+  fb.AddStop("a", {40.0, -74.0});
+  fb.AddStop("b", {40.0, -73.95});  // 4.3 km east: one chord of the 4-8 km class
+  const TripIdx t = fb.AddTrip("t", {"a", "b"}, 8 * 3600);
+  auto net = fb.Build();
+  ASSERT_NE(net, nullptr);
+  const double len = net->trip_polyline(t).length_m();
+  const uint32_t pair = net->trip_polyline(t).slack_pair(0);
+  ASSERT_NE(pair, ChordSlackModel::kNoPair);
+  for (int i = 0; i < ChordSlackModel::kMinTraversals; ++i) {
+    net->chord_slack().Add(len, 0.3 * len, pair);
+  }
+  for (int i = 0; i < GpsNoiseModel::kMinFixes; ++i) net->gps_noise().Add(5);
+  std::string saved;
+  net->AppendLearned(&saved);
+  auto records = [](const std::string& text) {
+    std::vector<std::vector<absl::string_view>> r;
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      r.push_back(absl::StrSplit(line, '\t'));
+    }
+    return r;
+  };
+  auto again = fb.Build();
+  ASSERT_NE(again, nullptr);
+  auto loaded = again->LoadLearned(records(saved));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*loaded, 0);
+  const double share = again->chord_slack().share(len, pair);
+  const double sigma = again->gps_noise().sigma_m();
+  EXPECT_NEAR(share, 0.3, 1e-6);
+  EXPECT_NEAR(sigma, 1.4826 * 5.125, 0.01) << "the median of offsets in the 5-5.25 m bin";
+  const std::string zeros = absl::StrJoin(std::vector<int>(ChordSlackModel::kBins, 0), "\t");
+  for (const std::string& bad : {
+           std::string("chordpair\ta\tb\tinf\tinf\t3"),   // no share
+           std::string("chordpair\ta\tb\t0.4\tnan\t3"),   // no share
+           std::string("chordpair\ta\tb\t0.2\t0.4\t3"),   // second above the largest
+           std::string("chordpair\ta\tb\t0.9\t0.9\t3"),   // beyond kMaxShare
+           std::string("chordpair\ta\tb\t-0.1\t-0.2\t3"),  // negative
+           absl::StrCat("chord\t0\t25\t", zeros),     // 25 traversals, none in the histogram
+           absl::StrCat("chord\t0\t-1\t", zeros),     // negative
+           std::string("gps\t10\t20"),                 // more offsets than were added
+           std::string("gps\t1000\t9223372036854775807\t9223372036854775807"),  // overflow
+       }) {
+    EXPECT_FALSE(again->LoadLearned(records(saved + bad + "\n")).ok()) << bad;
+    EXPECT_EQ(again->chord_slack().share(len, pair), share) << bad;
+    EXPECT_EQ(again->gps_noise().sigma_m(), sigma) << bad;
+  }
+  EXPECT_FALSE(again->LoadLearned(records(saved + saved)).ok()) << "a record repeated";
 }
 
 TEST(Network, UnknownTimeZoneIsAnError) {

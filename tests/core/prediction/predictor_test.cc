@@ -631,6 +631,25 @@ TEST_F(PredictorTest, DepartureHabitSurvivesASavedModel) {
   EXPECT_NEAR(leaves(without), At(8, 15), 5) << "a model without the habit (saved before it)";
 }
 
+// A departure pair that is no number ("inf", "nan": SimpleAtof takes them) fails the load, and
+// the predictor keeps what it had (it once loaded, and the habit silently stopped fitting).
+TEST_F(PredictorTest, AHabitPairThatIsNoNumberFailsTheLoad) {
+  LayeredPredictor learned(net_);
+  for (int i = 0; i < 40; ++i) {
+    const std::string vid = "E" + std::to_string(i);
+    Depart(learned, t1_, vid, At(8, 0), -150.0 - 5 * i);
+    Depart(learned, t2_, vid, At(8, 15), -150.0 - 5 * i);
+  }
+  const std::string model = learned.Serialize();
+  ASSERT_TRUE(absl::StrContains(model, "\nhabit\t"));
+  for (const char* bad : {"habit\tnan\t-150\n", "habit\t-150\tinf\n", "habit\t-inf\t0\n"}) {
+    LayeredPredictor p(net_);
+    ASSERT_TRUE(p.Deserialize(model).ok());
+    EXPECT_FALSE(p.Deserialize(model + bad).ok()) << bad;
+    EXPECT_EQ(p.Serialize(), model) << bad;
+  }
+}
+
 // A bus's pace has a memory of running time, not of a number of stops: two buses that each ran
 // 8 minutes at twice the expected running time, one over four 2-minute segments (T2, every
 // stop) and one over two 4-minute segments (T3, limited stop), get the same pace. With a weight
