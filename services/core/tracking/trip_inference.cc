@@ -266,8 +266,11 @@ double TripInference::SchedCost(TripIdx trip, uint32_t pattern, int64_t day_star
   const InferenceOptions& o = opt_.inference;
   if (d <= P.stop_dist_m[0] + o.mid_after_first_m && t < start)
     return (start - t) / o.wait_scale_s;  // waiting to leave
-  double delay = t - sched_.TimeAt(trip, pattern, day_start, d);
-  return delay >= 0 ? delay / o.late_scale_s : -delay / o.early_scale_s;
+  return DelayCost(t - sched_.TimeAt(trip, pattern, day_start, d));
+}
+
+double TripInference::DelayCost(double delay) const {
+  return delay >= 0 ? delay / inf_.late_scale_s : -delay / inf_.early_scale_s;
 }
 
 void TripInference::Retarget(Track& v, TripIdx trip, int32_t date, int64_t day_start) {
@@ -777,17 +780,21 @@ bool TripInference::WeaklyHeld(const Track& h) const {
   return !sd.empty() && MidRoute(sd, h.vs.dist_along_m);
 }
 
+PolylinePoint TripInference::TrailPointOn(const Polyline& poly, const MotionHistory& m, int i,
+                                          double d, int64_t t) const {
+  const double dt = static_cast<double>(t - m.trail_ts[i]);
+  const double from =
+      std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
+  return poly.Project(m.trail_xy[i], from, d + opt_.matching.back_tolerance_m);
+}
+
 bool TripInference::FollowedPath(const Track& v, const Polyline& poly, double d,
                                  int64_t t) const {
   const MotionHistory& m = v.motion;
   if (m.trail_n < inf_.fork_trail_positions) return false;
   double oldest_d = d;
   for (int i = 0; i < m.trail_n; ++i) {
-    // Where the bus could have been on this path then (as in TrailCost).
-    const double dt = static_cast<double>(t - m.trail_ts[i]);
-    const double from =
-        std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
-    PolylinePoint pp = poly.Project(m.trail_xy[i], from, d + opt_.matching.back_tolerance_m);
+    const PolylinePoint pp = TrailPointOn(poly, m, i, d, t);
     if (ShapeMatcher::Excess(poly, pp.segment, pp.offset_m) > opt_.matching.off_route_m)
       return false;
     oldest_d = std::min(oldest_d, pp.dist_along_m);
@@ -801,11 +808,7 @@ double TripInference::TrailCost(const Track& v, const Polyline& poly, double d, 
   const MotionHistory& m = v.motion;
   double cost = 0;
   for (int i = 0; i < m.trail_n; ++i) {
-    // Where the bus could have been on this path then: behind d by at most what it can run.
-    const double dt = static_cast<double>(t - m.trail_ts[i]);
-    const double from =
-        std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
-    PolylinePoint pp = poly.Project(m.trail_xy[i], from, d + opt_.matching.back_tolerance_m);
+    const PolylinePoint pp = TrailPointOn(poly, m, i, d, t);
     if (pp.dist_along_m <= kTrailStartM) continue;  // came to the path's start from elsewhere
     // The offset in units of the path's uncertainty there (GPS noise and, for a path without
     // a shape, its slack): a km-long straight line between two stops is no evidence against a
@@ -820,18 +823,15 @@ double TripInference::PaceCost(const Track& v, const Polyline& poly, TripIdx tri
                                int64_t day_start, double d, int64_t t) const {
   const MotionHistory& m = v.motion;
   if (m.trail_n == 0 || inf_.pace_weight <= 0) return 0;
-  // Where the bus was on this path at its oldest trail position (as in TrailCost).
-  const double dt = static_cast<double>(t - m.trail_ts[0]);
-  const double from =
-      std::max(0.0, d - opt_.matching.max_speed_mps * dt - opt_.matching.reach_slack_m);
-  PolylinePoint pp = poly.Project(m.trail_xy[0], from, d + opt_.matching.back_tolerance_m);
+  // Where the bus was on this path at its oldest trail position.
+  const PolylinePoint pp = TrailPointOn(poly, m, 0, d, t);
   // Still at (or coming to) the first stop then: the wait there is no pace.
   if (pp.dist_along_m <= net_.pattern(pat).stop_dist_m[0] + inf_.mid_after_first_m) return 0;
   const double sched_dt =
       sched_.TimeAt(trip, pat, day_start, d) - sched_.TimeAt(trip, pat, day_start, pp.dist_along_m);
-  const double gained = dt - sched_dt;  // the delay the bus gained on this trip since then
-  return inf_.pace_weight *
-         (gained >= 0 ? gained / inf_.late_scale_s : -gained / inf_.early_scale_s);
+  // The delay the bus gained on this trip since then.
+  const double gained = static_cast<double>(t - m.trail_ts[0]) - sched_dt;
+  return inf_.pace_weight * DelayCost(gained);
 }
 
 double TripInference::PlaceCost(const Track& v, const FixObservation& obs,

@@ -81,6 +81,9 @@ class TripInference {
   bool WeaklyHeld(const Track& h) const;
   // How unlikely a bus at d at time t runs this trip instance (0 = on time).
   double SchedCost(TripIdx trip, uint32_t pattern, int64_t day_start, double d, double t) const;
+  // A delay's cost (s; < 0: early): 1 per late_scale_s late, 1 per early_scale_s early
+  // (SchedCost, PaceCost).
+  double DelayCost(double delay) const;
   // The joint assignment's cost of bus o (at d, time t) running a trip instance of pattern pat
   // leaving its first stop at start: its departure's cost when the departure from this
   // pattern's first stop was seen, else its place's (SchedCost).
@@ -146,6 +149,11 @@ class TripInference {
   // Moves v to trip (of another pattern whose shape, from the first stop, it is on): the
   // distances it remembers before its start are shifted by shift_m.
   void SwitchPattern(Track& v, TripIdx trip, int32_t date, int64_t day_start, double shift_m);
+  // Where the bus, at d on this path at t, could have been at its trail position i: the
+  // nearest point of the path to it behind d by at most what the bus can run since then
+  // (TrailCost, PaceCost, FollowedPath).
+  PolylinePoint TrailPointOn(const Polyline& poly, const MotionHistory& m, int i, double d,
+                             int64_t t) const;
   // How badly the way the bus came (its trail: its last positions) fits a path on which it
   // is at d now: each trail position's offset from where it could have been on the path, in
   // units of the path's uncertainty there (GPS noise + slack), costed like an emission.
