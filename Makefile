@@ -11,8 +11,15 @@ CMAKE_FLAGS ?=
 deps:
 	@bash deploy/install-deps.sh
 
+# Ninja (deploy/install-deps.sh installs ninja-build) for a new build folder: it starts a target's
+# files as soon as the headers they need are generated, where make waits for whole targets; a
+# folder configured before keeps its generator (CMake cannot change it in place).
+GENERATOR = $(shell if [ -f $(BUILD)/CMakeCache.txt ]; then \
+  sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' $(BUILD)/CMakeCache.txt; \
+  elif command -v ninja >/dev/null; then echo Ninja; else echo "Unix Makefiles"; fi)
+
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTBUS_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 test: build
