@@ -160,7 +160,7 @@ FixObservation ShapeMatcher::Observe(const Fix& fix, Vec2 p) const {
   FixObservation o;
   o.p = p;
   o.t = fix.timestamp_s;
-  const bool reported = std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0;
+  const bool reported = ReportsAccuracy(fix);
   o.sigma = reported ? std::max<double>(fix.accuracy_m, opt_.min_sigma_m) : DefaultSigma();
   o.sigma_learned = !reported && o.sigma != opt_.gps_sigma_m;
   o.speed = std::isfinite(fix.speed_mps) ? std::clamp<double>(fix.speed_mps, 0, opt_.max_speed_mps)

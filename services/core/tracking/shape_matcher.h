@@ -30,6 +30,12 @@ inline uint32_t SegmentNear(const std::vector<double>& cum, uint32_t hint, doubl
   return s;
 }
 
+// Whether the fix reports its accuracy (the matcher takes it as the fix's sigma); a fix without
+// one takes the feed's GPS noise and is evidence of it (Tracker::Impl::LearnGpsNoise).
+inline bool ReportsAccuracy(const Fix& fix) {
+  return std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0;
+}
+
 // One fix as the matcher sees it.
 struct FixObservation {
   Vec2 p;               // position in the network's plane

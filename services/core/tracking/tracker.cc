@@ -163,7 +163,7 @@ void Tracker::Impl::LearnChordBend(Track& v, Vec2 p, double d, MatchState state)
 
 void Tracker::Impl::LearnGpsNoise(const Track& v, const Fix& fix, const MatchOutcome& mo,
                                   MatchState state) const {
-  if (!opt_.matching.learn_gps_sigma || (std::isfinite(fix.accuracy_m) && fix.accuracy_m > 0) ||
+  if (!opt_.matching.learn_gps_sigma || ReportsAccuracy(fix) ||
       state != MatchState::kInService || !mo.on_route || !std::isfinite(mo.off) ||
       !(v.run.given() || v.run.confirmed()) || v.run.poly == nullptr ||
       v.run.poly->max_slack_m() > 0) {
